@@ -1,0 +1,142 @@
+"""The ``curate`` command: a thin click layer over the library.
+
+Commands parse arguments, call one library function, and print. A ``CurationError`` becomes
+one line ``error: ...`` and exit 1; click's usage errors exit 2; tracebacks only with
+``--verbose``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, progress
+from .errors import CurationError
+
+log = logging.getLogger("curation")
+
+
+class CurateGroup(click.Group):
+    """Turns library errors into one-line messages with the contract's exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CurationError as exc:
+            if ctx.obj and ctx.obj.get("verbose"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: say so in one line unless asked for the traceback
+            if ctx.obj and ctx.obj.get("verbose"):
+                raise
+            click.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose for the traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=CurateGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="curate")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details and show tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+    """booru-curate: curate tagged image-board datasets and find tag errors.
+
+    Typical use: `curate init WS --source DUMP_DIR`, then run the stages on WS.
+    `curate demo` does everything on a synthetic board, offline.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    progress.enable(not quiet and sys.stderr.isatty())
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--posts", "-n", type=click.IntRange(min=1), required=True, help="Number of posts.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same board.")
+@click.option("--format", "fmt", type=click.Choice(["danbooru2021", "danbooru2017", "e621"]), default="danbooru2021",
+              show_default=True, help="Export format of the metadata.")
+@click.option("--image-size", type=click.IntRange(32, 4096), default=256, show_default=True,
+              help="Long side of a typical image in px (sizes vary around it).")
+@click.option("--no-images", is_flag=True, help="Metadata and truth only (fast; md5s are synthetic).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Processes rendering images.")
+@click.option("--overwrite", is_flag=True, help="Replace a board already in OUT.")
+def synth(out: Path, posts: int, seed: int, fmt: str, image_size: int, no_images: bool, workers: int, overwrite: bool) -> None:
+    """Generate a synthetic board dump with images and ground truth in OUT/truth/."""
+    from .synth import generate_board
+
+    manifest = generate_board(out, posts, seed=seed, fmt=fmt, image_size=image_size, images=not no_images,
+                              workers=workers, overwrite=overwrite)
+    _print_board_summary(out, manifest)
+
+
+def _print_board_summary(out: Path, manifest: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    counts = manifest["counts"]
+    table = Table(title=f"synthetic {manifest['format']} board in {out}", show_header=False)
+    table.add_row("posts", str(counts["posts"]))
+    table.add_row("distinct tags in the dump", str(counts["tags_in_dump"]))
+    table.add_row("planted duplicates", f"{counts['duplicates']} ({', '.join(f'{k} {v}' for k, v in counts['duplicates_by_kind'].items())})")
+    table.add_row("planted missing / wrong tags", f"{counts['missing_tags']} / {counts['wrong_tags']}")
+    table.add_row("bad files", str(counts["bad_files"]))
+    table.add_row("deleted / banned posts", f"{counts['deleted']} / {counts['banned']}")
+    table.add_row("images", "yes" if manifest["images"] else "no (--no-images)")
+    table.add_row("ground truth", str(out / "truth"))
+    Console().print(table)
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--source", "sources", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="A dump file or board folder; repeat for several. Formats are detected.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing curate.toml.")
+def init(workspace: Path, sources: tuple[Path, ...], overwrite: bool) -> None:
+    """Create WORKSPACE with a commented starter curate.toml for the given dumps."""
+    from .workspace import init_workspace
+
+    config, detected = init_workspace(workspace, list(sources), overwrite=overwrite)
+    click.echo(f"wrote {config}")
+    for s in detected:
+        click.echo(f"  {s.format:<15} {s.path}" + (f"  (images: {s.images})" if s.images else ""))
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+def config(workspace: Path) -> None:
+    """Validate WORKSPACE/curate.toml and print it with every default filled in."""
+    from .config import load_config
+
+    cfg = load_config(workspace)
+    click.echo(json.dumps(cfg.model_dump(mode="json"), indent=2))
+
+
+@main.command()
+@click.argument("out", required=False, default="curate-demo", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--posts", "-n", type=click.IntRange(min=20), default=300, show_default=True, help="Posts on the demo board.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+def demo(out: Path, posts: int, seed: int) -> None:
+    """Generate a small synthetic board in OUT and set up a workspace on it, offline.
+
+    Prints where everything is. (Each stage adds itself to the demo as it lands.)
+    """
+    from .synth import generate_board
+    from .workspace import init_workspace
+
+    board = out / "board"
+    manifest = generate_board(board, posts, seed=seed, fmt="danbooru2021", image_size=256, images=True, overwrite=True)
+    _print_board_summary(board, manifest)
+    config_path, detected = init_workspace(out / "workspace", [board], overwrite=True)
+    click.echo(f"workspace: {config_path.parent} (config {config_path}, {len(detected)} sources detected)")
+    click.echo(f"ground truth: {board / 'truth'} (see `curation.synth.truth` for the file formats)")

@@ -1,0 +1,264 @@
+"""The one typed configuration, read from ``WORKSPACE/curate.toml``.
+
+Each section is a frozen pydantic model that keeps its own defaults; an unknown key or a
+value of the wrong type is a :class:`~curation.errors.ConfigError` that names the file, the
+key and the value. Relative source paths are resolved against the workspace folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+CONFIG_NAME = "curate.toml"
+
+SOURCE_FORMATS = (
+    "danbooru2021",  # BigQuery-era JSONL, posts000000000000.json ...
+    "danbooru2017",  # 2017-2020 JSONL with string numbers and tag objects
+    "danbooru_api",  # live API JSON: an array or JSONL
+    "e621",  # db_export posts-DATE.csv.gz (+ tags-DATE.csv.gz beside it)
+    "danbooru_sqlite",  # the Danbooru2019 SQLite layout (images, tags, imageTags)
+    "tags",  # a tag list: Danbooru/e621 JSON or CSV exports
+    "aliases",  # tag_aliases exports (Danbooru or e621 columns)
+    "implications",  # tag_implications exports
+)
+SourceFormat = Literal[
+    "danbooru2021", "danbooru2017", "danbooru_api", "e621", "danbooru_sqlite", "tags", "aliases", "implications"
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Source(_Section):
+    """One dump: a file or a folder of files in one format."""
+
+    path: Path
+    format: SourceFormat
+    images: Path | None = None  # the image folder for this board, if any
+    board: str = "board"  # posts from sources with the same board are one id space
+
+
+class SelectConfig(_Section):
+    """Post and tag filters; each maps to one SQL file in sql/filters/."""
+
+    created_after: dt.date | dt.datetime | None = None
+    created_before: dt.date | dt.datetime | None = None
+    parents: Literal["keep", "drop_children", "only_parentless"] = "keep"
+    drop_deleted: bool = True
+    drop_banned: bool = True
+    drop_flagged: bool = False
+    drop_pending: bool = False
+    ratings: list[Literal["g", "s", "q", "e"]] = Field(default_factory=list)  # empty: all
+    file_exts: list[str] = Field(default_factory=list)  # empty: all
+    min_width: int = Field(default=0, ge=0)
+    min_height: int = Field(default=0, ge=0)
+    require_tags: list[str] = Field(default_factory=list)  # a post must have all of these
+    exclude_tags: list[str] = Field(default_factory=list)  # a post with any of these is dropped
+    categories: list[str] = Field(default_factory=list)  # tag categories kept; empty: all
+    min_tag_count: int = Field(default=0, ge=0)  # tags with fewer posts in the selection are dropped
+    top_n_tags: int = Field(default=0, ge=0)  # 0: no cap
+    drop_tags: list[str] = Field(default_factory=list)  # never selected as labels
+    tag_list_files: list[Path] = Field(default_factory=list)  # blacklist / deprecation files, a tag a line
+    min_tags_per_post: int = Field(default=0, ge=0)
+    max_tags_per_post: int = Field(default=0, ge=0)  # 0: no cap
+    id_mod_1000: list[list[int]] = Field(default_factory=list)  # inclusive [low, high] ranges of post_id % 1000
+    sample_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    sample_seed: int = 0
+
+    @field_validator("id_mod_1000")
+    @classmethod
+    def _ranges_within_1000(cls, ranges: list[list[int]]) -> list[list[int]]:
+        for pair in ranges:
+            if len(pair) != 2:
+                raise ValueError(f"each range is [low, high], got {pair}")
+            lo, hi = pair
+            if not 0 <= lo <= hi <= 999:
+                raise ValueError(f"range [{lo}, {hi}] must satisfy 0 <= low <= high <= 999")
+        return ranges
+
+
+class ImagesConfig(_Section):
+    """Locating and validating image files."""
+
+    layout: Literal["board", "flat_md5", "flat_id", "pattern"] = "board"
+    pattern: str = ""  # with layout = "pattern": e.g. "{md5[:2]}/{md5}.{ext}"
+    workers: int = Field(default=2, ge=1)
+    drop_animated: bool = True
+    drop_transparent: bool = False
+    alpha_background: str = "#ffffff"
+    max_pixels: int = Field(default=89_478_485, gt=0)  # decompression-bomb guard (Pillow's default)
+
+
+class EmbedConfig(_Section):
+    """Image embeddings."""
+
+    model: str = "timm:efficientnet_lite0"  # or open_clip:ARCH/PRETRAINED
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(default=32, ge=1)
+    workers: int = Field(default=2, ge=0)
+
+
+class DedupeConfig(_Section):
+    """Exact, perceptual and semantic duplicate search."""
+
+    phash_radius: int = Field(default=8, ge=0, le=64)
+    dhash_radius: int = Field(default=10, ge=0, le=64)
+    semantic: bool = True
+    semantic_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
+    variants_are_duplicates: bool = False
+    representative: Literal["largest", "score", "parent", "most_tags"] = "largest"
+    merge_tags: bool = False
+
+
+class SplitConfig(_Section):
+    """Train/val/test assignment."""
+
+    scheme: Literal["stratified", "time", "id_mod_1000"] = "stratified"
+    train: float = Field(default=0.8, ge=0.0, le=1.0)
+    val: float = Field(default=0.1, ge=0.0, le=1.0)
+    test: float = Field(default=0.1, ge=0.0, le=1.0)
+    seed: int = 0
+    group_by_artist: bool = False
+    holdout_after: dt.date | dt.datetime | None = None  # scheme = "time"
+    min_tag_posts: int = Field(default=10, ge=0)  # stratify tags with at least this many posts
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> "SplitConfig":
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {total:g}")
+        return self
+
+
+class TaggerConfig(_Section):
+    """K-fold heads on embeddings, or an external tagger."""
+
+    folds: int = Field(default=5, ge=2)
+    head: Literal["linear", "mlp"] = "linear"
+    epochs: int = Field(default=20, ge=1)
+    prior_weighted_loss: bool = False
+    threshold: float = Field(default=0.35, gt=0.0, lt=1.0)
+
+
+class SuggestConfig(_Section):
+    """cleanlab suggestions for moderators."""
+
+    max_per_tag: int = Field(default=100, ge=1)
+    max_per_post: int = Field(default=10, ge=1)
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    chunk_tags: int = Field(default=256, ge=1)
+
+
+class RunnerConfig(_Section):
+    """Where flows run their work."""
+
+    kind: Literal["local", "dask"] = "local"
+    address: str = ""  # a Dask scheduler; empty with kind = "dask": a LocalCluster
+    workers: int = Field(default=2, ge=1)
+
+
+class Config(_Section):
+    """The whole of curate.toml."""
+
+    dataset: str = "dataset"
+    sources: list[Source] = Field(default_factory=list)
+    select: SelectConfig = SelectConfig()
+    images: ImagesConfig = ImagesConfig()
+    embed: EmbedConfig = EmbedConfig()
+    dedupe: DedupeConfig = DedupeConfig()
+    split: SplitConfig = SplitConfig()
+    tagger: TaggerConfig = TaggerConfig()
+    suggest: SuggestConfig = SuggestConfig()
+    runner: RunnerConfig = RunnerConfig()
+
+
+def _where(loc: tuple) -> str:
+    """('select', 'min_width') -> '[select] min_width'; ('sources', 0, 'format') -> '[[sources]] #1 format'."""
+    parts = [str(p) for p in loc]
+    if not parts:
+        return "top level"
+    if parts[0] == "sources" and len(parts) >= 2 and parts[1].isdigit():
+        rest = ".".join(parts[2:]) or "(entry)"
+        return f"[[sources]] #{int(parts[1]) + 1} {rest}"
+    if len(parts) == 1:
+        return parts[0]
+    return f"[{parts[0]}] {'.'.join(parts[1:])}"
+
+
+def _describe(error: dict) -> str:
+    where = _where(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {where}"
+    if error["type"] == "missing":
+        return f"{where} is required"
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if isinstance(error["input"], dict):  # a whole section failed a cross-field check
+        section = where if where.startswith("[") else f"[{where}]"
+        return f"{section}: {message}"
+    return f"{where} = {error['input']!r}: {message}"
+
+
+def parse_config(data: dict, origin: str = CONFIG_NAME, base: Path | None = None) -> Config:
+    """Validate a parsed TOML mapping; ``origin`` names the file in error messages.
+
+    Relative paths in ``[[sources]]`` and ``tag_list_files`` are resolved against ``base``.
+    """
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{origin}: {problems}") from None
+    if base is None:
+        return config
+    sources = [
+        s.model_copy(update={"path": base / s.path, "images": (base / s.images) if s.images else None})
+        for s in config.sources
+    ]
+    select = config.select.model_copy(update={"tag_list_files": [base / p for p in config.select.tag_list_files]})
+    return config.model_copy(update={"sources": sources, "select": select})
+
+
+def _paths_to_path(data: dict) -> dict:
+    """TOML has no path type: turn the path-valued strings into Paths before strict validation."""
+    data = dict(data)
+    sources = data.get("sources")
+    if isinstance(sources, list):
+        fixed = []
+        for entry in sources:
+            if isinstance(entry, dict):
+                entry = dict(entry)
+                for key in ("path", "images"):
+                    if isinstance(entry.get(key), str):
+                        entry[key] = Path(entry[key])
+            fixed.append(entry)
+        data["sources"] = fixed
+    select = data.get("select")
+    if isinstance(select, dict) and isinstance(select.get("tag_list_files"), list):
+        select = dict(select)
+        select["tag_list_files"] = [Path(p) if isinstance(p, str) else p for p in select["tag_list_files"]]
+        data["select"] = select
+    return data
+
+
+def load_config(workspace: Path | str) -> Config:
+    """Read and validate ``WORKSPACE/curate.toml``."""
+    path = Path(workspace) / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file (create one with `curate init {workspace} --source PATH`)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
+    return parse_config(_paths_to_path(data), origin=str(path), base=path.parent)

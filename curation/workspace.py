@@ -1,0 +1,131 @@
+"""One workspace per dataset: ``curate.toml``, ``catalog.duckdb``, ``cache/``, ``out/``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config import CONFIG_NAME, load_config
+from .errors import WorkspaceError
+from .ingest.detect import DetectedSource, detect
+
+STARTER = '''# booru-curate workspace config. Every key below shows its default; uncomment to change.
+# Docs: README.md ("Configuration"). Unknown keys and wrong types are errors.
+dataset = "{dataset}"
+
+{sources}
+[select]
+# The starter selection is permissive: it drops only deleted and banned posts, so the first
+# run shows the whole board. Each recipe is a few uncommented lines away.
+drop_deleted = true
+drop_banned = true
+# drop_flagged = false
+# drop_pending = false
+# created_after = 2010-01-01          # TOML dates need no quotes
+# created_before = 2026-01-01
+# parents = "keep"                    # keep | drop_children | only_parentless
+# ratings = ["g", "s"]                # empty: all
+# file_exts = ["jpg", "png", "webp"]  # empty: all
+# min_width = 0
+# min_height = 0
+# require_tags = ["1girl", "solo"]    # a post needs all of these
+# exclude_tags = ["comic"]            # a post with any of these is dropped
+# categories = ["general"]            # tag categories kept as labels; empty: all
+# min_tag_count = 0                   # labels need at least this many posts in the selection
+# top_n_tags = 0                      # 0: no cap
+# drop_tags = []                      # never used as labels
+# tag_list_files = []                 # blacklist / deprecation files, one tag a line
+# min_tags_per_post = 0
+# max_tags_per_post = 0               # 0: no cap
+# id_mod_1000 = [[0, 899]]            # inclusive ranges of post_id % 1000
+# sample_fraction = 1.0
+# sample_seed = 0
+
+[images]
+# layout = "board"                    # board: original/{{id % 1000:04d}}/{{id}}.{{ext}} | flat_md5 | flat_id | pattern
+# pattern = ""                        # with layout = "pattern", e.g. "{{md5[:2]}}/{{md5}}.{{ext}}"
+# workers = 2
+# drop_animated = true
+# drop_transparent = false
+# alpha_background = "#ffffff"
+# max_pixels = 89478485               # decompression-bomb guard
+
+[embed]
+# model = "timm:efficientnet_lite0"   # offline default; or "open_clip:ViT-B-32/laion2b_s34b_b79k"
+# device = "auto"                     # auto | cpu | cuda
+# batch_size = 32
+# workers = 2
+
+[dedupe]
+# phash_radius = 8
+# dhash_radius = 10
+# semantic = true
+# semantic_threshold = 0.95
+# variants_are_duplicates = false
+# representative = "largest"          # largest | score | parent | most_tags
+# merge_tags = false
+
+[split]
+# scheme = "stratified"               # stratified | time | id_mod_1000
+# train = 0.8
+# val = 0.1
+# test = 0.1
+# seed = 0
+# group_by_artist = false
+# min_tag_posts = 10
+
+[tagger]
+# folds = 5
+# head = "linear"                     # linear | mlp
+# epochs = 20
+# prior_weighted_loss = false
+# threshold = 0.35
+
+[suggest]
+# max_per_tag = 100
+# max_per_post = 10
+# min_confidence = 0.5
+# chunk_tags = 256
+
+[runner]
+# kind = "local"                      # local | dask
+# address = ""                        # a Dask scheduler; empty with kind = "dask": a LocalCluster
+# workers = 2
+'''
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _relative(path: Path, workspace: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve(), workspace.resolve())
+    except ValueError:  # another drive on Windows
+        return str(path.resolve())
+
+
+def render_starter(workspace: Path, sources: list[DetectedSource], dataset: str) -> str:
+    """The commented starter curate.toml for these sources."""
+    blocks = []
+    for source in sources:
+        lines = ["[[sources]]", f"path = {_toml_string(_relative(source.path, workspace))}", f"format = {_toml_string(source.format)}"]
+        if source.images:
+            lines.append(f"images = {_toml_string(_relative(source.images, workspace))}")
+        blocks.append("\n".join(lines) + "\n")
+    return STARTER.format(dataset=dataset, sources="\n".join(blocks))
+
+
+def init_workspace(workspace: Path | str, source_paths: list[Path | str], overwrite: bool = False) -> tuple[Path, list[DetectedSource]]:
+    """Create a workspace with a starter config for the given dumps; returns (config path, sources)."""
+    workspace = Path(workspace)
+    config = workspace / CONFIG_NAME
+    if config.exists() and not overwrite:
+        raise WorkspaceError(f"{config} already exists; pass --overwrite to replace it")
+    sources = [s for p in source_paths for s in detect(p)]
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "cache").mkdir(exist_ok=True)
+    (workspace / "out").mkdir(exist_ok=True)
+    config.write_text(render_starter(workspace, sources, workspace.resolve().name), encoding="utf-8")
+    load_config(workspace)  # what we wrote must be valid
+    return config, sources

@@ -1,0 +1,45 @@
+"""Shared fixtures: small synthetic boards made once per session, offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is not there (the real reference files sit beside the project)")
+    return SHARED_DATA
+
+
+def _board(tmp_path_factory, fmt: str, posts: int, images: bool, seed: int = 3) -> Path:
+    from curation.synth import generate_board
+
+    out = tmp_path_factory.mktemp(f"board_{fmt}")
+    generate_board(out, posts, seed=seed, fmt=fmt, image_size=96, images=images, workers=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def board2021(tmp_path_factory) -> Path:
+    """A 160-post Danbooru 2021-format board with 96-px images."""
+    return _board(tmp_path_factory, "danbooru2021", 160, images=True)
+
+
+@pytest.fixture(scope="session")
+def board2017(tmp_path_factory) -> Path:
+    return _board(tmp_path_factory, "danbooru2017", 120, images=False)
+
+
+@pytest.fixture(scope="session")
+def board_e621(tmp_path_factory) -> Path:
+    return _board(tmp_path_factory, "e621", 120, images=False)

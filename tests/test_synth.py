@@ -1,0 +1,207 @@
+"""The synthetic board: determinism, truth consistency, planted duplicates and bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from curation.errors import SynthError
+from curation.synth import generate_board
+from curation.synth.transforms import DUPLICATE_KINDS
+from curation.synth.vocab import COLOURS, OBJECT_SIZES, OBJECT_STYLES, SHAPES, build_vocabulary, object_tag, parse_object_tag
+
+
+def truth(board: Path, name: str) -> pl.DataFrame:
+    return pl.read_parquet(board / "truth" / f"{name}.parquet")
+
+
+def canonical(board: Path) -> dict[str, str]:
+    rel = truth(board, "relations").filter((pl.col("kind") == "alias") & (pl.col("status") == "active"))
+    return dict(zip(rel["antecedent"], rel["consequent"]))
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_same_seed_same_board_other_seed_other_board(tmp_path):
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        generate_board(tmp_path / name, 40, seed=seed, image_size=64, workers=2 if name == "b" else 1)
+    a, b, c = (tree_digest(tmp_path / n) for n in "abc")
+    assert a == b  # byte for byte, whether rendered in one process or two
+    assert a != c
+    assert any(k.startswith("original/") for k in a)
+
+
+def test_truth_posts_match_the_dump(board2021):
+    posts = truth(board2021, "posts")
+    rows = [json.loads(line) for f in sorted((board2021 / "metadata").glob("posts*.json")) for line in f.read_text().splitlines()]
+    dumped = {r["id"]: r for r in rows if "id" in r}
+    assert sorted(dumped) == posts["post_id"].to_list()
+    for row in posts.iter_rows(named=True):
+        d = dumped[row["post_id"]]
+        assert sorted(d["tag_string"].split()) == row["dump_tags"]
+        assert (d["md5"], d["image_width"], d["image_height"], d["file_ext"]) == (row["md5"], row["width"], row["height"], row["file_ext"])
+
+
+def test_missing_tags_absent_from_dump_present_in_truth(board2021):
+    posts = {r["post_id"]: r for r in truth(board2021, "posts").iter_rows(named=True)}
+    noise = truth(board2021, "label_noise")
+    aliases = canonical(board2021)
+    assert noise.filter(pl.col("change") == "missing").height > 20
+    assert noise.filter(pl.col("change") == "wrong").height > 5
+    for row in noise.iter_rows(named=True):
+        post = posts[row["post_id"]]
+        dump = {aliases.get(t, t) for t in post["dump_tags"]}
+        if row["change"] == "missing":
+            assert row["tag"] not in dump and row["tag"] in post["true_tags"]
+        else:
+            assert row["tag"] in dump and row["tag"] not in post["true_tags"]
+
+
+def test_dump_tags_expand_to_truth_except_planted_noise(board2021):
+    """Canonicalising the dump and expanding implications recovers the truth, noise aside."""
+    tags = truth(board2021, "tags")
+    parents = dict(zip(tags["name"], tags["implies"]))
+    aliases = canonical(board2021)
+    noise = truth(board2021, "label_noise")
+    missing = {(r["post_id"], r["tag"]) for r in noise.iter_rows(named=True) if r["change"] == "missing"}
+    wrong = {(r["post_id"], r["tag"]) for r in noise.iter_rows(named=True) if r["change"] == "wrong"}
+    for post in truth(board2021, "posts").iter_rows(named=True):
+        expanded = {aliases.get(t, t) for t in post["dump_tags"]}
+        stack = list(expanded)
+        while stack:
+            for p in parents.get(stack.pop(), []):
+                if p not in expanded:
+                    expanded.add(p)
+                    stack.append(p)
+        pid = post["post_id"]
+        assert expanded - {t for q, t in wrong if q == pid} == set(post["true_tags"]) - {t for q, t in missing if q == pid}
+
+
+def test_every_planted_duplicate_exists_and_exact_ones_share_bytes(board2021):
+    posts = {r["post_id"]: r for r in truth(board2021, "posts").iter_rows(named=True)}
+    dups = truth(board2021, "duplicates")
+    assert set(dups["kind"]) - {"original"} <= set(DUPLICATE_KINDS)
+    assert dups.filter(pl.col("kind") != "original").height >= 10
+    for row in dups.iter_rows(named=True):
+        assert row["post_id"] in posts and row["group_id"] in posts
+        assert dups.filter((pl.col("post_id") == row["group_id"]) & (pl.col("kind") == "original")).height == 1
+        if row["kind"] == "exact":
+            a, b = posts[row["post_id"]], posts[row["source_post_id"]]
+            assert a["md5"] == b["md5"]
+            assert (board2021 / a["path"]).read_bytes() == (board2021 / b["path"]).read_bytes()
+        if row["kind"] == "variant":
+            assert posts[row["post_id"]]["parent_id"] == row["group_id"]
+
+
+def test_files_match_metadata(board2021):
+    bad = set(truth(board2021, "bad_files")["post_id"])
+    for post in truth(board2021, "posts").iter_rows(named=True):
+        if post["post_id"] in bad:
+            continue
+        data = (board2021 / post["path"]).read_bytes()
+        assert hashlib.md5(data).hexdigest() == post["md5"]
+        with Image.open(io.BytesIO(data)) as img:
+            assert img.size == (post["width"], post["height"])
+            assert img.format == {"jpg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}[post["file_ext"]]
+        assert post["path"] == f"original/{post['post_id'] % 1000:04d}/{post['post_id']}.{post['file_ext']}"
+
+
+def test_meta_tags_follow_the_file(board2021):
+    for post in truth(board2021, "posts").iter_rows(named=True):
+        tags = set(post["true_tags"])
+        assert ("highres" in tags) == (max(post["width"], post["height"]) >= 1.25 * 96)
+        if post["file_ext"] == "gif" and "animated" in tags:
+            with Image.open(board2021 / post["path"]) as img:
+                assert img.n_frames > 1
+
+
+def test_bad_files_are_what_truth_says(board2021):
+    bad = truth(board2021, "bad_files")
+    assert set(bad["problem"]) == {"truncated", "zero_byte", "missing", "not_an_image", "decompression_bomb",
+                                   "cmyk_jpeg", "png16", "palette_transparency"}
+    for row in bad.iter_rows(named=True):
+        path = board2021 / row["path"]
+        problem = row["problem"]
+        if problem == "missing":
+            assert not path.exists()
+            continue
+        if problem == "zero_byte":
+            assert path.stat().st_size == 0
+            continue
+        if problem == "decompression_bomb":
+            with pytest.raises(Image.DecompressionBombError):
+                Image.open(path)
+            continue
+        if problem in ("truncated", "not_an_image"):
+            with pytest.raises(OSError):
+                with Image.open(path) as img:
+                    img.load()
+            continue
+        with Image.open(path) as img:
+            img.load()
+            assert {"cmyk_jpeg": "CMYK", "png16": "I;16", "palette_transparency": "P"}[problem] == img.mode
+            if problem == "palette_transparency":
+                assert "transparency" in img.info
+
+
+def test_reencode_into_png_keeps_the_decoded_pixels(tmp_path):
+    """A JPEG re-encoded as PNG has other bytes but the JPEG's decoded pixels."""
+    from curation.synth.render import RenderJob, render_job
+    from curation.synth.posts import SynthParams, sample_posts
+
+    vocab = build_vocabulary(0, "danbooru", 50)
+    post = sample_posts(vocab, SynthParams(posts=20, image_size=64))[6]
+    common = dict(scene=post.scene, style=vocab.styles[post.artist], source_ext="jpg", source_quality=90)
+    render_job(RenderJob(1, "src.jpg", ext="jpg", quality=90, dup_kind="exact", **common), str(tmp_path))
+    render_job(RenderJob(2, "dup.png", ext="png", quality=0, dup_kind="reencode", dup_params={"ext": "png"}, **common), str(tmp_path))
+    src, dup = Image.open(tmp_path / "src.jpg"), Image.open(tmp_path / "dup.png")
+    assert np.array_equal(np.asarray(src.convert("RGB")), np.asarray(dup.convert("RGB")))
+    assert (tmp_path / "src.jpg").read_bytes() != (tmp_path / "dup.png").read_bytes()
+
+
+def test_vocabulary_has_categories_chains_and_a_long_tail():
+    vocab = build_vocabulary(0, "danbooru", 100_000)
+    cats = {s.category for s in vocab.tags.values()}
+    assert cats == {"general", "artist", "copyright", "character", "meta"}
+    assert len(vocab.tags) > 3000
+    assert vocab.closure({"absurdly_long_hair"}) >= {"very_long_hair", "long_hair"}
+    assert vocab.closure({"large_red_star_outline"}) == {"large_red_star_outline", "red_star_outline", "star_(symbol)"}
+    statuses = {s for _, _, s in vocab.aliases}
+    assert "active" in statuses and statuses - {"active"}
+    weights = np.sort(vocab.object_weights)[::-1]
+    assert weights[0] > 50 * weights[-1]  # Zipf-like: a head and a long tail
+
+
+def test_e621_vocabulary_has_species_chains():
+    vocab = build_vocabulary(0, "e621", 1000)
+    assert vocab.closure({"fox"}) >= {"canine", "canid", "mammal"}
+    assert vocab.closure({"wolf"}) >= {"canis", "canine", "canid", "mammal"}
+    assert {"species", "lore", "invalid", "contributor"} <= {s.category for s in vocab.tags.values()}
+
+
+@given(st.sampled_from(list(OBJECT_SIZES)), st.sampled_from(list(COLOURS)), st.sampled_from(list(SHAPES)),
+       st.sampled_from(OBJECT_STYLES))
+def test_object_tag_names_round_trip(size, colour, shape, style):
+    assert parse_object_tag(object_tag(size, colour, shape, style)) == (size, colour, shape, style)
+
+
+def test_generator_rejects_bad_parameters(tmp_path):
+    with pytest.raises(SynthError, match="--format 'gelbooru' is not one of"):
+        generate_board(tmp_path, 10, fmt="gelbooru")
+    with pytest.raises(SynthError, match="unknown generator parameter"):
+        generate_board(tmp_path, 10, images=False, dup_rate=0.5)
+    generate_board(tmp_path, 10, images=False)
+    with pytest.raises(SynthError, match="already holds a board .* pass --overwrite"):
+        generate_board(tmp_path, 10, images=False)
