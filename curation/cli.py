@@ -140,3 +140,7 @@ def demo(out: Path, posts: int, seed: int) -> None:
     config_path, detected = init_workspace(out / "workspace", [board], overwrite=True)
     click.echo(f"workspace: {config_path.parent} (config {config_path}, {len(detected)} sources detected)")
     click.echo(f"ground truth: {board / 'truth'} (see `curation.synth.truth` for the file formats)")
+
+
+if __name__ == "__main__":  # python -m curation.cli
+    main()

@@ -1,0 +1,78 @@
+"""The curate command as a user meets it: help text, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from curation.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_every_command_and_option_has_help():
+    assert main.help
+    for name, command in main.commands.items():
+        assert command.help and command.help.strip(), f"`curate {name}` has no help text"
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"`curate {name} {param.opts[0]}` has no help text"
+        result = run(name, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_synth_then_init_then_config(tmp_path):
+    result = run("-q", "synth", str(tmp_path / "b"), "--posts", "30", "--no-images", "--seed", "2")
+    assert result.exit_code == 0, result.output
+    assert "posts" in result.output and "30" in result.output
+    result = run("init", str(tmp_path / "ws"), "--source", str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'ws' / 'curate.toml'}" in result.output
+    assert "danbooru2021" in result.output and "aliases" in result.output
+    cfg = json.loads(run("config", str(tmp_path / "ws")).output)
+    assert [s["format"] for s in cfg["sources"]] == ["danbooru2021", "aliases", "implications", "tags"]
+    assert cfg["select"]["drop_deleted"] and cfg["select"]["min_tag_count"] == 0
+
+
+def test_config_error_is_one_line_exit_1(tmp_path):
+    (tmp_path / "curate.toml").write_text("[embed]\nbatch_size = 0\n")
+    result = CliRunner().invoke(main, ["config", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output == f"error: {tmp_path / 'curate.toml'}: [embed] batch_size = 0: Input should be greater than or equal to 1\n"
+    assert "Traceback" not in result.output
+
+
+def test_verbose_shows_the_traceback(tmp_path):
+    from curation.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        CliRunner().invoke(main, ["--verbose", "config", str(tmp_path)], catch_exceptions=False)
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert CliRunner().invoke(main, ["synth", str(tmp_path)]).exit_code == 2  # --posts missing
+    assert CliRunner().invoke(main, ["synth", str(tmp_path), "--posts", "5", "--format", "gelbooru"]).exit_code == 2
+    assert CliRunner().invoke(main, ["frobnicate"]).exit_code == 2
+
+
+def test_existing_board_and_config_are_not_overwritten(tmp_path):
+    assert run("-q", "synth", str(tmp_path / "b"), "--posts", "10", "--no-images").exit_code == 0
+    result = CliRunner().invoke(main, ["synth", str(tmp_path / "b"), "--posts", "10", "--no-images"])
+    assert result.exit_code == 1 and result.output.startswith("error: ") and "--overwrite" in result.output
+    assert run("init", str(tmp_path / "ws"), "--source", str(tmp_path / "b")).exit_code == 0
+    result = CliRunner().invoke(main, ["init", str(tmp_path / "ws"), "--source", str(tmp_path / "b")])
+    assert result.exit_code == 1 and "already exists; pass --overwrite" in result.output
+
+
+@pytest.mark.slow
+def test_demo_makes_a_board_and_a_workspace(tmp_path):
+    result = run("-q", "demo", str(tmp_path / "demo"), "--posts", "40")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "demo" / "board" / "truth" / "manifest.json").is_file()
+    assert (tmp_path / "demo" / "workspace" / "curate.toml").is_file()
+    assert any((tmp_path / "demo" / "board" / "original").rglob("*.*"))
