@@ -43,7 +43,7 @@ class Source(_Section):
     path: Path
     format: SourceFormat
     images: Path | None = None  # the image folder for this board, if any
-    board: str = "board"  # posts from sources with the same board are one id space
+    full_dump: bool | None = None  # lists every live post? default: yes for exports, no for API files
 
 
 class SelectConfig(_Section):

@@ -1,0 +1,80 @@
+"""The DuckDB catalog of a workspace and the runner for the SQL steps in ``sql/``.
+
+Each SQL step is one file, loaded by its path under ``sql/`` without the suffix
+(``"staging/stg_posts_json"``); values arrive as named parameters (``$min_width``), never
+formatted into the text. Every statement is logged with its parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .errors import WorkspaceError
+
+log = logging.getLogger(__name__)
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+CATALOG_NAME = "catalog.duckdb"
+
+
+@lru_cache(maxsize=None)
+def sql_text(step: str) -> str:
+    """The text of ``sql/{step}.sql``."""
+    path = SQL_DIR / f"{step}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"SQL step {step!r} not found at {path} (install the project with `pip install -e .`)")
+    return path.read_text(encoding="utf-8")
+
+
+class Catalog:
+    """A connection to ``WORKSPACE/catalog.duckdb`` (or an in-memory catalog for ``None``)."""
+
+    def __init__(self, path: Path | str | None, read_only: bool = False) -> None:
+        self.path = Path(path) if path else None
+        try:
+            self.con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+        except duckdb.IOException as exc:
+            raise WorkspaceError(f"{path}: cannot open the catalog ({exc})") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self.con.execute(sql_text("schema/catalog"))
+
+    def run(self, step: str, **params: Any) -> duckdb.DuckDBPyConnection:
+        """Execute one SQL step with named parameters; returns the cursor for fetching."""
+        started = time.perf_counter()
+        cursor = self.con.execute(sql_text(step), params) if params else self.con.execute(sql_text(step))
+        log.info("sql %s %s (%.2fs)", step, params, time.perf_counter() - started)
+        return cursor
+
+    def rows(self, query: str, params: dict | list | None = None) -> list[tuple]:
+        """All rows of an ad-hoc query (fetched to the end, as DuckDB 2 requires)."""
+        return self.con.execute(query, params or []).fetchall()
+
+    def scalar(self, query: str, params: dict | list | None = None) -> Any:
+        rows = self.rows(query, params)
+        return rows[0][0] if rows else None
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_catalog(workspace: Path | str, read_only: bool = False) -> Catalog:
+    """The workspace's catalog, created on first use."""
+    workspace = Path(workspace)
+    if not workspace.is_dir():
+        raise WorkspaceError(f"{workspace}: no such workspace (create one with `curate init {workspace} --source DUMP`)")
+    return Catalog(workspace / CATALOG_NAME, read_only=read_only)

@@ -1,0 +1,288 @@
+"""``curate ingest``: every source in curate.toml into the workspace's DuckDB catalog.
+
+Dumps are read and parsed inside DuckDB (``sql/staging/``), never row by row in Python.
+Bad rows go to ``ingest_rejects`` with their position and reason; the run is one
+transaction, so a failure leaves the catalog as it was. A source whose files were all
+ingested before (same sha256) is skipped; a newer full dump updates changed posts and marks
+posts it no longer lists as removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..catalog import Catalog, open_catalog
+from ..config import Config, Source, load_config
+from ..errors import SourceError, UnknownFormat
+from ..progress import progress
+from .detect import detect_file
+
+log = logging.getLogger(__name__)
+
+DANBOORU_CATEGORIES = {0: "general", 1: "artist", 3: "copyright", 4: "character", 5: "meta"}
+E621_CATEGORIES = {0: "general", 1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species",
+                   6: "invalid", 7: "meta", 8: "lore"}
+POST_FORMATS = ("danbooru2021", "danbooru2017", "danbooru_api", "e621")
+DEFAULT_GLOBS = {"danbooru2021": "posts*.json*", "danbooru2017": "20*", "danbooru_api": "*.json*", "e621": "posts-*.csv*",
+                 "tags": "tags*", "aliases": "*alias*", "implications": "*implication*"}
+# a file may look like a close cousin of its declared format (an API file with tag_string_*)
+COMPATIBLE = {"danbooru2021": {"danbooru2021", "danbooru_api"}, "danbooru_api": {"danbooru_api", "danbooru2021", "danbooru2017"}}
+DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass
+class SourceReport:
+    """What ingesting one source did."""
+
+    path: str
+    format: str
+    files: int = 0
+    skipped_files: int = 0
+    rows: int = 0
+    rejects: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+
+@dataclass
+class IngestReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    posts: int = 0
+    tags: int = 0
+    post_tags: int = 0
+    rejects: int = 0
+
+
+def category_names(cfg: Config) -> dict[int, str]:
+    """Category ids mean different things on Danbooru and e621 (5 is meta vs species)."""
+    return E621_CATEGORIES if any(s.format == "e621" for s in cfg.sources) else DANBOORU_CATEGORIES
+
+
+def source_files(source: Source) -> list[Path]:
+    """The files of a source: one file, a glob, or a folder searched with the format's pattern."""
+    path = source.path
+    if glob.has_magic(str(path)):
+        files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+    elif path.is_dir():
+        files = sorted(p for p in path.glob(DEFAULT_GLOBS[source.format]) if p.is_file())
+    elif path.is_file():
+        files = [path]
+    else:
+        raise SourceError(f"{path}: no such file or folder (a [[sources]] path in curate.toml)")
+    if not files:
+        raise SourceError(f"{path}: no {source.format} files there")
+    return files
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_format(path: Path, declared: str) -> bool:
+    """False for an empty file; a SourceError when the file is plainly another format."""
+    if path.stat().st_size == 0:
+        return False
+    try:
+        found = detect_file(path)
+    except UnknownFormat as exc:
+        raise SourceError(f"{exc} (declared {declared} in curate.toml)") from None
+    if found != declared and found not in COMPATIBLE.get(declared, ()):
+        raise SourceError(f"{path}: declared {declared} in curate.toml, but it looks like {found}")
+    return True
+
+
+def _snapshot_date(path: Path, cat: Catalog) -> dt.date | None:
+    match = DATE_IN_NAME.search(path.name)
+    if match:
+        return dt.date.fromisoformat(match.group(1))
+    newest = cat.scalar("SELECT max(updated_at) FROM stg_posts") if cat.has_table("stg_posts") else None
+    return newest.date() if newest else None
+
+
+def _clear_csv_rejects(cat: Catalog) -> None:
+    cat.con.execute("DROP TABLE IF EXISTS csv_reject_errors; DROP TABLE IF EXISTS csv_reject_scans;")
+
+
+def _copy_csv_rejects(cat: Catalog, dump_file: str) -> int:
+    if not cat.has_table("csv_reject_errors"):
+        return 0
+    n = cat.scalar("SELECT count(*) FROM csv_reject_errors")
+    if n:
+        cat.run("marts/rejects_from_csv_reader", dump_file=dump_file)
+    return n
+
+
+def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str) -> int:
+    """Parse one posts file into stg_posts/stg_dump_tags; returns rows rejected."""
+    _clear_csv_rejects(cat)
+    if fmt == "e621":
+        cat.run("staging/stg_posts_e621", path=str(path))
+        bad_lines = _copy_csv_rejects(cat, dump_file)
+        cat.run("staging/stg_dump_tags_e621")
+    else:
+        if _is_json_array(path):
+            cat.run("staging/raw_lines_array", path=str(path))
+            bad_lines = 0
+        else:
+            cat.run("staging/raw_lines", path=str(path), delim="\x01")
+            bad_lines = _copy_csv_rejects(cat, dump_file)
+            if bad_lines:
+                cat.con.execute("CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
+                                "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors")
+                cat.run("staging/raw_lines_fix_positions")
+        cat.run("staging/stg_posts_json")
+        cat.run("staging/stg_dump_tags_json")
+    cat.run("marts/rejects_from_staging", dump_file=dump_file)
+    return bad_lines + cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NOT NULL")
+
+
+def _is_json_array(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head[:2] == b"\x1f\x8b":
+        import gzip
+
+        with gzip.open(path) as g:
+            head = g.read(4096)
+    return head.lstrip().startswith(b"[")
+
+
+def _ingest_posts(cat: Catalog, source: Source, files: list[Path], report: SourceReport, full_dump: bool) -> None:
+    cat.run("marts/batch_tables")
+    with progress(f"ingesting {source.format} posts", len(files)) as advance:
+        for order, path in enumerate(files):
+            dump_file = str(path)
+            if not _check_format(path, source.format):
+                cat.con.execute("INSERT INTO ingest_rejects VALUES (?, 0, 'empty file', '')", [dump_file])
+                report.rejects += 1
+                _record_dump(cat, path, source.format, None, 0)
+                advance(1)
+                continue
+            report.rejects += _stage_posts_file(cat, path, source.format, dump_file)
+            rows = cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NULL")
+            report.rows += rows
+            cat.run("marts/batch_append", dump_file=dump_file, file_order=order)
+            cat.run("marts/batch_tags_append", file_order=order)
+            _record_dump(cat, path, source.format, _snapshot_date(path, cat), rows)
+            advance(1)
+    report.rejects += cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
+    cat.run("marts/batch_dedupe")
+    new, changed, unchanged, absent = cat.run("marts/posts_upsert_counts").fetchall()[0]
+    report.new, report.changed, report.unchanged = new, changed, unchanged
+    cat.run("marts/posts_upsert")
+    if full_dump:
+        report.removed = absent
+        cat.run("marts/posts_mark_removed")
+
+
+def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, rows: int) -> None:
+    cat.con.execute("INSERT OR REPLACE INTO dumps VALUES (?, ?, ?, ?, ?, ?)",
+                    [str(path), fmt, snapshot, sha256_file(path), rows, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
+
+
+def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
+    """A tag list, alias or implication file; returns the rows staged."""
+    _clear_csv_rejects(cat)
+    is_json = _looks_json(path)
+    if source.format == "tags":
+        if is_json:
+            cat.run("staging/stg_tags_json", path=str(path))
+        elif _has_header(path, ("name",)):
+            cat.run("staging/stg_tags_csv", path=str(path))
+        else:
+            cat.run("staging/stg_tags_headerless", path=str(path))
+        cat.run("marts/tags_from_file")
+        n = cat.scalar("SELECT count(*) FROM stg_tags")
+    else:
+        cat.run("staging/stg_relations_json" if is_json else "staging/stg_relations", path=str(path))
+        cat.run("marts/tag_aliases" if source.format == "aliases" else "marts/tag_implications")
+        n = cat.scalar("SELECT count(*) FROM stg_relations")
+    _copy_csv_rejects(cat, str(path))
+    return n
+
+
+def _sniff(path: Path) -> str:
+    import gzip
+
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(path, "rb") as f:
+        return f.read(4096).decode("utf-8", errors="replace")
+
+
+def _looks_json(path: Path) -> bool:
+    return _sniff(path).lstrip().startswith(("{", "["))
+
+
+def _has_header(path: Path, required: tuple[str, ...]) -> bool:
+    first = _sniff(path).splitlines()[0].lower() if _sniff(path) else ""
+    return all(col in [c.strip().strip('"') for c in first.split(",")] for col in required)
+
+
+def ingest(workspace: Path | str) -> IngestReport:
+    """Ingest every source of the workspace's curate.toml; returns what changed."""
+    workspace = Path(workspace)
+    cfg = load_config(workspace)
+    if not cfg.sources:
+        raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
+    report = IngestReport()
+    with open_catalog(workspace) as cat:
+        cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
+        cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))
+        known = {r[0] for r in cat.rows("SELECT sha256 FROM dumps")}
+        # relations and tag lists first, so posts canonicalise against them
+        ordered = sorted(cfg.sources, key=lambda s: (s.format in POST_FORMATS, s.format != "tags"))
+        cat.con.execute("BEGIN TRANSACTION")
+        try:
+            changed_any = False
+            for source in ordered:
+                files = source_files(source)
+                sr = SourceReport(str(source.path), source.format, files=len(files))
+                report.sources.append(sr)
+                hashes = [sha256_file(f) for f in files]
+                if all(h in known for h in hashes):
+                    sr.skipped_files = len(files)
+                    log.info("skipping %s: every file was ingested before", source.path)
+                    continue
+                changed_any = True
+                if source.format in POST_FORMATS:
+                    full = source.full_dump if source.full_dump is not None else source.format != "danbooru_api"
+                    _ingest_posts(cat, source, files, sr, full)
+                elif source.format == "danbooru_sqlite":
+                    from .sqlite_source import stage_sqlite
+
+                    stage_sqlite(cat, files, sr)
+                else:
+                    for path, digest in zip(files, hashes):
+                        if digest in known:
+                            sr.skipped_files += 1
+                            continue
+                        sr.rows += _ingest_table_file(cat, source, path)
+                        _record_dump(cat, path, source.format, _snapshot_date(path, cat), sr.rows)
+            if changed_any or not cat.has_table("tag_implication_closure"):
+                with progress("canonicalising tags", 5) as advance:
+                    for step in ("marts/alias_map", "marts/tag_implication_closure", "marts/canonical_tags",
+                                 "marts/tags_from_posts", "marts/post_tags"):
+                        cat.run(step)
+                        advance(1)
+                cat.run("marts/tag_post_counts")
+            cat.con.execute("COMMIT")
+        except BaseException:
+            cat.con.execute("ROLLBACK")
+            raise
+        report.posts = cat.scalar("SELECT count(*) FROM posts WHERE NOT is_removed")
+        report.tags = cat.scalar("SELECT count(*) FROM tags WHERE post_count > 0")
+        report.post_tags = cat.scalar("SELECT count(*) FROM post_tags")
+        report.rejects = cat.scalar("SELECT count(*) FROM ingest_rejects")
+    return report
