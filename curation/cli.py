@@ -114,6 +114,56 @@ def init(workspace: Path, sources: tuple[Path, ...], overwrite: bool) -> None:
 
 @main.command()
 @click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+def ingest(workspace: Path) -> None:
+    """Read every source in curate.toml into WORKSPACE/catalog.duckdb.
+
+    Bad rows go to the ingest_rejects table with their position and reason. Re-ingesting the
+    same files changes nothing; a newer full dump updates changed posts and marks posts it no
+    longer lists as removed.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from .ingest import ingest as run_ingest
+
+    report = run_ingest(workspace)
+    table = Table(title=f"ingest {workspace}")
+    for col in ("source", "format", "files", "rows", "rejects", "new", "changed", "removed"):
+        table.add_column(col, justify="left" if col in ("source", "format") else "right")
+    for s in report.sources:
+        files = f"{s.files}" + (f" ({s.skipped_files} unchanged)" if s.skipped_files else "")
+        table.add_row(Path(s.path).name, s.format, files, str(s.rows), str(s.rejects), str(s.new), str(s.changed), str(s.removed))
+    console = Console()
+    console.print(table)
+    console.print(f"catalog: {report.posts} live posts, {report.tags} tags in use, {report.post_tags} post tags, "
+                  f"{report.rejects} rejected rows (table ingest_rejects)")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+def select(workspace: Path) -> None:
+    """Apply the [select] filters of curate.toml to the catalog and print the audit.
+
+    Writes the tables selection, selected_tags and select_audit.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from .select import select as run_select
+
+    report = run_select(workspace)
+    table = Table(title=f"select {workspace}")
+    for col in ("step", "posts before", "posts after", "dropped"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    for row in report.audit:
+        table.add_row(row.step, str(row.posts_before), str(row.posts_after), str(row.posts_before - row.posts_after))
+    console = Console()
+    console.print(table)
+    console.print(f"selected {report.posts} posts and {report.tags} label tags (tables selection, selected_tags)")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
 def config(workspace: Path) -> None:
     """Validate WORKSPACE/curate.toml and print it with every default filled in."""
     from .config import load_config
