@@ -140,8 +140,8 @@ def detect(path: Path | str) -> list[DetectedSource]:
                 kind = detect_file(matches[0])
                 if kind != fmt and not (fmt == "danbooru2021" and kind == "danbooru_api"):
                     continue
-                # several files of one export: the source is the glob, as DuckDB reads it
-                found.append(DetectedSource(folder / pattern if len(matches) > 1 else matches[0], kind))
+                # the source is the glob: a multi-file export, and next week's snapshot, match it too
+                found.append(DetectedSource(folder / pattern, kind))
                 claimed.update(matches)
         for candidate in sorted(folder.iterdir()):
             if not candidate.is_file() or candidate in claimed:

@@ -82,6 +82,17 @@ def source_files(source: Source) -> list[Path]:
     return files
 
 
+def newest_snapshot(files: list[Path]) -> list[Path]:
+    """Of a full dump's files, those of its newest snapshot (by the date in their names, as in
+    posts-2026-01-01.csv.gz); files without a date are one snapshot. An older snapshot must not
+    keep posts alive that the newer one dropped."""
+    dated = {f: DATE_IN_NAME.search(f.name) for f in files}
+    dates = sorted({m.group(1) for m in dated.values() if m})
+    if not dates:
+        return files
+    return [f for f, m in dated.items() if m is None or m.group(1) == dates[-1]]
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -258,6 +269,9 @@ def ingest(workspace: Path | str) -> IngestReport:
                 changed_any = True
                 if source.format in POST_FORMATS:
                     full = source.full_dump if source.full_dump is not None else source.format != "danbooru_api"
+                    if full:
+                        files = newest_snapshot(files)
+                        sr.skipped_files = sr.files - len(files)
                     _ingest_posts(cat, source, files, sr, full)
                 elif source.format == "danbooru_sqlite":
                     from .sqlite_source import stage_sqlite

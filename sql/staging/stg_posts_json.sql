@@ -4,7 +4,7 @@
 CREATE OR REPLACE TEMP TABLE stg_posts AS
 WITH parsed AS (
     SELECT position, line,
-           json_valid(line) AND json_type(line) = 'OBJECT' AS is_object
+           CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END AS is_object
     FROM raw_lines
 ), typed AS (
     SELECT position, line, is_object,

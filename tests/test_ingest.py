@@ -1,0 +1,267 @@
+"""Ingest: every format into the catalog, checked against the synthetic truth; rejects with
+positions; idempotent re-ingest; newer dumps; the real alias and implication files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from curation.errors import SourceError
+from curation.ingest import ingest
+from curation.workspace import init_workspace
+
+
+def make_workspace(tmp_path: Path, *sources: Path, extra: str = "") -> Path:
+    ws = tmp_path / "ws"
+    init_workspace(ws, list(sources), overwrite=True)
+    if extra:
+        (ws / "curate.toml").write_text((ws / "curate.toml").read_text() + extra)
+    return ws
+
+
+def catalog(ws: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+
+
+def expected_tags(board: Path) -> dict[int, set[str]]:
+    """Truth tags minus planted omissions plus planted wrong tags: what the dump says, canonicalised."""
+    posts = pl.read_parquet(board / "truth" / "posts.parquet")
+    noise = pl.read_parquet(board / "truth" / "label_noise.parquet")
+    out = {pid: set(tags) for pid, tags in zip(posts["post_id"], posts["true_tags"])}
+    for pid, tag, change in noise.iter_rows():
+        out[pid].discard(tag) if change == "missing" else out[pid].add(tag)
+    return out
+
+
+@pytest.mark.parametrize("board_name", ["board2021", "board2017", "board_e621"])
+def test_each_format_ingests_to_the_truth(board_name, request, tmp_path):
+    board = request.getfixturevalue(board_name)
+    ws = make_workspace(tmp_path, board)
+    report = ingest(ws)
+    truth = pl.read_parquet(board / "truth" / "posts.parquet")
+    con = catalog(ws)
+    got = dict(con.execute("SELECT post_id, list(t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id").fetchall())
+    assert {pid: set(tags) for pid, tags in got.items()} == expected_tags(board)
+    posts = con.execute("SELECT post_id, md5, image_width, image_height, rating, parent_id, is_deleted, created_at "
+                        "FROM posts ORDER BY post_id").fetchall()
+    assert [p[0] for p in posts] == truth["post_id"].to_list()
+    for p, t in zip(posts, truth.iter_rows(named=True)):
+        assert p[1:7] == (t["md5"], t["width"], t["height"], t["rating"], t["parent_id"], t["is_deleted"])
+        assert abs((p[7] - t["created_at"].replace(tzinfo=None)).total_seconds()) < 0.001
+    quirks = pl.read_parquet(board / "truth" / "dump_quirks.parquet").filter(pl.col("quirk") == "row without id")
+    rejects = con.execute("SELECT dump_file, position, reason FROM ingest_rejects").fetchall()
+    assert sorted((Path(f).name, pos) for f, pos, _ in rejects) == sorted((Path(f).name, n) for f, n in zip(quirks["file"], quirks["line"]))
+    assert all(reason == "row without id" for *_, reason in rejects)
+    assert report.posts == truth.height
+    # implied tags are marked as such, and categories are known for every used tag
+    assert con.execute("SELECT count(*) FROM post_tags WHERE origin = 'implied'").fetchall()[0][0] > 0
+    assert con.execute("SELECT count(*) FROM tags WHERE post_count > 0 AND category IS NULL").fetchall()[0][0] == 0
+
+
+def test_reingesting_the_same_files_changes_nothing(board2021, tmp_path):
+    ws = make_workspace(tmp_path, board2021)
+    ingest(ws)
+    tables = ("posts", "tags", "post_tags", "dump_tags", "ingest_rejects", "tag_aliases", "tag_implications")
+    before = {t: catalog(ws).execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+    again = ingest(ws)
+    assert all(s.skipped_files == s.files for s in again.sources)
+    assert {t: catalog(ws).execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables} == before
+
+
+def _e621_rows(path: Path) -> tuple[str, list[str]]:
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        text = f.read()
+    header, _, body = text.partition("\n")
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(body)))
+    return header, rows
+
+
+def _write_e621(path: Path, header: str, rows: list[list[str]]) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+        f.write(header + "\n" + buf.getvalue())
+
+
+def test_a_newer_full_dump_upserts_and_marks_removed(board_e621, tmp_path):
+    dump = tmp_path / "dump"
+    shutil.copytree(board_e621 / "db_export", dump)
+    ws = make_workspace(tmp_path, dump)
+    first = ingest(ws)
+    assert next(s for s in first.sources if s.format == "e621").new == 120
+    header, rows = _e621_rows(dump / "posts-2026-01-01.csv.gz")
+    removed_id, changed_id = int(rows[5][0]), int(rows[6][0])
+    rows[6][8] = rows[6][8] + " sparkle"  # tag_string: a moderator added a tag
+    newest = [r for i, r in enumerate(rows) if i != 5]
+    new_row = list(rows[7])
+    new_row[0] = "999999"
+    newest.append(new_row)
+    _write_e621(dump / "posts-2026-02-01.csv.gz", header, newest)
+    second = ingest(ws)
+    posts = next(s for s in second.sources if s.format == "e621")
+    assert (posts.new, posts.changed, posts.removed, posts.unchanged) == (1, 1, 1, 118)
+    assert posts.skipped_files == 1  # the older snapshot no longer counts
+    con = catalog(ws)
+    assert con.execute("SELECT is_removed FROM posts WHERE post_id = ?", [removed_id]).fetchall() == [(True,)]
+    assert con.execute("SELECT count(*) FROM posts WHERE is_removed").fetchall() == [(1,)]
+    tags = {r[0] for r in con.execute("SELECT t.name FROM post_tags JOIN tags t USING (tag_id) WHERE post_id = ?", [changed_id]).fetchall()}
+    assert "sparkle" in tags
+    assert con.execute("SELECT dump_file FROM posts WHERE post_id = 999999").fetchall()[0][0].endswith("posts-2026-02-01.csv.gz")
+    assert {r[0] for r in con.execute("SELECT snapshot_date::VARCHAR FROM dumps WHERE format = 'e621'").fetchall()} == {"2026-01-01", "2026-02-01"}
+
+
+GOOD = {"id": 1, "created_at": "2020-01-02T03:04:05.000-05:00", "rating": "s", "md5": "a" * 32, "file_ext": "jpg",
+        "image_width": 10, "image_height": 10, "tag_string_general": "red_star star_(symbol)", "tag_string_artist": "someone"}
+
+
+def test_bad_rows_go_to_rejects_and_good_rows_stay(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    lines = [
+        json.dumps(GOOD).encode(),                                      # 1 good
+        b'{"id": 2, "rating": "s", "created_at": "2020-01-01T00:00:00Z"',  # 2 malformed JSON
+        b"\xff\xfe not utf-8 at all",                                   # 3 not UTF-8
+        json.dumps({**GOOD, "id": 4, "rating": "x"}).encode(),          # 4 unknown rating
+        json.dumps({**GOOD, "id": 5, "created_at": "yesterday"}).encode(),  # 5 odd timestamp
+        json.dumps({**GOOD, "id": 6, "image_width": -3}).encode(),      # 6 impossible size
+        json.dumps({k: v for k, v in GOOD.items() if k != "id"}).encode(),  # 7 no id
+        b"",                                                            # 8 blank: skipped
+        json.dumps({**GOOD, "id": 9}).encode(),                         # 9 good
+        json.dumps({**GOOD, "id": 9, "score": 5}).encode(),             # 10 same id again: replaces line 9
+        b"[1, 2, 3]",                                                   # 11 not an object
+    ]
+    (dump / "posts000000000000.json").write_bytes(b"\n".join(lines) + b"\n")
+    ws = make_workspace(tmp_path, dump / "posts000000000000.json")
+    report = ingest(ws)
+    con = catalog(ws)
+    assert [r[0] for r in con.execute("SELECT post_id FROM posts ORDER BY 1").fetchall()] == [1, 9]
+    assert con.execute("SELECT score FROM posts WHERE post_id = 9").fetchall() == [(5,)]
+    rejects = {pos: reason for pos, reason in con.execute("SELECT position, reason FROM ingest_rejects").fetchall()}
+    assert rejects[2].startswith("malformed JSON")
+    assert rejects[3].startswith("invalid encoding")
+    assert rejects[4] == "unknown rating 'x'"
+    assert rejects[5] == "created_at 'yesterday' is not a timestamp"
+    assert rejects[6] == "impossible size -3x10"
+    assert rejects[7] == "row without id"
+    assert rejects[9] == "duplicate id 9 (a later row replaces it)"
+    assert rejects[11].startswith("malformed JSON")
+    assert set(rejects) == {2, 3, 4, 5, 6, 7, 9, 11}
+    assert report.rejects == 8
+
+
+def test_e621_rows_with_the_wrong_column_count_are_rejected(board_e621, tmp_path):
+    header, rows = _e621_rows(board_e621 / "db_export" / "posts-2026-01-01.csv.gz")
+    path = tmp_path / "posts-2026-01-01.csv.gz"
+    broken = rows[:3] + [rows[3][:10]] + rows[4:]
+    _write_e621(path, header, broken)
+    ws = make_workspace(tmp_path, path)
+    ingest(ws)
+    con = catalog(ws)
+    assert con.execute("SELECT count(*) FROM posts").fetchall() == [(len(rows) - 1,)]
+    (reason,) = con.execute("SELECT reason FROM ingest_rejects").fetchall()[0]
+    assert "missing columns" in reason
+
+
+def test_a_file_that_is_not_its_declared_format_is_one_clear_error(board_e621, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    posts = board_e621 / "db_export" / "posts-2026-01-01.csv.gz"
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{posts}"\nformat = "danbooru2021"\n')
+    with pytest.raises(SourceError) as err:
+        ingest(ws)
+    assert str(err.value) == f"{posts}: declared danbooru2021 in curate.toml, but it looks like e621"
+    assert catalog(ws).execute("SELECT count(*) FROM posts").fetchall() == [(0,)]
+
+
+def test_empty_files_are_recorded_not_fatal(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "posts000000000000.json").write_text(json.dumps(GOOD) + "\n")
+    (dump / "posts000000000001.json").write_text("")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{dump}/posts*.json"\nformat = "danbooru2021"\n')
+    ingest(ws)
+    con = catalog(ws)
+    assert con.execute("SELECT count(*) FROM posts").fetchall() == [(1,)]
+    assert con.execute("SELECT reason FROM ingest_rejects").fetchall() == [("empty file",)]
+
+
+def test_gzipped_jsonl_and_api_arrays(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    with gzip.open(dump / "posts000000000000.json.gz", "wt") as f:
+        f.write(json.dumps(GOOD) + "\n")
+    (dump / "api.json").write_text(json.dumps([{**GOOD, "id": 7, "media_asset": {}}, {**GOOD, "id": 8, "media_asset": {}}]))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(
+        f'[[sources]]\npath = "{dump}/posts000000000000.json.gz"\nformat = "danbooru2021"\n\n'
+        f'[[sources]]\npath = "{dump}/api.json"\nformat = "danbooru_api"\n')
+    ingest(ws)
+    assert [r[0] for r in catalog(ws).execute("SELECT post_id FROM posts ORDER BY 1").fetchall()] == [1, 7, 8]
+
+
+def test_real_alias_and_implication_files(shared_data, tmp_path):
+    """The real Danbooru alias export canonicalises; e621's implication chains expand fully;
+    inactive rows are ignored."""
+    aliases = pl.read_csv(shared_data / "danbooru" / "tag_aliases.csv", infer_schema=False)
+    active_names = set(aliases.filter(pl.col("status") == "active")["antecedent_name"])
+    active = aliases.filter(pl.col("status") == "active").row(0, named=True)
+    deleted = aliases.filter((pl.col("status") == "deleted") & ~pl.col("antecedent_name").is_in(active_names)).row(0, named=True)
+    implications = pl.read_csv(shared_data / "e621" / "tag_implications.csv", infer_schema=False)
+    parents: dict[str, set[str]] = {}
+    for a, c in implications.filter(pl.col("status") == "active").select("antecedent_name", "consequent_name").iter_rows():
+        parents.setdefault(a, set()).add(c)
+
+    def closure(tag: str) -> set[str]:
+        out, stack = set(), [tag]
+        while stack:
+            for p in parents.get(stack.pop(), ()):
+                if p not in out:
+                    out.add(p)
+                    stack.append(p)
+        return out - {tag}
+
+    inactive = next(r for r in implications.filter(pl.col("status") != "active").iter_rows(named=True)
+                    if r["consequent_name"] not in closure(r["antecedent_name"]) | {r["antecedent_name"]})
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    posts = [
+        {**GOOD, "id": 1, "tag_string_general": f"{active['antecedent_name']} {deleted['antecedent_name']}"},
+        {**GOOD, "id": 2, "tag_string_general": "fox"},
+        {**GOOD, "id": 3, "tag_string_general": inactive["antecedent_name"]},
+    ]
+    (dump / "posts000000000000.json").write_text("\n".join(json.dumps(p) for p in posts) + "\n")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(
+        f'[[sources]]\npath = "{dump}/posts000000000000.json"\nformat = "danbooru2021"\n\n'
+        f'[[sources]]\npath = "{shared_data}/danbooru/tag_aliases.csv"\nformat = "aliases"\n\n'
+        f'[[sources]]\npath = "{shared_data}/e621/tag_implications.csv"\nformat = "implications"\n')
+    ingest(ws)
+    con = catalog(ws)
+
+    def tags(pid: int) -> dict[str, str]:
+        return dict(con.execute("SELECT t.name, origin FROM post_tags JOIN tags t USING (tag_id) WHERE post_id = ?", [pid]).fetchall())
+
+    assert {t for t, o in tags(1).items() if o == "dump"} == {active["consequent_name"], deleted["antecedent_name"], "someone"}
+    fox = tags(2)
+    assert fox["fox"] == "dump"
+    assert {t for t, o in fox.items() if o == "implied"} == closure("fox")
+    assert {"canine", "canid", "mammal"} <= closure("fox")
+    got = tags(3)
+    assert inactive["consequent_name"] not in got
+    assert set(got) == {inactive["antecedent_name"], "someone"} | closure(inactive["antecedent_name"])
