@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import gzip
 import hashlib
 import logging
 import re
@@ -114,11 +115,12 @@ def _check_format(path: Path, declared: str) -> bool:
     return True
 
 
-def _snapshot_date(path: Path, cat: Catalog) -> dt.date | None:
+def _snapshot_date(path: Path, cat: Catalog | None = None) -> dt.date | None:
+    """The date in the file's name (posts-2026-01-01.csv.gz), else the newest updated_at staged."""
     match = DATE_IN_NAME.search(path.name)
     if match:
         return dt.date.fromisoformat(match.group(1))
-    newest = cat.scalar("SELECT max(updated_at) FROM stg_posts") if cat.has_table("stg_posts") else None
+    newest = cat.scalar("SELECT max(updated_at) FROM stg_posts") if cat is not None else None
     return newest.date() if newest else None
 
 
@@ -143,34 +145,23 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str) -> int
         bad_lines = _copy_csv_rejects(cat, dump_file)
         cat.run("staging/stg_dump_tags_e621")
     else:
-        if _is_json_array(path):
-            cat.run("staging/raw_lines_array", path=str(path))
-            bad_lines = 0
-        else:
-            cat.run("staging/raw_lines", path=str(path), delim="\x01")
-            bad_lines = _copy_csv_rejects(cat, dump_file)
-            if bad_lines:
-                cat.con.execute("CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
-                                "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors")
-                cat.run("staging/raw_lines_fix_positions")
-        cat.run("staging/stg_posts_json")
+        cat.run("staging/stg_posts_json", path=str(path), sep="\x01", is_array=_is_json_array(path))
+        bad_lines = _copy_csv_rejects(cat, dump_file)
+        if bad_lines:
+            cat.con.execute("CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
+                            "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors")
+            cat.run("staging/stg_posts_fix_positions")
         cat.run("staging/stg_dump_tags_json")
     cat.run("marts/rejects_from_staging", dump_file=dump_file)
     return bad_lines + cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NOT NULL")
 
 
 def _is_json_array(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if head[:2] == b"\x1f\x8b":
-        import gzip
-
-        with gzip.open(path) as g:
-            head = g.read(4096)
-    return head.lstrip().startswith(b"[")
+    return _sniff(path).lstrip().startswith("[")
 
 
-def _ingest_posts(cat: Catalog, source: Source, files: list[Path], report: SourceReport, full_dump: bool) -> None:
+def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict[Path, str], report: SourceReport,
+                  full_dump: bool) -> None:
     cat.run("marts/batch_tables")
     with progress(f"ingesting {source.format} posts", len(files)) as advance:
         for order, path in enumerate(files):
@@ -178,7 +169,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], report: Sourc
             if not _check_format(path, source.format):
                 cat.con.execute("INSERT INTO ingest_rejects VALUES (?, 0, 'empty file', '')", [dump_file])
                 report.rejects += 1
-                _record_dump(cat, path, source.format, None, 0)
+                _record_dump(cat, path, source.format, None, 0, digests[path])
                 advance(1)
                 continue
             report.rejects += _stage_posts_file(cat, path, source.format, dump_file)
@@ -186,7 +177,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], report: Sourc
             report.rows += rows
             cat.run("marts/batch_append", dump_file=dump_file, file_order=order)
             cat.run("marts/batch_tags_append", file_order=order)
-            _record_dump(cat, path, source.format, _snapshot_date(path, cat), rows)
+            _record_dump(cat, path, source.format, _snapshot_date(path, cat), rows, digests[path])
             advance(1)
     report.rejects += cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
     cat.run("marts/batch_dedupe")
@@ -196,11 +187,12 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], report: Sourc
     if full_dump:
         report.removed = absent
         cat.run("marts/posts_mark_removed")
+    cat.run("marts/posts_has_children")
 
 
-def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, rows: int) -> None:
+def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, rows: int, digest: str) -> None:
     cat.con.execute("INSERT OR REPLACE INTO dumps VALUES (?, ?, ?, ?, ?, ?)",
-                    [str(path), fmt, snapshot, sha256_file(path), rows, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
+                    [str(path), fmt, snapshot, digest, rows, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
 
 
 def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
@@ -224,12 +216,14 @@ def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
     return n
 
 
-def _sniff(path: Path) -> str:
-    import gzip
-
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
-    with opener(path, "rb") as f:
-        return f.read(4096).decode("utf-8", errors="replace")
+def _sniff(path: Path, size: int = 4096) -> str:
+    """The first bytes of a file as text, through gzip when it is gzipped."""
+    with open(path, "rb") as f:
+        head = f.read(size)
+    if head[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as g:
+            head = g.read(size)
+    return head.decode("utf-8", errors="replace")
 
 
 def _looks_json(path: Path) -> bool:
@@ -237,8 +231,9 @@ def _looks_json(path: Path) -> bool:
 
 
 def _has_header(path: Path, required: tuple[str, ...]) -> bool:
-    first = _sniff(path).splitlines()[0].lower() if _sniff(path) else ""
-    return all(col in [c.strip().strip('"') for c in first.split(",")] for col in required)
+    lines = _sniff(path).splitlines()
+    columns = [c.strip().strip('"').lower() for c in lines[0].split(",")] if lines else []
+    return all(col in columns for col in required)
 
 
 def ingest(workspace: Path | str) -> IngestReport:
@@ -249,6 +244,7 @@ def ingest(workspace: Path | str) -> IngestReport:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
     report = IngestReport()
     with open_catalog(workspace) as cat:
+        cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))
         known = {r[0] for r in cat.rows("SELECT sha256 FROM dumps")}
@@ -272,7 +268,7 @@ def ingest(workspace: Path | str) -> IngestReport:
                     if full:
                         files = newest_snapshot(files)
                         sr.skipped_files = sr.files - len(files)
-                    _ingest_posts(cat, source, files, sr, full)
+                    _ingest_posts(cat, source, files, dict(zip(source_files(source), hashes)), sr, full)
                 elif source.format == "danbooru_sqlite":
                     from .sqlite_source import stage_sqlite
 
@@ -282,8 +278,9 @@ def ingest(workspace: Path | str) -> IngestReport:
                         if digest in known:
                             sr.skipped_files += 1
                             continue
-                        sr.rows += _ingest_table_file(cat, source, path)
-                        _record_dump(cat, path, source.format, _snapshot_date(path, cat), sr.rows)
+                        rows = _ingest_table_file(cat, source, path)
+                        sr.rows += rows
+                        _record_dump(cat, path, source.format, _snapshot_date(path), rows, digest)
             if changed_any or not cat.has_table("tag_implication_closure"):
                 with progress("canonicalising tags", 5) as advance:
                     for step in ("marts/alias_map", "marts/tag_implication_closure", "marts/canonical_tags",

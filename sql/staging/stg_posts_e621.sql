@@ -1,6 +1,7 @@
 -- e621 db_export posts (CSV, gzipped or not) into the same typed columns as the Danbooru
--- staging. Booleans are t/f; descriptions and sources span lines inside quotes. Rows the CSV
--- reader cannot split (wrong column count, bad quoting, not UTF-8) go to its rejects table.
+-- staging. Booleans are t/f; descriptions and sources span lines inside quotes. Records the CSV
+-- reader cannot split (wrong column count, bad quoting, not UTF-8) go to its rejects table;
+-- a record that cannot be a post gets a reject_reason and keeps its raw text.
 CREATE OR REPLACE TEMP TABLE stg_posts AS
 WITH raw AS (
     SELECT row_number() OVER () AS position, r
@@ -16,10 +17,23 @@ WITH raw AS (
                       'is_flagged': 'VARCHAR', 'score': 'VARCHAR', 'up_score': 'VARCHAR', 'down_score': 'VARCHAR',
                       'is_rating_locked': 'VARCHAR', 'is_status_locked': 'VARCHAR', 'is_note_locked': 'VARCHAR'
                   }) AS r
+), checked AS (
+    SELECT position, r,
+           CASE
+               WHEN r.id IS NULL OR r.id = '' THEN 'row without id'
+               WHEN TRY_CAST(r.id AS BIGINT) IS NULL THEN 'id ' || r.id || ' is not an integer'
+               WHEN TRY_CAST(r.created_at || '+00' AS TIMESTAMPTZ) IS NULL
+                   THEN 'created_at ' || coalesce('''' || r.created_at || '''', 'NULL') || ' is not a timestamp'
+               WHEN lower(r.rating) NOT IN ('s', 'q', 'e') OR r.rating IS NULL
+                   THEN 'unknown rating ' || coalesce('''' || r.rating || '''', 'NULL')
+               WHEN TRY_CAST(r.image_width AS INTEGER) < 0 OR TRY_CAST(r.image_height AS INTEGER) < 0
+                   THEN 'impossible size ' || r.image_width || 'x' || r.image_height
+           END AS reject_reason
+    FROM raw
 )
 SELECT position,
-       to_json(r)::VARCHAR AS line,
-       r.tag_string AS tag_string,
+       CASE WHEN reject_reason IS NOT NULL THEN to_json(r)::VARCHAR END AS line,
+       reject_reason,
        TRY_CAST(r.id AS BIGINT) AS post_id,
        r.source AS source,
        timezone('UTC', TRY_CAST(r.created_at || '+00' AS TIMESTAMPTZ)) AS created_at,
@@ -38,14 +52,5 @@ SELECT position,
        coalesce(TRY_CAST(r.is_pending AS BOOLEAN), false) AS is_pending,
        TRY_CAST(r.score AS INTEGER) AS score,
        TRY_CAST(r.fav_count AS INTEGER) AS fav_count,
-       CASE
-           WHEN r.id IS NULL OR r.id = '' THEN 'row without id'
-           WHEN TRY_CAST(r.id AS BIGINT) IS NULL THEN 'id ' || r.id || ' is not an integer'
-           WHEN TRY_CAST(r.created_at || '+00' AS TIMESTAMPTZ) IS NULL
-               THEN 'created_at ' || coalesce('''' || r.created_at || '''', 'NULL') || ' is not a timestamp'
-           WHEN lower(r.rating) NOT IN ('s', 'q', 'e') OR r.rating IS NULL
-               THEN 'unknown rating ' || coalesce('''' || r.rating || '''', 'NULL')
-           WHEN TRY_CAST(r.image_width AS INTEGER) < 0 OR TRY_CAST(r.image_height AS INTEGER) < 0
-               THEN 'impossible size ' || r.image_width || 'x' || r.image_height
-       END AS reject_reason
-FROM raw;
+       r.tag_string AS tag_string
+FROM checked;

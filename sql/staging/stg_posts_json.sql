@@ -1,14 +1,12 @@
 -- Danbooru posts from JSON text (2017-2020 exports, 2021+ exports, the API) into typed
 -- columns. Every field is read as text and cast here, because the 2017 exports write numbers
 -- as strings; a row that cannot be a post gets a reject_reason instead of being dropped.
+-- Each line is parsed once (try() makes a malformed object NULL); the raw line is kept only
+-- for rejects, so a large dump is never held in memory as text.
 CREATE OR REPLACE TEMP TABLE stg_posts AS
-WITH parsed AS (
+WITH typed AS (
     SELECT position, line,
-           CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END AS is_object
-    FROM raw_lines
-), typed AS (
-    SELECT position, line, is_object,
-           CASE WHEN is_object THEN json_transform(line, '{
+           CASE WHEN ltrim(line)[1] = '{' THEN try(json_transform(line, '{
                "id": "VARCHAR", "created_at": "VARCHAR", "updated_at": "VARCHAR", "source": "VARCHAR",
                "md5": "VARCHAR", "file_ext": "VARCHAR", "file_size": "VARCHAR", "image_width": "VARCHAR",
                "image_height": "VARCHAR", "rating": "VARCHAR", "parent_id": "VARCHAR", "has_children": "VARCHAR",
@@ -17,10 +15,27 @@ WITH parsed AS (
                "tag_string_general": "VARCHAR", "tag_string_artist": "VARCHAR", "tag_string_copyright": "VARCHAR",
                "tag_string_character": "VARCHAR", "tag_string_meta": "VARCHAR",
                "tags": [{"name": "VARCHAR", "category": "VARCHAR"}]
-           }') END AS j
-    FROM parsed
+           }')) END AS j
+    FROM post_lines($path, $sep, $is_array)
+), checked AS (
+    SELECT position, line, j,
+           CASE
+               WHEN j IS NULL THEN 'malformed JSON (not one JSON object on the line)'
+               WHEN j.id IS NULL THEN 'row without id'
+               WHEN TRY_CAST(j.id AS BIGINT) IS NULL THEN 'id ' || j.id || ' is not an integer'
+               WHEN j.created_at IS NOT NULL AND TRY_CAST(j.created_at AS TIMESTAMPTZ) IS NULL
+                   THEN 'created_at ''' || j.created_at || ''' is not a timestamp'
+               WHEN lower(j.rating) NOT IN ('g', 's', 'q', 'e') OR j.rating IS NULL
+                   THEN 'unknown rating ' || coalesce('''' || j.rating || '''', 'NULL')
+               WHEN TRY_CAST(j.image_width AS INTEGER) < 0 OR TRY_CAST(j.image_height AS INTEGER) < 0
+                   THEN 'impossible size ' || j.image_width || 'x' || j.image_height
+               WHEN TRY_CAST(j.file_size AS BIGINT) < 0 THEN 'impossible file_size ' || j.file_size
+           END AS reject_reason
+    FROM typed
 )
-SELECT position, line, j,
+SELECT position,
+       CASE WHEN reject_reason IS NOT NULL THEN line END AS line,
+       reject_reason,
        TRY_CAST(j.id AS BIGINT) AS post_id,
        j.source AS source,
        timezone('UTC', TRY_CAST(j.created_at AS TIMESTAMPTZ)) AS created_at,
@@ -39,16 +54,6 @@ SELECT position, line, j,
        coalesce(TRY_CAST(j.is_pending AS BOOLEAN), false) AS is_pending,
        TRY_CAST(j.score AS INTEGER) AS score,
        TRY_CAST(j.fav_count AS INTEGER) AS fav_count,
-       CASE
-           WHEN NOT is_object THEN 'malformed JSON (not one JSON object on the line)'
-           WHEN j.id IS NULL THEN 'row without id'
-           WHEN TRY_CAST(j.id AS BIGINT) IS NULL THEN 'id ' || j.id || ' is not an integer'
-           WHEN j.created_at IS NOT NULL AND TRY_CAST(j.created_at AS TIMESTAMPTZ) IS NULL
-               THEN 'created_at ''' || j.created_at || ''' is not a timestamp'
-           WHEN lower(j.rating) NOT IN ('g', 's', 'q', 'e') OR j.rating IS NULL
-               THEN 'unknown rating ' || coalesce('''' || j.rating || '''', 'NULL')
-           WHEN TRY_CAST(j.image_width AS INTEGER) < 0 OR TRY_CAST(j.image_height AS INTEGER) < 0
-               THEN 'impossible size ' || j.image_width || 'x' || j.image_height
-           WHEN TRY_CAST(j.file_size AS BIGINT) < 0 THEN 'impossible file_size ' || j.file_size
-       END AS reject_reason
-FROM typed;
+       j.tag_string, j.tag_string_general, j.tag_string_artist, j.tag_string_copyright, j.tag_string_character,
+       j.tag_string_meta, j.tags
+FROM checked;

@@ -1,0 +1,22 @@
+-- Table macros the staging steps read dumps through.
+-- json_lines: every line of a JSON-lines file as text, numbered from 1. We read lines ourselves
+-- rather than with read_json(ignore_errors) so that a malformed line reaches ingest_rejects with
+-- its position instead of vanishing; lines that are not UTF-8 land in the CSV reader's rejects
+-- table, from which the ingest copies them. Streamed: the text is never held whole.
+CREATE OR REPLACE TEMP MACRO json_lines(path, sep) AS TABLE
+    SELECT position, line FROM (
+        SELECT row_number() OVER () AS position, line
+        FROM read_csv(path, columns = {'line': 'VARCHAR'}, header = false, delim = sep, quote = '', escape = '',
+                      auto_detect = false, store_rejects = true, rejects_table = 'csv_reject_errors',
+                      rejects_scan = 'csv_reject_scans', max_line_size = 64000000)
+    )
+    WHERE line IS NOT NULL AND trim(line) <> '';
+-- json_array_lines: the elements of a JSON array file (the Danbooru API's answer) as text.
+CREATE OR REPLACE TEMP MACRO json_array_lines(path) AS TABLE
+    SELECT row_number() OVER () AS position, json::VARCHAR AS line
+    FROM read_json(path, format = 'array', records = false, columns = {'json': 'JSON'}, maximum_object_size = 64000000);
+-- post_lines: one of the two (the optimiser drops the branch that is not taken).
+CREATE OR REPLACE TEMP MACRO post_lines(path, sep, is_array) AS TABLE
+    SELECT * FROM json_lines(path, sep) WHERE NOT is_array
+    UNION ALL
+    SELECT * FROM json_array_lines(path) WHERE is_array;
