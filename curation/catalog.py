@@ -7,8 +7,12 @@ formatted into the text. Every statement is logged with its parameters.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,7 @@ class Catalog:
         except duckdb.IOException as exc:
             raise WorkspaceError(f"{path}: cannot open the catalog ({exc})") from None
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")  # the library never prints
         if not read_only:
             self.con.execute(sql_text("schema/catalog"))
 
@@ -78,3 +83,37 @@ def open_catalog(workspace: Path | str, read_only: bool = False) -> Catalog:
     if not workspace.is_dir():
         raise WorkspaceError(f"{workspace}: no such workspace (create one with `curate init {workspace} --source DUMP`)")
     return Catalog(workspace / CATALOG_NAME, read_only=read_only)
+
+
+@contextlib.contextmanager
+def staged_catalog(workspace: Path | str) -> Iterator[Catalog]:
+    """A working copy of the workspace's catalog that replaces it only if the block succeeds.
+
+    A failed or interrupted stage leaves the catalog exactly as it was. (We swap files rather
+    than wrap the stage in one DuckDB transaction: DuckDB 2.0.0 loses rows inserted into a
+    table created within the same transaction once they are large, so big stages cannot run
+    inside one.)
+    """
+    workspace = Path(workspace)
+    if not workspace.is_dir():
+        raise WorkspaceError(f"{workspace}: no such workspace (create one with `curate init {workspace} --source DUMP`)")
+    target = workspace / CATALOG_NAME
+    work = workspace / f"{CATALOG_NAME}.work"
+    for leftover in (work, Path(f"{work}.wal")):
+        leftover.unlink(missing_ok=True)
+    if target.exists():
+        with Catalog(target) as current:  # fold any write-ahead log into the file before copying
+            current.con.execute("CHECKPOINT")
+        shutil.copyfile(target, work)
+    cat = Catalog(work)
+    try:
+        yield cat
+        cat.con.execute("CHECKPOINT")
+        cat.close()
+        os.replace(work, target)
+        Path(f"{target}.wal").unlink(missing_ok=True)
+    except BaseException:
+        cat.close()
+        for leftover in (work, Path(f"{work}.wal")):
+            leftover.unlink(missing_ok=True)
+        raise

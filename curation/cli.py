@@ -20,6 +20,13 @@ from .errors import CurationError
 log = logging.getLogger("curation")
 
 
+def _console():
+    """A rich console; 120 columns when not on a terminal, so piped tables are not cut."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=120)
+
+
 class CurateGroup(click.Group):
     """Turns library errors into one-line messages with the contract's exit codes."""
 
@@ -81,7 +88,6 @@ def synth(out: Path, posts: int, seed: int, fmt: str, image_size: int, no_images
 
 
 def _print_board_summary(out: Path, manifest: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     counts = manifest["counts"]
@@ -94,7 +100,7 @@ def _print_board_summary(out: Path, manifest: dict) -> None:
     table.add_row("deleted / banned posts", f"{counts['deleted']} / {counts['banned']}")
     table.add_row("images", "yes" if manifest["images"] else "no (--no-images)")
     table.add_row("ground truth", str(out / "truth"))
-    Console().print(table)
+    _console().print(table)
 
 
 @main.command()
@@ -121,7 +127,6 @@ def ingest(workspace: Path) -> None:
     same files changes nothing; a newer full dump updates changed posts and marks posts it no
     longer lists as removed.
     """
-    from rich.console import Console
     from rich.table import Table
 
     from .ingest import ingest as run_ingest
@@ -133,7 +138,7 @@ def ingest(workspace: Path) -> None:
     for s in report.sources:
         files = f"{s.files}" + (f" ({s.skipped_files} unchanged)" if s.skipped_files else "")
         table.add_row(Path(s.path).name, s.format, files, str(s.rows), str(s.rejects), str(s.new), str(s.changed), str(s.removed))
-    console = Console()
+    console = _console()
     console.print(table)
     console.print(f"catalog: {report.posts} live posts, {report.tags} tags in use, {report.post_tags} post tags, "
                   f"{report.rejects} rejected rows (table ingest_rejects)")
@@ -146,7 +151,6 @@ def select(workspace: Path) -> None:
 
     Writes the tables selection, selected_tags and select_audit.
     """
-    from rich.console import Console
     from rich.table import Table
 
     from .select import select as run_select
@@ -157,9 +161,25 @@ def select(workspace: Path) -> None:
         table.add_column(col, justify="left" if col == "step" else "right")
     for row in report.audit:
         table.add_row(row.step, str(row.posts_before), str(row.posts_after), str(row.posts_before - row.posts_after))
-    console = Console()
+    console = _console()
     console.print(table)
     console.print(f"selected {report.posts} posts and {report.tags} label tags (tables selection, selected_tags)")
+
+
+@main.command("export-sqlite")
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def export_sqlite(workspace: Path, out: Path, overwrite: bool) -> None:
+    """Write the selection to OUT, a SQLite database in the Danbooru2019 layout.
+
+    Tables images (the selected posts), tags (the label tags) and imageTags (their pairs);
+    `curate ingest` reads such a database back as a danbooru_sqlite source.
+    """
+    from .export import export_sqlite as run_export
+
+    counts = run_export(workspace, out, overwrite=overwrite)
+    click.echo(f"wrote {out}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 
 
 @main.command()
@@ -172,24 +192,62 @@ def config(workspace: Path) -> None:
     click.echo(json.dumps(cfg.model_dump(mode="json"), indent=2))
 
 
+@main.group()
+def evaluate() -> None:
+    """Score a workspace against a synthetic board's ground truth (OUT/truth/)."""
+
+
+@evaluate.command("ingest")
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--truth", "truth_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The truth/ folder of the board made by `curate synth`.")
+def evaluate_ingest_cmd(workspace: Path, truth_dir: Path) -> None:
+    """How faithfully the catalog holds the board: posts, canonical tags, rejected rows."""
+    from .evaluate import evaluate_ingest
+
+    s = evaluate_ingest(workspace, truth_dir)
+    click.echo(f"posts found: {s.posts_found}/{s.posts_expected}")
+    click.echo(f"posts whose canonical tags match the dump's truth: {s.tags_exact}/{s.posts_expected}")
+    click.echo(f"planted rows without id rejected: {s.quirk_rows_rejected}/{s.quirk_rows_expected}; other rejects: {s.other_rejects}")
+    click.echo("ingest matches the ground truth" if s.ok else "ingest differs from the ground truth")
+
+
 @main.command()
 @click.argument("out", required=False, default="curate-demo", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--posts", "-n", type=click.IntRange(min=20), default=300, show_default=True, help="Posts on the demo board.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 def demo(out: Path, posts: int, seed: int) -> None:
-    """Generate a small synthetic board in OUT and set up a workspace on it, offline.
+    """Run every stage that exists on a small synthetic board in OUT, offline.
 
-    Prints where everything is. (Each stage adds itself to the demo as it lands.)
+    Synth, init, ingest, select; prints where the results are and how they score against the
+    board's ground truth. (Each stage adds itself to the demo as it lands.)
     """
     from .synth import generate_board
     from .workspace import init_workspace
 
+    from .evaluate import evaluate_ingest
+    from .ingest import ingest as run_ingest
+    from .select import select as run_select
+
     board = out / "board"
     manifest = generate_board(board, posts, seed=seed, fmt="danbooru2021", image_size=256, images=True, overwrite=True)
     _print_board_summary(board, manifest)
-    config_path, detected = init_workspace(out / "workspace", [board], overwrite=True)
-    click.echo(f"workspace: {config_path.parent} (config {config_path}, {len(detected)} sources detected)")
-    click.echo(f"ground truth: {board / 'truth'} (see `curation.synth.truth` for the file formats)")
+    workspace = out / "workspace"
+    if (workspace / "catalog.duckdb").exists():
+        (workspace / "catalog.duckdb").unlink()  # the demo starts over each time
+    config_path, detected = init_workspace(workspace, [board], overwrite=True)
+    click.echo(f"workspace: {workspace} (config {config_path}, {len(detected)} sources detected)")
+    report = run_ingest(workspace)
+    click.echo(f"ingest: {report.posts} posts, {report.tags} tags, {report.post_tags} post tags, {report.rejects} rejected rows")
+    score = evaluate_ingest(workspace, board / "truth")
+    click.echo(f"  vs truth: {score.posts_found}/{score.posts_expected} posts, canonical tags exact on "
+               f"{score.tags_exact}/{score.posts_expected}, {score.quirk_rows_rejected}/{score.quirk_rows_expected} "
+               f"planted bad rows rejected")
+    selected = run_select(workspace)
+    dropped = ", ".join(f"{a.step} -{a.posts_before - a.posts_after}" for a in selected.audit[1:])
+    click.echo(f"select: {selected.posts} posts, {selected.tags} label tags ({dropped})")
+    click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, select_audit)")
+    click.echo(f"ground truth: {board / 'truth'}")
 
 
 if __name__ == "__main__":  # python -m curation.cli

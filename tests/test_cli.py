@@ -76,3 +76,32 @@ def test_demo_makes_a_board_and_a_workspace(tmp_path):
     assert (tmp_path / "demo" / "board" / "truth" / "manifest.json").is_file()
     assert (tmp_path / "demo" / "workspace" / "curate.toml").is_file()
     assert any((tmp_path / "demo" / "board" / "original").rglob("*.*"))
+
+
+def test_ingest_select_export_and_evaluate_from_the_command_line(tmp_path):
+    board, ws = tmp_path / "b", tmp_path / "ws"
+    assert run("-q", "synth", str(board), "--posts", "60", "--no-images", "--seed", "4").exit_code == 0
+    assert run("init", str(ws), "--source", str(board)).exit_code == 0
+    result = run("ingest", str(ws))
+    assert result.exit_code == 0, result.output
+    assert "danbooru2021" in result.output and "catalog: 60 live posts" in result.output
+    result = run("evaluate", "ingest", str(ws), "--truth", str(board / "truth"))
+    assert result.exit_code == 0 and "ingest matches the ground truth" in result.output
+    assert "posts found: 60/60" in result.output
+    result = run("select", str(ws))
+    assert result.exit_code == 0 and "drop deleted" in result.output and "selected " in result.output
+    result = run("export-sqlite", str(ws), str(tmp_path / "sel.db"))
+    assert result.exit_code == 0 and result.output.startswith(f"wrote {tmp_path / 'sel.db'}: ")
+
+
+def test_stage_errors_are_one_line(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text('[[sources]]\npath = "missing/posts*.json"\nformat = "danbooru2021"\n')
+    result = CliRunner().invoke(main, ["ingest", str(ws)])
+    assert result.exit_code == 1
+    assert result.output == f"error: {ws / 'missing/posts*.json'}: no danbooru2021 files there\n"
+    result = CliRunner().invoke(main, ["select", str(ws)])
+    assert result.exit_code == 1 and result.output.startswith("error: ") and "run `curate ingest" in result.output
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and "no such file" in result.output

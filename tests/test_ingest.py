@@ -175,14 +175,23 @@ def test_e621_rows_with_the_wrong_column_count_are_rejected(board_e621, tmp_path
 
 
 def test_a_file_that_is_not_its_declared_format_is_one_clear_error(board_e621, tmp_path):
+    """...and the failed run leaves the catalog exactly as the last good run left it."""
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "posts000000000000.json").write_text(json.dumps(GOOD) + "\n")
     ws = tmp_path / "ws"
     ws.mkdir()
+    good = f'[[sources]]\npath = "{dump}/posts000000000000.json"\nformat = "danbooru2021"\n'
+    (ws / "curate.toml").write_text(good)
+    ingest(ws)
+    before = catalog(ws).execute("SELECT * FROM posts").fetchall()
     posts = board_e621 / "db_export" / "posts-2026-01-01.csv.gz"
-    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{posts}"\nformat = "danbooru2021"\n')
+    (ws / "curate.toml").write_text(good + f'\n[[sources]]\npath = "{posts}"\nformat = "danbooru2021"\n')
     with pytest.raises(SourceError) as err:
         ingest(ws)
     assert str(err.value) == f"{posts}: declared danbooru2021 in curate.toml, but it looks like e621"
-    assert catalog(ws).execute("SELECT count(*) FROM posts").fetchall() == [(0,)]
+    assert catalog(ws).execute("SELECT * FROM posts").fetchall() == before
+    assert sorted(p.name for p in ws.iterdir()) == ["catalog.duckdb", "curate.toml"]
 
 
 def test_empty_files_are_recorded_not_fatal(tmp_path):
@@ -265,3 +274,31 @@ def test_real_alias_and_implication_files(shared_data, tmp_path):
     got = tags(3)
     assert inactive["consequent_name"] not in got
     assert set(got) == {inactive["antecedent_name"], "someone"} | closure(inactive["antecedent_name"])
+
+
+def test_sqlite_export_round_trips_through_ingest(board2021, tmp_path):
+    from curation.export import export_sqlite
+    from curation.select import select
+
+    ws = make_workspace(tmp_path, board2021)
+    ingest(ws)
+    select(ws)
+    counts = export_sqlite(ws, tmp_path / "sel.db")
+    con = catalog(ws)
+    selected = {r[0] for r in con.execute("SELECT post_id FROM selection").fetchall()}
+    labels = {r[0] for r in con.execute("SELECT name FROM selected_tags").fetchall()}
+    expected = {pid: {t for t in tags if t in labels} for pid, tags in
+                con.execute("SELECT post_id, list(t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id").fetchall()
+                if pid in selected}
+    assert counts["images"] == len(selected) and counts["tags"] == len(labels)
+    ws2 = tmp_path / "ws2"
+    init_workspace(ws2, [tmp_path / "sel.db"])
+    assert "danbooru_sqlite" in (ws2 / "curate.toml").read_text()
+    ingest(ws2)
+    con2 = catalog(ws2)
+    got = dict(con2.execute("SELECT post_id, list(t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id").fetchall())
+    assert {pid: set(t) for pid, t in got.items()} == {pid: t for pid, t in expected.items() if t}
+    assert con2.execute("SELECT count(*) FROM posts").fetchall() == [(len(selected),)]
+    cols = "post_id, md5, rating, image_width, image_height, parent_id, is_deleted"
+    assert con2.execute(f"SELECT {cols} FROM posts ORDER BY 1").fetchall() == \
+        con.execute(f"SELECT {cols} FROM posts WHERE post_id IN (SELECT post_id FROM selection) ORDER BY 1").fetchall()

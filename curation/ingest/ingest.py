@@ -1,8 +1,8 @@
 """``curate ingest``: every source in curate.toml into the workspace's DuckDB catalog.
 
 Dumps are read and parsed inside DuckDB (``sql/staging/``), never row by row in Python.
-Bad rows go to ``ingest_rejects`` with their position and reason; the run is one
-transaction, so a failure leaves the catalog as it was. A source whose files were all
+Bad rows go to ``ingest_rejects`` with their position and reason; the run works on a copy of
+the catalog that replaces it only on success, so a failure leaves the catalog as it was. A source whose files were all
 ingested before (same sha256) is skipped; a newer full dump updates changed posts and marks
 posts it no longer lists as removed.
 """
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..catalog import Catalog, open_catalog
+from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
 from ..errors import SourceError, UnknownFormat
 from ..progress import progress
@@ -29,9 +29,9 @@ log = logging.getLogger(__name__)
 DANBOORU_CATEGORIES = {0: "general", 1: "artist", 3: "copyright", 4: "character", 5: "meta"}
 E621_CATEGORIES = {0: "general", 1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species",
                    6: "invalid", 7: "meta", 8: "lore"}
-POST_FORMATS = ("danbooru2021", "danbooru2017", "danbooru_api", "e621")
+POST_FORMATS = ("danbooru2021", "danbooru2017", "danbooru_api", "e621", "danbooru_sqlite")
 DEFAULT_GLOBS = {"danbooru2021": "posts*.json*", "danbooru2017": "20*", "danbooru_api": "*.json*", "e621": "posts-*.csv*",
-                 "tags": "tags*", "aliases": "*alias*", "implications": "*implication*"}
+                 "danbooru_sqlite": "*.db", "tags": "tags*", "aliases": "*alias*", "implications": "*implication*"}
 # a file may look like a close cousin of its declared format (an API file with tag_string_*)
 COMPATIBLE = {"danbooru2021": {"danbooru2021", "danbooru_api"}, "danbooru_api": {"danbooru_api", "danbooru2021", "danbooru2017"}}
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -140,7 +140,12 @@ def _copy_csv_rejects(cat: Catalog, dump_file: str) -> int:
 def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str) -> int:
     """Parse one posts file into stg_posts/stg_dump_tags; returns rows rejected."""
     _clear_csv_rejects(cat)
-    if fmt == "e621":
+    if fmt == "danbooru_sqlite":
+        from .sqlite_source import stage_sqlite
+
+        stage_sqlite(cat, path)
+        bad_lines = 0
+    elif fmt == "e621":
         cat.run("staging/stg_posts_e621", path=str(path))
         bad_lines = _copy_csv_rejects(cat, dump_file)
         cat.run("staging/stg_dump_tags_e621")
@@ -243,55 +248,46 @@ def ingest(workspace: Path | str) -> IngestReport:
     if not cfg.sources:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
     report = IngestReport()
-    with open_catalog(workspace) as cat:
+    with staged_catalog(workspace) as cat:
         cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))
         known = {r[0] for r in cat.rows("SELECT sha256 FROM dumps")}
         # relations and tag lists first, so posts canonicalise against them
         ordered = sorted(cfg.sources, key=lambda s: (s.format in POST_FORMATS, s.format != "tags"))
-        cat.con.execute("BEGIN TRANSACTION")
-        try:
-            changed_any = False
-            for source in ordered:
-                files = source_files(source)
-                sr = SourceReport(str(source.path), source.format, files=len(files))
-                report.sources.append(sr)
-                hashes = [sha256_file(f) for f in files]
-                if all(h in known for h in hashes):
-                    sr.skipped_files = len(files)
-                    log.info("skipping %s: every file was ingested before", source.path)
-                    continue
-                changed_any = True
-                if source.format in POST_FORMATS:
-                    full = source.full_dump if source.full_dump is not None else source.format != "danbooru_api"
-                    if full:
-                        files = newest_snapshot(files)
-                        sr.skipped_files = sr.files - len(files)
-                    _ingest_posts(cat, source, files, dict(zip(source_files(source), hashes)), sr, full)
-                elif source.format == "danbooru_sqlite":
-                    from .sqlite_source import stage_sqlite
-
-                    stage_sqlite(cat, files, sr)
-                else:
-                    for path, digest in zip(files, hashes):
-                        if digest in known:
-                            sr.skipped_files += 1
-                            continue
-                        rows = _ingest_table_file(cat, source, path)
-                        sr.rows += rows
-                        _record_dump(cat, path, source.format, _snapshot_date(path), rows, digest)
-            if changed_any or not cat.has_table("tag_implication_closure"):
-                with progress("canonicalising tags", 5) as advance:
-                    for step in ("marts/alias_map", "marts/tag_implication_closure", "marts/canonical_tags",
-                                 "marts/tags_from_posts", "marts/post_tags"):
-                        cat.run(step)
-                        advance(1)
-                cat.run("marts/tag_post_counts")
-            cat.con.execute("COMMIT")
-        except BaseException:
-            cat.con.execute("ROLLBACK")
-            raise
+        changed_any = False
+        for source in ordered:
+            files = source_files(source)
+            sr = SourceReport(str(source.path), source.format, files=len(files))
+            report.sources.append(sr)
+            hashes = [sha256_file(f) for f in files]
+            if all(h in known for h in hashes):
+                sr.skipped_files = len(files)
+                log.info("skipping %s: every file was ingested before", source.path)
+                continue
+            changed_any = True
+            digests = dict(zip(files, hashes))
+            if source.format in POST_FORMATS:
+                full = source.full_dump if source.full_dump is not None else source.format not in ("danbooru_api", "danbooru_sqlite")
+                if full:
+                    files = newest_snapshot(files)
+                    sr.skipped_files = sr.files - len(files)
+                _ingest_posts(cat, source, files, digests, sr, full)
+            else:
+                for path, digest in zip(files, hashes):
+                    if digest in known:
+                        sr.skipped_files += 1
+                        continue
+                    rows = _ingest_table_file(cat, source, path)
+                    sr.rows += rows
+                    _record_dump(cat, path, source.format, _snapshot_date(path), rows, digest)
+        if changed_any or not cat.has_table("tag_implication_closure"):
+            with progress("canonicalising tags", 5) as advance:
+                for step in ("marts/alias_map", "marts/tag_implication_closure", "marts/canonical_tags",
+                             "marts/tags_from_posts", "marts/post_tags"):
+                    cat.run(step)
+                    advance(1)
+            cat.run("marts/tag_post_counts")
         report.posts = cat.scalar("SELECT count(*) FROM posts WHERE NOT is_removed")
         report.tags = cat.scalar("SELECT count(*) FROM tags WHERE post_count > 0")
         report.post_tags = cat.scalar("SELECT count(*) FROM post_tags")

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog import Catalog, open_catalog
+from ..catalog import Catalog, staged_catalog
 from ..config import SelectConfig, load_config
 from ..errors import ConfigError, CurationError
 
@@ -97,27 +97,21 @@ def select(workspace: Path | str) -> SelectReport:
     workspace = Path(workspace)
     cfg = load_config(workspace).select
     drop_tags = [t.lower() for t in cfg.drop_tags] + read_tag_lists(cfg.tag_list_files)
-    with open_catalog(workspace) as cat:
+    with staged_catalog(workspace) as cat:
         total = cat.scalar("SELECT count(*) FROM posts")
         if not total:
             raise CurationError(f"{workspace}: the catalog has no posts yet; run `curate ingest {workspace}` first")
-        cat.con.execute("BEGIN TRANSACTION")
-        try:
-            cat.con.execute("CREATE OR REPLACE TEMP TABLE selection_in AS SELECT post_id FROM posts")
-            audit: list[AuditRow] = []
-            for label, step, params in post_filters(cfg):
-                _apply(cat, label, step, params, audit)
-            cat.run("filters/label_tags", categories=list(cfg.categories), drop_tags=drop_tags,
-                    min_count=cfg.min_tag_count, top_n=cfg.top_n_tags)
-            if cfg.min_tags_per_post or cfg.max_tags_per_post:
-                label = f"label tags per post in [{cfg.min_tags_per_post}, {cfg.max_tags_per_post or 'any'}]"
-                _apply(cat, label, "filters/tags_per_post",
-                       {"min_tags": cfg.min_tags_per_post, "max_tags": cfg.max_tags_per_post}, audit)
-            cat.run("marts/selection")
-            cat.con.execute("CREATE OR REPLACE TABLE select_audit (step VARCHAR, posts_before BIGINT, posts_after BIGINT)")
-            cat.con.executemany("INSERT INTO select_audit VALUES (?, ?, ?)", [(a.step, a.posts_before, a.posts_after) for a in audit])
-            cat.con.execute("COMMIT")
-        except BaseException:
-            cat.con.execute("ROLLBACK")
-            raise
+        cat.con.execute("CREATE OR REPLACE TEMP TABLE selection_in AS SELECT post_id FROM posts")
+        audit: list[AuditRow] = []
+        for label, step, params in post_filters(cfg):
+            _apply(cat, label, step, params, audit)
+        cat.run("filters/label_tags", categories=list(cfg.categories), drop_tags=drop_tags,
+                min_count=cfg.min_tag_count, top_n=cfg.top_n_tags)
+        if cfg.min_tags_per_post or cfg.max_tags_per_post:
+            label = f"label tags per post in [{cfg.min_tags_per_post}, {cfg.max_tags_per_post or 'any'}]"
+            _apply(cat, label, "filters/tags_per_post",
+                   {"min_tags": cfg.min_tags_per_post, "max_tags": cfg.max_tags_per_post}, audit)
+        cat.run("marts/selection")
+        cat.con.execute("CREATE OR REPLACE TABLE select_audit (step VARCHAR, posts_before BIGINT, posts_after BIGINT)")
+        cat.con.executemany("INSERT INTO select_audit VALUES (?, ?, ?)", [(a.step, a.posts_before, a.posts_after) for a in audit])
         return SelectReport(audit, cat.scalar("SELECT count(*) FROM selection"), cat.scalar("SELECT count(*) FROM selected_tags"))
