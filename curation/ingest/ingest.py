@@ -184,8 +184,10 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict
             cat.run("marts/batch_tags_append", file_order=order)
             _record_dump(cat, path, source.format, _snapshot_date(path, cat), rows, digests[path])
             advance(1)
-    report.rejects += cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
-    cat.run("marts/batch_dedupe")
+    repeated = cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
+    report.rejects += repeated
+    cat.con.execute("DROP VIEW IF EXISTS batch_final; DROP TABLE IF EXISTS batch_final;")
+    cat.run("marts/batch_dedupe" if repeated else "marts/batch_final")
     new, changed, unchanged, absent = cat.run("marts/posts_upsert_counts").fetchall()[0]
     report.new, report.changed, report.unchanged = new, changed, unchanged
     cat.run("marts/posts_upsert")

@@ -43,5 +43,6 @@ def stage_sqlite(cat: Catalog, path: Path) -> None:
                 cat.con.register("sqlite_batch", batch)
                 cat.run(step)
                 cat.con.unregister("sqlite_batch")
+        cat.run("staging/stg_posts_sqlite_hash")
     finally:
         db.close()

@@ -52,5 +52,6 @@ SELECT position,
        coalesce(TRY_CAST(r.is_pending AS BOOLEAN), false) AS is_pending,
        TRY_CAST(r.score AS INTEGER) AS score,
        TRY_CAST(r.fav_count AS INTEGER) AS fav_count,
-       r.tag_string AS tag_string
+       r.tag_string AS tag_string,
+       hash(r) AS row_hash  -- tells changed rows from unchanged
 FROM checked;

@@ -55,5 +55,9 @@ SELECT position,
        TRY_CAST(j.score AS INTEGER) AS score,
        TRY_CAST(j.fav_count AS INTEGER) AS fav_count,
        j.tag_string, j.tag_string_general, j.tag_string_artist, j.tag_string_copyright, j.tag_string_character,
-       j.tag_string_meta, j.tags
+       j.tag_string_meta, j.tags,
+       hash(j.created_at, j.updated_at, j.source, j.md5, j.file_ext, j.file_size, j.image_width, j.image_height,
+            j.rating, j.parent_id, j.has_children, j.is_deleted, j.is_banned, j.is_flagged, j.is_pending, j.score,
+            j.fav_count, j.tag_string, j.tag_string_general, j.tag_string_artist, j.tag_string_copyright,
+            j.tag_string_character, j.tag_string_meta, j.tags::VARCHAR) AS row_hash  -- tells changed rows from unchanged
 FROM checked;

@@ -12,7 +12,8 @@ SELECT position,
        TRY_CAST(image_height AS INTEGER), lower(rating::VARCHAR), nullif(TRY_CAST(parent_id AS BIGINT), 0),
        coalesce(TRY_CAST(has_children AS BOOLEAN), false), coalesce(TRY_CAST(is_deleted AS BOOLEAN), false),
        coalesce(TRY_CAST(is_banned AS BOOLEAN), false), coalesce(TRY_CAST(is_flagged AS BOOLEAN), false),
-       coalesce(TRY_CAST(is_pending AS BOOLEAN), false), TRY_CAST(score AS INTEGER), TRY_CAST(fav_count AS INTEGER)
+       coalesce(TRY_CAST(is_pending AS BOOLEAN), false), TRY_CAST(score AS INTEGER), TRY_CAST(fav_count AS INTEGER),
+       NULL::UBIGINT  -- set once the tags are staged (stg_posts_sqlite_hash)
 FROM (
     SELECT *, CASE
         WHEN post_id IS NULL THEN 'row without id'
