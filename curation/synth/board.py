@@ -60,8 +60,12 @@ def generate_board(out: Path | str, posts: int, seed: int = 0, fmt: str = "danbo
         paths = {p.post_id: board_path(p.post_id, p.ext) for p in board}
     else:
         _fake_files(board, seed)
-    quirks = write_metadata(fmt, out, board, vocab, seed, params.snapshot)
-    return write_truth(out, fmt, board, vocab, params, images, quirks, paths)
+    with progress("writing metadata and truth", 2) as advance:
+        quirks = write_metadata(fmt, out, board, vocab, seed, params.snapshot)
+        advance(1)
+        manifest = write_truth(out, fmt, board, vocab, params, images, quirks, paths)
+        advance(1)
+    return manifest
 
 
 def _render_all(out: Path, board: list[Post], styles, workers: int):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..progress import progress
 from .scene import Figure, Glyph, Scene
 from .transforms import DUPLICATE_KINDS, sample_params, transformed_size
 from .vocab import (
@@ -352,36 +353,38 @@ def sample_posts(vocab: Vocabulary, params: SynthParams) -> list[Post]:
     by_id: dict[int, Post] = {}
     sources: list[int] = []  # slots of originals eligible as duplicate sources
     transparent_sources: list[int] = []
-    for slot in range(n):
-        post_id, created = int(ids[slot]), times[slot]
-        prng = rng
-        if is_dup[slot] and sources:
-            kind = _DUP_KINDS.pick(rng)
-            if kind == "alpha_background" and not transparent_sources:
-                kind = "reencode"
-            pool = transparent_sources if kind == "alpha_background" else sources
-            src = posts[pool[int(rng.integers(len(pool)))]]
-            post = _duplicate(vocab, params, src, kind, post_id, created, prng)
-        else:
-            bad = bad_slots.get(slot)
-            transparent = bad == "palette_transparency" or (bad is None and prng.random() < params.transparent_rate)
-            frames = 4 if bad is None and not transparent and prng.random() < params.animated_rate else 1
-            scene, rating = sample_scene(vocab, post_id, prng, params, transparent, frames)
-            if bad == "png16":
-                scene = replace(scene, monochrome=True, greyscale=True)
-            ext = {"cmyk_jpeg": "jpg", "png16": "png", "palette_transparency": "png", "decompression_bomb": "png"}.get(bad or "", _ext(prng, transparent, frames))
-            width, height = BOMB_SIZE if bad == "decompression_bomb" else (scene.width, scene.height)
-            post = Post(post_id, created, created, scene, rating, ext, int(prng.integers(85, 96)), width, height,
-                        set(), _invisible_tags(vocab, prng, scene), scene.artist, bad=bad)
-            post.true_tags = scene_tags(scene, vocab) | file_meta_tags(vocab, width, height, transparent, frames, params.image_size) | post.invisible_tags
-            if bad is None and frames == 1:
-                sources.append(slot)
-                if transparent:
-                    transparent_sources.append(slot)
-        post.true_tags = vocab.closure(post.true_tags)
-        _history(post, params, prng, by_id)
-        posts.append(post)
-        by_id[post_id] = post
+    with progress("sampling posts", n) as advance:
+        for slot in range(n):
+            post_id, created = int(ids[slot]), times[slot]
+            if is_dup[slot] and sources:
+                kind = _DUP_KINDS.pick(rng)
+                if kind == "alpha_background" and not transparent_sources:
+                    kind = "reencode"
+                pool = transparent_sources if kind == "alpha_background" else sources
+                src = posts[pool[int(rng.integers(len(pool)))]]
+                post = _duplicate(vocab, params, src, kind, post_id, created, rng)
+            else:
+                bad = bad_slots.get(slot)
+                transparent = bad == "palette_transparency" or (bad is None and rng.random() < params.transparent_rate)
+                frames = 4 if bad is None and not transparent and rng.random() < params.animated_rate else 1
+                scene, rating = sample_scene(vocab, post_id, rng, params, transparent, frames)
+                if bad == "png16":
+                    scene = replace(scene, monochrome=True, greyscale=True)
+                ext = {"cmyk_jpeg": "jpg", "png16": "png", "palette_transparency": "png", "decompression_bomb": "png"}.get(bad or "", _ext(rng, transparent, frames))
+                width, height = BOMB_SIZE if bad == "decompression_bomb" else (scene.width, scene.height)
+                post = Post(post_id, created, created, scene, rating, ext, int(rng.integers(85, 96)), width, height,
+                            set(), _invisible_tags(vocab, rng, scene), scene.artist, bad=bad)
+                post.true_tags = scene_tags(scene, vocab) | file_meta_tags(vocab, width, height, transparent, frames, params.image_size) | post.invisible_tags
+                if bad is None and frames == 1:
+                    sources.append(slot)
+                    if transparent:
+                        transparent_sources.append(slot)
+            post.true_tags = vocab.closure(post.true_tags)
+            _history(post, params, rng)
+            posts.append(post)
+            by_id[post_id] = post
+            if slot % 1000 == 999 or slot == n - 1:
+                advance(slot % 1000 + 1)
     _sequence_children(posts, rng)
     noise_rng = np.random.default_rng([params.seed, 4])
     for post in posts:
@@ -413,7 +416,7 @@ def _duplicate(vocab: Vocabulary, params: SynthParams, src: Post, kind: str, pos
     return post
 
 
-def _history(post: Post, params: SynthParams, rng: np.random.Generator, by_id: dict[int, Post]) -> None:
+def _history(post: Post, params: SynthParams, rng: np.random.Generator) -> None:
     """Flags, scores, uploader and source, and an update time."""
     post.is_deleted = bool(rng.random() < params.deleted_rate)
     post.is_banned = bool(rng.random() < params.banned_rate)
