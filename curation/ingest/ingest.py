@@ -181,6 +181,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict
             rows = cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NULL")
             report.rows += rows
             cat.run("marts/batch_append", dump_file=dump_file, file_order=order)
+            cat.run("marts/tags_from_staging")
             cat.run("marts/batch_tags_append", file_order=order)
             _record_dump(cat, path, source.format, _snapshot_date(path, cat), rows, digests[path])
             advance(1)
@@ -284,9 +285,9 @@ def ingest(workspace: Path | str) -> IngestReport:
                     sr.rows += rows
                     _record_dump(cat, path, source.format, _snapshot_date(path), rows, digest)
         if changed_any or not cat.has_table("tag_implication_closure"):
-            with progress("canonicalising tags", 5) as advance:
-                for step in ("marts/alias_map", "marts/tag_implication_closure", "marts/canonical_tags",
-                             "marts/tags_from_posts", "marts/post_tags"):
+            with progress("canonicalising tags", 4) as advance:
+                for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure",
+                             "marts/canonical_tags"):
                     cat.run(step)
                     advance(1)
             cat.run("marts/tag_post_counts")

@@ -4,4 +4,4 @@ SELECT post_id, source, created_at, updated_at, md5, file_ext, file_size, image_
        parent_id, has_children, is_deleted, is_banned, is_flagged, is_pending, score, fav_count,
        ''::VARCHAR AS dump_file, 0 AS file_order, 0::BIGINT AS position, row_hash
 FROM posts WHERE false;
-CREATE OR REPLACE TEMP TABLE batch_dump_tags (post_id BIGINT, name VARCHAR, category_id INTEGER, file_order INTEGER);
+CREATE OR REPLACE TEMP TABLE batch_dump_tags (post_id BIGINT, tag_id BIGINT, file_order INTEGER);

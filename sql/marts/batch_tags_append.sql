@@ -1,2 +1,3 @@
--- Append one staged file's tags to the batch.
-INSERT INTO batch_dump_tags SELECT post_id, name, category_id, $file_order FROM stg_dump_tags;
+-- Append one staged file's tags to the batch, as tag ids.
+INSERT INTO batch_dump_tags
+SELECT s.post_id, t.tag_id, $file_order FROM stg_dump_tags s JOIN tags t USING (name);

@@ -29,10 +29,9 @@ CREATE TABLE IF NOT EXISTS tags (
     category VARCHAR,            -- general artist copyright character meta; e621 also species lore ...
     post_count BIGINT
 );
-CREATE TABLE IF NOT EXISTS dump_tags (      -- tags as the dump wrote them, before canonicalising
+CREATE TABLE IF NOT EXISTS dump_tags (      -- tags as the dump wrote them (their own tag ids), before canonicalising
     post_id BIGINT,
-    name VARCHAR,
-    category_id INTEGER
+    tag_id BIGINT
 );
 CREATE TABLE IF NOT EXISTS post_tags (
     post_id BIGINT,
