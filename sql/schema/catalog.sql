@@ -33,10 +33,11 @@ CREATE TABLE IF NOT EXISTS dump_tags (      -- tags as the dump wrote them (thei
     post_id BIGINT,
     tag_id BIGINT
 );
+CREATE TYPE IF NOT EXISTS tag_origin AS ENUM ('dump', 'implied');
 CREATE TABLE IF NOT EXISTS post_tags (
     post_id BIGINT,
     tag_id BIGINT,
-    origin VARCHAR               -- 'dump' or 'implied'
+    origin tag_origin            -- 'dump' or 'implied'
 );
 CREATE TABLE IF NOT EXISTS tag_aliases (
     antecedent VARCHAR,
