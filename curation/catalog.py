@@ -38,7 +38,7 @@ def sql_text(step: str) -> str:
 class Catalog:
     """A connection to ``WORKSPACE/catalog.duckdb`` (or an in-memory catalog for ``None``)."""
 
-    def __init__(self, path: Path | str | None, read_only: bool = False) -> None:
+    def __init__(self, path: Path | str | None, read_only: bool = False, memory_limit: str | None = None) -> None:
         self.path = Path(path) if path else None
         try:
             self.con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
@@ -46,6 +46,8 @@ class Catalog:
             raise WorkspaceError(f"{path}: cannot open the catalog ({exc})") from None
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")  # the library never prints
+        if memory_limit:  # beyond it DuckDB spills to WORKSPACE/catalog.duckdb.tmp
+            self.con.execute("SET memory_limit = ?", [memory_limit])
         if not read_only:
             self.con.execute(sql_text("schema/catalog"))
 
@@ -77,16 +79,16 @@ class Catalog:
         self.close()
 
 
-def open_catalog(workspace: Path | str, read_only: bool = False) -> Catalog:
+def open_catalog(workspace: Path | str, read_only: bool = False, memory_limit: str | None = None) -> Catalog:
     """The workspace's catalog, created on first use."""
     workspace = Path(workspace)
     if not workspace.is_dir():
         raise WorkspaceError(f"{workspace}: no such workspace (create one with `curate init {workspace} --source DUMP`)")
-    return Catalog(workspace / CATALOG_NAME, read_only=read_only)
+    return Catalog(workspace / CATALOG_NAME, read_only=read_only, memory_limit=memory_limit)
 
 
 @contextlib.contextmanager
-def staged_catalog(workspace: Path | str) -> Iterator[Catalog]:
+def staged_catalog(workspace: Path | str, memory_limit: str | None = None) -> Iterator[Catalog]:
     """A working copy of the workspace's catalog that replaces it only if the block succeeds.
 
     A failed or interrupted stage leaves the catalog exactly as it was. (We swap files rather
@@ -105,7 +107,7 @@ def staged_catalog(workspace: Path | str) -> Iterator[Catalog]:
         with Catalog(target) as current:  # fold any write-ahead log into the file before copying
             current.con.execute("CHECKPOINT")
         shutil.copyfile(target, work)
-    cat = Catalog(work)
+    cat = Catalog(work, memory_limit=memory_limit)
     try:
         yield cat
         cat.con.execute("CHECKPOINT")

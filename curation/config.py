@@ -158,11 +158,12 @@ class SuggestConfig(_Section):
 
 
 class RunnerConfig(_Section):
-    """Where flows run their work."""
+    """Where flows run their work, and with how much memory."""
 
     kind: Literal["local", "dask"] = "local"
     address: str = ""  # a Dask scheduler; empty with kind = "dask": a LocalCluster
     workers: int = Field(default=2, ge=1)
+    duckdb_memory_limit: str = Field(default="1500MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
 class Config(_Section):

@@ -91,6 +91,7 @@ drop_banned = true
 # kind = "local"                      # local | dask
 # address = ""                        # a Dask scheduler; empty with kind = "dask": a LocalCluster
 # workers = 2
+# duckdb_memory_limit = "1500MB"      # DuckDB spills to disk beyond it (WORKSPACE/catalog.duckdb.tmp)
 '''
 
 

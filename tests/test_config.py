@@ -85,3 +85,9 @@ def test_missing_and_broken_files(tmp_path):
     (tmp_path / "curate.toml").write_bytes(b"dataset = '\xff'\n")
     with pytest.raises(ConfigError, match="not UTF-8|not valid TOML"):
         load_config(tmp_path)
+
+
+def test_memory_limit_must_be_a_size(tmp_path):
+    assert load_config(write(tmp_path, '[runner]\nduckdb_memory_limit = "2GB"\n')).runner.duckdb_memory_limit == "2GB"
+    with pytest.raises(ConfigError, match=r"\[runner\] duckdb_memory_limit = 'lots': String should match pattern"):
+        load_config(write(tmp_path, '[runner]\nduckdb_memory_limit = "lots"\n'))

@@ -251,7 +251,7 @@ def ingest(workspace: Path | str) -> IngestReport:
     if not cfg.sources:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
     report = IngestReport()
-    with staged_catalog(workspace) as cat:
+    with staged_catalog(workspace, memory_limit=cfg.runner.duckdb_memory_limit) as cat:
         cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))

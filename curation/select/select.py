@@ -95,9 +95,10 @@ def _apply(cat: Catalog, label: str, step: str, params: dict, audit: list[AuditR
 def select(workspace: Path | str) -> SelectReport:
     """Apply curate.toml's [select] to the catalog; returns the audit."""
     workspace = Path(workspace)
-    cfg = load_config(workspace).select
+    config = load_config(workspace)
+    cfg = config.select
     drop_tags = [t.lower() for t in cfg.drop_tags] + read_tag_lists(cfg.tag_list_files)
-    with staged_catalog(workspace) as cat:
+    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         total = cat.scalar("SELECT count(*) FROM posts")
         if not total:
             raise CurationError(f"{workspace}: the catalog has no posts yet; run `curate ingest {workspace}` first")

@@ -8,13 +8,13 @@ CREATE OR REPLACE TEMP MACRO json_lines(path, sep) AS TABLE
         SELECT row_number() OVER () AS position, line
         FROM read_csv(path, columns = {'line': 'VARCHAR'}, header = false, delim = sep, quote = '', escape = '',
                       auto_detect = false, store_rejects = true, rejects_table = 'csv_reject_errors',
-                      rejects_scan = 'csv_reject_scans', max_line_size = 64000000)
+                      rejects_scan = 'csv_reject_scans', max_line_size = 4000000)
     )
     WHERE line IS NOT NULL AND trim(line) <> '';
 -- json_array_lines: the elements of a JSON array file (the Danbooru API's answer) as text.
 CREATE OR REPLACE TEMP MACRO json_array_lines(path) AS TABLE
     SELECT row_number() OVER () AS position, json::VARCHAR AS line
-    FROM read_json(path, format = 'array', records = false, columns = {'json': 'JSON'}, maximum_object_size = 64000000);
+    FROM read_json(path, format = 'array', records = false, columns = {'json': 'JSON'}, maximum_object_size = 4000000);
 -- post_lines: one of the two (the optimiser drops the branch that is not taken).
 CREATE OR REPLACE TEMP MACRO post_lines(path, sep, is_array) AS TABLE
     SELECT * FROM json_lines(path, sep) WHERE NOT is_array

@@ -7,7 +7,7 @@ WITH raw AS (
     SELECT row_number() OVER () AS position, r
     FROM read_csv($path, header = true, all_varchar = true, quote = '"', escape = '"', auto_detect = false,
                   store_rejects = true, rejects_table = 'csv_reject_errors', rejects_scan = 'csv_reject_scans',
-                  max_line_size = 64000000, columns = {
+                  max_line_size = 4000000, columns = {
                       'id': 'VARCHAR', 'uploader_id': 'VARCHAR', 'created_at': 'VARCHAR', 'md5': 'VARCHAR',
                       'source': 'VARCHAR', 'rating': 'VARCHAR', 'image_width': 'VARCHAR', 'image_height': 'VARCHAR',
                       'tag_string': 'VARCHAR', 'locked_tags': 'VARCHAR', 'fav_count': 'VARCHAR', 'file_ext': 'VARCHAR',
