@@ -2,27 +2,23 @@
 
 Dumps are read and parsed inside DuckDB (``sql/staging/``), never row by row in Python.
 Bad rows go to ``ingest_rejects`` with their position and reason; the run works on a copy of
-the catalog that replaces it only on success, so a failure leaves the catalog as it was. A source whose files were all
-ingested before (same sha256) is skipped; a newer full dump updates changed posts and marks
-posts it no longer lists as removed.
+the catalog that replaces it only on success, so a failure leaves the catalog as it was. A
+source whose files were all ingested before (same sha256) is skipped; a newer full dump
+updates changed posts and marks posts it no longer lists as removed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import glob
-import gzip
-import hashlib
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
-from ..errors import SourceError, UnknownFormat
+from ..errors import SourceError
 from ..progress import progress
-from .detect import detect_file
+from .files import check_format, has_header, is_json_array, looks_json, newest_snapshot, sha256_file, snapshot_date, source_files
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +26,6 @@ DANBOORU_CATEGORIES = {0: "general", 1: "artist", 3: "copyright", 4: "character"
 E621_CATEGORIES = {0: "general", 1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species",
                    6: "invalid", 7: "meta", 8: "lore"}
 POST_FORMATS = ("danbooru2021", "danbooru2017", "danbooru_api", "e621", "danbooru_sqlite")
-DEFAULT_GLOBS = {"danbooru2021": "posts*.json*", "danbooru2017": "20*", "danbooru_api": "*.json*", "e621": "posts-*.csv*",
-                 "danbooru_sqlite": "*.db", "tags": "tags*", "aliases": "*alias*", "implications": "*implication*"}
-# a file may look like a close cousin of its declared format (an API file with tag_string_*)
-COMPATIBLE = {"danbooru2021": {"danbooru2021", "danbooru_api"}, "danbooru_api": {"danbooru_api", "danbooru2021", "danbooru2017"}}
-DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
 @dataclass
@@ -67,63 +58,6 @@ def category_names(cfg: Config) -> dict[int, str]:
     return E621_CATEGORIES if any(s.format == "e621" for s in cfg.sources) else DANBOORU_CATEGORIES
 
 
-def source_files(source: Source) -> list[Path]:
-    """The files of a source: one file, a glob, or a folder searched with the format's pattern."""
-    path = source.path
-    if glob.has_magic(str(path)):
-        files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
-    elif path.is_dir():
-        files = sorted(p for p in path.glob(DEFAULT_GLOBS[source.format]) if p.is_file())
-    elif path.is_file():
-        files = [path]
-    else:
-        raise SourceError(f"{path}: no such file or folder (a [[sources]] path in curate.toml)")
-    if not files:
-        raise SourceError(f"{path}: no {source.format} files there")
-    return files
-
-
-def newest_snapshot(files: list[Path]) -> list[Path]:
-    """Of a full dump's files, those of its newest snapshot (by the date in their names, as in
-    posts-2026-01-01.csv.gz); files without a date are one snapshot. An older snapshot must not
-    keep posts alive that the newer one dropped."""
-    dated = {f: DATE_IN_NAME.search(f.name) for f in files}
-    dates = sorted({m.group(1) for m in dated.values() if m})
-    if not dates:
-        return files
-    return [f for f, m in dated.items() if m is None or m.group(1) == dates[-1]]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_format(path: Path, declared: str) -> bool:
-    """False for an empty file; a SourceError when the file is plainly another format."""
-    if path.stat().st_size == 0:
-        return False
-    try:
-        found = detect_file(path)
-    except UnknownFormat as exc:
-        raise SourceError(f"{exc} (declared {declared} in curate.toml)") from None
-    if found != declared and found not in COMPATIBLE.get(declared, ()):
-        raise SourceError(f"{path}: declared {declared} in curate.toml, but it looks like {found}")
-    return True
-
-
-def _snapshot_date(path: Path, cat: Catalog | None = None) -> dt.date | None:
-    """The date in the file's name (posts-2026-01-01.csv.gz), else the newest updated_at staged."""
-    match = DATE_IN_NAME.search(path.name)
-    if match:
-        return dt.date.fromisoformat(match.group(1))
-    newest = cat.scalar("SELECT max(updated_at) FROM stg_posts") if cat is not None else None
-    return newest.date() if newest else None
-
-
 def _clear_csv_rejects(cat: Catalog) -> None:
     cat.con.execute("DROP TABLE IF EXISTS csv_reject_errors; DROP TABLE IF EXISTS csv_reject_scans;")
 
@@ -150,7 +84,7 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str) -> int
         bad_lines = _copy_csv_rejects(cat, dump_file)
         cat.run("staging/stg_dump_tags_e621")
     else:
-        cat.run("staging/stg_posts_json", path=str(path), sep="\x01", is_array=_is_json_array(path))
+        cat.run("staging/stg_posts_json", path=str(path), sep="\x01", is_array=is_json_array(path))
         bad_lines = _copy_csv_rejects(cat, dump_file)
         if bad_lines:
             cat.con.execute("CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
@@ -161,17 +95,13 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str) -> int
     return bad_lines + cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NOT NULL")
 
 
-def _is_json_array(path: Path) -> bool:
-    return _sniff(path).lstrip().startswith("[")
-
-
 def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict[Path, str], report: SourceReport,
                   full_dump: bool) -> None:
     cat.run("marts/batch_tables")
     with progress(f"ingesting {source.format} posts", len(files)) as advance:
         for order, path in enumerate(files):
             dump_file = str(path)
-            if not _check_format(path, source.format):
+            if not check_format(path, source.format):
                 cat.con.execute("INSERT INTO ingest_rejects VALUES (?, 0, 'empty file', '')", [dump_file])
                 report.rejects += 1
                 _record_dump(cat, path, source.format, None, 0, digests[path])
@@ -183,7 +113,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict
             cat.run("marts/batch_append", dump_file=dump_file, file_order=order)
             cat.run("marts/tags_from_staging")
             cat.run("marts/batch_tags_append", file_order=order)
-            _record_dump(cat, path, source.format, _snapshot_date(path, cat), rows, digests[path])
+            _record_dump(cat, path, source.format, snapshot_date(path, cat), rows, digests[path])
             advance(1)
     repeated = cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
     report.rejects += repeated
@@ -206,11 +136,11 @@ def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, r
 def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
     """A tag list, alias or implication file; returns the rows staged."""
     _clear_csv_rejects(cat)
-    is_json = _looks_json(path)
+    is_json = looks_json(path)
     if source.format == "tags":
         if is_json:
             cat.run("staging/stg_tags_json", path=str(path))
-        elif _has_header(path, ("name",)):
+        elif has_header(path, ("name",)):
             cat.run("staging/stg_tags_csv", path=str(path))
         else:
             cat.run("staging/stg_tags_headerless", path=str(path))
@@ -222,26 +152,6 @@ def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
         n = cat.scalar("SELECT count(*) FROM stg_relations")
     _copy_csv_rejects(cat, str(path))
     return n
-
-
-def _sniff(path: Path, size: int = 4096) -> str:
-    """The first bytes of a file as text, through gzip when it is gzipped."""
-    with open(path, "rb") as f:
-        head = f.read(size)
-    if head[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as g:
-            head = g.read(size)
-    return head.decode("utf-8", errors="replace")
-
-
-def _looks_json(path: Path) -> bool:
-    return _sniff(path).lstrip().startswith(("{", "["))
-
-
-def _has_header(path: Path, required: tuple[str, ...]) -> bool:
-    lines = _sniff(path).splitlines()
-    columns = [c.strip().strip('"').lower() for c in lines[0].split(",")] if lines else []
-    return all(col in columns for col in required)
 
 
 def ingest(workspace: Path | str) -> IngestReport:
@@ -283,7 +193,7 @@ def ingest(workspace: Path | str) -> IngestReport:
                         continue
                     rows = _ingest_table_file(cat, source, path)
                     sr.rows += rows
-                    _record_dump(cat, path, source.format, _snapshot_date(path), rows, digest)
+                    _record_dump(cat, path, source.format, snapshot_date(path), rows, digest)
         if changed_any or not cat.has_table("tag_implication_closure"):
             with progress("canonicalising tags", 4) as advance:
                 for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure",

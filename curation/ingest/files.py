@@ -1,0 +1,102 @@
+"""Finding and recognising a source's files: globs, snapshots, hashes, first bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import gzip
+import hashlib
+import re
+from pathlib import Path
+
+from ..catalog import Catalog
+from ..config import Source
+from ..errors import SourceError, UnknownFormat
+from .detect import detect_file
+
+DEFAULT_GLOBS = {"danbooru2021": "posts*.json*", "danbooru2017": "20*", "danbooru_api": "*.json*", "e621": "posts-*.csv*",
+                 "danbooru_sqlite": "*.db", "tags": "tags*", "aliases": "*alias*", "implications": "*implication*"}
+# a file may look like a close cousin of its declared format (an API file with tag_string_*)
+COMPATIBLE = {"danbooru2021": {"danbooru2021", "danbooru_api"}, "danbooru_api": {"danbooru_api", "danbooru2021", "danbooru2017"}}
+DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+def source_files(source: Source) -> list[Path]:
+    """The files of a source: one file, a glob, or a folder searched with the format's pattern."""
+    path = source.path
+    if glob.has_magic(str(path)):
+        files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+    elif path.is_dir():
+        files = sorted(p for p in path.glob(DEFAULT_GLOBS[source.format]) if p.is_file())
+    elif path.is_file():
+        files = [path]
+    else:
+        raise SourceError(f"{path}: no such file or folder (a [[sources]] path in curate.toml)")
+    if not files:
+        raise SourceError(f"{path}: no {source.format} files there")
+    return files
+
+
+def newest_snapshot(files: list[Path]) -> list[Path]:
+    """Of a full dump's files, those of its newest snapshot (by the date in their names, as in
+    posts-2026-01-01.csv.gz); files without a date are one snapshot. An older snapshot must not
+    keep posts alive that the newer one dropped."""
+    dated = {f: DATE_IN_NAME.search(f.name) for f in files}
+    dates = sorted({m.group(1) for m in dated.values() if m})
+    if not dates:
+        return files
+    return [f for f, m in dated.items() if m is None or m.group(1) == dates[-1]]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_format(path: Path, declared: str) -> bool:
+    """False for an empty file; a SourceError when the file is plainly another format."""
+    if path.stat().st_size == 0:
+        return False
+    try:
+        found = detect_file(path)
+    except UnknownFormat as exc:
+        raise SourceError(f"{exc} (declared {declared} in curate.toml)") from None
+    if found != declared and found not in COMPATIBLE.get(declared, ()):
+        raise SourceError(f"{path}: declared {declared} in curate.toml, but it looks like {found}")
+    return True
+
+
+def snapshot_date(path: Path, cat: Catalog | None = None) -> dt.date | None:
+    """The date in the file's name (posts-2026-01-01.csv.gz), else the newest updated_at staged."""
+    match = DATE_IN_NAME.search(path.name)
+    if match:
+        return dt.date.fromisoformat(match.group(1))
+    newest = cat.scalar("SELECT max(updated_at) FROM stg_posts") if cat is not None else None
+    return newest.date() if newest else None
+
+
+def is_json_array(path: Path) -> bool:
+    return sniff(path).lstrip().startswith("[")
+
+
+def sniff(path: Path, size: int = 4096) -> str:
+    """The first bytes of a file as text, through gzip when it is gzipped."""
+    with open(path, "rb") as f:
+        head = f.read(size)
+    if head[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as g:
+            head = g.read(size)
+    return head.decode("utf-8", errors="replace")
+
+
+def looks_json(path: Path) -> bool:
+    return sniff(path).lstrip().startswith(("{", "["))
+
+
+def has_header(path: Path, required: tuple[str, ...]) -> bool:
+    lines = sniff(path).splitlines()
+    columns = [c.strip().strip('"').lower() for c in lines[0].split(",")] if lines else []
+    return all(col in columns for col in required)
