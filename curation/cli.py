@@ -166,6 +166,21 @@ def select(workspace: Path) -> None:
     console.print(f"selected {report.posts} posts and {report.tags} label tags (tables selection, selected_tags)")
 
 
+@main.command()
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+def images(workspace: Path) -> None:
+    """Find, validate and hash the file of every selected post.
+
+    Writes the tables images (status ok, missing, corrupt, bomb, or animated/transparent when
+    [images] drops them, with the reason) and image_hashes (exact and perceptual hashes by md5).
+    """
+    from .images import run_images
+
+    report = run_images(workspace)
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(report.statuses.items(), key=lambda kv: -kv[1]))
+    click.echo(f"inspected {report.inspected} files ({report.unchanged} unchanged since the last run): {statuses}")
+
+
 @main.command("export-sqlite")
 @click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
@@ -212,6 +227,20 @@ def evaluate_ingest_cmd(workspace: Path, truth_dir: Path) -> None:
     click.echo("ingest matches the ground truth" if s.ok else "ingest differs from the ground truth")
 
 
+@evaluate.command("images")
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--truth", "truth_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The truth/ folder of the board made by `curate synth`.")
+def evaluate_images_cmd(workspace: Path, truth_dir: Path) -> None:
+    """Whether every planted bad file got the status the truth expects."""
+    from .evaluate import evaluate_images
+
+    s = evaluate_images(workspace, truth_dir)
+    click.echo(f"planted bad files with the expected status: {s.bad_files_right}/{s.bad_files}")
+    for post_id, problem, expected, got in s.wrong:
+        click.echo(f"  post {post_id} ({problem}): expected {expected}, got {got}")
+
+
 @main.command()
 @click.argument("out", required=False, default="curate-demo", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--posts", "-n", type=click.IntRange(min=20), default=300, show_default=True, help="Posts on the demo board.")
@@ -219,13 +248,14 @@ def evaluate_ingest_cmd(workspace: Path, truth_dir: Path) -> None:
 def demo(out: Path, posts: int, seed: int) -> None:
     """Run every stage that exists on a small synthetic board in OUT, offline.
 
-    Synth, init, ingest, select; prints where the results are and how they score against the
+    Synth, init, ingest, select, images; prints where the results are and how they score against the
     board's ground truth. (Each stage adds itself to the demo as it lands.)
     """
     from .synth import generate_board
     from .workspace import init_workspace
 
-    from .evaluate import evaluate_ingest
+    from .evaluate import evaluate_images, evaluate_ingest
+    from .images import run_images
     from .ingest import ingest as run_ingest
     from .select import select as run_select
 
@@ -246,7 +276,13 @@ def demo(out: Path, posts: int, seed: int) -> None:
     selected = run_select(workspace)
     dropped = ", ".join(f"{a.step} -{a.posts_before - a.posts_after}" for a in selected.audit[1:])
     click.echo(f"select: {selected.posts} posts, {selected.tags} label tags ({dropped})")
-    click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, select_audit)")
+    images = run_images(workspace)
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(images.statuses.items(), key=lambda kv: -kv[1]))
+    click.echo(f"images: {statuses}")
+    checked = evaluate_images(workspace, board / "truth")
+    click.echo(f"  vs truth: {checked.bad_files_right}/{checked.bad_files} planted bad files got the expected status")
+    click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, "
+               "select_audit, images, image_hashes)")
     click.echo(f"ground truth: {board / 'truth'}")
 
 

@@ -92,6 +92,21 @@ def test_ingest_select_export_and_evaluate_from_the_command_line(tmp_path):
     assert result.exit_code == 0 and "drop deleted" in result.output and "selected " in result.output
     result = run("export-sqlite", str(ws), str(tmp_path / "sel.db"))
     assert result.exit_code == 0 and result.output.startswith(f"wrote {tmp_path / 'sel.db'}: ")
+    result = CliRunner().invoke(main, ["images", str(ws)])  # a --no-images board has no image folder
+    assert result.exit_code == 1
+    assert result.output == f"error: {ws / 'curate.toml'}: no [[sources]] entry has an `images` folder\n"
+
+
+def test_images_and_its_evaluation_from_the_command_line(board2021, tmp_path):
+    ws = tmp_path / "ws"
+    assert run("init", str(ws), "--source", str(board2021)).exit_code == 0
+    for stage in ("ingest", "select", "images"):
+        assert run("-q", stage, str(ws)).exit_code == 0
+    result = run("evaluate", "images", str(ws), "--truth", str(board2021 / "truth"))
+    assert result.exit_code == 0
+    first = result.output.splitlines()[0]
+    right, total = first.rsplit(" ", 1)[1].split("/")
+    assert right == total and int(total) >= 5
 
 
 def test_stage_errors_are_one_line(tmp_path):

@@ -26,7 +26,8 @@ class IngestScore:
                 and self.quirk_rows_rejected == self.quirk_rows_expected and self.other_rejects == 0)
 
 
-def _truth(truth_dir: Path, name: str) -> pl.DataFrame:
+def read_truth(truth_dir: Path, name: str) -> pl.DataFrame:
+    """One truth table of a synthetic board."""
     path = truth_dir / f"{name}.parquet"
     if not path.is_file():
         raise CurationError(f"{path}: not found; --truth must be the truth/ folder of a `curate synth` board")
@@ -35,9 +36,9 @@ def _truth(truth_dir: Path, name: str) -> pl.DataFrame:
 
 def evaluate_ingest(workspace: Path | str, truth_dir: Path | str) -> IngestScore:
     truth_dir = Path(truth_dir)
-    posts = _truth(truth_dir, "posts")
-    noise = _truth(truth_dir, "label_noise")
-    quirks = _truth(truth_dir, "dump_quirks").filter(pl.col("quirk") == "row without id")
+    posts = read_truth(truth_dir, "posts")
+    noise = read_truth(truth_dir, "label_noise")
+    quirks = read_truth(truth_dir, "dump_quirks").filter(pl.col("quirk") == "row without id")
     expected = {pid: set(tags) for pid, tags in zip(posts["post_id"], posts["true_tags"])}
     for pid, tag, change in noise.iter_rows():
         expected[pid].discard(tag) if change == "missing" else expected[pid].add(tag)

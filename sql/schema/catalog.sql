@@ -65,3 +65,32 @@ CREATE TABLE IF NOT EXISTS dumps (
     rows BIGINT,
     ingested_at TIMESTAMP
 );
+CREATE TABLE IF NOT EXISTS images (         -- one row per selected post: where its file is and what it is
+    post_id BIGINT PRIMARY KEY,
+    md5 VARCHAR,                 -- the board's md5 for the post
+    path VARCHAR,                -- NULL when no file was found
+    status VARCHAR,              -- ok | missing | corrupt | bomb | animated | transparent (the last two by policy)
+    width INTEGER,
+    height INTEGER,
+    has_alpha BOOLEAN,           -- real transparency, not an opaque alpha channel
+    frames INTEGER,
+    error VARCHAR,
+    file_md5 VARCHAR,            -- md5 of the bytes found (differs from md5 for damaged copies)
+    format VARCHAR,
+    mode VARCHAR
+);
+CREATE TABLE IF NOT EXISTS image_hashes (   -- cached by the file's md5: a new dump hashes only new files
+    md5 VARCHAR PRIMARY KEY,
+    width INTEGER,
+    height INTEGER,
+    has_alpha BOOLEAN,
+    frames INTEGER,
+    format VARCHAR,
+    mode VARCHAR,
+    pixel_sha256 VARCHAR,        -- decoded pixels: equal for re-encodes that keep them
+    phash UBIGINT,               -- 64-bit pHash of the normalised picture (alpha flattened, borders trimmed)
+    dhash UBIGINT,
+    phash_mirror UBIGINT,        -- of the mirror image, for flipped reposts
+    dhash_mirror UBIGINT,
+    information REAL             -- grey-level spread of a 32x32 thumbnail: ~0 for flat images
+);

@@ -1,0 +1,163 @@
+"""``curate images``: find, validate and hash the file of every selected post.
+
+Files are decoded and hashed in a process pool; results go to the ``images`` table (one row a
+post, with a status and a reason) and ``image_hashes`` (one row a file md5). Posts already
+inspected with the same md5 are not looked at again, and a file whose md5 was hashed before
+is only checked, not decoded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from PIL import ImageColor
+
+from ..catalog import staged_catalog
+from ..config import ImagesConfig, load_config
+from ..errors import ConfigError, CurationError
+from ..progress import progress
+from .inspect import Inspection, inspect_file
+
+RESULT_SCHEMA = {
+    "post_id": pl.Int64, "md5": pl.Utf8, "path": pl.Utf8, "status": pl.Utf8, "width": pl.Int32, "height": pl.Int32,
+    "has_alpha": pl.Boolean, "frames": pl.Int32, "error": pl.Utf8, "file_md5": pl.Utf8, "format": pl.Utf8, "mode": pl.Utf8,
+    "pixel_sha256": pl.Utf8, "phash": pl.UInt64, "dhash": pl.UInt64, "phash_mirror": pl.UInt64, "dhash_mirror": pl.UInt64,
+    "information": pl.Float32,
+}
+
+
+@dataclass
+class ImagesReport:
+    inspected: int = 0
+    unchanged: int = 0
+    statuses: Counter = field(default_factory=Counter)  # over all selected posts
+
+
+def candidate_paths(post_id: int, md5: str | None, ext: str | None, roots: list[Path], cfg: ImagesConfig) -> list[Path]:
+    """Where a post's file may be, in order, under each image root."""
+    ext = (ext or "").lower()
+    names: list[str] = []
+    if cfg.layout == "board":
+        names = [f"{post_id % 1000:04d}/{post_id}.{ext}"]
+    elif cfg.layout == "flat_md5":
+        names = [f"{md5}.{ext}"] if md5 else []
+    elif cfg.layout == "flat_id":
+        names = [f"{post_id}.{ext}"]
+    else:
+        names = [cfg.pattern.format(id=post_id, post_id=post_id, md5=md5 or "", ext=ext, bucket=f"{post_id % 1000:04d}")]
+    return [root / name for root in roots for name in names]
+
+
+def locate(post_id: int, md5: str | None, ext: str | None, roots: list[Path], cfg: ImagesConfig) -> Path | None:
+    for path in candidate_paths(post_id, md5, ext, roots, cfg):
+        if path.is_file():
+            return path
+    return None
+
+
+def _job(args: tuple) -> Inspection:
+    """Inspect one file; with ``known`` (a previous inspection of the same md5), only check
+    that the bytes are that file and reuse it."""
+    path, max_pixels, background, known = args
+    if path is None:
+        return Inspection("missing", "no file at the expected path")
+    if known is not None:
+        with open(path, "rb") as f:
+            digest = hashlib.md5(f.read()).hexdigest()
+        if digest == known.file_md5:
+            return known
+    return inspect_file(path, max_pixels, background)
+
+
+def background_rgb(cfg: ImagesConfig) -> tuple[int, int, int]:
+    try:
+        return ImageColor.getrgb(cfg.alpha_background)[:3]
+    except ValueError:
+        raise ConfigError(f"[images] alpha_background = {cfg.alpha_background!r}: not a colour (try '#ffffff' or 'white')") from None
+
+
+def apply_policy(status: str, inspection: Inspection, cfg: ImagesConfig) -> str:
+    """Files that decode but the config leaves out get a status saying why."""
+    if status != "ok":
+        return status
+    if cfg.drop_animated and (inspection.frames or 1) > 1:
+        return "animated"
+    if cfg.drop_transparent and inspection.has_alpha:
+        return "transparent"
+    return status
+
+
+def _validate_pattern(cfg: ImagesConfig) -> None:
+    if cfg.layout != "pattern":
+        return
+    try:
+        cfg.pattern.format(id=1, post_id=1, md5="0" * 32, ext="jpg", bucket="0001")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"[images] pattern = {cfg.pattern!r}: {exc!r} (fields: id, md5, ext, bucket)") from None
+    if not cfg.pattern:
+        raise ConfigError('[images] layout = "pattern" needs a pattern, e.g. "{md5}.{ext}"')
+
+
+def run_images(workspace: Path | str) -> ImagesReport:
+    """Inspect the files of the selected posts that are new or changed since the last run."""
+    workspace = Path(workspace)
+    config = load_config(workspace)
+    cfg = config.images
+    _validate_pattern(cfg)
+    background = background_rgb(cfg)
+    roots = [s.images for s in config.sources if s.images is not None]
+    if not roots:
+        raise ConfigError(f"{workspace / 'curate.toml'}: no [[sources]] entry has an `images` folder")
+    report = ImagesReport()
+    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+        if not cat.has_table("selection"):
+            raise CurationError(f"{workspace}: no selection yet; run `curate select {workspace}` first")
+        todo = cat.run("marts/images_todo").fetchall()
+        report.unchanged = cat.scalar("SELECT count(*) FROM selection") - len(todo)
+        paths = [locate(pid, md5, ext, roots, cfg) for pid, md5, ext in todo]
+        known = _known_inspections(cat)
+        rows = []
+        with progress("inspecting images", len(todo)) as advance:
+            jobs = [(str(p) if p else None, cfg.max_pixels, background, known.get(md5)) for p, (_, md5, _) in zip(paths, todo)]
+            if cfg.workers > 1 and len(jobs) > 8:
+                ctx = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx) as pool:
+                    results = pool.map(_job, jobs, chunksize=16)
+                    for (pid, md5, _), path, res in zip(todo, paths, results):
+                        rows.append(_row(pid, md5, path, res, cfg))
+                        advance(1)
+            else:
+                for (pid, md5, _), path, job in zip(todo, paths, jobs):
+                    rows.append(_row(pid, md5, path, _job(job), cfg))
+                    advance(1)
+        report.inspected = len(rows)
+        if rows:
+            cat.con.register("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").to_arrow())
+            cat.run("marts/images_upsert")
+            cat.con.unregister("image_results")
+        report.statuses = Counter(dict(cat.rows(
+            "SELECT status, count(*) FROM images WHERE post_id IN (SELECT post_id FROM selection) GROUP BY status")))
+    return report
+
+
+def _known_inspections(cat) -> dict[str, Inspection]:
+    """Decoded and hashed files by md5, from earlier runs: a repost of one is not decoded again."""
+    known = {}
+    for row in cat.rows("SELECT md5, width, height, has_alpha, frames, format, mode, pixel_sha256, "
+                        "phash, dhash, phash_mirror, dhash_mirror, information FROM image_hashes"):
+        (md5, width, height, alpha, frames, fmt, mode, pixel, phash, dhash, phash_m, dhash_m, info) = row
+        known[md5] = Inspection("ok", "", md5, fmt, width, height, mode, alpha, frames, pixel, phash, dhash, phash_m, dhash_m, info)
+    return known
+
+
+def _row(post_id: int, md5: str | None, path: Path | None, res: Inspection, cfg: ImagesConfig) -> tuple:
+    r = res.as_row()
+    return (post_id, md5, str(path) if path else None, apply_policy(res.status, res, cfg), r["width"], r["height"],
+            r["has_alpha"], r["frames"], r["error"] or None, r["file_md5"], r["format"], r["mode"], r["pixel_sha256"],
+            r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"])

@@ -1,0 +1,184 @@
+"""The images stage: statuses for every planted bad file, policies, caching, and the hash
+functions on images with known transforms."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageOps
+
+from curation.errors import ConfigError, CurationError
+from curation.images import hamming, inspect_file, run_images
+from curation.images.hashing import flatten_alpha, perceptual_hashes, pixel_digest, to_8bit, trim_border
+from curation.ingest import ingest
+from curation.select import select
+from curation.workspace import init_workspace
+
+
+def drawing(size=(120, 90), seed=0) -> Image.Image:
+    """A small RGB picture with structure (blocks of colour), deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    return Image.fromarray(blocks).resize(size, Image.Resampling.NEAREST)
+
+
+@pytest.fixture(scope="module")
+def images_ws(board2021, tmp_path_factory) -> Path:
+    ws = tmp_path_factory.mktemp("img") / "ws"
+    init_workspace(ws, [board2021])
+    text = (ws / "curate.toml").read_text().replace("drop_deleted = true\ndrop_banned = true", "drop_deleted = false\ndrop_banned = false")
+    (ws / "curate.toml").write_text(text + '\n')
+    ingest(ws)
+    select(ws)
+    return ws
+
+
+def images_table(ws: Path) -> dict[int, tuple]:
+    con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+    return {r[0]: r[1:] for r in con.execute("SELECT post_id, status, error, frames, has_alpha, file_md5, md5 FROM images").fetchall()}
+
+
+def test_every_bad_file_gets_the_status_truth_expects(images_ws, board2021):
+    report = run_images(images_ws)
+    table = images_table(images_ws)
+    truth = pl.read_parquet(board2021 / "truth" / "posts.parquet")
+    assert report.inspected == truth.height == len(table)
+    bad = pl.read_parquet(board2021 / "truth" / "bad_files.parquet")
+    for post_id, problem, expected in bad.select("post_id", "problem", "expected_status").iter_rows():
+        status, error, *_ = table[post_id]
+        assert status == expected, (problem, status, error)
+        if expected != "ok":
+            assert error, problem
+    for row in truth.iter_rows(named=True):
+        status, error, frames, has_alpha, file_md5, md5 = table[row["post_id"]]
+        if row["post_id"] in set(bad["post_id"]):
+            continue
+        assert file_md5 == md5 == row["md5"]
+        animated = "animated" in row["true_tags"]
+        assert status == ("animated" if animated else "ok")
+        assert has_alpha == ("transparent_background" in row["true_tags"])
+
+
+def test_a_second_run_inspects_only_what_changed(images_ws, monkeypatch):
+    import curation.images.stage as stage
+
+    run_images(images_ws)
+    before = images_table(images_ws)
+    calls = []
+    monkeypatch.setattr(stage, "inspect_file", lambda *a, **k: calls.append(a) or inspect_file(*a, **k))
+    text = (images_ws / "curate.toml").read_text()
+    (images_ws / "curate.toml").write_text(text.replace("[images]\n", "[images]\nworkers = 1\n"))
+    try:
+        assert run_images(images_ws).inspected == 0
+        con = duckdb.connect(str(images_ws / "catalog.duckdb"))
+        ok_post = con.execute("SELECT post_id FROM images WHERE status = 'ok' ORDER BY post_id LIMIT 1").fetchall()[0][0]
+        con.execute("DELETE FROM images WHERE post_id = ?", [ok_post])
+        con.close()
+        report = run_images(images_ws)
+        assert report.inspected == 1 and calls == []  # the file's md5 was hashed before: checked, not decoded
+        assert images_table(images_ws) == before
+    finally:
+        (images_ws / "curate.toml").write_text(text)
+
+
+def test_policies_and_config_errors(images_ws, tmp_path):
+    text = (images_ws / "curate.toml").read_text()
+    try:
+        (images_ws / "curate.toml").write_text(text.replace("[images]\n", '[images]\ndrop_animated = false\ndrop_transparent = true\n'))
+        con = duckdb.connect(str(images_ws / "catalog.duckdb"))
+        con.execute("DELETE FROM images")
+        con.close()
+        report = run_images(images_ws)
+        assert report.statuses["animated"] == 0 and report.statuses["transparent"] > 0
+        (images_ws / "curate.toml").write_text(text.replace("[images]\n", '[images]\nalpha_background = "plaid"\n'))
+        with pytest.raises(ConfigError, match=r"\[images\] alpha_background = 'plaid': not a colour"):
+            run_images(images_ws)
+    finally:
+        (images_ws / "curate.toml").write_text(text)
+        con = duckdb.connect(str(images_ws / "catalog.duckdb"))
+        con.execute("DELETE FROM images")
+        con.close()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text('[[sources]]\npath = "x.json"\nformat = "danbooru2021"\n')
+    with pytest.raises(ConfigError, match="no \\[\\[sources\\]\\] entry has an `images` folder"):
+        run_images(ws)
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "x.json"\nformat = "danbooru2021"\nimages = "{tmp_path}"\n')
+    with pytest.raises(CurationError, match="no selection yet; run `curate select"):
+        run_images(ws)
+
+
+def test_a_folder_of_mixed_formats(tmp_path):
+    img = drawing()
+    saved = {}
+    for name, fmt, mode in (("a.ppm", "PPM", "RGB"), ("a.pgm", "PPM", "L"), ("a.pbm", "PPM", "1"), ("a.tiff", "TIFF", "RGB"),
+                            ("a.bmp", "BMP", "RGB"), ("a.webp", "WEBP", "RGB"), ("a.gif", "GIF", "P")):
+        img.convert(mode).save(tmp_path / name, format=fmt)
+        saved[name] = "ok"
+    img.save(tmp_path / "a.mpo", format="MPO", save_all=True, append_images=[drawing(seed=1)])
+    saved["a.mpo"] = "ok"
+    (tmp_path / "drawing.jpg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>')
+    saved["drawing.jpg"] = "corrupt"
+    for name, expected in saved.items():
+        result = inspect_file(tmp_path / name, 10_000_000)
+        assert result.status == expected, (name, result.error)
+        if expected == "ok":
+            assert result.phash is not None and (result.width, result.height) == (120, 90)
+    assert inspect_file(tmp_path / "a.mpo", 10_000_000).frames == 2
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_mirror_hashes_catch_flipped_reposts():
+    img = drawing()
+    original, flipped = perceptual_hashes(img), perceptual_hashes(ImageOps.mirror(img))
+    assert flipped["phash"] == original["phash_mirror"] and flipped["dhash"] == original["dhash_mirror"]
+    assert hamming(original["phash"], flipped["phash"]) > 10
+
+
+def test_trim_border_undoes_padding_but_keeps_flat_images():
+    img = drawing()
+    for colour in ((0, 0, 0), (255, 255, 255)):
+        padded = ImageOps.expand(img, border=(30, 0, 30, 0), fill=colour)
+        assert trim_border(padded).size == img.size
+    flat = Image.new("RGB", (100, 100), (200, 10, 10))
+    assert trim_border(flat).size == (100, 100)
+    framed_dot = Image.new("RGB", (100, 100), (255, 255, 255))
+    framed_dot.putpixel((50, 50), (0, 0, 0))
+    assert trim_border(framed_dot).size == (100, 100)  # a 'border' of 98% is the picture itself
+
+
+def test_pixel_digest_and_alpha():
+    img = drawing()
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=90)
+    jpeg = Image.open(io.BytesIO(buf.getvalue()))
+    lossless = Image.open(io.BytesIO(_png(jpeg.convert("RGB"))))
+    assert pixel_digest(jpeg) == pixel_digest(lossless)
+    buf2 = io.BytesIO()
+    img.save(buf2, format="JPEG", quality=60)
+    assert pixel_digest(Image.open(io.BytesIO(buf2.getvalue()))) != pixel_digest(jpeg)
+    rgba = img.convert("RGBA")
+    rgba.putalpha(Image.new("L", img.size, 0))
+    assert flatten_alpha(rgba, (255, 255, 255)).getextrema() == ((255, 255), (255, 255), (255, 255))
+    grey16 = Image.fromarray((np.asarray(img.convert("L"), np.uint16) * 257))
+    assert to_8bit(grey16).getextrema() == img.convert("L").getextrema()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+def test_hamming_distance_is_a_metric_on_64_bits(a, b):
+    assert 0 <= hamming(a, b) <= 64
+    assert hamming(a, b) == hamming(b, a)
+    assert (hamming(a, b) == 0) == (a == b)
