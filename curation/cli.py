@@ -181,6 +181,24 @@ def images(workspace: Path) -> None:
     click.echo(f"inspected {report.inspected} files ({report.unchanged} unchanged since the last run): {statuses}")
 
 
+@main.command()
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+def dedupe(workspace: Path) -> None:
+    """Group duplicate posts by their file hashes.
+
+    Edges of kind exact (same bytes), pixels (same decoded pixels), perceptual and mirror (pHash
+    within [dedupe] phash_radius, confirmed by dHash) and variant (a hash match inside a
+    parent/child family) -> tables dup_edges, dup_groups and out/duplicates.parquet.
+    """
+    from .dedupe import run_dedupe
+
+    report = run_dedupe(workspace)
+    edges = ", ".join(f"{n} {k}" for k, n in sorted(report.edges.items(), key=lambda kv: -kv[1])) or "none"
+    click.echo(f"{report.posts} posts with decodable files; edges: {edges}")
+    click.echo(f"{report.groups} duplicate groups holding {report.grouped_posts} posts "
+               f"(tables dup_edges, dup_groups; {Path(workspace) / 'out' / 'duplicates.parquet'})")
+
+
 @main.command("export-sqlite")
 @click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
@@ -241,6 +259,25 @@ def evaluate_images_cmd(workspace: Path, truth_dir: Path) -> None:
         click.echo(f"  post {post_id} ({problem}): expected {expected}, got {got}")
 
 
+@evaluate.command("dedupe")
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--truth", "truth_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The truth/ folder of the board made by `curate synth`.")
+def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path) -> None:
+    """Pairwise precision, recall and F1 of the duplicate groups per planted kind."""
+    from rich.table import Table
+
+    from .evaluate import evaluate_dedupe
+
+    table = Table(title=f"dedupe {workspace} vs {truth_dir}")
+    for col in ("kind", "truth pairs", "found", "recall", "predicted pairs", "precision", "F1"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    for s in evaluate_dedupe(workspace, truth_dir):
+        table.add_row(s.kind, str(s.truth_pairs), str(s.found), f"{s.recall:.3f}", str(s.predicted_pairs),
+                      f"{s.precision:.3f}", f"{s.f1:.3f}")
+    _console().print(table)
+
+
 @main.command()
 @click.argument("out", required=False, default="curate-demo", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--posts", "-n", type=click.IntRange(min=20), default=300, show_default=True, help="Posts on the demo board.")
@@ -248,13 +285,14 @@ def evaluate_images_cmd(workspace: Path, truth_dir: Path) -> None:
 def demo(out: Path, posts: int, seed: int) -> None:
     """Run every stage that exists on a small synthetic board in OUT, offline.
 
-    Synth, init, ingest, select, images; prints where the results are and how they score against the
+    Synth, init, ingest, select, images, dedupe; prints where the results are and how they score against the
     board's ground truth. (Each stage adds itself to the demo as it lands.)
     """
     from .synth import generate_board
     from .workspace import init_workspace
 
-    from .evaluate import evaluate_images, evaluate_ingest
+    from .dedupe import run_dedupe
+    from .evaluate import evaluate_dedupe, evaluate_images, evaluate_ingest
     from .images import run_images
     from .ingest import ingest as run_ingest
     from .select import select as run_select
@@ -281,8 +319,13 @@ def demo(out: Path, posts: int, seed: int) -> None:
     click.echo(f"images: {statuses}")
     checked = evaluate_images(workspace, board / "truth")
     click.echo(f"  vs truth: {checked.bad_files_right}/{checked.bad_files} planted bad files got the expected status")
+    groups = run_dedupe(workspace)
+    click.echo(f"dedupe: {groups.groups} duplicate groups holding {groups.grouped_posts} posts")
+    overall = next(s for s in evaluate_dedupe(workspace, board / "truth") if s.kind == "all")
+    click.echo(f"  vs truth: pairwise precision {overall.precision:.2f}, recall {overall.recall:.2f} over "
+               f"{overall.truth_pairs} planted pairs (per kind: `curate evaluate dedupe`)")
     click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, "
-               "select_audit, images, image_hashes)")
+               "select_audit, images, image_hashes, dup_edges, dup_groups)")
     click.echo(f"ground truth: {board / 'truth'}")
 
 

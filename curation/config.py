@@ -111,9 +111,10 @@ class DedupeConfig(_Section):
 
     phash_radius: int = Field(default=8, ge=0, le=64)
     dhash_radius: int = Field(default=10, ge=0, le=64)
+    min_information: float = Field(default=6.0, ge=0.0)  # flat images (grey spread below this) never match by hash
     semantic: bool = True
     semantic_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
-    variants_are_duplicates: bool = False
+    variants_are_duplicates: bool = True  # parent/child near-copies share a group (safer for splits)
     representative: Literal["largest", "score", "parent", "most_tags"] = "largest"
     merge_tags: bool = False
 

@@ -59,9 +59,10 @@ drop_banned = true
 [dedupe]
 # phash_radius = 8
 # dhash_radius = 10
+# min_information = 6.0               # flat-colour images below this never match by hash
 # semantic = true
 # semantic_threshold = 0.95
-# variants_are_duplicates = false
+# variants_are_duplicates = true     # parent/child near-copies share a group
 # representative = "largest"          # largest | score | parent | most_tags
 # merge_tags = false
 

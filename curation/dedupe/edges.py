@@ -1,0 +1,83 @@
+"""Duplicate edges between posts from their file hashes. Pure: arrays in, edges out.
+
+Kinds, strongest first: ``exact`` (same file bytes), ``pixels`` (same decoded pixels),
+``perceptual`` (pHash within radius, confirmed by dHash), ``mirror`` (the same, against the
+mirror image), and ``variant`` (a hash match between posts of one parent/child family whose
+files are not identical).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .search import radius_pairs
+
+KIND_RANK = {"exact": 0, "pixels": 1, "perceptual": 2, "mirror": 3, "variant": 4}
+
+
+@dataclass(frozen=True)
+class HashTable:
+    """Columns for N posts (arrays of length N)."""
+
+    post_id: np.ndarray  # int64
+    file_md5: np.ndarray  # object (str)
+    pixel_sha256: np.ndarray  # object (str)
+    phash: np.ndarray  # uint64
+    dhash: np.ndarray  # uint64
+    phash_mirror: np.ndarray  # uint64
+    dhash_mirror: np.ndarray  # uint64
+    information: np.ndarray  # float32
+    family: np.ndarray  # int64: the parent's id for a child, the post's own id otherwise
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.unpackbits(x.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+
+
+def _same_value_pairs(values: np.ndarray) -> list[tuple[int, int]]:
+    """Index pairs (i < j) with equal values: each member paired with its group's first."""
+    first: dict = {}
+    pairs = []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        if v in first:
+            pairs.append((first[v], i))
+        else:
+            first[v] = i
+    return pairs
+
+
+def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_information: float) -> dict[tuple[int, int], tuple[str, int]]:
+    """(post_a, post_b) with post_a < post_b -> (kind, distance): the strongest edge per pair."""
+    edges: dict[tuple[int, int], tuple[str, int]] = {}
+
+    def add(i: int, j: int, kind: str, distance: int) -> None:
+        a, b = sorted((int(t.post_id[i]), int(t.post_id[j])))
+        if a == b:
+            return
+        if kind in ("perceptual", "mirror") and t.family[i] == t.family[j]:
+            kind = "variant"
+        old = edges.get((a, b))
+        if old is None or KIND_RANK[kind] < KIND_RANK[old[0]]:
+            edges[(a, b)] = (kind, distance)
+
+    for i, j in _same_value_pairs(t.file_md5):
+        add(i, j, "exact", 0)
+    for i, j in _same_value_pairs(t.pixel_sha256):
+        add(i, j, "pixels", 0)
+    hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
+    if len(hashed) > 1:
+        index = t.phash[hashed]
+        for query, dquery, kind in ((t.phash[hashed], t.dhash[hashed], "perceptual"),
+                                    (t.phash_mirror[hashed], t.dhash_mirror[hashed], "mirror")):
+            qi, ij, dist = radius_pairs(index, query, phash_radius)
+            keep = qi != ij
+            qi, ij, dist = qi[keep], ij[keep], dist[keep]
+            ddist = _popcount(dquery[qi] ^ t.dhash[hashed][ij])
+            ok = ddist <= dhash_radius
+            for q, j, d in zip(qi[ok], ij[ok], dist[ok]):
+                add(int(hashed[q]), int(hashed[j]), kind, int(d))
+    return edges

@@ -1,0 +1,112 @@
+"""``curate dedupe``: duplicate edges from the file hashes, union-find groups, representatives.
+
+Writes ``dup_edges(post_a, post_b, kind, distance)``, ``dup_groups(post_id, group_id,
+is_representative)`` (posts in groups of two or more) and ``WORKSPACE/out/duplicates.parquet``
+(``post_id, group_id, is_representative, kinds``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ..catalog import staged_catalog
+from ..config import DedupeConfig, load_config
+from ..errors import CurationError
+from .edges import HashTable, find_edges
+from .unionfind import UnionFind
+
+DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror")
+
+
+@dataclass
+class DedupeReport:
+    posts: int = 0
+    edges: dict[str, int] = field(default_factory=dict)
+    groups: int = 0
+    grouped_posts: int = 0
+
+
+def pick_representative(members: list[int], info: dict[int, tuple], rule: str) -> int:
+    """The post that stands for its group. info: post_id -> (pixels, score, tags, parent_id)."""
+    largest = max(members, key=lambda p: (info[p][0], -p))
+    if rule == "largest":
+        return largest
+    if rule == "score":
+        return max(members, key=lambda p: (info[p][1], info[p][0], -p))
+    if rule == "most_tags":
+        return max(members, key=lambda p: (info[p][2], info[p][0], -p))
+    parents = [p for p in members if any(info[q][3] == p for q in members)]  # rule == "parent"
+    return max(parents, key=lambda p: (info[p][0], -p)) if parents else largest
+
+
+def group_posts(post_ids: list[int], edges: dict[tuple[int, int], tuple[str, int]], cfg: DedupeConfig,
+                info: dict[int, tuple]) -> dict[int, tuple[int, bool]]:
+    """post_id -> (group_id, is_representative) for posts in groups of two or more; the group
+    id is its representative's post id."""
+    counted = set(DUPLICATE_KINDS) | ({"variant"} if cfg.variants_are_duplicates else set())
+    uf = UnionFind(post_ids)
+    for (a, b), (kind, _) in edges.items():
+        if kind in counted:
+            uf.union(a, b)
+    out: dict[int, tuple[int, bool]] = {}
+    for members in uf.groups().values():
+        if len(members) < 2:
+            continue
+        rep = pick_representative(members, info, cfg.representative)
+        out.update({m: (rep, m == rep) for m in members})
+    return out
+
+
+def run_dedupe(workspace: Path | str) -> DedupeReport:
+    workspace = Path(workspace)
+    config = load_config(workspace)
+    cfg = config.dedupe
+    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+        if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
+            raise CurationError(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
+        rows = cat.run("marts/dedupe_inputs").fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        selected = set(ids.tolist())
+        parent = [r[8] if r[8] in selected else None for r in rows]
+        table = HashTable(
+            post_id=ids,
+            file_md5=np.array([r[1] for r in rows], dtype=object),
+            pixel_sha256=np.array([r[2] for r in rows], dtype=object),
+            phash=np.array([r[3] or 0 for r in rows], dtype=np.uint64),
+            dhash=np.array([r[4] or 0 for r in rows], dtype=np.uint64),
+            phash_mirror=np.array([r[5] or 0 for r in rows], dtype=np.uint64),
+            dhash_mirror=np.array([r[6] or 0 for r in rows], dtype=np.uint64),
+            information=np.array([r[7] or 0.0 for r in rows], dtype=np.float32),
+            family=np.array([p if p is not None else pid for pid, p in zip(ids.tolist(), parent)], dtype=np.int64),
+        )
+        edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information)
+        info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
+        groups = group_posts(ids.tolist(), edges, cfg, info)
+        edge_frame = pl.DataFrame(
+            [(a, b, kind, dist) for (a, b), (kind, dist) in sorted(edges.items())],
+            schema={"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32}, orient="row")
+        group_frame = pl.DataFrame(
+            [(pid, gid, rep) for pid, (gid, rep) in sorted(groups.items())],
+            schema={"post_id": pl.Int64, "group_id": pl.Int64, "is_representative": pl.Boolean}, orient="row")
+        cat.con.register("new_dup_edges", edge_frame.to_arrow())
+        cat.con.register("new_dup_groups", group_frame.to_arrow())
+        cat.run("marts/dup_tables")
+        cat.con.unregister("new_dup_edges")
+        cat.con.unregister("new_dup_groups")
+    kinds: dict[int, set[str]] = {}
+    for (a, b), (kind, _) in edges.items():
+        kinds.setdefault(a, set()).add(kind)
+        kinds.setdefault(b, set()).add(kind)
+    out = workspace / "out"
+    out.mkdir(exist_ok=True)
+    group_frame.with_columns(
+        pl.col("post_id").map_elements(lambda p: sorted(kinds.get(p, ())), return_dtype=pl.List(pl.Utf8)).alias("kinds")
+    ).write_parquet(out / "duplicates.parquet")
+    counts: dict[str, int] = {}
+    for kind, _ in edges.values():
+        counts[kind] = counts.get(kind, 0) + 1
+    return DedupeReport(posts=len(rows), edges=counts, groups=len({g for g, _ in groups.values()}), grouped_posts=len(groups))

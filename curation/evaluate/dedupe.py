@@ -1,0 +1,64 @@
+"""Pairwise precision, recall and F1 of the duplicate groups, per planted kind.
+
+Truth pairs are (duplicate, its original) for every planted duplicate whose two files both
+reached dedupe. A pair is found when the two posts share a group (for ``variant``, which is not
+grouped by default: when an edge joins them). Precision counts every pair of posts put in one
+group: right when the truth has them in one group too; per kind, over the pairs that touch a
+planted duplicate of that kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+from ..catalog import open_catalog
+from .ingest import read_truth
+
+
+@dataclass(frozen=True)
+class KindScore:
+    kind: str
+    truth_pairs: int
+    found: int
+    predicted_pairs: int
+    correct_pairs: int
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.truth_pairs if self.truth_pairs else float("nan")
+
+    @property
+    def precision(self) -> float:
+        return self.correct_pairs / self.predicted_pairs if self.predicted_pairs else float("nan")
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str) -> list[KindScore]:
+    truth = read_truth(Path(truth_dir), "duplicates")
+    with open_catalog(workspace, read_only=True) as cat:
+        considered = {r[0] for r in cat.run("marts/dedupe_inputs").fetchall()}
+        group = dict(cat.rows("SELECT post_id, group_id FROM dup_groups"))
+        linked = {(a, b) for a, b in cat.rows("SELECT post_a, post_b FROM dup_edges")}
+    truth_group = dict(zip(truth["post_id"], truth["group_id"]))
+    kind_of = dict(zip(truth["post_id"], truth["kind"]))
+    members: dict[int, list[int]] = {}
+    for post, gid in group.items():
+        members.setdefault(gid, []).append(post)
+    predicted = [tuple(sorted(p)) for m in members.values() for p in combinations(m, 2)]
+    scores = []
+    kinds = sorted({k for k in truth["kind"] if k != "original"})
+    for kind in kinds + ["all"]:
+        pairs = [(p, s) for p, k, s in truth.select("post_id", "kind", "source_post_id").iter_rows()
+                 if k != "original" and (kind == "all" or k == kind) and p in considered and s in considered]
+        found = sum(1 for p, s in pairs if (p in group and group.get(p) == group.get(s))
+                    or (kind_of.get(p) == "variant" and tuple(sorted((p, s))) in linked))
+        touching = [pr for pr in predicted if kind == "all" or kind_of.get(pr[0]) == kind or kind_of.get(pr[1]) == kind]
+        correct = sum(1 for a, b in touching if a in truth_group and truth_group.get(a) == truth_group.get(b))
+        scores.append(KindScore(kind, len(pairs), found, len(touching), correct))
+    return scores

@@ -1,0 +1,139 @@
+"""Dedupe: faiss radius search against brute force, union-find properties, edges on hashes
+with known answers, and the stage on a synthetic board scored against its truth."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import curation.dedupe.search as search
+from curation.config import DedupeConfig
+from curation.dedupe import HashTable, UnionFind, find_edges, group_posts, pick_representative, radius_pairs, run_dedupe
+from curation.evaluate import evaluate_dedupe
+from curation.images import hamming, run_images
+from curation.ingest import ingest
+from curation.select import select
+from curation.workspace import init_workspace
+
+
+def brute_force(index: np.ndarray, queries: np.ndarray, radius: int) -> set[tuple[int, int, int]]:
+    return {(i, j, hamming(int(q), int(h))) for i, q in enumerate(queries) for j, h in enumerate(index)
+            if hamming(int(q), int(h)) <= radius}
+
+
+@pytest.mark.parametrize("multihash", [False, True])
+def test_radius_search_matches_brute_force(monkeypatch, multihash):
+    monkeypatch.setattr(search, "MULTIHASH_FROM", 1 if multihash else 10**9)
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 2**63, 60, dtype=np.int64).astype(np.uint64)
+    near = base ^ (np.uint64(1) << rng.integers(0, 64, 60).astype(np.uint64))  # one bit flipped
+    near[::3] ^= np.uint64(0b1010)  # and two more on every third
+    index = np.concatenate([base, near])
+    for radius in (0, 1, 3, 8):
+        i, j, d = radius_pairs(index, index, radius)
+        assert set(zip(i.tolist(), j.tolist(), d.tolist())) == brute_force(index, index, radius)
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_union_find_groups_are_the_connected_components(pairs):
+    uf = UnionFind(range(31))
+    for a, b in pairs:
+        uf.union(a, b)
+    groups = uf.groups()
+    assert sorted(m for g in groups.values() for m in g) == list(range(31))  # a partition
+    reach = {n: {n} for n in range(31)}
+    changed = True
+    while changed:  # transitive closure by hand
+        changed = False
+        for a, b in pairs:
+            merged = reach[a] | reach[b]
+            for n in merged:
+                if reach[n] != merged | reach[n]:
+                    reach[n] |= merged
+                    changed = True
+    for members in groups.values():
+        for m in members:
+            assert reach[m] == set(members)  # symmetric and transitive: exactly the component
+
+
+def table(rows: list[tuple]) -> HashTable:
+    """rows: (post_id, file_md5, pixel_sha256, phash, dhash, information, family)."""
+    cols = list(zip(*rows))
+    flip = np.array([int(h) ^ 0xFFFF for h in cols[3]], dtype=np.uint64)
+    return HashTable(np.array(cols[0], np.int64), np.array(cols[1], object), np.array(cols[2], object),
+                     np.array(cols[3], np.uint64), np.array(cols[4], np.uint64), flip, np.array(cols[4], np.uint64),
+                     np.array(cols[5], np.float32), np.array(cols[6], np.int64))
+
+
+def test_edges_by_kind_with_known_answers():
+    h = 0x0F0F_0F0F_1234_5678
+    far = h ^ 0xFFFF_FFFF_0000_0000
+    t = table([
+        (1, "a", "p1", h, h, 30.0, 1),
+        (2, "a", "p1", h, h, 30.0, 2),            # same bytes as 1: exact
+        (3, "b", "p1", h, h, 30.0, 3),            # other bytes, same pixels: pixels
+        (4, "c", "p4", h ^ 0b111, h ^ 0b11, 30.0, 4),  # pHash 3 bits, dHash 2 bits away: perceptual
+        (5, "d", "p5", h ^ 0b111, h ^ 0xFFFFFF, 30.0, 5),  # pHash close but dHash 24 bits away: no edge
+        (6, "e", "p6", far, far, 30.0, 6),        # far away: no edge
+        (7, "f", "p7", far ^ 1, far, 30.0, 6),    # close to 6 and 7's parent is 6: variant
+        (8, "g", "p8", 0x1111, 0x1111, 0.5, 8),   # flat images: never matched by hash
+        (9, "h", "p9", 0x1111, 0x1111, 0.5, 9),
+    ])
+    edges = find_edges(t, phash_radius=8, dhash_radius=10, min_information=6.0)
+    assert edges[(1, 2)] == ("exact", 0)
+    assert edges[(1, 3)] == ("pixels", 0)  # same-value groups are joined as a star on their first member
+    assert edges[(1, 4)] == ("perceptual", 3)
+    assert edges[(6, 7)] == ("variant", 1)
+    assert not any(5 in pair or 8 in pair or 9 in pair for pair in edges)
+    assert all(a < b for a, b in edges)
+
+
+def test_mirror_edges():
+    h = 0x0123_4567_89AB_CDEF
+    t = table([(1, "a", "p1", h, h, 30.0, 1), (2, "b", "p2", h ^ 0xFFFF, h, 30.0, 2)])  # 2 is 1's mirror image
+    assert find_edges(t, 8, 10, 6.0) == {(1, 2): ("mirror", 0)}
+
+
+def test_groups_and_representatives():
+    edges = {(1, 2): ("exact", 0), (2, 3): ("perceptual", 4), (5, 6): ("variant", 2)}
+    info = {1: (100, 5, 10, None), 2: (400, 1, 3, None), 3: (400, 9, 20, None), 4: (10, 0, 0, None),
+            5: (50, 0, 0, None), 6: (60, 0, 0, 5)}
+    groups = group_posts([1, 2, 3, 4, 5, 6], edges, DedupeConfig(variants_are_duplicates=False, representative="largest"), info)
+    assert groups == {1: (2, False), 2: (2, True), 3: (2, False)}  # largest: 2 and 3 tie on size, lower id wins
+    with_variants = group_posts([1, 2, 3, 4, 5, 6], edges, DedupeConfig(representative="parent"), info)
+    assert with_variants[6] == (5, False) and with_variants[5] == (5, True)  # the parent stands for its child
+    assert pick_representative([1, 2, 3], info, "score") == 3
+    assert pick_representative([1, 2, 3], info, "most_tags") == 3
+    assert 4 not in with_variants
+
+
+@pytest.mark.slow
+def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
+    ws = tmp_path / "ws"
+    init_workspace(ws, [board2021])
+    for stage in (ingest, select, run_images):
+        stage(ws)
+    report = run_dedupe(ws)
+    assert report.groups > 0 and report.edges.get("exact", 0) > 0
+    con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+    edges = con.execute("SELECT post_a, post_b, kind FROM dup_edges").fetchall()
+    assert all(a < b for a, b, _ in edges)
+    groups = con.execute("SELECT group_id, count(*), sum(is_representative::INT) FROM dup_groups GROUP BY 1").fetchall()
+    assert all(n >= 2 and reps == 1 for _, n, reps in groups)
+    out = pl.read_parquet(ws / "out" / "duplicates.parquet")
+    assert out.columns == ["post_id", "group_id", "is_representative", "kinds"] and out.height == sum(n for _, n, _ in groups)
+    scores = {s.kind: s for s in evaluate_dedupe(ws, board2021 / "truth")}
+    assert scores["exact"].recall == 1.0 and scores["exact"].precision == 1.0
+    assert scores["all"].precision >= 0.9 and scores["all"].recall >= 0.6
+    truth = pl.read_parquet(board2021 / "truth" / "duplicates.parquet")
+    exact = truth.filter(pl.col("kind") == "exact")
+    grouped = dict(con.execute("SELECT post_id, group_id FROM dup_groups").fetchall())
+    considered = {r[0] for r in con.execute("SELECT post_id FROM images WHERE status IN ('ok', 'animated')").fetchall()}
+    for post, source in exact.select("post_id", "source_post_id").iter_rows():
+        if post in considered and source in considered:
+            assert grouped[post] == grouped[source]
