@@ -59,6 +59,7 @@ drop_banned = true
 [dedupe]
 # phash_radius = 8
 # dhash_radius = 10
+# mirror_radius = 4                   # pHash radius against mirror images (symmetric drawings match loosely)
 # min_information = 6.0               # flat-colour images below this never match by hash
 # semantic = true
 # semantic_threshold = 0.95

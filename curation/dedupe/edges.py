@@ -50,8 +50,12 @@ def _same_value_pairs(values: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_information: float) -> dict[tuple[int, int], tuple[str, int]]:
-    """(post_a, post_b) with post_a < post_b -> (kind, distance): the strongest edge per pair."""
+def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_information: float,
+               mirror_radius: int | None = None) -> dict[tuple[int, int], tuple[str, int]]:
+    """(post_a, post_b) with post_a < post_b -> (kind, distance): the strongest edge per pair.
+
+    ``mirror_radius`` (default: ``phash_radius``) bounds matches against mirror images.
+    """
     edges: dict[tuple[int, int], tuple[str, int]] = {}
 
     def add(i: int, j: int, kind: str, distance: int) -> None:
@@ -71,9 +75,10 @@ def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_informati
     hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
     if len(hashed) > 1:
         index = t.phash[hashed]
-        for query, dquery, kind in ((t.phash[hashed], t.dhash[hashed], "perceptual"),
-                                    (t.phash_mirror[hashed], t.dhash_mirror[hashed], "mirror")):
-            qi, ij, dist = radius_pairs(index, query, phash_radius)
+        mirror = phash_radius if mirror_radius is None else mirror_radius
+        for query, dquery, kind, radius in ((t.phash[hashed], t.dhash[hashed], "perceptual", phash_radius),
+                                            (t.phash_mirror[hashed], t.dhash_mirror[hashed], "mirror", mirror)):
+            qi, ij, dist = radius_pairs(index, query, radius)
             keep = qi != ij
             qi, ij, dist = qi[keep], ij[keep], dist[keep]
             ddist = _popcount(dquery[qi] ^ t.dhash[hashed][ij])

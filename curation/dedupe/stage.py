@@ -83,7 +83,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             information=np.array([r[7] or 0.0 for r in rows], dtype=np.float32),
             family=np.array([p if p is not None else pid for pid, p in zip(ids.tolist(), parent)], dtype=np.int64),
         )
-        edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information)
+        edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information, cfg.mirror_radius)
         info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
         groups = group_posts(ids.tolist(), edges, cfg, info)
         edge_frame = pl.DataFrame(
