@@ -118,6 +118,7 @@ class DedupeConfig(_Section):
     variants_are_duplicates: bool = True  # parent/child near-copies share a group (safer for splits)
     representative: Literal["largest", "score", "parent", "most_tags"] = "largest"
     merge_tags: bool = False
+    contact_sheets: int = Field(default=20, ge=0)  # groups drawn to out/duplicates/ (largest first)
 
 
 class SplitConfig(_Section):

@@ -66,6 +66,7 @@ drop_banned = true
 # variants_are_duplicates = true     # parent/child near-copies share a group
 # representative = "largest"          # largest | score | parent | most_tags
 # merge_tags = false
+# contact_sheets = 20                 # PNGs of the largest groups in out/duplicates/
 
 [split]
 # scheme = "stratified"               # stratified | time | id_mod_1000

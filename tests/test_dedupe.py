@@ -127,6 +127,13 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     assert all(n >= 2 and reps == 1 for _, n, reps in groups)
     out = pl.read_parquet(ws / "out" / "duplicates.parquet")
     assert out.columns == ["post_id", "group_id", "is_representative", "kinds"] and out.height == sum(n for _, n, _ in groups)
+    sheets = sorted((ws / "out" / "duplicates").glob("group_*.png"))
+    assert 0 < len(sheets) <= 20
+    from PIL import Image
+
+    biggest = max(groups, key=lambda g: (g[1], -g[0]))
+    with Image.open(ws / "out" / "duplicates" / f"group_{biggest[0]}.png") as sheet:
+        assert sheet.width == 160 * biggest[1]  # one thumbnail per member
     scores = {s.kind: s for s in evaluate_dedupe(ws, board2021 / "truth")}
     assert scores["exact"].recall == 1.0 and scores["exact"].precision == 1.0
     assert scores["all"].precision >= 0.9 and scores["all"].recall >= 0.6

@@ -1,8 +1,9 @@
 """``curate dedupe``: duplicate edges from the file hashes, union-find groups, representatives.
 
 Writes ``dup_edges(post_a, post_b, kind, distance)``, ``dup_groups(post_id, group_id,
-is_representative)`` (posts in groups of two or more) and ``WORKSPACE/out/duplicates.parquet``
-(``post_id, group_id, is_representative, kinds``).
+is_representative)`` (posts in groups of two or more), ``WORKSPACE/out/duplicates.parquet``
+(``post_id, group_id, is_representative, kinds``) and contact sheets of the largest groups in
+``WORKSPACE/out/duplicates/``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..catalog import staged_catalog
+from ..catalog import open_catalog, staged_catalog
 from ..config import DedupeConfig, load_config
 from ..errors import CurationError
 from .edges import HashTable, find_edges
+from .sheets import contact_sheet
 from .unionfind import UnionFind
 
 DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror")
@@ -61,6 +63,28 @@ def group_posts(post_ids: list[int], edges: dict[tuple[int, int], tuple[str, int
     return out
 
 
+def _draw_sheets(workspace: Path, groups: dict[int, tuple[int, bool]], edges: dict, count: int) -> None:
+    """Contact sheets of the ``count`` largest groups in out/duplicates/ (old sheets removed)."""
+    folder = workspace / "out" / "duplicates"
+    for old in folder.glob("group_*.png"):
+        old.unlink()
+    if not count or not groups:
+        return
+    members: dict[int, list[int]] = {}
+    for post, (gid, _) in groups.items():
+        members.setdefault(gid, []).append(post)
+    with open_catalog(workspace, read_only=True) as cat:
+        paths = dict(cat.rows("SELECT post_id, path FROM images WHERE post_id IN (SELECT post_id FROM dup_groups)"))
+    how = {}
+    for (a, b), (kind, dist) in edges.items():
+        how.setdefault(a, f"{kind} {dist}")
+        how.setdefault(b, f"{kind} {dist}")
+    for gid, posts in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:count]:
+        ordered = [gid] + [p for p in sorted(posts) if p != gid]
+        contact_sheet([(p, paths.get(p), "representative" if p == gid else how.get(p, "")) for p in ordered],
+                      folder / f"group_{gid}.png")
+
+
 def run_dedupe(workspace: Path | str) -> DedupeReport:
     workspace = Path(workspace)
     config = load_config(workspace)
@@ -103,6 +127,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         kinds.setdefault(b, set()).add(kind)
     out = workspace / "out"
     out.mkdir(exist_ok=True)
+    _draw_sheets(workspace, groups, edges, cfg.contact_sheets)
     group_frame.with_columns(
         pl.col("post_id").map_elements(lambda p: sorted(kinds.get(p, ())), return_dtype=pl.List(pl.Utf8)).alias("kinds")
     ).write_parquet(out / "duplicates.parquet")
