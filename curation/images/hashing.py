@@ -65,13 +65,22 @@ def flatten_alpha(img: Image.Image, background: tuple[int, int, int]) -> Image.I
     return Image.alpha_composite(base, rgba).convert("RGB")
 
 
-def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fraction: float = 0.45) -> Image.Image:
-    """Cut a uniform border or letterbox (the colour of the top-left pixel) from an RGB image.
+def is_padding_colour(rgb: tuple[int, ...]) -> bool:
+    """Near-black or near-white: the colours reposters pad and letterbox with."""
+    return max(rgb[:3]) <= 40 or min(rgb[:3]) >= 215
 
-    Keeps the image when the 'border' would take more than ``max_fraction`` of either side
-    (a flat-colour drawing is not all border).
+
+def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fraction: float = 0.45) -> Image.Image:
+    """Cut a black or white border or letterbox (the colour of the top-left pixel) from an RGB image.
+
+    Other corner colours are left alone: a sky or a coloured background is part of the
+    drawing, and trimming it would cut an original differently from its padded copy. Keeps the
+    image when the 'border' would take more than ``max_fraction`` of either side (a flat
+    drawing is not all border).
     """
     corner = img.getpixel((0, 0))
+    if not is_padding_colour(corner if isinstance(corner, tuple) else (corner,) * 3):
+        return img
     diff = ImageChops.difference(img, Image.new(img.mode, img.size, corner)).convert("L")
     bbox = diff.point(lambda v: 255 if v > tolerance else 0).getbbox()
     if bbox is None:
