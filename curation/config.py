@@ -109,9 +109,10 @@ class EmbedConfig(_Section):
 class DedupeConfig(_Section):
     """Exact, perceptual and semantic duplicate search."""
 
-    phash_radius: int = Field(default=8, ge=0, le=64)
+    phash_radius: int = Field(default=7, ge=0, le=64)
     dhash_radius: int = Field(default=10, ge=0, le=64)
     mirror_radius: int = Field(default=4, ge=0, le=64)  # stricter: symmetric drawings mirror onto each other
+    mask_radius: int = Field(default=4, ge=0, le=64)  # silhouettes: a transparent image vs its copy on a colour
     min_information: float = Field(default=6.0, ge=0.0)  # flat images (grey spread below this) never match by hash
     semantic: bool = True
     semantic_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)

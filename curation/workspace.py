@@ -57,9 +57,10 @@ drop_banned = true
 # workers = 2
 
 [dedupe]
-# phash_radius = 8
+# phash_radius = 7
 # dhash_radius = 10
 # mirror_radius = 4                   # pHash radius against mirror images (symmetric drawings match loosely)
+# mask_radius = 4                     # silhouettes: a transparent image vs its copy on a colour
 # min_information = 6.0               # flat-colour images below this never match by hash
 # semantic = true
 # semantic_threshold = 0.95

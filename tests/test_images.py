@@ -182,3 +182,19 @@ def test_hamming_distance_is_a_metric_on_64_bits(a, b):
     assert 0 <= hamming(a, b) <= 64
     assert hamming(a, b) == hamming(b, a)
     assert (hamming(a, b) == 0) == (a == b)
+
+
+def test_a_transparent_drawing_and_its_copy_on_a_colour_share_a_silhouette():
+    from curation.images.hashing import foreground_mask, mask_hash
+
+    shape = Image.new("L", (120, 90), 0)
+    shape.paste(255, (20, 10, 70, 80))
+    shape.paste(255, (80, 40, 110, 60))
+    drawing_rgba = drawing().convert("RGBA")
+    drawing_rgba.putalpha(shape)
+    on_black = Image.alpha_composite(Image.new("RGBA", (120, 90), (0, 0, 0, 255)), drawing_rgba).convert("RGB")
+    on_pink = Image.alpha_composite(Image.new("RGBA", (120, 90), (245, 130, 190, 255)), drawing_rgba).convert("RGB")
+    base = mask_hash(drawing_rgba)
+    assert base is not None
+    assert hamming(base, mask_hash(on_black)) <= 4 and hamming(base, mask_hash(on_pink)) <= 4
+    assert foreground_mask(drawing()) is None  # no transparency, no flat background: no silhouette

@@ -2,7 +2,8 @@
 
 Kinds, strongest first: ``exact`` (same file bytes), ``pixels`` (same decoded pixels),
 ``perceptual`` (pHash within radius, confirmed by dHash), ``mirror`` (the same, against the
-mirror image), and ``variant`` (a hash match between posts of one parent/child family whose
+mirror image), ``background`` (a transparent image and an opaque one whose silhouettes hash
+alike: the same drawing composited on a colour), and ``variant`` (a hash match between posts of one parent/child family whose
 files are not identical).
 """
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from .search import radius_pairs
 
-KIND_RANK = {"exact": 0, "pixels": 1, "perceptual": 2, "mirror": 3, "variant": 4}
+KIND_RANK = {"exact": 0, "pixels": 1, "perceptual": 2, "mirror": 3, "background": 4, "variant": 5}
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class HashTable:
     dhash_mirror: np.ndarray  # uint64
     information: np.ndarray  # float32
     family: np.ndarray  # int64: the parent's id for a child, the post's own id otherwise
+    mask_phash: np.ndarray | None = None  # uint64, 0 when the image has no silhouette
+    has_alpha: np.ndarray | None = None  # bool
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -51,10 +54,11 @@ def _same_value_pairs(values: np.ndarray) -> list[tuple[int, int]]:
 
 
 def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_information: float,
-               mirror_radius: int | None = None) -> dict[tuple[int, int], tuple[str, int]]:
+               mirror_radius: int | None = None, mask_radius: int | None = None) -> dict[tuple[int, int], tuple[str, int]]:
     """(post_a, post_b) with post_a < post_b -> (kind, distance): the strongest edge per pair.
 
-    ``mirror_radius`` (default: ``phash_radius``) bounds matches against mirror images.
+    ``mirror_radius`` and ``mask_radius`` (default: ``phash_radius``) bound matches against
+    mirror images and between silhouettes.
     """
     edges: dict[tuple[int, int], tuple[str, int]] = {}
 
@@ -62,7 +66,7 @@ def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_informati
         a, b = sorted((int(t.post_id[i]), int(t.post_id[j])))
         if a == b:
             return
-        if kind in ("perceptual", "mirror") and t.family[i] == t.family[j]:
+        if kind in ("perceptual", "mirror", "background") and t.family[i] == t.family[j]:
             kind = "variant"
         old = edges.get((a, b))
         if old is None or KIND_RANK[kind] < KIND_RANK[old[0]]:
@@ -85,4 +89,12 @@ def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_informati
             ok = ddist <= dhash_radius
             for q, j, d in zip(qi[ok], ij[ok], dist[ok]):
                 add(int(hashed[q]), int(hashed[j]), kind, int(d))
+    if t.mask_phash is not None and t.has_alpha is not None:
+        usable = (t.information >= min_information) & (t.mask_phash != 0)
+        transparent, opaque = np.flatnonzero(usable & t.has_alpha), np.flatnonzero(usable & ~t.has_alpha)
+        if len(transparent) and len(opaque):
+            radius = phash_radius if mask_radius is None else mask_radius
+            qi, ij, dist = radius_pairs(t.mask_phash[transparent], t.mask_phash[opaque], radius)
+            for q, j, d in zip(qi, ij, dist):
+                add(int(opaque[q]), int(transparent[j]), "background", int(d))
     return edges

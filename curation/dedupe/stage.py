@@ -21,7 +21,7 @@ from .edges import HashTable, find_edges
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
-DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror")
+DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background")
 
 
 @dataclass
@@ -106,8 +106,10 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             dhash_mirror=np.array([r[6] or 0 for r in rows], dtype=np.uint64),
             information=np.array([r[7] or 0.0 for r in rows], dtype=np.float32),
             family=np.array([p if p is not None else pid for pid, p in zip(ids.tolist(), parent)], dtype=np.int64),
+            mask_phash=np.array([r[12] or 0 for r in rows], dtype=np.uint64),
+            has_alpha=np.array([bool(r[13]) for r in rows], dtype=bool),
         )
-        edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information, cfg.mirror_radius)
+        edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information, cfg.mirror_radius, cfg.mask_radius)
         info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
         groups = group_posts(ids.tolist(), edges, cfg, info)
         edge_frame = pl.DataFrame(

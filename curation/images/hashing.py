@@ -109,3 +109,27 @@ def information(img: Image.Image) -> float:
     perceptual hashes say little (different drawings hash alike) and must not group alone."""
     small = np.asarray(img.convert("L").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
     return float(small.std())
+
+
+def foreground_mask(img: Image.Image, tolerance: int = 24) -> Image.Image | None:
+    """The drawing's silhouette as an L image (255 = drawn): from real transparency, or from the
+    pixels that differ from a flat background (all four corners one colour). None when there is
+    neither. A transparent image and its copy composited on any colour share this mask.
+    """
+    if has_real_alpha(img) if has_alpha_channel(img) else False:
+        return img.convert("RGBA").getchannel("A").point(lambda a: 255 if a >= 128 else 0)
+    rgb = to_8bit(img).convert("RGB")
+    w, h = rgb.size
+    corners = [rgb.getpixel(p) for p in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1))]
+    if max(max(abs(a - b) for a, b in zip(c, corners[0])) for c in corners) > tolerance:
+        return None
+    diff = ImageChops.difference(rgb, Image.new("RGB", rgb.size, corners[0]))
+    channels = diff.split()
+    spread = ImageChops.lighter(ImageChops.lighter(channels[0], channels[1]), channels[2])
+    return spread.point(lambda v: 255 if v > tolerance else 0)
+
+
+def mask_hash(img: Image.Image) -> int | None:
+    """pHash of :func:`foreground_mask`, or None."""
+    mask = foreground_mask(img)
+    return None if mask is None else to_uint64(imagehash.phash(mask))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .hashing import flatten_alpha, has_alpha_channel, has_real_alpha, information, perceptual_hashes, pixel_digest, trim_border
+from .hashing import (flatten_alpha, has_alpha_channel, has_real_alpha, information, mask_hash, perceptual_hashes, pixel_digest,
+                      trim_border)
 
 HASH_DRAFT = (64, 64)  # JPEG draft decode for perceptual hashes: ~2x faster, changes <= 2 bits
 
@@ -38,6 +39,7 @@ class Inspection:
     phash_mirror: int | None = None
     dhash_mirror: int | None = None
     information: float | None = None
+    mask_phash: int | None = None  # of the silhouette on a transparent or flat background
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -98,4 +100,5 @@ def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, 
     result.information = information(picture)
     for key, value in perceptual_hashes(picture).items():
         setattr(result, key, value)
+    result.mask_phash = mask_hash(img if result.frames == 1 else img.convert("RGBA"))
     return result

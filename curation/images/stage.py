@@ -28,7 +28,7 @@ RESULT_SCHEMA = {
     "post_id": pl.Int64, "md5": pl.Utf8, "path": pl.Utf8, "status": pl.Utf8, "width": pl.Int32, "height": pl.Int32,
     "has_alpha": pl.Boolean, "frames": pl.Int32, "error": pl.Utf8, "file_md5": pl.Utf8, "format": pl.Utf8, "mode": pl.Utf8,
     "pixel_sha256": pl.Utf8, "phash": pl.UInt64, "dhash": pl.UInt64, "phash_mirror": pl.UInt64, "dhash_mirror": pl.UInt64,
-    "information": pl.Float32,
+    "information": pl.Float32, "mask_phash": pl.UInt64,
 }
 
 
@@ -150,9 +150,10 @@ def _known_inspections(cat) -> dict[str, Inspection]:
     """Decoded and hashed files by md5, from earlier runs: a repost of one is not decoded again."""
     known = {}
     for row in cat.rows("SELECT md5, width, height, has_alpha, frames, format, mode, pixel_sha256, "
-                        "phash, dhash, phash_mirror, dhash_mirror, information FROM image_hashes"):
-        (md5, width, height, alpha, frames, fmt, mode, pixel, phash, dhash, phash_m, dhash_m, info) = row
-        known[md5] = Inspection("ok", "", md5, fmt, width, height, mode, alpha, frames, pixel, phash, dhash, phash_m, dhash_m, info)
+                        "phash, dhash, phash_mirror, dhash_mirror, information, mask_phash FROM image_hashes"):
+        (md5, width, height, alpha, frames, fmt, mode, pixel, phash, dhash, phash_m, dhash_m, info, mask) = row
+        known[md5] = Inspection("ok", "", md5, fmt, width, height, mode, alpha, frames, pixel, phash, dhash, phash_m, dhash_m,
+                                info, mask)
     return known
 
 
@@ -160,4 +161,4 @@ def _row(post_id: int, md5: str | None, path: Path | None, res: Inspection, cfg:
     r = res.as_row()
     return (post_id, md5, str(path) if path else None, apply_policy(res.status, res, cfg), r["width"], r["height"],
             r["has_alpha"], r["frames"], r["error"] or None, r["file_md5"], r["format"], r["mode"], r["pixel_sha256"],
-            r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"])
+            r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"], r["mask_phash"])

@@ -5,6 +5,7 @@ SELECT post_id, md5, path, status, width, height, has_alpha, frames, error, file
 INSERT OR REPLACE INTO image_hashes
 SELECT file_md5, any_value(width), any_value(height), any_value(has_alpha), any_value(frames), any_value(format),
        any_value(mode), any_value(pixel_sha256), any_value(phash)::UBIGINT, any_value(dhash)::UBIGINT,
-       any_value(phash_mirror)::UBIGINT, any_value(dhash_mirror)::UBIGINT, any_value(information)
+       any_value(phash_mirror)::UBIGINT, any_value(dhash_mirror)::UBIGINT, any_value(information),
+       any_value(mask_phash)::UBIGINT
 FROM image_results WHERE phash IS NOT NULL
 GROUP BY file_md5;

@@ -92,5 +92,6 @@ CREATE TABLE IF NOT EXISTS image_hashes (   -- cached by the file's md5: a new d
     dhash UBIGINT,
     phash_mirror UBIGINT,        -- of the mirror image, for flipped reposts
     dhash_mirror UBIGINT,
-    information REAL             -- grey-level spread of a 32x32 thumbnail: ~0 for flat images
+    information REAL,            -- grey-level spread of a 32x32 thumbnail: ~0 for flat images
+    mask_phash UBIGINT           -- pHash of the silhouette (transparent or flat background), else NULL
 );
