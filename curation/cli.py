@@ -18,6 +18,9 @@ from . import __version__, progress
 from .errors import CurationError
 
 log = logging.getLogger("curation")
+workspace_argument = click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+truth_option = click.option("--truth", "truth_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                            help="The truth/ folder of the board made by `curate synth`.")
 
 
 def _console():
@@ -104,7 +107,7 @@ def _print_board_summary(out: Path, manifest: dict) -> None:
 
 
 @main.command()
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@workspace_argument
 @click.option("--source", "sources", multiple=True, required=True, type=click.Path(path_type=Path),
               help="A dump file or board folder; repeat for several. Formats are detected.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing curate.toml.")
@@ -119,7 +122,7 @@ def init(workspace: Path, sources: tuple[Path, ...], overwrite: bool) -> None:
 
 
 @main.command()
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@workspace_argument
 def ingest(workspace: Path) -> None:
     """Read every source in curate.toml into WORKSPACE/catalog.duckdb.
 
@@ -145,7 +148,7 @@ def ingest(workspace: Path) -> None:
 
 
 @main.command()
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@workspace_argument
 def select(workspace: Path) -> None:
     """Apply the [select] filters of curate.toml to the catalog and print the audit.
 
@@ -167,7 +170,7 @@ def select(workspace: Path) -> None:
 
 
 @main.command()
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@workspace_argument
 def images(workspace: Path) -> None:
     """Find, validate and hash the file of every selected post.
 
@@ -182,7 +185,7 @@ def images(workspace: Path) -> None:
 
 
 @main.command()
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@workspace_argument
 def dedupe(workspace: Path) -> None:
     """Group duplicate posts by their file hashes.
 
@@ -200,7 +203,7 @@ def dedupe(workspace: Path) -> None:
 
 
 @main.command("export-sqlite")
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@workspace_argument
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def export_sqlite(workspace: Path, out: Path, overwrite: bool) -> None:
@@ -216,7 +219,7 @@ def export_sqlite(workspace: Path, out: Path, overwrite: bool) -> None:
 
 
 @main.command()
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@workspace_argument
 def config(workspace: Path) -> None:
     """Validate WORKSPACE/curate.toml and print it with every default filled in."""
     from .config import load_config
@@ -231,9 +234,8 @@ def evaluate() -> None:
 
 
 @evaluate.command("ingest")
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--truth", "truth_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The truth/ folder of the board made by `curate synth`.")
+@workspace_argument
+@truth_option
 def evaluate_ingest_cmd(workspace: Path, truth_dir: Path) -> None:
     """How faithfully the catalog holds the board: posts, canonical tags, rejected rows."""
     from .evaluate import evaluate_ingest
@@ -246,9 +248,8 @@ def evaluate_ingest_cmd(workspace: Path, truth_dir: Path) -> None:
 
 
 @evaluate.command("images")
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--truth", "truth_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The truth/ folder of the board made by `curate synth`.")
+@workspace_argument
+@truth_option
 def evaluate_images_cmd(workspace: Path, truth_dir: Path) -> None:
     """Whether every planted bad file got the status the truth expects."""
     from .evaluate import evaluate_images
@@ -260,9 +261,8 @@ def evaluate_images_cmd(workspace: Path, truth_dir: Path) -> None:
 
 
 @evaluate.command("dedupe")
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--truth", "truth_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The truth/ folder of the board made by `curate synth`.")
+@workspace_argument
+@truth_option
 def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path) -> None:
     """Pairwise precision, recall and F1 of the duplicate groups per planted kind."""
     from rich.table import Table
