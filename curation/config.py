@@ -118,7 +118,7 @@ class DedupeConfig(_Section):
     semantic_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
     variants_are_duplicates: bool = True  # parent/child near-copies share a group (safer for splits)
     representative: Literal["largest", "score", "parent", "most_tags"] = "largest"
-    merge_tags: bool = False
+    merge_tags: bool = False  # table dup_group_tags: a group's tags credited to its representative
     contact_sheets: int = Field(default=20, ge=0)  # groups drawn to out/duplicates/ (largest first)
 
 

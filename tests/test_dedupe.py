@@ -116,6 +116,8 @@ def test_groups_and_representatives():
 def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     ws = tmp_path / "ws"
     init_workspace(ws, [board2021])
+    text = (ws / "curate.toml").read_text()
+    (ws / "curate.toml").write_text(text.replace("[dedupe]\n", "[dedupe]\nmerge_tags = true\n"))
     for stage in (ingest, select, run_images):
         stage(ws)
     report = run_dedupe(ws)
@@ -134,6 +136,11 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     biggest = max(groups, key=lambda g: (g[1], -g[0]))
     with Image.open(ws / "out" / "duplicates" / f"group_{biggest[0]}.png") as sheet:
         assert sheet.width == 160 * biggest[1]  # one thumbnail per member
+    merged = dict(((p, t), n) for p, t, n in con.execute("SELECT post_id, tag_id, members_with_tag FROM dup_group_tags").fetchall())
+    expected: dict[tuple[int, int], int] = {}
+    for gid, tag in con.execute("SELECT g.group_id, pt.tag_id FROM dup_groups g JOIN post_tags pt USING (post_id)").fetchall():
+        expected[(gid, tag)] = expected.get((gid, tag), 0) + 1
+    assert merged == expected and set(p for p, _ in merged) == {g for g, *_ in groups}
     scores = {s.kind: s for s in evaluate_dedupe(ws, board2021 / "truth")}
     assert scores["exact"].recall == 1.0 and scores["exact"].precision == 1.0
     assert scores["all"].precision >= 0.9 and scores["all"].recall >= 0.6

@@ -2,8 +2,9 @@
 
 Writes ``dup_edges(post_a, post_b, kind, distance)``, ``dup_groups(post_id, group_id,
 is_representative)`` (posts in groups of two or more), ``WORKSPACE/out/duplicates.parquet``
-(``post_id, group_id, is_representative, kinds``) and contact sheets of the largest groups in
-``WORKSPACE/out/duplicates/``.
+(``post_id, group_id, is_representative, kinds``), contact sheets of the largest groups in
+``WORKSPACE/out/duplicates/``, and with ``merge_tags`` ``dup_group_tags(post_id, tag_id,
+members_with_tag)``: the union of a group's tags credited to its representative.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         cat.con.register("new_dup_edges", edge_frame.to_arrow())
         cat.con.register("new_dup_groups", group_frame.to_arrow())
         cat.run("marts/dup_tables")
+        if cfg.merge_tags:
+            cat.run("marts/dup_group_tags")
+        else:
+            cat.con.execute("DROP TABLE IF EXISTS dup_group_tags")
         cat.con.unregister("new_dup_edges")
         cat.con.unregister("new_dup_groups")
     kinds: dict[int, set[str]] = {}
