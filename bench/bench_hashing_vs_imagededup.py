@@ -1,0 +1,118 @@
+"""Benchmark: perceptual hashing throughput, ours vs imagededup's PHash, on the same files.
+
+A 2,000-post synthetic board (256-px images, mixed jpg/png/webp/gif); the decodable files are
+linked into one flat folder. Side by side, alternating, each in a fresh process with 2 worker
+processes:
+
+- ours: `curation.images.inspect_file` on every file (full decode of every frame and
+  validation, pixel sha256, pHash and dHash of the picture and its mirror, silhouette hash;
+  JPEGs hashed from a draft decode), and, separately, the pHash alone as the images stage
+  computes it (draft decode, trim, pHash);
+- baseline: imagededup's `PHash().encode_images(folder, num_enc_workers=2)`, run with the
+  Python of a separate venv that has imagededup (`--imagededup-python`), since imagededup pins
+  its own dependencies.
+
+Target (hash dedupe issue): our hashing at least 2x imagededup's PHash throughput.
+
+    python bench/bench_hashing_vs_imagededup.py --imagededup-python /path/to/venv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+OURS = textwrap.dedent("""
+    import sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+    from curation.images.inspect import inspect_file, HASH_DRAFT
+    from curation.images.hashing import trim_border, to_uint64
+    import imagehash
+    from PIL import Image
+
+    def phash_only(path):
+        img = Image.open(path)
+        if img.format == "JPEG":
+            img.draft("RGB", HASH_DRAFT)
+        return to_uint64(imagehash.phash(trim_border(img.convert("RGB")).convert("L")))
+
+    def full(path):
+        return inspect_file(path, 89_478_485).phash
+
+    if __name__ == "__main__":
+        files = sorted(str(p) for p in Path(sys.argv[2]).iterdir())
+        fn = full if sys.argv[1] == "full" else phash_only
+        start = time.perf_counter()
+        with ProcessPoolExecutor(2) as pool:
+            hashes = list(pool.map(fn, files, chunksize=32))
+        print(time.perf_counter() - start, sum(h is not None for h in hashes))
+""")
+
+THEIRS = textwrap.dedent("""
+    import sys, time
+    from imagededup.methods import PHash
+    if __name__ == "__main__":
+        start = time.perf_counter()
+        encodings = PHash(verbose=False).encode_images(image_dir=sys.argv[1], num_enc_workers=2)
+        print(time.perf_counter() - start, sum(v is not None for v in encodings.values()))
+""")
+
+
+def timed(python: str, script: str, *args: str) -> tuple[float, int]:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run([python, f.name, *args], check=True, capture_output=True, text=True).stdout.split()
+    finally:
+        os.unlink(f.name)
+    return float(out[-2]), int(out[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--imagededup-python", required=True, help="python of a venv with imagededup installed")
+    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    opts = parser.parse_args()
+    import polars as pl
+
+    with tempfile.TemporaryDirectory(prefix="bench_hashing_") as tmp:
+        board, flat = Path(tmp) / "board", Path(tmp) / "flat"
+        subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(opts.posts)],
+                       check=True, stdout=subprocess.DEVNULL)
+        posts = pl.read_parquet(board / "truth" / "posts.parquet")
+        bad = set(pl.read_parquet(board / "truth" / "bad_files.parquet")["post_id"])
+        flat.mkdir()
+        for post_id, path in posts.select("post_id", "path").iter_rows():
+            if post_id not in bad:
+                (flat / Path(path).name).symlink_to(board / path)
+        runs: dict[str, list[float]] = {"ours: pHash as the images stage computes it": [], "ours: full inspection": [],
+                                        "imagededup PHash (baseline)": []}
+        counts = {}
+        for _ in range(opts.repeats):
+            for name, call in (("imagededup PHash (baseline)", lambda: timed(opts.imagededup_python, THEIRS, str(flat))),
+                               ("ours: pHash as the images stage computes it", lambda: timed(sys.executable, OURS, "phash", str(flat))),
+                               ("ours: full inspection", lambda: timed(sys.executable, OURS, "full", str(flat)))):
+                seconds, n = call()
+                runs[name].append(seconds)
+                counts[name] = n
+        base = statistics.median(runs["imagededup PHash (baseline)"])
+        files = len(list(flat.iterdir()))
+        report = {"files": files, "workers": 2, "cpus": os.cpu_count(), "results": {
+            name: {"runs_s": [round(t, 2) for t in ts], "median_s": round(statistics.median(ts), 2),
+                   "files_per_s": round(files / statistics.median(ts)), "hashed": counts[name],
+                   "throughput_vs_imagededup": round(base / statistics.median(ts), 2)}
+            for name, ts in runs.items()}}
+        print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
