@@ -50,6 +50,7 @@ class Catalog:
             self.con.execute("SET memory_limit = ?", [memory_limit])
         if not read_only:
             self.con.execute(sql_text("schema/catalog"))
+            self.con.execute(sql_text("schema/migrations"))
 
     def run(self, step: str, **params: Any) -> duckdb.DuckDBPyConnection:
         """Execute one SQL step with named parameters; returns the cursor for fetching."""

@@ -198,3 +198,15 @@ def test_a_transparent_drawing_and_its_copy_on_a_colour_share_a_silhouette():
     assert base is not None
     assert hamming(base, mask_hash(on_black)) <= 4 and hamming(base, mask_hash(on_pink)) <= 4
     assert foreground_mask(drawing()) is None  # no transparency, no flat background: no silhouette
+
+
+def test_catalogs_from_earlier_versions_gain_the_new_columns(tmp_path):
+    from curation.catalog import Catalog
+
+    old = duckdb.connect(str(tmp_path / "catalog.duckdb"))
+    old.execute("CREATE TABLE image_hashes (md5 VARCHAR PRIMARY KEY, pixel_sha256 VARCHAR, phash UBIGINT, dhash UBIGINT, "
+                "phash_mirror UBIGINT, dhash_mirror UBIGINT, information REAL)")
+    old.close()
+    with Catalog(tmp_path / "catalog.duckdb") as cat:
+        columns = [r[0] for r in cat.rows("DESCRIBE image_hashes")]
+    assert {"width", "height", "has_alpha", "frames", "format", "mode", "mask_phash"} <= set(columns)

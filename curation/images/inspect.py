@@ -94,11 +94,13 @@ def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, 
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated, broken chunks, bad headers
         result.status, result.error = "corrupt", f"does not decode: {exc}"
         return result
-    result.has_alpha = has_real_alpha(img) if has_alpha_channel(img) else False
-    result.pixel_sha256 = pixel_digest(img)
-    picture = _hash_source(data, img, background)
-    result.information = information(picture)
-    for key, value in perceptual_hashes(picture).items():
-        setattr(result, key, value)
-    result.mask_phash = mask_hash(img if result.frames == 1 else img.convert("RGBA"))
+    with warnings.catch_warnings():  # Pillow's advice to store palette transparency as RGBA: not ours to act on
+        warnings.filterwarnings("ignore", message="Palette images with Transparency", category=UserWarning)
+        result.has_alpha = has_real_alpha(img) if has_alpha_channel(img) else False
+        result.pixel_sha256 = pixel_digest(img)
+        picture = _hash_source(data, img, background)
+        result.information = information(picture)
+        for key, value in perceptual_hashes(picture).items():
+            setattr(result, key, value)
+        result.mask_phash = mask_hash(img if result.frames == 1 else img.convert("RGBA"))
     return result

@@ -1,0 +1,9 @@
+-- Columns added after a table first shipped, so that catalogs made by earlier versions keep
+-- working (CREATE TABLE IF NOT EXISTS leaves an existing table as it is).
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS width INTEGER;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS height INTEGER;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS has_alpha BOOLEAN;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS frames INTEGER;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS format VARCHAR;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS mode VARCHAR;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS mask_phash UBIGINT;
