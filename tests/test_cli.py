@@ -15,15 +15,25 @@ def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, prefix + (name,))
+
+
 def test_every_command_and_option_has_help():
     assert main.help
-    for name, command in main.commands.items():
-        assert command.help and command.help.strip(), f"`curate {name}` has no help text"
+    names = []
+    for path, command in _commands(main):
+        names.append(" ".join(path))
+        assert command.help and command.help.strip(), f"`curate {' '.join(path)}` has no help text"
         for param in command.params:
             if isinstance(param, click.Option):
-                assert param.help, f"`curate {name} {param.opts[0]}` has no help text"
-        result = run(name, "--help")
+                assert param.help, f"`curate {' '.join(path)} {param.opts[0]}` has no help text"
+        result = run(*path, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
+    assert "evaluate dedupe" in names  # subcommands of groups are checked too
 
 
 def test_synth_then_init_then_config(tmp_path):

@@ -55,8 +55,8 @@ def generate_board(out: Path | str, posts: int, seed: int = 0, fmt: str = "danbo
     log.info("sampled %d posts and %d tags in %.1fs", len(board), len(vocab.tags), time.perf_counter() - started)
     paths: dict[int, str] = {}
     if images:
-        for result in _render_all(out, board, vocab.styles, workers):
-            _record(board, result)
+        for post, result in zip(board, _render_all(out, board, vocab.styles, workers)):  # results come in job order
+            _record(post, result)
         paths = {p.post_id: board_path(p.post_id, p.ext) for p in board}
     else:
         _fake_files(board, seed)
@@ -84,23 +84,10 @@ def _render_all(out: Path, board: list[Post], styles, workers: int):
                 advance(1)
 
 
-def _record(board: list[Post], result: RenderResult) -> None:
-    post = _find(board, result.post_id)
-    if (result.width, result.height) != (post.width, post.height):
+def _record(post: Post, result: RenderResult) -> None:
+    if result.post_id != post.post_id or (result.width, result.height) != (post.width, post.height):
         raise SynthError(f"post {post.post_id}: rendered {result.width}x{result.height}, metadata says {post.width}x{post.height}")
     post.md5, post.file_size = result.md5, result.file_size
-
-
-def _find(board: list[Post], post_id: int) -> Post:
-    # board is sorted by id: bisect rather than build a dict per result
-    lo, hi = 0, len(board)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if board[mid].post_id < post_id:
-            lo = mid + 1
-        else:
-            hi = mid
-    return board[lo]
 
 
 def _fake_files(board: list[Post], seed: int) -> None:

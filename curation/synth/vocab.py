@@ -149,9 +149,6 @@ class Weighted:
     def pick(self, rng: np.random.Generator):
         return self.values[min(bisect.bisect_right(self._cdf, rng.random()), len(self.values) - 1)]
 
-    def index(self, rng: np.random.Generator) -> int:
-        return min(bisect.bisect_right(self._cdf, rng.random()), len(self.values) - 1)
-
 
 @dataclass(frozen=True)
 class TagSpec:
