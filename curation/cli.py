@@ -186,12 +186,35 @@ def images(workspace: Path) -> None:
 
 @main.command()
 @workspace_argument
+def embed(workspace: Path) -> None:
+    """Embed every selected image file with the model in [embed] model.
+
+    Vectors are float16, L2-normalised, stored in WORKSPACE/cache/embeddings/ and indexed in
+    the table embeddings by (file md5, embedder): a re-run embeds only new files, a new model or
+    preprocessing embeds everything again. Offline: missing weights fail at once, naming the
+    file to fetch and where to put it.
+    """
+    from .embed import run_embed
+
+    report = run_embed(workspace)
+    rate = f" in {report.seconds:.1f}s ({report.images_per_second:.1f} images/s on {report.device})" if report.embedded else ""
+    click.echo(f"embedded {report.embedded} files{rate}; {report.cached} were already stored for {report.embedder}")
+    for path, error in report.failed[:10]:
+        click.echo(f"  could not read {path}: {error}")
+    if report.failed:
+        click.echo(f"{len(report.failed)} files failed (table embed_rejects)")
+
+
+@main.command()
+@workspace_argument
 def dedupe(workspace: Path) -> None:
-    """Group duplicate posts by their file hashes.
+    """Group duplicate posts by their file hashes and embeddings.
 
     Edges of kind exact (same bytes), pixels (same decoded pixels), perceptual and mirror (pHash
-    within [dedupe] phash_radius, confirmed by dHash) and variant (a hash match inside a
-    parent/child family) -> tables dup_edges, dup_groups and out/duplicates.parquet.
+    within [dedupe] phash_radius, confirmed by dHash), background (silhouettes of a transparent
+    image and its copy on a colour), semantic (embeddings at least [dedupe] semantic_threshold
+    alike; needs `curate embed`) and variant (a match inside a parent/child family) -> tables
+    dup_edges, dup_groups and out/duplicates.parquet.
     """
     from .dedupe import run_dedupe
 
@@ -263,12 +286,24 @@ def evaluate_images_cmd(workspace: Path, truth_dir: Path) -> None:
 @evaluate.command("dedupe")
 @workspace_argument
 @truth_option
-def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path) -> None:
+@click.option("--compare", is_flag=True, help="Score hashes only, embeddings only and both side by side.")
+def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None:
     """Pairwise precision, recall and F1 of the duplicate groups per planted kind."""
     from rich.table import Table
 
     from .evaluate import evaluate_dedupe
 
+    if compare:
+        runs = {signals: evaluate_dedupe(workspace, truth_dir, signals) for signals in ("hashes", "embeddings", "both")}
+        table = Table(title=f"dedupe {workspace} vs {truth_dir}: recall / precision by signal")
+        table.add_column("kind")
+        table.add_column("truth pairs", justify="right")
+        for signals in runs:
+            table.add_column(signals, justify="right")
+        for row in zip(*runs.values()):
+            table.add_row(row[0].kind, str(row[0].truth_pairs), *(f"{s.recall:.3f} / {s.precision:.3f}" for s in row))
+        _console().print(table)
+        return
     table = Table(title=f"dedupe {workspace} vs {truth_dir}")
     for col in ("kind", "truth pairs", "found", "recall", "predicted pairs", "precision", "F1"):
         table.add_column(col, justify="left" if col == "kind" else "right")
@@ -285,13 +320,14 @@ def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path) -> None:
 def demo(out: Path, posts: int, seed: int) -> None:
     """Run every stage that exists on a small synthetic board in OUT, offline.
 
-    Synth, init, ingest, select, images, dedupe; prints where the results are and how they score against the
+    Synth, init, ingest, select, images, embed, dedupe; prints where the results are and how they score against the
     board's ground truth. (Each stage adds itself to the demo as it lands.)
     """
     from .synth import generate_board
     from .workspace import init_workspace
 
     from .dedupe import run_dedupe
+    from .embed import run_embed
     from .evaluate import evaluate_dedupe, evaluate_images, evaluate_ingest
     from .images import run_images
     from .ingest import ingest as run_ingest
@@ -319,13 +355,15 @@ def demo(out: Path, posts: int, seed: int) -> None:
     click.echo(f"images: {statuses}")
     checked = evaluate_images(workspace, board / "truth")
     click.echo(f"  vs truth: {checked.bad_files_right}/{checked.bad_files} planted bad files got the expected status")
+    embedded = run_embed(workspace)
+    click.echo(f"embed: {embedded.embedded} files with {embedded.embedder} ({embedded.images_per_second:.1f} images/s)")
     groups = run_dedupe(workspace)
     click.echo(f"dedupe: {groups.groups} duplicate groups holding {groups.grouped_posts} posts")
     overall = next(s for s in evaluate_dedupe(workspace, board / "truth") if s.kind == "all")
     click.echo(f"  vs truth: pairwise precision {overall.precision:.2f}, recall {overall.recall:.2f} over "
                f"{overall.truth_pairs} planted pairs (per kind: `curate evaluate dedupe`)")
     click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, "
-               "select_audit, images, image_hashes, dup_edges, dup_groups)")
+               "select_audit, images, image_hashes, embeddings, dup_edges, dup_groups)")
     click.echo(f"ground truth: {board / 'truth'}")
 
 

@@ -100,10 +100,14 @@ class ImagesConfig(_Section):
 class EmbedConfig(_Section):
     """Image embeddings."""
 
-    model: str = "timm:efficientnet_lite0"  # or open_clip:ARCH/PRETRAINED
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    model: str = "timm:efficientnet_lite0"  # or open_clip:ARCH/PRETRAINED (a tag or a local checkpoint path)
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA (fp16) when torch sees a GPU
     batch_size: int = Field(default=32, ge=1)
-    workers: int = Field(default=2, ge=0)
+    workers: int = Field(default=2, ge=0)  # processes decoding images while the model runs; 0: in the main process
+    image_size: int = Field(default=0, ge=0)  # 0: the model's own input size
+    preprocess: Literal["pad", "crop"] = "pad"  # pad: longest side to S, then pad; crop: shortest side, centre crop
+    background: str = "#ffffff"  # composited under transparency and used for padding
+    shard_size: int = Field(default=16384, ge=1)  # vectors per .npy shard (also how often progress is saved)
 
 
 class DedupeConfig(_Section):

@@ -23,3 +23,7 @@ class UnknownFormat(SourceError):
 
 class SynthError(CurationError):
     """The synthetic board generator was given impossible parameters."""
+
+
+class ModelUnavailable(CurationError):
+    """A model's weights are not on this machine and cannot be downloaded (offline)."""

@@ -54,7 +54,11 @@ drop_banned = true
 # model = "timm:efficientnet_lite0"   # offline default; or "open_clip:ViT-B-32/laion2b_s34b_b79k"
 # device = "auto"                     # auto | cpu | cuda
 # batch_size = 32
-# workers = 2
+# workers = 2                         # decoding processes beside the model; 0: decode in the main process
+# image_size = 0                      # 0: the model's own (224)
+# preprocess = "pad"                  # pad: longest side to S, then pad | crop: shortest side, centre crop
+# background = "#ffffff"              # under transparency and in the padding
+# shard_size = 16384
 
 [dedupe]
 # phash_radius = 7
@@ -63,7 +67,7 @@ drop_banned = true
 # mask_radius = 4                     # silhouettes: a transparent image vs its copy on a colour
 # min_information = 6.0               # flat-colour images below this never match by hash
 # semantic = true
-# semantic_threshold = 0.95
+# semantic_threshold = 0.95          # cosine similarity of embeddings (see README: calibration)
 # variants_are_duplicates = true     # parent/child near-copies share a group
 # representative = "largest"          # largest | score | parent | most_tags
 # merge_tags = false

@@ -1,6 +1,8 @@
-"""``curate dedupe``: duplicate edges from the file hashes, union-find groups, representatives.
+"""``curate dedupe``: duplicate edges from file hashes and embeddings, union-find groups, representatives.
 
-Writes ``dup_edges(post_a, post_b, kind, distance)``, ``dup_groups(post_id, group_id,
+Writes ``dup_edges(post_a, post_b, kind, distance, similarity)`` (hash edges carry a Hamming
+``distance``, embedding edges of kind ``semantic`` (or ``variant`` inside a parent/child
+family) a cosine ``similarity``; a pair can have one of each), ``dup_groups(post_id, group_id,
 is_representative)`` (posts in groups of two or more), ``WORKSPACE/out/duplicates.parquet``
 (``post_id, group_id, is_representative, kinds``), contact sheets of the largest groups in
 ``WORKSPACE/out/duplicates/``, and with ``merge_tags`` ``dup_group_tags(post_id, tag_id,
@@ -9,6 +11,7 @@ members_with_tag)``: the union of a group's tags credited to its representative.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +20,21 @@ import polars as pl
 
 from ..catalog import open_catalog, staged_catalog
 from ..config import DedupeConfig, load_config
+from ..embed import configured_embedder_id, load_vectors
 from ..errors import CurationError
 from .edges import HashTable, find_edges
+from .semantic import semantic_pairs
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
-DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background")
+log = logging.getLogger(__name__)
+DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "semantic")
+EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
+
+
+def counted_kinds(cfg: DedupeConfig) -> set[str]:
+    """Edge kinds that put two posts in one group."""
+    return set(DUPLICATE_KINDS) | ({"variant"} if cfg.variants_are_duplicates else set())
 
 
 @dataclass
@@ -46,15 +58,13 @@ def pick_representative(members: list[int], info: dict[int, tuple], rule: str) -
     return max(parents, key=lambda p: (info[p][0], -p)) if parents else largest
 
 
-def group_posts(post_ids: list[int], edges: dict[tuple[int, int], tuple[str, int]], cfg: DedupeConfig,
+def group_posts(post_ids: list[int], edges: pl.DataFrame, cfg: DedupeConfig,
                 info: dict[int, tuple]) -> dict[int, tuple[int, bool]]:
     """post_id -> (group_id, is_representative) for posts in groups of two or more; the group
-    id is its representative's post id."""
-    counted = set(DUPLICATE_KINDS) | ({"variant"} if cfg.variants_are_duplicates else set())
+    id is its representative's post id. ``edges``: rows of EDGE_SCHEMA."""
     uf = UnionFind(post_ids)
-    for (a, b), (kind, _) in edges.items():
-        if kind in counted:
-            uf.union(a, b)
+    for a, b in edges.filter(pl.col("kind").is_in(sorted(counted_kinds(cfg)))).select("post_a", "post_b").iter_rows():
+        uf.union(a, b)
     out: dict[int, tuple[int, bool]] = {}
     for members in uf.groups().values():
         if len(members) < 2:
@@ -64,7 +74,7 @@ def group_posts(post_ids: list[int], edges: dict[tuple[int, int], tuple[str, int
     return out
 
 
-def _draw_sheets(workspace: Path, groups: dict[int, tuple[int, bool]], edges: dict, count: int) -> None:
+def _draw_sheets(workspace: Path, groups: dict[int, tuple[int, bool]], edges: pl.DataFrame, count: int) -> None:
     """Contact sheets of the ``count`` largest groups in out/duplicates/ (old sheets removed)."""
     folder = workspace / "out" / "duplicates"
     for old in folder.glob("group_*.png"):
@@ -77,9 +87,10 @@ def _draw_sheets(workspace: Path, groups: dict[int, tuple[int, bool]], edges: di
     with open_catalog(workspace, read_only=True) as cat:
         paths = dict(cat.rows("SELECT post_id, path FROM images WHERE post_id IN (SELECT post_id FROM dup_groups)"))
     how = {}
-    for (a, b), (kind, dist) in edges.items():
-        how.setdefault(a, f"{kind} {dist}")
-        how.setdefault(b, f"{kind} {dist}")
+    for a, b, kind, dist, sim in edges.iter_rows():
+        label = f"{kind} {dist}" if sim is None else f"{kind} {sim:.3f}"
+        how.setdefault(a, label)
+        how.setdefault(b, label)
     for gid, posts in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:count]:
         ordered = [gid] + [p for p in sorted(posts) if p != gid]
         contact_sheet([(p, paths.get(p), "representative" if p == gid else how.get(p, "")) for p in ordered],
@@ -110,16 +121,17 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             mask_phash=np.array([r[12] or 0 for r in rows], dtype=np.uint64),
             has_alpha=np.array([bool(r[13]) for r in rows], dtype=bool),
         )
-        edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information, cfg.mirror_radius, cfg.mask_radius)
+        hash_edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information, cfg.mirror_radius, cfg.mask_radius)
+        rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
+        if cfg.semantic:
+            rows_out += semantic_edges(workspace, cat, config, table)
+        edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
         info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
         groups = group_posts(ids.tolist(), edges, cfg, info)
-        edge_frame = pl.DataFrame(
-            [(a, b, kind, dist) for (a, b), (kind, dist) in sorted(edges.items())],
-            schema={"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32}, orient="row")
         group_frame = pl.DataFrame(
             [(pid, gid, rep) for pid, (gid, rep) in sorted(groups.items())],
             schema={"post_id": pl.Int64, "group_id": pl.Int64, "is_representative": pl.Boolean}, orient="row")
-        cat.con.register("new_dup_edges", edge_frame.to_arrow())
+        cat.con.register("new_dup_edges", edges.to_arrow())
         cat.con.register("new_dup_groups", group_frame.to_arrow())
         cat.run("marts/dup_tables")
         if cfg.merge_tags:
@@ -129,7 +141,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         cat.con.unregister("new_dup_edges")
         cat.con.unregister("new_dup_groups")
     kinds: dict[int, set[str]] = {}
-    for (a, b), (kind, _) in edges.items():
+    for a, b, kind in edges.select("post_a", "post_b", "kind").iter_rows():
         kinds.setdefault(a, set()).add(kind)
         kinds.setdefault(b, set()).add(kind)
     out = workspace / "out"
@@ -138,7 +150,31 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
     group_frame.with_columns(
         pl.col("post_id").map_elements(lambda p: sorted(kinds.get(p, ())), return_dtype=pl.List(pl.Utf8)).alias("kinds")
     ).write_parquet(out / "duplicates.parquet")
-    counts: dict[str, int] = {}
-    for kind, _ in edges.values():
-        counts[kind] = counts.get(kind, 0) + 1
+    counts = dict(edges.group_by("kind").len().iter_rows())
     return DedupeReport(posts=len(rows), edges=counts, groups=len({g for g, _ in groups.values()}), grouped_posts=len(groups))
+
+
+def semantic_edges(workspace: Path, cat, config, t: HashTable) -> list[tuple]:
+    """Edge rows (post_a, post_b, kind, None, similarity) for pairs whose embeddings are at least
+    ``semantic_threshold`` alike; ``variant`` inside a parent/child family. Flat images (below
+    ``min_information``) get none: different flat drawings embed alike."""
+    cfg = config.dedupe
+    embedder = configured_embedder_id(config.embed)
+    has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
+    if not has.any():
+        raise CurationError(f"{workspace}: no embeddings from {config.embed.model} yet; run `curate embed {workspace}` "
+                            "first, or set [dedupe] semantic = false")
+    if (~has).any():
+        log.warning("%d of %d posts have no embedding from %s (run `curate embed`); they get hash edges only",
+                    int((~has).sum()), len(has), embedder)
+    where = np.flatnonzero(has)
+    usable = t.information[where] >= cfg.min_information
+    where, vectors = where[usable], vectors[usable]
+    i, j, sim = semantic_pairs(vectors, cfg.semantic_threshold)
+    a, b = where[i], where[j]
+    out = []
+    for x, y, s in zip(a.tolist(), b.tolist(), sim.tolist()):
+        kind = "variant" if t.family[x] == t.family[y] and t.file_md5[x] != t.file_md5[y] else "semantic"
+        pa, pb = sorted((int(t.post_id[x]), int(t.post_id[y])))
+        out.append((pa, pb, kind, None, round(s, 4)))
+    return out

@@ -5,6 +5,11 @@ reached dedupe. A pair is found when the two posts share a group (for ``variant`
 grouped by default: when an edge joins them). Precision counts every pair of posts put in one
 group: right when the truth has them in one group too; per kind, over the pairs that touch a
 planted duplicate of that kind.
+
+Groups are rebuilt from ``dup_edges`` with the signals asked for: ``both`` (what dedupe
+grouped), ``hashes`` (hash edges only) or ``embeddings`` (embedding edges only), and optionally
+only embedding edges at or above ``min_similarity``: one dedupe run at a low threshold can be
+scored at every higher one (that is how the default threshold is calibrated).
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from itertools import combinations
 from pathlib import Path
 
 from ..catalog import open_catalog
+from ..config import load_config
+from ..dedupe.stage import counted_kinds
+from ..dedupe.unionfind import UnionFind
 from .ingest import read_truth
+
+SIGNALS = ("both", "hashes", "embeddings")
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,23 @@ class KindScore:
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
 
-def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str) -> list[KindScore]:
+def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str = "both",
+                    min_similarity: float | None = None) -> list[KindScore]:
+    if signals not in SIGNALS:
+        raise ValueError(f"signals must be one of {SIGNALS}, not {signals!r}")
     truth = read_truth(Path(truth_dir), "duplicates")
+    counted = counted_kinds(load_config(workspace).dedupe)
     with open_catalog(workspace, read_only=True) as cat:
         considered = {r[0] for r in cat.run("marts/dedupe_inputs").fetchall()}
-        group = dict(cat.rows("SELECT post_id, group_id FROM dup_groups"))
-        linked = {(a, b) for a, b in cat.rows("SELECT post_a, post_b FROM dup_edges")}
+        edges = [(a, b, k) for a, b, k, sim in cat.rows("SELECT post_a, post_b, kind, similarity FROM dup_edges")
+                 if (signals == "both" or (sim is None) == (signals == "hashes"))
+                 and (sim is None or min_similarity is None or sim >= min_similarity)]
+    linked = {(a, b) for a, b, _ in edges}
+    uf = UnionFind(sorted(considered))
+    for a, b, kind in edges:
+        if kind in counted:
+            uf.union(a, b)
+    group = {p: gid for gid, members in enumerate(uf.groups().values()) if len(members) > 1 for p in members}
     truth_group = dict(zip(truth["post_id"], truth["group_id"]))
     kind_of = dict(zip(truth["post_id"], truth["kind"]))
     members: dict[int, list[int]] = {}

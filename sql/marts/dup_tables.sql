@@ -1,3 +1,5 @@
 -- The dedupe results (registered as new_dup_edges and new_dup_groups) replace the old ones.
-CREATE OR REPLACE TABLE dup_edges AS SELECT post_a, post_b, kind, distance FROM new_dup_edges ORDER BY post_a, post_b;
+-- Hash edges carry a Hamming distance, embedding edges a cosine similarity (the other is NULL).
+CREATE OR REPLACE TABLE dup_edges AS
+SELECT post_a, post_b, kind, distance, similarity FROM new_dup_edges ORDER BY post_a, post_b, kind;
 CREATE OR REPLACE TABLE dup_groups AS SELECT post_id, group_id, is_representative FROM new_dup_groups ORDER BY group_id, post_id;

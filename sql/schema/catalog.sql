@@ -95,3 +95,17 @@ CREATE TABLE IF NOT EXISTS image_hashes (   -- cached by the file's md5: a new d
     information REAL,            -- grey-level spread of a 32x32 thumbnail: ~0 for flat images
     mask_phash UBIGINT           -- pHash of the silhouette (transparent or flat background), else NULL
 );
+CREATE TABLE IF NOT EXISTS embeddings (     -- where each file's vector is in cache/embeddings/<embedder>/
+    md5 VARCHAR,                 -- the file's md5 (images.file_md5)
+    embedder VARCHAR,            -- model, weights and preprocessing: changing any of them re-embeds
+    shard INTEGER,               -- shard_<shard>.npy
+    row INTEGER,                 -- row in that shard
+    PRIMARY KEY (md5, embedder)
+);
+CREATE TABLE IF NOT EXISTS embed_rejects (  -- files the embedder could not read (not retried for that embedder)
+    md5 VARCHAR,
+    embedder VARCHAR,
+    path VARCHAR,
+    error VARCHAR,
+    PRIMARY KEY (md5, embedder)
+);

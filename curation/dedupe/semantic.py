@@ -1,0 +1,111 @@
+"""Pairs of embeddings above a cosine-similarity threshold, through faiss (never an N x N matrix).
+
+The index is chosen by size: exact ``IndexFlatIP`` (a range search) up to ``FLAT_UP_TO``
+vectors; beyond that an inverted file over float16 codes (``IndexIVFScalarQuantizer``,
+trained on a sample) searched for each vector's ``k`` nearest neighbours, of which those above
+the threshold are kept. When faiss sees a GPU, the index is moved to it (k-NN search there;
+faiss GPU indexes have no range search).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import faiss
+import numpy as np
+
+from ..progress import progress
+
+log = logging.getLogger(__name__)
+FLAT_UP_TO = 200_000
+CHUNK = 16_384  # query and add vectors in chunks: float32 copies stay small
+
+
+def gpu_count() -> int:
+    get = getattr(faiss, "get_num_gpus", None)
+    return get() if get else 0
+
+
+def _float32(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
+    return np.ascontiguousarray(vectors[start:stop], dtype=np.float32)
+
+
+def build_index(vectors: np.ndarray, nlist: int | None = None, nprobe: int | None = None,
+                flat_up_to: int = FLAT_UP_TO, seed: int = 0) -> tuple[faiss.Index, str]:
+    """An inner-product index over ``vectors`` (N, D) float16/float32 L2-normalised (may be memory-mapped).
+
+    Returns (index, description). IVF: ``nlist`` defaults to about 2 * sqrt(N) lists (trained on
+    up to 64 vectors a list), ``nprobe`` to nlist / 32 (min 8).
+    """
+    n, dim = vectors.shape
+    if n <= flat_up_to:
+        index: faiss.Index = faiss.IndexFlatIP(dim)
+        description = "flat"
+    else:
+        nlist = nlist or int(2 ** round(math.log2(2 * math.sqrt(n))))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_fp16,
+                                              faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(seed)
+        sample = np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))
+        index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+        index.nprobe = nprobe or max(8, nlist // 32)
+        description = f"ivf{nlist},fp16 nprobe {index.nprobe}"
+    if gpu_count():
+        index = faiss.index_cpu_to_all_gpus(index)
+        description += " on GPU"
+    with progress("index embeddings", n) as advance:
+        for start in range(0, n, CHUNK):
+            index.add(_float32(vectors, start, start + CHUNK))
+            advance(min(CHUNK, n - start))
+    return index, description
+
+
+def semantic_pairs(vectors: np.ndarray, threshold: float, k: int = 16, **index_options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs (i < j) whose cosine similarity is at least ``threshold``.
+
+    vectors : (N, D) float16 or float32, rows L2-normalised. Returns (i, j, similarity): two
+    (P,) int64 arrays and one (P,) float32. Exact (range search) on a flat CPU index; otherwise
+    each vector's ``k`` nearest neighbours are searched, so a group larger than ``k`` is joined
+    through chains of neighbours rather than all its pairs.
+    """
+    n = len(vectors)
+    if n < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float32)
+    index, description = build_index(vectors, **index_options)
+    exact = isinstance(index, faiss.IndexFlatIP)
+    log.info("semantic search over %d vectors: %s, threshold %.3f", n, description, threshold)
+    rows, cols, sims = [], [], []
+    with progress(f"semantic search ({description})", n) as advance:
+        for start in range(0, n, CHUNK):
+            query = _float32(vectors, start, start + CHUNK)
+            if exact:
+                lims, dist, ids = index.range_search(query, float(np.nextafter(np.float32(threshold), np.float32(-2))))
+                q = np.repeat(np.arange(len(query), dtype=np.int64), np.diff(lims).astype(np.int64)) + start
+                rows.append(q), cols.append(ids.astype(np.int64)), sims.append(dist.astype(np.float32))
+            else:
+                dist, ids = index.search(query, min(k + 1, n))
+                q = np.repeat(np.arange(len(query), dtype=np.int64)[:, None], ids.shape[1], axis=1) + start
+                keep = (ids >= 0) & (dist >= threshold)
+                rows.append(q[keep]), cols.append(ids[keep].astype(np.int64)), sims.append(dist[keep].astype(np.float32))
+            advance(len(query))
+    i, j, s = np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
+    a, b = np.minimum(i, j), np.maximum(i, j)
+    keep = a != b
+    a, b, s = a[keep], b[keep], s[keep]
+    order = np.lexsort((-s, b, a))
+    a, b, s = a[order], b[order], s[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])  # each pair once, with its highest similarity
+    return a[first], b[first], np.minimum(s[first], 1.0)
+
+
+def knn(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M, k) similarities and (M, k) ids of each query's k nearest vectors, in chunks."""
+    sims, ids = [], []
+    for start in range(0, len(queries), CHUNK):
+        d, i = index.search(_float32(queries, start, start + CHUNK), k)
+        sims.append(d), ids.append(i)
+    return np.concatenate(sims), np.concatenate(ids)

