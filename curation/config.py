@@ -118,8 +118,10 @@ class DedupeConfig(_Section):
     mirror_radius: int = Field(default=4, ge=0, le=64)  # stricter: symmetric drawings mirror onto each other
     mask_radius: int = Field(default=4, ge=0, le=64)  # silhouettes: a transparent image vs its copy on a colour
     min_information: float = Field(default=6.0, ge=0.0)  # flat images (grey spread below this) never match by hash
-    semantic: bool = True
-    semantic_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
+    semantic: bool = True  # edges from embeddings (needs `curate embed`)
+    semantic_threshold: float = Field(default=0.94, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten
+    whiten_dims: int = Field(default=512, ge=0)  # PCA-whiten embeddings to this many dims first; 0: never
+    whitened_threshold: float = Field(default=0.575, ge=-1.0, le=1.0)  # cosine after whitening
     variants_are_duplicates: bool = True  # parent/child near-copies share a group (safer for splits)
     representative: Literal["largest", "score", "parent", "most_tags"] = "largest"
     merge_tags: bool = False  # table dup_group_tags: a group's tags credited to its representative

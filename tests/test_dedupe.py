@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 import curation.dedupe.search as search
 from curation.config import DedupeConfig
+from curation.dedupe.stage import EDGE_SCHEMA
 from curation.dedupe import HashTable, UnionFind, find_edges, group_posts, pick_representative, radius_pairs, run_dedupe
+from curation.embed import run_embed
 from curation.evaluate import evaluate_dedupe
 from curation.images import hamming, run_images
 from curation.ingest import ingest
@@ -99,8 +101,12 @@ def test_mirror_edges():
     assert find_edges(t, 8, 10, 6.0) == {(1, 2): ("mirror", 0)}
 
 
+def edge_frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=EDGE_SCHEMA, orient="row")
+
+
 def test_groups_and_representatives():
-    edges = {(1, 2): ("exact", 0), (2, 3): ("perceptual", 4), (5, 6): ("variant", 2)}
+    edges = edge_frame([(1, 2, "exact", 0, None), (2, 3, "perceptual", 4, None), (5, 6, "variant", None, 0.97)])
     info = {1: (100, 5, 10, None), 2: (400, 1, 3, None), 3: (400, 9, 20, None), 4: (10, 0, 0, None),
             5: (50, 0, 0, None), 6: (60, 0, 0, 5)}
     groups = group_posts([1, 2, 3, 4, 5, 6], edges, DedupeConfig(variants_are_duplicates=False, representative="largest"), info)
@@ -118,13 +124,16 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     init_workspace(ws, [board2021])
     text = (ws / "curate.toml").read_text()
     (ws / "curate.toml").write_text(text.replace("[dedupe]\n", "[dedupe]\nmerge_tags = true\n"))
-    for stage in (ingest, select, run_images):
+    for stage in (ingest, select, run_images, run_embed):
         stage(ws)
     report = run_dedupe(ws)
-    assert report.groups > 0 and report.edges.get("exact", 0) > 0
+    assert report.groups > 0 and report.edges.get("exact", 0) > 0 and report.edges.get("semantic", 0) > 0
     con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
-    edges = con.execute("SELECT post_a, post_b, kind FROM dup_edges").fetchall()
-    assert all(a < b for a, b, _ in edges)
+    edges = con.execute("SELECT post_a, post_b, kind, distance, similarity FROM dup_edges").fetchall()
+    assert all(a < b for a, b, *_ in edges)
+    for _, _, kind, distance, similarity in edges:  # each edge says which signal made it
+        assert (distance is None) != (similarity is None)
+        assert kind != "semantic" or similarity >= 0.9
     groups = con.execute("SELECT group_id, count(*), sum(is_representative::INT) FROM dup_groups GROUP BY 1").fetchall()
     assert all(n >= 2 and reps == 1 for _, n, reps in groups)
     out = pl.read_parquet(ws / "out" / "duplicates.parquet")
@@ -151,3 +160,8 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     for post, source in exact.select("post_id", "source_post_id").iter_rows():
         if post in considered and source in considered:
             assert grouped[post] == grouped[source]
+    by_signal = {sig: {s.kind: s for s in evaluate_dedupe(ws, board2021 / "truth", sig)} for sig in ("hashes", "embeddings", "both")}
+    assert by_signal["both"]["all"].found == scores["all"].found  # rebuilt from dup_edges = what dedupe grouped
+    for kind, both in by_signal["both"].items():  # the union of the signals finds what either finds
+        assert both.found >= max(by_signal["hashes"][kind].found, by_signal["embeddings"][kind].found)
+    assert by_signal["embeddings"]["all"].found > 0 and by_signal["both"]["all"].found > by_signal["hashes"]["all"].found

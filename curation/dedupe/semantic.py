@@ -109,3 +109,30 @@ def knn(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np
         d, i = index.search(_float32(queries, start, start + CHUNK), k)
         sims.append(d), ids.append(i)
     return np.concatenate(sims), np.concatenate(ids)
+
+
+def fit_whitening(vectors: np.ndarray, dims: int, sample: int = 100_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """PCA whitening learnt from the vectors themselves: (mean (D,), projection (D, dims)) float32.
+
+    Embeddings of one board share directions (its style, its usual subjects) that make every
+    pair look alike; whitening divides each principal direction by its spread, so that what
+    two pictures have in common beyond the board's usual is what counts (Jégou & Chum, ECCV
+    2012). Fit on at most ``sample`` rows.
+    """
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(vectors), size=min(len(vectors), sample), replace=False))
+    x = np.asarray(vectors[rows], dtype=np.float64)
+    mean = x.mean(axis=0)
+    _, spread, axes = np.linalg.svd(x - mean, full_matrices=False)
+    dims = min(dims, len(spread))
+    scale = np.maximum(spread[:dims] / np.sqrt(len(x)), 1e-6)
+    return mean.astype(np.float32), (axes[:dims].T / scale).astype(np.float32)
+
+
+def whiten(vectors: np.ndarray, mean: np.ndarray, projection: np.ndarray) -> np.ndarray:
+    """(N, D) -> (N, dims) float16, centred, projected and L2-normalised again, in chunks."""
+    out = np.empty((len(vectors), projection.shape[1]), dtype=np.float16)
+    for start in range(0, len(vectors), CHUNK):
+        w = (_float32(vectors, start, start + CHUNK) - mean) @ projection
+        out[start:start + len(w)] = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+    return out

@@ -23,7 +23,7 @@ from ..config import DedupeConfig, load_config
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import CurationError
 from .edges import HashTable, find_edges
-from .semantic import semantic_pairs
+from .semantic import fit_whitening, semantic_pairs, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
@@ -155,9 +155,11 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
 
 
 def semantic_edges(workspace: Path, cat, config, t: HashTable) -> list[tuple]:
-    """Edge rows (post_a, post_b, kind, None, similarity) for pairs whose embeddings are at least
-    ``semantic_threshold`` alike; ``variant`` inside a parent/child family. Flat images (below
-    ``min_information``) get none: different flat drawings embed alike."""
+    """Edge rows (post_a, post_b, kind, None, similarity) for pairs whose embeddings are alike;
+    ``variant`` inside a parent/child family. With at least 2 x ``whiten_dims`` vectors they are
+    PCA-whitened first and compared against ``whitened_threshold``, else raw against
+    ``semantic_threshold``. Flat images (below ``min_information``) get none: different flat
+    drawings embed alike."""
     cfg = config.dedupe
     embedder = configured_embedder_id(config.embed)
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
@@ -170,7 +172,12 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> list[tuple]:
     where = np.flatnonzero(has)
     usable = t.information[where] >= cfg.min_information
     where, vectors = where[usable], vectors[usable]
-    i, j, sim = semantic_pairs(vectors, cfg.semantic_threshold)
+    threshold = cfg.semantic_threshold
+    if cfg.whiten_dims and len(vectors) >= 2 * cfg.whiten_dims:
+        vectors = whiten(vectors, *fit_whitening(vectors, cfg.whiten_dims))
+        threshold = cfg.whitened_threshold
+        log.info("embeddings whitened to %d dims; threshold %.3f", vectors.shape[1], threshold)
+    i, j, sim = semantic_pairs(vectors, threshold)
     a, b = where[i], where[j]
     out = []
     for x, y, s in zip(a.tolist(), b.tolist(), sim.tolist()):
