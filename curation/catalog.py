@@ -59,6 +59,15 @@ class Catalog:
         log.info("sql %s %s (%.2fs)", step, params, time.perf_counter() - started)
         return cursor
 
+    def frame(self, step: str, **params: Any):
+        """One SQL step's result as a polars DataFrame (through Arrow, without a row-by-row copy)."""
+        import polars as pl
+
+        started = time.perf_counter()
+        table = self.con.sql(sql_text(step), params=params or None).to_arrow_table()
+        log.info("sql %s %s (%.2fs)", step, params, time.perf_counter() - started)
+        return pl.from_arrow(table)
+
     def rows(self, query: str, params: dict | list | None = None) -> list[tuple]:
         """All rows of an ad-hoc query (fetched to the end, as DuckDB 2 requires)."""
         return self.con.execute(query, params or []).fetchall()

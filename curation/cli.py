@@ -225,6 +225,51 @@ def dedupe(workspace: Path) -> None:
                f"(tables dup_edges, dup_groups; {Path(workspace) / 'out' / 'duplicates.parquet'})")
 
 
+def _print_leakage(name: str, leak) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"leakage: {name}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for split, n in sorted(leak.posts.items()):
+        table.add_row(f"posts in {split}", str(n))
+    table.add_row("duplicate groups crossing splits", f"{leak.crossing_groups} of {leak.groups}")
+    table.add_row("parent/child families crossing splits", f"{leak.crossing_families} of {leak.families}")
+    for kind, n in sorted(leak.crossing_edges.items()):
+        table.add_row(f"{kind} edges crossing splits", str(n))
+    table.add_row("val/test posts with a duplicate or relative in train", str(leak.leaked_posts))
+    _console().print(table)
+
+
+@main.command()
+@workspace_argument
+@click.option("--check", "check", is_flag=False, flag_value="", default=None, metavar="[SPLIT_FILE]",
+              help="Only count what crosses splits: the workspace's split, a file (CSV/parquet with post_id,split, "
+                   "or a folder of <split>.txt id lists), or plain-id-mod-1000 for the plain post_id % 1000 scheme.")
+@click.option("--reassign", is_flag=True, help="Assign every post afresh instead of keeping earlier assignments.")
+def split(workspace: Path, check: str | None, reassign: bool) -> None:
+    """Assign every selected post to train, val or test, with no duplicate group or family split.
+
+    Scheme from [split] scheme: stratified (multi-label, by label tags), time (a holdout after
+    a date) or id_mod_1000 (the WD taggers' ranges). Writes table splits and out/splits/
+    (per split a parquet manifest and a list of paths, selected_tags.csv, tag_stats.parquet).
+    """
+    from .split import check_split, run_split
+
+    if check is not None:
+        name, leak = check_split(workspace, check or None)
+        _print_leakage(name, leak)
+        return
+    report = run_split(workspace, reassign=reassign)
+    sizes = ", ".join(f"{n} {s}" for s, n in report.posts.items())
+    kept = f"; {report.kept} posts kept their earlier split, {report.moved} moved" if report.kept or report.moved else ""
+    click.echo(f"{report.scheme} split of {sum(report.posts.values())} posts in {report.units} units: {sizes}{kept}")
+    if report.coverage:
+        click.echo("stratified tags present in each split: " + ", ".join(f"{s} {c:.1%}" for s, c in report.coverage.items()))
+    _print_leakage("this split", report.leakage)
+    click.echo(f"manifests: {report.manifests}")
+
+
 @main.command("export-sqlite")
 @workspace_argument
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))

@@ -33,6 +33,17 @@ SourceFormat = Literal[
 ]
 
 
+def check_mod_ranges(ranges: list[list[int]]) -> list[list[int]]:
+    """Inclusive [low, high] ranges of post_id % 1000."""
+    for pair in ranges:
+        if len(pair) != 2:
+            raise ValueError(f"each range is [low, high], got {pair}")
+        lo, hi = pair
+        if not 0 <= lo <= hi <= 999:
+            raise ValueError(f"range [{lo}, {hi}] must satisfy 0 <= low <= high <= 999")
+    return ranges
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -76,13 +87,7 @@ class SelectConfig(_Section):
     @field_validator("id_mod_1000")
     @classmethod
     def _ranges_within_1000(cls, ranges: list[list[int]]) -> list[list[int]]:
-        for pair in ranges:
-            if len(pair) != 2:
-                raise ValueError(f"each range is [low, high], got {pair}")
-            lo, hi = pair
-            if not 0 <= lo <= hi <= 999:
-                raise ValueError(f"range [{lo}, {hi}] must satisfy 0 <= low <= high <= 999")
-        return ranges
+        return check_mod_ranges(ranges)
 
 
 class ImagesConfig(_Section):
@@ -137,14 +142,25 @@ class SplitConfig(_Section):
     test: float = Field(default=0.1, ge=0.0, le=1.0)
     seed: int = 0
     group_by_artist: bool = False
-    holdout_after: dt.date | dt.datetime | None = None  # scheme = "time"
+    holdout_after: dt.date | dt.datetime | None = None  # scheme = "time": posts after it go to val/test
     min_tag_posts: int = Field(default=10, ge=0)  # stratify tags with at least this many posts
+    id_mod_train: list[list[int]] = Field(default_factory=lambda: [[0, 899]])  # scheme = "id_mod_1000" (WD taggers)
+    id_mod_val: list[list[int]] = Field(default_factory=lambda: [[950, 999]])
+    id_mod_test: list[list[int]] = Field(default_factory=lambda: [[900, 949]])
+    manifest_posts: Literal["representatives", "all"] = "representatives"  # duplicates in the manifests
+
+    @field_validator("id_mod_train", "id_mod_val", "id_mod_test")
+    @classmethod
+    def _mod_ranges(cls, ranges: list[list[int]]) -> list[list[int]]:
+        return check_mod_ranges(ranges)
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> "SplitConfig":
         total = self.train + self.val + self.test
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train + val + test must be 1, got {total:g}")
+        if self.scheme == "time" and self.holdout_after is None:
+            raise ValueError("scheme = 'time' needs holdout_after (a date)")
         return self
 
 
@@ -272,4 +288,4 @@ def load_config(workspace: Path | str) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
-    return parse_config(_paths_to_path(data), origin=str(path), base=path.parent)
+    return parse_config(_paths_to_path(data), origin=str(path), base=path.parent.resolve())

@@ -109,3 +109,15 @@ CREATE TABLE IF NOT EXISTS embed_rejects (  -- files the embedder could not read
     error VARCHAR,
     PRIMARY KEY (md5, embedder)
 );
+CREATE TABLE IF NOT EXISTS dup_edges (      -- written by `curate dedupe` (empty until then)
+    post_a BIGINT,
+    post_b BIGINT,
+    kind VARCHAR,                -- exact pixels perceptual mirror background semantic variant
+    distance INTEGER,            -- Hamming distance, for hash edges
+    similarity REAL              -- cosine similarity, for embedding edges
+);
+CREATE TABLE IF NOT EXISTS dup_groups (
+    post_id BIGINT,
+    group_id BIGINT,             -- the representative's post id
+    is_representative BOOLEAN
+);
