@@ -365,7 +365,7 @@ def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None
 def demo(out: Path, posts: int, seed: int) -> None:
     """Run every stage that exists on a small synthetic board in OUT, offline.
 
-    Synth, init, ingest, select, images, embed, dedupe; prints where the results are and how they score against the
+    Synth, init, ingest, select, images, embed, dedupe, split; prints where the results are and how they score against the
     board's ground truth. (Each stage adds itself to the demo as it lands.)
     """
     from .synth import generate_board
@@ -377,6 +377,7 @@ def demo(out: Path, posts: int, seed: int) -> None:
     from .images import run_images
     from .ingest import ingest as run_ingest
     from .select import select as run_select
+    from .split import check_split, run_split
 
     board = out / "board"
     manifest = generate_board(board, posts, seed=seed, fmt="danbooru2021", image_size=256, images=True, overwrite=True)
@@ -407,8 +408,15 @@ def demo(out: Path, posts: int, seed: int) -> None:
     overall = next(s for s in evaluate_dedupe(workspace, board / "truth") if s.kind == "all")
     click.echo(f"  vs truth: pairwise precision {overall.precision:.2f}, recall {overall.recall:.2f} over "
                f"{overall.truth_pairs} planted pairs (per kind: `curate evaluate dedupe`)")
+    splits = run_split(workspace)
+    click.echo("split: " + ", ".join(f"{n} {s}" for s, n in splits.posts.items())
+               + f"; {splits.leakage.crossing_groups} duplicate groups and {splits.leakage.crossing_families} families "
+               f"cross splits; manifests in {splits.manifests}")
+    _, plain = check_split(workspace, "plain-id-mod-1000")
+    click.echo(f"  the plain post_id % 1000 scheme would split {plain.crossing_groups} of {plain.groups} duplicate groups "
+               f"and {plain.crossing_families} of {plain.families} families")
     click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, "
-               "select_audit, images, image_hashes, embeddings, dup_edges, dup_groups)")
+               "select_audit, images, image_hashes, embeddings, dup_edges, dup_groups, splits)")
     click.echo(f"ground truth: {board / 'truth'}")
 
 

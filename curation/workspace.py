@@ -81,8 +81,13 @@ drop_banned = true
 # val = 0.1
 # test = 0.1
 # seed = 0
-# group_by_artist = false
-# min_tag_posts = 10
+# group_by_artist = false             # an artist's posts share a split
+# min_tag_posts = 10                  # stratify the label tags with at least this many posts
+# holdout_after = 2024-01-01          # scheme = "time": units whose oldest post is newer go to val/test
+# id_mod_train = [[0, 899]]           # scheme = "id_mod_1000": ranges of post_id % 1000 (the WD taggers')
+# id_mod_val = [[950, 999]]
+# id_mod_test = [[900, 949]]
+# manifest_posts = "representatives"  # representatives | all: duplicates in out/splits/*.parquet
 
 [tagger]
 # folds = 5
