@@ -270,6 +270,59 @@ def split(workspace: Path, check: str | None, reassign: bool) -> None:
     click.echo(f"manifests: {report.manifests}")
 
 
+@main.command()
+@workspace_argument
+def train(workspace: Path) -> None:
+    """Out-of-fold tag probabilities for every selected post from K-fold heads on the embeddings.
+
+    Posts are dealt into [tagger] folds (default 5) whole duplicate groups and families at a
+    time, stratified by tag; each fold is predicted by a head trained on the others. Writes
+    cache/predictions/kfold-heads/ (float16, tag-major) and table tagger_folds.
+    """
+    from .tagger import run_train
+
+    report = run_train(workspace)
+    click.echo(f"trained {report.folds} heads in {report.seconds:.1f}s: out-of-fold probabilities for {report.posts} posts "
+               f"x {report.tags} tags in {report.folder}")
+    if report.without_embedding:
+        click.echo(f"{report.without_embedding} selected posts have no embedding (run `curate embed`) and were skipped")
+
+
+@main.command()
+@workspace_argument
+@click.option("--onnx", "onnx_model", type=click.Path(dir_okay=False, path_type=Path), help="A WD14-style ONNX tagger.")
+@click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path),
+              help="Probabilities to import: .parquet (post_id + a column per tag, or a 'probabilities' list) or .npy.")
+@click.option("--tags", "tags_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The tagger's tag names: selected_tags.csv (column name) or a text file, one a line.")
+@click.option("--post-ids", type=click.Path(dir_okay=False, path_type=Path), help="With an .npy: the post ids of its rows.")
+@click.option("--name", help="Name for the comparison tables (default onnx:<model> or imported:<file>).")
+@click.option("--size", type=int, default=448, show_default=True, help="ONNX input size (a size the model declares wins).")
+@click.option("--rgb", is_flag=True, help="Feed RGB instead of the WD taggers' BGR.")
+@click.option("--nchw", is_flag=True, help="Feed NCHW instead of NHWC.")
+@click.option("--unit-scale", is_flag=True, help="Pixel values 0-1 instead of 0-255.")
+def score(workspace: Path, onnx_model: Path | None, predictions: Path | None, tags_file: Path | None, post_ids: Path | None,
+          name: str | None, size: int, rgb: bool, nchw: bool, unit_scale: bool) -> None:
+    """Predictions from an external tagger: run an ONNX model, or import a file of probabilities.
+
+    Tag names map onto the catalog's through its aliases. The result is registered for
+    `curate evaluate tagger` (side by side with our heads) and `curate suggest`.
+    """
+    from .tagger.external import OnnxInput, import_predictions, score_onnx
+
+    if (onnx_model is None) == (predictions is None):
+        raise click.UsageError("give exactly one of --onnx MODEL or --predictions FILE")
+    if onnx_model is not None:
+        if tags_file is None:
+            raise click.UsageError("--onnx needs --tags selected_tags.csv")
+        store = score_onnx(workspace, onnx_model, tags_file, name,
+                           OnnxInput(size=size, bgr=not rgb, layout="NCHW" if nchw else "NHWC", scale=1 / 255 if unit_scale else 1.0))
+    else:
+        store = import_predictions(workspace, predictions, tags_file, post_ids, name)
+    meta = store.meta
+    click.echo(f"{meta['name']}: probabilities for {meta['posts']} posts x {meta['tags']} tags in {store.folder}")
+
+
 @main.command("export-sqlite")
 @workspace_argument
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
@@ -356,6 +409,50 @@ def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None
         table.add_row(s.kind, str(s.truth_pairs), str(s.found), f"{s.recall:.3f}", str(s.predicted_pairs),
                       f"{s.precision:.3f}", f"{s.f1:.3f}")
     _console().print(table)
+
+
+@evaluate.command("tagger")
+@workspace_argument
+@click.option("--tagger", "taggers", multiple=True, help="Tagger(s) to score (default: all registered); repeat to compare.")
+@click.option("--split", "split_name", type=click.Choice(["train", "val", "test"]), help="Only the posts of this split.")
+@click.option("--per-tag", type=click.Path(dir_okay=False, path_type=Path), help="Write the per-tag table(s) to this CSV.")
+@click.option("--save", type=click.Path(file_okay=False, path_type=Path),
+              help="Save the post ids, tags and each tagger's predictions used, to reproduce the comparison.")
+def evaluate_tagger_cmd(workspace: Path, taggers: tuple[str, ...], split_name: str | None, per_tag: Path | None,
+                        save: Path | None) -> None:
+    """Precision, recall, F1, AP per tag and overall; P=R threshold with F1/F2/MCC; informedness.
+
+    With several taggers: only posts all of them predicted and tags all of them know that at
+    least [tagger] min_posts of those posts carry, plus an ensemble averaging them.
+    """
+    import polars as pl
+    from rich.table import Table
+
+    from .tagger.evaluate import evaluate_taggers
+
+    scores = evaluate_taggers(workspace, list(taggers) or None, split_name, save)
+    first = scores[0].overall
+    table = Table(title=f"taggers on {first.posts} posts x {first.tags} tags"
+                        + (f" ({split_name})" if split_name else "") + f", threshold {first.threshold}")
+    for col in ("tagger", "slice", "tags", "macro AP", "macro F1", "micro F1", "P=R thr", "F1@P=R", "F2@P=R", "MCC@P=R",
+                "inform. .2/.3/.5"):
+        table.add_column(col, justify="left" if col in ("tagger", "slice") else "right")
+    for s in scores:
+        for label, m in [("all", s.overall)] + list(s.slices.items()):
+            table.add_row(s.name, label, str(m.tags), f"{m.macro_ap:.3f}", f"{m.macro_f1:.3f}", f"{m.micro_f1:.3f}",
+                          f"{m.pr_threshold:.3f}", f"{m.f1_at_pr:.3f}", f"{m.f2_at_pr:.3f}", f"{m.mcc_at_pr:.3f}",
+                          "/".join(f"{v:.2f}" for v in m.informedness.values()))
+    console = _console()
+    console.print(table)
+    for s in scores:
+        if s.rating_accuracy is not None:
+            rows = "; ".join(f"{r}: " + " ".join(str(int(n)) for n in row) for r, row in zip("gsqe", s.rating_confusion))
+            console.print(f"{s.name} rating accuracy {s.rating_accuracy:.3f} (confusion, rows true g s q e: {rows})")
+    if per_tag:
+        pl.concat([s.per_tag.with_columns(pl.lit(s.name).alias("tagger")) for s in scores]).write_csv(per_tag)
+        console.print(f"per-tag table: {per_tag}")
+    if save:
+        console.print(f"predictions and post ids used: {save}")
 
 
 @main.command()

@@ -169,9 +169,15 @@ class TaggerConfig(_Section):
 
     folds: int = Field(default=5, ge=2)
     head: Literal["linear", "mlp"] = "linear"
-    epochs: int = Field(default=20, ge=1)
-    prior_weighted_loss: bool = False
-    threshold: float = Field(default=0.35, gt=0.0, lt=1.0)
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=1024, ge=1)
+    learning_rate: float = Field(default=3e-3, gt=0.0)
+    prior_weighted_loss: bool = False  # BCE weighted by max(target, 1 - tag prior)
+    threshold: float = Field(default=0.35, gt=0.0, lt=1.0)  # metrics at this probability
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    chunk_tags: int = Field(default=1024, ge=1)  # predictions stored tag-major, this many tags a file
+    rare_from_rank: int = Field(default=2000, ge=1)  # metrics slice: tags at this frequency rank and below are "rare"
+    min_posts: int = Field(default=10, ge=1)  # comparisons: only tags in at least this many held-out posts
 
 
 class SuggestConfig(_Section):

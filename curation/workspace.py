@@ -90,11 +90,17 @@ drop_banned = true
 # manifest_posts = "representatives"  # representatives | all: duplicates in out/splits/*.parquet
 
 [tagger]
-# folds = 5
+# folds = 5                           # K-fold heads: every post predicted by a head that never saw it
 # head = "linear"                     # linear | mlp
-# epochs = 20
-# prior_weighted_loss = false
-# threshold = 0.35
+# epochs = 10
+# batch_size = 1024
+# learning_rate = 0.003
+# prior_weighted_loss = false         # BCE weighted by max(target, 1 - tag prior)
+# threshold = 0.35                    # metrics at this probability
+# device = "auto"                     # auto | cpu | cuda
+# chunk_tags = 1024                   # predictions stored tag-major, this many tags a file
+# rare_from_rank = 2000               # metrics: tags at this frequency rank and below count as rare
+# min_posts = 10                      # comparisons: only tags in at least this many held-out posts
 
 [suggest]
 # max_per_tag = 100

@@ -39,7 +39,7 @@ class EmbedReport:
         return self.embedded / self.seconds if self.seconds else 0.0
 
 
-class _Files:
+class ImageFiles:
     """A map-style dataset: index -> (index, (3, S, S) float32 or None, error text)."""
 
     def __init__(self, paths: list[str], preprocess) -> None:
@@ -56,7 +56,7 @@ class _Files:
             return i, None, f"{type(exc).__name__}: {exc}"
 
 
-def _collate(items):
+def collate_images(items):
     import torch
 
     good = [(i, x) for i, x, _ in items if x is not None]
@@ -69,8 +69,8 @@ def batches(paths: list[str], embedder: Embedder, batch_size: int, workers: int)
     """Yield (indices, (B, 3, S, S) float32 tensor or None, [(index, error)]) in input order."""
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(_Files(paths, embedder.preprocess), batch_size=batch_size, num_workers=workers,
-                        collate_fn=_collate, prefetch_factor=4 if workers else None,
+    loader = DataLoader(ImageFiles(paths, embedder.preprocess), batch_size=batch_size, num_workers=workers,
+                        collate_fn=collate_images, prefetch_factor=4 if workers else None,
                         pin_memory=embedder.device == "cuda")
     yield from loader
 

@@ -76,6 +76,14 @@ def build_units(post_ids: list[int], parents: list[int | None], dup_groups: list
     return {post: key[uf.find(post)] for post in post_ids}
 
 
+def selected_units(cat: Catalog, group_by_artist: bool) -> tuple[list[tuple], dict[int, int]]:
+    """The selected posts (post_id, parent_id, created_at) and post -> unit key."""
+    posts = cat.run("marts/split_posts").fetchall()
+    dup_groups = cat.rows("SELECT post_id, group_id FROM dup_groups")
+    artists = cat.run("marts/split_artists").fetchall() if group_by_artist else []
+    return posts, build_units([r[0] for r in posts], [r[1] for r in posts], dup_groups, artists)
+
+
 def _in_ranges(values: np.ndarray, ranges: list[list[int]]) -> np.ndarray:
     hit = np.zeros(len(values), dtype=bool)
     for lo, hi in ranges:
@@ -103,7 +111,7 @@ def assign_time(oldest: np.ndarray, order: np.ndarray, cfg: SplitConfig) -> np.n
     return np.where(held, np.where(order < val_share, "val", "test"), "train").astype(object)
 
 
-def _label_csr(unit_index: dict[int, int], post_unit: dict[int, int], rows: list[tuple[int, int]]):
+def label_csr(unit_index: dict[int, int], post_unit: dict[int, int], rows: list[tuple[int, int]]):
     """(indptr, labels, counts, n_labels) per unit from (post, tag) rows."""
     if not rows:
         return np.zeros(len(unit_index) + 1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64), 0
@@ -128,11 +136,8 @@ def run_split(workspace: Path | str, reassign: bool = False) -> SplitReport:
             raise CurationError(f"{workspace}: nothing selected yet; run `curate select {workspace}` first")
         if not cat.scalar("SELECT count(*) FROM dup_edges"):
             log.warning("no duplicate edges (run `curate dedupe` first): only families keep posts together")
-        posts = cat.run("marts/split_posts").fetchall()
+        posts, post_unit = selected_units(cat, cfg.group_by_artist)
         post_ids = [r[0] for r in posts]
-        dup_groups = cat.rows("SELECT post_id, group_id FROM dup_groups")
-        artists = cat.run("marts/split_artists").fetchall() if cfg.group_by_artist else []
-        post_unit = build_units(post_ids, [r[1] for r in posts], dup_groups, artists)
         keys = np.array(sorted(set(post_unit.values())), dtype=np.int64)
         unit_index = {int(k): i for i, k in enumerate(keys)}
         unit_of_post = np.array([unit_index[post_unit[p]] for p in post_ids], dtype=np.int64)
@@ -184,7 +189,7 @@ def _stratify(cat: Catalog, cfg: SplitConfig, post_unit: dict[int, int], unit_in
               unit_split: np.ndarray, sizes: np.ndarray, order: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     """Split names for all units; units already named (kept) count as prior placements."""
     rows = cat.run("marts/split_labels", min_posts=cfg.min_tag_posts).fetchall()
-    indptr, labels, counts, n_labels = _label_csr(unit_index, post_unit, rows)
+    indptr, labels, counts, n_labels = label_csr(unit_index, post_unit, rows)
     kept = unit_split != ""
     prior_posts = np.zeros(3)
     prior_labels = np.zeros((n_labels, 3))

@@ -121,3 +121,15 @@ CREATE TABLE IF NOT EXISTS dup_groups (
     group_id BIGINT,             -- the representative's post id
     is_representative BOOLEAN
 );
+CREATE TABLE IF NOT EXISTS taggers (        -- prediction sets in cache/predictions/, for metrics and comparisons
+    name VARCHAR PRIMARY KEY,    -- kfold-heads, onnx:<model>, imported:<file>
+    kind VARCHAR,                -- kfold-head | external
+    folder VARCHAR,
+    posts BIGINT,
+    tags INTEGER,
+    made_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS tagger_folds (   -- which fold's head predicted each post (out-of-fold)
+    post_id BIGINT PRIMARY KEY,
+    fold INTEGER
+);

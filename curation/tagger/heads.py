@@ -1,0 +1,121 @@
+"""Multi-label heads on frozen embeddings, and their training. Torch only; no files.
+
+A head maps (B, D) embeddings to (B, K) tag logits and (B, 4) rating logits (g, s, q, e).
+Labels arrive as CSR rows (``indptr``, ``indices``: post i has tags indices[indptr[i]:indptr[i+1]])
+so that N x K never has to be dense; each batch is made dense on the fly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RATINGS = ("g", "s", "q", "e")
+MIN_STEPS = 50  # optimiser steps per epoch at least
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    head: str = "linear"  # linear | mlp
+    epochs: int = 8
+    batch_size: int = 1024
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    prior_weighted_loss: bool = False
+    hidden: int = 1024  # mlp
+    seed: int = 0
+
+
+def build_head(dim: int, tags: int, options: TrainOptions):
+    import torch
+
+    class Head(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            if options.head == "mlp":
+                self.body = torch.nn.Sequential(torch.nn.Linear(dim, options.hidden), torch.nn.GELU(), torch.nn.Dropout(0.1))
+                width = options.hidden
+            else:
+                self.body = torch.nn.Identity()
+                width = dim
+            self.tags = torch.nn.Linear(width, tags)
+            self.rating = torch.nn.Linear(width, len(RATINGS))
+
+        def forward(self, x):
+            h = self.body(x)
+            return self.tags(h), self.rating(h)
+
+    return Head()
+
+
+def csr_entries(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For CSR ``rows``: (position of each entry in ``rows``, its index into the CSR data)."""
+    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    which = np.repeat(np.arange(len(rows)), lengths)
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return which, np.arange(int(lengths.sum())) - first + np.repeat(starts, lengths)
+
+
+def dense_labels(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, tags: int) -> np.ndarray:
+    """(len(rows), tags) float32 0/1 for the given CSR rows."""
+    out = np.zeros((len(rows), tags), dtype=np.float32)
+    which, entries = csr_entries(indptr, rows)
+    out[which, indices[entries]] = 1.0
+    return out
+
+
+def train_head(x: np.ndarray, indptr: np.ndarray, indices: np.ndarray, ratings: np.ndarray, rows: np.ndarray,
+               tags: int, options: TrainOptions, device: str = "cpu"):
+    """Train a head on the posts ``rows`` (indices into x).
+
+    x : (N, D) float16/float32 embeddings; indptr/indices : CSR tag labels for the N posts;
+    ratings : (N,) int8 rating index (-1 unknown, left out of the rating loss).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(options.seed)
+    rng = np.random.default_rng(options.seed)
+    model = build_head(x.shape[1], tags, options).to(device)
+    counts = np.bincount(indices[csr_entries(indptr, rows)[1]], minlength=tags)
+    frequency = np.clip(counts / max(len(rows), 1), 1e-4, 1 - 1e-4).astype(np.float32)
+    prior = torch.from_numpy(frequency).to(device)
+    with torch.no_grad():  # start from each tag's base rate: rare tags need not unlearn 0.5 first
+        model.tags.bias.copy_(torch.logit(prior))
+    # small boards: smaller batches, so that every epoch still takes MIN_STEPS optimiser steps
+    batch_size = max(1, min(options.batch_size, -(-len(rows) // MIN_STEPS)))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay,
+                                  fused=True)
+    steps = options.epochs * max(1, -(-len(rows) // batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=options.learning_rate, total_steps=steps)
+    model.train()
+    for _ in range(options.epochs):
+        shuffled = rows[rng.permutation(len(rows))]
+        for start in range(0, len(rows), batch_size):
+            batch = shuffled[start:start + batch_size]
+            features = torch.from_numpy(np.asarray(x[batch], dtype=np.float32)).to(device)
+            target = torch.from_numpy(dense_labels(indptr, indices, batch, tags)).to(device)
+            tag_logits, rating_logits = model(features)
+            weight = torch.maximum(target, 1 - prior) if options.prior_weighted_loss else None
+            loss = F.binary_cross_entropy_with_logits(tag_logits, target, weight)
+            rated = torch.from_numpy(ratings[batch].astype(np.int64)).to(device)
+            if (rated >= 0).any():
+                loss = loss + 0.1 * F.cross_entropy(rating_logits[rated >= 0], rated[rated >= 0])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+    return model.eval()
+
+
+def predict(model, x: np.ndarray, rows: np.ndarray, batch_size: int = 4096, device: str = "cpu"):
+    """Yield (row indices, (B, K) float16 tag probabilities, (B, 4) float16 rating probabilities)."""
+    import torch
+
+    with torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            tag_logits, rating_logits = model(torch.from_numpy(np.asarray(x[batch], dtype=np.float32)).to(device))
+            yield batch, torch.sigmoid(tag_logits).cpu().numpy().astype(np.float16), \
+                torch.softmax(rating_logits, dim=1).cpu().numpy().astype(np.float16)
