@@ -462,7 +462,7 @@ def evaluate_tagger_cmd(workspace: Path, taggers: tuple[str, ...], split_name: s
 def demo(out: Path, posts: int, seed: int) -> None:
     """Run every stage that exists on a small synthetic board in OUT, offline.
 
-    Synth, init, ingest, select, images, embed, dedupe, split; prints where the results are and how they score against the
+    Synth, init, ingest, select, images, embed, dedupe, train, split; prints where the results are and how they score against the
     board's ground truth. (Each stage adds itself to the demo as it lands.)
     """
     from .synth import generate_board
@@ -475,6 +475,8 @@ def demo(out: Path, posts: int, seed: int) -> None:
     from .ingest import ingest as run_ingest
     from .select import select as run_select
     from .split import check_split, run_split
+    from .tagger import OUR_TAGGER, run_train
+    from .tagger.evaluate import evaluate_taggers
 
     board = out / "board"
     manifest = generate_board(board, posts, seed=seed, fmt="danbooru2021", image_size=256, images=True, overwrite=True)
@@ -505,6 +507,11 @@ def demo(out: Path, posts: int, seed: int) -> None:
     overall = next(s for s in evaluate_dedupe(workspace, board / "truth") if s.kind == "all")
     click.echo(f"  vs truth: pairwise precision {overall.precision:.2f}, recall {overall.recall:.2f} over "
                f"{overall.truth_pairs} planted pairs (per kind: `curate evaluate dedupe`)")
+    trained = run_train(workspace)
+    [heads] = evaluate_taggers(workspace, [OUR_TAGGER])
+    click.echo(f"train: {trained.folds}-fold heads, out-of-fold probabilities for {trained.posts} posts x {trained.tags} tags "
+               f"({trained.seconds:.0f}s); macro AP {heads.overall.macro_ap:.3f}, micro F1 at P=R {heads.overall.f1_at_pr:.3f} "
+               f"(`curate evaluate tagger`)")
     splits = run_split(workspace)
     click.echo("split: " + ", ".join(f"{n} {s}" for s, n in splits.posts.items())
                + f"; {splits.leakage.crossing_groups} duplicate groups and {splits.leakage.crossing_families} families "
@@ -513,7 +520,7 @@ def demo(out: Path, posts: int, seed: int) -> None:
     click.echo(f"  the plain post_id % 1000 scheme would split {plain.crossing_groups} of {plain.groups} duplicate groups "
                f"and {plain.crossing_families} of {plain.families} families")
     click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, "
-               "select_audit, images, image_hashes, embeddings, dup_edges, dup_groups, splits)")
+               "select_audit, images, image_hashes, embeddings, dup_edges, dup_groups, tagger_folds, taggers, splits)")
     click.echo(f"ground truth: {board / 'truth'}")
 
 

@@ -1,0 +1,111 @@
+"""Benchmark: the tagger on a synthetic board, and K-fold training time at 100k x 2k.
+
+Quality (``--posts``, default 20,000): a synthetic board with 256-px images through ingest ->
+select (tags with 10+ posts) -> images -> embed (the offline default embedder, at
+``--image-size`` px to keep the run short) -> dedupe -> train (5-fold linear heads) ->
+evaluate; prints macro AP and micro F1 at P=R overall and per category, against the board's
+labels (with their planted noise, as a real board's).
+
+Speed (``--speed``): ``train_head`` + ``predict`` for 5 folds on 100,000 x 1,280 float16
+embeddings and 2,000 Zipf-distributed tags (synthetic arrays: the compute of `curate train`
+without the board), timed; median of ``--repeats``.
+
+    python bench/bench_tagger.py [--posts 20000] [--image-size 160] [--speed] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def curate(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "curation.cli", "-q", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def quality(posts: int, image_size: int, keep: Path | None) -> dict:
+    from curation.tagger.evaluate import evaluate_taggers
+
+    work = keep or Path(tempfile.mkdtemp(prefix="bench_tagger_"))
+    board, ws = work / "board", work / "ws"
+    timings = {}
+    if not (ws / "catalog.duckdb").exists():
+        curate("synth", str(board), "--posts", str(posts), "--image-size", "256", "--overwrite")
+        curate("init", str(ws), "--source", str(board))
+        text = (ws / "curate.toml").read_text()
+        text = text.replace("[select]\n", "[select]\nmin_tag_count = 10\n")
+        (ws / "curate.toml").write_text(text.replace("[embed]\n", f"[embed]\nimage_size = {image_size}\n"))
+        for stage in ("ingest", "select", "images", "embed", "dedupe"):
+            started = time.perf_counter()
+            curate(stage, str(ws))
+            timings[stage] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    curate("train", str(ws))
+    timings["train"] = round(time.perf_counter() - started, 1)
+    [score] = evaluate_taggers(ws, ["kfold-heads"])
+    rows = {"all": score.overall, **score.slices}
+    return {"posts": posts, "image_size": image_size, "stage_seconds": timings, "workspace": str(ws),
+            "rating_accuracy": score.rating_accuracy,
+            "slices": {k: {"tags": v.tags, "macro_ap": round(v.macro_ap, 3), "micro_f1_at_pr": round(v.f1_at_pr, 3),
+                           "pr_threshold": round(v.pr_threshold, 3), "mcc_at_pr": round(v.mcc_at_pr, 3)}
+                       for k, v in rows.items()}}
+
+
+def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, folds: int = 5) -> dict:
+    import torch
+
+    from curation.tagger.heads import TrainOptions, predict, train_head
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, dim)).astype(np.float16)
+    popularity = 1.0 / np.arange(1, tags + 1) ** 0.8
+    per_post = rng.poisson(20, n).clip(1, 80)
+    rows = np.repeat(np.arange(n), per_post)
+    cols = rng.choice(tags, size=len(rows), p=popularity / popularity.sum())
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    keep = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]
+    rows, cols = rows[keep], cols[keep]
+    indptr = np.searchsorted(rows, np.arange(n + 1))
+    ratings = rng.integers(0, 4, n).astype(np.int8)
+    fold = rng.integers(0, folds, n)
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for k in range(folds):
+            model = train_head(x, indptr, cols, ratings, np.flatnonzero(fold != k), tags, TrainOptions(epochs=10))
+            for _ in predict(model, x, np.flatnonzero(fold == k)):
+                pass
+        runs.append(time.perf_counter() - started)
+    return {"posts": n, "dim": dim, "tags": tags, "folds": folds, "epochs": 10, "torch_threads": torch.get_num_threads(),
+            "runs_s": [round(r, 1) for r in runs], "median_s": round(statistics.median(runs), 1), "target_s": 600}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=20_000)
+    parser.add_argument("--image-size", type=int, default=160)
+    parser.add_argument("--speed", action="store_true", help="only the 100k x 2k training time")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="reuse/keep the board and workspace in this folder")
+    opts = parser.parse_args()
+    result = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
+    if opts.speed:
+        result["speed"] = speed(opts.repeats)
+    else:
+        result["quality"] = quality(opts.posts, opts.image_size, opts.keep)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

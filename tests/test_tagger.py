@@ -1,0 +1,186 @@
+"""Tagger: metrics against scikit-learn and hand-computed values, the tag-major store, heads
+that learn a planted signal, out-of-fold predictions on a synthetic board, an ONNX tagger
+exported inside the test, imported predictions, and side-by-side comparisons."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef, precision_score, recall_score
+
+from curation.dedupe import run_dedupe
+from curation.embed import run_embed
+from curation.errors import CurationError
+from curation.images import run_images
+from curation.ingest import ingest
+from curation.select import select
+from curation.tagger import PredictionStore, TrainOptions, run_train, train_head
+from curation.tagger.evaluate import evaluate_taggers
+from curation.tagger.external import import_predictions, score_onnx
+from curation.tagger.heads import dense_labels, predict
+from curation.tagger.metrics import (average_precision, confusion_matrix, informedness, mcc, micro_counts, summarise,
+                                     threshold_where_precision_equals_recall)
+from curation.workspace import init_workspace
+
+
+@pytest.fixture
+def noisy_scores():
+    rng = np.random.default_rng(0)
+    y = rng.random((400, 12)) < np.linspace(0.05, 0.5, 12)
+    p = np.clip(y * 0.35 + rng.random((400, 12)) * 0.65, 0, 1)
+    p[:, 3] = np.round(p[:, 3], 1)  # ties
+    return y, p
+
+
+def test_average_precision_matches_sklearn(noisy_scores):
+    y, p = noisy_scores
+    ours = average_precision(y, p)
+    for j in range(y.shape[1]):
+        assert ours[j] == pytest.approx(average_precision_score(y[:, j], p[:, j]), abs=1e-12)
+    assert np.isnan(average_precision(np.zeros((3, 1), bool), np.ones((3, 1))))[0]
+
+
+def test_summary_matches_sklearn(noisy_scores):
+    y, p = noisy_scores
+    s = summarise(y, p, 0.5)
+    predicted = p >= 0.5
+    assert s.micro_precision == pytest.approx(precision_score(y.ravel(), predicted.ravel()))
+    assert s.micro_recall == pytest.approx(recall_score(y.ravel(), predicted.ravel()))
+    assert s.micro_f1 == pytest.approx(f1_score(y.ravel(), predicted.ravel()))
+    assert s.macro_f1 == pytest.approx(f1_score(y, predicted, average="macro", zero_division=0))
+    assert s.macro_ap == pytest.approx(np.mean([average_precision_score(y[:, j], p[:, j]) for j in range(12)]))
+    at = threshold_where_precision_equals_recall(y, p)
+    tp, fp, fn, tn = micro_counts(y, p, at)
+    assert abs(tp / (tp + fp) - tp / (tp + fn)) < 0.02  # bisection landed where the two cross
+    assert s.mcc_at_pr == pytest.approx(matthews_corrcoef(y.ravel(), (p >= at).ravel()))
+
+
+def test_hand_computed_values():
+    y = np.array([[1, 0], [1, 1], [0, 0], [0, 1]], dtype=bool)
+    p = np.array([[0.9, 0.2], [0.4, 0.8], [0.6, 0.1], [0.1, 0.3]])
+    # at 0.5: tag 0 has tp 1, fp 1, fn 1, tn 1; tag 1 has tp 1, fp 0, fn 1, tn 2
+    assert informedness(y, p, 0.5) == pytest.approx(((0.5 + 0.5 - 1) + (0.5 + 1.0 - 1)) / 2)
+    assert mcc(2, 1, 2, 3) == pytest.approx((2 * 3 - 1 * 2) / np.sqrt(3 * 4 * 4 * 5))
+    assert average_precision(y, p)[0] == pytest.approx((1 / 1 + 2 / 3) / 2)  # hits at ranks 1 and 3
+    assert confusion_matrix(np.array([0, 1, 1, 3]), np.array([0, 1, 0, 3]), 4).tolist() == \
+        [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]]
+
+
+def test_prediction_store_is_tag_major_and_round_trips(tmp_path):
+    store = PredictionStore.create(tmp_path / "p", np.array([10, 20, 30]), ["a", "b", "c", "d", "e"], chunk_tags=2, meta={})
+    probabilities = np.arange(15, dtype=np.float32).reshape(3, 5) / 20
+    store.write(np.array([2, 0]), probabilities[[2, 0]])
+    assert store.chunk(0).shape == (2, 3) and len(list(store.chunks())) == 3
+    got = store.dense(np.array([0, 2]), np.array([4, 0, 3]))
+    assert np.allclose(got, probabilities[[0, 2]][:, [4, 0, 3]], atol=1e-3)
+    assert np.isnan(store.dense(np.array([1]), np.array([0])))[0, 0]  # never written
+    assert store.tags == ["a", "b", "c", "d", "e"] and store.post_ids.tolist() == [10, 20, 30]
+
+
+def test_a_head_learns_a_planted_signal():
+    rng = np.random.default_rng(0)
+    n, dim, tags = 3000, 32, 6
+    x = rng.standard_normal((n, dim)).astype(np.float16)
+    weights = rng.standard_normal((dim, tags))
+    y = (x.astype(np.float32) @ weights + rng.standard_normal((n, tags)) * 0.5) > 1.5
+    rows, cols = np.nonzero(y)
+    indptr = np.searchsorted(rows, np.arange(n + 1))
+    ratings = (x[:, 0] > 0).astype(np.int8)  # g or s, from the first feature
+    assert np.array_equal(dense_labels(indptr, cols, np.arange(n), tags).astype(bool), y)
+    train, held = np.arange(2400), np.arange(2400, n)
+    for options in (TrainOptions(epochs=5), TrainOptions(head="mlp", epochs=5, prior_weighted_loss=True)):
+        model = train_head(x, indptr, cols, ratings, train, tags, options)
+        out = list(predict(model, x, held))
+        p = np.concatenate([b[1] for b in out]).astype(np.float32)
+        rating = np.concatenate([b[2] for b in out]).astype(np.float32)
+        assert np.nanmean(average_precision(y[held], p)) > 0.85
+        assert (rating.argmax(axis=1) == ratings[held]).mean() > 0.9
+
+
+@pytest.fixture(scope="module")
+def trained_ws(board2021, tmp_path_factory):
+    ws = tmp_path_factory.mktemp("tagger") / "ws"
+    init_workspace(ws, [board2021])
+    text = (ws / "curate.toml").read_text()
+    text = text.replace("[embed]\n", "[embed]\nimage_size = 96\n").replace("[tagger]\n", "[tagger]\nfolds = 3\nepochs = 5\n")
+    (ws / "curate.toml").write_text(text.replace("[select]\n", "[select]\nmin_tag_count = 5\n"))
+    for stage in (ingest, select, run_images, run_embed, run_dedupe):
+        stage(ws)
+    run_train(ws)
+    return ws
+
+
+@pytest.mark.slow
+def test_out_of_fold_predictions_for_every_post_with_whole_groups_per_fold(trained_ws):
+    con = duckdb.connect(str(trained_ws / "catalog.duckdb"), read_only=True)
+    usable = {r[0] for r in con.execute("SELECT post_id FROM selection JOIN images USING (post_id) WHERE status = 'ok'").fetchall()}
+    folds = dict(con.execute("SELECT post_id, fold FROM tagger_folds").fetchall())
+    groups = con.execute("SELECT group_id, list(post_id) FROM dup_groups GROUP BY 1").fetchall()
+    families = con.execute("SELECT post_id, parent_id FROM posts WHERE parent_id IS NOT NULL").fetchall()
+    con.close()
+    assert set(folds) == usable and set(folds.values()) == {0, 1, 2}
+    for _, members in groups:
+        assert len({folds[m] for m in members if m in folds}) <= 1
+    for child, parent in families:
+        if child in folds and parent in folds:
+            assert folds[child] == folds[parent]
+    store = PredictionStore(trained_ws / "cache" / "predictions" / "kfold-heads")
+    assert sorted(store.post_ids.tolist()) == sorted(usable)
+    everything = np.concatenate([c.astype(np.float32) for _, c in store.chunks()])
+    assert not np.isnan(everything).any() and ((everything >= 0) & (everything <= 1)).all()
+    assert not np.isnan(store.rating().astype(np.float32)).any()
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy ONNX exporter, the one that needs no onnxscript
+def test_onnx_tagger_imported_predictions_and_a_comparison(trained_ws, tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+
+    class TinyTagger(torch.nn.Module):  # NHWC BGR 0-255 in, like the WD taggers; 3 tags out
+        def forward(self, x):
+            mean = x.mean(dim=(1, 2)) / 255.0  # (B, 3) as B, G, R
+            return torch.sigmoid(torch.stack([mean[:, 2] * 8 - 4, mean[:, 0] * 8 - 4, mean[:, 1] * 0 + 0.2], dim=1))
+
+    model = tmp_path / "tiny.onnx"
+    torch.onnx.export(TinyTagger(), torch.zeros(1, 64, 64, 3), model, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, dynamo=False)
+    con = duckdb.connect(str(trained_ws / "catalog.duckdb"), read_only=True)
+    known = [r[0] for r in con.execute("SELECT name FROM selected_tags ORDER BY count DESC LIMIT 2").fetchall()]
+    con.close()
+    pl.DataFrame({"tag_id": [1, 2, 3], "name": [known[0], known[1], "never_heard_of"], "category": [0, 0, 0],
+                  "count": [9, 8, 7]}).write_csv(tmp_path / "selected_tags.csv")
+    store = score_onnx(trained_ws, model, tmp_path / "selected_tags.csv", workers=0)
+    assert store.tags == [known[0], known[1], "never_heard_of"] and store.meta["input"]["size"] == 64  # declared size wins
+    p = np.concatenate([c.astype(np.float32) for _, c in store.chunks()])
+    assert not np.isnan(p).any() and np.allclose(p[2], 1 / (1 + np.exp(-0.2)), atol=2e-3)
+
+    ours = PredictionStore(trained_ws / "cache" / "predictions" / "kfold-heads")
+    ids = ours.post_ids
+    imported = tmp_path / "other.parquet"
+    pl.DataFrame({"post_id": ids, known[0]: np.full(len(ids), 0.5), known[1]: np.linspace(0, 1, len(ids))}).write_parquet(imported)
+    import_predictions(trained_ws, imported)
+    np.save(tmp_path / "m.npy", np.full((3, 2), 0.25))
+    with pytest.raises(CurationError, match="needs --post-ids"):
+        import_predictions(trained_ws, tmp_path / "m.npy")
+
+    scores = evaluate_taggers(trained_ws, ["kfold-heads", "onnx:tiny", "imported:other"], save=tmp_path / "arena")
+    assert [s.name for s in scores] == ["kfold-heads", "onnx:tiny", "imported:other", "ensemble"]
+    assert all(s.overall.tags == scores[0].overall.tags <= 2 for s in scores)  # only tags all three know
+    assert scores[2].overall.macro_ap < scores[0].overall.macro_ap  # a constant is no tagger
+    saved = np.load(tmp_path / "arena" / "ensemble.npy").astype(np.float32)
+    parts = [np.load(tmp_path / "arena" / f"{n}.npy").astype(np.float32) for n in ("kfold-heads", "onnx_tiny", "imported_other")]
+    assert np.allclose(saved, np.mean(parts, axis=0), atol=2e-3)
+    assert len(np.load(tmp_path / "arena" / "post_ids.npy")) == scores[0].overall.posts
+
+
+@pytest.mark.slow
+def test_evaluate_one_tagger_reports_slices_and_rating(trained_ws):
+    [score] = evaluate_taggers(trained_ws, ["kfold-heads"])
+    assert score.overall.macro_ap > 0.1 and "popular" in score.slices and "general" in score.slices
+    assert score.rating_confusion.sum() == score.overall.posts and 0 <= score.rating_accuracy <= 1
+    assert set(score.per_tag.columns) >= {"name", "category", "positives", "precision", "recall", "f1", "ap"}
+    with pytest.raises(CurationError, match="no tagger named nope"):
+        evaluate_taggers(trained_ws, ["nope"])
