@@ -183,10 +183,13 @@ class TaggerConfig(_Section):
 class SuggestConfig(_Section):
     """cleanlab suggestions for moderators."""
 
+    tagger: str = "kfold-heads"  # whose out-of-fold probabilities (a name in `curate evaluate tagger`)
     max_per_tag: int = Field(default=100, ge=1)
     max_per_post: int = Field(default=10, ge=1)
-    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
-    chunk_tags: int = Field(default=256, ge=1)
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # the model's belief in the suggested change
+    min_tag_posts: int = Field(default=10, ge=1)  # tags with fewer labelled posts get no suggestions (too few to learn)
+    chunk_tags: int = Field(default=256, ge=1)  # tags per parallel task
+    workers: int = Field(default=2, ge=1)  # processes (with [runner] kind = "dask": the cluster's workers)
 
 
 class RunnerConfig(_Section):

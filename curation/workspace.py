@@ -103,10 +103,13 @@ drop_banned = true
 # min_posts = 10                      # comparisons: only tags in at least this many held-out posts
 
 [suggest]
+# tagger = "kfold-heads"              # whose out-of-fold probabilities (see `curate evaluate tagger`)
 # max_per_tag = 100
 # max_per_post = 10
-# min_confidence = 0.5
-# chunk_tags = 256
+# min_confidence = 0.5                # the model's belief in the suggested change
+# min_tag_posts = 10                  # tags with fewer labelled posts get no suggestions
+# chunk_tags = 256                    # tags per parallel task
+# workers = 2                         # processes; with [runner] kind = "dask", tasks go to the Dask cluster
 
 [runner]
 # kind = "local"                      # local | dask

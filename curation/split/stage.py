@@ -251,6 +251,7 @@ def write_manifests(cat: Catalog, folder: Path, cfg: SplitConfig) -> pl.DataFram
     has_images = cat.scalar("SELECT count(*) FROM images")
     if not has_images:
         log.warning("no inspected images (run `curate images` first): only selected_tags.csv and tag_stats are written")
+    cat.run("marts/post_labels")
     for split in SPLITS:
         if has_images:
             manifest = cat.frame("marts/split_manifest", split=split, all_posts=cfg.manifest_posts == "all")

@@ -57,6 +57,7 @@ def labelled_posts(cat: Catalog) -> LabelledPosts:
     if not cat.has_table("selected_tags"):
         raise CurationError("nothing selected yet; run `curate select` first")
     posts = cat.run("marts/tagger_posts").fetchall()
+    cat.run("marts/post_labels")
     post_ids = np.array([r[0] for r in posts], dtype=np.int64)
     position = {int(p): i for i, p in enumerate(post_ids)}
     labels = [(position[p], t) for p, t in cat.run("marts/tagger_labels").fetchall() if p in position]

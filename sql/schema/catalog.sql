@@ -133,3 +133,13 @@ CREATE TABLE IF NOT EXISTS tagger_folds (   -- which fold's head predicted each 
     post_id BIGINT PRIMARY KEY,
     fold INTEGER
 );
+CREATE TABLE IF NOT EXISTS decisions (      -- moderators' verdicts on suggestions; kept across rebuilds
+    post_id BIGINT,
+    tag VARCHAR,                 -- canonical tag name
+    action VARCHAR,              -- add | remove
+    decision VARCHAR,            -- accept | reject
+    moderator VARCHAR,
+    decided_at TIMESTAMP,
+    note VARCHAR,
+    PRIMARY KEY (post_id, tag, action)
+);

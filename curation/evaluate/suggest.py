@@ -1,0 +1,73 @@
+"""Suggestions scored against a synthetic board's planted label noise.
+
+A planted ``missing`` tag (left out of the dump) should come back as an ``add``, a planted
+``wrong`` tag (added to the dump) as a ``remove``. Only plants that suggestions could reach
+count: the post was predicted and the tag is one suggestions were made for (in the tagger's
+tags, with enough posts). Per action: precision at k over the ranked list, recall, and the
+average precision of the ranking (IR style: plants never suggested count as misses); and by
+tag-frequency band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ..catalog import open_catalog
+from ..errors import CurationError
+from .ingest import read_truth
+
+BANDS = ((0, 100, "top 100 tags"), (100, 1000, "tags 100-999"), (1000, 10**9, "tags 1000+"))
+
+
+@dataclass(frozen=True)
+class SuggestScore:
+    action: str  # add | remove
+    band: str
+    planted: int
+    suggested: int
+    found: int
+    precision_at: dict[int, float]
+    average_precision: float
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.planted if self.planted else float("nan")
+
+
+def ranked_scores(hits: np.ndarray, planted: int, ks=(10, 100)) -> tuple[dict[int, float], float]:
+    """hits : (M,) bool, the ranked list's correctness -> (precision at each k, average precision)."""
+    precision_at = {k: float(hits[:k].mean()) if len(hits) else float("nan") for k in ks}
+    if not planted:
+        return precision_at, float("nan")
+    cumulative = np.cumsum(hits)
+    ap = float(np.sum((cumulative / np.arange(1, len(hits) + 1))[hits]) / planted) if len(hits) else 0.0
+    return precision_at, ap
+
+
+def evaluate_suggestions(workspace: Path | str, truth_dir: Path | str, ks=(10, 100)) -> list[SuggestScore]:
+    noise = read_truth(Path(truth_dir), "label_noise")
+    with open_catalog(workspace, read_only=True) as cat:
+        if not cat.has_table("suggestions"):
+            raise CurationError(f"{workspace}: no suggestions yet; run `curate suggest {workspace}` first")
+        suggestions = pl.from_arrow(cat.con.sql("SELECT rank, post_id, tag, action FROM suggestions ORDER BY rank").to_arrow_table())
+        tags = {r[0] for r in cat.rows("SELECT name FROM suggest_scope_tags")}
+        posts = {r[0] for r in cat.rows("SELECT post_id FROM suggest_scope_posts")}
+        aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
+        rank_of_tag = {n: i for i, (n,) in enumerate(cat.rows("SELECT name FROM selected_tags ORDER BY count DESC, name"))}
+    planted = {(int(p), aliases.get(t, t), "add" if c == "missing" else "remove")
+               for p, t, c in noise.select("post_id", "tag", "change").iter_rows()}
+    planted = {x for x in planted if x[0] in posts and x[1] in tags}
+    out = []
+    for action in ("add", "remove"):
+        for lo, hi, band in ((0, 10**9, "all"),) + BANDS:
+            in_band = {x for x in planted if x[2] == action and lo <= rank_of_tag.get(x[1], 10**9) < hi}
+            ranked = suggestions.filter((pl.col("action") == action) & pl.col("tag").map_elements(
+                lambda t: lo <= rank_of_tag.get(t, 10**9) < hi, return_dtype=pl.Boolean))
+            hits = np.array([(p, t, action) in in_band for p, t in ranked.select("post_id", "tag").iter_rows()], dtype=bool)
+            precision_at, ap = ranked_scores(hits, len(in_band), ks)
+            out.append(SuggestScore(action, band, len(in_band), ranked.height, int(hits.sum()), precision_at, ap))
+    return out

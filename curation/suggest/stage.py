@@ -1,0 +1,323 @@
+"""``curate suggest``: ranked add/remove tag suggestions for moderators, and their decisions.
+
+1. Decisions moderators wrote into ``out/review.sqlite`` since the last run are folded into
+   the catalog's ``decisions`` table (the catalog is the record; review.sqlite is rewritten).
+2. The configured tagger's out-of-fold probabilities and the posts' labels (accepted decisions
+   applied) go through cleanlab per tag, in parallel chunks of tags (processes, or a Dask
+   cluster with ``[runner] kind = "dask"``), reading the tag-major store: memory stays bounded.
+3. Implications are respected (:mod:`curation.suggest.relations`), decided (post, tag, action)
+   triples are never suggested again, each post keeps ``max_per_post``, and the rest is ranked
+   by the model's confidence in the change times its average precision on that tag (how well
+   it knows the tag at all), then by cleanlab's label quality.
+4. Outputs: table ``suggestions``; ``out/suggestions.json`` (schema_version 1, validated against
+   the JSON Schema shipped in ``curation/schemas/``); ``out/incomplete_posts.json``
+   (``{"tag": [post_id, ...]}`` for adds, the layout of the Danbooru cleanlab tooling);
+   ``out/review.sqlite`` (suggestions, posts, tags, decisions; browsable in Datasette);
+   ``out/tag_edits.csv`` (accepted decisions: the edits to make on the board).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ..catalog import Catalog, open_catalog, staged_catalog
+from ..config import Config, load_config
+from ..errors import CurationError
+from ..progress import progress
+from ..tagger.store import PredictionStore
+from ..tagger.train import labelled_posts
+from .detect import TagTask, run_task
+from .relations import Suggestion, apply_implications, cap_per_post
+
+log = logging.getLogger(__name__)
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "suggestions.schema.json"
+DECISION_COLUMNS = ["post_id", "tag", "action", "decision", "moderator", "decided_at", "note"]
+
+
+@dataclass
+class SuggestReport:
+    tagger: str = ""
+    posts: int = 0
+    tags: int = 0
+    flagged: int = 0  # cleanlab flags kept per tag (before relations, decisions and caps)
+    suggestions: int = 0
+    adds: int = 0
+    removes: int = 0
+    decisions_imported: int = 0
+    skipped_decided: int = 0
+    out: Path | None = None
+    scope_tags: list[str] | None = None  # tags suggestions were made for
+    scope_posts: np.ndarray | None = None  # posts that had probabilities
+
+
+def _executor(config: Config):
+    """(executor, closer): processes here, or a Dask cluster's workers."""
+    if config.runner.kind == "dask":
+        from distributed import Client, LocalCluster
+
+        if config.runner.address:
+            client = Client(config.runner.address)
+            return client.get_executor(), client.close
+        cluster = LocalCluster(n_workers=config.suggest.workers, threads_per_worker=1, dashboard_address=None, processes=True)
+        client = Client(cluster)
+
+        def close() -> None:
+            client.close()
+            cluster.close()
+        return client.get_executor(), close
+    pool = ProcessPoolExecutor(max_workers=config.suggest.workers, mp_context=multiprocessing.get_context("spawn"))
+    return pool, pool.shutdown
+
+
+def import_review_decisions(cat: Catalog, review: Path) -> int:
+    """Fold decisions rows written into review.sqlite into the catalog; returns how many were new or changed."""
+    if not review.exists():
+        return 0
+    import sqlite_utils
+
+    db = sqlite_utils.Database(review)
+    if "decisions" not in db.table_names():
+        return 0
+    rows = [r for r in db["decisions"].rows if r.get("post_id") is not None and r.get("tag") and r.get("decision")]
+    bad = [r for r in rows if r.get("action") not in ("add", "remove") or r.get("decision") not in ("accept", "reject")]
+    if bad:
+        raise CurationError(f"{review}: decisions need action add|remove and decision accept|reject; "
+                            f"e.g. {json.dumps(bad[0], default=str)}")
+    return record_decisions(cat, [(int(r["post_id"]), r["tag"], r["action"], r["decision"], r.get("moderator") or "",
+                                   r.get("decided_at"), r.get("note") or "") for r in rows])
+
+
+def record_decisions(cat: Catalog, rows: list[tuple]) -> int:
+    """Upsert (post_id, tag, action, decision, moderator, decided_at, note) rows, tags canonicalised
+    through active aliases; returns how many rows were new or changed."""
+    if not rows:
+        return 0
+    aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    frame = pl.DataFrame([(p, aliases.get(t, t), a, d, m, (dt.datetime.fromisoformat(str(w)) if w else now), n)
+                          for p, t, a, d, m, w, n in rows], schema=dict(zip(DECISION_COLUMNS, [
+                              pl.Int64, pl.Utf8, pl.Utf8, pl.Utf8, pl.Utf8, pl.Datetime("us"), pl.Utf8])), orient="row")
+    cat.con.register("new_decisions", frame.to_arrow())
+    changed = cat.scalar("SELECT count(*) FROM new_decisions n LEFT JOIN decisions d USING (post_id, tag, action) "
+                         "WHERE d.decision IS DISTINCT FROM n.decision")
+    cat.run("marts/decisions_upsert")
+    cat.con.unregister("new_decisions")
+    return int(changed)
+
+
+def run_suggest(workspace: Path | str) -> SuggestReport:
+    workspace = Path(workspace)
+    config = load_config(workspace)
+    cfg = config.suggest
+    out = workspace / "out"
+    out.mkdir(exist_ok=True)
+    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+        report = SuggestReport(tagger=cfg.tagger, out=out)
+        report.decisions_imported = import_review_decisions(cat, out / "review.sqlite")
+        folder = cat.scalar("SELECT folder FROM taggers WHERE name = ?", [cfg.tagger])
+        if folder is None:
+            known = [r[0] for r in cat.rows("SELECT name FROM taggers")]
+            raise CurationError(f"{workspace}: no predictions from tagger {cfg.tagger!r}; "
+                                + (f"known: {', '.join(known)} ([suggest] tagger)" if known else "run `curate train` first"))
+        store = PredictionStore(Path(folder))
+        data = labelled_posts(cat)
+        suggestions = _flag(config, store, data, report)
+        suggestions = _filter(cat, suggestions, report)
+        suggestions = cap_per_post(suggestions, cfg.max_per_post)
+        category = dict(zip(data.tags["name"], data.tags["category"]))
+        frame = pl.DataFrame(
+            [(i + 1, s.post_id, s.tag, category.get(s.tag, ""), s.action, round(s.confidence, 4),
+              round(s.label_quality, 4), s.implies) for i, s in enumerate(suggestions)],
+            schema={"rank": pl.Int64, "post_id": pl.Int64, "tag": pl.Utf8, "category": pl.Utf8, "action": pl.Utf8,
+                    "confidence": pl.Float64, "label_quality": pl.Float64, "implies": pl.List(pl.Utf8)}, orient="row")
+        cat.con.register("new_suggestions", frame.to_arrow())
+        cat.con.execute("CREATE OR REPLACE TABLE suggestions AS SELECT * FROM new_suggestions ORDER BY rank")
+        cat.con.unregister("new_suggestions")
+        for table, column, values, dtype in (("suggest_scope_tags", "name", report.scope_tags, pl.Utf8),
+                                             ("suggest_scope_posts", "post_id", report.scope_posts, pl.Int64)):
+            cat.con.register("new_scope", pl.DataFrame({column: values}, schema={column: dtype}).to_arrow())
+            cat.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM new_scope")
+            cat.con.unregister("new_scope")
+        report.suggestions = frame.height
+        report.adds = int((frame["action"] == "add").sum())
+        report.removes = report.suggestions - report.adds
+        write_outputs(cat, config, store, frame, out)
+    return report
+
+
+def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -> list[Suggestion]:
+    """cleanlab over every tag both the store and the labels know, in parallel chunks."""
+    cfg = config.suggest
+    store_ids = store.post_ids
+    position = {int(p): i for i, p in enumerate(data.post_ids)}
+    labelled = np.array([position.get(int(p), -1) for p in store_ids])
+    predicted = labelled >= 0
+    tag_names = store.tags
+    label_index = {n: int(i) for n, i in zip(data.tags["name"], data.tags["idx"])}
+    # positives per store tag, in store post order
+    entry_rows = np.repeat(np.arange(len(data.post_ids)), np.diff(data.indptr))
+    store_pos_of_row = np.full(len(data.post_ids), -1)
+    store_pos_of_row[labelled[predicted]] = np.flatnonzero(predicted)
+    by_tag: dict[int, list[int]] = {}
+    for row, tag in zip(store_pos_of_row[entry_rows].tolist(), data.indices.tolist()):
+        if row >= 0:
+            by_tag.setdefault(tag, []).append(row)
+    known = [j for j, n in enumerate(tag_names)
+             if n in label_index and len(by_tag.get(label_index[n], ())) >= cfg.min_tag_posts]
+    known_set = set(known)
+    report.scope_tags = [tag_names[j] for j in known]
+    report.scope_posts = store_ids[predicted]
+    report.posts, report.tags = int(predicted.sum()), len(known)
+    tasks = []
+    for start in range(0, len(tag_names), cfg.chunk_tags):
+        stop = min(start + cfg.chunk_tags, len(tag_names))
+        positives = [np.array(by_tag.get(label_index[tag_names[j]], []) if j in known_set else [], dtype=np.int64)
+                     for j in range(start, stop)]
+        tasks.append(TagTask(str(store.folder), start, stop, positives, predicted, cfg.min_confidence, cfg.max_per_tag))
+    raw: list[tuple] = []
+    executor, close = _executor(config)
+    try:
+        with progress(f"cleanlab over {len(known)} tags", len(tasks)) as advance:
+            for result in executor.map(run_task, tasks):
+                raw.extend(result)
+                advance(1)
+    finally:
+        close()
+    raw = [r for r in raw if r[1] in known_set]
+    report.flagged = len(raw)
+    return [Suggestion(int(store_ids[row]), tag_names[tag], "add" if is_add else "remove", confidence, quality, ap)
+            for row, tag, is_add, confidence, quality, ap in raw]
+
+
+def _filter(cat: Catalog, suggestions: list[Suggestion], report: SuggestReport) -> list[Suggestion]:
+    """Implications, then decisions: a decided (post, tag, action) never comes back, and an
+    accepted change is not reversed by a suggestion of the opposite action."""
+    parents: dict[str, set[str]] = {}
+    if cat.has_table("tag_implication_closure"):
+        for child, parent in cat.rows("SELECT antecedent, consequent FROM tag_implication_closure"):
+            parents.setdefault(child, set()).add(parent)
+    posts = sorted({s.post_id for s in suggestions})
+    post_tags: dict[int, set[str]] = {}
+    if posts:
+        cat.con.register("wanted_posts", pl.DataFrame({"post_id": posts}).to_arrow())
+        for post, name in cat.rows("SELECT pt.post_id, t.name FROM post_labels pt JOIN tags t USING (tag_id) "
+                                   "WHERE pt.post_id IN (SELECT post_id FROM wanted_posts)"):
+            post_tags.setdefault(post, set()).add(name)
+        cat.con.unregister("wanted_posts")
+    kept = apply_implications(suggestions, post_tags, parents)
+    decided = {(p, t, a): d for p, t, a, d in cat.rows("SELECT post_id, tag, action, decision FROM decisions")}
+    opposite = {"add": "remove", "remove": "add"}
+    out = [s for s in kept if (s.post_id, s.tag, s.action) not in decided
+           and decided.get((s.post_id, s.tag, opposite[s.action])) != "accept"]
+    report.skipped_decided = len(kept) - len(out)
+    return out
+
+
+def write_outputs(cat: Catalog, config: Config, store: PredictionStore, frame: pl.DataFrame, out: Path) -> None:
+    import jsonschema
+
+    meta = store.meta
+    document = {
+        "schema_version": 1, "dataset": config.dataset,
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": {"kind": meta.get("kind", "external"), "embedder": meta.get("embedder"), "folds": meta.get("folds"),
+                  "name": meta.get("name", config.suggest.tagger)},
+        "suggestions": [{k: v for k, v in row.items() if k != "implies" or v} for row in frame.to_dicts()],
+    }
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    (out / "suggestions.json").write_text(json.dumps(document, indent=1) + "\n")
+    incomplete: dict[str, list[int]] = {}
+    for tag, post in frame.filter(pl.col("action") == "add").select("tag", "post_id").iter_rows():
+        incomplete.setdefault(tag, []).append(post)
+    (out / "incomplete_posts.json").write_text(json.dumps({t: sorted(p) for t, p in sorted(incomplete.items())}, indent=1) + "\n")
+    write_review_db(cat, frame, out / "review.sqlite")
+    export_tag_edits(cat, out / "tag_edits.csv")
+
+
+def write_review_db(cat: Catalog, frame: pl.DataFrame, path: Path) -> None:
+    """review.sqlite, rebuilt: suggestions (with each post's image path), posts, tags, decisions."""
+    import sqlite_utils
+
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    db = sqlite_utils.Database(tmp)
+    posts = frame["post_id"].unique().to_list()
+    cat.con.register("wanted_posts", pl.DataFrame({"post_id": posts}, schema={"post_id": pl.Int64}).to_arrow())
+    post_rows = cat.rows("""
+        SELECT p.post_id, i.path, p.rating, p.score, string_agg(t.name, ' ' ORDER BY t.name) AS tags
+        FROM posts p LEFT JOIN images i USING (post_id) LEFT JOIN post_labels pl USING (post_id) LEFT JOIN tags t USING (tag_id)
+        WHERE p.post_id IN (SELECT post_id FROM wanted_posts) GROUP BY ALL ORDER BY p.post_id""")
+    cat.con.unregister("wanted_posts")
+    paths = {r[0]: r[1] for r in post_rows}
+    db["suggestions"].insert_all(
+        ({**row, "implies": " ".join(row["implies"] or []), "path": paths.get(row["post_id"])} for row in frame.to_dicts()),
+        pk="rank")
+    db["posts"].insert_all(({"post_id": r[0], "path": r[1], "rating": r[2], "score": r[3], "tags": r[4] or ""}
+                            for r in post_rows), pk="post_id")
+    db["tags"].insert_all(({"name": n, "category": c, "count": k} for n, c, k in
+                           cat.rows("SELECT name, category, count FROM selected_tags ORDER BY count DESC, name")), pk="name")
+    decisions = cat.rows(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions ORDER BY decided_at, post_id")
+    db["decisions"].create({"post_id": int, "tag": str, "action": str, "decision": str, "moderator": str,
+                            "decided_at": str, "note": str}, pk=("post_id", "tag", "action"))
+    db["decisions"].insert_all(dict(zip(DECISION_COLUMNS, (*r[:5], str(r[5]), r[6]))) for r in decisions)
+    db["suggestions"].create_index(["post_id"])
+    db["suggestions"].create_index(["tag"])
+    db.close()
+    tmp.replace(path)
+
+
+def export_tag_edits(cat: Catalog, path: Path) -> int:
+    """out/tag_edits.csv: accepted decisions, the edits to make on the board."""
+    rows = cat.rows("SELECT post_id, tag, action, moderator, decided_at, note FROM decisions WHERE decision = 'accept' "
+                    "ORDER BY decided_at, post_id, tag")
+    pl.DataFrame(rows, schema={"post_id": pl.Int64, "tag": pl.Utf8, "action": pl.Utf8, "moderator": pl.Utf8,
+                               "decided_at": pl.Datetime("us"), "note": pl.Utf8}, orient="row").write_csv(path)
+    return len(rows)
+
+
+def review(workspace: Path | str, accept: list[str], reject: list[str], moderator: str, note: str = "") -> tuple[int, Path]:
+    """Record decisions given as POST_ID:TAG[:ACTION] (the action defaults to the current
+    suggestion's); updates review.sqlite and tag_edits.csv. Returns (decisions recorded, edits file)."""
+    workspace = Path(workspace)
+    config = load_config(workspace)
+    out = workspace / "out"
+    out.mkdir(exist_ok=True)
+    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+        import_review_decisions(cat, out / "review.sqlite")
+        current = {(p, t): a for p, t, a in cat.rows("SELECT post_id, tag, action FROM suggestions")} \
+            if cat.has_table("suggestions") else {}
+        rows = []
+        for decision, items in (("accept", accept), ("reject", reject)):
+            for item in items:
+                parts = item.split(":")
+                if len(parts) not in (2, 3) or not parts[0].strip().isdigit() or not parts[1]:
+                    raise CurationError(f"{item!r}: expected POST_ID:TAG or POST_ID:TAG:add|remove")
+                post, tag = int(parts[0]), parts[1]
+                action = parts[2] if len(parts) == 3 else current.get((post, tag))
+                if action not in ("add", "remove"):
+                    raise CurationError(f"{item!r}: " + ("action must be add or remove" if len(parts) == 3 else
+                                                         "no current suggestion for this post and tag; give :add or :remove"))
+                rows.append((post, tag, action, decision, moderator, None, note))
+        recorded = record_decisions(cat, rows)
+        if cat.has_table("suggestions") and (out / "review.sqlite").exists():
+            cat.run("marts/post_labels")
+            write_review_db(cat, cat.frame("marts/suggestions_current"), out / "review.sqlite")
+        edits = out / "tag_edits.csv"
+        export_tag_edits(cat, edits)
+    return recorded, edits
+
+
+def load_suggestions(workspace: Path | str) -> pl.DataFrame:
+    with open_catalog(workspace, read_only=True) as cat:
+        if not cat.has_table("suggestions"):
+            raise CurationError(f"{workspace}: no suggestions yet; run `curate suggest {workspace}` first")
+        return cat.frame("marts/suggestions_current")
