@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -323,6 +324,47 @@ def score(workspace: Path, onnx_model: Path | None, predictions: Path | None, ta
     click.echo(f"{meta['name']}: probabilities for {meta['posts']} posts x {meta['tags']} tags in {store.folder}")
 
 
+@main.command()
+@workspace_argument
+def suggest(workspace: Path) -> None:
+    """Ranked add/remove tag suggestions for moderators, with cleanlab on out-of-fold probabilities.
+
+    Implication-aware; decisions already made (review.sqlite or `curate review`) are never
+    suggested again. Writes table suggestions, out/suggestions.json, out/incomplete_posts.json,
+    out/review.sqlite (open it in Datasette) and out/tag_edits.csv.
+    """
+    from .suggest import run_suggest
+
+    report = run_suggest(workspace)
+    if report.decisions_imported:
+        click.echo(f"{report.decisions_imported} decisions imported from {report.out / 'review.sqlite'}")
+    click.echo(f"{report.tagger}: {report.posts} posts x {report.tags} tags through cleanlab; {report.flagged} flags, "
+               f"{report.skipped_decided} already decided")
+    click.echo(f"{report.suggestions} suggestions ({report.adds} add, {report.removes} remove) in "
+               f"{report.out / 'suggestions.json'}, {report.out / 'review.sqlite'}")
+
+
+@main.command()
+@workspace_argument
+@click.option("--accept", multiple=True, metavar="POST_ID:TAG[:ACTION]", help="Accept a suggestion (repeatable).")
+@click.option("--reject", multiple=True, metavar="POST_ID:TAG[:ACTION]", help="Reject a suggestion (repeatable).")
+@click.option("--moderator", default=lambda: os.environ.get("USER", ""), show_default="$USER", help="Who decided.")
+@click.option("--note", default="", help="A note stored with these decisions.")
+def review(workspace: Path, accept: tuple[str, ...], reject: tuple[str, ...], moderator: str, note: str) -> None:
+    """Record moderators' decisions on suggestions; they persist across rebuilds.
+
+    ACTION (add or remove) defaults to the current suggestion's. Rejected ones are never
+    suggested again; accepted ones change the labels the tagger trains on and are listed in
+    out/tag_edits.csv. Rows written straight into out/review.sqlite's decisions table count too.
+    """
+    from .suggest import review as record
+
+    if not accept and not reject:
+        raise click.UsageError("give --accept and/or --reject POST_ID:TAG[:ACTION]")
+    recorded, edits = record(workspace, list(accept), list(reject), moderator, note)
+    click.echo(f"{recorded} decisions recorded; accepted edits in {edits}")
+
+
 @main.command("export-sqlite")
 @workspace_argument
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
@@ -408,6 +450,24 @@ def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None
     for s in evaluate_dedupe(workspace, truth_dir):
         table.add_row(s.kind, str(s.truth_pairs), str(s.found), f"{s.recall:.3f}", str(s.predicted_pairs),
                       f"{s.precision:.3f}", f"{s.f1:.3f}")
+    _console().print(table)
+
+
+@evaluate.command("suggest")
+@workspace_argument
+@truth_option
+def evaluate_suggest_cmd(workspace: Path, truth_dir: Path) -> None:
+    """Suggestions against the planted label noise: precision@k, recall and AP, by frequency band."""
+    from rich.table import Table
+
+    from .evaluate.suggest import evaluate_suggestions
+
+    table = Table(title=f"suggestions {workspace} vs {truth_dir}")
+    for col in ("action", "tags", "planted", "suggested", "found", "recall", "P@10", "P@100", "AP"):
+        table.add_column(col, justify="left" if col in ("action", "tags") else "right")
+    for s in evaluate_suggestions(workspace, truth_dir):
+        table.add_row(s.action, s.band, str(s.planted), str(s.suggested), str(s.found), f"{s.recall:.3f}",
+                      f"{s.precision_at[10]:.2f}", f"{s.precision_at[100]:.2f}", f"{s.average_precision:.3f}")
     _console().print(table)
 
 

@@ -188,6 +188,8 @@ class SuggestConfig(_Section):
     max_per_post: int = Field(default=10, ge=1)
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # the model's belief in the suggested change
     min_tag_posts: int = Field(default=10, ge=1)  # tags with fewer labelled posts get no suggestions (too few to learn)
+    cleanlab_filter: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+                             "predicted_neq_given"] = "prune_by_noise_rate"  # cleanlab.filter.find_label_issues(filter_by=)
     chunk_tags: int = Field(default=256, ge=1)  # tags per parallel task
     workers: int = Field(default=2, ge=1)  # processes (with [runner] kind = "dask": the cluster's workers)
 

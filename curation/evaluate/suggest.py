@@ -71,3 +71,32 @@ def evaluate_suggestions(workspace: Path | str, truth_dir: Path | str, ks=(10, 1
             precision_at, ap = ranked_scores(hits, len(in_band), ks)
             out.append(SuggestScore(action, band, len(in_band), ranked.height, int(hits.sum()), precision_at, ap))
     return out
+
+
+def oracle_predictions(workspace: Path | str, truth_dir: Path | str, out: Path, seed: int = 0,
+                       strength: float = 8.0) -> Path:
+    """A benchmark tagger that knows the truth, blurred: for every selected post with a usable
+    file and every label tag, a probability drawn from Beta(strength, 2) when the board's true
+    tags hold the tag and from Beta(1, strength) when not. Written as a parquet for `curate score
+    --predictions`: what suggestions reach with near-perfect probabilities (a ceiling for the
+    method, apart from the tagger)."""
+    truth = pl.read_parquet(Path(truth_dir) / "posts.parquet").select("post_id", "true_tags")
+    with open_catalog(workspace, read_only=True) as cat:
+        posts = [r[0] for r in cat.run("marts/tagger_posts").fetchall()]
+        tags = [r[0] for r in cat.rows("SELECT name FROM selected_tags ORDER BY count DESC, name")]
+        aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
+    true = {int(p): {aliases.get(t, t) for t in ts} for p, ts in truth.iter_rows()}
+    rng = np.random.default_rng(seed)
+    column = {t: j for j, t in enumerate(tags)}
+    y = np.zeros((len(posts), len(tags)), dtype=bool)
+    for i, post in enumerate(posts):
+        for t in true.get(post, ()):
+            if t in column:
+                y[i, column[t]] = True
+    p = np.where(y, rng.beta(strength, 2.0, y.shape), rng.beta(1.0, strength, y.shape)).astype(np.float32)
+    frame = pl.DataFrame({"post_id": posts, "probabilities": list(p)}, schema={"post_id": pl.Int64, "probabilities": pl.List(pl.Float32)})
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(out)
+    pl.DataFrame({"name": tags}).write_csv(out.with_suffix(".tags.csv"))
+    return out

@@ -29,9 +29,11 @@ class TagTask:
     predicted: np.ndarray  # (N,) bool: posts the store has probabilities for
     min_confidence: float
     max_per_tag: int
+    filter_by: str = "prune_by_noise_rate"
 
 
-def tag_issues(y: np.ndarray, p: np.ndarray, min_confidence: float, max_per_tag: int) -> tuple[np.ndarray, ...]:
+def tag_issues(y: np.ndarray, p: np.ndarray, min_confidence: float, max_per_tag: int,
+               filter_by: str = "prune_by_noise_rate") -> tuple[np.ndarray, ...]:
     """One tag over N posts. y : (N,) bool labels; p : (N,) float probabilities of the tag.
 
     Returns (rows, is_add, confidence, label_quality), each (M,), M <= max_per_tag, best first.
@@ -47,7 +49,7 @@ def tag_issues(y: np.ndarray, p: np.ndarray, min_confidence: float, max_per_tag:
     probabilities = np.stack([1.0 - p, p], axis=1).astype(np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cleanlab warns on classes it thinks too small; we rank anyway
-        flagged = find_label_issues(labels, probabilities, filter_by="prune_by_noise_rate", n_jobs=1)
+        flagged = find_label_issues(labels, probabilities, filter_by=filter_by, n_jobs=1)
         quality = get_label_quality_scores(labels, probabilities)
     confidence = np.where(y, 1.0 - p, p)
     rows = np.flatnonzero(flagged & (confidence >= min_confidence))
@@ -74,7 +76,7 @@ def run_task(task: TagTask) -> list[tuple[int, int, bool, float, float, float]]:
         y = np.zeros(len(task.predicted), dtype=bool)
         y[task.positives[tag - task.start]] = True
         labels = y[rows_with_scores]
-        rows, is_add, confidence, quality = tag_issues(labels, scores, task.min_confidence, task.max_per_tag)
+        rows, is_add, confidence, quality = tag_issues(labels, scores, task.min_confidence, task.max_per_tag, task.filter_by)
         if len(rows):
             ap = float(average_precision(labels[:, None], scores[:, None])[0])
             out.extend(zip(rows_with_scores[rows].tolist(), [tag] * len(rows), is_add.tolist(), confidence.tolist(),

@@ -182,7 +182,8 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
         stop = min(start + cfg.chunk_tags, len(tag_names))
         positives = [np.array(by_tag.get(label_index[tag_names[j]], []) if j in known_set else [], dtype=np.int64)
                      for j in range(start, stop)]
-        tasks.append(TagTask(str(store.folder), start, stop, positives, predicted, cfg.min_confidence, cfg.max_per_tag))
+        tasks.append(TagTask(str(store.folder), start, stop, positives, predicted, cfg.min_confidence, cfg.max_per_tag,
+                             cfg.cleanlab_filter))
     raw: list[tuple] = []
     executor, close = _executor(config)
     try:

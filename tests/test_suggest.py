@@ -1,0 +1,150 @@
+"""Suggestions: cleanlab finds planted flips in one tag, implications shape what is suggested,
+ranking metrics with known answers, and the stage on a synthetic board with an oracle tagger
+(schema-valid outputs, planted noise found, decisions that persist and change the labels)."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import jsonschema
+import numpy as np
+import pytest
+import sqlite_utils
+
+from curation.catalog import sql_text
+from curation.errors import CurationError
+from curation.evaluate.suggest import evaluate_suggestions, oracle_predictions, ranked_scores
+from curation.images import run_images
+from curation.ingest import ingest
+from curation.select import select
+from curation.suggest import Suggestion, apply_implications, cap_per_post, load_suggestions, review, run_suggest
+from curation.suggest.detect import tag_issues
+from curation.suggest.stage import SCHEMA
+from curation.tagger.external import import_predictions
+from curation.workspace import init_workspace
+
+
+def test_cleanlab_flags_planted_flips_in_one_tag():
+    rng = np.random.default_rng(0)
+    truth = rng.random(2000) < 0.3
+    p = np.where(truth, rng.beta(8, 2, 2000), rng.beta(2, 8, 2000))
+    y = truth.copy()
+    missing, wrong = np.flatnonzero(truth)[:20], np.flatnonzero(~truth)[:20]
+    y[missing], y[wrong] = False, True
+    rows, is_add, confidence, quality = tag_issues(y, p, min_confidence=0.5, max_per_tag=1000)
+    found = set(rows.tolist())
+    assert len(found & set(missing.tolist())) >= 16 and len(found & set(wrong.tolist())) >= 16
+    assert (is_add == ~y[rows]).all() and (confidence >= 0.5).all()
+    assert (np.diff(quality) >= 0).all()  # lowest label quality first
+    assert len(tag_issues(y, p, 0.5, max_per_tag=5)[0]) == 5
+    assert len(tag_issues(np.zeros(10, bool), np.full(10, 0.9), 0.5, 10)[0]) == 0  # one class only: nothing to learn
+
+
+def s(post, tag, action, confidence=0.9, quality=0.1, ap=1.0):
+    return Suggestion(post, tag, action, confidence, quality, ap)
+
+
+def test_implications_shape_the_suggestions():
+    parents = {"fox": {"canine", "mammal"}, "canine": {"mammal"}, "cat_ears": {"animal_ears"}}
+    post_tags = {1: {"mammal", "red_hair"}, 2: {"fox", "canine", "mammal"}, 3: {"cat_ears", "animal_ears"}}
+    kept = apply_implications([
+        s(1, "fox", "add"), s(1, "canine", "add"), s(1, "red_hair", "add"),  # red_hair already there
+        s(2, "canine", "remove"),  # implied by fox, which stays: dropped
+        s(3, "animal_ears", "remove"), s(3, "cat_ears", "remove"),  # both go: kept
+    ], post_tags, parents)
+    got = {(x.post_id, x.tag, x.action): x.implies for x in kept}
+    assert got == {(1, "fox", "add"): ["canine"], (3, "animal_ears", "remove"): [], (3, "cat_ears", "remove"): []}
+
+
+def test_ranking_and_caps():
+    items = [s(1, "a", "add", 0.9, 0.2, ap=0.5), s(1, "b", "add", 0.8, 0.1), s(1, "c", "add", 0.7, 0.3), s(2, "a", "add", 0.95, 0.0, 0.1)]
+    ranked = cap_per_post(items, limit=2)
+    assert [(x.post_id, x.tag) for x in ranked] == [(1, "b"), (1, "c"), (2, "a")]  # score = confidence x tag AP
+    precision_at, ap = ranked_scores(np.array([True, False, True, False]), planted=4, ks=(1, 2))
+    assert precision_at == {1: 1.0, 2: 0.5} and ap == pytest.approx((1 + 2 / 3) / 4)
+
+
+@pytest.fixture(scope="module")
+def oracle_ws(board2021, tmp_path_factory):
+    """The board with an oracle tagger (the truth, blurred) registered: suggestions are then
+    limited by the method, not by a tagger."""
+    root = tmp_path_factory.mktemp("suggest")
+    ws = root / "ws"
+    init_workspace(ws, [board2021])
+    text = (ws / "curate.toml").read_text()
+    text = text.replace("[select]\n", "[select]\nmin_tag_count = 5\n")
+    (ws / "curate.toml").write_text(text.replace("[suggest]\n", '[suggest]\ntagger = "imported:oracle"\nmin_tag_posts = 5\n'
+                                                                'cleanlab_filter = "predicted_neq_given"\n'))
+    for stage in (ingest, select, run_images):
+        stage(ws)
+    path = oracle_predictions(ws, board2021 / "truth", root / "oracle.parquet", strength=12)
+    import_predictions(ws, path, path.with_suffix(".tags.csv"))
+    return ws
+
+
+@pytest.mark.slow
+def test_suggest_stage_outputs_and_finds_the_planted_noise(oracle_ws, board2021):
+    report = run_suggest(oracle_ws)
+    assert report.suggestions > 0 and report.adds > 0 and report.removes > 0
+    document = json.loads((oracle_ws / "out" / "suggestions.json").read_text())
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    assert document["model"]["name"] == "imported:oracle" and [x["rank"] for x in document["suggestions"]] == \
+        list(range(1, report.suggestions + 1))
+    incomplete = json.loads((oracle_ws / "out" / "incomplete_posts.json").read_text())
+    adds = {(x["post_id"], x["tag"]) for x in document["suggestions"] if x["action"] == "add"}
+    assert {(p, t) for t, posts in incomplete.items() for p in posts} == adds
+    db = sqlite_utils.Database(oracle_ws / "out" / "review.sqlite")
+    assert set(db.table_names()) >= {"suggestions", "posts", "tags", "decisions"} and db["suggestions"].count == report.suggestions
+    per_post = {}
+    for x in document["suggestions"]:
+        per_post[x["post_id"]] = per_post.get(x["post_id"], 0) + 1
+    assert max(per_post.values()) <= 10
+    scores = {(x.action, x.band): x for x in evaluate_suggestions(oracle_ws, board2021 / "truth")}
+    for action in ("add", "remove"):
+        assert scores[(action, "all")].planted > 0
+        assert scores[(action, "all")].average_precision >= 0.7 and scores[(action, "all")].precision_at[10] >= 0.9
+
+
+@pytest.mark.slow
+def test_decisions_persist_and_change_the_labels(oracle_ws):
+    run_suggest(oracle_ws)
+    current = load_suggestions(oracle_ws)
+    add = current.filter(current["action"] == "add").row(0, named=True)
+    remove = current.filter(current["action"] == "remove").row(0, named=True)
+    rejected = current.row(2, named=True)
+    recorded, edits = review(oracle_ws, accept=[f"{add['post_id']}:{add['tag']}", f"{remove['post_id']}:{remove['tag']}:remove"],
+                             reject=[f"{rejected['post_id']}:{rejected['tag']}"], moderator="alice")
+    assert recorded == 3 and edits.read_text().count("alice") == 2
+    with pytest.raises(CurationError, match="no current suggestion"):
+        review(oracle_ws, accept=["1:never_suggested"], reject=[], moderator="alice")
+    # a moderator's row written straight into review.sqlite counts too
+    fourth = current.row(3, named=True)
+    db = sqlite_utils.Database(oracle_ws / "out" / "review.sqlite")
+    db["decisions"].insert({"post_id": fourth["post_id"], "tag": fourth["tag"], "action": fourth["action"],
+                            "decision": "reject", "moderator": "bob", "decided_at": "2026-01-01T00:00:00", "note": ""})
+    db.close()
+    report = run_suggest(oracle_ws)
+    assert report.decisions_imported == 1
+    again = {(r["post_id"], r["tag"], r["action"]) for r in load_suggestions(oracle_ws).iter_rows(named=True)}
+    for row in (add, remove, rejected, fourth):
+        assert (row["post_id"], row["tag"], row["action"]) not in again
+    con = duckdb.connect(str(oracle_ws / "catalog.duckdb"), read_only=True)
+    con.execute(sql_text("marts/post_labels"))  # the labels training reads, with decisions applied
+    labels = set(con.execute("SELECT post_id, t.name FROM post_labels JOIN tags t USING (tag_id)").fetchall())
+    decisions = con.execute("SELECT count(*) FROM decisions").fetchall()[0][0]
+    con.close()
+    assert (add["post_id"], add["tag"]) in labels and (remove["post_id"], remove["tag"]) not in labels
+    assert decisions == 4
+    sqlite = sqlite_utils.Database(oracle_ws / "out" / "review.sqlite")
+    assert sqlite["decisions"].count == 4  # rewritten from the catalog, the record
+
+
+def test_unknown_tagger_is_a_clear_error(oracle_ws):
+    text = (oracle_ws / "curate.toml").read_text()
+    (oracle_ws / "curate.toml").write_text(text.replace('tagger = "imported:oracle"', 'tagger = "nope"'))
+    try:
+        with pytest.raises(CurationError, match="no predictions from tagger 'nope'; known: imported:oracle"):
+            run_suggest(oracle_ws)
+    finally:
+        (oracle_ws / "curate.toml").write_text(text)
