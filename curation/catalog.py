@@ -94,6 +94,8 @@ def open_catalog(workspace: Path | str, read_only: bool = False, memory_limit: s
     workspace = Path(workspace)
     if not workspace.is_dir():
         raise WorkspaceError(f"{workspace}: no such workspace (create one with `curate init {workspace} --source DUMP`)")
+    if read_only and not (workspace / CATALOG_NAME).exists():
+        raise WorkspaceError(f"{workspace}: no catalog yet; run `curate ingest {workspace}` first")
     return Catalog(workspace / CATALOG_NAME, read_only=read_only, memory_limit=memory_limit)
 
 

@@ -522,7 +522,7 @@ def evaluate_tagger_cmd(workspace: Path, taggers: tuple[str, ...], split_name: s
 def demo(out: Path, posts: int, seed: int) -> None:
     """Run every stage that exists on a small synthetic board in OUT, offline.
 
-    Synth, init, ingest, select, images, embed, dedupe, train, split; prints where the results are and how they score against the
+    Synth, init, ingest, select, images, embed, dedupe, train, suggest, split; prints where the results are and how they score against the
     board's ground truth. (Each stage adds itself to the demo as it lands.)
     """
     from .synth import generate_board
@@ -535,6 +535,8 @@ def demo(out: Path, posts: int, seed: int) -> None:
     from .ingest import ingest as run_ingest
     from .select import select as run_select
     from .split import check_split, run_split
+    from .evaluate.suggest import evaluate_suggestions
+    from .suggest import run_suggest
     from .tagger import OUR_TAGGER, run_train
     from .tagger.evaluate import evaluate_taggers
 
@@ -572,13 +574,20 @@ def demo(out: Path, posts: int, seed: int) -> None:
     click.echo(f"train: {trained.folds}-fold heads, out-of-fold probabilities for {trained.posts} posts x {trained.tags} tags "
                f"({trained.seconds:.0f}s); macro AP {heads.overall.macro_ap:.3f}, micro F1 at P=R {heads.overall.f1_at_pr:.3f} "
                f"(`curate evaluate tagger`)")
+    suggested = run_suggest(workspace)
+    by_action = {x.action: x for x in evaluate_suggestions(workspace, board / "truth") if x.band == "all"}
+    click.echo(f"suggest: {suggested.adds} add and {suggested.removes} remove suggestions in "
+               f"{workspace / 'out' / 'suggestions.json'} (review: {workspace / 'out' / 'review.sqlite'})")
+    click.echo("  vs planted label noise: " + "; ".join(
+        f"{a} precision@10 {x.precision_at[10]:.2f}, recall {x.recall:.2f}" for a, x in by_action.items()))
     splits = run_split(workspace)
     click.echo("split: " + ", ".join(f"{n} {s}" for s, n in splits.posts.items())
                + f"; {splits.leakage.crossing_groups} duplicate groups and {splits.leakage.crossing_families} families "
                f"cross splits; manifests in {splits.manifests}")
     _, plain = check_split(workspace, "plain-id-mod-1000")
-    click.echo(f"  the plain post_id % 1000 scheme would split {plain.crossing_groups} of {plain.groups} duplicate groups "
-               f"and {plain.crossing_families} of {plain.families} families")
+    if len(plain.posts) > 1:
+        click.echo(f"  the plain post_id % 1000 scheme would split {plain.crossing_groups} of {plain.groups} duplicate "
+                   f"groups and {plain.crossing_families} of {plain.families} families (`curate split --check`)")
     click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, "
                "select_audit, images, image_hashes, embeddings, dup_edges, dup_groups, tagger_folds, taggers, splits)")
     click.echo(f"ground truth: {board / 'truth'}")

@@ -111,7 +111,7 @@ def test_policies_and_config_errors(images_ws, tmp_path):
     with pytest.raises(ConfigError, match="no \\[\\[sources\\]\\] entry has an `images` folder"):
         run_images(ws)
     (ws / "curate.toml").write_text(f'[[sources]]\npath = "x.json"\nformat = "danbooru2021"\nimages = "{tmp_path}"\n')
-    with pytest.raises(CurationError, match="no selection yet; run `curate select"):
+    with pytest.raises(CurationError, match="no catalog yet; run `curate ingest"):
         run_images(ws)
 
 

@@ -33,6 +33,7 @@ class EmbedReport:
     cached: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     seconds: float = 0.0
+    shards: list[tuple[int, list[str]]] = field(default_factory=list)  # written, not yet indexed (index=False)
 
     @property
     def images_per_second(self) -> float:
@@ -83,56 +84,131 @@ def configured_embedder_id(cfg: EmbedConfig) -> str:
     return embedder_id(cfg.model, cfg.image_size or None, cfg.preprocess, cfg.background)
 
 
-def run_embed(workspace: Path | str, embedder: Embedder | None = None) -> EmbedReport:
-    """Embed every selected, decodable file not yet in the store for the configured embedder."""
+@dataclass
+class EmbedPart:
+    """A slice of the files to embed, with the shard numbers it may write."""
+
+    md5s: list[str]
+    paths: list[str]
+    first_shard: int
+
+
+def plan_embed(workspace: Path | str, parts: int = 1) -> tuple[str, int, list[EmbedPart]]:
+    """(embedder id, files already stored, parts of the work split by md5) -- read-only.
+
+    Each part owns a range of shard numbers wide enough for its files, so that parts written by
+    different workers never collide."""
     workspace = Path(workspace)
     config = load_config(workspace)
     cfg = config.embed
-    with open_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    embedder = configured_embedder_id(cfg)
+    with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
             raise CurationError(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
-        embedder = embedder or embedder_for(cfg)
-        store = EmbeddingStore(workspace, embedder.id)
-        todo = cat.run("marts/embed_todo", embedder=embedder.id).fetchall()
-        report = EmbedReport(embedder=embedder.id, device=embedder.device)
-        report.cached = cat.scalar("SELECT count(*) FROM embeddings WHERE embedder = ?", [embedder.id])
-        if not todo:
-            return report
-        md5s, paths = [r[0] for r in todo], [r[1] for r in todo]
-        shard = store.next_shard(cat)
-        pending_md5: list[str] = []
-        pending_vec: list[np.ndarray] = []
-        started = time.perf_counter()
+        todo = cat.run("marts/embed_todo", embedder=embedder).fetchall()
+        cached = cat.scalar("SELECT count(*) FROM embeddings WHERE embedder = ?", [embedder])
+        shard = EmbeddingStore(workspace, embedder).next_shard(cat)
+    split: list[list[tuple[str, str]]] = [[] for _ in range(max(1, parts))]
+    for md5, path in todo:
+        split[int(md5[:8], 16) % len(split) if all(c in "0123456789abcdef" for c in md5[:8].lower()) else 0].append((md5, path))
+    out = []
+    for rows in split:
+        if rows:
+            out.append(EmbedPart([m for m, _ in rows], [p for _, p in rows], shard))
+            shard += -(-len(rows) // cfg.shard_size)
+    return embedder, cached, out
 
-        def flush() -> None:
-            nonlocal shard
-            if pending_md5:
+
+def embed_part(workspace: Path | str, part: EmbedPart, embedder: Embedder | None = None, index: bool = True) -> EmbedReport:
+    """Embed one part's files into new shard files and index each shard as it completes.
+
+    Indexing goes straight into the catalog (not a staged copy): a shard enters the
+    ``embeddings`` table only after its file is complete, so an interrupted run keeps every
+    finished shard and the next run resumes after them. With ``index=False`` (workers of a
+    distributed run, which must not write the catalog) the shards and failures are returned
+    for :func:`commit_embed`."""
+    workspace = Path(workspace)
+    config = load_config(workspace)
+    cfg = config.embed
+    embedder = embedder or embedder_for(cfg)
+    store = EmbeddingStore(workspace, embedder.id)
+    report = EmbedReport(embedder=embedder.id, device=embedder.device)
+    shard = part.first_shard
+    pending_md5: list[str] = []
+    pending_vec: list[np.ndarray] = []
+    started = time.perf_counter()
+    cat = open_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) if index else None
+
+    def flush() -> None:
+        nonlocal shard
+        if pending_md5:
+            if cat is not None:
                 store.write_shard(cat, shard, pending_md5, np.concatenate(pending_vec))
-                shard += 1
-                report.embedded += len(pending_md5)
-                pending_md5.clear()
-                pending_vec.clear()
+            else:
+                store.save_shard_file(shard, np.concatenate(pending_vec))
+                report.shards.append((shard, list(pending_md5)))
+            shard += 1
+            report.embedded += len(pending_md5)
+            pending_md5.clear()
+            pending_vec.clear()
 
-        with progress(f"embed ({embedder.device})", len(todo)) as advance:
-            for indices, batch, bad in batches(paths, embedder, cfg.batch_size, cfg.workers):
+    try:
+        with progress(f"embed ({embedder.device})", len(part.paths)) as advance:
+            for indices, batch, bad in batches(part.paths, embedder, cfg.batch_size, cfg.workers):
                 if batch is not None:
                     pending_vec.append(embedder.embed(batch))
-                    pending_md5.extend(md5s[i] for i in indices)
-                report.failed.extend((paths[i], err) for i, err in bad)
+                    pending_md5.extend(part.md5s[i] for i in indices)
+                report.failed.extend((part.paths[i], err) for i, err in bad)
                 if len(pending_md5) >= cfg.shard_size:
                     flush()
                 advance(len(indices) + len(bad))
             flush()
         report.seconds = time.perf_counter() - started
-        if report.failed:
-            index = {p: m for m, p in zip(md5s, paths)}
-            rejects = pl.DataFrame({"md5": [index[p] for p, _ in report.failed], "path": [p for p, _ in report.failed],
-                                    "error": [e for _, e in report.failed]})
-            cat.con.register("new_embed_rejects", rejects.to_arrow())
-            cat.run("marts/embed_rejects_add", embedder=embedder.id)
-            cat.con.unregister("new_embed_rejects")
-        log.info("embedded %d files in %.1fs (%.1f/s) with %s", report.embedded, report.seconds,
-                 report.images_per_second, embedder.id)
+        if cat is not None:
+            _record_rejects(cat, embedder.id, report.failed, dict(zip(part.paths, part.md5s)))
+    finally:
+        if cat is not None:
+            cat.close()
+    log.info("embedded %d files in %.1fs (%.1f/s) with %s", report.embedded, report.seconds,
+             report.images_per_second, embedder.id)
+    return report
+
+
+def _record_rejects(cat, embedder_id: str, failed: list[tuple[str, str]], md5_of: dict[str, str]) -> None:
+    if failed:
+        rejects = pl.DataFrame({"md5": [md5_of[p] for p, _ in failed], "path": [p for p, _ in failed],
+                                "error": [e for _, e in failed]})
+        cat.con.register("new_embed_rejects", rejects.to_arrow())
+        cat.run("marts/embed_rejects_add", embedder=embedder_id)
+        cat.con.unregister("new_embed_rejects")
+
+
+def commit_embed(workspace: Path | str, embedder_id: str, parts: list[EmbedPart], reports: list[EmbedReport]) -> EmbedReport:
+    """Index the shards and failures that workers of a distributed run wrote (``index=False``)."""
+    workspace = Path(workspace)
+    config = load_config(workspace)
+    store = EmbeddingStore(workspace, embedder_id)
+    total = EmbedReport(embedder=embedder_id, device=reports[0].device if reports else "")
+    md5_of = {p: m for part in parts for p, m in zip(part.paths, part.md5s)}
+    with open_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+        for report in reports:
+            for shard, md5s in report.shards:
+                store.index_shard(cat, shard, md5s)
+            total.embedded += report.embedded
+            total.failed += report.failed
+            total.seconds = max(total.seconds, report.seconds)
+        _record_rejects(cat, embedder_id, total.failed, md5_of)
+    return total
+
+
+def run_embed(workspace: Path | str, embedder: Embedder | None = None) -> EmbedReport:
+    """Embed every selected, decodable file not yet in the store for the configured embedder."""
+    workspace = Path(workspace)
+    embedder_key, cached, parts = plan_embed(workspace)
+    if not parts:
+        return EmbedReport(embedder=embedder_key, cached=cached)
+    report = embed_part(workspace, parts[0], embedder)
+    report.cached = cached
     return report
 
 

@@ -43,6 +43,11 @@ class EmbeddingStore:
 
     def write_shard(self, cat, shard: int, md5s: list[str], vectors: np.ndarray) -> None:
         """Write (n, D) float16 ``vectors`` for ``md5s`` to a new shard, then index it in the catalog."""
+        self.save_shard_file(shard, vectors)
+        self.index_shard(cat, shard, md5s)
+
+    def save_shard_file(self, shard: int, vectors: np.ndarray) -> None:
+        """The shard's .npy, complete on disk (written aside, synced, then renamed) before it is indexed."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.shard_path(shard)
         tmp = path.with_suffix(".tmp")
@@ -51,6 +56,8 @@ class EmbeddingStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+
+    def index_shard(self, cat, shard: int, md5s: list[str]) -> None:
         cat.con.execute(
             "INSERT OR REPLACE INTO embeddings SELECT unnest($md5) AS md5, $embedder AS embedder, $shard AS shard, "
             "unnest(range(len($md5))) AS row",

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 from PIL import ImageColor
 
-from ..catalog import staged_catalog
+from ..catalog import open_catalog, staged_catalog
 from ..config import ImagesConfig, load_config
 from ..errors import ConfigError, CurationError
 from ..progress import progress
@@ -104,8 +104,17 @@ def _validate_pattern(cfg: ImagesConfig) -> None:
         raise ConfigError('[images] layout = "pattern" needs a pattern, e.g. "{md5}.{ext}"')
 
 
-def run_images(workspace: Path | str) -> ImagesReport:
-    """Inspect the files of the selected posts that are new or changed since the last run."""
+@dataclass
+class ImagesPlan:
+    """What ``curate images`` has to look at: one job per new or changed selected post."""
+
+    todo: list[tuple[int, str | None, str | None]]  # (post_id, board md5, path found or None)
+    jobs: list[tuple]  # arguments of _job, in the same order
+    unchanged: int = 0
+
+
+def plan_images(workspace: Path | str) -> ImagesPlan:
+    """Locate the files of selected posts that are new or changed since the last run (read-only)."""
     workspace = Path(workspace)
     config = load_config(workspace)
     cfg = config.images
@@ -114,29 +123,52 @@ def run_images(workspace: Path | str) -> ImagesReport:
     roots = [s.images for s in config.sources if s.images is not None]
     if not roots:
         raise ConfigError(f"{workspace / 'curate.toml'}: no [[sources]] entry has an `images` folder")
-    report = ImagesReport()
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection"):
             raise CurationError(f"{workspace}: no selection yet; run `curate select {workspace}` first")
         todo = cat.run("marts/images_todo").fetchall()
-        report.unchanged = cat.scalar("SELECT count(*) FROM selection") - len(todo)
-        paths = [locate(pid, md5, ext, roots, cfg) for pid, md5, ext in todo]
+        unchanged = cat.scalar("SELECT count(*) FROM selection") - len(todo)
         known = _known_inspections(cat)
-        rows = []
-        with progress("inspecting images", len(todo)) as advance:
-            jobs = [(str(p) if p else None, cfg.max_pixels, background, known.get(md5)) for p, (_, md5, _) in zip(paths, todo)]
-            if cfg.workers > 1 and len(jobs) > 8:
-                ctx = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx) as pool:
-                    results = pool.map(_job, jobs, chunksize=16)
-                    for (pid, md5, _), path, res in zip(todo, paths, results):
-                        rows.append(_row(pid, md5, path, res, cfg))
-                        advance(1)
-            else:
-                for (pid, md5, _), path, job in zip(todo, paths, jobs):
-                    rows.append(_row(pid, md5, path, _job(job), cfg))
+    paths = [locate(pid, md5, ext, roots, cfg) for pid, md5, ext in todo]
+    return ImagesPlan(todo=[(pid, md5, str(p) if p else None) for (pid, md5, _), p in zip(todo, paths)],
+                      jobs=[(str(p) if p else None, cfg.max_pixels, background, known.get(md5)) for p, (_, md5, _) in zip(paths, todo)],
+                      unchanged=unchanged)
+
+
+def shard_plan(plan: ImagesPlan, shards: int) -> list[ImagesPlan]:
+    """Split a plan into ``shards`` parts by file md5, for workers on other processes or machines."""
+    parts = [ImagesPlan([], []) for _ in range(shards)]
+    for item, job in zip(plan.todo, plan.jobs):
+        k = int(item[1], 16) % shards if item[1] and all(c in "0123456789abcdef" for c in item[1].lower()) else item[0] % shards
+        parts[k].todo.append(item)
+        parts[k].jobs.append(job)
+    return [p for p in parts if p.todo]
+
+
+def inspect_plan(plan: ImagesPlan, cfg: ImagesConfig, workers: int | None = None) -> list[tuple]:
+    """Decode and hash every job (in a process pool with more than one worker): result rows."""
+    workers = cfg.workers if workers is None else workers
+    rows = []
+    with progress("inspecting images", len(plan.jobs)) as advance:
+        if workers > 1 and len(plan.jobs) > 8:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                for (pid, md5, path), res in zip(plan.todo, pool.map(_job, plan.jobs, chunksize=16)):
+                    rows.append(_row(pid, md5, path, res, cfg))
                     advance(1)
-        report.inspected = len(rows)
+        else:
+            for (pid, md5, path), job in zip(plan.todo, plan.jobs):
+                rows.append(_row(pid, md5, path, _job(job), cfg))
+                advance(1)
+    return rows
+
+
+def commit_images(workspace: Path | str, rows: list[tuple], unchanged: int = 0) -> ImagesReport:
+    """Write inspection rows to ``images`` and ``image_hashes`` (a staged catalog: all or nothing)."""
+    workspace = Path(workspace)
+    config = load_config(workspace)
+    report = ImagesReport(inspected=len(rows), unchanged=unchanged)
+    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         if rows:
             cat.con.register("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").to_arrow())
             cat.run("marts/images_upsert")
@@ -144,6 +176,13 @@ def run_images(workspace: Path | str) -> ImagesReport:
         report.statuses = Counter(dict(cat.rows(
             "SELECT status, count(*) FROM images WHERE post_id IN (SELECT post_id FROM selection) GROUP BY status")))
     return report
+
+
+def run_images(workspace: Path | str) -> ImagesReport:
+    """Inspect the files of the selected posts that are new or changed since the last run."""
+    plan = plan_images(workspace)
+    rows = inspect_plan(plan, load_config(workspace).images)
+    return commit_images(workspace, rows, plan.unchanged)
 
 
 def _known_inspections(cat) -> dict[str, Inspection]:
@@ -157,7 +196,7 @@ def _known_inspections(cat) -> dict[str, Inspection]:
     return known
 
 
-def _row(post_id: int, md5: str | None, path: Path | None, res: Inspection, cfg: ImagesConfig) -> tuple:
+def _row(post_id: int, md5: str | None, path: str | None, res: Inspection, cfg: ImagesConfig) -> tuple:
     r = res.as_row()
     return (post_id, md5, str(path) if path else None, apply_policy(res.status, res, cfg), r["width"], r["height"],
             r["has_alpha"], r["frames"], r["error"] or None, r["file_md5"], r["format"], r["mode"], r["pixel_sha256"],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 RATINGS = ("g", "s", "q", "e")
-MIN_STEPS = 50  # optimiser steps per epoch at least
+MIN_STEPS = 25  # optimiser steps per epoch at least
 
 
 @dataclass(frozen=True)
