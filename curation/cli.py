@@ -365,6 +365,78 @@ def review(workspace: Path, accept: tuple[str, ...], reject: tuple[str, ...], mo
     click.echo(f"{recorded} decisions recorded; accepted edits in {edits}")
 
 
+def _prefect_environment(workspace: Path) -> None:
+    """Settings Prefect needs here (../shared/STACK.md), unless the user set them: its home in the
+    workspace, no telemetry, a patient start for the temporary server."""
+    os.environ.setdefault("PREFECT_HOME", str((Path(workspace) / "cache" / "prefect").resolve()))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _stage_list(value: str | None) -> list[str]:
+    from .pipeline import STAGE_NAMES
+
+    names = [v.strip() for v in (value or "").split(",") if v.strip()]
+    unknown = [n for n in names if n not in STAGE_NAMES and n != "all"]
+    if unknown:
+        raise click.BadParameter(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGE_NAMES)}")
+    return names
+
+
+@main.command()
+@workspace_argument
+@click.option("--force", "force", default="", metavar="STAGE[,STAGE...]", help="Redo these stages even if unchanged ('all').")
+@click.option("--only", "only", default="", metavar="STAGE[,STAGE...]", help="Run only these stages.")
+def run(workspace: Path, force: str, only: str) -> None:
+    """The whole rebuild through the Prefect flow; stages whose inputs are unchanged are skipped.
+
+    Uses the Prefect server in PREFECT_API_URL, or starts a temporary local one (offline, ~15-30 s).
+    Each stage's summary is a Prefect artifact; the log says what was skipped and why.
+    """
+    from .config import load_config
+
+    load_config(workspace)  # a config error is a one-line message before Prefect starts
+    forced, chosen = _stage_list(force), _stage_list(only)
+    _prefect_environment(workspace)
+    from flows.rebuild import rebuild
+
+    results = rebuild(workspace=str(workspace), force=forced, only=chosen or None)
+    for r in results:
+        click.echo(f"{r['stage']:8s} {'ran' if r['ran'] else 'skipped'}: {r['reason']}")
+
+
+@main.command()
+@workspace_argument
+@click.option("--cron", help='A cron schedule, e.g. "0 3 * * 1" (Mondays 03:00).')
+@click.option("--interval", type=click.IntRange(min=1), help="Or every this many seconds.")
+@click.option("--only", "only", default="", metavar="STAGE[,STAGE...]", help="Scheduled runs do only these stages.")
+@click.option("--name", help="Deployment name (default rebuild-<dataset>).")
+def serve(workspace: Path, cron: str | None, interval: int | None, only: str, name: str | None) -> None:
+    """Serve the rebuild as a scheduled Prefect deployment until stopped (Ctrl-C or SIGTERM).
+
+    Needs a running Prefect server: `prefect server start --host 127.0.0.1 --port 4200` and
+    PREFECT_API_URL=http://127.0.0.1:4200/api (schedules do not fire on a temporary server).
+    """
+    from .config import load_config
+
+    if (cron is None) == (interval is None):
+        raise click.UsageError("give exactly one of --cron or --interval")
+    if not os.environ.get("PREFECT_API_URL"):
+        raise CurationError("PREFECT_API_URL is not set: start a server (`prefect server start --host 127.0.0.1 "
+                            "--port 4200`) and export PREFECT_API_URL=http://127.0.0.1:4200/api")
+    config = load_config(workspace)
+    chosen = _stage_list(only)
+    _prefect_environment(workspace)
+    from flows.rebuild import rebuild
+
+    deployment = name or f"rebuild-{config.dataset}"
+    click.echo(f"serving {deployment} ({'cron ' + cron if cron else f'every {interval}s'}) against "
+               f"{os.environ['PREFECT_API_URL']}; stop with Ctrl-C")
+    rebuild.serve(name=deployment, cron=cron, interval=interval,
+                  parameters={"workspace": str(Path(workspace).resolve()), "only": chosen or None})
+
+
 @main.command("export-sqlite")
 @workspace_argument
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))

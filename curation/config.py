@@ -8,6 +8,7 @@ key and the value. Relative source paths are resolved against the workspace fold
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -259,11 +260,16 @@ def parse_config(data: dict, origin: str = CONFIG_NAME, base: Path | None = None
     if base is None:
         return config
     sources = [
-        s.model_copy(update={"path": base / s.path, "images": (base / s.images) if s.images else None})
+        s.model_copy(update={"path": _join(base, s.path), "images": _join(base, s.images) if s.images else None})
         for s in config.sources
     ]
-    select = config.select.model_copy(update={"tag_list_files": [base / p for p in config.select.tag_list_files]})
+    select = config.select.model_copy(update={"tag_list_files": [_join(base, p) for p in config.select.tag_list_files]})
     return config.model_copy(update={"sources": sources, "select": select})
+
+
+def _join(base: Path, path: Path) -> Path:
+    """``path`` relative to the workspace, normalised (no ``..``): the same file, the same text."""
+    return Path(os.path.normpath(base / path))
 
 
 def _paths_to_path(data: dict) -> dict:

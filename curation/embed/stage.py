@@ -8,6 +8,8 @@ runs, so the model is the bottleneck. Vectors are stored float16 and L2-normalis
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,13 +68,25 @@ def collate_images(items):
     return [i for i, _ in good], batch, bad
 
 
+def worker_context(workers: int) -> str | None:
+    """How DataLoader starts its workers: ``CURATE_WORKER_START`` (fork, spawn or forkserver) when
+    set -- an orchestrator whose runtime does not survive fork sets it to spawn -- else fork from
+    the main thread (fastest) and spawn from any other thread, where forking is unsafe."""
+    if not workers:
+        return None
+    chosen = os.environ.get("CURATE_WORKER_START")
+    if chosen:
+        return chosen
+    return None if threading.current_thread() is threading.main_thread() else "spawn"
+
+
 def batches(paths: list[str], embedder: Embedder, batch_size: int, workers: int):
     """Yield (indices, (B, 3, S, S) float32 tensor or None, [(index, error)]) in input order."""
     from torch.utils.data import DataLoader
 
     loader = DataLoader(ImageFiles(paths, embedder.preprocess), batch_size=batch_size, num_workers=workers,
                         collate_fn=collate_images, prefetch_factor=4 if workers else None,
-                        pin_memory=embedder.device == "cuda")
+                        pin_memory=embedder.device == "cuda", multiprocessing_context=worker_context(workers))
     yield from loader
 
 
@@ -119,14 +133,16 @@ def plan_embed(workspace: Path | str, parts: int = 1) -> tuple[str, int, list[Em
     return embedder, cached, out
 
 
-def embed_part(workspace: Path | str, part: EmbedPart, embedder: Embedder | None = None, index: bool = True) -> EmbedReport:
+def embed_part(workspace: Path | str, part: EmbedPart, embedder: Embedder | None = None, index: bool = True,
+               loader_workers: int | None = None) -> EmbedReport:
     """Embed one part's files into new shard files and index each shard as it completes.
 
     Indexing goes straight into the catalog (not a staged copy): a shard enters the
     ``embeddings`` table only after its file is complete, so an interrupted run keeps every
     finished shard and the next run resumes after them. With ``index=False`` (workers of a
     distributed run, which must not write the catalog) the shards and failures are returned
-    for :func:`commit_embed`."""
+    for :func:`commit_embed`. ``loader_workers`` overrides ``[embed] workers`` (0 inside a worker of a
+    cluster, which is itself the parallelism)."""
     workspace = Path(workspace)
     config = load_config(workspace)
     cfg = config.embed
@@ -154,7 +170,8 @@ def embed_part(workspace: Path | str, part: EmbedPart, embedder: Embedder | None
 
     try:
         with progress(f"embed ({embedder.device})", len(part.paths)) as advance:
-            for indices, batch, bad in batches(part.paths, embedder, cfg.batch_size, cfg.workers):
+            workers = cfg.workers if loader_workers is None else loader_workers
+            for indices, batch, bad in batches(part.paths, embedder, cfg.batch_size, workers):
                 if batch is not None:
                     pending_vec.append(embedder.embed(batch))
                     pending_md5.extend(part.md5s[i] for i in indices)

@@ -92,7 +92,7 @@ def score_onnx(workspace: Path | str, model_path: Path, tags_path: Path, name: s
                preprocess: OnnxInput | None = None, batch_size: int = 16, workers: int = 2) -> PredictionStore:
     import onnxruntime as ort
 
-    from ..embed.stage import collate_images, ImageFiles
+    from ..embed.stage import ImageFiles, collate_images, worker_context
 
     workspace = Path(workspace)
     config = load_config(workspace)
@@ -127,7 +127,8 @@ def score_onnx(workspace: Path | str, model_path: Path, tags_path: Path, name: s
             from torch.utils.data import DataLoader
 
             loader = DataLoader(ImageFiles([path_of[int(p)] for p in post_ids], preprocess), batch_size=batch_size,
-                                num_workers=workers, collate_fn=collate_images, prefetch_factor=4 if workers else None)
+                                num_workers=workers, collate_fn=collate_images, prefetch_factor=4 if workers else None,
+                                multiprocessing_context=worker_context(workers))
             with progress(f"score {name}", len(post_ids)) as advance:
                 for indices, batch, bad in loader:
                     for i, err in bad:

@@ -143,3 +143,10 @@ CREATE TABLE IF NOT EXISTS decisions (      -- moderators' verdicts on suggestio
     note VARCHAR,
     PRIMARY KEY (post_id, tag, action)
 );
+CREATE TABLE IF NOT EXISTS stage_runs (     -- the last successful run of each stage: a rebuild skips unchanged ones
+    stage VARCHAR PRIMARY KEY,
+    fingerprint VARCHAR,         -- of its config, the code, upstream fingerprints and input files
+    finished_at TIMESTAMP,
+    seconds DOUBLE,
+    summary VARCHAR              -- JSON: the stage's report
+);
