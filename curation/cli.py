@@ -592,25 +592,19 @@ def evaluate_tagger_cmd(workspace: Path, taggers: tuple[str, ...], split_name: s
 @click.option("--posts", "-n", type=click.IntRange(min=20), default=300, show_default=True, help="Posts on the demo board.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 def demo(out: Path, posts: int, seed: int) -> None:
-    """Run every stage that exists on a small synthetic board in OUT, offline.
+    """Synthesise a board in OUT and rebuild it through the Prefect flow, offline, scored against its truth.
 
-    Synth, init, ingest, select, images, embed, dedupe, train, suggest, split; prints where the results are and how they score against the
-    board's ground truth. (Each stage adds itself to the demo as it lands.)
+    Every stage runs (ingest, select, images, embed, dedupe, split, train, suggest) on a
+    temporary local Prefect server; the command prints where each result is and how it
+    compares with the board's ground truth.
     """
-    from .synth import generate_board
-    from .workspace import init_workspace
-
-    from .dedupe import run_dedupe
-    from .embed import run_embed
     from .evaluate import evaluate_dedupe, evaluate_images, evaluate_ingest
-    from .images import run_images
-    from .ingest import ingest as run_ingest
-    from .select import select as run_select
-    from .split import check_split, run_split
     from .evaluate.suggest import evaluate_suggestions
-    from .suggest import run_suggest
-    from .tagger import OUR_TAGGER, run_train
+    from .split import check_split
+    from .synth import generate_board
+    from .tagger import OUR_TAGGER
     from .tagger.evaluate import evaluate_taggers
+    from .workspace import init_workspace
 
     board = out / "board"
     manifest = generate_board(board, posts, seed=seed, fmt="danbooru2021", image_size=256, images=True, overwrite=True)
@@ -619,50 +613,51 @@ def demo(out: Path, posts: int, seed: int) -> None:
     if (workspace / "catalog.duckdb").exists():
         (workspace / "catalog.duckdb").unlink()  # the demo starts over each time
     config_path, detected = init_workspace(workspace, [board], overwrite=True)
+    text = config_path.read_text()
+    config_path.write_text(text.replace("[select]\n", "[select]\nmin_tag_count = 5  # the demo: label tags with 5+ posts\n"))
     click.echo(f"workspace: {workspace} (config {config_path}, {len(detected)} sources detected)")
-    report = run_ingest(workspace)
-    click.echo(f"ingest: {report.posts} posts, {report.tags} tags, {report.post_tags} post tags, {report.rejects} rejected rows")
-    score = evaluate_ingest(workspace, board / "truth")
+    click.echo("rebuilding through the Prefect flow (a temporary local server starts first) ...")
+    _prefect_environment(workspace)
+    from flows.rebuild import rebuild
+
+    done = {r["stage"]: r["summary"] for r in rebuild(workspace=str(workspace))}
+    truth = board / "truth"
+    ingested, selected, images = done["ingest"], done["select"], done["images"]
+    click.echo(f"ingest: {ingested['posts']} posts, {ingested['tags']} tags, {ingested['rejects']} rejected rows")
+    score = evaluate_ingest(workspace, truth)
     click.echo(f"  vs truth: {score.posts_found}/{score.posts_expected} posts, canonical tags exact on "
                f"{score.tags_exact}/{score.posts_expected}, {score.quirk_rows_rejected}/{score.quirk_rows_expected} "
                f"planted bad rows rejected")
-    selected = run_select(workspace)
-    dropped = ", ".join(f"{a.step} -{a.posts_before - a.posts_after}" for a in selected.audit[1:])
-    click.echo(f"select: {selected.posts} posts, {selected.tags} label tags ({dropped})")
-    images = run_images(workspace)
-    statuses = ", ".join(f"{n} {s}" for s, n in sorted(images.statuses.items(), key=lambda kv: -kv[1]))
-    click.echo(f"images: {statuses}")
-    checked = evaluate_images(workspace, board / "truth")
+    click.echo(f"select: {selected['posts']} posts, {selected['tags']} label tags")
+    click.echo("images: " + ", ".join(f"{n} {s}" for s, n in sorted(images["statuses"].items(), key=lambda kv: -kv[1])))
+    checked = evaluate_images(workspace, truth)
     click.echo(f"  vs truth: {checked.bad_files_right}/{checked.bad_files} planted bad files got the expected status")
-    embedded = run_embed(workspace)
-    click.echo(f"embed: {embedded.embedded} files with {embedded.embedder} ({embedded.images_per_second:.1f} images/s)")
-    groups = run_dedupe(workspace)
-    click.echo(f"dedupe: {groups.groups} duplicate groups holding {groups.grouped_posts} posts")
-    overall = next(s for s in evaluate_dedupe(workspace, board / "truth") if s.kind == "all")
+    click.echo(f"embed: {done['embed']['embedded']} files with {done['embed']['embedder']}")
+    click.echo(f"dedupe: {done['dedupe']['groups']} duplicate groups holding {done['dedupe']['grouped_posts']} posts "
+               f"({workspace / 'out' / 'duplicates.parquet'})")
+    overall = next(s for s in evaluate_dedupe(workspace, truth) if s.kind == "all")
     click.echo(f"  vs truth: pairwise precision {overall.precision:.2f}, recall {overall.recall:.2f} over "
-               f"{overall.truth_pairs} planted pairs (per kind: `curate evaluate dedupe`)")
-    trained = run_train(workspace)
-    [heads] = evaluate_taggers(workspace, [OUR_TAGGER])
-    click.echo(f"train: {trained.folds}-fold heads, out-of-fold probabilities for {trained.posts} posts x {trained.tags} tags "
-               f"({trained.seconds:.0f}s); macro AP {heads.overall.macro_ap:.3f}, micro F1 at P=R {heads.overall.f1_at_pr:.3f} "
-               f"(`curate evaluate tagger`)")
-    suggested = run_suggest(workspace)
-    by_action = {x.action: x for x in evaluate_suggestions(workspace, board / "truth") if x.band == "all"}
-    click.echo(f"suggest: {suggested.adds} add and {suggested.removes} remove suggestions in "
-               f"{workspace / 'out' / 'suggestions.json'} (review: {workspace / 'out' / 'review.sqlite'})")
-    click.echo("  vs planted label noise: " + "; ".join(
-        f"{a} precision@10 {x.precision_at[10]:.2f}, recall {x.recall:.2f}" for a, x in by_action.items()))
-    splits = run_split(workspace)
-    click.echo("split: " + ", ".join(f"{n} {s}" for s, n in splits.posts.items())
-               + f"; {splits.leakage.crossing_groups} duplicate groups and {splits.leakage.crossing_families} families "
-               f"cross splits; manifests in {splits.manifests}")
+               f"{overall.truth_pairs} planted pairs (per kind: `curate evaluate dedupe --compare`)")
+    splits = done["split"]
+    click.echo("split: " + ", ".join(f"{n} {s}" for s, n in splits["posts"].items())
+               + f"; {splits['leakage']['crossing_groups']} duplicate groups and {splits['leakage']['crossing_families']} "
+               f"families cross splits; manifests in {workspace / 'out' / 'splits'}")
     _, plain = check_split(workspace, "plain-id-mod-1000")
     if len(plain.posts) > 1:
         click.echo(f"  the plain post_id % 1000 scheme would split {plain.crossing_groups} of {plain.groups} duplicate "
                    f"groups and {plain.crossing_families} of {plain.families} families (`curate split --check`)")
-    click.echo(f"catalog: {workspace / 'catalog.duckdb'} (tables posts, tags, post_tags, selection, selected_tags, "
-               "select_audit, images, image_hashes, embeddings, dup_edges, dup_groups, tagger_folds, taggers, splits)")
-    click.echo(f"ground truth: {board / 'truth'}")
+    [heads] = evaluate_taggers(workspace, [OUR_TAGGER])
+    click.echo(f"train: {done['train']['folds']}-fold heads, out-of-fold probabilities for {done['train']['posts']} posts x "
+               f"{done['train']['tags']} tags; macro AP {heads.overall.macro_ap:.3f}, micro F1 at P=R "
+               f"{heads.overall.f1_at_pr:.3f} (`curate evaluate tagger`)")
+    suggested = done["suggest"]
+    click.echo(f"suggest: {suggested['adds']} add and {suggested['removes']} remove suggestions in "
+               f"{workspace / 'out' / 'suggestions.json'} (review: {workspace / 'out' / 'review.sqlite'})")
+    by_action = {x.action: x for x in evaluate_suggestions(workspace, truth) if x.band == "all"}
+    click.echo("  vs planted label noise: " + "; ".join(
+        f"{a} precision@10 {x.precision_at[10]:.2f}, recall {x.recall:.2f}" for a, x in by_action.items()))
+    click.echo(f"catalog: {workspace / 'catalog.duckdb'}; ground truth: {truth}; run again with "
+               f"`curate run {workspace}` (unchanged stages are skipped)")
 
 
 if __name__ == "__main__":  # python -m curation.cli

@@ -16,7 +16,10 @@ from prefect.artifacts import create_markdown_artifact
 from curation import pipeline
 from curation.config import load_config
 
+from ._runtime import configure_process
 from .sharded import embed_on_dask, images_on_dask
+
+configure_process()
 
 RETRIES_FOR_IO = 2
 

@@ -17,6 +17,10 @@ from curation.config import load_config
 from curation.embed.stage import EmbedPart, commit_embed, embed_part, plan_embed
 from curation.images.stage import ImagesPlan, commit_images, inspect_plan, plan_images, shard_plan
 
+from ._runtime import configure_process
+
+configure_process()
+
 
 def dask_runner(address: str | None, workers: int):
     from prefect_dask import DaskTaskRunner
