@@ -80,12 +80,16 @@ def test_existing_board_and_config_are_not_overwritten(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_makes_a_board_and_a_workspace(tmp_path):
-    result = run("-q", "demo", str(tmp_path / "demo"), "--posts", "40")
+@pytest.mark.slow
+def test_demo_rebuilds_a_board_through_the_flow(tmp_path):
+    result = run("-q", "demo", str(tmp_path / "demo"), "--posts", "120")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "demo" / "board" / "truth" / "manifest.json").is_file()
     assert (tmp_path / "demo" / "workspace" / "curate.toml").is_file()
     assert any((tmp_path / "demo" / "board" / "original").rglob("*.*"))
+    for stage in ("ingest:", "select:", "images:", "embed:", "dedupe:", "split:", "train:", "suggest:"):
+        assert any(line.startswith(stage) for line in result.output.splitlines()), (stage, result.output)
+    assert "vs planted label noise" in result.output and (tmp_path / "demo" / "workspace" / "out" / "suggestions.json").is_file()
 
 
 def test_ingest_select_export_and_evaluate_from_the_command_line(tmp_path):

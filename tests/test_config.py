@@ -30,8 +30,8 @@ def test_empty_config_gets_every_default(tmp_path):
 def test_sources_resolve_relative_to_the_workspace(tmp_path):
     ws = write(tmp_path / "ws", '[[sources]]\npath = "../dump/posts*.json"\nformat = "danbooru2021"\nimages = "../dump/original"\n')
     (src,) = load_config(ws).sources
-    assert src.path == ws / "../dump/posts*.json"
-    assert src.images == ws / "../dump/original"
+    assert src.path == tmp_path / "dump" / "posts*.json"  # absolute and normalised: no ".."
+    assert src.images == tmp_path / "dump" / "original"
     assert src.format == "danbooru2021"
 
 

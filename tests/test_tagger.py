@@ -90,7 +90,7 @@ def test_a_head_learns_a_planted_signal():
     ratings = (x[:, 0] > 0).astype(np.int8)  # g or s, from the first feature
     assert np.array_equal(dense_labels(indptr, cols, np.arange(n), tags).astype(bool), y)
     train, held = np.arange(2400), np.arange(2400, n)
-    for options in (TrainOptions(epochs=5), TrainOptions(head="mlp", epochs=5, prior_weighted_loss=True)):
+    for options in (TrainOptions(epochs=10), TrainOptions(head="mlp", epochs=10, prior_weighted_loss=True)):
         model = train_head(x, indptr, cols, ratings, train, tags, options)
         out = list(predict(model, x, held))
         p = np.concatenate([b[1] for b in out]).astype(np.float32)
