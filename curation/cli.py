@@ -365,6 +365,24 @@ def review(workspace: Path, accept: tuple[str, ...], reject: tuple[str, ...], mo
     click.echo(f"{recorded} decisions recorded; accepted edits in {edits}")
 
 
+@main.command()
+@workspace_argument
+@click.option("--top", type=click.IntRange(min=1), default=60, show_default=True, help="Suggestions shown with thumbnails.")
+def report(workspace: Path, top: int) -> None:
+    """The curator's report: out/report.html, one static page with every stage's results in pictures.
+
+    Selection funnel, tag frequencies before and after selection, duplicate groups by kind with
+    their contact sheets, splits with tag coverage and the leakage check, tagger metrics (a
+    sortable per-tag table, the precision/recall trade-off, popular vs rare) and the top
+    suggestions with thumbnails. Charts and thumbnails go to out/report_files/ beside it.
+    """
+    from .report import build_report
+
+    result = build_report(workspace, top)
+    note = f"; not run yet: {', '.join(result.empty)}" if result.empty else ""
+    click.echo(f"wrote {result.path} ({len(result.sections)} sections, {result.images} images{note})")
+
+
 def _prefect_environment(workspace: Path) -> None:
     """Settings Prefect needs here (../shared/STACK.md), unless the user set them: its home in the
     workspace, no telemetry, a patient start for the temporary server."""
@@ -594,7 +612,7 @@ def evaluate_tagger_cmd(workspace: Path, taggers: tuple[str, ...], split_name: s
 def demo(out: Path, posts: int, seed: int) -> None:
     """Synthesise a board in OUT and rebuild it through the Prefect flow, offline, scored against its truth.
 
-    Every stage runs (ingest, select, images, embed, dedupe, split, train, suggest) on a
+    Every stage runs (ingest, select, images, embed, dedupe, split, train, suggest, report) on a
     temporary local Prefect server; the command prints where each result is and how it
     compares with the board's ground truth.
     """
@@ -656,6 +674,7 @@ def demo(out: Path, posts: int, seed: int) -> None:
     by_action = {x.action: x for x in evaluate_suggestions(workspace, truth) if x.band == "all"}
     click.echo("  vs planted label noise: " + "; ".join(
         f"{a} precision@10 {x.precision_at[10]:.2f}, recall {x.recall:.2f}" for a, x in by_action.items()))
+    click.echo(f"report: {workspace / 'out' / 'report.html'} (open it in a browser)")
     click.echo(f"catalog: {workspace / 'catalog.duckdb'}; ground truth: {truth}; run again with "
                f"`curate run {workspace}` (unchanged stages are skipped)")
 

@@ -43,6 +43,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("split", ("split",), ("select", "dedupe", "images"), decisions=True),
     Stage("train", ("tagger", "embed", "split"), ("select", "embed", "dedupe"), decisions=True),
     Stage("suggest", ("suggest", "runner"), ("train",), decisions=True),
+    Stage("report", ("tagger", "split"), ("select", "dedupe", "split", "train", "suggest")),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
@@ -165,10 +166,11 @@ def runner(name: str) -> Callable:
     from .select import select
     from .split import run_split
     from .suggest import run_suggest
+    from .report import build_report
     from .tagger import run_train
 
     return {"ingest": ingest, "select": select, "images": run_images, "embed": run_embed, "dedupe": run_dedupe,
-            "split": run_split, "train": run_train, "suggest": run_suggest}[name]
+            "split": run_split, "train": run_train, "suggest": run_suggest, "report": build_report}[name]
 
 
 def summarise(report) -> dict:

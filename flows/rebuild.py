@@ -72,7 +72,7 @@ def _stage_task(name: str, dask: bool):
 
 @flow(name="rebuild", log_prints=True)
 def rebuild(workspace: str, force: list[str] | None = None, only: list[str] | None = None) -> list[dict]:
-    """The whole rebuild, in order: ingest, select, images, embed, dedupe, split, train, suggest.
+    """The whole rebuild, in order: ingest, select, images, embed, dedupe, split, train, suggest, report.
 
     ``force``: stages to redo even if unchanged ("all" for every one). ``only``: run just these
     stages (the others are neither run nor checked).
@@ -89,6 +89,6 @@ def rebuild(workspace: str, force: list[str] | None = None, only: list[str] | No
 
 @flow(name="suggest", log_prints=True)
 def suggest(workspace: str, force: list[str] | None = None) -> list[dict]:
-    """Refresh suggestions only: train (if its inputs changed, e.g. accepted decisions) then suggest."""
+    """Refresh suggestions only: train (if its inputs changed, e.g. accepted decisions), suggest, report."""
     workspace = str(Path(workspace).resolve())
-    return [_stage_task(name, False)(workspace, name, list(force or [])) for name in ("train", "suggest")]
+    return [_stage_task(name, False)(workspace, name, list(force or [])) for name in ("train", "suggest", "report")]

@@ -20,7 +20,7 @@ from ..catalog import open_catalog
 from ..config import load_config
 from ..errors import CurationError
 from .heads import RATINGS, dense_labels
-from .metrics import Summary, confusion_matrix, per_tag_table, summarise
+from .metrics import Summary, confusion_matrix, micro_counts, per_tag_table, summarise
 from .store import PredictionStore
 from .train import labelled_posts
 
@@ -33,6 +33,7 @@ class TaggerScore:
     per_tag: pl.DataFrame
     rating_accuracy: float | None = None
     rating_confusion: np.ndarray | None = None  # (4, 4), rows the true rating (g s q e)
+    curve: dict[str, list[float]] | None = None  # micro precision and recall at thresholds 0.02..0.98
 
 
 def _stores(cat, names: list[str] | None) -> dict[str, PredictionStore]:
@@ -118,4 +119,11 @@ def _score(name: str, y: np.ndarray, p: np.ndarray, tags: pl.DataFrame, threshol
             [(str(c), (tags["category"] == c).to_numpy()) for c in sorted(tags["category"].unique().to_list())]:
         if mask.any():
             slices[label] = summarise(y[:, mask], p[:, mask], threshold)
-    return TaggerScore(name, summarise(y, p, threshold), slices, per_tag)
+    thresholds = np.round(np.arange(0.02, 0.99, 0.02), 2)
+    precision, recall = [], []
+    for t in thresholds:
+        tp, fp, fn, _ = micro_counts(y, p, float(t))
+        precision.append(tp / (tp + fp) if tp + fp else 1.0)
+        recall.append(tp / (tp + fn) if tp + fn else 0.0)
+    return TaggerScore(name, summarise(y, p, threshold), slices, per_tag,
+                       curve={"threshold": thresholds.tolist(), "precision": precision, "recall": recall})

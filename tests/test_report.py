@@ -1,0 +1,80 @@
+"""The report: every section from a workspace that ran every stage, opened in headless Chromium
+(sections render, no image is broken, a screenshot is kept), and notes for stages not yet run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from curation import pipeline
+from curation.report import build_report
+from curation.report.build import SECTIONS
+from curation.workspace import init_workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("CURATE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium and chromium-driver)")
+        pytest.skip("headless Chromium not installed here (apt-get install chromium chromium-driver)")
+    return found
+
+
+def open_in_chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", *args, page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def full_ws(board2021, tmp_path_factory):
+    ws = tmp_path_factory.mktemp("report") / "ws"
+    init_workspace(ws, [board2021])
+    text = (ws / "curate.toml").read_text()
+    text = text.replace("[embed]\n", "[embed]\nimage_size = 64\n").replace("[tagger]\n", "[tagger]\nfolds = 2\nepochs = 3\n")
+    (ws / "curate.toml").write_text(text.replace("[select]\n", "[select]\nmin_tag_count = 3\n"))
+    for name in pipeline.STAGE_NAMES:
+        pipeline.run_stage(ws, name)
+    return ws
+
+
+@pytest.mark.slow
+def test_every_section_renders_in_chromium_with_no_broken_image(full_ws, tmp_path):
+    result = build_report(full_ws)
+    assert result.sections == list(SECTIONS) and not result.empty and result.images > 5
+    page = result.path
+    html = page.read_text()
+    assert 'class="sortable"' in html and "report_files/precision_recall.png" in html
+    dom = open_in_chromium(page, tmp_path, "--virtual-time-budget=10000", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", dom.stdout).group(1)
+    assert 'data-broken-images="0"' in body, body
+    assert f'data-sections="{",".join(SECTIONS)}"' in body
+    images = int(re.search(r'data-images="(\d+)"', body).group(1))
+    assert images == result.images
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    taken = open_in_chromium(page, tmp_path, "--window-size=1200,4000", f"--screenshot={shot}")
+    assert taken.returncode == 0 and shot.stat().st_size > 10_000
+
+
+def test_sections_of_stages_not_run_say_what_to_run(board2021, tmp_path):
+    ws = tmp_path / "ws"
+    init_workspace(ws, [board2021])
+    for name in ("ingest", "select"):
+        pipeline.run_stage(ws, name)
+    result = build_report(ws)
+    assert result.sections == ["funnel", "tags"]
+    assert result.empty == ["duplicates", "splits", "tagger", "suggestions"]
+    html = result.path.read_text()
+    assert "Not available yet: run `curate train`" in html and (ws / "out" / "report_files" / "funnel.png").exists()
