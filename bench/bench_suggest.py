@@ -9,6 +9,7 @@ noise). Then `run_suggest` is timed, peak memory of it and its worker processes 
 suggestions scored against the planted label noise (`evaluate_suggestions`).
 
     python bench/bench_suggest.py [--posts 100000] [--tags 2000] [--strength 12] [--filter prune_by_noise_rate]
+                                  [--max-per-tag 100] [--max-per-post 10] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=2000)
     parser.add_argument("--strength", type=float, default=12.0)
     parser.add_argument("--filter", default="prune_by_noise_rate")
+    parser.add_argument("--max-per-tag", type=int, default=100, help="the [suggest] cap (100 is the default)")
+    parser.add_argument("--max-per-post", type=int, default=10)
     parser.add_argument("--keep", type=Path)
     opts = parser.parse_args()
 
@@ -55,10 +58,13 @@ def main() -> None:
             curate("init", str(ws), "--source", str(board))
             text = (ws / "curate.toml").read_text()
             text = text.replace("[select]\n", f"[select]\ntop_n_tags = {opts.tags}\n")
-            (ws / "curate.toml").write_text(text.replace("[suggest]\n", f'[suggest]\ntagger = "oracle"\n'
-                                                                        f'cleanlab_filter = "{opts.filter}"\n'))
+            (ws / "curate.toml").write_text(text.replace("[suggest]\n", '[suggest]\ntagger = "oracle"\n#BENCH\n'))
             curate("ingest", str(ws))
             curate("select", str(ws))
+        text = (ws / "curate.toml").read_text()
+        start, stop = text.index("#BENCH\n"), text.index("#END\n") + 5 if "#END\n" in text else text.index("#BENCH\n") + 7
+        (ws / "curate.toml").write_text(text[:start] + f'#BENCH\ncleanlab_filter = "{opts.filter}"\nmax_per_tag = '
+                                        f'{opts.max_per_tag}\nmax_per_post = {opts.max_per_post}\n#END\n' + text[stop:])
         with open_catalog(ws) as cat:  # scaffolding: every selected post "has" a usable file
             cat.con.execute("DELETE FROM images")
             cat.con.execute("INSERT INTO images (post_id, md5, status, file_md5) "
@@ -96,6 +102,7 @@ def main() -> None:
                   for s in evaluate_suggestions(ws, board / "truth") if s.planted}
         print(json.dumps({"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
                           "posts": report.posts, "tags": report.tags, "filter": opts.filter, "strength": opts.strength,
+                          "max_per_tag": opts.max_per_tag, "max_per_post": opts.max_per_post,
                           "suggest_seconds": round(seconds, 1), "target_seconds": 600,
                           "peak_rss_gb": {"driver": round(peak_self, 2), "largest_worker": round(peak_children, 2)},
                           "suggestions": report.suggestions, "scores": scores}, indent=2))
