@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
 
 def curate(*args: str) -> None:
@@ -46,7 +45,7 @@ def main() -> None:
     opts = parser.parse_args()
 
     from curation.catalog import open_catalog
-    from curation.evaluate.suggest import evaluate_suggestions
+    from curation.evaluate.suggest import evaluate_suggestions, oracle_probabilities
     from curation.suggest import run_suggest
     from curation.tagger.store import PredictionStore, tagger_folder
 
@@ -69,25 +68,11 @@ def main() -> None:
             cat.con.execute("DELETE FROM images")
             cat.con.execute("INSERT INTO images (post_id, md5, status, file_md5) "
                             "SELECT post_id, md5, 'ok', md5 FROM selection JOIN posts USING (post_id)")
-            posts = [r[0] for r in cat.run("marts/tagger_posts").fetchall()]
-            tags = [r[0] for r in cat.rows("SELECT name FROM selected_tags ORDER BY count DESC, name")]
-            aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
-        truth = pl.read_parquet(board / "truth" / "posts.parquet").select("post_id", "true_tags")
-        true = {int(p): {aliases.get(t, t) for t in ts} for p, ts in truth.iter_rows()}
-        column = {t: j for j, t in enumerate(tags)}
+        posts, tags, chunks = oracle_probabilities(ws, board / "truth", strength=opts.strength)
         folder = tagger_folder(ws, "oracle")
-        store = PredictionStore.create(folder, np.array(posts), tags, 1024, meta={"name": "oracle", "kind": "external"},
-                                       ratings=False)
-        rng = np.random.default_rng(0)
-        for start in range(0, len(posts), 10_000):
-            rows = np.arange(start, min(start + 10_000, len(posts)))
-            y = np.zeros((len(rows), len(tags)), dtype=bool)
-            for i, r in enumerate(rows):
-                for t in true.get(posts[r], ()):
-                    if t in column:
-                        y[i, column[t]] = True
-            p = np.where(y, rng.beta(opts.strength, 2.0, y.shape), rng.beta(1.0, opts.strength, y.shape))
-            store.write(rows, p.astype(np.float16))
+        store = PredictionStore.create(folder, posts, tags, 1024, meta={"name": "oracle", "kind": "external"}, ratings=False)
+        for rows, probabilities in chunks:
+            store.write(rows, probabilities.astype(np.float16))
         with open_catalog(ws) as cat:
             cat.run("marts/taggers_add", name="oracle", kind="external", folder=str(folder), posts=len(posts), tags=len(tags))
 

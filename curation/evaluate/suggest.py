@@ -73,27 +73,43 @@ def evaluate_suggestions(workspace: Path | str, truth_dir: Path | str, ks=(10, 1
     return out
 
 
-def oracle_predictions(workspace: Path | str, truth_dir: Path | str, out: Path, seed: int = 0,
-                       strength: float = 8.0) -> Path:
+def oracle_probabilities(workspace: Path | str, truth_dir: Path | str, seed: int = 0, strength: float = 8.0,
+                         chunk: int = 10_000):
     """A benchmark tagger that knows the truth, blurred: for every selected post with a usable
     file and every label tag, a probability drawn from Beta(strength, 2) when the board's true
-    tags hold the tag and from Beta(1, strength) when not. Written as a parquet for `curate score
-    --predictions`: what suggestions reach with near-perfect probabilities (a ceiling for the
-    method, apart from the tagger)."""
+    tags hold the tag and from Beta(1, strength) when not.
+
+    Returns (post_ids (N,), tag names (K,), an iterator of (rows, (B, K) float32)) in chunks of
+    ``chunk`` posts, so that N x K never has to be one array."""
     truth = pl.read_parquet(Path(truth_dir) / "posts.parquet").select("post_id", "true_tags")
     with open_catalog(workspace, read_only=True) as cat:
-        posts = [r[0] for r in cat.run("marts/tagger_posts").fetchall()]
+        posts = np.array([r[0] for r in cat.run("marts/tagger_posts").fetchall()], dtype=np.int64)
         tags = [r[0] for r in cat.rows("SELECT name FROM selected_tags ORDER BY count DESC, name")]
         aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
     true = {int(p): {aliases.get(t, t) for t in ts} for p, ts in truth.iter_rows()}
-    rng = np.random.default_rng(seed)
     column = {t: j for j, t in enumerate(tags)}
-    y = np.zeros((len(posts), len(tags)), dtype=bool)
-    for i, post in enumerate(posts):
-        for t in true.get(post, ()):
-            if t in column:
-                y[i, column[t]] = True
-    p = np.where(y, rng.beta(strength, 2.0, y.shape), rng.beta(1.0, strength, y.shape)).astype(np.float32)
+
+    def chunks():
+        rng = np.random.default_rng(seed)
+        for start in range(0, len(posts), chunk):
+            rows = np.arange(start, min(start + chunk, len(posts)))
+            y = np.zeros((len(rows), len(tags)), dtype=bool)
+            for i, post in enumerate(posts[rows].tolist()):
+                for t in true.get(post, ()):
+                    if t in column:
+                        y[i, column[t]] = True
+            yield rows, np.where(y, rng.beta(strength, 2.0, y.shape), rng.beta(1.0, strength, y.shape)).astype(np.float32)
+
+    return posts, tags, chunks()
+
+
+def oracle_predictions(workspace: Path | str, truth_dir: Path | str, out: Path, seed: int = 0,
+                       strength: float = 8.0) -> Path:
+    """The oracle tagger of :func:`oracle_probabilities` as a parquet (``post_id``, list column
+    ``probabilities``) plus ``<out>.tags.csv``, for `curate score --predictions`: what suggestions
+    reach with near-perfect probabilities (a ceiling for the method, apart from the tagger)."""
+    posts, tags, chunks = oracle_probabilities(workspace, truth_dir, seed, strength)
+    p = np.concatenate([probabilities for _, probabilities in chunks]) if len(posts) else np.zeros((0, len(tags)), np.float32)
     frame = pl.DataFrame({"post_id": posts, "probabilities": list(p)}, schema={"post_id": pl.Int64, "probabilities": pl.List(pl.Float32)})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

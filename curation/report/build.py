@@ -211,12 +211,12 @@ def _tagger(page: _Page, cat, workspace: Path, threshold: float) -> None:
 def _suggestions(page: _Page, cat, top: int) -> None:
     if not cat.has_table("suggestions") or not cat.scalar("SELECT count(*) FROM suggestions"):
         return page.section("suggestions", "Suggestions", None, "run `curate suggest`")
-    rows = cat.rows(f"""
+    rows = cat.rows("""
         SELECT s.rank, s.post_id, s.tag, s.action, s.confidence, s.label_quality, i.path,
                (SELECT string_agg(t.name, ' ' ORDER BY t.name) FROM post_tags pt JOIN tags t USING (tag_id)
                 WHERE pt.post_id = s.post_id) AS tags
         FROM suggestions s LEFT JOIN images i USING (post_id)
-        ORDER BY s.rank LIMIT {int(top)}""")
+        ORDER BY s.rank LIMIT ?""", [top])
     by_tag: dict[tuple[str, str], list[str]] = {}
     for rank, post, tag, action, confidence, quality, path, tags in rows:
         thumb = page.files / "thumbs" / f"{post}.jpg"

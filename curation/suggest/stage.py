@@ -167,10 +167,13 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
     entry_rows = np.repeat(np.arange(len(data.post_ids)), np.diff(data.indptr))
     store_pos_of_row = np.full(len(data.post_ids), -1)
     store_pos_of_row[labelled[predicted]] = np.flatnonzero(predicted)
-    by_tag: dict[int, list[int]] = {}
-    for row, tag in zip(store_pos_of_row[entry_rows].tolist(), data.indices.tolist()):
-        if row >= 0:
-            by_tag.setdefault(tag, []).append(row)
+    entry_store_rows = store_pos_of_row[entry_rows]
+    keep = entry_store_rows >= 0
+    order = np.argsort(data.indices[keep], kind="stable")
+    tags_sorted, rows_sorted = data.indices[keep][order], entry_store_rows[keep][order]
+    bounds = np.flatnonzero(np.diff(tags_sorted)) + 1
+    by_tag = {int(part[0]): rows for part, rows in zip(np.split(tags_sorted, bounds), np.split(rows_sorted, bounds))
+              if len(part)}
     known = [j for j, n in enumerate(tag_names)
              if n in label_index and len(by_tag.get(label_index[n], ())) >= cfg.min_tag_posts]
     known_set = set(known)
@@ -180,7 +183,7 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
     tasks = []
     for start in range(0, len(tag_names), cfg.chunk_tags):
         stop = min(start + cfg.chunk_tags, len(tag_names))
-        positives = [np.array(by_tag.get(label_index[tag_names[j]], []) if j in known_set else [], dtype=np.int64)
+        positives = [np.asarray(by_tag.get(label_index[tag_names[j]], []) if j in known_set else [], dtype=np.int64)
                      for j in range(start, stop)]
         tasks.append(TagTask(str(store.folder), start, stop, positives, predicted, cfg.min_confidence, cfg.max_per_tag,
                              cfg.cleanlab_filter))

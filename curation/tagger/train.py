@@ -58,14 +58,16 @@ def labelled_posts(cat: Catalog) -> LabelledPosts:
         raise CurationError("nothing selected yet; run `curate select` first")
     posts = cat.run("marts/tagger_posts").fetchall()
     cat.run("marts/post_labels")
-    post_ids = np.array([r[0] for r in posts], dtype=np.int64)
-    position = {int(p): i for i, p in enumerate(post_ids)}
-    labels = [(position[p], t) for p, t in cat.run("marts/tagger_labels").fetchall() if p in position]
-    rows = np.array([r for r, _ in labels], dtype=np.int64)
-    indptr = np.searchsorted(rows, np.arange(len(post_ids) + 1))
+    post_ids = np.array([r[0] for r in posts], dtype=np.int64)  # sorted: tagger_posts orders by post_id
+    labels = cat.frame("marts/tagger_labels")  # (post_id, idx) ordered by post_id: vectorised, no row objects
+    label_posts = labels["post_id"].to_numpy().astype(np.int64)
+    rows = np.searchsorted(post_ids, label_posts)
+    usable = (rows < len(post_ids)) & (post_ids[np.minimum(rows, len(post_ids) - 1)] == label_posts) if len(post_ids) \
+        else np.zeros(len(label_posts), dtype=bool)
+    indptr = np.searchsorted(rows[usable], np.arange(len(post_ids) + 1))
     ratings = np.array([RATINGS.index(r[2]) if r[2] in RATINGS else -1 for r in posts], dtype=np.int8)
     return LabelledPosts(post_ids, [r[1] for r in posts], ratings, indptr,
-                         np.array([t for _, t in labels], dtype=np.int64), cat.frame("marts/tagger_tags"))
+                         labels["idx"].to_numpy().astype(np.int64)[usable], cat.frame("marts/tagger_tags"))
 
 
 def assign_folds(cat: Catalog, post_ids: np.ndarray, folds: int, seed: int, group_by_artist: bool,
