@@ -1,4 +1,4 @@
-"""Dedupe: faiss radius search against brute force, union-find properties, edges on hashes
+"""Dedupe: radius search against brute force, union-find properties, edges on hashes
 with known answers, and the stage on a synthetic board scored against its truth."""
 
 from __future__ import annotations
@@ -10,34 +10,43 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import curation.dedupe.search as search
 from curation.config import DedupeConfig
 from curation.dedupe.stage import EDGE_SCHEMA
+from curation.dedupe.search import choose_layout
 from curation.dedupe import HashTable, UnionFind, find_edges, group_posts, pick_representative, radius_pairs, run_dedupe
 from curation.embed import run_embed
 from curation.evaluate import evaluate_dedupe
-from curation.images import hamming, run_images
+from curation.images import run_images
 from curation.ingest import ingest
 from curation.select import select
 from curation.workspace import init_workspace
 
 
-def brute_force(index: np.ndarray, queries: np.ndarray, radius: int) -> set[tuple[int, int, int]]:
-    return {(i, j, hamming(int(q), int(h))) for i, q in enumerate(queries) for j, h in enumerate(index)
-            if hamming(int(q), int(h)) <= radius}
-
-
-@pytest.mark.parametrize("multihash", [False, True])
-def test_radius_search_matches_brute_force(monkeypatch, multihash):
-    monkeypatch.setattr(search, "MULTIHASH_FROM", 1 if multihash else 10**9)
+@pytest.mark.parametrize("size", [3, 60, 3000])
+def test_radius_search_matches_brute_force(size):
+    """Exact at every radius, for small (brute-force scan) and larger (multi-index) layouts."""
     rng = np.random.default_rng(1)
-    base = rng.integers(0, 2**63, 60, dtype=np.int64).astype(np.uint64)
-    near = base ^ (np.uint64(1) << rng.integers(0, 64, 60).astype(np.uint64))  # one bit flipped
+    base = rng.integers(0, 2**63, size, dtype=np.int64).astype(np.uint64)
+    near = base ^ (np.uint64(1) << rng.integers(0, 64, size).astype(np.uint64))  # one bit flipped
     near[::3] ^= np.uint64(0b1010)  # and two more on every third
+    near[::5] ^= np.uint64(0xF0F0) << np.uint64(40)  # and eight more on every fifth
     index = np.concatenate([base, near])
-    for radius in (0, 1, 3, 7, 9):
-        i, j, d = radius_pairs(index, index, radius)
-        assert set(zip(i.tolist(), j.tolist(), d.tolist())) == brute_force(index, index, radius)
+    distance = np.bitwise_count(index[:, None] ^ index[None, :])  # (2 size, 2 size)
+    for radius in (0, 1, 3, 7, 8, 9, 12):
+        i, j, d = radius_pairs(index, index[:200], radius)
+        expect_i, expect_j = np.nonzero(distance[:200] <= radius)
+        assert set(zip(i.tolist(), j.tolist())) == set(zip(expect_i.tolist(), expect_j.tolist()))
+        assert (d == distance[i, j]).all()
+        i, j, d = radius_pairs(index, None, radius)  # the index against itself: each pair once
+        expect_i, expect_j = np.nonzero(np.triu(distance <= radius, 1))
+        assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(expect_i.tolist(), expect_j.tolist()))
+
+
+def test_radius_search_layout_follows_the_index_size():
+    assert choose_layout(5, 8).substrings == 0  # brute force is cheapest
+    big = choose_layout(1_000_000, 8)
+    assert big.substrings * big.key_bits <= 64 and big.sub_radius == 8 // big.substrings
+    assert big.cost < 1_000_000 / 100
 
 
 @given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=60))

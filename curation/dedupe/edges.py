@@ -80,9 +80,9 @@ def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_informati
     if len(hashed) > 1:
         index = t.phash[hashed]
         mirror = phash_radius if mirror_radius is None else mirror_radius
-        for query, dquery, kind, radius in ((t.phash[hashed], t.dhash[hashed], "perceptual", phash_radius),
+        for query, dquery, kind, radius in ((None, t.dhash[hashed], "perceptual", phash_radius),
                                             (t.phash_mirror[hashed], t.dhash_mirror[hashed], "mirror", mirror)):
-            qi, ij, dist = radius_pairs(index, query, radius)
+            qi, ij, dist = radius_pairs(index, query, radius)  # None: the index against itself
             keep = qi != ij
             qi, ij, dist = qi[keep], ij[keep], dist[keep]
             ddist = _popcount(dquery[qi] ^ t.dhash[hashed][ij])
