@@ -79,6 +79,10 @@ class Catalog:
     def has_table(self, name: str) -> bool:
         return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
 
+    def has_column(self, table: str, column: str) -> bool:
+        return bool(self.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+                                [table, column]))
+
     def close(self) -> None:
         self.con.close()
 
@@ -97,6 +101,12 @@ def open_catalog(workspace: Path | str, read_only: bool = False, memory_limit: s
     if read_only and not (workspace / CATALOG_NAME).exists():
         raise WorkspaceError(f"{workspace}: no catalog yet; run `curate ingest {workspace}` first")
     return Catalog(workspace / CATALOG_NAME, read_only=read_only, memory_limit=memory_limit)
+
+
+def migrate_catalog(workspace: Path | str) -> None:
+    """Bring a catalog made by an earlier version up to the current schema (a read-write open
+    applies ``sql/schema``), for a stage that plans from a read-only connection."""
+    Catalog(Path(workspace) / CATALOG_NAME).close()
 
 
 @contextlib.contextmanager

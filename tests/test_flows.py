@@ -144,7 +144,7 @@ def test_images_and_embed_on_a_dask_cluster_match_a_local_run(board2021, tmp_pat
 
     query = "SELECT post_id, md5, path, status, width, height, has_alpha, frames, file_md5 FROM images"
     assert table(local, query) == table(dask, query)
-    hashes = "SELECT md5, pixel_sha256, phash, dhash, phash_mirror, dhash_mirror, mask_phash FROM image_hashes"
+    hashes = "SELECT md5, pixel_sha256, phash, dhash, phash_mirror, dhash_mirror, bg_phash, bg_dhash, hash_version FROM image_hashes"
     assert table(local, hashes) == table(dask, hashes)
 
     from curation.embed import run_embed

@@ -184,20 +184,35 @@ def test_hamming_distance_is_a_metric_on_64_bits(a, b):
     assert (hamming(a, b) == 0) == (a == b)
 
 
-def test_a_transparent_drawing_and_its_copy_on_a_colour_share_a_silhouette():
-    from curation.images.hashing import foreground_mask, mask_hash
+def test_a_transparent_drawing_and_its_copy_on_a_colour_hash_alike_once_whitened():
+    from curation.config import DedupeConfig
+    from curation.images.hashing import picture_hashes
 
+    defaults = DedupeConfig()  # what `curate dedupe` matches with
     shape = Image.new("L", (120, 90), 0)
     shape.paste(255, (20, 10, 70, 80))
     shape.paste(255, (80, 40, 110, 60))
     drawing_rgba = drawing().convert("RGBA")
     drawing_rgba.putalpha(shape)
-    on_black = Image.alpha_composite(Image.new("RGBA", (120, 90), (0, 0, 0, 255)), drawing_rgba).convert("RGB")
-    on_pink = Image.alpha_composite(Image.new("RGBA", (120, 90), (245, 130, 190, 255)), drawing_rgba).convert("RGB")
-    base = mask_hash(drawing_rgba)
-    assert base is not None
-    assert hamming(base, mask_hash(on_black)) <= 4 and hamming(base, mask_hash(on_pink)) <= 4
-    assert foreground_mask(drawing()) is None  # no transparency, no flat background: no silhouette
+    base = picture_hashes(drawing_rgba, (255, 255, 255), transparent=True)
+    assert base["bg_phash"] is not None
+    for colour in ((0, 0, 0), (245, 130, 190), (128, 128, 128)):
+        copy = Image.alpha_composite(Image.new("RGBA", (120, 90), colour + (255,)), drawing_rgba).convert("RGB")
+        hashes = picture_hashes(copy, (255, 255, 255), transparent=False)
+        assert hamming(base["bg_phash"], hashes["bg_phash"]) <= defaults.background_radius, colour
+        assert hamming(base["bg_dhash"], hashes["bg_dhash"]) <= defaults.background_dhash_radius, colour
+    assert picture_hashes(drawing(), (255, 255, 255), transparent=False)["bg_phash"] is None  # no flat background
+
+
+def test_perceptual_hashes_match_imagehash():
+    import imagehash
+
+    from curation.images.hashing import perceptual_hashes as ours
+
+    img = drawing()
+    expect = {name: int(str(fn(img)), 16) for name, fn in (("phash", imagehash.phash), ("dhash", imagehash.dhash))}
+    got = ours(img)
+    assert hamming(got["phash"], expect["phash"]) <= 1 and got["dhash"] == expect["dhash"]
 
 
 def test_catalogs_from_earlier_versions_gain_the_new_columns(tmp_path):
@@ -209,4 +224,5 @@ def test_catalogs_from_earlier_versions_gain_the_new_columns(tmp_path):
     old.close()
     with Catalog(tmp_path / "catalog.duckdb") as cat:
         columns = [r[0] for r in cat.rows("DESCRIBE image_hashes")]
-    assert {"width", "height", "has_alpha", "frames", "format", "mode", "mask_phash"} <= set(columns)
+    assert {"width", "height", "has_alpha", "frames", "format", "mode", "bg_phash", "bg_dhash", "bg_information",
+            "hash_version"} <= set(columns)

@@ -2,9 +2,10 @@
 
 Kinds, strongest first: ``exact`` (same file bytes), ``pixels`` (same decoded pixels),
 ``perceptual`` (pHash within radius, confirmed by dHash), ``mirror`` (the same, against the
-mirror image), ``background`` (a transparent image and an opaque one whose silhouettes hash
-alike: the same drawing composited on a colour), and ``variant`` (a hash match between posts of one parent/child family whose
-files are not identical).
+mirror image), ``background`` (a transparent image and an opaque one that hash alike once
+both have their background turned white: the same drawing composited on a colour), and
+``variant`` (a hash match between posts of one parent/child family whose files are not
+identical).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ class HashTable:
     dhash_mirror: np.ndarray  # uint64
     information: np.ndarray  # float32
     family: np.ndarray  # int64: the parent's id for a child, the post's own id otherwise
-    mask_phash: np.ndarray | None = None  # uint64, 0 when the image has no silhouette
+    bg_phash: np.ndarray | None = None  # uint64: background turned white; 0 when it has no flat background
+    bg_dhash: np.ndarray | None = None  # uint64
     has_alpha: np.ndarray | None = None  # bool
+    bg_information: np.ndarray | None = None  # float32: information of the whitened picture
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
-    return np.unpackbits(x.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+    return np.bitwise_count(x.astype(np.uint64))
 
 
 def _same_value_pairs(values: np.ndarray) -> list[tuple[int, int]]:
@@ -54,11 +57,13 @@ def _same_value_pairs(values: np.ndarray) -> list[tuple[int, int]]:
 
 
 def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_information: float,
-               mirror_radius: int | None = None, mask_radius: int | None = None) -> dict[tuple[int, int], tuple[str, int]]:
+               mirror_radius: int | None = None, background_radius: int | None = None,
+               background_dhash_radius: int | None = None) -> dict[tuple[int, int], tuple[str, int]]:
     """(post_a, post_b) with post_a < post_b -> (kind, distance): the strongest edge per pair.
 
-    ``mirror_radius`` and ``mask_radius`` (default: ``phash_radius``) bound matches against
-    mirror images and between silhouettes.
+    ``mirror_radius`` and ``background_radius`` (default: ``phash_radius``) bound the pHash
+    distance of matches against mirror images and between pictures with whitened backgrounds;
+    ``background_dhash_radius`` (default: ``dhash_radius``) confirms the latter.
     """
     edges: dict[tuple[int, int], tuple[str, int]] = {}
 
@@ -89,12 +94,16 @@ def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_informati
             ok = ddist <= dhash_radius
             for q, j, d in zip(qi[ok], ij[ok], dist[ok]):
                 add(int(hashed[q]), int(hashed[j]), kind, int(d))
-    if t.mask_phash is not None and t.has_alpha is not None:
-        usable = (t.information >= min_information) & (t.mask_phash != 0)
-        transparent, opaque = np.flatnonzero(usable & t.has_alpha), np.flatnonzero(usable & ~t.has_alpha)
-        if len(transparent) and len(opaque):
-            radius = phash_radius if mask_radius is None else mask_radius
-            qi, ij, dist = radius_pairs(t.mask_phash[transparent], t.mask_phash[opaque], radius)
-            for q, j, d in zip(qi, ij, dist):
-                add(int(opaque[q]), int(transparent[j]), "background", int(d))
+    if t.bg_phash is not None and t.bg_dhash is not None and t.has_alpha is not None:
+        # Pictures with their background turned white and kept whole (not trimmed): the same
+        # drawing on another colour or with its transparency flattened, and copies whose noisy
+        # near-white background made the trimmed hashes disagree.
+        bg_information = t.information if t.bg_information is None else t.bg_information
+        usable = np.flatnonzero((bg_information >= min_information) & (t.bg_phash != 0))
+        radius = phash_radius if background_radius is None else background_radius
+        qi, ij, dist = radius_pairs(t.bg_phash[usable], None, radius)
+        confirm = dhash_radius if background_dhash_radius is None else background_dhash_radius
+        ok = _popcount(t.bg_dhash[usable[qi]] ^ t.bg_dhash[usable[ij]]) <= confirm
+        for q, j, d in zip(usable[qi[ok]], usable[ij[ok]], dist[ok]):
+            add(int(q), int(j), "background" if t.has_alpha[q] != t.has_alpha[j] else "perceptual", int(d))
     return edges

@@ -118,10 +118,13 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             dhash_mirror=np.array([r[6] or 0 for r in rows], dtype=np.uint64),
             information=np.array([r[7] or 0.0 for r in rows], dtype=np.float32),
             family=np.array([p if p is not None else pid for pid, p in zip(ids.tolist(), parent)], dtype=np.int64),
-            mask_phash=np.array([r[12] or 0 for r in rows], dtype=np.uint64),
-            has_alpha=np.array([bool(r[13]) for r in rows], dtype=bool),
+            bg_phash=np.array([r[12] or 0 for r in rows], dtype=np.uint64),
+            bg_dhash=np.array([r[13] or 0 for r in rows], dtype=np.uint64),
+            has_alpha=np.array([bool(r[14]) for r in rows], dtype=bool),
+            bg_information=np.array([r[15] or 0.0 for r in rows], dtype=np.float32),
         )
-        hash_edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information, cfg.mirror_radius, cfg.mask_radius)
+        hash_edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information, cfg.mirror_radius, cfg.background_radius,
+                                cfg.background_dhash_radius)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         if cfg.semantic:
             rows_out += semantic_edges(workspace, cat, config, table)

@@ -2,25 +2,34 @@
 
 Hashes are taken of a *normalised* picture so that the board's usual reposting tricks do not
 hide a duplicate: transparency is flattened onto a fixed background, and uniform borders or
-letterbox padding (black, white or any flat colour) are trimmed. Mirrored reposts are caught
-by also hashing the mirror image.
+letterbox padding (black or white) are trimmed. Mirrored reposts are caught by also hashing
+the mirror image, and a transparent drawing reposted on a colour by hashing both with their
+background turned white.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-import imagehash
 import numpy as np
-from PIL import Image, ImageChops, ImageOps
+from scipy import ndimage
+from PIL import Image, ImageFilter
 
-BORDER_TOLERANCE = 12  # max channel difference from the corner colour still counted as border
+BORDER_TOLERANCE = 24  # max channel difference from the corner colour still counted as border
+BORDER_NOISE = 0.02  # a row or column with up to this fraction of other pixels still counts as border
+FLAT_TOLERANCE = 24
+MIN_FOREGROUND = 0.10  # the least share of a picture left once its flat background is whitened  # max channel difference from the corner colour counted as a flat background
+HASH_SIDE = 128  # pictures are box-reduced to about this short side before hashing
+HASH_VERSION = 11  # bump when a hash changes: cached hashes of another version are recomputed
+
+WHITE = (255, 255, 255)
+_DCT = np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(32) + 1) / 64)  # (8, 32): DCT-II rows 0..7
+_MIRROR = (-1.0) ** np.arange(8)  # (8,): a mirror image flips the sign of the odd horizontal frequencies
 
 
-def to_uint64(h: imagehash.ImageHash) -> int:
-    """A 64-bit imagehash as an unsigned integer (row-major bits, first bit most significant)."""
-    bits = np.asarray(h.hash, dtype=np.uint8).ravel()
-    return int("".join("1" if b else "0" for b in bits), 2)
+def _pack(bits: np.ndarray) -> int:
+    """(8, 8) bool -> a 64-bit integer, row-major, first bit most significant (imagehash's order)."""
+    return int.from_bytes(np.packbits(bits.ravel()).tobytes(), "big")
 
 
 def hamming(a: int, b: int) -> int:
@@ -40,7 +49,7 @@ def to_8bit(img: Image.Image) -> Image.Image:
 def pixel_digest(img: Image.Image) -> str:
     """sha256 of the decoded pixels (with size and mode): equal for re-encodes that keep them."""
     mode = "RGBA" if has_alpha_channel(img) else "RGB"
-    px = img.convert(mode)
+    px = img if img.mode == mode else img.convert(mode)
     return hashlib.sha256(f"{mode}:{px.width}x{px.height}:".encode() + px.tobytes()).hexdigest()
 
 
@@ -66,8 +75,9 @@ def flatten_alpha(img: Image.Image, background: tuple[int, int, int]) -> Image.I
 
 
 def is_padding_colour(rgb: tuple[int, ...]) -> bool:
-    """Near-black or near-white: the colours reposters pad and letterbox with."""
-    return max(rgb[:3]) <= 40 or min(rgb[:3]) >= 215
+    """Near-black or near-white and neutral: the colours reposters pad and letterbox with (a
+    dark navy night sky is not padding)."""
+    return (max(rgb[:3]) <= 40 or min(rgb[:3]) >= 215) and max(rgb[:3]) - min(rgb[:3]) <= 16
 
 
 def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fraction: float = 0.45) -> Image.Image:
@@ -78,58 +88,100 @@ def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fractio
     image when the 'border' would take more than ``max_fraction`` of either side (a flat
     drawing is not all border).
     """
-    corner = img.getpixel((0, 0))
-    if not is_padding_colour(corner if isinstance(corner, tuple) else (corner,) * 3):
+    raw = np.asarray(img, dtype=np.int16)  # (H, W, 3)
+    corner = np.median(raw[:2, :2].reshape(-1, 3), axis=0)  # a noisy corner pixel alone would mislead
+    if not is_padding_colour(tuple(corner.tolist())):
         return img
-    diff = ImageChops.difference(img, Image.new(img.mode, img.size, corner)).convert("L")
-    bbox = diff.point(lambda v: 255 if v > tolerance else 0).getbbox()
-    if bbox is None:
+    # A row or column is border while almost all of it is the border colour: grain or JPEG
+    # ringing on a few pixels does not stop the trim, and a noisy background is never half-cut.
+    content = np.abs(raw - corner).max(axis=2) > tolerance  # (H, W)
+    rows = np.flatnonzero(content.mean(axis=1) > BORDER_NOISE)
+    cols = np.flatnonzero(content.mean(axis=0) > BORDER_NOISE)
+    if not len(rows):
         return img
-    left, top, right, bottom = bbox
+    left, top, right, bottom = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    bbox = (left, top, right, bottom)
     w, h = img.size
     if (w - (right - left)) > max_fraction * w or (h - (bottom - top)) > max_fraction * h:
         return img
     return img.crop(bbox) if bbox != (0, 0, w, h) else img
 
 
-def perceptual_hashes(img: Image.Image) -> dict[str, int]:
-    """pHash and dHash (64-bit) of a normalised RGB image and of its mirror image."""
-    grey = img.convert("L")
-    mirror = ImageOps.mirror(grey)
+def shrink(img: Image.Image, side: int = HASH_SIDE) -> Image.Image:
+    """Box-reduce by the largest integer factor that keeps the short side >= ``side`` (cheap;
+    hashes look at 32 x 32 pixels, and borders are still trimmed to a pixel of ``side``)."""
+    factor = min(img.size) // side
+    return img.reduce(factor) if factor >= 2 else img
+
+
+def perceptual_hashes(picture: Image.Image) -> dict[str, int | float]:
+    """pHash and dHash (64-bit, as imagehash computes them) of a normalised picture and of its
+    mirror image, and the picture's information (grey-level spread of its 32 x 32 thumbnail:
+    near 0 for flat-colour images, whose hashes say little and must not group alone).
+
+    Two resizes serve all five values: the mirror's pHash comes from the same DCT with the odd
+    horizontal frequencies negated, its dHash from the 9 x 8 thumbnail read right to left.
+    """
+    grey = picture.convert("L")
+    small = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)  # (32, 32)
+    low = _DCT @ small @ _DCT.T  # (8, 8): vertical frequency x horizontal frequency
+    mirrored = low * _MIRROR
+    tiny = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)  # (8, 9)
+    flipped = tiny[:, ::-1]
     return {
-        "phash": to_uint64(imagehash.phash(grey)),
-        "dhash": to_uint64(imagehash.dhash(grey)),
-        "phash_mirror": to_uint64(imagehash.phash(mirror)),
-        "dhash_mirror": to_uint64(imagehash.dhash(mirror)),
+        "phash": _pack(low > np.median(low)),
+        "dhash": _pack(tiny[:, 1:] > tiny[:, :-1]),
+        "phash_mirror": _pack(mirrored > np.median(mirrored)),
+        "dhash_mirror": _pack(flipped[:, 1:] > flipped[:, :-1]),
+        "information": float(small.std()),
     }
 
 
-def information(img: Image.Image) -> float:
-    """Grey-level standard deviation of a 32x32 thumbnail: near 0 for flat-colour images, whose
-    perceptual hashes say little (different drawings hash alike) and must not group alone."""
-    small = np.asarray(img.convert("L").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
-    return float(small.std())
-
-
-def foreground_mask(img: Image.Image, tolerance: int = 24) -> Image.Image | None:
-    """The drawing's silhouette as an L image (255 = drawn): from real transparency, or from the
-    pixels that differ from a flat background (all four corners one colour). None when there is
-    neither. A transparent image and its copy composited on any colour share this mask.
-    """
-    if has_real_alpha(img) if has_alpha_channel(img) else False:
-        return img.convert("RGBA").getchannel("A").point(lambda a: 255 if a >= 128 else 0)
-    rgb = to_8bit(img).convert("RGB")
-    w, h = rgb.size
-    corners = [rgb.getpixel(p) for p in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1))]
-    if max(max(abs(a - b) for a, b in zip(c, corners[0])) for c in corners) > tolerance:
+def whiten_flat_background(rgb: Image.Image, tolerance: int = FLAT_TOLERANCE) -> Image.Image | None:
+    """The picture with its flat background (the colour all four corners share) turned white,
+    or None when the corners disagree. A drawing composited on pink, grey or black and the
+    same drawing with transparency flattened on white then look alike. None too when less than
+    ``MIN_FOREGROUND`` of the picture is left."""
+    raw = np.asarray(rgb)  # (H, W, 3) uint8
+    patches = np.stack([raw[:2, :2], raw[:2, -2:], raw[-2:, :2], raw[-2:, -2:]]).reshape(4, -1, 3).mean(axis=1)  # (4, 3)
+    if np.abs(patches - patches[0]).max() > tolerance + 8:
+        return None  # most pictures stop here, before the blur
+    arr = np.asarray(rgb.filter(ImageFilter.BoxBlur(1)), dtype=np.int16)  # (H, W, 3), grain averaged out
+    corners = arr[[0, 0, -1, -1], [0, -1, 0, -1]]  # (4, 3)
+    if np.abs(corners - corners[0]).max() > tolerance:
         return None
-    diff = ImageChops.difference(rgb, Image.new("RGB", rgb.size, corners[0]))
-    channels = diff.split()
-    spread = ImageChops.lighter(ImageChops.lighter(channels[0], channels[1]), channels[2])
-    return spread.point(lambda v: 255 if v > tolerance else 0)
+    colour = np.median(corners, axis=0)
+    near = np.abs(arr - colour).max(axis=2) <= tolerance  # (H, W)
+    # Only the background connected to the edges: a grey shape inside the drawing is not the
+    # grey background it was composited on.
+    labels, _ = ndimage.label(near)
+    edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    background = np.isin(labels, edge_labels[edge_labels > 0])
+    if background.mean() > 1 - MIN_FOREGROUND:
+        return None  # a small object on a wide background: its hash says little but where it sits
+    out = np.asarray(rgb, dtype=np.uint8).copy()
+    out[background] = 255
+    return Image.fromarray(out, "RGB")
 
 
-def mask_hash(img: Image.Image) -> int | None:
-    """pHash of :func:`foreground_mask`, or None."""
-    mask = foreground_mask(img)
-    return None if mask is None else to_uint64(imagehash.phash(mask))
+def picture_hashes(img: Image.Image, background: tuple[int, int, int], transparent: bool) -> dict[str, int | float | None]:
+    """Every perceptual hash of one decoded frame (``img``, any mode): the normalised picture's
+    (:func:`perceptual_hashes`: alpha flattened on ``background``, reduced, borders trimmed) and
+    ``bg_phash``/``bg_dhash``/``bg_information`` of the picture with its background turned white (transparency
+    flattened on white, or a flat background whitened; None when it has neither).
+    ``transparent``: the frame has real alpha (:func:`has_real_alpha`)."""
+    if has_alpha_channel(img):
+        rgba = img.convert("RGBA")
+        picture = shrink(flatten_alpha(rgba, background))
+        on_white = picture if background == WHITE else shrink(flatten_alpha(rgba, WHITE))
+    else:
+        picture = shrink(img if img.mode == "RGB" else to_8bit(img).convert("RGB"))
+        on_white = None
+    hashes: dict[str, int | float | None] = dict(perceptual_hashes(trim_border(picture)))
+    whitened = whiten_flat_background(on_white) if transparent else whiten_flat_background(picture)
+    # Not trimmed: a copy keeps its canvas, and a dark signature lost on a black background
+    # would move a trimmed box.
+    bg = None if whitened is None else perceptual_hashes(whitened)
+    hashes["bg_phash"], hashes["bg_dhash"], hashes["bg_information"] = (
+        (bg["phash"], bg["dhash"], bg["information"]) if bg else (None, None, None))
+    return hashes

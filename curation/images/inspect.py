@@ -14,10 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .hashing import (flatten_alpha, has_alpha_channel, has_real_alpha, information, mask_hash, perceptual_hashes, pixel_digest,
-                      trim_border)
-
-HASH_DRAFT = (64, 64)  # JPEG draft decode for perceptual hashes: ~2x faster, changes <= 2 bits
+from .hashing import has_alpha_channel, has_real_alpha, picture_hashes, pixel_digest
 
 
 @dataclass
@@ -39,7 +36,9 @@ class Inspection:
     phash_mirror: int | None = None
     dhash_mirror: int | None = None
     information: float | None = None
-    mask_phash: int | None = None  # of the silhouette on a transparent or flat background
+    bg_phash: int | None = None  # with the background turned white (transparent or flat background)
+    bg_dhash: int | None = None
+    bg_information: float | None = None
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -52,16 +51,6 @@ def _decode_all_frames(img: Image.Image) -> int:
         img.load()
     img.seek(0)
     return frames
-
-
-def _hash_source(data: bytes, img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
-    """The normalised picture to hash: JPEGs decoded again in draft mode (cheap DCT scaling)."""
-    if img.format == "JPEG":
-        draft = Image.open(io.BytesIO(data))
-        draft.draft("RGB", HASH_DRAFT)
-        return trim_border(draft.convert("RGB"))
-    first = img.copy() if getattr(img, "n_frames", 1) == 1 else img.convert("RGBA")
-    return trim_border(flatten_alpha(first, background))
 
 
 def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, int] = (255, 255, 255)) -> Inspection:
@@ -98,9 +87,7 @@ def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, 
         warnings.filterwarnings("ignore", message="Palette images with Transparency", category=UserWarning)
         result.has_alpha = has_real_alpha(img) if has_alpha_channel(img) else False
         result.pixel_sha256 = pixel_digest(img)
-        picture = _hash_source(data, img, background)
-        result.information = information(picture)
-        for key, value in perceptual_hashes(picture).items():
+        first = img if result.frames == 1 else img.convert("RGBA")  # after seek(0): the first frame
+        for key, value in picture_hashes(first, background, result.has_alpha).items():
             setattr(result, key, value)
-        result.mask_phash = mask_hash(img if result.frames == 1 else img.convert("RGBA"))
     return result

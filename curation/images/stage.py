@@ -18,17 +18,18 @@ from pathlib import Path
 import polars as pl
 from PIL import ImageColor
 
-from ..catalog import open_catalog, staged_catalog
+from ..catalog import migrate_catalog, open_catalog, staged_catalog
 from ..config import ImagesConfig, load_config
 from ..errors import ConfigError, CurationError
 from ..progress import progress
+from .hashing import HASH_VERSION
 from .inspect import Inspection, inspect_file
 
 RESULT_SCHEMA = {
     "post_id": pl.Int64, "md5": pl.Utf8, "path": pl.Utf8, "status": pl.Utf8, "width": pl.Int32, "height": pl.Int32,
     "has_alpha": pl.Boolean, "frames": pl.Int32, "error": pl.Utf8, "file_md5": pl.Utf8, "format": pl.Utf8, "mode": pl.Utf8,
     "pixel_sha256": pl.Utf8, "phash": pl.UInt64, "dhash": pl.UInt64, "phash_mirror": pl.UInt64, "dhash_mirror": pl.UInt64,
-    "information": pl.Float32, "mask_phash": pl.UInt64,
+    "information": pl.Float32, "bg_phash": pl.UInt64, "bg_dhash": pl.UInt64, "bg_information": pl.Float32, "hash_version": pl.Int32,
 }
 
 
@@ -124,9 +125,13 @@ def plan_images(workspace: Path | str) -> ImagesPlan:
     if not roots:
         raise ConfigError(f"{workspace / 'curate.toml'}: no [[sources]] entry has an `images` folder")
     with open_catalog(workspace, read_only=True) as cat:
+        outdated = cat.has_table("image_hashes") and not cat.has_column("image_hashes", "bg_information")  # the newest column
+    if outdated:
+        migrate_catalog(workspace)
+    with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection"):
             raise CurationError(f"{workspace}: no selection yet; run `curate select {workspace}` first")
-        todo = cat.run("marts/images_todo").fetchall()
+        todo = cat.run("marts/images_todo", hash_version=HASH_VERSION).fetchall()
         unchanged = cat.scalar("SELECT count(*) FROM selection") - len(todo)
         known = _known_inspections(cat)
     paths = [locate(pid, md5, ext, roots, cfg) for pid, md5, ext in todo]
@@ -188,11 +193,11 @@ def run_images(workspace: Path | str) -> ImagesReport:
 def _known_inspections(cat) -> dict[str, Inspection]:
     """Decoded and hashed files by md5, from earlier runs: a repost of one is not decoded again."""
     known = {}
-    for row in cat.rows("SELECT md5, width, height, has_alpha, frames, format, mode, pixel_sha256, "
-                        "phash, dhash, phash_mirror, dhash_mirror, information, mask_phash FROM image_hashes"):
-        (md5, width, height, alpha, frames, fmt, mode, pixel, phash, dhash, phash_m, dhash_m, info, mask) = row
+    for row in cat.run("marts/known_hashes", hash_version=HASH_VERSION).fetchall():
+        (md5, width, height, alpha, frames, fmt, mode, pixel, phash, dhash, phash_m, dhash_m, info, bg_phash, bg_dhash,
+         bg_info) = row
         known[md5] = Inspection("ok", "", md5, fmt, width, height, mode, alpha, frames, pixel, phash, dhash, phash_m, dhash_m,
-                                info, mask)
+                                info, bg_phash, bg_dhash, bg_info)
     return known
 
 
@@ -200,4 +205,4 @@ def _row(post_id: int, md5: str | None, path: str | None, res: Inspection, cfg: 
     r = res.as_row()
     return (post_id, md5, str(path) if path else None, apply_policy(res.status, res, cfg), r["width"], r["height"],
             r["has_alpha"], r["frames"], r["error"] or None, r["file_md5"], r["format"], r["mode"], r["pixel_sha256"],
-            r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"], r["mask_phash"])
+            r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"], r["bg_phash"], r["bg_dhash"], r["bg_information"], HASH_VERSION)

@@ -1,7 +1,8 @@
 -- Selected posts whose file decodes, with its hashes and what the representative rules need.
 SELECT p.post_id, i.file_md5, h.pixel_sha256, h.phash, h.dhash, h.phash_mirror, h.dhash_mirror, h.information,
        p.parent_id, coalesce(i.width, 0) * coalesce(i.height, 0) AS pixels, coalesce(p.score, 0) AS score,
-       coalesce(t.n, 0) AS tags, h.mask_phash, coalesce(i.has_alpha, false) AS has_alpha
+       coalesce(t.n, 0) AS tags, h.bg_phash, h.bg_dhash, coalesce(i.has_alpha, false) AS has_alpha,
+       h.bg_information
 FROM selection s
 JOIN posts p USING (post_id)
 JOIN images i USING (post_id)

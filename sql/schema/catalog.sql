@@ -93,7 +93,10 @@ CREATE TABLE IF NOT EXISTS image_hashes (   -- cached by the file's md5: a new d
     phash_mirror UBIGINT,        -- of the mirror image, for flipped reposts
     dhash_mirror UBIGINT,
     information REAL,            -- grey-level spread of a 32x32 thumbnail: ~0 for flat images
-    mask_phash UBIGINT           -- pHash of the silhouette (transparent or flat background), else NULL
+    bg_phash UBIGINT,            -- pHash with the background turned white (transparent or flat background), else NULL
+    bg_dhash UBIGINT,
+    bg_information REAL,         -- the grey-level spread of that whitened picture
+    hash_version INTEGER         -- hashes of another version are recomputed (curation.images.hashing.HASH_VERSION)
 );
 CREATE TABLE IF NOT EXISTS embeddings (     -- where each file's vector is in cache/embeddings/<embedder>/
     md5 VARCHAR,                 -- the file's md5 (images.file_md5)

@@ -6,4 +6,8 @@ ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS has_alpha BOOLEAN;
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS frames INTEGER;
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS format VARCHAR;
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS mode VARCHAR;
-ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS mask_phash UBIGINT;
+ALTER TABLE image_hashes DROP COLUMN IF EXISTS mask_phash;  -- silhouettes gave way to bg_phash (hash version 2)
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS bg_phash UBIGINT;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS bg_dhash UBIGINT;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS bg_information REAL;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS hash_version INTEGER;
