@@ -13,14 +13,14 @@ import hashlib
 
 import numpy as np
 from scipy import ndimage
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 BORDER_TOLERANCE = 24  # max channel difference from the corner colour still counted as border
 BORDER_NOISE = 0.02  # a row or column with up to this fraction of other pixels still counts as border
 FLAT_TOLERANCE = 24
 MIN_FOREGROUND = 0.10  # the least share of a picture left once its flat background is whitened  # max channel difference from the corner colour counted as a flat background
 HASH_SIDE = 128  # pictures are box-reduced to about this short side before hashing
-HASH_VERSION = 11  # bump when a hash changes: cached hashes of another version are recomputed
+HASH_VERSION = 12  # bump when a hash changes: cached hashes of another version are recomputed
 
 WHITE = (255, 255, 255)
 _DCT = np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(32) + 1) / 64)  # (8, 32): DCT-II rows 0..7
@@ -88,13 +88,12 @@ def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fractio
     image when the 'border' would take more than ``max_fraction`` of either side (a flat
     drawing is not all border).
     """
-    raw = np.asarray(img, dtype=np.int16)  # (H, W, 3)
-    corner = np.median(raw[:2, :2].reshape(-1, 3), axis=0)  # a noisy corner pixel alone would mislead
+    corner = np.median(np.asarray(img)[:2, :2].reshape(-1, 3), axis=0)  # a noisy corner pixel alone would mislead
     if not is_padding_colour(tuple(corner.tolist())):
         return img
     # A row or column is border while almost all of it is the border colour: grain or JPEG
     # ringing on a few pixels does not stop the trim, and a noisy background is never half-cut.
-    content = np.abs(raw - corner).max(axis=2) > tolerance  # (H, W)
+    content = colour_distance(img, corner) > tolerance  # (H, W)
     rows = np.flatnonzero(content.mean(axis=1) > BORDER_NOISE)
     cols = np.flatnonzero(content.mean(axis=0) > BORDER_NOISE)
     if not len(rows):
@@ -105,6 +104,13 @@ def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fractio
     if (w - (right - left)) > max_fraction * w or (h - (bottom - top)) > max_fraction * h:
         return img
     return img.crop(bbox) if bbox != (0, 0, w, h) else img
+
+
+def colour_distance(rgb: Image.Image, colour: np.ndarray) -> np.ndarray:
+    """(H, W) uint8: each pixel's largest channel difference from ``colour`` (in Pillow's C loops)."""
+    flat = Image.new("RGB", rgb.size, tuple(int(round(float(c))) for c in colour[:3]))
+    r, g, b = ImageChops.difference(rgb, flat).split()
+    return np.asarray(ImageChops.lighter(ImageChops.lighter(r, g), b))
 
 
 def shrink(img: Image.Image, side: int = HASH_SIDE) -> Image.Image:
@@ -142,26 +148,29 @@ def whiten_flat_background(rgb: Image.Image, tolerance: int = FLAT_TOLERANCE) ->
     or None when the corners disagree. A drawing composited on pink, grey or black and the
     same drawing with transparency flattened on white then look alike. None too when less than
     ``MIN_FOREGROUND`` of the picture is left."""
-    raw = np.asarray(rgb)  # (H, W, 3) uint8
-    patches = np.stack([raw[:2, :2], raw[:2, -2:], raw[-2:, :2], raw[-2:, -2:]]).reshape(4, -1, 3).mean(axis=1)  # (4, 3)
+    w, h = rgb.size
+    patches = np.stack([np.asarray(rgb.crop(box), dtype=np.float32).reshape(-1, 3).mean(axis=0)  # (4, 3)
+                        for box in ((0, 0, 2, 2), (w - 2, 0, w, 2), (0, h - 2, 2, h), (w - 2, h - 2, w, h))])
     if np.abs(patches - patches[0]).max() > tolerance + 8:
         return None  # most pictures stop here, before the blur
-    arr = np.asarray(rgb.filter(ImageFilter.BoxBlur(1)), dtype=np.int16)  # (H, W, 3), grain averaged out
-    corners = arr[[0, 0, -1, -1], [0, -1, 0, -1]]  # (4, 3)
+    smooth = rgb.filter(ImageFilter.BoxBlur(1))  # grain averaged out
+    corners = np.asarray(smooth, dtype=np.int16)[[0, 0, -1, -1], [0, -1, 0, -1]]  # (4, 3)
     if np.abs(corners - corners[0]).max() > tolerance:
         return None
-    colour = np.median(corners, axis=0)
-    near = np.abs(arr - colour).max(axis=2) <= tolerance  # (H, W)
+    near = colour_distance(smooth, np.median(corners, axis=0)) <= tolerance  # (H, W)
     # Only the background connected to the edges: a grey shape inside the drawing is not the
     # grey background it was composited on.
     labels, _ = ndimage.label(near)
     edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    background = np.isin(labels, edge_labels[edge_labels > 0])
+    touches_edge = np.zeros(labels.max() + 1, dtype=bool)
+    touches_edge[edge_labels] = True
+    touches_edge[0] = False  # label 0: not background
+    background = touches_edge[labels]
     if background.mean() > 1 - MIN_FOREGROUND:
         return None  # a small object on a wide background: its hash says little but where it sits
-    out = np.asarray(rgb, dtype=np.uint8).copy()
-    out[background] = 255
-    return Image.fromarray(out, "RGB")
+    out = rgb.copy()
+    out.paste(WHITE, mask=Image.fromarray(background.view(np.uint8) * 255, "L"))
+    return out
 
 
 def picture_hashes(img: Image.Image, background: tuple[int, int, int], transparent: bool) -> dict[str, int | float | None]:
