@@ -15,15 +15,11 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def curate(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "curation.cli", "-q", *args], check=True, stdout=subprocess.DEVNULL)
+from _common import curate
 
 
 def main() -> None:

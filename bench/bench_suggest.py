@@ -20,17 +20,13 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-
-def curate(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "curation.cli", "-q", *args], check=True, stdout=subprocess.DEVNULL)
+from _common import curate
 
 
 def main() -> None:

@@ -20,17 +20,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-
-def curate(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "curation.cli", "-q", *args], check=True, stdout=subprocess.DEVNULL)
+from _common import curate
 
 
 def quality(posts: int, image_size: int, keep: Path | None) -> dict:

@@ -16,17 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from _common import curate
+
+
 RAW = [round(0.86 + 0.01 * i, 2) for i in range(12)]
 WHITENED = [round(0.30 + 0.025 * i, 3) for i in range(17)]
-
-
-def curate(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "curation.cli", "-q", *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def prepare(work: Path, posts: int, seed: int) -> Path:

@@ -14,6 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def configure(ws: Path, **sections: str) -> None:
+    """Add setting lines under sections of WS/curate.toml: ``configure(ws, tagger="folds = 2")``."""
+    text = (ws / "curate.toml").read_text()
+    for section, lines in sections.items():
+        assert f"[{section}]\n" in text, section
+        text = text.replace(f"[{section}]\n", f"[{section}]\n{lines}\n", 1)
+    (ws / "curate.toml").write_text(text)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

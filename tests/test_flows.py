@@ -23,6 +23,7 @@ from curation.images import run_images
 from curation.ingest import ingest
 from curation.select import select
 from curation.workspace import init_workspace
+from conftest import configure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,9 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _workspace(board, tmp_path, name="ws", extra="") -> Path:
     ws = tmp_path / name
     init_workspace(ws, [board])
-    text = (ws / "curate.toml").read_text()
-    text = text.replace("[embed]\n", "[embed]\nimage_size = 64\n").replace("[tagger]\n", "[tagger]\nfolds = 2\nepochs = 2\n")
-    (ws / "curate.toml").write_text(text.replace("[runner]\n", f"[runner]\n{extra}\n"))
+    configure(ws, embed="image_size = 64", tagger="folds = 2\nepochs = 2", runner=extra)
     return ws
 
 

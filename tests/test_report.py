@@ -15,6 +15,7 @@ from curation import pipeline
 from curation.report import build_report
 from curation.report.build import SECTIONS
 from curation.workspace import init_workspace
+from conftest import configure
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("CURATE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -40,9 +41,7 @@ def open_in_chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.Compl
 def full_ws(board2021, tmp_path_factory):
     ws = tmp_path_factory.mktemp("report") / "ws"
     init_workspace(ws, [board2021])
-    text = (ws / "curate.toml").read_text()
-    text = text.replace("[embed]\n", "[embed]\nimage_size = 64\n").replace("[tagger]\n", "[tagger]\nfolds = 2\nepochs = 3\n")
-    (ws / "curate.toml").write_text(text.replace("[select]\n", "[select]\nmin_tag_count = 3\n"))
+    configure(ws, embed="image_size = 64", tagger="folds = 2\nepochs = 3", select="min_tag_count = 3")
     for name in pipeline.STAGE_NAMES:
         pipeline.run_stage(ws, name)
     return ws

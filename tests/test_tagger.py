@@ -23,6 +23,7 @@ from curation.tagger.heads import dense_labels, predict
 from curation.tagger.metrics import (average_precision, confusion_matrix, informedness, mcc, micro_counts, summarise,
                                      threshold_where_precision_equals_recall)
 from curation.workspace import init_workspace
+from conftest import configure
 
 
 @pytest.fixture
@@ -103,9 +104,7 @@ def test_a_head_learns_a_planted_signal():
 def trained_ws(board2021, tmp_path_factory):
     ws = tmp_path_factory.mktemp("tagger") / "ws"
     init_workspace(ws, [board2021])
-    text = (ws / "curate.toml").read_text()
-    text = text.replace("[embed]\n", "[embed]\nimage_size = 96\n").replace("[tagger]\n", "[tagger]\nfolds = 3\nepochs = 5\n")
-    (ws / "curate.toml").write_text(text.replace("[select]\n", "[select]\nmin_tag_count = 5\n"))
+    configure(ws, embed="image_size = 96", tagger="folds = 3\nepochs = 5", select="min_tag_count = 5")
     for stage in (ingest, select, run_images, run_embed, run_dedupe):
         stage(ws)
     run_train(ws)

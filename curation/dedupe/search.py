@@ -5,8 +5,8 @@ disjoint substrings. Two codes within Hamming distance ``r`` differ in at most `
 bits in at least one substring (pigeonhole), so probing, for each substring, every bucket
 within ``r // m`` flips of the query's substring finds every pair, and each candidate is then
 checked on all 64 bits. The substrings need not cover all 64 bits, which lets small indexes
-use short keys. The layout (``m`` and the key width) is chosen from a cost model, and a plain
-brute-force scan is used when that is cheaper.
+use short keys. The layout (``m`` and the key width) is chosen from a cost model; when a plain
+scan is cheaper, the same kernel runs with one zero-bit key (one bucket holding every code).
 
 faiss's ``IndexBinaryMultiHash`` implements the same idea, but at 1M hashes and radius 8 it
 took 200 s with one flip (inexact) and over 10 minutes exact on 2 cores (BENCHMARKS.md); this
@@ -86,31 +86,6 @@ def _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips
     return out_i[:n].copy(), out_j[:n].copy(), out_d[:n].copy()
 
 
-@numba.njit(cache=True, nogil=True)
-def _scan(lo, hi, queries, codes, radius, self_join):
-    """Brute force for small inputs: the same contract as ``_probe``."""
-    cap = max(1024, 2 * (hi - lo))
-    out_i = np.empty(cap, np.int64)
-    out_j = np.empty(cap, np.int64)
-    out_d = np.empty(cap, np.int32)
-    n = 0
-    for i in range(lo, hi):
-        q = queries[i]
-        for j in range(i + 1 if self_join else 0, codes.shape[0]):
-            d = _popcount(q ^ codes[j])
-            if d <= radius:
-                if n == cap:
-                    cap *= 2
-                    out_i = _grow(out_i, cap)
-                    out_j = _grow(out_j, cap)
-                    out_d = _grow(out_d, cap)
-                out_i[n] = i
-                out_j[n] = j
-                out_d[n] = d
-                n += 1
-    return out_i[:n].copy(), out_j[:n].copy(), out_d[:n].copy()
-
-
 @numba.njit(cache=True)
 def _grow(a, cap):
     b = np.empty(cap, a.dtype)
@@ -151,7 +126,8 @@ def _flip_masks(bits: int, sub_radius: int) -> np.ndarray:
 
 
 def _tables(codes: np.ndarray, layout: Layout) -> tuple[np.ndarray, ...]:
-    m, bits = layout.substrings, layout.key_bits
+    """Bucket tables for ``_probe``; a brute-force layout (0 substrings) is one 0-bit key."""
+    m, bits = max(layout.substrings, 1), layout.key_bits
     shifts = (np.arange(m, dtype=np.uint64) * np.uint64(64 // m))  # spread the keys over all 64 bits
     masks = np.full(m, (1 << bits) - 1, dtype=np.uint64)
     orders = np.empty((m, len(codes)), dtype=np.int64)
@@ -182,15 +158,11 @@ def radius_pairs(index_hashes: np.ndarray, query_hashes: np.ndarray | None, radi
     if len(codes) == 0 or len(queries) == 0 or radius < 0:
         return empty
     layout = choose_layout(len(codes), int(radius))
-    if layout.substrings == 0:
-        def work(lo: int, hi: int):
-            return _scan(lo, hi, queries, codes, int(radius), self_join)
-    else:
-        shifts, masks, orders, starts, flips, n_flips = _tables(codes, layout)
+    shifts, masks, orders, starts, flips, n_flips = _tables(codes, layout)
 
-        def work(lo: int, hi: int):
-            return _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips,
-                          layout.sub_radius, int(radius), self_join)
+    def work(lo: int, hi: int):
+        return _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips,
+                      layout.sub_radius, int(radius), self_join)
     bounds = [(lo, min(lo + CHUNK, len(queries))) for lo in range(0, len(queries), CHUNK)]
     workers = max(1, min(threads or os.cpu_count() or 1, len(bounds)))
     if workers == 1:
