@@ -7,6 +7,7 @@ import glob
 import gzip
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalog import Catalog
@@ -48,12 +49,25 @@ def newest_snapshot(files: list[Path]) -> list[Path]:
     return [f for f, m in dated.items() if m is None or m.group(1) == dates[-1]]
 
 
-def sha256_file(path: Path) -> str:
+@dataclass(frozen=True)
+class FileDigest:
+    """A file's sha256 and, for an uncompressed file, its number of lines (a last line without
+    a newline counts): what the fast JSON reader's row count must match."""
+
+    sha256: str
+    lines: int | None
+
+
+def digest_file(path: Path) -> FileDigest:
     digest = hashlib.sha256()
+    lines, last = 0, b"\n"
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+        for block in iter(lambda: f.read(1 << 22), b""):
             digest.update(block)
-    return digest.hexdigest()
+            lines += block.count(b"\n")
+            last = block[-1:]
+    gzipped = sniff_bytes(path, 2) == b"\x1f\x8b"
+    return FileDigest(digest.hexdigest(), None if gzipped else lines + (last != b"\n"))
 
 
 def check_format(path: Path, declared: str) -> bool:
@@ -82,10 +96,14 @@ def is_json_array(path: Path) -> bool:
     return sniff(path).lstrip().startswith("[")
 
 
+def sniff_bytes(path: Path, size: int) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(size)
+
+
 def sniff(path: Path, size: int = 4096) -> str:
     """The first bytes of a file as text, through gzip when it is gzipped."""
-    with open(path, "rb") as f:
-        head = f.read(size)
+    head = sniff_bytes(path, size)
     if head[:2] == b"\x1f\x8b":
         with gzip.open(path, "rb") as g:
             head = g.read(size)

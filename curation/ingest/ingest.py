@@ -14,11 +14,14 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
 from ..errors import SourceError
 from ..progress import progress
-from .files import check_format, has_header, is_json_array, looks_json, newest_snapshot, sha256_file, snapshot_date, source_files
+from .canonical import canonical_post_tags
+from .files import FileDigest, check_format, digest_file, has_header, is_json_array, looks_json, newest_snapshot, snapshot_date, source_files
 
 log = logging.getLogger(__name__)
 
@@ -71,31 +74,62 @@ def _copy_csv_rejects(cat: Catalog, dump_file: str) -> int:
     return n
 
 
-def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str) -> int:
+def _stage_json_fast(cat: Catalog, path: Path, lines: int | None) -> bool:
+    """Stage a JSON-lines file with DuckDB's typed reader; False when it refuses the file or
+    positions would be off (blank lines), and the file must be read line by line."""
+    try:
+        cat.run("staging/stg_json_fast", path=str(path))
+    except duckdb.Error as exc:
+        log.info("%s: reading line by line (%s)", path, str(exc).splitlines()[0])
+        return False
+    rows = cat.scalar("SELECT count(*) FROM stg_json")
+    if lines is None:  # compressed: count its lines through DuckDB
+        lines = cat.scalar("SELECT coalesce(max(position), 0) FROM json_lines(?, ?)", [str(path), "\x01"])
+    if rows != lines:
+        log.info("%s: reading line by line (%d rows from %d lines: blank lines)", path, rows, lines)
+        return False
+    return True
+
+
+def _drop_relation(cat: Catalog, name: str) -> None:
+    """Drop a temporary table or view, whichever the name is (the two JSON readers differ)."""
+    kind = cat.scalar("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name])
+    if kind:
+        cat.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+
+
+def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, lines: int | None) -> int:
     """Parse one posts file into stg_posts/stg_dump_tags; returns rows rejected."""
     _clear_csv_rejects(cat)
+    for relation in ("stg_posts", "stg_json_rows", "stg_json"):
+        _drop_relation(cat, relation)
+    bad_lines = 0
     if fmt == "danbooru_sqlite":
         from .sqlite_source import stage_sqlite
 
         stage_sqlite(cat, path)
-        bad_lines = 0
     elif fmt == "e621":
         cat.run("staging/stg_posts_e621", path=str(path))
         bad_lines = _copy_csv_rejects(cat, dump_file)
         cat.run("staging/stg_dump_tags_e621")
     else:
-        cat.run("staging/stg_posts_json", path=str(path), sep="\x01", is_array=is_json_array(path))
-        bad_lines = _copy_csv_rejects(cat, dump_file)
-        if bad_lines:
-            cat.con.execute("CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
-                            "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors")
-            cat.run("staging/stg_posts_fix_positions")
+        is_array = is_json_array(path)
+        if not is_array and _stage_json_fast(cat, path, lines):
+            cat.run("staging/stg_json_fast_rows")
+        else:
+            cat.run("staging/stg_json_lines", path=str(path), sep="\x01", is_array=is_array)
+            bad_lines = _copy_csv_rejects(cat, dump_file)
+            if bad_lines:
+                cat.con.execute("CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
+                                "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors")
+                cat.run("staging/stg_posts_fix_positions")
+        cat.run("staging/stg_posts_json")
         cat.run("staging/stg_dump_tags_json")
     cat.run("marts/rejects_from_staging", dump_file=dump_file)
     return bad_lines + cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NOT NULL")
 
 
-def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict[Path, str], report: SourceReport,
+def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict[Path, FileDigest], report: SourceReport,
                   full_dump: bool) -> None:
     cat.run("marts/batch_tables")
     with progress(f"ingesting {source.format} posts", len(files)) as advance:
@@ -104,16 +138,17 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict
             if not check_format(path, source.format):
                 cat.con.execute("INSERT INTO ingest_rejects VALUES (?, 0, 'empty file', '')", [dump_file])
                 report.rejects += 1
-                _record_dump(cat, path, source.format, None, 0, digests[path])
+                _record_dump(cat, path, source.format, None, 0, digests[path].sha256)
                 advance(1)
                 continue
-            report.rejects += _stage_posts_file(cat, path, source.format, dump_file)
+            report.rejects += _stage_posts_file(cat, path, source.format, dump_file, digests[path].lines)
             rows = cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NULL")
             report.rows += rows
             cat.run("marts/batch_append", dump_file=dump_file, file_order=order)
+            cat.run("staging/stg_tag_ids")
             cat.run("marts/tags_from_staging")
             cat.run("marts/batch_tags_append", file_order=order)
-            _record_dump(cat, path, source.format, snapshot_date(path, cat), rows, digests[path])
+            _record_dump(cat, path, source.format, snapshot_date(path, cat), rows, digests[path].sha256)
             advance(1)
     repeated = cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
     report.rejects += repeated
@@ -173,13 +208,12 @@ def ingest(workspace: Path | str) -> IngestReport:
             files = source_files(source)
             sr = SourceReport(str(source.path), source.format, files=len(files))
             report.sources.append(sr)
-            hashes = [sha256_file(f) for f in files]
-            if all(h in known for h in hashes):
+            digests = {f: digest_file(f) for f in files}
+            if all(d.sha256 in known for d in digests.values()):
                 sr.skipped_files = len(files)
                 log.info("skipping %s: every file was ingested before", source.path)
                 continue
             changed_any = True
-            digests = dict(zip(files, hashes))
             if source.format in POST_FORMATS:
                 full = source.full_dump if source.full_dump is not None else source.format not in ("danbooru_api", "danbooru_sqlite")
                 if full:
@@ -187,7 +221,7 @@ def ingest(workspace: Path | str) -> IngestReport:
                     sr.skipped_files = sr.files - len(files)
                 _ingest_posts(cat, source, files, digests, sr, full)
             else:
-                for path, digest in zip(files, hashes):
+                for path, digest in ((f, digests[f].sha256) for f in files):
                     if digest in known:
                         sr.skipped_files += 1
                         continue
@@ -196,11 +230,11 @@ def ingest(workspace: Path | str) -> IngestReport:
                     _record_dump(cat, path, source.format, snapshot_date(path), rows, digest)
         if changed_any or not cat.has_table("tag_implication_closure"):
             with progress("canonicalising tags", 4) as advance:
-                for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure",
-                             "marts/canonical_tags"):
+                for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure"):
                     cat.run(step)
                     advance(1)
-            cat.run("marts/tag_post_counts")
+                canonical_post_tags(cat)
+                advance(1)
         report.posts = cat.scalar("SELECT count(*) FROM posts WHERE NOT is_removed")
         report.tags = cat.scalar("SELECT count(*) FROM tags WHERE post_count > 0")
         report.post_tags = cat.scalar("SELECT count(*) FROM post_tags")

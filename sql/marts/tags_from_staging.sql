@@ -4,7 +4,7 @@
 INSERT INTO tags
 WITH unknown AS (
     SELECT name, mode(category_id) AS category_id
-    FROM stg_dump_tags ANTI JOIN tags USING (name)
+    FROM stg_tag_ids WHERE tag_id IS NULL
     GROUP BY name
 )
 SELECT (SELECT coalesce(max(tag_id), 0) FROM tags) + row_number() OVER (ORDER BY name), u.name, u.category_id, c.category, 0

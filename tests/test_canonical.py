@@ -1,0 +1,87 @@
+"""Canonical post tags from dump tags: aliases, the implication closure, one row per (post, tag),
+live-post counts; rows in any order and sparse tag ids give the same answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curation.catalog import Catalog
+from curation.ingest import canonical
+from curation.ingest.canonical import _group_by_post, canonical_post_tags
+
+TAGS = {"fox": 1, "canine": 2, "canid": 3, "mammal": 4, "old_fox": 5, "solo": 6, "cat": 7, "felid": 8}
+
+
+def make_catalog(dump: list[tuple[int, str]], removed: set[int], id_offset: int = 0) -> Catalog:
+    cat = Catalog(None)
+    cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
+    cat.con.executemany("INSERT INTO tags VALUES (?, ?, 0, NULL, 0)", [(i + id_offset, n) for n, i in TAGS.items()])
+    cat.con.executemany("INSERT INTO tag_aliases VALUES (?, ?, ?)", [("old_fox", "fox", "active"), ("cat", "fox", "deleted")])
+    cat.con.executemany("INSERT INTO tag_implications VALUES (?, ?, ?)",
+                        [("fox", "canine", "active"), ("canine", "canid", "active"), ("canid", "mammal", "active"),
+                         ("felid", "mammal", "active"), ("cat", "felid", "pending")])
+    posts = sorted({p for p, _ in dump})
+    cat.con.executemany("INSERT INTO posts (post_id, is_removed) VALUES (?, ?)", [(p, p in removed) for p in posts])
+    cat.con.executemany("INSERT INTO dump_tags VALUES (?, ?)", [(p, TAGS[n] + id_offset) for p, n in dump])
+    for step in ("marts/alias_map", "marts/tag_implication_closure"):
+        cat.run(step)
+    return cat
+
+
+DUMP = [  # interleaved posts, an aliased name next to its target, a tag both written and implied
+    (10, "fox"), (20, "cat"), (10, "old_fox"), (30, "old_fox"), (20, "solo"), (10, "canid"), (30, "solo"), (10, "fox"),
+]
+EXPECTED = {
+    10: {"fox": "dump", "canid": "dump", "canine": "implied", "mammal": "implied"},
+    20: {"cat": "dump", "solo": "dump"},  # the alias and the implication of cat are not active
+    30: {"fox": "dump", "solo": "dump", "canine": "implied", "canid": "implied", "mammal": "implied"},
+}
+
+
+@pytest.mark.parametrize("id_offset", [0, canonical.MAX_DIRECT_TAG_ID])
+def test_canonical_tags_known_answer(id_offset):
+    cat = make_catalog(DUMP, removed={30}, id_offset=id_offset)
+    canonical_post_tags(cat)
+    got: dict[int, dict[str, str]] = {}
+    for post, name, origin in cat.rows("SELECT post_id, t.name, origin::VARCHAR FROM post_tags JOIN tags t USING (tag_id)"):
+        assert name not in got.setdefault(post, {}), (post, name)
+        got[post][name] = origin
+    assert got == EXPECTED
+    counts = dict(cat.rows("SELECT name, post_count FROM tags"))
+    # post 30 is removed: its tags stay in post_tags but count for nobody
+    assert counts == {"fox": 1, "canine": 1, "canid": 1, "mammal": 1, "old_fox": 0, "solo": 1, "cat": 1, "felid": 0}
+
+
+def test_group_by_post_orders_interleaved_rows():
+    post_ids = np.array([7, 7, 3, 9, 3, 7, 9, 9, 1], np.int64)
+    posts, starts, order = _group_by_post(post_ids)
+    assert posts.tolist() == [7, 3, 9, 1]
+    groups = [post_ids[order[starts[i]:starts[i + 1]]].tolist() for i in range(len(posts))]
+    assert groups == [[7, 7, 7], [3, 3], [9, 9, 9], [1]]
+    grouped = np.array([5, 5, 2, 8, 8, 8], np.int64)
+    posts, starts, order = _group_by_post(grouped)
+    assert posts.tolist() == [5, 2, 8] and starts.tolist() == [0, 2, 3, 6] and order.size == 0
+
+
+def test_random_board_matches_a_set_computation():
+    rng = np.random.default_rng(0)
+    names = list(TAGS)
+    dump = [(int(p), names[int(t)]) for p, t in zip(rng.integers(0, 300, 3000), rng.integers(0, len(names), 3000))]
+    rng.shuffle(dump)
+    cat = make_catalog(dump, removed=set())
+    canonical_post_tags(cat)
+    alias = {"old_fox": "fox"}
+    closure = {"fox": {"canine", "canid", "mammal"}, "canine": {"canid", "mammal"}, "canid": {"mammal"}, "felid": {"mammal"}}
+    expected: dict[int, dict[str, str]] = {}
+    for post, name in dump:
+        expected.setdefault(post, {})[alias.get(name, name)] = "dump"
+    for tags in expected.values():
+        for name in [n for n in tags]:
+            for implied in closure.get(name, ()):
+                tags.setdefault(implied, "implied")
+    got: dict[int, dict[str, str]] = {}
+    for post, name, origin in cat.rows("SELECT post_id, t.name, origin::VARCHAR FROM post_tags JOIN tags t USING (tag_id)"):
+        got.setdefault(post, {})[name] = origin
+    assert got == expected
+    assert cat.scalar("SELECT count(*) FROM post_tags") == sum(len(t) for t in expected.values())
