@@ -8,7 +8,7 @@ import pytest
 
 from curation.catalog import Catalog
 from curation.ingest import canonical
-from curation.ingest.canonical import _group_by_post, canonical_post_tags
+from curation.ingest.canonical import _group_runs, canonical_post_tags
 
 TAGS = {"fox": 1, "canine": 2, "canid": 3, "mammal": 4, "old_fox": 5, "solo": 6, "cat": 7, "felid": 8}
 
@@ -53,15 +53,17 @@ def test_canonical_tags_known_answer(id_offset):
     assert counts == {"fox": 1, "canine": 1, "canid": 1, "mammal": 1, "old_fox": 0, "solo": 1, "cat": 1, "felid": 0}
 
 
-def test_group_by_post_orders_interleaved_rows():
+def test_group_runs_collects_each_posts_runs():
     post_ids = np.array([7, 7, 3, 9, 3, 7, 9, 9, 1], np.int64)
-    posts, starts, order = _group_by_post(post_ids)
+    posts, run_bounds, post_runs, run_order = _group_runs(post_ids)
     assert posts.tolist() == [7, 3, 9, 1]
-    groups = [post_ids[order[starts[i]:starts[i + 1]]].tolist() for i in range(len(posts))]
-    assert groups == [[7, 7, 7], [3, 3], [9, 9, 9], [1]]
-    grouped = np.array([5, 5, 2, 8, 8, 8], np.int64)
-    posts, starts, order = _group_by_post(grouped)
-    assert posts.tolist() == [5, 2, 8] and starts.tolist() == [0, 2, 3, 6] and order.size == 0
+    rows = [[i for q in range(post_runs[d], post_runs[d + 1])
+             for i in range(run_bounds[run_order[q]], run_bounds[run_order[q] + 1])] for d in range(len(posts))]
+    assert rows == [[0, 1, 5], [2, 4], [3, 6, 7], [8]]
+    posts, run_bounds, post_runs, run_order = _group_runs(np.array([5, 5, 2, 8, 8, 8], np.int64))
+    assert posts.tolist() == [5, 2, 8] and run_bounds.tolist() == [0, 2, 3, 6] and run_order.tolist() == [0, 1, 2]
+    posts, *_ = _group_runs(np.zeros(0, np.int64))
+    assert posts.size == 0
 
 
 def test_random_board_matches_a_set_computation():

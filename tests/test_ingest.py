@@ -302,3 +302,64 @@ def test_sqlite_export_round_trips_through_ingest(board2021, tmp_path):
     cols = "post_id, md5, rating, image_width, image_height, parent_id, is_deleted"
     assert con2.execute(f"SELECT {cols} FROM posts ORDER BY 1").fetchall() == \
         con.execute(f"SELECT {cols} FROM posts WHERE post_id IN (SELECT post_id FROM selection) ORDER BY 1").fetchall()
+
+
+def _reader_used(caplog) -> str:
+    return "lines" if any("reading line by line" in r.getMessage() for r in caplog.records) else "fast"
+
+
+@pytest.mark.parametrize("spoil", ["blank line", "malformed line", "not an object", "gzipped"])
+def test_fast_and_careful_readers_agree(spoil, tmp_path, caplog):
+    """A clean file goes through DuckDB's typed JSON reader; a file it cannot read exactly
+    (a blank line shifts positions, a bad line stops it, gzip hides the line count) is read line
+    by line. Both give the same posts, rejects at the same lines, and the same row hashes: the
+    second ingest of the same posts finds every one unchanged."""
+    caplog.set_level("INFO", logger="curation.ingest.ingest")
+    posts = [json.dumps({**GOOD, "id": i, "score": i, "is_deleted": i % 3 == 0, "parent_id": i - 1 if i % 4 == 0 else None})
+             for i in range(1, 21)]
+    posts[6] = json.dumps({k: v for k, v in GOOD.items() if k != "id"})  # line 7: no id
+    posts[9] = json.dumps({**GOOD, "id": "ten"})  # line 10: an id that is not an integer
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "posts000000000000.json").write_text("\n".join(posts) + "\n")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{dump}/posts*.json*"\nformat = "danbooru2021"\n')
+    first = ingest(ws)
+    assert _reader_used(caplog) == "fast"
+    con = catalog(ws)
+    clean = con.execute("SELECT * EXCLUDE (dump_file) FROM posts ORDER BY post_id").fetchall()
+    clean_tags = con.execute("SELECT * FROM post_tags ORDER BY ALL").fetchall()
+    assert con.execute("SELECT position, reason FROM ingest_rejects ORDER BY 1").fetchall() == [
+        (7, "row without id"), (10, "id ten is not an integer")]
+    con.close()
+    assert first.sources[0].new == 18
+
+    lines = list(posts)
+    if spoil == "blank line":
+        lines.insert(3, "")
+    elif spoil == "malformed line":
+        lines.insert(3, '{"id": 99, "rating": ')
+    elif spoil == "not an object":
+        lines.insert(3, "[99]")
+    newer = dump / "posts000000000001.json"
+    if spoil == "gzipped":
+        newer = dump / "posts000000000001.json.gz"
+        with gzip.open(newer, "wt") as f:
+            f.write("\n".join(lines) + "\n")
+    else:
+        newer.write_text("\n".join(lines) + "\n")
+    (dump / "posts000000000000.json").unlink()
+    caplog.clear()
+    second = ingest(ws)
+    assert _reader_used(caplog) == ("fast" if spoil == "gzipped" else "lines")
+    assert (second.sources[0].new, second.sources[0].changed, second.sources[0].unchanged) == (0, 0, 18)
+    con = catalog(ws)
+    assert con.execute("SELECT * EXCLUDE (dump_file) FROM posts ORDER BY post_id").fetchall() == clean
+    assert con.execute("SELECT * FROM post_tags ORDER BY ALL").fetchall() == clean_tags
+    shift = 0 if spoil == "gzipped" else 1
+    rejects = con.execute("SELECT position, reason FROM ingest_rejects WHERE dump_file = ? ORDER BY 1", [str(newer)]).fetchall()
+    expected = [(7 + shift, "row without id"), (10 + shift, "id ten is not an integer")]
+    if spoil in ("malformed line", "not an object"):
+        expected.insert(0, (4, "malformed JSON (not one JSON object on the line)"))
+    assert rejects == expected

@@ -26,30 +26,36 @@ _GOLDEN = np.int64(-7046029254386353131)  # 0x9E3779B97F4A7C15, Fibonacci hashin
 
 
 @numba.njit(cache=True, nogil=True)
-def _group_by_post(post_ids):
-    """The rows grouped by post: (posts (P,) int64 distinct ids, starts (P + 1,) int64 offsets,
-    order (n,) int64 row numbers by post, or an empty array when the rows are already grouped).
+def _group_runs(post_ids):
+    """The rows grouped by post, through runs of equal post ids (no per-row reordering).
 
-    post_ids (n,) int64. Dump tags are written post by post, so usually every post is one run
-    of rows and no reordering is needed; otherwise a counting sort groups them.
+    post_ids (n,) int64 -> posts (P,) int64 distinct ids in first-seen order, run_bounds (R + 1,)
+    int64 row offsets of the runs, post_runs (P + 1,) int64 offsets into run_order (R,) int64,
+    the runs of each post. Dump tags are written post by post, so R is close to P.
     """
     n = post_ids.shape[0]
-    run_starts = [0]
+    n_runs = 1 if n else 0
     for i in range(1, n):
         if post_ids[i] != post_ids[i - 1]:
-            run_starts.append(i)
-    runs = len(run_starts)
+            n_runs += 1
+    run_bounds = np.empty(n_runs + 1, np.int64)
+    r = 0
+    for i in range(n):
+        if i == 0 or post_ids[i] != post_ids[i - 1]:
+            run_bounds[r] = i
+            r += 1
+    run_bounds[n_runs] = n
     bits = 1
-    while (1 << bits) < 2 * runs:
+    while (1 << bits) < 2 * n_runs:
         bits += 1
     cap = 1 << bits
     keys = np.empty(cap, np.int64)
-    slots = np.full(cap, -1, np.int64)
-    run_post = np.empty(runs, np.int64)  # dense post number of each run
-    posts = np.empty(runs, np.int64)
+    slots = np.full(cap, -1, np.int32)
+    run_post = np.empty(n_runs, np.int32)  # dense post number of each run
+    posts = np.empty(n_runs, np.int64)
     n_posts = 0
-    for r in range(runs):
-        p = post_ids[run_starts[r]]
+    for r in range(n_runs):
+        p = post_ids[run_bounds[r]]
         h = np.int64(np.uint64(p * _GOLDEN) >> np.uint64(64 - bits))
         while slots[h] >= 0 and keys[h] != p:
             h = (h + 1) & (cap - 1)
@@ -59,59 +65,53 @@ def _group_by_post(post_ids):
             posts[n_posts] = p
             n_posts += 1
         run_post[r] = slots[h]
-    starts = np.zeros(n_posts + 1, np.int64)
-    if n_posts == runs:  # grouped already
-        for r in range(runs):
-            starts[r] = run_starts[r]
-        starts[runs] = n
-        return posts, starts, np.empty(0, np.int64)
-    for r in range(runs):
-        end = run_starts[r + 1] if r + 1 < runs else n
-        starts[run_post[r] + 1] += end - run_starts[r]
-    for j in range(n_posts):
-        starts[j + 1] += starts[j]
-    fill = starts[:-1].copy()
-    order = np.empty(n, np.int64)
-    for r in range(runs):
-        end = run_starts[r + 1] if r + 1 < runs else n
+    post_runs = np.zeros(n_posts + 1, np.int64)
+    for r in range(n_runs):
+        post_runs[run_post[r] + 1] += 1
+    for d in range(n_posts):
+        post_runs[d + 1] += post_runs[d]
+    fill = post_runs[:-1].copy()
+    run_order = np.empty(n_runs, np.int64)
+    for r in range(n_runs):
         d = run_post[r]
-        for i in range(run_starts[r], end):
-            order[fill[d]] = i
-            fill[d] += 1
-    return posts[:n_posts], starts, order
+        run_order[fill[d]] = r
+        fill[d] += 1
+    return posts[:n_posts], run_bounds, post_runs, run_order
 
 
 @numba.njit(cache=True, nogil=True)
-def _canonical_rows(posts, starts, order, tag_ids, alias, closure_starts, closure_ids, live):
-    """Per post: aliased dump tags once each, then every implied tag it lacks.
+def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_starts, closure_ids, live):
+    """Per post: its aliased dump tags once each, then every implied tag it lacks.
 
-    posts (P,) int64, starts (P + 1,) and order (n,) from ``_group_by_post``, tag_ids (n,) int64
-    dense tag numbers, alias (T,) int64 canonical number of each tag, closure_starts (T + 1,)
-    and closure_ids (m,) the implied numbers of each tag (CSR), live (P,) bool.
-    Returns (post_id (k,) int64, tag (k,) int64, implied (k,) int8, live post counts (T,) int64).
+    post_runs (P + 1,), run_order (R,), run_bounds (R + 1,) from ``_group_runs``; tag_ids (n,)
+    int32 dense tag numbers; alias (T,) int32 the canonical number of each tag; closure_starts
+    (T + 1,) int64 and closure_ids (m,) int32 the implied numbers of each tag (CSR); live (P,)
+    bool. Returns rows per post (P,) int64, tags (k,) int32, implied (k,) bool and each tag's
+    number of live posts (T,) int64.
     """
+    n_posts = post_runs.shape[0] - 1
     n_tags = alias.shape[0]
-    grouped_by_order = order.shape[0] > 0
     stamp = np.full(n_tags, -1, np.int64)
     cap = tag_ids.shape[0] + tag_ids.shape[0] // 4 + 16
-    out_post = np.empty(cap, np.int64)
-    out_tag = np.empty(cap, np.int64)
-    out_implied = np.empty(cap, np.int8)
+    out_tag = np.empty(cap, np.int32)
+    out_implied = np.empty(cap, np.bool_)
+    per_post = np.zeros(n_posts, np.int64)
     counts = np.zeros(n_tags, np.int64)
     k = 0
-    for d in range(posts.shape[0]):
+    for d in range(n_posts):
         first = k
-        for r in range(starts[d], starts[d + 1]):
-            t = alias[tag_ids[order[r] if grouped_by_order else r]]
-            if stamp[t] != d:
-                stamp[t] = d
-                if k == cap:
-                    cap *= 2
-                    out_post, out_tag, out_implied = _grow(out_post, out_tag, out_implied, cap)
-                out_post[k] = posts[d]
-                out_tag[k] = t
-                out_implied[k] = 0
-                k += 1
+        for q in range(post_runs[d], post_runs[d + 1]):
+            run = run_order[q]
+            for i in range(run_bounds[run], run_bounds[run + 1]):
+                t = alias[tag_ids[i]]
+                if stamp[t] != d:
+                    stamp[t] = d
+                    if k == cap:
+                        cap *= 2
+                        out_tag, out_implied = _grow(out_tag, out_implied, cap)
+                    out_tag[k] = t
+                    out_implied[k] = False
+                    k += 1
         written = k
         for w in range(first, written):
             t = out_tag[w]
@@ -121,26 +121,24 @@ def _canonical_rows(posts, starts, order, tag_ids, alias, closure_starts, closur
                     stamp[u] = d
                     if k == cap:
                         cap *= 2
-                        out_post, out_tag, out_implied = _grow(out_post, out_tag, out_implied, cap)
-                    out_post[k] = posts[d]
+                        out_tag, out_implied = _grow(out_tag, out_implied, cap)
                     out_tag[k] = u
-                    out_implied[k] = 1
+                    out_implied[k] = True
                     k += 1
+        per_post[d] = k - first
         if live[d]:
             for w in range(first, k):
                 counts[out_tag[w]] += 1
-    return out_post[:k], out_tag[:k], out_implied[:k], counts
+    return per_post, out_tag[:k], out_implied[:k], counts
 
 
 @numba.njit(cache=True, nogil=True)
-def _grow(a, b, c, cap):
-    a2 = np.empty(cap, a.dtype)
-    b2 = np.empty(cap, b.dtype)
-    c2 = np.empty(cap, c.dtype)
-    a2[:a.shape[0]] = a
-    b2[:b.shape[0]] = b
-    c2[:c.shape[0]] = c
-    return a2, b2, c2
+def _grow(tags, implied, cap):
+    tags2 = np.empty(cap, tags.dtype)
+    implied2 = np.empty(cap, implied.dtype)
+    tags2[:tags.shape[0]] = tags
+    implied2[:implied.shape[0]] = implied
+    return tags2, implied2
 
 
 def _column(cat: Catalog, query: str, dtype) -> list[np.ndarray]:
@@ -163,27 +161,30 @@ def canonical_post_tags(cat: Catalog) -> None:
     # tag ids index arrays directly unless they are sparse beyond reason
     max_id = int(tag_ids.max(initial=0))
     if max_id < MAX_DIRECT_TAG_ID:
-        n_tags, number = max_id + 1, (lambda ids: ids)
-        id_of = np.arange(n_tags, dtype=np.int64)
+        n_tags, id_of = max_id + 1, None
     else:
         id_of = np.unique(tag_ids)
-        n_tags, number = len(id_of), (lambda ids: np.searchsorted(id_of, ids))
-    alias = np.arange(n_tags, dtype=np.int64)
+        n_tags = len(id_of)
+
+    def number(ids: np.ndarray) -> np.ndarray:
+        return (ids if id_of is None else np.searchsorted(id_of, ids)).astype(np.int32)
+
+    alias = np.arange(n_tags, dtype=np.int32)
     alias[number(alias_from)] = number(alias_to)
     implies_from, implies_to = number(implies_from), number(implies_to)
-    by_from = np.argsort(implies_from, kind="stable")
     closure_starts = np.zeros(n_tags + 1, np.int64)
     np.cumsum(np.bincount(implies_from, minlength=n_tags), out=closure_starts[1:])
-    closure_ids = implies_to[by_from]
+    closure_ids = implies_to[np.argsort(implies_from, kind="stable")]
 
-    posts, starts, order = _group_by_post(post_ids)
+    posts, run_bounds, post_runs, run_order = _group_runs(post_ids)
     live = ~np.isin(posts, removed)
-    out_post, out_tag, implied, counts = _canonical_rows(posts, starts, order, number(dump_tag_ids), alias,
+    per_post, out_tag, implied, counts = _canonical_rows(post_runs, run_order, run_bounds, number(dump_tag_ids), alias,
                                                          closure_starts, closure_ids, live)
-    del post_ids, dump_tag_ids, order
-    canonical = pa.table({"post_id": out_post, "tag_id": id_of[out_tag], "implied": implied.view(np.bool_)})
+    del post_ids, dump_tag_ids
+    out_ids = out_tag if id_of is None else id_of[out_tag]
+    canonical = pa.table({"post_id": np.repeat(posts, per_post), "tag_id": out_ids, "implied": implied})
     used = np.flatnonzero(counts)
-    tag_counts = pa.table({"tag_id": id_of[used], "posts": counts[used]})
+    tag_counts = pa.table({"tag_id": used if id_of is None else id_of[used], "posts": counts[used]})
     cat.con.register("canonical_rows", canonical)
     cat.con.register("tag_live_counts", tag_counts)
     try:
@@ -192,4 +193,4 @@ def canonical_post_tags(cat: Catalog) -> None:
     finally:
         cat.con.unregister("canonical_rows")
         cat.con.unregister("tag_live_counts")
-    log.info("canonical post tags: %d rows in %.2fs", len(out_post), time.perf_counter() - started)
+    log.info("canonical post tags: %d rows in %.2fs", len(out_tag), time.perf_counter() - started)

@@ -9,8 +9,11 @@ updates changed posts and marks posts it no longer lists as removed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +77,7 @@ def _copy_csv_rejects(cat: Catalog, dump_file: str) -> int:
     return n
 
 
-def _stage_json_fast(cat: Catalog, path: Path, lines: int | None) -> bool:
+def _stage_json_fast(cat: Catalog, path: Path, line_count: Callable[[], int | None]) -> bool:
     """Stage a JSON-lines file with DuckDB's typed reader; False when it refuses the file or
     positions would be off (blank lines), and the file must be read line by line."""
     try:
@@ -83,6 +86,7 @@ def _stage_json_fast(cat: Catalog, path: Path, lines: int | None) -> bool:
         log.info("%s: reading line by line (%s)", path, str(exc).splitlines()[0])
         return False
     rows = cat.scalar("SELECT count(*) FROM stg_json")
+    lines = line_count()  # asked only now: the file's digest is computed meanwhile
     if lines is None:  # compressed: count its lines through DuckDB
         lines = cat.scalar("SELECT coalesce(max(position), 0) FROM json_lines(?, ?)", [str(path), "\x01"])
     if rows != lines:
@@ -98,7 +102,7 @@ def _drop_relation(cat: Catalog, name: str) -> None:
         cat.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
 
 
-def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, lines: int | None) -> int:
+def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_count: Callable[[], int | None]) -> int:
     """Parse one posts file into stg_posts/stg_dump_tags; returns rows rejected."""
     _clear_csv_rejects(cat)
     for relation in ("stg_posts", "stg_json_rows", "stg_json"):
@@ -114,7 +118,7 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, lines:
         cat.run("staging/stg_dump_tags_e621")
     else:
         is_array = is_json_array(path)
-        if not is_array and _stage_json_fast(cat, path, lines):
+        if not is_array and _stage_json_fast(cat, path, line_count):
             cat.run("staging/stg_json_fast_rows")
         else:
             cat.run("staging/stg_json_lines", path=str(path), sep="\x01", is_array=is_array)
@@ -129,7 +133,7 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, lines:
     return bad_lines + cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NOT NULL")
 
 
-def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict[Path, FileDigest], report: SourceReport,
+def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Digests, report: SourceReport,
                   full_dump: bool) -> None:
     cat.run("marts/batch_tables")
     with progress(f"ingesting {source.format} posts", len(files)) as advance:
@@ -141,7 +145,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict
                 _record_dump(cat, path, source.format, None, 0, digests[path].sha256)
                 advance(1)
                 continue
-            report.rejects += _stage_posts_file(cat, path, source.format, dump_file, digests[path].lines)
+            report.rejects += _stage_posts_file(cat, path, source.format, dump_file, lambda: digests[path].lines)
             rows = cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NULL")
             report.rows += rows
             cat.run("marts/batch_append", dump_file=dump_file, file_order=order)
@@ -149,6 +153,8 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict
             cat.run("marts/tags_from_staging")
             cat.run("marts/batch_tags_append", file_order=order)
             _record_dump(cat, path, source.format, snapshot_date(path, cat), rows, digests[path].sha256)
+            for relation in ("stg_tag_ids", "stg_dump_tags", "stg_posts", "stg_json_rows", "stg_json"):
+                _drop_relation(cat, relation)  # free the staged file's memory before the next one
             advance(1)
     repeated = cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
     report.rejects += repeated
@@ -156,16 +162,36 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: dict
     cat.run("marts/batch_dedupe" if repeated else "marts/batch_final")
     new, changed, unchanged, absent = cat.run("marts/posts_upsert_counts").fetchall()[0]
     report.new, report.changed, report.unchanged = new, changed, unchanged
-    cat.run("marts/posts_upsert")
+    cat.run("marts/posts_insert_new" if not (repeated or changed or unchanged) else "marts/posts_upsert")
     if full_dump:
         report.removed = absent
         cat.run("marts/posts_mark_removed")
     cat.run("marts/posts_has_children")
+    for relation in ("batch_changed", "batch_final", "batch_dump_tags", "batch_posts"):
+        _drop_relation(cat, relation)
 
 
 def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, rows: int, digest: str) -> None:
-    cat.con.execute("INSERT OR REPLACE INTO dumps VALUES (?, ?, ?, ?, ?, ?)",
-                    [str(path), fmt, snapshot, digest, rows, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
+    cat.con.execute("INSERT OR REPLACE INTO dumps (dump_file, format, snapshot_date, sha256, rows, ingested_at, file_size) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [str(path), fmt, snapshot, digest, rows, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+                     path.stat().st_size])
+
+
+class _Digests:
+    """Files' digests, computed in a background thread while DuckDB works (hashing a 1 GB dump
+    takes over a second; the digest is needed only to record the dump, or to skip a file whose
+    size matches one ingested before)."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
+        self._futures = {f: self._pool.submit(digest_file, f) for f in files}
+
+    def __getitem__(self, path: Path) -> FileDigest:
+        return self._futures[path].result()
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
 
 
 def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
@@ -196,20 +222,25 @@ def ingest(workspace: Path | str) -> IngestReport:
     if not cfg.sources:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
     report = IngestReport()
-    with staged_catalog(workspace, memory_limit=cfg.runner.duckdb_memory_limit) as cat:
+    with contextlib.ExitStack() as stack:
+        cat = stack.enter_context(staged_catalog(workspace, memory_limit=cfg.runner.duckdb_memory_limit))
         cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))
         known = {r[0] for r in cat.rows("SELECT sha256 FROM dumps")}
+        known_sizes = {r[0] for r in cat.rows("SELECT file_size FROM dumps")}
         # relations and tag lists first, so posts canonicalise against them
         ordered = sorted(cfg.sources, key=lambda s: (s.format in POST_FORMATS, s.format != "tags"))
+        files_of = {id(source): source_files(source) for source in ordered}
+        digests = _Digests([f for source in ordered for f in files_of[id(source)]])
+        stack.callback(digests.close)
         changed_any = False
         for source in ordered:
-            files = source_files(source)
+            files = files_of[id(source)]
             sr = SourceReport(str(source.path), source.format, files=len(files))
             report.sources.append(sr)
-            digests = {f: digest_file(f) for f in files}
-            if all(d.sha256 in known for d in digests.values()):
+            if (all(f.stat().st_size in known_sizes for f in files)  # else a file is new: no need to wait for digests
+                    and all(digests[f].sha256 in known for f in files)):
                 sr.skipped_files = len(files)
                 log.info("skipping %s: every file was ingested before", source.path)
                 continue
@@ -221,7 +252,8 @@ def ingest(workspace: Path | str) -> IngestReport:
                     sr.skipped_files = sr.files - len(files)
                 _ingest_posts(cat, source, files, digests, sr, full)
             else:
-                for path, digest in ((f, digests[f].sha256) for f in files):
+                for path in files:
+                    digest = digests[path].sha256
                     if digest in known:
                         sr.skipped_files += 1
                         continue

@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS dumps (
     snapshot_date DATE,
     sha256 VARCHAR PRIMARY KEY,
     rows BIGINT,
-    ingested_at TIMESTAMP
+    ingested_at TIMESTAMP,
+    file_size BIGINT             -- bytes: a file of a size never ingested is new without hashing it first
 );
 CREATE TABLE IF NOT EXISTS images (         -- one row per selected post: where its file is and what it is
     post_id BIGINT PRIMARY KEY,
