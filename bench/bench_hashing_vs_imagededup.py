@@ -1,6 +1,7 @@
 """Benchmark: perceptual hashing throughput, ours vs imagededup's PHash, on the same files.
 
-A 2,000-post synthetic board (256-px images, mixed jpg/png/webp/gif); the decodable files are
+A 2,000-post synthetic board (256-px images by default, ``--image-size`` for board-sized
+originals; mixed jpg/png/webp/gif); the decodable files are
 linked into one flat folder. Side by side, alternating, each in a fresh process with 2 worker
 processes:
 
@@ -77,13 +78,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--imagededup-python", required=True, help="python of a venv with imagededup installed")
     parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--image-size", type=int, default=256,
+                        help="long side of the synthetic images in px (boards serve 1,000-3,000 px originals)")
     parser.add_argument("--repeats", type=int, default=3)
     opts = parser.parse_args()
     import polars as pl
 
     with tempfile.TemporaryDirectory(prefix="bench_hashing_") as tmp:
         board, flat = Path(tmp) / "board", Path(tmp) / "flat"
-        subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(opts.posts)],
+        subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(opts.posts),
+                        "--image-size", str(opts.image_size)],
                        check=True, stdout=subprocess.DEVNULL)
         posts = pl.read_parquet(board / "truth" / "posts.parquet")
         bad = set(pl.read_parquet(board / "truth" / "bad_files.parquet")["post_id"])
@@ -103,7 +107,7 @@ def main() -> None:
                 counts[name] = n
         base = statistics.median(runs["imagededup PHash (baseline)"])
         files = len(list(flat.iterdir()))
-        report = {"files": files, "workers": 2, "cpus": os.cpu_count(), "results": {
+        report = {"files": files, "image_size": opts.image_size, "workers": 2, "cpus": os.cpu_count(), "results": {
             name: {"runs_s": [round(t, 2) for t in ts], "median_s": round(statistics.median(ts), 2),
                    "files_per_s": round(files / statistics.median(ts)), "hashed": counts[name],
                    "throughput_vs_imagededup": round(base / statistics.median(ts), 2)}
