@@ -81,14 +81,16 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=256,
                         help="long side of the synthetic images in px (boards serve 1,000-3,000 px originals)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--board", type=Path, help="use this synthetic board (made by `curate synth`) instead of making one")
     opts = parser.parse_args()
     import polars as pl
 
     with tempfile.TemporaryDirectory(prefix="bench_hashing_") as tmp:
-        board, flat = Path(tmp) / "board", Path(tmp) / "flat"
-        subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(opts.posts),
+        board, flat = opts.board or Path(tmp) / "board", Path(tmp) / "flat"
+        if not opts.board:
+            subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(opts.posts),
                         "--image-size", str(opts.image_size)],
-                       check=True, stdout=subprocess.DEVNULL)
+                           check=True, stdout=subprocess.DEVNULL)
         posts = pl.read_parquet(board / "truth" / "posts.parquet")
         bad = set(pl.read_parquet(board / "truth" / "bad_files.parquet")["post_id"])
         flat.mkdir()
@@ -107,7 +109,7 @@ def main() -> None:
                 counts[name] = n
         base = statistics.median(runs["imagededup PHash (baseline)"])
         files = len(list(flat.iterdir()))
-        report = {"files": files, "image_size": opts.image_size, "workers": 2, "cpus": os.cpu_count(), "results": {
+        report = {"files": files, "image_size": None if opts.board else opts.image_size, "workers": 2, "cpus": os.cpu_count(), "results": {
             name: {"runs_s": [round(t, 2) for t in ts], "median_s": round(statistics.median(ts), 2),
                    "files_per_s": round(files / statistics.median(ts)), "hashed": counts[name],
                    "throughput_vs_imagededup": round(base / statistics.median(ts), 2)}

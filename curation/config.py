@@ -120,10 +120,13 @@ class DedupeConfig(_Section):
     """Exact, perceptual and semantic duplicate search."""
 
     phash_radius: int = Field(default=7, ge=0, le=64)
-    dhash_radius: int = Field(default=10, ge=0, le=64)
+    dhash_radius: int = Field(default=6, ge=0, le=64)  # the dHash that confirms a pHash match
+    close_phash_radius: int = Field(default=2, ge=0, le=64)  # a pHash match this close ...
+    close_dhash_radius: int = Field(default=10, ge=0, le=64)  # ... needs only this dHash
     mirror_radius: int = Field(default=4, ge=0, le=64)  # stricter: symmetric drawings mirror onto each other
     background_radius: int = Field(default=6, ge=0, le=64)  # pHash, backgrounds whitened: a drawing on another colour
     background_dhash_radius: int = Field(default=5, ge=0, le=64)  # and the dHash that confirms it
+    opaque_background_radius: int = Field(default=4, ge=0, le=64)  # the same between two opaque pictures
     min_information: float = Field(default=6.0, ge=0.0)  # flat images (grey spread below this) never match by hash
     semantic: bool = True  # edges from embeddings (needs `curate embed`)
     semantic_threshold: float = Field(default=0.94, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten

@@ -62,10 +62,13 @@ drop_banned = true
 
 [dedupe]
 # phash_radius = 7
-# dhash_radius = 10
+# dhash_radius = 6                    # the dHash that confirms a pHash match
+# close_phash_radius = 2              # a pHash match this close ...
+# close_dhash_radius = 10             # ... needs only this dHash (a trimmed border shifts the dHash)
 # mirror_radius = 4                   # pHash radius against mirror images (symmetric drawings match loosely)
 # background_radius = 6               # pHash with backgrounds whitened: a drawing on another colour
 # background_dhash_radius = 5         # the dHash that confirms it
+# opaque_background_radius = 4        # the same between two opaque pictures (different drawings come closer)
 # min_information = 6.0               # flat-colour images below this never match by hash
 # semantic = true
 # semantic_threshold = 0.94          # cosine of embeddings on boards too small to whiten (README: calibration)

@@ -3,6 +3,8 @@ with known answers, and the stage on a synthetic board scored against its truth.
 
 from __future__ import annotations
 
+import dataclasses
+
 import duckdb
 import numpy as np
 import polars as pl
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curation.config import DedupeConfig
+from curation.dedupe.edges import Radii
 from curation.dedupe.stage import EDGE_SCHEMA
 from curation.dedupe.search import choose_layout
 from curation.dedupe import HashTable, UnionFind, find_edges, group_posts, pick_representative, radius_pairs, run_dedupe
@@ -95,7 +98,7 @@ def test_edges_by_kind_with_known_answers():
         (8, "g", "p8", 0x1111, 0x1111, 0.5, 8),   # flat images: never matched by hash
         (9, "h", "p9", 0x1111, 0x1111, 0.5, 9),
     ])
-    edges = find_edges(t, phash_radius=8, dhash_radius=10, min_information=6.0)
+    edges = find_edges(t, Radii(phash=8, dhash=10), min_information=6.0)
     assert edges[(1, 2)] == ("exact", 0)
     assert edges[(1, 3)] == ("pixels", 0)  # same-value groups are joined as a star on their first member
     assert edges[(1, 4)] == ("perceptual", 3)
@@ -107,7 +110,35 @@ def test_edges_by_kind_with_known_answers():
 def test_mirror_edges():
     h = 0x0123_4567_89AB_CDEF
     t = table([(1, "a", "p1", h, h, 30.0, 1), (2, "b", "p2", h ^ 0xFFFF, h, 30.0, 2)])  # 2 is 1's mirror image
-    assert find_edges(t, 8, 10, 6.0) == {(1, 2): ("mirror", 0)}
+    assert find_edges(t, Radii(phash=8, dhash=10), 6.0) == {(1, 2): ("mirror", 0)}
+
+
+def test_dhash_confirms_loosely_only_a_near_identical_phash():
+    h = 0x0F0F_0F0F_1234_5678
+    eight_bits = 0xFF << 20
+    t = table([
+        (1, "a", "p1", h, h, 30.0, 1),
+        (2, "b", "p2", h ^ 0b11, h ^ eight_bits, 30.0, 2),     # pHash 2 away: dHash 8 away is enough
+        (3, "c", "p3", h ^ 0b11111, h ^ eight_bits, 30.0, 3),  # pHash 5 away: dHash 8 away is not
+        (4, "d", "p4", h ^ 0b11111, h ^ 0b111, 30.0, 4),       # pHash 5 away, dHash 3 away: a match
+    ])
+    edges = find_edges(t, Radii(phash=7, dhash=6, close_phash=2, close_dhash=10), 6.0)
+    # 2-3: pHash 3 away, same dHash; 3-4: same pHash but dHash 11 away; 2-4: pHash 3, dHash 11
+    assert set(edges) == {(1, 2), (1, 4), (2, 3)}
+
+
+def test_whitened_backgrounds_match_tighter_between_opaque_pictures():
+    h = 0x0123_4567_89AB_CDEF
+    far = [h ^ (0xFFFF << (16 * k)) for k in range(4)]  # plain hashes far apart: only the background signal
+    bg, five_bits = 0x0F0F_F0F0_1234_5678, 0b11111
+    t = table([(1, "a", "p1", far[0], far[0], 30.0, 1), (2, "b", "p2", far[1], far[1], 30.0, 2),
+               (3, "c", "p3", far[2], far[2], 30.0, 3)])
+    t = dataclasses.replace(t, bg_phash=np.array([bg, bg ^ five_bits, bg ^ five_bits ^ (five_bits << 40)], np.uint64),
+                            bg_dhash=np.full(3, bg, np.uint64), has_alpha=np.array([True, False, False]),
+                            bg_information=np.full(3, 30.0, np.float32))
+    edges = find_edges(t, Radii(background=6, opaque_background=4), 6.0)
+    assert edges == {(1, 2): ("background", 5)}  # transparent vs opaque at 5: yes; 2 vs 3, both opaque, at 5: no
+    assert (2, 3) in find_edges(t, Radii(background=6, opaque_background=6), 6.0)
 
 
 def edge_frame(rows: list[tuple]) -> pl.DataFrame:

@@ -56,15 +56,33 @@ def _same_value_pairs(values: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_information: float,
-               mirror_radius: int | None = None, background_radius: int | None = None,
-               background_dhash_radius: int | None = None) -> dict[tuple[int, int], tuple[str, int]]:
-    """(post_a, post_b) with post_a < post_b -> (kind, distance): the strongest edge per pair.
+@dataclass(frozen=True)
+class Radii:
+    """Hamming bounds (64-bit hashes) for a hash match.
 
-    ``mirror_radius`` and ``background_radius`` (default: ``phash_radius``) bound the pHash
-    distance of matches against mirror images and between pictures with whitened backgrounds;
-    ``background_dhash_radius`` (default: ``dhash_radius``) confirms the latter.
+    A pair matches when its pHashes are within ``phash`` and its dHashes confirm within
+    ``dhash``, or within ``close_dhash`` when the pHashes are within ``close_phash`` (a
+    near-identical pHash needs less confirmation: trimming a border can shift a picture by a
+    pixel, which moves the gradient-based dHash more than the pHash). ``mirror`` bounds the
+    pHash against the mirror image. ``background`` and ``background_dhash`` bound pictures with
+    whitened backgrounds between a transparent and an opaque picture, ``opaque_background``
+    between two opaque ones: once their backgrounds are white, different drawings of the same
+    flat-background layout (a figure in the middle) come closer than a transparent drawing and
+    its copy on a colour do.
     """
+
+    phash: int = 7
+    dhash: int = 6
+    close_phash: int = 2
+    close_dhash: int = 10
+    mirror: int = 4
+    background: int = 6
+    background_dhash: int = 5
+    opaque_background: int = 4
+
+
+def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple[int, int], tuple[str, int]]:
+    """(post_a, post_b) with post_a < post_b -> (kind, distance): the strongest edge per pair."""
     edges: dict[tuple[int, int], tuple[str, int]] = {}
 
     def add(i: int, j: int, kind: str, distance: int) -> None:
@@ -84,14 +102,13 @@ def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_informati
     hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
     if len(hashed) > 1:
         index = t.phash[hashed]
-        mirror = phash_radius if mirror_radius is None else mirror_radius
-        for query, dquery, kind, radius in ((None, t.dhash[hashed], "perceptual", phash_radius),
-                                            (t.phash_mirror[hashed], t.dhash_mirror[hashed], "mirror", mirror)):
+        for query, dquery, kind, radius in ((None, t.dhash[hashed], "perceptual", radii.phash),
+                                            (t.phash_mirror[hashed], t.dhash_mirror[hashed], "mirror", radii.mirror)):
             qi, ij, dist = radius_pairs(index, query, radius)  # None: the index against itself
             keep = qi != ij
             qi, ij, dist = qi[keep], ij[keep], dist[keep]
             ddist = _popcount(dquery[qi] ^ t.dhash[hashed][ij])
-            ok = ddist <= dhash_radius
+            ok = (ddist <= radii.dhash) | ((dist <= radii.close_phash) & (ddist <= radii.close_dhash))
             for q, j, d in zip(qi[ok], ij[ok], dist[ok]):
                 add(int(hashed[q]), int(hashed[j]), kind, int(d))
     if t.bg_phash is not None and t.bg_dhash is not None and t.has_alpha is not None:
@@ -100,10 +117,10 @@ def find_edges(t: HashTable, phash_radius: int, dhash_radius: int, min_informati
         # near-white background made the trimmed hashes disagree.
         bg_information = t.information if t.bg_information is None else t.bg_information
         usable = np.flatnonzero((bg_information >= min_information) & (t.bg_phash != 0))
-        radius = phash_radius if background_radius is None else background_radius
-        qi, ij, dist = radius_pairs(t.bg_phash[usable], None, radius)
-        confirm = dhash_radius if background_dhash_radius is None else background_dhash_radius
-        ok = _popcount(t.bg_dhash[usable[qi]] ^ t.bg_dhash[usable[ij]]) <= confirm
+        qi, ij, dist = radius_pairs(t.bg_phash[usable], None, max(radii.background, radii.opaque_background))
+        mixed = t.has_alpha[usable[qi]] != t.has_alpha[usable[ij]]
+        ok = ((_popcount(t.bg_dhash[usable[qi]] ^ t.bg_dhash[usable[ij]]) <= radii.background_dhash)
+              & (dist <= np.where(mixed, radii.background, radii.opaque_background)))
         for q, j, d in zip(usable[qi[ok]], usable[ij[ok]], dist[ok]):
             add(int(q), int(j), "background" if t.has_alpha[q] != t.has_alpha[j] else "perceptual", int(d))
     return edges

@@ -22,7 +22,7 @@ from ..catalog import open_catalog, staged_catalog
 from ..config import DedupeConfig, load_config
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import CurationError
-from .edges import HashTable, find_edges
+from .edges import HashTable, Radii, find_edges
 from .semantic import fit_whitening, semantic_pairs, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
@@ -123,8 +123,9 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             has_alpha=np.array([bool(r[14]) for r in rows], dtype=bool),
             bg_information=np.array([r[15] or 0.0 for r in rows], dtype=np.float32),
         )
-        hash_edges = find_edges(table, cfg.phash_radius, cfg.dhash_radius, cfg.min_information, cfg.mirror_radius, cfg.background_radius,
-                                cfg.background_dhash_radius)
+        radii = Radii(cfg.phash_radius, cfg.dhash_radius, cfg.close_phash_radius, cfg.close_dhash_radius, cfg.mirror_radius,
+                      cfg.background_radius, cfg.background_dhash_radius, cfg.opaque_background_radius)
+        hash_edges = find_edges(table, radii, cfg.min_information)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         if cfg.semantic:
             rows_out += semantic_edges(workspace, cat, config, table)
