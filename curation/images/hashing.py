@@ -18,9 +18,9 @@ from PIL import Image, ImageChops, ImageFilter
 BORDER_TOLERANCE = 24  # max channel difference from the corner colour still counted as border
 BORDER_NOISE = 0.02  # a row or column with up to this fraction of other pixels still counts as border
 FLAT_TOLERANCE = 24
-MIN_FOREGROUND = 0.10  # the least share of a picture left once its flat background is whitened  # max channel difference from the corner colour counted as a flat background
+MIN_FOREGROUND = 0.05  # the least share of a picture left once its flat background is whitened  # max channel difference from the corner colour counted as a flat background
 HASH_SIDE = 128  # pictures are box-reduced to about this short side before hashing
-HASH_VERSION = 12  # bump when a hash changes: cached hashes of another version are recomputed
+HASH_VERSION = 14  # bump when a hash changes: cached hashes of another version are recomputed
 
 WHITE = (255, 255, 255)
 _DCT = np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(32) + 1) / 64)  # (8, 32): DCT-II rows 0..7
@@ -80,14 +80,26 @@ def is_padding_colour(rgb: tuple[int, ...]) -> bool:
     return (max(rgb[:3]) <= 40 or min(rgb[:3]) >= 215) and max(rgb[:3]) - min(rgb[:3]) <= 16
 
 
-def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fraction: float = 0.45) -> Image.Image:
-    """Cut a black or white border or letterbox (the colour of the top-left pixel) from an RGB image.
+def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fraction: float = 0.7) -> Image.Image:
+    """Cut black, white or near-neutral borders and letterboxes from an RGB image, layer by layer
+    (black padding around a near-white background: the padding, then the background, so that
+    the copy is cut like its original, whose near-white background is trimmed too).
 
-    Other corner colours are left alone: a sky or a coloured background is part of the
-    drawing, and trimming it would cut an original differently from its padded copy. Keeps the
-    image when the 'border' would take more than ``max_fraction`` of either side (a flat
-    drawing is not all border).
+    Only neutral padding colours are trimmed: a sky or a coloured background is part of the
+    drawing, and trimming it would cut an original differently from its padded copy. A layer
+    that would take more than ``max_fraction`` of either side is kept (a flat drawing is not
+    all border).
     """
+    for _ in range(3):
+        trimmed = _trim_layer(img, tolerance, max_fraction)
+        if trimmed is img:
+            break
+        img = trimmed
+    return img
+
+
+def _trim_layer(img: Image.Image, tolerance: int, max_fraction: float) -> Image.Image:
+    """One layer of :func:`trim_border`: the rows and columns of the top-left corner's colour."""
     corner = np.median(np.asarray(img)[:2, :2].reshape(-1, 3), axis=0)  # a noisy corner pixel alone would mislead
     if not is_padding_colour(tuple(corner.tolist())):
         return img
