@@ -205,3 +205,16 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     for kind, both in by_signal["both"].items():  # the union of the signals finds what either finds
         assert both.found >= max(by_signal["hashes"][kind].found, by_signal["embeddings"][kind].found)
     assert by_signal["embeddings"]["all"].found > 0 and by_signal["both"]["all"].found > by_signal["hashes"]["all"].found
+
+
+def test_transparent_post_as_reposted_on_black_matches_the_copy():
+    h = 0x0123_4567_89AB_CDEF
+    far = [h ^ (0xFFFF << (16 * k)) for k in range(2)]
+    t = table([(1, "a", "p1", far[0], far[0], 30.0, 1), (2, "b", "p2", far[1], far[1], 30.0, 2)])
+    on_white, on_black = 0x0F0F_F0F0_1234_5678, 0x7777_0000_FFFF_1111
+    t = dataclasses.replace(t, bg_phash=np.array([on_white, on_black ^ 0b11], np.uint64),
+                            bg_dhash=np.array([on_white, on_black], np.uint64), has_alpha=np.array([True, False]),
+                            bg_information=np.full(2, 30.0, np.float32),
+                            bg_black_phash=np.array([on_black, 0], np.uint64), bg_black_dhash=np.array([on_black, 0], np.uint64))
+    assert find_edges(t, Radii(), 6.0) == {(1, 2): ("background", 2)}
+    assert find_edges(dataclasses.replace(t, bg_black_phash=None, bg_black_dhash=None), Radii(), 6.0) == {}

@@ -136,3 +136,33 @@ def test_letterbox_around_a_near_white_background(tmp_path):
     from curation.images import hamming
 
     assert hamming(a.phash, b.phash) <= 7
+
+
+def outlined(seed: int) -> Image.Image:
+    """Shapes with bold black outlines on a transparent canvas."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    for _ in range(4):
+        x, y = int(rng.integers(10, 150)), int(rng.integers(10, 150))
+        w, h = int(rng.integers(50, 100)), int(rng.integers(50, 100))
+        colour = tuple(int(c) for c in rng.integers(120, 255, 3)) + (255,)
+        (d.ellipse if rng.random() < 0.5 else d.rectangle)([x, y, x + w, y + h], fill=colour, outline=(0, 0, 0, 255), width=12)
+    return img
+
+
+@pytest.mark.parametrize("seed", [0, 1, 4])
+def test_outlined_transparent_drawing_reposted_on_black(seed, tmp_path):
+    """Black outlines vanish into a black background when the copy is whitened, so the copy no
+    longer looks like the original on white; the original is also hashed flattened on black
+    and whitened, which is what such a copy looks like."""
+    from curation.images import hamming
+    from curation.images.inspect import inspect_file
+
+    original = outlined(seed)
+    (tmp_path / "a.png").write_bytes(encode(original, "png"))
+    (tmp_path / "b.jpg").write_bytes(encode(on(original, (0, 0, 0)), "jpg"))
+    a, b = inspect_file(tmp_path / "a.png", 10**8), inspect_file(tmp_path / "b.jpg", 10**8)
+    assert a.has_alpha and not b.has_alpha and b.bg_black_phash is None
+    assert hamming(b.bg_phash, a.bg_phash) > 6  # on white, the outlines are there: no match
+    assert hamming(b.bg_phash, a.bg_black_phash) <= 2 and hamming(b.bg_dhash, a.bg_black_dhash) <= 2

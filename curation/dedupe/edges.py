@@ -36,6 +36,8 @@ class HashTable:
     bg_dhash: np.ndarray | None = None  # uint64
     has_alpha: np.ndarray | None = None  # bool
     bg_information: np.ndarray | None = None  # float32: information of the whitened picture
+    bg_black_phash: np.ndarray | None = None  # uint64: transparent posts flattened on black, whitened; else 0
+    bg_black_dhash: np.ndarray | None = None  # uint64
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -123,4 +125,12 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
               & (dist <= np.where(mixed, radii.background, radii.opaque_background)))
         for q, j, d in zip(usable[qi[ok]], usable[ij[ok]], dist[ok]):
             add(int(q), int(j), "background" if t.has_alpha[q] != t.has_alpha[j] else "perceptual", int(d))
+        if t.bg_black_phash is not None and t.bg_black_dhash is not None:
+            # transparent posts as they would look reposted on black and whitened, against opaque posts
+            opaque = usable[~t.has_alpha[usable]]
+            transparent = np.flatnonzero(t.has_alpha & (t.bg_black_phash != 0))
+            qi, ij, dist = radius_pairs(t.bg_phash[opaque], t.bg_black_phash[transparent], radii.background)
+            ok = _popcount(t.bg_black_dhash[transparent[qi]] ^ t.bg_dhash[opaque[ij]]) <= radii.background_dhash
+            for q, j, d in zip(transparent[qi[ok]], opaque[ij[ok]], dist[ok]):
+                add(int(q), int(j), "background", int(d))
     return edges

@@ -122,6 +122,8 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             bg_dhash=np.array([r[13] or 0 for r in rows], dtype=np.uint64),
             has_alpha=np.array([bool(r[14]) for r in rows], dtype=bool),
             bg_information=np.array([r[15] or 0.0 for r in rows], dtype=np.float32),
+            bg_black_phash=np.array([r[16] or 0 for r in rows], dtype=np.uint64),
+            bg_black_dhash=np.array([r[17] or 0 for r in rows], dtype=np.uint64),
         )
         radii = Radii(cfg.phash_radius, cfg.dhash_radius, cfg.close_phash_radius, cfg.close_dhash_radius, cfg.mirror_radius,
                       cfg.background_radius, cfg.background_dhash_radius, cfg.opaque_background_radius)

@@ -17,12 +17,13 @@ from PIL import Image, ImageChops, ImageFilter
 
 BORDER_TOLERANCE = 24  # max channel difference from the corner colour still counted as border
 BORDER_NOISE = 0.02  # a row or column with up to this fraction of other pixels still counts as border
-FLAT_TOLERANCE = 24
-MIN_FOREGROUND = 0.05  # the least share of a picture left once its flat background is whitened  # max channel difference from the corner colour counted as a flat background
+FLAT_TOLERANCE = 24  # max channel difference from the corner colour counted as a flat background
+MIN_FOREGROUND = 0.05  # the least share of a picture left once its flat background is whitened
 HASH_SIDE = 128  # pictures are box-reduced to about this short side before hashing
-HASH_VERSION = 14  # bump when a hash changes: cached hashes of another version are recomputed
+HASH_VERSION = 15  # bump when a hash changes: cached hashes of another version are recomputed
 
 WHITE = (255, 255, 255)
+BLACK = (0, 0, 0)
 _DCT = np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(32) + 1) / 64)  # (8, 32): DCT-II rows 0..7
 _MIRROR = (-1.0) ** np.arange(8)  # (8,): a mirror image flips the sign of the odd horizontal frequencies
 
@@ -190,7 +191,8 @@ def picture_hashes(img: Image.Image, background: tuple[int, int, int], transpare
     (:func:`perceptual_hashes`: alpha flattened on ``background``, reduced, borders trimmed) and
     ``bg_phash``/``bg_dhash``/``bg_information`` of the picture with its background turned white (transparency
     flattened on white, or a flat background whitened; None when it has neither).
-    ``transparent``: the frame has real alpha (:func:`has_real_alpha`)."""
+    ``transparent``: the frame has real alpha (:func:`has_real_alpha`); then also
+    ``bg_black_phash``/``bg_black_dhash``: flattened on black, then whitened."""
     if has_alpha_channel(img):
         rgba = img.convert("RGBA")
         picture = shrink(flatten_alpha(rgba, background))
@@ -205,4 +207,10 @@ def picture_hashes(img: Image.Image, background: tuple[int, int, int], transpare
     bg = None if whitened is None else perceptual_hashes(whitened)
     hashes["bg_phash"], hashes["bg_dhash"], hashes["bg_information"] = (
         (bg["phash"], bg["dhash"], bg["information"]) if bg else (None, None, None))
+    # A transparent drawing reposted on black loses its black outlines into the background
+    # when the copy is whitened; flattening the original on black first and whitening it the
+    # same way gives what such a copy should look like.
+    on_black = whiten_flat_background(shrink(flatten_alpha(img.convert("RGBA"), BLACK))) if transparent else None
+    black = None if on_black is None else perceptual_hashes(on_black)
+    hashes["bg_black_phash"], hashes["bg_black_dhash"] = (black["phash"], black["dhash"]) if black else (None, None)
     return hashes

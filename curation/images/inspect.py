@@ -39,6 +39,8 @@ class Inspection:
     bg_phash: int | None = None  # with the background turned white (transparent or flat background)
     bg_dhash: int | None = None
     bg_information: float | None = None
+    bg_black_phash: int | None = None  # transparent files: flattened on black, then whitened
+    bg_black_dhash: int | None = None
 
     def as_row(self) -> dict:
         return asdict(self)

@@ -29,7 +29,8 @@ RESULT_SCHEMA = {
     "post_id": pl.Int64, "md5": pl.Utf8, "path": pl.Utf8, "status": pl.Utf8, "width": pl.Int32, "height": pl.Int32,
     "has_alpha": pl.Boolean, "frames": pl.Int32, "error": pl.Utf8, "file_md5": pl.Utf8, "format": pl.Utf8, "mode": pl.Utf8,
     "pixel_sha256": pl.Utf8, "phash": pl.UInt64, "dhash": pl.UInt64, "phash_mirror": pl.UInt64, "dhash_mirror": pl.UInt64,
-    "information": pl.Float32, "bg_phash": pl.UInt64, "bg_dhash": pl.UInt64, "bg_information": pl.Float32, "hash_version": pl.Int32,
+    "information": pl.Float32, "bg_phash": pl.UInt64, "bg_dhash": pl.UInt64, "bg_information": pl.Float32,
+    "bg_black_phash": pl.UInt64, "bg_black_dhash": pl.UInt64, "hash_version": pl.Int32,
 }
 
 
@@ -124,10 +125,7 @@ def plan_images(workspace: Path | str) -> ImagesPlan:
     roots = [s.images for s in config.sources if s.images is not None]
     if not roots:
         raise ConfigError(f"{workspace / 'curate.toml'}: no [[sources]] entry has an `images` folder")
-    with open_catalog(workspace, read_only=True) as cat:
-        outdated = cat.has_table("image_hashes") and not cat.has_column("image_hashes", "bg_information")  # the newest column
-    if outdated:
-        migrate_catalog(workspace)
+    migrate_catalog(workspace)  # planning reads newer columns; a read-only connection cannot add them
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection"):
             raise CurationError(f"{workspace}: no selection yet; run `curate select {workspace}` first")
@@ -193,11 +191,11 @@ def run_images(workspace: Path | str) -> ImagesReport:
 def _known_inspections(cat) -> dict[str, Inspection]:
     """Decoded and hashed files by md5, from earlier runs: a repost of one is not decoded again."""
     known = {}
-    for row in cat.run("marts/known_hashes", hash_version=HASH_VERSION).fetchall():
-        (md5, width, height, alpha, frames, fmt, mode, pixel, phash, dhash, phash_m, dhash_m, info, bg_phash, bg_dhash,
-         bg_info) = row
-        known[md5] = Inspection("ok", "", md5, fmt, width, height, mode, alpha, frames, pixel, phash, dhash, phash_m, dhash_m,
-                                info, bg_phash, bg_dhash, bg_info)
+    cursor = cat.run("marts/known_hashes", hash_version=HASH_VERSION)
+    names = [d[0] for d in cursor.description]
+    for row in cursor.fetchall():
+        fields = dict(zip(names, row))
+        known[fields["file_md5"]] = Inspection("ok", **fields)
     return known
 
 
@@ -205,4 +203,5 @@ def _row(post_id: int, md5: str | None, path: str | None, res: Inspection, cfg: 
     r = res.as_row()
     return (post_id, md5, str(path) if path else None, apply_policy(res.status, res, cfg), r["width"], r["height"],
             r["has_alpha"], r["frames"], r["error"] or None, r["file_md5"], r["format"], r["mode"], r["pixel_sha256"],
-            r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"], r["bg_phash"], r["bg_dhash"], r["bg_information"], HASH_VERSION)
+            r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"], r["bg_phash"], r["bg_dhash"], r["bg_information"],
+            r["bg_black_phash"], r["bg_black_dhash"], HASH_VERSION)

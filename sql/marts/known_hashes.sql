@@ -1,6 +1,7 @@
 -- Files decoded and hashed by earlier runs, with hashes of the current version: a repost of
 -- one of them is only checked (same bytes), not decoded again.
-SELECT md5, width, height, has_alpha, frames, format, mode, pixel_sha256, phash, dhash, phash_mirror, dhash_mirror,
-       information, bg_phash, bg_dhash, bg_information
+-- Columns are named as the fields of curation.images.inspect.Inspection.
+SELECT md5 AS file_md5, width, height, has_alpha, frames, format, mode, pixel_sha256, phash, dhash, phash_mirror,
+       dhash_mirror, information, bg_phash, bg_dhash, bg_information, bg_black_phash, bg_black_dhash
 FROM image_hashes
 WHERE hash_version = $hash_version;

@@ -97,6 +97,8 @@ CREATE TABLE IF NOT EXISTS image_hashes (   -- cached by the file's md5: a new d
     bg_phash UBIGINT,            -- pHash with the background turned white (transparent or flat background), else NULL
     bg_dhash UBIGINT,
     bg_information REAL,         -- the grey-level spread of that whitened picture
+    bg_black_phash UBIGINT,      -- transparent files: pHash flattened on black, then whitened (a copy on black)
+    bg_black_dhash UBIGINT,
     hash_version INTEGER         -- hashes of another version are recomputed (curation.images.hashing.HASH_VERSION)
 );
 CREATE TABLE IF NOT EXISTS embeddings (     -- where each file's vector is in cache/embeddings/<embedder>/
