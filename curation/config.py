@@ -131,7 +131,7 @@ class DedupeConfig(_Section):
     semantic: bool = True  # edges from embeddings (needs `curate embed`)
     semantic_threshold: float = Field(default=0.94, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten
     whiten_dims: int = Field(default=512, ge=0)  # PCA-whiten embeddings to this many dims first; 0: never
-    whitened_threshold: float = Field(default=0.575, ge=-1.0, le=1.0)  # cosine after whitening
+    whitened_threshold: float = Field(default=0.55, ge=-1.0, le=1.0)  # cosine after whitening
     variants_are_duplicates: bool = True  # parent/child near-copies share a group (safer for splits)
     representative: Literal["largest", "score", "parent", "most_tags"] = "largest"
     merge_tags: bool = False  # table dup_group_tags: a group's tags credited to its representative
