@@ -105,8 +105,10 @@ def open_catalog(workspace: Path | str, read_only: bool = False, memory_limit: s
 
 def migrate_catalog(workspace: Path | str) -> None:
     """Bring a catalog made by an earlier version up to the current schema (a read-write open
-    applies ``sql/schema``), for a stage that plans from a read-only connection."""
-    Catalog(Path(workspace) / CATALOG_NAME).close()
+    applies ``sql/schema``), for a stage that plans from a read-only connection. No catalog yet:
+    nothing to do (the stage's own check says to run ``curate ingest``)."""
+    if (Path(workspace) / CATALOG_NAME).exists():
+        Catalog(Path(workspace) / CATALOG_NAME).close()
 
 
 @contextlib.contextmanager
