@@ -87,3 +87,14 @@ def test_random_board_matches_a_set_computation():
         got.setdefault(post, {})[name] = origin
     assert got == expected
     assert cat.scalar("SELECT count(*) FROM post_tags") == sum(len(t) for t in expected.values())
+
+
+def test_output_arrays_grow_when_implications_outnumber_the_dump_tags():
+    """Each post writes one tag that implies three: four rows per input row, past the
+    kernel's first guess of the output size."""
+    cat = make_catalog([(p, "fox") for p in range(100)], removed=set())
+    canonical_post_tags(cat)
+    assert cat.scalar("SELECT count(*) FROM post_tags") == 400
+    assert cat.rows("SELECT origin::VARCHAR, count(*) FROM post_tags GROUP BY 1 ORDER BY 1") == [("dump", 100), ("implied", 300)]
+    assert dict(cat.rows("SELECT name, post_count FROM tags WHERE post_count > 0")) == {
+        "fox": 100, "canine": 100, "canid": 100, "mammal": 100}

@@ -125,8 +125,9 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             bg_black_phash=np.array([r[16] or 0 for r in rows], dtype=np.uint64),
             bg_black_dhash=np.array([r[17] or 0 for r in rows], dtype=np.uint64),
         )
-        radii = Radii(cfg.phash_radius, cfg.dhash_radius, cfg.close_phash_radius, cfg.close_dhash_radius, cfg.mirror_radius,
-                      cfg.background_radius, cfg.background_dhash_radius, cfg.opaque_background_radius)
+        radii = Radii(phash=cfg.phash_radius, dhash=cfg.dhash_radius, close_phash=cfg.close_phash_radius,
+                      close_dhash=cfg.close_dhash_radius, mirror=cfg.mirror_radius, background=cfg.background_radius,
+                      background_dhash=cfg.background_dhash_radius, opaque_background=cfg.opaque_background_radius)
         hash_edges = find_edges(table, radii, cfg.min_information)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         if cfg.semantic:

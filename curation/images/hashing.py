@@ -197,9 +197,13 @@ def picture_hashes(img: Image.Image, background: tuple[int, int, int], transpare
         rgba = img.convert("RGBA")
         picture = shrink(flatten_alpha(rgba, background))
         on_white = picture if background == WHITE else shrink(flatten_alpha(rgba, WHITE))
+        # A transparent drawing reposted on black loses its black outlines into the background
+        # when the copy is whitened; the original flattened on black and whitened the same way
+        # is what such a copy should look like.
+        on_black = shrink(flatten_alpha(rgba, BLACK)) if transparent else None
     else:
         picture = shrink(img if img.mode == "RGB" else to_8bit(img).convert("RGB"))
-        on_white = None
+        on_white = on_black = None
     hashes: dict[str, int | float | None] = dict(perceptual_hashes(trim_border(picture)))
     whitened = whiten_flat_background(on_white) if transparent else whiten_flat_background(picture)
     # Not trimmed: a copy keeps its canvas, and a dark signature lost on a black background
@@ -207,10 +211,7 @@ def picture_hashes(img: Image.Image, background: tuple[int, int, int], transpare
     bg = None if whitened is None else perceptual_hashes(whitened)
     hashes["bg_phash"], hashes["bg_dhash"], hashes["bg_information"] = (
         (bg["phash"], bg["dhash"], bg["information"]) if bg else (None, None, None))
-    # A transparent drawing reposted on black loses its black outlines into the background
-    # when the copy is whitened; flattening the original on black first and whitening it the
-    # same way gives what such a copy should look like.
-    on_black = whiten_flat_background(shrink(flatten_alpha(img.convert("RGBA"), BLACK))) if transparent else None
-    black = None if on_black is None else perceptual_hashes(on_black)
+    black_whitened = None if on_black is None else whiten_flat_background(on_black)
+    black = None if black_whitened is None else perceptual_hashes(black_whitened)
     hashes["bg_black_phash"], hashes["bg_black_dhash"] = (black["phash"], black["dhash"]) if black else (None, None)
     return hashes

@@ -106,25 +106,15 @@ def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_st
                 t = alias[tag_ids[i]]
                 if stamp[t] != d:
                     stamp[t] = d
-                    if k == cap:
-                        cap *= 2
-                        out_tag, out_implied = _grow(out_tag, out_implied, cap)
-                    out_tag[k] = t
-                    out_implied[k] = False
-                    k += 1
-        written = k
+                    out_tag, out_implied, k = _push(out_tag, out_implied, k, t, False)
+        written = k  # the closure is transitive: implied tags need no expanding of their own
         for w in range(first, written):
             t = out_tag[w]
             for c in range(closure_starts[t], closure_starts[t + 1]):
                 u = closure_ids[c]
                 if stamp[u] != d:
                     stamp[u] = d
-                    if k == cap:
-                        cap *= 2
-                        out_tag, out_implied = _grow(out_tag, out_implied, cap)
-                    out_tag[k] = u
-                    out_implied[k] = True
-                    k += 1
+                    out_tag, out_implied, k = _push(out_tag, out_implied, k, u, True)
         per_post[d] = k - first
         if live[d]:
             for w in range(first, k):
@@ -132,16 +122,21 @@ def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_st
     return per_post, out_tag[:k], out_implied[:k], counts
 
 
-@numba.njit(cache=True, nogil=True)
-def _grow(tags, implied, cap):
-    tags2 = np.empty(cap, tags.dtype)
-    implied2 = np.empty(cap, implied.dtype)
-    tags2[:tags.shape[0]] = tags
-    implied2[:implied.shape[0]] = implied
-    return tags2, implied2
+@numba.njit(inline="always")
+def _push(tags, implied, k, tag, is_implied):
+    """Row ``k`` set to (tag, is_implied), the arrays doubled first when full; returns them and k + 1."""
+    if k == tags.shape[0]:
+        grown_tags = np.empty(2 * k, tags.dtype)
+        grown_implied = np.empty(2 * k, implied.dtype)
+        grown_tags[:k] = tags
+        grown_implied[:k] = implied
+        tags, implied = grown_tags, grown_implied
+    tags[k] = tag
+    implied[k] = is_implied
+    return tags, implied, k + 1
 
 
-def _column(cat: Catalog, query: str, dtype) -> list[np.ndarray]:
+def _columns(cat: Catalog, query: str, dtype) -> list[np.ndarray]:
     """The columns of a query as contiguous numpy arrays (through one Arrow batch each)."""
     table = cat.con.sql(query).to_arrow_table(batch_size=1 << 30)
     return [np.ascontiguousarray(table.column(i).to_numpy(), dtype=dtype) for i in range(table.num_columns)]
@@ -151,12 +146,12 @@ def canonical_post_tags(cat: Catalog) -> None:
     """Rebuild ``post_tags`` from ``dump_tags``, ``alias_map`` and ``tag_implication_closure``,
     and set every tag's ``post_count`` (live posts only) and category name."""
     started = time.perf_counter()
-    post_ids, dump_tag_ids = _column(cat, "SELECT post_id, tag_id FROM dump_tags", np.int64)
-    alias_from, alias_to = _column(cat, "SELECT antecedent_id, consequent_id FROM alias_map WHERE antecedent_id IS NOT NULL",
+    post_ids, dump_tag_ids = _columns(cat, "SELECT post_id, tag_id FROM dump_tags", np.int64)
+    alias_from, alias_to = _columns(cat, "SELECT antecedent_id, consequent_id FROM alias_map WHERE antecedent_id IS NOT NULL",
                                    np.int64)
-    implies_from, implies_to = _column(cat, sql_text("marts/closure_ids"), np.int64)
-    (tag_ids,) = _column(cat, "SELECT tag_id FROM tags", np.int64)
-    (removed,) = _column(cat, "SELECT post_id FROM posts WHERE is_removed", np.int64)
+    implies_from, implies_to = _columns(cat, sql_text("marts/closure_ids"), np.int64)
+    (tag_ids,) = _columns(cat, "SELECT tag_id FROM tags", np.int64)
+    (removed,) = _columns(cat, "SELECT post_id FROM posts WHERE is_removed", np.int64)
 
     # tag ids index arrays directly unless they are sparse beyond reason
     max_id = int(tag_ids.max(initial=0))

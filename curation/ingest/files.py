@@ -60,13 +60,13 @@ class FileDigest:
 
 def digest_file(path: Path) -> FileDigest:
     digest = hashlib.sha256()
-    lines, last = 0, b"\n"
+    lines, first, last = 0, b"", b"\n"
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             digest.update(block)
             lines += block.count(b"\n")
-            last = block[-1:]
-    gzipped = sniff_bytes(path, 2) == b"\x1f\x8b"
+            first, last = first or block[:2], block[-1:]
+    gzipped = first == b"\x1f\x8b"
     return FileDigest(digest.hexdigest(), None if gzipped else lines + (last != b"\n"))
 
 
@@ -96,14 +96,10 @@ def is_json_array(path: Path) -> bool:
     return sniff(path).lstrip().startswith("[")
 
 
-def sniff_bytes(path: Path, size: int) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(size)
-
-
 def sniff(path: Path, size: int = 4096) -> str:
     """The first bytes of a file as text, through gzip when it is gzipped."""
-    head = sniff_bytes(path, size)
+    with open(path, "rb") as f:
+        head = f.read(size)
     if head[:2] == b"\x1f\x8b":
         with gzip.open(path, "rb") as g:
             head = g.read(size)

@@ -105,8 +105,6 @@ def _drop_relation(cat: Catalog, name: str) -> None:
 def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_count: Callable[[], int | None]) -> int:
     """Parse one posts file into stg_posts/stg_dump_tags; returns rows rejected."""
     _clear_csv_rejects(cat)
-    for relation in ("stg_posts", "stg_json_rows", "stg_json"):
-        _drop_relation(cat, relation)
     bad_lines = 0
     if fmt == "danbooru_sqlite":
         from .sqlite_source import stage_sqlite
@@ -228,7 +226,7 @@ def ingest(workspace: Path | str) -> IngestReport:
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))
         known = {r[0] for r in cat.rows("SELECT sha256 FROM dumps")}
-        known_sizes = {r[0] for r in cat.rows("SELECT file_size FROM dumps")}
+        known_sizes = {r[0] for r in cat.rows("SELECT file_size FROM dumps")}  # None: recorded before sizes were
         # relations and tag lists first, so posts canonicalise against them
         ordered = sorted(cfg.sources, key=lambda s: (s.format in POST_FORMATS, s.format != "tags"))
         files_of = {id(source): source_files(source) for source in ordered}
@@ -239,7 +237,8 @@ def ingest(workspace: Path | str) -> IngestReport:
             files = files_of[id(source)]
             sr = SourceReport(str(source.path), source.format, files=len(files))
             report.sources.append(sr)
-            if (all(f.stat().st_size in known_sizes for f in files)  # else a file is new: no need to wait for digests
+            # a file of a size never recorded is new: no need to wait for its digest
+            if (all(f.stat().st_size in known_sizes or None in known_sizes for f in files)
                     and all(digests[f].sha256 in known for f in files)):
                 sr.skipped_files = len(files)
                 log.info("skipping %s: every file was ingested before", source.path)

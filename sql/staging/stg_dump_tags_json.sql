@@ -3,8 +3,8 @@
 -- (2017-2020), or a bare tag_string whose categories come from the tags table later.
 -- A view: the split runs once, inside staging/stg_tag_ids. Each string is lower-cased whole
 -- (one call per post, not per tag) and split on spaces (tag names hold no whitespace). One
--- list of names per post, with a parallel list of categories, unnested together: a post's
--- tags stay together in file order, which lets canonicalisation skip regrouping them. A name
+-- list of names per post, with a parallel list of categories, unnested together, so that a
+-- post's tags mostly sit together (canonicalisation regroups the few that do not). A name
 -- repeated in one post collapses when tags are canonicalised.
 CREATE OR REPLACE TEMP VIEW stg_dump_tags AS
 WITH split AS (
