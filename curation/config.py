@@ -132,6 +132,12 @@ class DedupeConfig(_Section):
     semantic_threshold: float = Field(default=0.94, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten
     whiten_dims: int = Field(default=512, ge=0)  # PCA-whiten embeddings to this many dims first; 0: never
     whitened_threshold: float = Field(default=0.55, ge=-1.0, le=1.0)  # cosine after whitening
+    align: bool = True  # verify pairs just below the threshold by aligning their pixels (crops, padding)
+    align_whitened_floor: float = Field(default=0.25, ge=-1.0, le=1.0)  # whitened cosine from which pairs are aligned
+    align_neighbours: int = Field(default=8, ge=0)  # a transparent post's nearest embeddings are aligned too
+    align_raw_floor: float = Field(default=0.85, ge=-1.0, le=1.0)  # the same on boards too small to whiten
+    align_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)  # correlation of the aligned grey pixels
+    align_masked_threshold: float = Field(default=0.99, ge=-1.0, le=1.0)  # the same when one is transparent
     variants_are_duplicates: bool = True  # parent/child near-copies share a group (safer for splits)
     representative: Literal["largest", "score", "parent", "most_tags"] = "largest"
     merge_tags: bool = False  # table dup_group_tags: a group's tags credited to its representative

@@ -63,19 +63,21 @@ def build_index(vectors: np.ndarray, nlist: int | None = None, nprobe: int | Non
     return index, description
 
 
-def semantic_pairs(vectors: np.ndarray, threshold: float, k: int = 16, **index_options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def semantic_pairs(vectors: np.ndarray, threshold: float, k: int = 16, index: tuple[faiss.Index, str] | None = None,
+                   **index_options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs (i < j) whose cosine similarity is at least ``threshold``.
 
     vectors : (N, D) float16 or float32, rows L2-normalised. Returns (i, j, similarity): two
     (P,) int64 arrays and one (P,) float32. Exact (range search) on a flat CPU index; otherwise
     each vector's ``k`` nearest neighbours are searched, so a group larger than ``k`` is joined
-    through chains of neighbours rather than all its pairs.
+    through chains of neighbours rather than all its pairs. ``index``: what :func:`build_index`
+    returned for ``vectors`` (built here when None).
     """
     n = len(vectors)
     if n < 2:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float32)
-    index, description = build_index(vectors, **index_options)
+    index, description = index or build_index(vectors, **index_options)
     exact = isinstance(index, faiss.IndexFlatIP)
     log.info("semantic search over %d vectors: %s, threshold %.3f", n, description, threshold)
     rows, cols, sims = [], [], []

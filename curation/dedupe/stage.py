@@ -22,13 +22,15 @@ from ..catalog import open_catalog, staged_catalog
 from ..config import DedupeConfig, load_config
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import CurationError
+from ..progress import progress
+from .align import AlignLimits, Thumb, aligned_pairs
 from .edges import HashTable, Radii, find_edges
-from .semantic import fit_whitening, semantic_pairs, whiten
+from .semantic import build_index, fit_whitening, knn, semantic_pairs, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
 log = logging.getLogger(__name__)
-DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "semantic")
+DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "semantic", "aligned")
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
 
 
@@ -131,7 +133,10 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         hash_edges = find_edges(table, radii, cfg.min_information)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         if cfg.semantic:
-            rows_out += semantic_edges(workspace, cat, config, table)
+            semantic_rows, candidates = semantic_edges(workspace, cat, config, table)
+            rows_out += semantic_rows
+            if cfg.align:
+                rows_out += aligned_edges(rows, table, candidates, rows_out, cfg)
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
         info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
         groups = group_posts(ids.tolist(), edges, cfg, info)
@@ -161,12 +166,16 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
     return DedupeReport(posts=len(rows), edges=counts, groups=len({g for g, _ in groups.values()}), grouped_posts=len(groups))
 
 
-def semantic_edges(workspace: Path, cat, config, t: HashTable) -> list[tuple]:
+def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tuple], list[tuple[int, int]]]:
     """Edge rows (post_a, post_b, kind, None, similarity) for pairs whose embeddings are alike;
     ``variant`` inside a parent/child family. With at least 2 x ``whiten_dims`` vectors they are
     PCA-whitened first and compared against ``whitened_threshold``, else raw against
     ``semantic_threshold``. Flat images (below ``min_information``) get none: different flat
-    drawings embed alike."""
+    drawings embed alike.
+
+    Also the candidates for pixel alignment: row pairs (i, j) of ``t`` whose similarity lies
+    between the alignment floor (``align_whitened_floor`` or ``align_raw_floor``) and the
+    threshold."""
     cfg = config.dedupe
     embedder = configured_embedder_id(config.embed)
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
@@ -179,16 +188,65 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> list[tuple]:
     where = np.flatnonzero(has)
     usable = t.information[where] >= cfg.min_information
     where, vectors = where[usable], vectors[usable]
-    threshold = cfg.semantic_threshold
+    threshold, floor = cfg.semantic_threshold, cfg.align_raw_floor
     if cfg.whiten_dims and len(vectors) >= 2 * cfg.whiten_dims:
         vectors = whiten(vectors, *fit_whitening(vectors, cfg.whiten_dims))
-        threshold = cfg.whitened_threshold
+        threshold, floor = cfg.whitened_threshold, cfg.align_whitened_floor
         log.info("embeddings whitened to %d dims; threshold %.3f", vectors.shape[1], threshold)
-    i, j, sim = semantic_pairs(vectors, threshold)
+    index = build_index(vectors)
+    i, j, sim = semantic_pairs(vectors, min(threshold, floor) if cfg.align else threshold, index=index)
     a, b = where[i], where[j]
+    above = sim >= threshold
+    candidates = list(zip(a[~above].tolist(), b[~above].tolist()))
+    transparent = np.flatnonzero(t.has_alpha[where]) if cfg.align else np.zeros(0, dtype=np.int64)
+    if len(transparent) and cfg.align_neighbours:
+        # A transparent drawing and its copy on a colour embed far apart (the colour is most
+        # of the copy's picture) but stay near neighbours; their pixels are compared on the
+        # drawing alone, against a stricter threshold.
+        _, ids = knn(index[0], vectors[transparent], min(cfg.align_neighbours + 1, len(vectors)))
+        q = np.repeat(transparent, ids.shape[1])
+        ids = ids.ravel()
+        ok = (ids >= 0) & (ids != q)
+        candidates += list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
     out = []
-    for x, y, s in zip(a.tolist(), b.tolist(), sim.tolist()):
+    for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist()):
         kind = "variant" if t.family[x] == t.family[y] and t.file_md5[x] != t.file_md5[y] else "semantic"
         pa, pb = sorted((int(t.post_id[x]), int(t.post_id[y])))
         out.append((pa, pb, kind, None, round(s, 4)))
+    return out, candidates
+
+
+def aligned_edges(rows: list[tuple], t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple],
+                  cfg: DedupeConfig) -> list[tuple]:
+    """Edge rows (post_a, post_b, "aligned", None, correlation) for candidate pairs (row indices
+    into ``rows``/``t``, from :func:`semantic_edges`) not already joined by an edge, where one
+    picture lies inside the other at the same scale (a crop, a padded copy, a transparent
+    drawing on a colour): :mod:`curation.dedupe.align`. ``rows``: marts/dedupe_inputs rows."""
+    joined = {(a, b) for a, b, *_ in edges}
+    todo = sorted({(min(i, j), max(i, j)) for i, j in candidates
+                   if tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))) not in joined})
+    needed = {k for pair in todo for k in pair}
+    thumbs = {k: thumb_of(rows[k]) for k in needed}
+    thumbs = {k: v for k, v in thumbs.items() if v is not None}
+    limits = AlignLimits(threshold=cfg.align_threshold, masked_threshold=cfg.align_masked_threshold)
+    out = []
+    with progress("aligning candidate pairs", len(todo)) as advance:
+        for start in range(0, len(todo), 1024):
+            chunk = todo[start:start + 1024]
+            for i, j, score in aligned_pairs(thumbs, chunk, limits):
+                pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
+                kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "aligned"
+                out.append((pa, pb, kind, None, round(score, 4)))
+            advance(len(chunk))
+    log.info("%d of %d candidate pairs align", len(out), len(todo))
     return out
+
+
+def thumb_of(row: tuple) -> Thumb | None:
+    """The :class:`Thumb` of one marts/dedupe_inputs row (None for hashes without a thumbnail)."""
+    thumb, alpha, thumb_width, width, height = row[18:23]
+    if thumb is None or not thumb_width or not width or not height:
+        return None
+    grey = np.frombuffer(thumb, dtype=np.uint8).reshape(-1, thumb_width)
+    return Thumb(grey, None if alpha is None else np.frombuffer(alpha, dtype=np.uint8).reshape(grey.shape),
+                 int(width), int(height))

@@ -20,7 +20,8 @@ BORDER_NOISE = 0.02  # a row or column with up to this fraction of other pixels 
 FLAT_TOLERANCE = 24  # max channel difference from the corner colour counted as a flat background
 MIN_FOREGROUND = 0.05  # the least share of a picture left once its flat background is whitened
 HASH_SIDE = 128  # pictures are box-reduced to about this short side before hashing
-HASH_VERSION = 15  # bump when a hash changes: cached hashes of another version are recomputed
+THUMB_SIDE = 64  # long side of the grey thumbnail kept for aligning crops and padded copies
+HASH_VERSION = 16  # bump when a hash changes: cached hashes of another version are recomputed
 
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
@@ -186,13 +187,26 @@ def whiten_flat_background(rgb: Image.Image, tolerance: int = FLAT_TOLERANCE) ->
     return out
 
 
-def picture_hashes(img: Image.Image, background: tuple[int, int, int], transparent: bool) -> dict[str, int | float | None]:
+def thumbnail(picture: Image.Image, alpha: Image.Image | None) -> dict[str, bytes | int | None]:
+    """The grey thumbnail that :mod:`curation.dedupe.align` slides over another: ``thumb``
+    (h x w uint8 bytes, row-major, long side ``THUMB_SIDE``), ``thumb_alpha`` (the same for the
+    alpha channel of a transparent picture, else None) and ``thumb_width`` (w). Not trimmed:
+    a crop or a padded copy is compared with the canvas it came from."""
+    scale = THUMB_SIDE / max(picture.size)
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))) if scale < 1 else picture.size
+    grey = picture.convert("L").resize(size, Image.Resampling.BOX)
+    return {"thumb": grey.tobytes(), "thumb_width": size[0],
+            "thumb_alpha": None if alpha is None else alpha.resize(size, Image.Resampling.BOX).tobytes()}
+
+
+def picture_hashes(img: Image.Image, background: tuple[int, int, int], transparent: bool) -> dict[str, int | float | bytes | None]:
     """Every perceptual hash of one decoded frame (``img``, any mode): the normalised picture's
     (:func:`perceptual_hashes`: alpha flattened on ``background``, reduced, borders trimmed) and
     ``bg_phash``/``bg_dhash``/``bg_information`` of the picture with its background turned white (transparency
     flattened on white, or a flat background whitened; None when it has neither).
     ``transparent``: the frame has real alpha (:func:`has_real_alpha`); then also
-    ``bg_black_phash``/``bg_black_dhash``: flattened on black, then whitened."""
+    ``bg_black_phash``/``bg_black_dhash``: flattened on black, then whitened. And the
+    picture's :func:`thumbnail` (with its alpha when ``transparent``)."""
     if has_alpha_channel(img):
         rgba = img.convert("RGBA")
         picture = shrink(flatten_alpha(rgba, background))
@@ -201,10 +215,12 @@ def picture_hashes(img: Image.Image, background: tuple[int, int, int], transpare
         # when the copy is whitened; the original flattened on black and whitened the same way
         # is what such a copy should look like.
         on_black = shrink(flatten_alpha(rgba, BLACK)) if transparent else None
+        alpha = shrink(rgba.getchannel("A")) if transparent else None
     else:
         picture = shrink(img if img.mode == "RGB" else to_8bit(img).convert("RGB"))
-        on_white = on_black = None
-    hashes: dict[str, int | float | None] = dict(perceptual_hashes(trim_border(picture)))
+        on_white = on_black = alpha = None
+    hashes: dict[str, int | float | bytes | None] = dict(perceptual_hashes(trim_border(picture)))
+    hashes.update(thumbnail(picture, alpha))
     whitened = whiten_flat_background(on_white) if transparent else whiten_flat_background(picture)
     # Not trimmed: a copy keeps its canvas, and a dark signature lost on a black background
     # would move a trimmed box.

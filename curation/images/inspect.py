@@ -41,6 +41,9 @@ class Inspection:
     bg_information: float | None = None
     bg_black_phash: int | None = None  # transparent files: flattened on black, then whitened
     bg_black_dhash: int | None = None
+    thumb: bytes | None = None  # grey thumbnail for aligning crops and padded copies (hashing.thumbnail)
+    thumb_alpha: bytes | None = None  # its alpha, transparent files only
+    thumb_width: int | None = None
 
     def as_row(self) -> dict:
         return asdict(self)

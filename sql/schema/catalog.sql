@@ -99,6 +99,9 @@ CREATE TABLE IF NOT EXISTS image_hashes (   -- cached by the file's md5: a new d
     bg_information REAL,         -- the grey-level spread of that whitened picture
     bg_black_phash UBIGINT,      -- transparent files: pHash flattened on black, then whitened (a copy on black)
     bg_black_dhash UBIGINT,
+    thumb BLOB,                  -- grey thumbnail (long side 64, row-major bytes) to align crops and padded copies
+    thumb_alpha BLOB,            -- its alpha channel, transparent files only
+    thumb_width SMALLINT,        -- the thumbnail's width (its height: length / width)
     hash_version INTEGER         -- hashes of another version are recomputed (curation.images.hashing.HASH_VERSION)
 );
 CREATE TABLE IF NOT EXISTS embeddings (     -- where each file's vector is in cache/embeddings/<embedder>/

@@ -1,0 +1,206 @@
+"""Pixel alignment of two thumbnails: is one picture the other cut down, or padded out?
+
+Crops, added borders and a transparent drawing reposted on a colour keep the pixels of the
+original at the same scale; what changes is the canvas. Hashes of the whole picture move under
+that (a crop of 10% of a side shifts every DCT coefficient), and embeddings of a simple drawing
+move about as much as between two drawings of one layout. The pixels themselves do not: slide
+the smaller picture over the larger at the scale their file sizes imply, and at the right
+offset the two agree almost exactly. This module scores that agreement (the best normalised
+cross-correlation of the grey thumbnails over every offset), only on opaque pixels when either
+picture has transparency, so that the colour a transparent drawing was flattened on does not
+count. It verifies candidate pairs proposed by the embedding search; it never searches a board.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from PIL import Image, ImageFilter
+from scipy import ndimage
+
+SUBPIXEL = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)  # shifts (larger thumbnail's pixels) around the best whole one
+REFINE_MARGIN = 0.25  # placements scoring this far below the threshold are not refined
+OPAQUE = 230  # thumbnail alpha at or above this counts as opaque (edges of a drawing blur when reduced)
+
+
+@dataclass(frozen=True)
+class Thumb:
+    """A post's grey thumbnail and the native size of the file it came from."""
+
+    grey: np.ndarray  # (h, w) uint8: the picture (alpha flattened on the configured background)
+    alpha: np.ndarray | None  # (h, w) uint8, or None for an opaque picture
+    width: int  # the file's width and height in pixels
+    height: int
+
+
+@dataclass(frozen=True)
+class AlignLimits:
+    """Which size relations may be a crop or a padded copy, and how alike the pixels must be.
+
+    ``min_side`` bounds the share of each side the smaller picture keeps (a square letterbox of
+    a 2:1 picture keeps half of one side), ``min_area`` the share of the area, ``slack`` the
+    rounding allowed when the smaller side is nominally the same as the larger.
+    """
+
+    threshold: float = 0.95
+    masked_threshold: float = 0.99  # when either picture is transparent: only its drawing is compared, and
+    # different drawings of one figure agree more closely there than a crop's whole canvas does
+    min_side: float = 0.45
+    min_area: float = 0.5
+    slack: float = 0.02
+    min_std: float = 12.0  # grey-level spread the smaller picture needs (flat pictures align with anything)
+    min_pixels: int = 150  # compared pixels needed at an offset (thumbnail pixels)
+    blur: float = 0.8  # Gaussian radius (thumbnail pixels) both sides get before the final comparison
+
+
+def contained_size(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[int, int] | None:
+    """(w, h) of ``inner`` drawn at ``outer``'s thumbnail scale when ``inner`` may be a crop of
+    ``outer`` (or ``outer`` ``inner`` with padding), or either is transparent and the other may
+    be it flattened on a colour (the same canvas), else None."""
+    kw, kh = inner.width / outer.width, inner.height / outer.height
+    if kw > 1 + limits.slack or kh > 1 + limits.slack or min(kw, kh) < limits.min_side or kw * kh < limits.min_area:
+        return None
+    if kw > 1 - limits.slack and kh > 1 - limits.slack and outer.alpha is None and inner.alpha is None:
+        return None  # the same opaque canvas: a re-encode or an edit, which hashes and embeddings judge
+    oh, ow = outer.grey.shape
+    scale = ow / outer.width
+    w, h = min(ow, max(1, round(inner.width * scale))), min(oh, max(1, round(inner.height * scale)))
+    return (w, h) if w * h >= limits.min_pixels else None
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_correlation(outer: np.ndarray, outer_mask: np.ndarray, inner: np.ndarray, inner_mask: np.ndarray,
+                      min_pixels: int) -> tuple[float, int, int]:
+    """Highest normalised cross-correlation of ``inner`` (h, w) over every whole-pixel placement
+    inside ``outer`` (H, W), counting only pixels opaque in both masks, and that placement's
+    (dy, dx); -1 when no placement has ``min_pixels`` such pixels with some spread."""
+    oh, ow = outer.shape
+    ih, iw = inner.shape
+    best, best_dy, best_dx = -1.0, 0, 0
+    for dy in range(oh - ih + 1):
+        for dx in range(ow - iw + 1):
+            n = 0
+            sa = 0.0
+            sb = 0.0
+            saa = 0.0
+            sbb = 0.0
+            sab = 0.0
+            for y in range(ih):
+                for x in range(iw):
+                    if inner_mask[y, x] and outer_mask[dy + y, dx + x]:
+                        a = float(inner[y, x])
+                        b = float(outer[dy + y, dx + x])
+                        n += 1
+                        sa += a
+                        sb += b
+                        saa += a * a
+                        sbb += b * b
+                        sab += a * b
+            if n < min_pixels:
+                continue
+            va = saa - sa * sa / n
+            vb = sbb - sb * sb / n
+            if va <= n or vb <= n:  # below one grey level of spread: nothing to correlate
+                continue
+            r = (sab - sa * sb / n) / math.sqrt(va * vb)
+            if r > best:
+                best, best_dy, best_dx = r, dy, dx
+    return best, best_dy, best_dx
+
+
+def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Normalised cross-correlation of two (h, w) arrays over ``mask``; -1 when either is flat there."""
+    x, y = a[mask].astype(np.float64), b[mask].astype(np.float64)
+    x, y = x - x.mean(), y - y.mean()
+    denominator = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / denominator) if denominator > len(x) else -1.0
+
+
+def _blurred(grey: np.ndarray, radius: float) -> np.ndarray:
+    return np.asarray(Image.fromarray(np.ascontiguousarray(grey)).filter(ImageFilter.GaussianBlur(radius))) if radius else grey
+
+
+def _refine(outer: Thumb, inner: Thumb, dy: int, dx: int, blur: float, min_pixels: int) -> float:
+    """The best correlation at sub-pixel placements around the whole-pixel one (dy, dx): a crop
+    of 10% of a side rarely falls on a whole thumbnail pixel, and a fraction of a pixel's shift
+    of sharp outlines costs several hundredths of correlation. At each placement the smaller
+    thumbnail is box-resampled onto the larger one's pixel grid from exactly the part that
+    grid covers, so that both are reduced alike, and both are blurred by ``blur``: the two were
+    reduced from different canvases, and what is left of that is aliasing of fine detail."""
+    ratio = (outer.grey.shape[1] / outer.width) / (inner.grey.shape[1] / inner.width)  # outer px per inner px
+    ih, iw = inner.grey.shape
+    oh, ow = outer.grey.shape
+    picture = Image.fromarray(inner.grey)
+    opaque = None if inner.alpha is None else Image.fromarray(inner.alpha)
+    outer_mask = _mask(outer)
+    best = -1.0
+    blurred_outer = _blurred(outer.grey, blur)
+    for fy in SUBPIXEL:
+        for fx in SUBPIXEL:
+            oy, ox = dy + fy, dx + fx  # where the smaller picture's top-left corner falls, in outer pixels
+            y0, x0 = max(0, math.ceil(oy)) + 1, max(0, math.ceil(ox)) + 1  # whole outer pixels, less a rim
+            y1, x1 = min(oh, math.floor(oy + ih * ratio)) - 1, min(ow, math.floor(ox + iw * ratio)) - 1
+            if (y1 - y0) * (x1 - x0) < min_pixels:
+                continue
+            box = ((x0 - ox) / ratio, (y0 - oy) / ratio, (x1 - ox) / ratio, (y1 - oy) / ratio)
+            grey = np.asarray(picture.resize((x1 - x0, y1 - y0), Image.Resampling.BOX, box=box))
+            mask = outer_mask[y0:y1, x0:x1]
+            if opaque is not None:
+                mask = mask & (np.asarray(opaque.resize((x1 - x0, y1 - y0), Image.Resampling.BOX, box=box)) >= OPAQUE)
+            if opaque is not None or outer.alpha is not None:
+                mask = ndimage.binary_erosion(mask, iterations=math.ceil(blur))  # the blur brings in the background
+            if mask.sum() >= min_pixels:
+                best = max(best, _correlation(blurred_outer[y0:y1, x0:x1], _blurred(grey, blur), mask))
+    return best
+
+
+def _mask(thumb: Thumb, size: tuple[int, int] | None = None, rim: bool = False) -> np.ndarray:
+    """(h, w) bool: opaque pixels of the thumbnail (resized to ``size`` when given); with
+    ``rim``, the outermost rows and columns left out too (where the larger picture's
+    reduction blends the edge of the smaller with the padding around it)."""
+    if thumb.alpha is None:
+        shape = thumb.grey.shape if size is None else (size[1], size[0])
+        mask = np.ones(shape, dtype=np.bool_)
+    else:
+        alpha = thumb.alpha if size is None else np.asarray(Image.fromarray(thumb.alpha).resize(size, Image.Resampling.BOX))
+        mask = alpha >= OPAQUE
+    if rim:
+        mask[[0, -1], :] = False
+        mask[:, [0, -1]] = False
+    return mask
+
+
+def alignment(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
+    """Best correlation of the smaller picture placed inside the larger at the scale their
+    native sizes imply; None when their sizes cannot be a crop or a padded copy of each other,
+    or the smaller picture is too flat to tell."""
+    outer, inner = (a, b) if a.width * a.height >= b.width * b.height else (b, a)
+    size = contained_size(outer, inner, limits)
+    if size is None:
+        return None
+    grey = np.asarray(Image.fromarray(inner.grey).resize(size, Image.Resampling.BOX))  # (h, w)
+    mask = _mask(inner, size, rim=True)
+    if mask.sum() < limits.min_pixels or grey[mask].std() < limits.min_std:
+        return None
+    outer_mask = _mask(outer)
+    score, dy, dx = _best_correlation(outer.grey, outer_mask, grey, mask, limits.min_pixels)
+    if score < limits.threshold - REFINE_MARGIN:
+        return float(score)
+    return _refine(outer, inner, dy, dx, limits.blur, limits.min_pixels)
+
+
+def aligned_pairs(thumbs: dict[int, Thumb], candidates: list[tuple[int, int]], limits: AlignLimits) -> list[tuple[int, int, float]]:
+    """(i, j, correlation) for the candidate pairs (keys of ``thumbs``) that align at or above
+    ``limits.threshold`` (``limits.masked_threshold`` when either is transparent)."""
+    out = []
+    for i, j in candidates:
+        if i not in thumbs or j not in thumbs:
+            continue
+        score = alignment(thumbs[i], thumbs[j], limits)
+        masked = thumbs[i].alpha is not None or thumbs[j].alpha is not None
+        if score is not None and score >= (limits.masked_threshold if masked else limits.threshold):
+            out.append((i, j, score))
+    return out

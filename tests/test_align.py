@@ -1,0 +1,80 @@
+"""Pixel alignment of thumbnails: crops, padded copies and transparent drawings on a colour align
+with their originals; different drawings of one layout, resizes and flat pictures do not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from curation.dedupe.align import AlignLimits, Thumb, alignment, contained_size
+from curation.images.hashing import WHITE, flatten_alpha, has_real_alpha, picture_hashes
+
+from test_pitfalls import picture
+
+LIMITS = AlignLimits()
+
+
+def thumb(img: Image.Image) -> Thumb:
+    """The Thumb the images stage stores for ``img`` (alpha flattened on white)."""
+    h = picture_hashes(img, WHITE, has_real_alpha(img))
+    grey = np.frombuffer(h["thumb"], dtype=np.uint8).reshape(-1, h["thumb_width"])
+    alpha = None if h["thumb_alpha"] is None else np.frombuffer(h["thumb_alpha"], dtype=np.uint8).reshape(grey.shape)
+    return Thumb(grey, alpha, img.width, img.height)
+
+
+def crop(img: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    w, h = img.size
+    return img.crop((round(w * left), round(h * top), w - round(w * right), h - round(h * bottom)))
+
+
+def pad(img: Image.Image, colour: tuple[int, int, int], square: bool) -> Image.Image:
+    w, h = img.size
+    size = (max(w, h),) * 2 if square else (w + 24, h + 24)
+    out = Image.new("RGB", size, colour)
+    out.paste(img.convert("RGB"), ((size[0] - w) // 2, (size[1] - h) // 2))
+    return out
+
+
+@pytest.mark.parametrize("box", [(0.1, 0, 0, 0), (0, 0.12, 0.05, 0), (0.15, 0.1, 0.0, 0.14), (0.03, 0.03, 0.03, 0.03)])
+def test_a_crop_aligns_with_its_original(box):
+    original = picture(3).convert("RGB")
+    score = alignment(thumb(original), thumb(crop(original, *box)), LIMITS)
+    assert score is not None and score >= LIMITS.threshold
+
+
+@pytest.mark.parametrize("colour,square", [((0, 0, 0), True), ((255, 255, 255), True), ((0, 0, 0), False), ((255, 255, 255), False)])
+def test_a_padded_copy_aligns_with_its_original(colour, square):
+    original = picture(4).convert("RGB")
+    score = alignment(thumb(pad(original, colour, square)), thumb(original), LIMITS)
+    assert score is not None and score >= LIMITS.threshold
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (128, 128, 128), (255, 192, 203)])
+def test_a_transparent_drawing_cropped_on_a_colour_aligns_on_its_opaque_pixels(colour):
+    original = picture(5, alpha=True)
+    copy = crop(flatten_alpha(original, colour), 0.08, 0, 0, 0.1)
+    score = alignment(thumb(original), thumb(copy), LIMITS)
+    assert score is not None and score >= LIMITS.threshold
+
+
+def test_different_drawings_of_one_layout_do_not_align():
+    a = picture(6).convert("RGB")
+    b = crop(picture(7).convert("RGB"), 0.1, 0, 0, 0.1)
+    score = alignment(thumb(a), thumb(b), LIMITS)
+    assert score is not None and score < 0.8
+
+
+def test_sizes_that_cannot_be_a_crop_or_padding_are_not_compared():
+    original = picture(8).convert("RGB")
+    smaller = original.resize((192, 144))
+    assert contained_size(thumb(original), thumb(smaller), LIMITS) is not None  # a 3/4-size copy fits ...
+    assert alignment(thumb(original), thumb(smaller), LIMITS) < LIMITS.threshold  # ... but its pixels are at another scale
+    assert alignment(thumb(original), thumb(ImageOps.mirror(original)), LIMITS) is None  # same canvas: not this test's to judge
+    tall = original.resize((100, 300))
+    assert alignment(thumb(original), thumb(tall), LIMITS) is None  # taller than the original: neither inside the other
+
+
+def test_a_flat_crop_is_not_aligned():
+    flat = Image.new("RGB", (256, 192), (120, 160, 200))
+    assert alignment(thumb(flat), thumb(crop(flat, 0.1, 0.1, 0, 0)), LIMITS) is None
