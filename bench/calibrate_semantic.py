@@ -1,12 +1,15 @@
-"""Calibrate [dedupe] semantic_threshold on synthetic boards, and score hashes vs embeddings vs both.
+"""Calibrate [dedupe] semantic_threshold, whitened_threshold, align_threshold and
+align_masked_threshold on synthetic boards, and score hashes vs embeddings vs both.
 
 For each seed: a 2,000-post board with 256-px images, ingest -> select -> images -> embed
-(the offline default embedder), then dedupe twice at a low threshold: with raw cosine
-(whiten_dims = 0; what boards too small to whiten get) and with PCA-whitened embeddings. Every
-higher threshold is scored from the stored edges (`evaluate_dedupe(..., min_similarity=t)`).
-Each threshold chosen is the lowest at which grouping with both signals keeps the pairwise
+(the offline default embedder), then dedupe twice at low thresholds: with raw cosine
+(whiten_dims = 0; what boards too small to whiten get) and with PCA-whitened embeddings, each
+with low alignment thresholds. Every higher threshold is scored from the stored edges
+(`evaluate_dedupe(..., min_similarity=t, min_alignment=..., min_masked_alignment=...)`). Each
+threshold chosen is the lowest at which grouping with both signals keeps the pairwise
 precision of hashes alone on every board (within 0.002): the most recall that costs no
-precision.
+precision. The cosine thresholds are chosen with the default alignment thresholds, then each
+alignment threshold with the chosen whitened threshold and the other alignment default.
 
     python bench/calibrate_semantic.py [--posts 2000] [--seeds 11 12] [--keep DIR]
 """
@@ -25,6 +28,8 @@ from _common import curate
 
 RAW = [round(0.86 + 0.01 * i, 2) for i in range(12)]
 WHITENED = [round(0.30 + 0.025 * i, 3) for i in range(17)]
+ALIGN = [round(0.85 + 0.01 * i, 2) for i in range(15)]
+LOW_ALIGN = "align_threshold = 0.8\nalign_masked_threshold = 0.8"
 
 
 def prepare(work: Path, posts: int, seed: int) -> Path:
@@ -48,11 +53,22 @@ def dedupe_with(ws: Path, settings: str) -> None:
     curate("dedupe", str(ws))
 
 
-def scores(ws: Path, truth: Path, signals: str, threshold: float | None) -> dict:
+def scores(ws: Path, truth: Path, signals: str, threshold: float | None, align: float | None = None,
+           masked: float | None = None) -> dict:
+    from curation.config import DedupeConfig
     from curation.evaluate import evaluate_dedupe
 
+    defaults = DedupeConfig()
     return {s.kind: {"recall": round(s.recall, 3), "precision": round(s.precision, 3), "pairs": s.truth_pairs}
-            for s in evaluate_dedupe(ws, truth, signals, threshold)}
+            for s in evaluate_dedupe(ws, truth, signals, threshold, align or defaults.align_threshold,
+                                     masked or defaults.align_masked_threshold)}
+
+
+def lowest_precise(table: dict, name: str, grid: list[float]) -> float | None:
+    """The lowest threshold of ``grid`` at which rows ``name@t`` keep the hashes' precision on every board."""
+    ok = [t for t in grid if all(table[s][f"{name}@{t}"]["all"]["precision"]
+                                 >= table[s]["hashes"]["all"]["precision"] - 0.002 for s in table)]
+    return min(ok) if ok else None
 
 
 def main() -> None:
@@ -70,17 +86,24 @@ def main() -> None:
         for name, settings, grid in (("raw", "whiten_dims = 0\nsemantic_threshold = 0.85", RAW),
                                      ("whitened", "whitened_threshold = 0.3", WHITENED)):
             for seed, (ws, truth) in boards.items():
-                dedupe_with(ws, settings)
+                dedupe_with(ws, f"{settings}\n{LOW_ALIGN}")
                 table[seed]["hashes"] = scores(ws, truth, "hashes", None)
                 for t in grid:
                     table[seed][f"{name} embeddings@{t}"] = scores(ws, truth, "embeddings", t)
                     table[seed][f"{name} both@{t}"] = scores(ws, truth, "both", t)
-            ok = [t for t in grid if all(table[s][f"{name} both@{t}"]["all"]["precision"]
-                                         >= table[s]["hashes"]["all"]["precision"] - 0.002 for s in table)]
-            chosen[name] = min(ok) if ok else None
+                    table[seed][f"{name} both, no alignment@{t}"] = scores(ws, truth, "both", t, 2.0, 2.0)
+            chosen[name] = lowest_precise(table, f"{name} both", grid)
+        # the workspaces now hold the whitened run: score alignment thresholds at the chosen cosine
+        for seed, (ws, truth) in boards.items():
+            for a in ALIGN:
+                table[seed][f"aligned both@{a}"] = scores(ws, truth, "both", chosen["whitened"], a, None)
+                table[seed][f"masked aligned both@{a}"] = scores(ws, truth, "both", chosen["whitened"], None, a)
+        chosen["align"] = lowest_precise(table, "aligned both", ALIGN)
+        chosen["masked align"] = lowest_precise(table, "masked aligned both", ALIGN)
         print(json.dumps({"posts": opts.posts, "chosen": chosen, "scores": table}, indent=1))
         for seed in table:
-            for row_name in ["hashes"] + [f"{n} {sig}@{chosen[n]}" for n in chosen for sig in ("embeddings", "both")]:
+            rows = [f"{n} {sig}@{chosen[n]}" for n in ("raw", "whitened") for sig in ("embeddings", "both", "both, no alignment")]
+            for row_name in ["hashes", *rows, f"aligned both@{chosen['align']}", f"masked aligned both@{chosen['masked align']}"]:
                 row = table[seed].get(row_name, {})
                 print(f"seed {seed} {row_name:26s} " + " ".join(f"{k}:{v['recall']:.2f}/{v['precision']:.3f}" for k, v in row.items()),
                       file=sys.stderr)

@@ -70,6 +70,7 @@ BOARD = {
     2: (pad(picture(1), (0, 0, 0)), "jpg", None),            # black letterbox
     3: (pad(picture(1), (255, 255, 255), square=False), "jpg", None),  # white margin
     4: (ImageOps.mirror(picture(1)), "jpg", None),            # flipped repost
+    5: (picture(1).crop((26, 0, 256, 170)), "jpg", None),      # cropped repost (10% of the left, 11% of the bottom)
     10: (picture(2, alpha=True), "png", None),                 # transparent original
     11: (on(picture(2, alpha=True), (0, 0, 0)), "jpg", None),     # on black
     12: (on(picture(2, alpha=True), (245, 130, 190)), "png", None),  # on pink
@@ -82,9 +83,10 @@ BOARD = {
     42: (Image.new("RGBA", (200, 200), (250, 250, 250, 255)), "png", None),  # flat near-white
     50: (picture(5), "jpg", None),                             # unrelated drawings: alone
     51: (picture(6), "jpg", None),
+    52: (picture(5).crop((0, 20, 230, 192)), "png", None),     # a crop of 50 (no hash of the whole picture matches it)
 }
 ImageDraw.Draw(BOARD[31][0]).rectangle([212, 150, 226, 164], fill=(10, 160, 10, 255))  # one small element added
-EXPECTED = [{1, 2, 3, 4}, {10, 11, 12}, {20, 21}, {30, 31}]
+EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}]
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +123,7 @@ def test_pitfalls_group_what_must_and_nothing_else(pitfall_ws):
     assert kinds[(30, 31)] == {"variant"}
     assert "mirror" in set().union(*(k for (a, b), k in kinds.items() if 4 in (a, b)))
     assert "background" in set().union(*(k for (a, b), k in kinds.items() if {a, b} & {11, 12}))
+    assert kinds[(50, 52)] >= {"aligned"}  # the crop's pixels lie inside its original's
     assert con.execute("SELECT has_alpha FROM images WHERE post_id = 10").fetchall() == [(True,)]
 
 

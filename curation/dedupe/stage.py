@@ -136,7 +136,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             semantic_rows, candidates = semantic_edges(workspace, cat, config, table)
             rows_out += semantic_rows
             if cfg.align:
-                rows_out += aligned_edges(rows, table, candidates, rows_out, cfg)
+                rows_out += aligned_edges(rows, table, candidates, [r for r in rows_out if r[4] is None], cfg)
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
         info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
         groups = group_posts(ids.tolist(), edges, cfg, info)
@@ -173,9 +173,10 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     ``semantic_threshold``. Flat images (below ``min_information``) get none: different flat
     drawings embed alike.
 
-    Also the candidates for pixel alignment: row pairs (i, j) of ``t`` whose similarity lies
-    between the alignment floor (``align_whitened_floor`` or ``align_raw_floor``) and the
-    threshold."""
+    Also the candidates for pixel alignment: row pairs (i, j) of ``t`` whose similarity reaches
+    the alignment floor (``align_whitened_floor`` or ``align_raw_floor``; those above the
+    threshold too, so that one run at a low threshold can be scored at every higher one), and
+    each transparent post with its ``align_neighbours`` nearest embeddings."""
     cfg = config.dedupe
     embedder = configured_embedder_id(config.embed)
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
@@ -197,7 +198,7 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     i, j, sim = semantic_pairs(vectors, min(threshold, floor) if cfg.align else threshold, index=index)
     a, b = where[i], where[j]
     above = sim >= threshold
-    candidates = list(zip(a[~above].tolist(), b[~above].tolist()))
+    candidates = list(zip(a.tolist(), b.tolist()))
     transparent = np.flatnonzero(t.has_alpha[where]) if cfg.align else np.zeros(0, dtype=np.int64)
     if len(transparent) and cfg.align_neighbours:
         # A transparent drawing and its copy on a colour embed far apart (the colour is most
@@ -219,7 +220,7 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
 def aligned_edges(rows: list[tuple], t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple],
                   cfg: DedupeConfig) -> list[tuple]:
     """Edge rows (post_a, post_b, "aligned", None, correlation) for candidate pairs (row indices
-    into ``rows``/``t``, from :func:`semantic_edges`) not already joined by an edge, where one
+    into ``rows``/``t``, from :func:`semantic_edges`) not already joined by a hash edge, where one
     picture lies inside the other at the same scale (a crop, a padded copy, a transparent
     drawing on a colour): :mod:`curation.dedupe.align`. ``rows``: marts/dedupe_inputs rows."""
     joined = {(a, b) for a, b, *_ in edges}

@@ -7,9 +7,12 @@ group: right when the truth has them in one group too; per kind, over the pairs 
 planted duplicate of that kind.
 
 Groups are rebuilt from ``dup_edges`` with the signals asked for: ``both`` (what dedupe
-grouped), ``hashes`` (hash edges only) or ``embeddings`` (embedding edges only), and optionally
-only embedding edges at or above ``min_similarity``: one dedupe run at a low threshold can be
-scored at every higher one (that is how the default threshold is calibrated).
+grouped), ``hashes`` (hash edges only) or ``embeddings`` (edges from embeddings: ``semantic``,
+their ``variant`` edges, and the ``aligned`` pairs they proposed), and optionally only
+``semantic``/``variant`` embedding edges at or above ``min_similarity`` and ``aligned`` edges at
+or above ``min_alignment`` (``min_masked_alignment`` when either post is transparent): one
+dedupe run at low thresholds can be scored at every higher one (that is how the defaults are
+calibrated).
 """
 
 from __future__ import annotations
@@ -50,16 +53,18 @@ class KindScore:
 
 
 def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str = "both",
-                    min_similarity: float | None = None) -> list[KindScore]:
+                    min_similarity: float | None = None, min_alignment: float | None = None,
+                    min_masked_alignment: float | None = None) -> list[KindScore]:
     if signals not in SIGNALS:
         raise ValueError(f"signals must be one of {SIGNALS}, not {signals!r}")
     truth = read_truth(Path(truth_dir), "duplicates")
     counted = counted_kinds(load_config(workspace).dedupe)
     with open_catalog(workspace, read_only=True) as cat:
         considered = {r[0] for r in cat.run("marts/dedupe_inputs").fetchall()}
+        transparent = {r[0] for r in cat.rows("SELECT post_id FROM images WHERE has_alpha")}
         edges = [(a, b, k) for a, b, k, sim in cat.rows("SELECT post_a, post_b, kind, similarity FROM dup_edges")
                  if (signals == "both" or (sim is None) == (signals == "hashes"))
-                 and (sim is None or min_similarity is None or sim >= min_similarity)]
+                 and _kept(k, sim, a in transparent or b in transparent, min_similarity, min_alignment, min_masked_alignment)]
     linked = {(a, b) for a, b, _ in edges}
     uf = UnionFind(sorted(considered))
     for a, b, kind in edges:
@@ -83,3 +88,15 @@ def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str =
         correct = sum(1 for a, b in touching if a in truth_group and truth_group.get(a) == truth_group.get(b))
         scores.append(KindScore(kind, len(pairs), found, len(touching), correct))
     return scores
+
+
+def _kept(kind: str, similarity: float | None, masked: bool, min_similarity: float | None,
+          min_alignment: float | None, min_masked_alignment: float | None) -> bool:
+    """Whether an edge passes the thresholds being scored (hash edges always do)."""
+    if similarity is None:
+        return True
+    if kind == "aligned":
+        bound = min_masked_alignment if masked else min_alignment
+    else:
+        bound = min_similarity
+    return bound is None or similarity >= bound
