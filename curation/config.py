@@ -127,7 +127,10 @@ class DedupeConfig(_Section):
     background_radius: int = Field(default=6, ge=0, le=64)  # pHash, backgrounds whitened: a drawing on another colour
     background_dhash_radius: int = Field(default=5, ge=0, le=64)  # and the dHash that confirms it
     opaque_background_radius: int = Field(default=4, ge=0, le=64)  # the same between two opaque pictures
-    min_information: float = Field(default=6.0, ge=0.0)  # flat images (grey spread below this) never match by hash
+    min_information: float = Field(default=6.0, ge=0.0)  # flat images (grey spread below this) never match by hash alone
+    near_flat_floor: float = Field(default=2.0, ge=0.0)  # ... unless above this, hashes within near_flat_radius
+    near_flat_radius: int = Field(default=2, ge=0, le=64)  # and their thumbnails agree to near_flat_threshold
+    near_flat_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
     semantic: bool = True  # edges from embeddings (needs `curate embed`)
     semantic_threshold: float = Field(default=0.94, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten
     whiten_dims: int = Field(default=512, ge=0)  # PCA-whiten embeddings to this many dims first; 0: never
@@ -135,7 +138,7 @@ class DedupeConfig(_Section):
     align: bool = True  # verify pairs just below the threshold by aligning their pixels (crops, padding)
     align_whitened_floor: float = Field(default=0.25, ge=-1.0, le=1.0)  # whitened cosine from which pairs are aligned
     align_neighbours: int = Field(default=8, ge=0)  # a transparent post's nearest embeddings are aligned too
-    align_raw_floor: float = Field(default=0.85, ge=-1.0, le=1.0)  # the same on boards too small to whiten
+    align_raw_floor: float = Field(default=0.87, ge=-1.0, le=1.0)  # the same on boards too small to whiten
     align_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)  # correlation of the aligned grey pixels
     align_masked_threshold: float = Field(default=0.99, ge=-1.0, le=1.0)  # the same when one is transparent
     variants_are_duplicates: bool = True  # parent/child near-copies share a group (safer for splits)

@@ -75,6 +75,22 @@ def test_sizes_that_cannot_be_a_crop_or_padding_are_not_compared():
     assert alignment(thumb(original), thumb(tall), LIMITS) is None  # taller than the original: neither inside the other
 
 
+def test_near_flat_pictures_agree_only_when_their_glyph_does():
+    """A near-empty canvas with one small glyph: a re-encode agrees; another glyph at the same
+    place does not, though the hashes of such pictures say little."""
+    import io
+
+    from curation.dedupe.align import agreement
+    from test_pitfalls import near_flat
+
+    limits = AlignLimits(min_std=1.0)
+    original = near_flat("bolt")
+    buf = io.BytesIO()
+    original.convert("RGB").save(buf, format="JPEG", quality=80)
+    assert agreement(thumb(original), thumb(Image.open(buf)), limits) >= 0.95
+    assert agreement(thumb(original), thumb(near_flat("ellipse")), limits) < 0.9
+
+
 def test_a_flat_crop_is_not_aligned():
     flat = Image.new("RGB", (256, 192), (120, 160, 200))
     assert alignment(thumb(flat), thumb(crop(flat, 0.1, 0.1, 0, 0)), LIMITS) is None

@@ -64,6 +64,18 @@ def sketch(seed: int) -> Image.Image:
     return img
 
 
+def near_flat(shape: str, colour=(230, 120, 180, 255), at=(176, 130)) -> Image.Image:
+    """A near-empty canvas with one small glyph: too flat to judge by hash alone."""
+    img = Image.new("RGBA", (256, 192), (245, 245, 245, 255))
+    d = ImageDraw.Draw(img)
+    x, y = at
+    if shape == "bolt":
+        d.polygon([(x + 4, y), (x + 16, y), (x + 10, y + 12), (x + 20, y + 12), (x + 2, y + 32), (x + 8, y + 16), (x, y + 16)], fill=colour)
+    else:
+        d.ellipse([x, y + 2, x + 20, y + 30], fill=colour)
+    return img
+
+
 # post id -> (image, ext, parent_id); expected groups below
 BOARD = {
     1: (picture(1), "png", None),
@@ -84,9 +96,12 @@ BOARD = {
     50: (picture(5), "jpg", None),                             # unrelated drawings: alone
     51: (picture(6), "jpg", None),
     52: (picture(5).crop((0, 20, 230, 192)), "png", None),     # a crop of 50 (no hash of the whole picture matches it)
+    60: (near_flat("bolt"), "png", None),                      # near-flat: one small glyph on an empty canvas
+    61: (near_flat("bolt"), "jpg", None),                      # its re-encode
+    62: (near_flat("ellipse", at=(40, 20)), "png", None),      # another glyph elsewhere: alone
 }
 ImageDraw.Draw(BOARD[31][0]).rectangle([212, 150, 226, 164], fill=(10, 160, 10, 255))  # one small element added
-EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}]
+EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}]
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +140,9 @@ def test_pitfalls_group_what_must_and_nothing_else(pitfall_ws):
     assert "background" in set().union(*(k for (a, b), k in kinds.items() if {a, b} & {11, 12}))
     assert kinds[(50, 52)] >= {"aligned"}  # the crop's pixels lie inside its original's
     assert con.execute("SELECT has_alpha FROM images WHERE post_id = 10").fetchall() == [(True,)]
+    info = dict(con.execute("SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 "
+                            "WHERE i.post_id IN (60, 61)").fetchall())
+    assert all(2.0 <= v < 6.0 for v in info.values())  # below min_information: grouped through their pixels
 
 
 def test_letterbox_around_a_near_white_background(tmp_path):

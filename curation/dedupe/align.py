@@ -192,6 +192,27 @@ def alignment(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     return _refine(outer, inner, dy, dx, limits.blur, limits.min_pixels)
 
 
+def same_canvas(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
+    """Correlation of two pictures of one aspect ratio (a copy, re-encode or resize), both
+    thumbnails box-reduced to the smaller one's size and blurred by ``limits.blur``; None when
+    the aspect ratios differ by more than ``limits.slack`` or the pictures are flat."""
+    if abs(a.width * b.height - b.width * a.height) > limits.slack * a.width * b.height:
+        return None
+    small, large = (a, b) if a.grey.size <= b.grey.size else (b, a)
+    size = (small.grey.shape[1], small.grey.shape[0])
+    grey = np.asarray(Image.fromarray(large.grey).resize(size, Image.Resampling.BOX))
+    mask = _mask(small, rim=True) & _mask(large, size, rim=True)
+    if mask.sum() < limits.min_pixels or small.grey[mask].std() < limits.min_std:
+        return None
+    return _correlation(_blurred(small.grey, limits.blur), _blurred(grey, limits.blur), mask)
+
+
+def agreement(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
+    """:func:`same_canvas` for pictures of one aspect ratio, else :func:`alignment`."""
+    score = same_canvas(a, b, limits)
+    return alignment(a, b, limits) if score is None else score
+
+
 def aligned_pairs(thumbs: dict[int, Thumb], candidates: list[tuple[int, int]], limits: AlignLimits) -> list[tuple[int, int, float]]:
     """(i, j, correlation) for the candidate pairs (keys of ``thumbs``) that align at or above
     ``limits.threshold`` (``limits.masked_threshold`` when either is transparent)."""

@@ -23,14 +23,15 @@ from ..config import DedupeConfig, load_config
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import CurationError
 from ..progress import progress
-from .align import AlignLimits, Thumb, aligned_pairs
-from .edges import HashTable, Radii, find_edges
+from .align import AlignLimits, Thumb, agreement, aligned_pairs
+from .edges import HashTable, Radii, find_edges, near_flat_candidates
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
 log = logging.getLogger(__name__)
 DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "semantic", "aligned")
+NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
 
 
@@ -132,6 +133,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
                       background_dhash=cfg.background_dhash_radius, opaque_background=cfg.opaque_background_radius)
         hash_edges = find_edges(table, radii, cfg.min_information)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
+        rows_out += near_flat_edges(rows, table, cfg, {(a, b) for a, b in hash_edges})
         if cfg.semantic:
             semantic_rows, candidates = semantic_edges(workspace, cat, config, table)
             rows_out += semantic_rows
@@ -240,6 +242,27 @@ def aligned_edges(rows: list[tuple], t: HashTable, candidates: list[tuple[int, i
                 out.append((pa, pb, kind, None, round(score, 4)))
             advance(len(chunk))
     log.info("%d of %d candidate pairs align", len(out), len(todo))
+    return out
+
+
+def near_flat_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
+    """Hash edge rows (post_a, post_b, "perceptual", distance, None) between near-flat pictures
+    (information between ``near_flat_floor`` and ``min_information``) whose hashes are within
+    ``near_flat_radius`` and whose thumbnails agree (same canvas, or one inside the other) to at
+    least ``near_flat_threshold``."""
+    if cfg.near_flat_floor >= cfg.min_information:
+        return []
+    limits = AlignLimits(threshold=cfg.near_flat_threshold, min_std=NEAR_FLAT_STD)
+    out = []
+    for i, j, dist in near_flat_candidates(t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius):
+        pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
+        if (pa, pb) in joined:
+            continue
+        a, b = thumb_of(rows[i]), thumb_of(rows[j])
+        score = None if a is None or b is None else agreement(a, b, limits)
+        if score is not None and score >= limits.threshold:
+            kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "perceptual"
+            out.append((pa, pb, kind, int(dist), None))
     return out
 
 
