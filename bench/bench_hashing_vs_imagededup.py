@@ -5,10 +5,12 @@ originals; mixed jpg/png/webp/gif); the decodable files are
 linked into one flat folder. Side by side, alternating, each in a fresh process with 2 worker
 processes:
 
-- ours: `curation.images.inspect_file` on every file (full decode of every frame and
+- ours: `curation.images.inspect_file` on every file as the stage runs it (every frame
+  decoded, JPEGs at the reduction the hashes need (`jpeg_draft`, every byte still read),
   validation, pixel sha256, then every perceptual hash: pHash and dHash of the normalised
-  picture and of its mirror, and of the picture with its background whitened), and,
-  separately, the perceptual hashes alone (`picture_hashes`: decode, reduce, trim, hash);
+  picture and of its mirror, of the picture with its background whitened, and the alignment
+  thumbnail), the same with `jpeg_draft = false` (every pixel decoded), and, separately, the
+  perceptual hashes alone (`picture_hashes`: draft decode, reduce, trim, hash);
 - baseline: imagededup's `PHash().encode_images(folder, num_enc_workers=2)`, run with the
   Python of a separate venv that has imagededup (`--imagededup-python`), since imagededup pins
   its own dependencies.
@@ -36,18 +38,23 @@ OURS = textwrap.dedent("""
     from pathlib import Path
     from PIL import Image
     from curation.images.inspect import inspect_file
-    from curation.images.hashing import has_real_alpha, picture_hashes
+    from curation.images.hashing import HASH_SIDE, has_real_alpha, picture_hashes
 
     def hashes_only(path):
         img = Image.open(path)
+        if img.format == "JPEG":
+            img.draft(None, (HASH_SIDE, HASH_SIDE))
         return picture_hashes(img, (255, 255, 255), has_real_alpha(img))["phash"]
 
     def full(path):
-        return inspect_file(path, 89_478_485).phash
+        return inspect_file(path, 89_478_485, jpeg_draft=True).phash
+
+    def every_pixel(path):
+        return inspect_file(path, 89_478_485, jpeg_draft=False).phash
 
     if __name__ == "__main__":
         files = sorted(str(p) for p in Path(sys.argv[2]).iterdir())
-        fn = full if sys.argv[1] == "full" else hashes_only
+        fn = {"full": full, "every-pixel": every_pixel, "hashes": hashes_only}[sys.argv[1]]
         start = time.perf_counter()
         with ProcessPoolExecutor(2) as pool:
             hashes = list(pool.map(fn, files, chunksize=32))
@@ -98,12 +105,15 @@ def main() -> None:
             if post_id not in bad:
                 (flat / Path(path).name).symlink_to(board / path)
         runs: dict[str, list[float]] = {"ours: the stage's hashes": [], "ours: full inspection": [],
+                                        "ours: full inspection, jpeg_draft = false": [],
                                         "imagededup PHash (baseline)": []}
         counts = {}
         for _ in range(opts.repeats):
             for name, call in (("imagededup PHash (baseline)", lambda: timed(opts.imagededup_python, THEIRS, str(flat))),
                                ("ours: the stage's hashes", lambda: timed(sys.executable, OURS, "hashes", str(flat))),
-                               ("ours: full inspection", lambda: timed(sys.executable, OURS, "full", str(flat)))):
+                               ("ours: full inspection", lambda: timed(sys.executable, OURS, "full", str(flat))),
+                               ("ours: full inspection, jpeg_draft = false",
+                                lambda: timed(sys.executable, OURS, "every-pixel", str(flat)))):
                 seconds, n = call()
                 runs[name].append(seconds)
                 counts[name] = n

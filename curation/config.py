@@ -101,6 +101,7 @@ class ImagesConfig(_Section):
     drop_transparent: bool = False
     alpha_background: str = "#ffffff"
     max_pixels: int = Field(default=89_478_485, gt=0)  # decompression-bomb guard (Pillow's default)
+    jpeg_draft: bool = True  # JPEGs decoded at the reduction the hashes need (every byte still checked)
 
 
 class EmbedConfig(_Section):

@@ -226,3 +226,30 @@ def test_catalogs_from_earlier_versions_gain_the_new_columns(tmp_path):
         columns = [r[0] for r in cat.rows("DESCRIBE image_hashes")]
     assert {"width", "height", "has_alpha", "frames", "format", "mode", "bg_phash", "bg_dhash", "bg_information",
             "hash_version"} <= set(columns)
+
+
+def test_jpeg_draft_decoding_reads_every_byte_and_hashes_alike(tmp_path):
+    """With jpeg_draft a board-sized JPEG is decoded at the reduction the hashes need: the same
+    recorded size, hashes within a few bits of a full decode, a truncated file still corrupt, a
+    copy with the same coefficients still the same pixels, and never the same pixels as a
+    lossless copy's full decode."""
+    big = drawing((1536, 1152), seed=3)
+    buf = io.BytesIO()
+    big.save(buf, format="JPEG", quality=90)
+    data = buf.getvalue()
+    (tmp_path / "a.jpg").write_bytes(data)
+    full, draft = inspect_file(tmp_path / "a.jpg", 10**8), inspect_file(tmp_path / "a.jpg", 10**8, jpeg_draft=True)
+    assert (draft.status, draft.width, draft.height) == ("ok", 1536, 1152)
+    assert hamming(full.phash, draft.phash) <= 4 and hamming(full.dhash, draft.dhash) <= 6
+    assert draft.pixel_sha256 != full.pixel_sha256
+    comment = b"reposted"
+    (tmp_path / "b.jpg").write_bytes(data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:])
+    assert inspect_file(tmp_path / "b.jpg", 10**8, jpeg_draft=True).pixel_sha256 == draft.pixel_sha256
+    Image.open(io.BytesIO(data)).save(tmp_path / "c.png")  # the JPEG's full pixels, losslessly
+    assert inspect_file(tmp_path / "c.png", 10**8, jpeg_draft=True).pixel_sha256 == full.pixel_sha256 != draft.pixel_sha256
+    (tmp_path / "t.jpg").write_bytes(data[: len(data) * 2 // 3])
+    assert inspect_file(tmp_path / "t.jpg", 10**8, jpeg_draft=True).status == "corrupt"
+    small = drawing((200, 150))
+    small.save(tmp_path / "s.jpg", format="JPEG", quality=90)
+    Image.open(tmp_path / "s.jpg").save(tmp_path / "s.png")  # too small to reduce: full pixels, as the PNG copy
+    assert inspect_file(tmp_path / "s.jpg", 10**8, jpeg_draft=True).pixel_sha256 == inspect_file(tmp_path / "s.png", 10**8).pixel_sha256

@@ -187,3 +187,20 @@ def test_outlined_transparent_drawing_reposted_on_black(seed, tmp_path):
     assert a.has_alpha and not b.has_alpha and b.bg_black_phash is None
     assert hamming(b.bg_phash, a.bg_phash) > 6  # on white, the outlines are there: no match
     assert hamming(b.bg_phash, a.bg_black_phash) <= 2 and hamming(b.bg_dhash, a.bg_black_dhash) <= 2
+
+
+def test_without_alignment_the_crop_is_not_found(pitfall_ws):
+    """The crop of 50 is found only by aligning pixels: with `align = false` it stays alone
+    (and the rest of the board groups as before)."""
+    text = (pitfall_ws / "curate.toml").read_text()
+    try:
+        (pitfall_ws / "curate.toml").write_text(text + "\n[dedupe]\nalign = false\n")
+        run_dedupe(pitfall_ws)
+        con = duckdb.connect(str(pitfall_ws / "catalog.duckdb"), read_only=True)
+        grouped = dict(con.execute("SELECT post_id, group_id FROM dup_groups").fetchall())
+        kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM dup_edges").fetchall()}
+        con.close()
+        assert 52 not in grouped and grouped[10] == grouped[11] == grouped[12] and "aligned" not in kinds
+    finally:
+        (pitfall_ws / "curate.toml").write_text(text)
+        run_dedupe(pitfall_ws)

@@ -200,7 +200,8 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     i, j, sim = semantic_pairs(vectors, min(threshold, floor) if cfg.align else threshold, index=index)
     a, b = where[i], where[j]
     above = sim >= threshold
-    candidates = list(zip(a.tolist(), b.tolist()))
+    near = sim >= floor
+    candidates = list(zip(a[near].tolist(), b[near].tolist()))
     transparent = np.flatnonzero(t.has_alpha[where]) if cfg.align else np.zeros(0, dtype=np.int64)
     if len(transparent) and cfg.align_neighbours:
         # A transparent drawing and its copy on a colour embed far apart (the colour is most

@@ -48,11 +48,14 @@ def to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), "L")
 
 
-def pixel_digest(img: Image.Image) -> str:
-    """sha256 of the decoded pixels (with size and mode): equal for re-encodes that keep them."""
+def pixel_digest(img: Image.Image, reduction: str = "") -> str:
+    """sha256 of the decoded pixels (with size and mode): equal for re-encodes that keep them.
+    ``reduction`` names a reduced decode (e.g. "1/8" for a JPEG decoded at an eighth), so that
+    it never equals a full decode."""
     mode = "RGBA" if has_alpha_channel(img) else "RGB"
     px = img if img.mode == mode else img.convert(mode)
-    return hashlib.sha256(f"{mode}:{px.width}x{px.height}:".encode() + px.tobytes()).hexdigest()
+    scale = f":{reduction}" if reduction else ""
+    return hashlib.sha256(f"{mode}:{px.width}x{px.height}{scale}:".encode() + px.tobytes()).hexdigest()
 
 
 def has_alpha_channel(img: Image.Image) -> bool:

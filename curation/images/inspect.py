@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .hashing import has_alpha_channel, has_real_alpha, picture_hashes, pixel_digest
+from .hashing import HASH_SIDE, has_alpha_channel, has_real_alpha, picture_hashes, pixel_digest
 
 
 @dataclass
@@ -58,8 +58,17 @@ def _decode_all_frames(img: Image.Image) -> int:
     return frames
 
 
-def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, int] = (255, 255, 255)) -> Inspection:
-    """Decode ``path`` fully (every frame), classify it, and hash it when it decodes."""
+def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, int] = (255, 255, 255),
+                 jpeg_draft: bool = False) -> Inspection:
+    """Decode ``path`` fully (every frame), classify it, and hash it when it decodes.
+
+    ``jpeg_draft``: a JPEG is decoded at the smallest power-of-two reduction (1/2 to 1/8) that
+    keeps its short side at least ``HASH_SIDE``, which libjpeg does from the DCT coefficients:
+    every byte of the stream is still read and checked (a truncated or corrupt file fails as
+    before), the hashes need no more pixels than that, and decoding is several times faster.
+    The pixel digest is then of the reduced picture: equal for JPEGs with the same coefficients,
+    never equal to a lossless copy's full pixels (which the perceptual hashes still match).
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -78,6 +87,8 @@ def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, 
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             result.format, result.width, result.height, result.mode = img.format, img.width, img.height, img.mode
+            if jpeg_draft and img.format == "JPEG":
+                img.draft(None, (HASH_SIDE, HASH_SIDE))  # a no-op for small files and multi-frame MPOs
             result.frames = _decode_all_frames(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         result.status, result.error = "bomb", str(exc).split(". ")[0]
@@ -91,7 +102,8 @@ def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, 
     with warnings.catch_warnings():  # Pillow's advice to store palette transparency as RGBA: not ours to act on
         warnings.filterwarnings("ignore", message="Palette images with Transparency", category=UserWarning)
         result.has_alpha = has_real_alpha(img) if has_alpha_channel(img) else False
-        result.pixel_sha256 = pixel_digest(img)
+        reduced = img.size != (result.width, result.height)
+        result.pixel_sha256 = pixel_digest(img, f"1/{round(result.width / img.width)}" if reduced else "")
         first = img if result.frames == 1 else img.convert("RGBA")  # after seek(0): the first frame
         for key, value in picture_hashes(first, background, result.has_alpha).items():
             setattr(result, key, value)

@@ -67,7 +67,7 @@ def locate(post_id: int, md5: str | None, ext: str | None, roots: list[Path], cf
 def _job(args: tuple) -> Inspection:
     """Inspect one file; with ``known`` (a previous inspection of the same md5), only check
     that the bytes are that file and reuse it."""
-    path, max_pixels, background, known = args
+    path, max_pixels, background, jpeg_draft, known = args
     if path is None:
         return Inspection("missing", "no file at the expected path")
     if known is not None:
@@ -75,7 +75,7 @@ def _job(args: tuple) -> Inspection:
             digest = hashlib.md5(f.read()).hexdigest()
         if digest == known.file_md5:
             return known
-    return inspect_file(path, max_pixels, background)
+    return inspect_file(path, max_pixels, background, jpeg_draft)
 
 
 def background_rgb(cfg: ImagesConfig) -> tuple[int, int, int]:
@@ -135,7 +135,8 @@ def plan_images(workspace: Path | str) -> ImagesPlan:
         known = _known_inspections(cat)
     paths = [locate(pid, md5, ext, roots, cfg) for pid, md5, ext in todo]
     return ImagesPlan(todo=[(pid, md5, str(p) if p else None) for (pid, md5, _), p in zip(todo, paths)],
-                      jobs=[(str(p) if p else None, cfg.max_pixels, background, known.get(md5)) for p, (_, md5, _) in zip(paths, todo)],
+                      jobs=[(str(p) if p else None, cfg.max_pixels, background, cfg.jpeg_draft, known.get(md5))
+                            for p, (_, md5, _) in zip(paths, todo)],
                       unchanged=unchanged)
 
 
