@@ -1,7 +1,8 @@
 """Calibrate [dedupe] semantic_threshold, whitened_threshold, align_threshold and
 align_masked_threshold on synthetic boards, and score hashes vs embeddings vs both.
 
-For each seed: a 2,000-post board with 256-px images, ingest -> select -> images -> embed
+For each board (two of 2,000 posts and one of 4,000 by default): 256-px images, ingest ->
+select -> images -> embed
 (the offline default embedder), then dedupe twice at low thresholds: with raw cosine
 (whiten_dims = 0; what boards too small to whiten get) and with PCA-whitened embeddings, each
 with low alignment thresholds. Every higher threshold is scored from the stored edges
@@ -11,7 +12,7 @@ precision of hashes alone on every board (within 0.002): the most recall that co
 precision. The cosine thresholds are chosen with the default alignment thresholds, then each
 alignment threshold with the chosen whitened threshold and the other alignment default.
 
-    python bench/calibrate_semantic.py [--posts 2000] [--seeds 11 12] [--keep DIR]
+    python bench/calibrate_semantic.py [--boards 2000:11 2000:12 4000:13] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ LOW_ALIGN = "align_threshold = 0.8\nalign_masked_threshold = 0.8"
 
 
 def prepare(work: Path, posts: int, seed: int) -> Path:
-    board, ws = work / f"board{seed}", work / f"ws{seed}"
+    board, ws = work / f"board_{posts}_{seed}", work / f"ws_{posts}_{seed}"
     if not (ws / "catalog.duckdb").exists():
         shutil.rmtree(ws, ignore_errors=True)
         curate("synth", str(board), "--posts", str(posts), "--seed", str(seed), "--image-size", "256", "--overwrite")
@@ -73,14 +74,17 @@ def lowest_precise(table: dict, name: str, grid: list[float]) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=int, default=2000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12])
+    parser.add_argument("--boards", nargs="+", default=["2000:11", "2000:12", "4000:13"],
+                        help="POSTS:SEED of each board (similarities spread differently on larger boards)")
     parser.add_argument("--keep", type=Path, help="reuse/keep boards and workspaces in this folder")
     opts = parser.parse_args()
     work = opts.keep or Path(tempfile.mkdtemp(prefix="calibrate_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        boards = {seed: (prepare(work, opts.posts, seed), work / f"board{seed}" / "truth") for seed in opts.seeds}
+        boards = {}
+        for spec in opts.boards:
+            posts, seed = (int(v) for v in spec.split(":"))
+            boards[spec] = (prepare(work, posts, seed), work / f"board_{posts}_{seed}" / "truth")
         table: dict = {seed: {} for seed in boards}
         chosen = {}
         for seed, (ws, truth) in boards.items():  # what the previous release did: no pixel alignment
@@ -103,7 +107,7 @@ def main() -> None:
                 table[seed][f"masked aligned both@{a}"] = scores(ws, truth, "both", chosen["whitened"], None, a)
         chosen["align"] = lowest_precise(table, "aligned both", ALIGN)
         chosen["masked align"] = lowest_precise(table, "masked aligned both", ALIGN)
-        print(json.dumps({"posts": opts.posts, "chosen": chosen, "scores": table}, indent=1))
+        print(json.dumps({"boards": opts.boards, "chosen": chosen, "scores": table}, indent=1))
         for seed in table:
             rows = [f"{n} {sig}@{chosen[n]}" for n in ("raw", "whitened") for sig in ("embeddings", "both")]
             rows.append(f"whitened both, no alignment@{chosen['whitened']}")

@@ -218,3 +218,27 @@ def test_transparent_post_as_reposted_on_black_matches_the_copy():
                             bg_black_phash=np.array([on_black, 0], np.uint64), bg_black_dhash=np.array([on_black, 0], np.uint64))
     assert find_edges(t, Radii(), 6.0) == {(1, 2): ("background", 2)}
     assert find_edges(dataclasses.replace(t, bg_black_phash=None, bg_black_dhash=None), Radii(), 6.0) == {}
+
+
+def test_near_flat_candidates_with_known_answers():
+    """Pairs too flat for a hash edge are proposed for a pixel check when their hashes (or one's
+    mirror) are within the radius; flat pictures below the floor and hash-judged pairs are not."""
+    from curation.dedupe.edges import near_flat_candidates
+
+    h = 0x0F0F_0F0F_1234_5678
+    t = table([
+        (1, "a", "p1", h, h, 5.0, 1),
+        (2, "b", "p2", h ^ 0b1, h, 5.0, 2),          # near-flat, 1 bit away from 1: proposed
+        (3, "c", "p3", h ^ 0xFFFF, h, 5.0, 3),       # 3's pHash is the "mirror" of 1's (table() flips 16 bits)
+        (4, "d", "p4", h, h, 1.0, 4),                # below the floor: never
+        (5, "e", "p5", h ^ 0xF0F0_0000_0000, h, 30.0, 5),  # far from all
+        (6, "f", "p6", h ^ 0b11, h, 30.0, 6),        # near 1; one side near-flat is enough
+    ])
+    found = {(int(t.post_id[i]), int(t.post_id[j]), mirrored) for i, j, _, mirrored in
+             near_flat_candidates(t, min_information=10.0, floor=2.0, radius=2)}
+    direct = {tuple(sorted(p[:2])) for p in found if not p[2]}
+    assert direct == {(1, 2), (1, 6), (2, 6)}
+    assert {tuple(sorted(p[:2])) for p in found if p[2]} >= {(1, 3)}
+    assert not any(4 in p[:2] or 5 in p[:2] for p in found)
+    high = dataclasses.replace(t, information=np.full(6, 30.0, np.float32))
+    assert near_flat_candidates(high, 10.0, 2.0, 2) == []  # nothing near-flat: find_edges judges them all

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
+from curation.config import DedupeConfig
 from curation.dedupe import run_dedupe
 from curation.embed import run_embed
 from curation.images import run_images
@@ -142,7 +143,7 @@ def test_pitfalls_group_what_must_and_nothing_else(pitfall_ws):
     assert con.execute("SELECT has_alpha FROM images WHERE post_id = 10").fetchall() == [(True,)]
     info = dict(con.execute("SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 "
                             "WHERE i.post_id IN (60, 61)").fetchall())
-    assert all(2.0 <= v < 6.0 for v in info.values())  # below min_information: grouped through their pixels
+    assert all(2.0 <= v < DedupeConfig().min_information for v in info.values())  # grouped through their pixels
 
 
 def test_letterbox_around_a_near_white_background(tmp_path):

@@ -35,6 +35,11 @@ class Thumb:
     width: int  # the file's width and height in pixels
     height: int
 
+    def mirror(self) -> "Thumb":
+        """The thumbnail of the mirror image."""
+        flip = lambda a: None if a is None else np.ascontiguousarray(a[:, ::-1])  # noqa: E731
+        return Thumb(flip(self.grey), flip(self.alpha), self.width, self.height)
+
 
 @dataclass(frozen=True)
 class AlignLimits:

@@ -136,17 +136,21 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
     return edges
 
 
-def near_flat_candidates(t: HashTable, min_information: float, floor: float, radius: int) -> list[tuple[int, int, int]]:
-    """Row pairs (i, j, pHash distance) that :func:`find_edges` leaves out as too flat to judge
-    by hash (one of them has information in [``floor``, ``min_information``)), whose pHashes and
-    dHashes are both within ``radius``: a near-empty canvas with one small drawing and its
-    copies. Their hashes alone cannot tell them from another drawing at the same place; the
-    pixels can (:func:`curation.dedupe.align.agreement`)."""
+def near_flat_candidates(t: HashTable, min_information: float, floor: float, radius: int) -> list[tuple[int, int, int, bool]]:
+    """Row pairs (i, j, pHash distance, mirrored) that :func:`find_edges` leaves out as too flat
+    to judge by hash (one of them has information in [``floor``, ``min_information``)), whose
+    pHashes and dHashes are both within ``radius``, directly or with ``i`` mirrored: a
+    near-empty canvas with one small drawing and its copies. Their hashes alone cannot tell
+    them from another drawing at the same place; the pixels can
+    (:func:`curation.dedupe.align.agreement`)."""
     usable = np.flatnonzero((t.information >= floor) & (t.phash != 0))
     if len(usable) < 2 or not (t.information[usable] < min_information).any():
         return []
-    qi, ij, dist = radius_pairs(t.phash[usable], None, radius)
-    i, j = usable[qi], usable[ij]
-    ok = ((i != j) & (np.minimum(t.information[i], t.information[j]) < min_information)
-          & (_popcount(t.dhash[i] ^ t.dhash[j]) <= radius))
-    return list(zip(i[ok].tolist(), j[ok].tolist(), dist[ok].tolist()))
+    out = []
+    for mirrored, query, dquery in ((False, None, t.dhash), (True, t.phash_mirror[usable], t.dhash_mirror)):
+        qi, ij, dist = radius_pairs(t.phash[usable], query, radius)
+        i, j = usable[qi], usable[ij]
+        ok = ((i != j) & (np.minimum(t.information[i], t.information[j]) < min_information)
+              & (_popcount(dquery[i] ^ t.dhash[j]) <= radius))
+        out += [(a, b, d, mirrored) for a, b, d in zip(i[ok].tolist(), j[ok].tolist(), dist[ok].tolist())]
+    return out

@@ -247,7 +247,7 @@ def aligned_edges(rows: list[tuple], t: HashTable, candidates: list[tuple[int, i
 
 
 def near_flat_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
-    """Hash edge rows (post_a, post_b, "perceptual", distance, None) between near-flat pictures
+    """Hash edge rows (post_a, post_b, "perceptual" or "mirror", distance, None) between near-flat pictures
     (information between ``near_flat_floor`` and ``min_information``) whose hashes are within
     ``near_flat_radius`` and whose thumbnails agree (same canvas, or one inside the other) to at
     least ``near_flat_threshold``."""
@@ -255,14 +255,17 @@ def near_flat_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: 
         return []
     limits = AlignLimits(threshold=cfg.near_flat_threshold, min_std=NEAR_FLAT_STD)
     out = []
-    for i, j, dist in near_flat_candidates(t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius):
+    for i, j, dist, mirrored in near_flat_candidates(t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius):
         pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
         if (pa, pb) in joined:
             continue
         a, b = thumb_of(rows[i]), thumb_of(rows[j])
-        score = None if a is None or b is None else agreement(a, b, limits)
+        score = None if a is None or b is None else agreement(a.mirror() if mirrored else a, b, limits)
         if score is not None and score >= limits.threshold:
-            kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "perceptual"
+            kind = "mirror" if mirrored else "perceptual"
+            if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j]:
+                kind = "variant"
+            joined.add((pa, pb))
             out.append((pa, pb, kind, int(dist), None))
     return out
 
