@@ -125,9 +125,10 @@ class DedupeConfig(_Section):
     close_phash_radius: int = Field(default=2, ge=0, le=64)  # a pHash match this close ...
     close_dhash_radius: int = Field(default=10, ge=0, le=64)  # ... needs only this dHash
     mirror_radius: int = Field(default=4, ge=0, le=64)  # stricter: symmetric drawings mirror onto each other
+    mirror_threshold: float = Field(default=0.9, ge=-1.0, le=1.0)  # and the mirrored thumbnails must agree this well
     background_radius: int = Field(default=6, ge=0, le=64)  # pHash, backgrounds whitened: a drawing on another colour
     background_dhash_radius: int = Field(default=5, ge=0, le=64)  # and the dHash that confirms it
-    opaque_background_radius: int = Field(default=4, ge=0, le=64)  # the same between two opaque pictures
+    opaque_background_radius: int = Field(default=3, ge=0, le=64)  # the same between two opaque pictures
     min_information: float = Field(default=10.0, ge=0.0)  # flat images (grey spread below this) never match by hash alone
     near_flat_floor: float = Field(default=2.0, ge=0.0)  # ... unless above this, hashes within near_flat_radius
     near_flat_radius: int = Field(default=2, ge=0, le=64)  # and their thumbnails agree to near_flat_threshold
@@ -135,7 +136,7 @@ class DedupeConfig(_Section):
     semantic: bool = True  # edges from embeddings (needs `curate embed`)
     semantic_threshold: float = Field(default=0.94, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten
     whiten_dims: int = Field(default=512, ge=0)  # PCA-whiten embeddings to this many dims first; 0: never
-    whitened_threshold: float = Field(default=0.55, ge=-1.0, le=1.0)  # cosine after whitening
+    whitened_threshold: float = Field(default=0.625, ge=-1.0, le=1.0)  # cosine after whitening
     align: bool = True  # verify pairs just below the threshold by aligning their pixels (crops, padding)
     align_whitened_floor: float = Field(default=0.25, ge=-1.0, le=1.0)  # whitened cosine from which pairs are aligned
     align_neighbours: int = Field(default=8, ge=0)  # a transparent post's nearest embeddings are aligned too

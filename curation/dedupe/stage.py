@@ -131,7 +131,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         radii = Radii(phash=cfg.phash_radius, dhash=cfg.dhash_radius, close_phash=cfg.close_phash_radius,
                       close_dhash=cfg.close_dhash_radius, mirror=cfg.mirror_radius, background=cfg.background_radius,
                       background_dhash=cfg.background_dhash_radius, opaque_background=cfg.opaque_background_radius)
-        hash_edges = find_edges(table, radii, cfg.min_information)
+        hash_edges = confirm_mirrors(rows, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         rows_out += near_flat_edges(rows, table, cfg, {(a, b) for a, b in hash_edges})
         if cfg.semantic:
@@ -244,6 +244,26 @@ def aligned_edges(rows: list[tuple], t: HashTable, candidates: list[tuple[int, i
             advance(len(chunk))
     log.info("%d of %d candidate pairs align", len(out), len(todo))
     return out
+
+
+def confirm_mirrors(rows: list[tuple], edges: dict[tuple[int, int], tuple[str, int]],
+                    threshold: float) -> dict[tuple[int, int], tuple[str, int]]:
+    """``edges`` less the ``mirror`` edges whose pixels disagree: one post's thumbnail mirrored
+    must agree with the other's (:func:`curation.dedupe.align.agreement`) to ``threshold``.
+    Many drawings are nearly symmetric (a figure in the middle), so the mirror of one hashes
+    like another; a flipped repost is the same pixels flipped. ``rows``: marts/dedupe_inputs."""
+    row_of = {r[0]: r for r in rows}
+    limits = AlignLimits(threshold=threshold, min_std=NEAR_FLAT_STD)
+    kept = {}
+    for (a, b), (kind, dist) in edges.items():
+        if kind == "mirror":
+            ta, tb = thumb_of(row_of[a]), thumb_of(row_of[b])
+            if ta is not None and tb is not None:
+                score = agreement(ta.mirror(), tb, limits)
+                if score is None or score < threshold:
+                    continue
+        kept[(a, b)] = (kind, dist)
+    return kept
 
 
 def near_flat_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
