@@ -18,22 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from _common import curate
-
-
-def prepare(work: Path, posts: int, seed: int) -> tuple[Path, Path]:
-    board, ws = work / f"board_{posts}_{seed}", work / f"ws_{posts}_{seed}"
-    if not (ws / "catalog.duckdb").exists():
-        shutil.rmtree(ws, ignore_errors=True)
-        curate("synth", str(board), "--posts", str(posts), "--seed", str(seed), "--image-size", "256", "--overwrite")
-        curate("init", str(ws), "--source", str(board))
-        text = (ws / "curate.toml").read_text()
-        text = text.replace("drop_deleted = true", "drop_deleted = false").replace("drop_banned = true", "drop_banned = false")
-        (ws / "curate.toml").write_text(text.replace("[dedupe]\n", "[dedupe]\ncontact_sheets = 0\n"))
-        for stage in ("ingest", "select", "images", "embed"):
-            curate(stage, str(ws))
-    curate("dedupe", str(ws))
-    return ws, board / "truth"
+from _common import curate, embedded_board
 
 
 def main() -> None:
@@ -49,7 +34,8 @@ def main() -> None:
     try:
         for spec in opts.boards:
             posts, seed = (int(v) for v in spec.split(":"))
-            ws, truth = prepare(work, posts, seed)
+            ws, truth = embedded_board(work, posts, seed, keep_deleted=True)
+            curate("dedupe", str(ws))
             report[spec] = {signals: {s.kind: {"pairs": s.truth_pairs, "recall": round(s.recall, 3),
                                                "precision": round(s.precision, 3)}
                                       for s in evaluate_dedupe(ws, truth, signals)}

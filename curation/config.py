@@ -134,7 +134,7 @@ class DedupeConfig(_Section):
     near_flat_radius: int = Field(default=2, ge=0, le=64)  # and their thumbnails agree to near_flat_threshold
     near_flat_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
     semantic: bool = True  # edges from embeddings (needs `curate embed`)
-    semantic_threshold: float = Field(default=0.94, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten
+    semantic_threshold: float = Field(default=0.93, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten
     whiten_dims: int = Field(default=512, ge=0)  # PCA-whiten embeddings to this many dims first; 0: never
     whitened_threshold: float = Field(default=0.625, ge=-1.0, le=1.0)  # cosine after whitening
     align: bool = True  # verify pairs just below the threshold by aligning their pixels (crops, padding)
