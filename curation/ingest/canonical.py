@@ -137,9 +137,16 @@ def _push(tags, implied, k, tag, is_implied):
 
 
 def _columns(cat: Catalog, query: str, dtype) -> list[np.ndarray]:
-    """The columns of a query as contiguous numpy arrays (through one Arrow batch each)."""
+    """The columns of a query as contiguous numpy arrays. DuckDB hands Arrow one chunk per row
+    group; the chunks are joined by Arrow first (a ChunkedArray's own to_numpy is ~20x slower
+    at 20 M rows)."""
     table = cat.con.sql(query).to_arrow_table(batch_size=1 << 30)
-    return [np.ascontiguousarray(table.column(i).to_numpy(), dtype=dtype) for i in range(table.num_columns)]
+    return [np.ascontiguousarray(_joined(table.column(i)).to_numpy(zero_copy_only=False), dtype=dtype)
+            for i in range(table.num_columns)]
+
+
+def _joined(column: pa.ChunkedArray) -> pa.Array:
+    return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], type=column.type)
 
 
 def canonical_post_tags(cat: Catalog) -> None:
