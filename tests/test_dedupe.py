@@ -242,3 +242,14 @@ def test_near_flat_candidates_with_known_answers():
     assert not any(4 in p[:2] or 5 in p[:2] for p in found)
     high = dataclasses.replace(t, information=np.full(6, 30.0, np.float32))
     assert near_flat_candidates(high, 10.0, 2.0, 2) == []  # nothing near-flat: find_edges judges them all
+
+
+def test_strongest_pairs_per_item():
+    from curation.dedupe.semantic import strongest_per_item
+
+    i = np.array([0, 0, 0, 1, 2, 3])
+    j = np.array([1, 2, 3, 2, 3, 4])
+    sim = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4], np.float32)
+    # k = 1: 0's best (0-1), 1's best (0-1), 2's best (0-2), 3's best (0-3), 4's only (3-4)
+    assert strongest_per_item(i, j, sim, 1).tolist() == [True, True, True, False, False, True]
+    assert strongest_per_item(i, j, sim, 3).all() and not strongest_per_item(i, j, sim, 0).any()

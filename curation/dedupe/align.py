@@ -8,7 +8,8 @@ the smaller picture over the larger at the scale their file sizes imply, and at 
 offset the two agree almost exactly. This module scores that agreement (the best normalised
 cross-correlation of the grey thumbnails over every offset), only on opaque pixels when either
 picture has transparency, so that the colour a transparent drawing was flattened on does not
-count. It verifies candidate pairs proposed by the embedding search; it never searches a board.
+count. It verifies pairs others propose (the embedding search, near-identical hashes of
+near-flat pictures, mirror-image hash matches); it never searches a board.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class Thumb:
 
     def mirror(self) -> "Thumb":
         """The thumbnail of the mirror image."""
-        flip = lambda a: None if a is None else np.ascontiguousarray(a[:, ::-1])  # noqa: E731
-        return Thumb(flip(self.grey), flip(self.alpha), self.width, self.height)
+        alpha = None if self.alpha is None else np.ascontiguousarray(self.alpha[:, ::-1])
+        return Thumb(np.ascontiguousarray(self.grey[:, ::-1]), alpha, self.width, self.height)
 
 
 @dataclass(frozen=True)

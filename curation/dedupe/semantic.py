@@ -105,6 +105,22 @@ def semantic_pairs(vectors: np.ndarray, threshold: float, k: int = 16, index: tu
     return a[first], b[first], np.minimum(s[first], 1.0)
 
 
+def strongest_per_item(i: np.ndarray, j: np.ndarray, sim: np.ndarray, k: int) -> np.ndarray:
+    """(P,) bool: the pairs (i, j, similarity: (P,) arrays) that are among the ``k`` most similar
+    pairs of either of their two items."""
+    keep = np.zeros(len(sim), dtype=bool)
+    if not len(sim) or k <= 0:
+        return keep
+    items = np.concatenate([i, j])  # each pair once under each of its items
+    pairs = np.tile(np.arange(len(sim)), 2)
+    order = np.lexsort((-np.tile(sim, 2), items))  # by item, most similar first
+    items, pairs = items[order], pairs[order]
+    starts = np.flatnonzero(np.r_[True, items[1:] != items[:-1]])
+    rank = np.arange(len(items)) - np.repeat(starts, np.diff(np.r_[starts, len(items)]))
+    keep[pairs[rank < k]] = True
+    return keep
+
+
 def knn(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(M, k) similarities and (M, k) ids of each query's k nearest vectors, in chunks."""
     sims, ids = [], []

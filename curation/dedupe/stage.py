@@ -25,7 +25,7 @@ from ..errors import CurationError
 from ..progress import progress
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
 from .edges import HashTable, Radii, find_edges, near_flat_candidates
-from .semantic import build_index, fit_whitening, knn, semantic_pairs, whiten
+from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
@@ -177,8 +177,9 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
 
     Also the candidates for pixel alignment: row pairs (i, j) of ``t`` whose similarity reaches
     the alignment floor (``align_whitened_floor`` or ``align_raw_floor``; those above the
-    threshold too, so that one run at a low threshold can be scored at every higher one), and
-    each transparent post with its ``align_neighbours`` nearest embeddings."""
+    threshold too, so that one run at a low threshold can be scored at every higher one), at
+    most ``align_neighbours`` a post (its most similar), and each transparent post with its
+    ``align_neighbours`` nearest embeddings at any similarity."""
     cfg = config.dedupe
     embedder = configured_embedder_id(config.embed)
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
@@ -200,7 +201,8 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     i, j, sim = semantic_pairs(vectors, min(threshold, floor) if cfg.align else threshold, index=index)
     a, b = where[i], where[j]
     above = sim >= threshold
-    near = sim >= floor
+    near = np.flatnonzero(sim >= floor)
+    near = near[strongest_per_item(a[near], b[near], sim[near], cfg.align_neighbours)]  # bounds the pixel work
     candidates = list(zip(a[near].tolist(), b[near].tolist()))
     transparent = np.flatnonzero(t.has_alpha[where]) if cfg.align else np.zeros(0, dtype=np.int64)
     if len(transparent) and cfg.align_neighbours:
