@@ -253,3 +253,28 @@ def test_strongest_pairs_per_item():
     # k = 1: 0's best (0-1), 1's best (0-1), 2's best (0-2), 3's best (0-3), 4's only (3-4)
     assert strongest_per_item(i, j, sim, 1).tolist() == [True, True, True, False, False, True]
     assert strongest_per_item(i, j, sim, 3).all() and not strongest_per_item(i, j, sim, 0).any()
+
+
+def test_alignment_candidates_with_known_answers():
+    """Hashes that come near without matching are proposed for a pixel check: pHashes within
+    the radius, and a transparent post's whitened background (or its on-black form) near an
+    opaque post's; flat pictures never."""
+    from curation.dedupe.edges import alignment_candidates
+
+    h = 0x0F0F_0F0F_1234_5678
+    t = table([
+        (1, "a", "p1", h, h, 30.0, 1),
+        (2, "b", "p2", h ^ 0x3FF, h, 30.0, 2),                # 10 bits from 1: proposed at radius 12
+        (3, "c", "p3", h ^ 0xFFFF_FFFF, h, 30.0, 3),          # 32 bits away: not by pHash
+        (4, "d", "p4", h ^ 0x3FF, h, 1.0, 4),                 # flat: never
+    ])
+    bg = np.array([0, 0, 0x1111_2222_3333_4444, 0x1111_2222_3333_4444 ^ 0xFF], np.uint64)
+    t = dataclasses.replace(t, bg_phash=bg, has_alpha=np.array([False, False, True, False]),
+                            bg_black_phash=np.zeros(4, np.uint64))
+    found = {(int(t.post_id[i]), int(t.post_id[j])): d for i, j, d in alignment_candidates(t, 6.0, 12, 12)}
+    assert found[(1, 2)] == 10 and (1, 3) not in found and (2, 3) not in found
+    assert not any(4 in pair for pair in found)  # post 4 is flat, though its background hash is near 3's
+    t = dataclasses.replace(t, information=np.full(4, 30.0, np.float32))
+    found = {tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))): d for i, j, d in alignment_candidates(t, 6.0, 12, 12)}
+    assert found[(3, 4)] == 8  # transparent 3's whitened background near opaque 4's
+    assert alignment_candidates(t, 6.0, -1, -1) == []

@@ -154,3 +154,23 @@ def near_flat_candidates(t: HashTable, min_information: float, floor: float, rad
               & (_popcount(dquery[i] ^ t.dhash[j]) <= radius))
         out += [(a, b, d, mirrored) for a, b, d in zip(i[ok].tolist(), j[ok].tolist(), dist[ok].tolist())]
     return out
+
+
+def alignment_candidates(t: HashTable, min_information: float, radius: int, background_radius: int) -> list[tuple[int, int, int]]:
+    """Row pairs (i, j, distance) whose hashes come near without matching, for a pixel check
+    (:func:`curation.dedupe.align.alignment`): pHashes within ``radius`` (a padded copy whose
+    padding was not all trimmed, a crop) or whitened-background pHashes within
+    ``background_radius`` between a transparent and an opaque picture (a drawing reposted on a
+    colour). Pictures below ``min_information`` take no part."""
+    out: list[tuple[int, int, int]] = []
+    hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
+    if len(hashed) > 1 and radius >= 0:
+        qi, ij, dist = radius_pairs(t.phash[hashed], None, radius)
+        out += list(zip(hashed[qi].tolist(), hashed[ij].tolist(), dist.tolist()))
+    if t.bg_phash is not None and t.has_alpha is not None and background_radius >= 0:
+        transparent = np.flatnonzero(t.has_alpha & (t.bg_phash != 0))
+        opaque = np.flatnonzero(~t.has_alpha & (t.bg_phash != 0) & (t.information >= min_information))
+        for query in (t.bg_phash[transparent],) + ((t.bg_black_phash[transparent],) if t.bg_black_phash is not None else ()):
+            qi, ij, dist = radius_pairs(t.bg_phash[opaque], query, background_radius)
+            out += list(zip(transparent[qi].tolist(), opaque[ij].tolist(), dist.tolist()))
+    return out

@@ -24,7 +24,7 @@ from ..embed import configured_embedder_id, load_vectors
 from ..errors import CurationError
 from ..progress import progress
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
-from .edges import HashTable, Radii, find_edges, near_flat_candidates
+from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
@@ -134,6 +134,8 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         hash_edges = confirm_mirrors(rows, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         rows_out += near_flat_edges(rows, table, cfg, {(a, b) for a, b in hash_edges})
+        if cfg.align:
+            rows_out += hash_aligned_edges(rows, table, cfg, {(a, b) for a, b, *_ in rows_out})
         if cfg.semantic:
             semantic_rows, candidates = semantic_edges(workspace, cat, config, table)
             rows_out += semantic_rows
@@ -266,6 +268,34 @@ def confirm_mirrors(rows: list[tuple], edges: dict[tuple[int, int], tuple[str, i
                     continue
         kept[(a, b)] = (kind, dist)
     return kept
+
+
+def hash_aligned_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
+    """Edge rows (post_a, post_b, "aligned", distance, None) for pairs whose hashes come near
+    (:func:`curation.dedupe.edges.alignment_candidates`: pHash within ``align_hash_radius``,
+    whitened backgrounds within ``align_background_radius``) and whose pixels align to
+    ``align_hash_threshold`` (``align_masked_threshold`` when either is transparent); the
+    Hamming distance that proposed them is kept, and they count as hash evidence (they need
+    no embeddings)."""
+    best: dict[tuple[int, int], tuple[int, int, int]] = {}
+    for i, j, dist in alignment_candidates(t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius):
+        key = tuple(sorted((int(t.post_id[i]), int(t.post_id[j]))))
+        if key not in joined and (key not in best or dist < best[key][2]):
+            best[key] = (i, j, dist)
+    if not best:
+        return []
+    thumbs = {k: thumb_of(rows[k]) for i, j, _ in best.values() for k in (i, j)}
+    thumbs = {k: v for k, v in thumbs.items() if v is not None}
+    # stricter than for embedding-proposed pairs: hashes near each other also bring different
+    # drawings of one layout, which align at up to ~0.966 on the calibration boards
+    limits = AlignLimits(threshold=cfg.align_hash_threshold, masked_threshold=cfg.align_masked_threshold)
+    distance = {(i, j): d for i, j, d in best.values()}
+    out = []
+    for i, j, _ in aligned_pairs(thumbs, list(distance), limits):
+        pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
+        kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "aligned"
+        out.append((pa, pb, kind, int(distance[(i, j)]), None))
+    return out
 
 
 def near_flat_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
