@@ -140,7 +140,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             semantic_rows, candidates = semantic_edges(workspace, cat, config, table)
             rows_out += semantic_rows
             if cfg.align:
-                rows_out += aligned_edges(rows, table, candidates, [r for r in rows_out if r[4] is None], cfg)
+                rows_out += aligned_edges(rows, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
         info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
         groups = group_posts(ids.tolist(), edges, cfg, info)
@@ -271,12 +271,12 @@ def confirm_mirrors(rows: list[tuple], edges: dict[tuple[int, int], tuple[str, i
 
 
 def hash_aligned_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
-    """Edge rows (post_a, post_b, "aligned", distance, None) for pairs whose hashes come near
+    """Edge rows (post_a, post_b, "aligned", distance, correlation) for pairs whose hashes come near
     (:func:`curation.dedupe.edges.alignment_candidates`: pHash within ``align_hash_radius``,
     whitened backgrounds within ``align_background_radius``) and whose pixels align to
     ``align_hash_threshold`` (``align_masked_threshold`` when either is transparent); the
-    Hamming distance that proposed them is kept, and they count as hash evidence (they need
-    no embeddings)."""
+    Hamming distance that proposed them is kept beside the correlation, and they count as hash
+    evidence (they need no embeddings)."""
     best: dict[tuple[int, int], tuple[int, int, int]] = {}
     for i, j, dist in alignment_candidates(t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius):
         key = tuple(sorted((int(t.post_id[i]), int(t.post_id[j]))))
@@ -291,10 +291,10 @@ def hash_aligned_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joine
     limits = AlignLimits(threshold=cfg.align_hash_threshold, masked_threshold=cfg.align_masked_threshold)
     distance = {(i, j): d for i, j, d in best.values()}
     out = []
-    for i, j, _ in aligned_pairs(thumbs, list(distance), limits):
+    for i, j, score in aligned_pairs(thumbs, list(distance), limits):
         pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
         kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "aligned"
-        out.append((pa, pb, kind, int(distance[(i, j)]), None))
+        out.append((pa, pb, kind, int(distance[(i, j)]), round(score, 4)))
     return out
 
 

@@ -7,8 +7,9 @@ group: right when the truth has them in one group too; per kind, over the pairs 
 planted duplicate of that kind.
 
 Groups are rebuilt from ``dup_edges`` with the signals asked for: ``both`` (what dedupe
-grouped), ``hashes`` (hash edges only) or ``embeddings`` (edges from embeddings: ``semantic``,
-their ``variant`` edges, and the ``aligned`` pairs they proposed), and optionally only
+grouped), ``hashes`` (edges with a Hamming ``distance``: hash matches, and the ``aligned``
+pairs the hashes proposed) or ``embeddings`` (edges from embeddings: ``semantic``, their
+``variant`` edges, and the ``aligned`` pairs they proposed), and optionally only
 ``semantic``/``variant`` embedding edges at or above ``min_similarity`` and ``aligned`` edges at
 or above ``min_alignment`` (``min_masked_alignment`` when either post is transparent): one
 dedupe run at low thresholds can be scored at every higher one (that is how the defaults are
@@ -62,8 +63,8 @@ def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str =
     with open_catalog(workspace, read_only=True) as cat:
         considered = {r[0] for r in cat.run("marts/dedupe_inputs").fetchall()}
         transparent = {r[0] for r in cat.rows("SELECT post_id FROM images WHERE has_alpha")}
-        edges = [(a, b, k) for a, b, k, sim in cat.rows("SELECT post_a, post_b, kind, similarity FROM dup_edges")
-                 if (signals == "both" or (sim is None) == (signals == "hashes"))
+        edges = [(a, b, k) for a, b, k, dist, sim in cat.rows("SELECT post_a, post_b, kind, distance, similarity FROM dup_edges")
+                 if (signals == "both" or (dist is not None) == (signals == "hashes"))
                  and _kept(k, sim, a in transparent or b in transparent, min_similarity, min_alignment, min_masked_alignment)]
     linked = {(a, b) for a, b, _ in edges}
     uf = UnionFind(sorted(considered))
@@ -92,7 +93,7 @@ def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str =
 
 def _kept(kind: str, similarity: float | None, masked: bool, min_similarity: float | None,
           min_alignment: float | None, min_masked_alignment: float | None) -> bool:
-    """Whether an edge passes the thresholds being scored (hash edges always do)."""
+    """Whether an edge passes the thresholds being scored (edges without a similarity always do)."""
     if similarity is None:
         return True
     if kind == "aligned":
