@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from ..catalog import open_catalog, staged_catalog
 from ..config import DedupeConfig, load_config
@@ -31,6 +32,7 @@ from .unionfind import UnionFind
 
 log = logging.getLogger(__name__)
 DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "semantic", "aligned")
+ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
 
@@ -131,16 +133,17 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         radii = Radii(phash=cfg.phash_radius, dhash=cfg.dhash_radius, close_phash=cfg.close_phash_radius,
                       close_dhash=cfg.close_dhash_radius, mirror=cfg.mirror_radius, background=cfg.background_radius,
                       background_dhash=cfg.background_dhash_radius, opaque_background=cfg.opaque_background_radius)
-        hash_edges = confirm_mirrors(rows, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
+        thumbs = Thumbnails(cat, table)
+        hash_edges = confirm_mirrors(thumbs, table, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
-        rows_out += near_flat_edges(rows, table, cfg, {(a, b) for a, b in hash_edges})
+        rows_out += near_flat_edges(thumbs, table, cfg, {(a, b) for a, b in hash_edges})
         if cfg.align:
-            rows_out += hash_aligned_edges(rows, table, cfg, {(a, b) for a, b, *_ in rows_out})
+            rows_out += hash_aligned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
         if cfg.semantic:
             semantic_rows, candidates = semantic_edges(workspace, cat, config, table)
             rows_out += semantic_rows
             if cfg.align:
-                rows_out += aligned_edges(rows, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
+                rows_out += aligned_edges(thumbs, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
         info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
         groups = group_posts(ids.tolist(), edges, cfg, info)
@@ -224,24 +227,21 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     return out, candidates
 
 
-def aligned_edges(rows: list[tuple], t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple],
+def aligned_edges(thumbs: "Thumbnails", t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple],
                   cfg: DedupeConfig) -> list[tuple]:
     """Edge rows (post_a, post_b, "aligned", None, correlation) for candidate pairs (row indices
-    into ``rows``/``t``, from :func:`semantic_edges`) not already joined by a hash edge, where one
+    of ``t``, from :func:`semantic_edges`) not already joined by a hash edge, where one
     picture lies inside the other at the same scale (a crop, a padded copy, a transparent
-    drawing on a colour): :mod:`curation.dedupe.align`. ``rows``: marts/dedupe_inputs rows."""
+    drawing on a colour): :mod:`curation.dedupe.align`."""
     joined = {(a, b) for a, b, *_ in edges}
     todo = sorted({(min(i, j), max(i, j)) for i, j in candidates
                    if tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))) not in joined})
-    needed = {k for pair in todo for k in pair}
-    thumbs = {k: thumb_of(rows[k]) for k in needed}
-    thumbs = {k: v for k, v in thumbs.items() if v is not None}
     limits = AlignLimits(threshold=cfg.align_threshold, masked_threshold=cfg.align_masked_threshold)
     out = []
     with progress("aligning candidate pairs", len(todo)) as advance:
-        for start in range(0, len(todo), 1024):
-            chunk = todo[start:start + 1024]
-            for i, j, score in aligned_pairs(thumbs, chunk, limits):
+        for start in range(0, len(todo), ALIGN_CHUNK):
+            chunk = todo[start:start + ALIGN_CHUNK]
+            for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits):
                 pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
                 kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "aligned"
                 out.append((pa, pb, kind, None, round(score, 4)))
@@ -250,27 +250,26 @@ def aligned_edges(rows: list[tuple], t: HashTable, candidates: list[tuple[int, i
     return out
 
 
-def confirm_mirrors(rows: list[tuple], edges: dict[tuple[int, int], tuple[str, int]],
+def confirm_mirrors(thumbs: "Thumbnails", t: HashTable, edges: dict[tuple[int, int], tuple[str, int]],
                     threshold: float) -> dict[tuple[int, int], tuple[str, int]]:
     """``edges`` less the ``mirror`` edges whose pixels disagree: one post's thumbnail mirrored
     must agree with the other's (:func:`curation.dedupe.align.agreement`) to ``threshold``.
     Many drawings are nearly symmetric (a figure in the middle), so the mirror of one hashes
-    like another; a flipped repost is the same pixels flipped. ``rows``: marts/dedupe_inputs."""
-    row_of = {r[0]: r for r in rows}
+    like another; a flipped repost is the same pixels flipped."""
+    row_of = {int(p): k for k, p in enumerate(t.post_id)}
+    mirrors = [(row_of[a], row_of[b]) for (a, b), (kind, _) in edges.items() if kind == "mirror"]
+    loaded = thumbs.of(k for pair in mirrors for k in pair)
     limits = AlignLimits(threshold=threshold, min_std=NEAR_FLAT_STD)
-    kept = {}
-    for (a, b), (kind, dist) in edges.items():
-        if kind == "mirror":
-            ta, tb = thumb_of(row_of[a]), thumb_of(row_of[b])
-            if ta is not None and tb is not None:
-                score = agreement(ta.mirror(), tb, limits)
-                if score is None or score < threshold:
-                    continue
-        kept[(a, b)] = (kind, dist)
-    return kept
+    refused = set()
+    for i, j in mirrors:
+        if i in loaded and j in loaded:
+            score = agreement(loaded[i].mirror(), loaded[j], limits)
+            if score is None or score < threshold:
+                refused.add(tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))))
+    return {pair: edge for pair, edge in edges.items() if pair not in refused}
 
 
-def hash_aligned_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
+def hash_aligned_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
     """Edge rows (post_a, post_b, "aligned", distance, correlation) for pairs whose hashes come near
     (:func:`curation.dedupe.edges.alignment_candidates`: pHash within ``align_hash_radius``,
     whitened backgrounds within ``align_background_radius``) and whose pixels align to
@@ -282,37 +281,37 @@ def hash_aligned_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joine
         key = tuple(sorted((int(t.post_id[i]), int(t.post_id[j]))))
         if key not in joined and (key not in best or dist < best[key][2]):
             best[key] = (i, j, dist)
-    if not best:
-        return []
-    thumbs = {k: thumb_of(rows[k]) for i, j, _ in best.values() for k in (i, j)}
-    thumbs = {k: v for k, v in thumbs.items() if v is not None}
     # stricter than for embedding-proposed pairs: hashes near each other also bring different
     # drawings of one layout, which align at up to ~0.966 on the calibration boards
     limits = AlignLimits(threshold=cfg.align_hash_threshold, masked_threshold=cfg.align_masked_threshold)
     distance = {(i, j): d for i, j, d in best.values()}
+    pairs = list(distance)
     out = []
-    for i, j, score in aligned_pairs(thumbs, list(distance), limits):
-        pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
-        kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "aligned"
-        out.append((pa, pb, kind, int(distance[(i, j)]), round(score, 4)))
+    for start in range(0, len(pairs), ALIGN_CHUNK):
+        chunk = pairs[start:start + ALIGN_CHUNK]
+        for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits):
+            pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
+            kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "aligned"
+            out.append((pa, pb, kind, int(distance[(i, j)]), round(score, 4)))
     return out
 
 
-def near_flat_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
+def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
     """Hash edge rows (post_a, post_b, "perceptual" or "mirror", distance, None) between near-flat pictures
     (information between ``near_flat_floor`` and ``min_information``) whose hashes are within
     ``near_flat_radius`` and whose thumbnails agree (same canvas, or one inside the other) to at
     least ``near_flat_threshold``."""
     if cfg.near_flat_floor >= cfg.min_information:
         return []
+    candidates = near_flat_candidates(t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius)
+    loaded = thumbs.of(k for i, j, _, _ in candidates for k in (i, j))
     limits = AlignLimits(threshold=cfg.near_flat_threshold, min_std=NEAR_FLAT_STD)
     out = []
-    for i, j, dist, mirrored in near_flat_candidates(t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius):
+    for i, j, dist, mirrored in candidates:
         pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
-        if (pa, pb) in joined:
+        if (pa, pb) in joined or i not in loaded or j not in loaded:
             continue
-        a, b = thumb_of(rows[i]), thumb_of(rows[j])
-        score = None if a is None or b is None else agreement(a.mirror() if mirrored else a, b, limits)
+        score = agreement(loaded[i].mirror() if mirrored else loaded[i], loaded[j], limits)
         if score is not None and score >= limits.threshold:
             kind = "mirror" if mirrored else "perceptual"
             if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j]:
@@ -322,9 +321,36 @@ def near_flat_edges(rows: list[tuple], t: HashTable, cfg: DedupeConfig, joined: 
     return out
 
 
-def thumb_of(row: tuple) -> Thumb | None:
-    """The :class:`Thumb` of one marts/dedupe_inputs row (None for hashes without a thumbnail)."""
-    thumb, alpha, thumb_width, width, height = row[18:23]
+class Thumbnails:
+    """The alignment thumbnails of the rows of a :class:`HashTable`, read from the catalog only
+    for the rows asked for (a board's thumbnails take ~4 KB a file: too many to hold at once)."""
+
+    def __init__(self, cat, t: HashTable) -> None:
+        self._cat, self._md5 = cat, t.file_md5
+
+    def of(self, rows) -> dict[int, Thumb]:
+        """Row index -> :class:`Thumb` for the given rows that have a thumbnail."""
+        wanted: dict[str, list[int]] = {}
+        for k in set(rows):
+            wanted.setdefault(self._md5[k], []).append(k)
+        if not wanted:
+            return {}
+        self._cat.con.register("wanted_md5s", pa.table({"md5": list(wanted)}))
+        try:
+            found = self._cat.run("marts/dedupe_thumbs").fetchall()
+        finally:
+            self._cat.con.unregister("wanted_md5s")
+        out = {}
+        for md5, thumb, alpha, thumb_width, width, height in found:
+            made = thumb_from(thumb, alpha, thumb_width, width, height)
+            if made is not None:
+                out.update({k: made for k in wanted[md5]})
+        return out
+
+
+def thumb_from(thumb: bytes | None, alpha: bytes | None, thumb_width: int | None, width: int | None,
+               height: int | None) -> Thumb | None:
+    """A :class:`Thumb` from its stored columns (None when the file has no thumbnail)."""
     if thumb is None or not thumb_width or not width or not height:
         return None
     grey = np.frombuffer(thumb, dtype=np.uint8).reshape(-1, thumb_width)
