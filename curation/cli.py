@@ -212,10 +212,12 @@ def dedupe(workspace: Path) -> None:
     """Group duplicate posts by their file hashes and embeddings.
 
     Edges of kind exact (same bytes), pixels (same decoded pixels), perceptual and mirror (pHash
-    within [dedupe] phash_radius, confirmed by dHash), background (silhouettes of a transparent
-    image and its copy on a colour), semantic (embeddings at least [dedupe] semantic_threshold
-    alike; needs `curate embed`) and variant (a match inside a parent/child family) -> tables
-    dup_edges, dup_groups and out/duplicates.parquet.
+    within [dedupe] phash_radius, confirmed by dHash; mirrors and near-flat pictures also by
+    their pixels), background (a transparent image and its copy on a colour, by whitened
+    backgrounds), semantic (embeddings alike beyond [dedupe] whitened_threshold; needs `curate
+    embed`), aligned (one picture found inside the other, pixel by pixel: crops, padding, a
+    transparent drawing on a colour) and variant (a match inside a parent/child family) ->
+    tables dup_edges, dup_groups and out/duplicates.parquet.
     """
     from .dedupe import run_dedupe
 
