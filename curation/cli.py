@@ -453,7 +453,9 @@ def serve(workspace: Path, cron: str | None, interval: int | None, only: str, na
     deployment = name or f"rebuild-{config.dataset}"
     click.echo(f"serving {deployment} ({'cron ' + cron if cron else f'every {interval}s'}) against "
                f"{os.environ['PREFECT_API_URL']}; stop with Ctrl-C")
-    rebuild.serve(name=deployment, cron=cron, interval=interval,
+    # limit=1: one rebuild of a workspace at a time (its catalog has one writer); a run that
+    # falls due while another is still going waits for it instead of fighting for the lock
+    rebuild.serve(name=deployment, cron=cron, interval=interval, limit=1,
                   parameters={"workspace": str(Path(workspace).resolve()), "only": chosen or None})
 
 

@@ -198,14 +198,18 @@ def test_serve_runs_on_schedule_against_a_real_server(board2021, tmp_path):
                 pass
             assert time.time() < deadline, "the Prefect server did not become healthy in 120 s"
             time.sleep(1)
-        served = subprocess.Popen([sys.executable, "-m", "curation.cli", "serve", str(ws), "--interval", "5",
-                                   "--only", "ingest,select", "--name", "scheduled-test"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        log = tmp_path / "serve.log"
+        with open(log, "w") as out:  # kept for the failure message
+            served = subprocess.Popen([sys.executable, "-m", "curation.cli", "serve", str(ws), "--interval", "5",
+                                       "--only", "ingest,select", "--name", "scheduled-test"], env=env, cwd=ROOT,
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 300  # a run takes seconds; the margin is for a loaded 2-core machine
         completed = []
         while not completed:
-            assert served.poll() is None, "curate serve exited"
-            assert time.time() < deadline, "no scheduled run completed within 300 s"
+            assert served.poll() is None, "curate serve exited:\n" + log.read_text()[-3000:]
+            if time.time() >= deadline:
+                states = [(r["name"], r["state_type"]) for r in _get(f"{api}/flow_runs/filter", {"limit": 10})]
+                pytest.fail(f"no scheduled run completed within 300 s; runs {states}; serve's log:\n{log.read_text()[-3000:]}")
             time.sleep(3)
             runs = _get(f"{api}/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}})
             completed = [r for r in runs if r.get("deployment_id")]
