@@ -206,9 +206,11 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     i, j, sim = semantic_pairs(vectors, min(threshold, floor) if cfg.align else threshold, index=index)
     a, b = where[i], where[j]
     above = sim >= threshold
-    near = np.flatnonzero(sim >= floor)
-    near = near[strongest_per_item(a[near], b[near], sim[near], cfg.align_neighbours)]  # bounds the pixel work
-    candidates = list(zip(a[near].tolist(), b[near].tolist()))
+    candidates: list[tuple[int, int]] = []
+    if cfg.align:
+        near = np.flatnonzero(sim >= floor)
+        near = near[strongest_per_item(a[near], b[near], sim[near], cfg.align_neighbours)]  # bounds the pixel work
+        candidates = list(zip(a[near].tolist(), b[near].tolist()))
     transparent = np.flatnonzero(t.has_alpha[where]) if cfg.align else np.zeros(0, dtype=np.int64)
     if len(transparent) and cfg.align_neighbours:
         # A transparent drawing and its copy on a colour embed far apart (the colour is most
@@ -219,12 +221,37 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
         ids = ids.ravel()
         ok = (ids >= 0) & (ids != q)
         candidates += list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
-    out = []
-    for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist()):
-        kind = "variant" if t.family[x] == t.family[y] and t.file_md5[x] != t.file_md5[y] else "semantic"
-        pa, pb = sorted((int(t.post_id[x]), int(t.post_id[y])))
-        out.append((pa, pb, kind, None, round(s, 4)))
+    out = [(*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
+           for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())]
     return out, candidates
+
+
+def _posts(t: HashTable, i: int, j: int) -> tuple[int, int]:
+    """The post ids of rows i and j of ``t``, smaller first (how edges are keyed)."""
+    a, b = int(t.post_id[i]), int(t.post_id[j])
+    return (a, b) if a < b else (b, a)
+
+
+def _in_family(t: HashTable, i: int, j: int, kind: str) -> str:
+    """``variant`` for a match between different files of one parent/child family, else ``kind``."""
+    return "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else kind
+
+
+def _aligned_rows(thumbs: "Thumbnails", t: HashTable, pairs: list[tuple[int, int]], limits: AlignLimits,
+                  distance: dict[tuple[int, int], int] | None = None) -> list[tuple]:
+    """Edge rows for the row pairs that align (:func:`curation.dedupe.align.aligned_pairs`),
+    their thumbnails read ``ALIGN_CHUNK`` pairs at a time; ``distance``: the Hamming distance
+    that proposed each pair, kept beside the correlation."""
+    out = []
+    with progress("aligning candidate pairs", len(pairs)) as advance:
+        for start in range(0, len(pairs), ALIGN_CHUNK):
+            chunk = pairs[start:start + ALIGN_CHUNK]
+            for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits):
+                out.append((*_posts(t, i, j), _in_family(t, i, j, "aligned"),
+                            None if distance is None else int(distance[(i, j)]), round(score, 4)))
+            advance(len(chunk))
+    log.info("%d of %d candidate pairs align", len(out), len(pairs))
+    return out
 
 
 def aligned_edges(thumbs: "Thumbnails", t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple],
@@ -234,20 +261,9 @@ def aligned_edges(thumbs: "Thumbnails", t: HashTable, candidates: list[tuple[int
     picture lies inside the other at the same scale (a crop, a padded copy, a transparent
     drawing on a colour): :mod:`curation.dedupe.align`."""
     joined = {(a, b) for a, b, *_ in edges}
-    todo = sorted({(min(i, j), max(i, j)) for i, j in candidates
-                   if tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))) not in joined})
+    todo = sorted({(min(i, j), max(i, j)) for i, j in candidates if _posts(t, i, j) not in joined})
     limits = AlignLimits(threshold=cfg.align_threshold, masked_threshold=cfg.align_masked_threshold)
-    out = []
-    with progress("aligning candidate pairs", len(todo)) as advance:
-        for start in range(0, len(todo), ALIGN_CHUNK):
-            chunk = todo[start:start + ALIGN_CHUNK]
-            for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits):
-                pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
-                kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "aligned"
-                out.append((pa, pb, kind, None, round(score, 4)))
-            advance(len(chunk))
-    log.info("%d of %d candidate pairs align", len(out), len(todo))
-    return out
+    return _aligned_rows(thumbs, t, todo, limits)
 
 
 def confirm_mirrors(thumbs: "Thumbnails", t: HashTable, edges: dict[tuple[int, int], tuple[str, int]],
@@ -265,7 +281,7 @@ def confirm_mirrors(thumbs: "Thumbnails", t: HashTable, edges: dict[tuple[int, i
         if i in loaded and j in loaded:
             score = agreement(loaded[i].mirror(), loaded[j], limits)
             if score is None or score < threshold:
-                refused.add(tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))))
+                refused.add(_posts(t, i, j))
     return {pair: edge for pair, edge in edges.items() if pair not in refused}
 
 
@@ -278,22 +294,14 @@ def hash_aligned_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, jo
     evidence (they need no embeddings)."""
     best: dict[tuple[int, int], tuple[int, int, int]] = {}
     for i, j, dist in alignment_candidates(t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius):
-        key = tuple(sorted((int(t.post_id[i]), int(t.post_id[j]))))
+        key = _posts(t, i, j)
         if key not in joined and (key not in best or dist < best[key][2]):
             best[key] = (i, j, dist)
     # stricter than for embedding-proposed pairs: hashes near each other also bring different
     # drawings of one layout, which align at up to ~0.966 on the calibration boards
     limits = AlignLimits(threshold=cfg.align_hash_threshold, masked_threshold=cfg.align_masked_threshold)
     distance = {(i, j): d for i, j, d in best.values()}
-    pairs = list(distance)
-    out = []
-    for start in range(0, len(pairs), ALIGN_CHUNK):
-        chunk = pairs[start:start + ALIGN_CHUNK]
-        for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits):
-            pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
-            kind = "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else "aligned"
-            out.append((pa, pb, kind, int(distance[(i, j)]), round(score, 4)))
-    return out
+    return _aligned_rows(thumbs, t, list(distance), limits, distance)
 
 
 def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
@@ -308,16 +316,13 @@ def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
     limits = AlignLimits(threshold=cfg.near_flat_threshold, min_std=NEAR_FLAT_STD)
     out = []
     for i, j, dist, mirrored in candidates:
-        pa, pb = sorted((int(t.post_id[i]), int(t.post_id[j])))
-        if (pa, pb) in joined or i not in loaded or j not in loaded:
+        pair = _posts(t, i, j)
+        if pair in joined or i not in loaded or j not in loaded:
             continue
         score = agreement(loaded[i].mirror() if mirrored else loaded[i], loaded[j], limits)
         if score is not None and score >= limits.threshold:
-            kind = "mirror" if mirrored else "perceptual"
-            if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j]:
-                kind = "variant"
-            joined.add((pa, pb))
-            out.append((pa, pb, kind, int(dist), None))
+            joined.add(pair)
+            out.append((*pair, _in_family(t, i, j, "mirror" if mirrored else "perceptual"), int(dist), None))
     return out
 
 
