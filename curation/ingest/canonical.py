@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -149,11 +150,47 @@ def _joined(column: pa.ChunkedArray) -> pa.Array:
     return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], type=column.type)
 
 
-def canonical_post_tags(cat: Catalog) -> None:
-    """Rebuild ``post_tags`` from ``dump_tags``, ``alias_map`` and ``tag_implication_closure``,
-    and set every tag's ``post_count`` (live posts only) and category name."""
-    started = time.perf_counter()
+@dataclass
+class DumpTags:
+    """Dump tags grouped by post: post_ids (P,) int64 distinct, counts (P,) int64, tag_ids (n,)
+    int64 the posts' tags one run after another."""
+
+    post_ids: np.ndarray
+    counts: np.ndarray
+    tag_ids: np.ndarray
+
+    @classmethod
+    def empty(cls) -> DumpTags:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+    @classmethod
+    def concat(cls, parts: list[DumpTags]) -> DumpTags:
+        if len(parts) < 2:
+            return parts[0] if parts else cls.empty()
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("post_ids", "counts", "tag_ids")))
+
+
+def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``dump_tags`` read back and grouped by post: posts (P,), run_bounds, post_runs, run_order
+    (see ``_group_runs``) and the tag ids (n,) int64."""
     post_ids, dump_tag_ids = _columns(cat, "SELECT post_id, tag_id FROM dump_tags", np.int64)
+    return (*_group_runs(post_ids), dump_tag_ids)
+
+
+def canonical_post_tags(cat: Catalog, dump: DumpTags | None = None) -> None:
+    """Rebuild ``post_tags`` from the dump tags, ``alias_map`` and ``tag_implication_closure``,
+    and set every tag's ``post_count`` (live posts only) and category name. ``dump``: the
+    catalog's dump tags when the caller holds them already (a first ingest); else they are read
+    from ``dump_tags``."""
+    started = time.perf_counter()
+    if dump is None:
+        posts, run_bounds, post_runs, run_order, dump_tag_ids = _grouped_from_catalog(cat)
+    else:  # every post is one run already
+        posts, dump_tag_ids = dump.post_ids, dump.tag_ids
+        run_bounds = np.zeros(len(posts) + 1, np.int64)
+        np.cumsum(dump.counts, out=run_bounds[1:])
+        post_runs = np.arange(len(posts) + 1, dtype=np.int64)
+        run_order = np.arange(len(posts), dtype=np.int64)
     alias_from, alias_to = _columns(cat, "SELECT antecedent_id, consequent_id FROM alias_map WHERE antecedent_id IS NOT NULL",
                                    np.int64)
     implies_from, implies_to = _columns(cat, sql_text("marts/closure_ids"), np.int64)
@@ -178,11 +215,10 @@ def canonical_post_tags(cat: Catalog) -> None:
     np.cumsum(np.bincount(implies_from, minlength=n_tags), out=closure_starts[1:])
     closure_ids = implies_to[np.argsort(implies_from, kind="stable")]
 
-    posts, run_bounds, post_runs, run_order = _group_runs(post_ids)
     live = ~np.isin(posts, removed)
     per_post, out_tag, implied, counts = _canonical_rows(post_runs, run_order, run_bounds, number(dump_tag_ids), alias,
                                                          closure_starts, closure_ids, live)
-    del post_ids, dump_tag_ids
+    del dump_tag_ids
     out_ids = out_tag if id_of is None else id_of[out_tag]
     canonical = pa.table({"post_id": np.repeat(posts, per_post), "tag_id": out_ids, "implied": implied})
     used = np.flatnonzero(counts)

@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
 from ..errors import SourceError
 from ..progress import progress
-from .canonical import canonical_post_tags
+from .canonical import DumpTags, canonical_post_tags
+from .tag_split import StagedTags, staged_tag_ids
 from .files import FileDigest, check_format, digest_file, has_header, is_json_array, looks_json, newest_snapshot, snapshot_date, source_files
 
 log = logging.getLogger(__name__)
@@ -103,17 +106,18 @@ def _drop_relation(cat: Catalog, name: str) -> None:
 
 
 def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_count: Callable[[], int | None]) -> int:
-    """Parse one posts file into stg_posts/stg_dump_tags; returns rows rejected."""
+    """Parse one posts file into stg_posts/stg_tag_strings; returns rows rejected."""
     _clear_csv_rejects(cat)
     bad_lines = 0
     if fmt == "danbooru_sqlite":
         from .sqlite_source import stage_sqlite
 
         stage_sqlite(cat, path)
+        cat.run("staging/stg_tag_strings_rows")
     elif fmt == "e621":
         cat.run("staging/stg_posts_e621", path=str(path))
         bad_lines = _copy_csv_rejects(cat, dump_file)
-        cat.run("staging/stg_dump_tags_e621")
+        cat.run("staging/stg_tag_strings_e621")
     else:
         is_array = is_json_array(path)
         if not is_array and _stage_json_fast(cat, path, line_count):
@@ -126,14 +130,15 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_c
                                 "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors")
                 cat.run("staging/stg_posts_fix_positions")
         cat.run("staging/stg_posts_json")
-        cat.run("staging/stg_dump_tags_json")
+        cat.run("staging/stg_tag_strings_json")
     cat.run("marts/rejects_from_staging", dump_file=dump_file)
     return bad_lines + cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NOT NULL")
 
 
 def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Digests, report: SourceReport,
-                  full_dump: bool) -> None:
+                  full_dump: bool, fresh: FreshTags) -> None:
     cat.run("marts/batch_tables")
+    batch_tags = BatchTags()
     with progress(f"ingesting {source.format} posts", len(files)) as advance:
         for order, path in enumerate(files):
             dump_file = str(path)
@@ -147,11 +152,9 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
             rows = cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NULL")
             report.rows += rows
             cat.run("marts/batch_append", dump_file=dump_file, file_order=order)
-            cat.run("staging/stg_tag_ids")
-            cat.run("marts/tags_from_staging")
-            cat.run("marts/batch_tags_append", file_order=order)
+            batch_tags.add(staged_tag_ids(cat), order)
             _record_dump(cat, path, source.format, snapshot_date(path, cat), rows, digests[path].sha256)
-            for relation in ("stg_tag_ids", "stg_dump_tags", "stg_posts", "stg_json_rows", "stg_json"):
+            for relation in ("stg_tag_strings", "stg_dump_tags", "stg_posts", "stg_json_rows", "stg_json"):
                 _drop_relation(cat, relation)  # free the staged file's memory before the next one
             advance(1)
     repeated = cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
@@ -160,13 +163,63 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
     cat.run("marts/batch_dedupe" if repeated else "marts/batch_final")
     new, changed, unchanged, absent = cat.run("marts/posts_upsert_counts").fetchall()[0]
     report.new, report.changed, report.unchanged = new, changed, unchanged
-    cat.run("marts/posts_insert_new" if not (repeated or changed or unchanged) else "marts/posts_upsert")
+    all_new = not (repeated or changed or unchanged)
+    cat.con.register("batch_dump_tags", batch_tags.rows(with_file_order=not all_new))
+    try:
+        cat.run("marts/posts_insert_new" if all_new else "marts/posts_upsert")
+    finally:
+        cat.con.unregister("batch_dump_tags")
+    fresh.add(batch_tags if all_new else None)
     if full_dump:
         report.removed = absent
         cat.run("marts/posts_mark_removed")
     cat.run("marts/posts_has_children")
-    for relation in ("batch_changed", "batch_final", "batch_dump_tags", "batch_posts"):
+    for relation in ("batch_changed", "batch_final", "batch_posts"):
         _drop_relation(cat, relation)
+
+
+class BatchTags:
+    """The dump tags of one source's staged files, kept in memory until the batch is written."""
+
+    def __init__(self) -> None:
+        self._files: list[tuple[StagedTags, int]] = []
+        self._grouped: DumpTags | None = None
+
+    def add(self, staged: StagedTags, file_order: int) -> None:
+        self._files.append((staged, file_order))
+        self._grouped = None
+
+    def grouped(self) -> DumpTags:
+        """Every file's tags grouped by post, files one after another."""
+        if self._grouped is None:
+            self._grouped = DumpTags.concat([DumpTags(s.post_ids, s.counts, s.tag_ids) for s, _ in self._files])
+        return self._grouped
+
+    def rows(self, with_file_order: bool) -> pa.Table:
+        """One row per post tag: post_id, tag_id and, when asked, the file_order it came from."""
+        grouped = self.grouped()
+        columns = {"post_id": np.repeat(grouped.post_ids, grouped.counts), "tag_id": grouped.tag_ids}
+        if with_file_order:
+            orders = np.concatenate([np.full(len(s.tag_ids), order, np.int32) for s, order in self._files] or [[]])
+            columns["file_order"] = orders.astype(np.int32)
+        return pa.table(columns)
+
+
+class FreshTags:
+    """The dump tags of a first ingest, kept for canonicalisation so that they need not be read
+    back from the catalog: valid while the catalog had none before and every batch was all new."""
+
+    def __init__(self, catalog_had_tags: bool) -> None:
+        self._batches: list[BatchTags] | None = None if catalog_had_tags else []
+
+    def add(self, batch: BatchTags | None) -> None:
+        if self._batches is not None:
+            self._batches = None if batch is None else self._batches + [batch]
+
+    def grouped(self) -> DumpTags | None:
+        if self._batches is None:
+            return None
+        return DumpTags.concat([b.grouped() for b in self._batches])
 
 
 def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, rows: int, digest: str) -> None:
@@ -233,6 +286,7 @@ def ingest(workspace: Path | str) -> IngestReport:
         digests = _Digests([f for source in ordered for f in files_of[id(source)]])
         stack.callback(digests.close)
         changed_any = False
+        fresh = FreshTags(catalog_had_tags=bool(cat.scalar("SELECT count(*) FROM (SELECT 1 FROM dump_tags LIMIT 1)")))
         for source in ordered:
             files = files_of[id(source)]
             sr = SourceReport(str(source.path), source.format, files=len(files))
@@ -249,7 +303,7 @@ def ingest(workspace: Path | str) -> IngestReport:
                 if full:
                     files = newest_snapshot(files)
                     sr.skipped_files = sr.files - len(files)
-                _ingest_posts(cat, source, files, digests, sr, full)
+                _ingest_posts(cat, source, files, digests, sr, full, fresh)
             else:
                 for path in files:
                     digest = digests[path].sha256
@@ -264,7 +318,7 @@ def ingest(workspace: Path | str) -> IngestReport:
                 for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure"):
                     cat.run(step)
                     advance(1)
-                canonical_post_tags(cat)
+                canonical_post_tags(cat, fresh.grouped())
                 advance(1)
         report.posts = cat.scalar("SELECT count(*) FROM posts WHERE NOT is_removed")
         report.tags = cat.scalar("SELECT count(*) FROM tags WHERE post_count > 0")

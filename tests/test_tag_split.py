@@ -1,0 +1,124 @@
+"""Dump tag strings to tag ids (curation.ingest.tag_split): tokens on any whitespace across the
+category columns, known names by id, unknown names added once each with the category their
+columns gave most often, Arrow chunks and output growth, checked against a plain-Python split."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from curation.catalog import Catalog
+from curation.ingest import tag_split
+from curation.ingest.tag_split import TAG_COLUMNS, staged_tag_ids
+
+COLUMNS = [name for name, _ in TAG_COLUMNS]
+
+
+def staged(rows: list[dict], known: dict[str, int], chunk_rows: int | None = None) -> Catalog:
+    """A catalog with the known tags and a stg_tag_strings of rows ({post_id, c0.., bare})."""
+    cat = Catalog(None)
+    cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
+    cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", [(0, "general"), (1, "artist"), (4, "character")])
+    if known:
+        cat.con.executemany("INSERT INTO tags VALUES (?, ?, 0, 'general', 0)", [(i, n) for n, i in known.items()])
+    table = pa.table({"post_id": pa.array([r["post_id"] for r in rows], pa.int64()),
+                      **{c: pa.array([r.get(c) for r in rows], pa.string()) for c in COLUMNS}})
+    if chunk_rows:
+        table = pa.Table.from_batches(table.to_batches(max_chunksize=chunk_rows))
+    cat.con.register("stg_tag_arrow", table)
+    cat.con.execute("CREATE TEMP VIEW stg_tag_strings AS SELECT * FROM stg_tag_arrow")
+    return cat
+
+
+def python_split(rows: list[dict]) -> list[list[tuple[str, int | None]]]:
+    """Each post's (name, category) tokens the slow way, in column order."""
+    return [[(name, category) for column, category in TAG_COLUMNS for name in (r.get(column) or "").split()]
+            for r in rows]
+
+
+def names_of(cat: Catalog) -> dict[int, tuple[str, int | None]]:
+    return {i: (n, c) for i, n, c in cat.rows("SELECT tag_id, name, category_id FROM tags")}
+
+
+def test_known_and_unknown_names_across_columns_and_whitespace():
+    rows = [
+        {"post_id": 7, "c0": "1girl  solo\tlong_hair", "c1": "some_artist", "c4": "hatsune_miku"},
+        {"post_id": 3, "c0": "", "bare": " solo  new_tag\n"},
+        {"post_id": 9},  # no tags at all
+        {"post_id": 5, "c0": "new_tag new_tag", "c1": "new_artist", "c4": "новый_тег"},
+        {"post_id": 4, "bare": "new_artist"},  # a bare use does not outvote the artist column
+    ]
+    known = {"1girl": 1, "solo": 2, "long_hair": 3, "some_artist": 40, "hatsune_miku": 50}
+    cat = staged(rows, known)
+    result = staged_tag_ids(cat)
+    assert result.post_ids.tolist() == [7, 3, 9, 5, 4]
+    assert result.counts.tolist() == [5, 2, 0, 4, 1]
+    tags = names_of(cat)
+    got = [tags[t][0] for t in result.tag_ids]
+    assert got == [n for post in python_split(rows) for n, _ in post]
+    assert got[:5] == ["1girl", "solo", "long_hair", "some_artist", "hatsune_miku"]
+    assert [tags[t] for t in result.tag_ids[:5]] == [("1girl", 0), ("solo", 0), ("long_hair", 0), ("some_artist", 0),
+                                                      ("hatsune_miku", 0)]  # known tags keep their own category
+    new = {n: (i, c) for i, (n, c) in tags.items() if n not in known}
+    assert set(new) == {"new_tag", "new_artist", "новый_тег"}
+    assert new["new_tag"][1] == 0 and new["new_artist"][1] == 1 and new["новый_тег"][1] == 4
+    assert min(i for i, _ in new.values()) > max(known.values())  # ids after the largest known one
+    assert len({i for i, _ in new.values()}) == 3
+
+
+def test_a_name_only_in_bare_strings_has_no_category():
+    cat = staged([{"post_id": 1, "bare": "mystery"}], {})
+    result = staged_tag_ids(cat)
+    assert names_of(cat)[int(result.tag_ids[0])] == ("mystery", None)
+
+
+@pytest.mark.parametrize("known_share", [1.0, 0.5, 0.0])
+def test_many_posts_in_several_chunks_match_a_plain_split(known_share):
+    """Thousands of unknown names (the unknown-name table grows), one-letter names (the output
+    grows past its first guess), several Arrow chunks: the same ids a plain split finds."""
+    rng = np.random.default_rng(3)
+    vocabulary = [f"t{i}" for i in range(6000)] + list("abcdefghij")
+    rows = []
+    for post in range(3000):
+        picks = rng.choice(len(vocabulary), size=rng.integers(0, 30))
+        row = {"post_id": 1000 + post, "c0": " ".join(vocabulary[p] for p in picks[::2]),
+               "c1": " ".join(vocabulary[p] for p in picks[1::2])}
+        if post % 7 == 0:
+            row["bare"] = "a b c d e f g h i j a b c d e f g h i j"
+        rows.append(row)
+    known = {n: 10 + i for i, n in enumerate(vocabulary) if i < known_share * len(vocabulary)}
+    cat = staged(rows, known, chunk_rows=700)
+    result = staged_tag_ids(cat)
+    tags = names_of(cat)
+    expected = python_split(rows)
+    assert result.counts.tolist() == [len(p) for p in expected]
+    assert [tags[t][0] for t in result.tag_ids] == [n for p in expected for n, _ in p]
+    # every unknown name once in tags, with its most used column's category
+    uses = collections.defaultdict(collections.Counter)
+    for post in expected:
+        for name, category in post:
+            if name not in known and category is not None:
+                uses[name][category] += 1
+    by_name = {n: c for n, c in tags.values()}
+    assert len(by_name) == len(tags)
+    for name, counter in uses.items():
+        assert counter[by_name[name]] == max(counter.values())
+
+
+def test_an_empty_staging_gives_empty_arrays():
+    cat = staged([], {"solo": 1})
+    result = staged_tag_ids(cat)
+    assert len(result.post_ids) == len(result.counts) == len(result.tag_ids) == 0
+
+
+def test_name_table_finds_every_name_and_nothing_else():
+    names = pa.array(["", "a", "ab", "ba", "solo", "long_hair"])
+    offsets, data = tag_split._string_buffers(names)
+    slots = tag_split._name_table(offsets, data)
+    probe = np.frombuffer(b"solo ab x ba", np.uint8)
+    for start, stop, want in ((0, 4, 4), (5, 7, 2), (8, 9, -1), (10, 12, 3)):
+        h = np.uint64(tag_split._hash(probe, start, stop))
+        assert tag_split._lookup(slots, offsets, data, h, probe, start, stop) == want
