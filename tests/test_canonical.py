@@ -98,3 +98,25 @@ def test_output_arrays_grow_when_implications_outnumber_the_dump_tags():
     assert cat.rows("SELECT origin::VARCHAR, count(*) FROM post_tags GROUP BY 1 ORDER BY 1") == [("dump", 100), ("implied", 300)]
     assert dict(cat.rows("SELECT name, post_count FROM tags WHERE post_count > 0")) == {
         "fox": 100, "canine": 100, "canid": 100, "mammal": 100}
+
+
+def test_dump_held_in_memory_in_parts_gives_the_catalogs_answer():
+    """A first ingest hands canonicalisation its dump tags as parts (one per Arrow chunk): the
+    same rows and counts as reading dump_tags back, growth across an early return included."""
+    rng = np.random.default_rng(1)
+    names = list(TAGS)
+    dump = [(int(p), names[int(t)]) for p, t in zip(rng.integers(0, 400, 4000), rng.integers(0, len(names), 4000))]
+    dump.sort(key=lambda row: row[0])  # grouped by post, as the splitter leaves them
+    cat = make_catalog(dump, removed={5, 17})
+    canonical_post_tags(cat)
+    query = "SELECT post_id, tag_id, origin::VARCHAR FROM post_tags ORDER BY ALL"
+    from_catalog, counts = cat.rows(query), cat.rows("SELECT tag_id, post_count FROM tags ORDER BY 1")
+    posts = np.array(sorted({p for p, _ in dump}), np.int64)
+    per_post = np.array([sum(1 for p, _ in dump if p == q) for q in posts], np.int64)
+    tag_ids = np.array([TAGS[n] for _, n in dump], np.int64)
+    cut, row_cut = len(posts) // 3, int(per_post[:len(posts) // 3].sum())
+    parts = [canonical.DumpTags(posts[:cut], per_post[:cut], tag_ids[:row_cut], np.repeat(posts[:cut], per_post[:cut])),
+             canonical.DumpTags(posts[cut:], per_post[cut:], tag_ids[row_cut:], np.repeat(posts[cut:], per_post[cut:]))]
+    canonical_post_tags(cat, parts)
+    assert cat.rows(query) == from_catalog
+    assert cat.rows("SELECT tag_id, post_count FROM tags ORDER BY 1") == counts

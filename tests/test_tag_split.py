@@ -12,6 +12,7 @@ import pytest
 
 from curation.catalog import Catalog
 from curation.ingest import tag_split
+from curation.ingest.canonical import DumpTags
 from curation.ingest.tag_split import TAG_COLUMNS, staged_tag_ids
 
 COLUMNS = [name for name, _ in TAG_COLUMNS]
@@ -39,6 +40,17 @@ def python_split(rows: list[dict]) -> list[list[tuple[str, int | None]]]:
             for r in rows]
 
 
+def split(cat: Catalog) -> DumpTags:
+    """staged_tag_ids' parts joined, checked to hold distinct posts each."""
+    parts = staged_tag_ids(cat)
+    for part in parts:
+        assert len(set(part.post_ids.tolist())) == len(part.post_ids)
+        assert part.tag_posts.tolist() == np.repeat(part.post_ids, part.counts).tolist()
+    if not parts:
+        return DumpTags(*(np.zeros(0, np.int64) for _ in range(4)))
+    return DumpTags(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("post_ids", "counts", "tag_ids", "tag_posts")))
+
+
 def names_of(cat: Catalog) -> dict[int, tuple[str, int | None]]:
     return {i: (n, c) for i, n, c in cat.rows("SELECT tag_id, name, category_id FROM tags")}
 
@@ -53,7 +65,7 @@ def test_known_and_unknown_names_across_columns_and_whitespace():
     ]
     known = {"1girl": 1, "solo": 2, "long_hair": 3, "some_artist": 40, "hatsune_miku": 50}
     cat = staged(rows, known)
-    result = staged_tag_ids(cat)
+    result = split(cat)
     assert result.post_ids.tolist() == [7, 3, 9, 5, 4]
     assert result.counts.tolist() == [5, 2, 0, 4, 1]
     tags = names_of(cat)
@@ -71,7 +83,7 @@ def test_known_and_unknown_names_across_columns_and_whitespace():
 
 def test_a_name_only_in_bare_strings_has_no_category():
     cat = staged([{"post_id": 1, "bare": "mystery"}], {})
-    result = staged_tag_ids(cat)
+    result = split(cat)
     assert names_of(cat)[int(result.tag_ids[0])] == ("mystery", None)
 
 
@@ -91,7 +103,7 @@ def test_many_posts_in_several_chunks_match_a_plain_split(known_share):
         rows.append(row)
     known = {n: 10 + i for i, n in enumerate(vocabulary) if i < known_share * len(vocabulary)}
     cat = staged(rows, known, chunk_rows=700)
-    result = staged_tag_ids(cat)
+    result = split(cat)
     tags = names_of(cat)
     expected = python_split(rows)
     assert result.counts.tolist() == [len(p) for p in expected]
@@ -110,8 +122,8 @@ def test_many_posts_in_several_chunks_match_a_plain_split(known_share):
 
 def test_an_empty_staging_gives_empty_arrays():
     cat = staged([], {"solo": 1})
-    result = staged_tag_ids(cat)
-    assert len(result.post_ids) == len(result.counts) == len(result.tag_ids) == 0
+    result = split(cat)
+    assert len(result.post_ids) == len(result.counts) == len(result.tag_ids) == len(result.tag_posts) == 0
 
 
 def test_name_table_finds_every_name_and_nothing_else():

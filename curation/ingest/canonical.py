@@ -11,7 +11,9 @@ Python objects. Each tag's count of live posts comes out of the same pass.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -81,60 +83,81 @@ def _group_runs(post_ids):
 
 
 @numba.njit(cache=True, nogil=True)
-def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_starts, closure_ids, live):
-    """Per post: its aliased dump tags once each, then every implied tag it lacks.
+def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_starts, closure_ids, live, posts, out,
+                    stamp, base, d, k, stop):
+    """Per post from ``d`` to ``stop``: its aliased dump tags once each, then every implied tag it
+    lacks, written from row ``k`` of out on. The hot loop allocates nothing: when out might not
+    hold a post, it returns early and the caller grows out and calls again from that post.
 
     post_runs (P + 1,), run_order (R,), run_bounds (R + 1,) from ``_group_runs``; tag_ids (n,)
     int32 dense tag numbers; alias (T,) int32 the canonical number of each tag; closure_starts
     (T + 1,) int64 and closure_ids (m,) int32 the implied numbers of each tag (CSR); live (P,)
-    bool. Returns rows per post (P,) int64, tags (k,) int32, implied (k,) bool and each tag's
-    number of live posts (T,) int64.
+    bool; posts (P,) int64 the post ids; out = (post (cap,) int64, tag (cap,) int32, implied (cap,)
+    bool, counts (T,) int64 live posts per tag); stamp (T,) int64 marks what the current post has,
+    as base + d (base differs on every call, so a post begun before an early return restarts
+    clean). Returns (the next post, the next row).
     """
-    n_posts = post_runs.shape[0] - 1
-    n_tags = alias.shape[0]
-    stamp = np.full(n_tags, -1, np.int64)
-    cap = tag_ids.shape[0] + tag_ids.shape[0] // 4 + 16
-    out_tag = np.empty(cap, np.int32)
-    out_implied = np.empty(cap, np.bool_)
-    per_post = np.zeros(n_posts, np.int64)
-    counts = np.zeros(n_tags, np.int64)
-    k = 0
-    for d in range(n_posts):
+    out_post, out_tag, out_implied, counts = out
+    cap = out_tag.shape[0]
+    while d < stop:
         first = k
+        mark = base + d
+        full = False
         for q in range(post_runs[d], post_runs[d + 1]):
             run = run_order[q]
             for i in range(run_bounds[run], run_bounds[run + 1]):
                 t = alias[tag_ids[i]]
-                if stamp[t] != d:
-                    stamp[t] = d
-                    out_tag, out_implied, k = _push(out_tag, out_implied, k, t, False)
+                if stamp[t] != mark:
+                    stamp[t] = mark
+                    if k == cap:
+                        full = True
+                        break
+                    out_tag[k] = t
+                    out_implied[k] = False
+                    k += 1
+            if full:
+                break
         written = k  # the closure is transitive: implied tags need no expanding of their own
         for w in range(first, written):
+            if full:
+                break
             t = out_tag[w]
             for c in range(closure_starts[t], closure_starts[t + 1]):
                 u = closure_ids[c]
-                if stamp[u] != d:
-                    stamp[u] = d
-                    out_tag, out_implied, k = _push(out_tag, out_implied, k, u, True)
-        per_post[d] = k - first
+                if stamp[u] != mark:
+                    stamp[u] = mark
+                    if k == cap:
+                        full = True
+                        break
+                    out_tag[k] = u
+                    out_implied[k] = True
+                    k += 1
+        if full:
+            return d, first
+        for w in range(first, k):
+            out_post[w] = posts[d]
         if live[d]:
             for w in range(first, k):
                 counts[out_tag[w]] += 1
-    return per_post, out_tag[:k], out_implied[:k], counts
+        d += 1
+    return d, k
 
 
-@numba.njit(inline="always")
-def _push(tags, implied, k, tag, is_implied):
-    """Row ``k`` set to (tag, is_implied), the arrays doubled first when full; returns them and k + 1."""
-    if k == tags.shape[0]:
-        grown_tags = np.empty(2 * k, tags.dtype)
-        grown_implied = np.empty(2 * k, implied.dtype)
-        grown_tags[:k] = tags
-        grown_implied[:k] = implied
-        tags, implied = grown_tags, grown_implied
-    tags[k] = tag
-    implied[k] = is_implied
-    return tags, implied, k + 1
+def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop: int):
+    """``_canonical_rows`` over posts [start, stop), growing its output as needed: returns
+    (post (k,) int64, tag (k,) int32, implied (k,) bool, counts (T,) int64)."""
+    post_runs, run_order, run_bounds, tag_ids = grouped
+    rows = int(np.diff(run_bounds)[run_order[post_runs[start]:post_runs[stop]]].sum())
+    cap = rows + rows // 4 + 16
+    out = (np.empty(cap, np.int64), np.empty(cap, np.int32), np.empty(cap, np.bool_), np.zeros(n_tags, np.int64))
+    stamp = np.full(n_tags, -1, np.int64)
+    d, k, base = start, 0, 0
+    while True:
+        d, k = _canonical_rows(post_runs, run_order, run_bounds, tag_ids, *tables, live, posts, out, stamp, base, d, k, stop)
+        if d == stop:
+            return out[0][:k], out[1][:k], out[2][:k], out[3]
+        base += len(posts)
+        out = tuple(np.concatenate([a[:k], np.empty(len(a), a.dtype)]) for a in out[:3]) + (out[3],)
 
 
 def _columns(cat: Catalog, query: str, dtype) -> list[np.ndarray]:
@@ -152,22 +175,14 @@ def _joined(column: pa.ChunkedArray) -> pa.Array:
 
 @dataclass
 class DumpTags:
-    """Dump tags grouped by post: post_ids (P,) int64 distinct, counts (P,) int64, tag_ids (n,)
-    int64 the posts' tags one run after another."""
+    """Dump tags of distinct posts, grouped by post: post_ids (P,) int64, counts (P,) int64,
+    tag_ids (n,) int64 the posts' tags one run after another, tag_posts (n,) int64 the post of
+    each. A dump held in memory is a list of these (one per Arrow chunk it was staged in)."""
 
     post_ids: np.ndarray
     counts: np.ndarray
     tag_ids: np.ndarray
-
-    @classmethod
-    def empty(cls) -> DumpTags:
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-
-    @classmethod
-    def concat(cls, parts: list[DumpTags]) -> DumpTags:
-        if len(parts) < 2:
-            return parts[0] if parts else cls.empty()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("post_ids", "counts", "tag_ids")))
+    tag_posts: np.ndarray
 
 
 def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -177,20 +192,12 @@ def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndar
     return (*_group_runs(post_ids), dump_tag_ids)
 
 
-def canonical_post_tags(cat: Catalog, dump: DumpTags | None = None) -> None:
+def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> None:
     """Rebuild ``post_tags`` from the dump tags, ``alias_map`` and ``tag_implication_closure``,
     and set every tag's ``post_count`` (live posts only) and category name. ``dump``: the
     catalog's dump tags when the caller holds them already (a first ingest); else they are read
     from ``dump_tags``."""
     started = time.perf_counter()
-    if dump is None:
-        posts, run_bounds, post_runs, run_order, dump_tag_ids = _grouped_from_catalog(cat)
-    else:  # every post is one run already
-        posts, dump_tag_ids = dump.post_ids, dump.tag_ids
-        run_bounds = np.zeros(len(posts) + 1, np.int64)
-        np.cumsum(dump.counts, out=run_bounds[1:])
-        post_runs = np.arange(len(posts) + 1, dtype=np.int64)
-        run_order = np.arange(len(posts), dtype=np.int64)
     alias_from, alias_to = _columns(cat, "SELECT antecedent_id, consequent_id FROM alias_map WHERE antecedent_id IS NOT NULL",
                                    np.int64)
     implies_from, implies_to = _columns(cat, sql_text("marts/closure_ids"), np.int64)
@@ -215,12 +222,32 @@ def canonical_post_tags(cat: Catalog, dump: DumpTags | None = None) -> None:
     np.cumsum(np.bincount(implies_from, minlength=n_tags), out=closure_starts[1:])
     closure_ids = implies_to[np.argsort(implies_from, kind="stable")]
 
-    live = ~np.isin(posts, removed)
-    per_post, out_tag, implied, counts = _canonical_rows(post_runs, run_order, run_bounds, number(dump_tag_ids), alias,
-                                                         closure_starts, closure_ids, live)
-    del dump_tag_ids
-    out_ids = out_tag if id_of is None else id_of[out_tag]
-    canonical = pa.table({"post_id": np.repeat(posts, per_post), "tag_id": out_ids, "implied": implied})
+    tables = (alias, closure_starts, closure_ids)
+    if dump is None:  # read back, grouped, and cut into one range of posts per core
+        posts, run_bounds, post_runs, run_order, dump_tag_ids = _grouped_from_catalog(cat)
+        grouped = (post_runs, run_order, run_bounds, number(dump_tag_ids))
+        del dump_tag_ids
+        live = ~np.isin(posts, removed)
+        bounds = np.linspace(0, len(posts), (os.cpu_count() or 1) + 1).astype(np.int64).tolist()
+        tasks = [(grouped, live, posts, start, stop) for start, stop in zip(bounds, bounds[1:])]
+    else:  # one task per part; each post is one run already
+        tasks = []
+        for part in dump:
+            run_bounds = np.zeros(len(part.post_ids) + 1, np.int64)
+            np.cumsum(part.counts, out=run_bounds[1:])
+            grouped = (np.arange(len(part.post_ids) + 1, dtype=np.int64), np.arange(len(part.post_ids), dtype=np.int64),
+                       run_bounds, number(part.tag_ids))
+            tasks.append((grouped, ~np.isin(part.post_ids, removed), part.post_ids, 0, len(part.post_ids)))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="canonical") as pool:  # kernels free the GIL
+        parts = list(pool.map(lambda task: _canonical_range(task[0], tables, task[1], task[2], n_tags, task[3], task[4]),
+                              tasks))
+    counts = np.sum([p[3] for p in parts], axis=0) if parts else np.zeros(n_tags, np.int64)
+    batches = [pa.record_batch({"post_id": post, "tag_id": tag if id_of is None else id_of[tag], "implied": implied})
+               for post, tag, implied, _ in parts]
+    n_rows = sum(len(b) for b in batches)
+    canonical = pa.Table.from_batches(batches, schema=pa.schema([
+        ("post_id", pa.int64()), ("tag_id", pa.int32() if id_of is None else pa.int64()), ("implied", pa.bool_())]))
+    del parts, batches
     used = np.flatnonzero(counts)
     tag_counts = pa.table({"tag_id": used if id_of is None else id_of[used], "posts": counts[used]})
     cat.con.register("canonical_rows", canonical)
@@ -231,4 +258,4 @@ def canonical_post_tags(cat: Catalog, dump: DumpTags | None = None) -> None:
     finally:
         cat.con.unregister("canonical_rows")
         cat.con.unregister("tag_live_counts")
-    log.info("canonical post tags: %d rows in %.2fs", len(out_tag), time.perf_counter() - started)
+    log.info("canonical post tags: %d rows in %.2fs", n_rows, time.perf_counter() - started)

@@ -26,7 +26,7 @@ from ..config import Config, Source, load_config
 from ..errors import SourceError
 from ..progress import progress
 from .canonical import DumpTags, canonical_post_tags
-from .tag_split import StagedTags, staged_tag_ids
+from .tag_split import staged_tag_ids
 from .files import FileDigest, check_format, digest_file, has_header, is_json_array, looks_json, newest_snapshot, snapshot_date, source_files
 
 log = logging.getLogger(__name__)
@@ -182,27 +182,27 @@ class BatchTags:
     """The dump tags of one source's staged files, kept in memory until the batch is written."""
 
     def __init__(self) -> None:
-        self._files: list[tuple[StagedTags, int]] = []
-        self._grouped: DumpTags | None = None
+        self._files: list[tuple[list[DumpTags], int]] = []
 
-    def add(self, staged: StagedTags, file_order: int) -> None:
-        self._files.append((staged, file_order))
-        self._grouped = None
+    def add(self, parts: list[DumpTags], file_order: int) -> None:
+        self._files.append((parts, file_order))
 
-    def grouped(self) -> DumpTags:
-        """Every file's tags grouped by post, files one after another."""
-        if self._grouped is None:
-            self._grouped = DumpTags.concat([DumpTags(s.post_ids, s.counts, s.tag_ids) for s, _ in self._files])
-        return self._grouped
+    def parts(self) -> list[DumpTags]:
+        """Every file's parts, files one after another."""
+        return [part for parts, _ in self._files for part in parts]
 
     def rows(self, with_file_order: bool) -> pa.Table:
-        """One row per post tag: post_id, tag_id and, when asked, the file_order it came from."""
-        grouped = self.grouped()
-        columns = {"post_id": np.repeat(grouped.post_ids, grouped.counts), "tag_id": grouped.tag_ids}
-        if with_file_order:
-            orders = np.concatenate([np.full(len(s.tag_ids), order, np.int32) for s, order in self._files] or [[]])
-            columns["file_order"] = orders.astype(np.int32)
-        return pa.table(columns)
+        """One row per post tag: post_id, tag_id and, when asked, the file_order it came from
+        (one record batch per part: nothing is copied)."""
+        fields = [("post_id", pa.int64()), ("tag_id", pa.int64())] + ([("file_order", pa.int32())] if with_file_order else [])
+        batches = []
+        for parts, order in self._files:
+            for part in parts:
+                columns = {"post_id": part.tag_posts, "tag_id": part.tag_ids}
+                if with_file_order:
+                    columns["file_order"] = np.full(len(part.tag_ids), order, np.int32)
+                batches.append(pa.record_batch(columns))
+        return pa.Table.from_batches(batches, schema=pa.schema(fields))
 
 
 class FreshTags:
@@ -210,16 +210,14 @@ class FreshTags:
     back from the catalog: valid while the catalog had none before and every batch was all new."""
 
     def __init__(self, catalog_had_tags: bool) -> None:
-        self._batches: list[BatchTags] | None = None if catalog_had_tags else []
+        self._parts: list[DumpTags] | None = None if catalog_had_tags else []
 
     def add(self, batch: BatchTags | None) -> None:
-        if self._batches is not None:
-            self._batches = None if batch is None else self._batches + [batch]
+        if self._parts is not None:
+            self._parts = None if batch is None else self._parts + batch.parts()
 
-    def grouped(self) -> DumpTags | None:
-        if self._batches is None:
-            return None
-        return DumpTags.concat([b.grouped() for b in self._batches])
+    def parts(self) -> list[DumpTags] | None:
+        return self._parts
 
 
 def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, rows: int, digest: str) -> None:
@@ -318,7 +316,7 @@ def ingest(workspace: Path | str) -> IngestReport:
                 for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure"):
                     cat.run(step)
                     advance(1)
-                canonical_post_tags(cat, fresh.grouped())
+                canonical_post_tags(cat, fresh.parts())
                 advance(1)
         report.posts = cat.scalar("SELECT count(*) FROM posts WHERE NOT is_removed")
         report.tags = cat.scalar("SELECT count(*) FROM tags WHERE post_count > 0")

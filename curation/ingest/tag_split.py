@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 import pyarrow as pa
 
 from ..catalog import Catalog, sql_text
+from .canonical import DumpTags
 
 # the columns of stg_tag_strings after post_id, and the category id each one implies
 # (NULL for a bare tag string, whose categories come from the tag list)
@@ -27,20 +27,6 @@ TAG_COLUMNS = (("c0", 0), ("c1", 1), ("c2", 2), ("c3", 3), ("c4", 4), ("c5", 5),
                ("bare", None))
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
-
-
-@dataclass
-class StagedTags:
-    """One staged file's dump tags, grouped by post.
-
-    post_ids (P,) int64 in file order; counts (P,) int64 tags per post; tag_ids (n,) int64, the
-    posts' tags one run after another (a name repeated in a post repeats here; canonicalisation
-    collapses it).
-    """
-
-    post_ids: np.ndarray
-    counts: np.ndarray
-    tag_ids: np.ndarray
 
 
 @numba.njit(cache=True, nogil=True)
@@ -277,29 +263,29 @@ def _int_column(column: pa.ChunkedArray) -> np.ndarray:
     return np.ascontiguousarray(_joined(column).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def staged_tag_ids(cat: Catalog) -> StagedTags:
-    """The staged file's tags (view stg_tag_strings) as tag ids; names no tag list knows are
-    added to ``tags`` first, with the category their column gave most often."""
+def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
+    """The staged file's tags (view stg_tag_strings) as tag ids, one part per Arrow chunk of the
+    staged rows, in file order; names no tag list knows are added to ``tags`` first, with the
+    category their column gave most often."""
     staged = cat.con.sql(sql_text("staging/tag_strings_joined")).to_arrow_table()
-    post_ids = _int_column(staged.column(0))
     known = cat.con.sql("SELECT tag_id, coalesce(name, '') FROM tags").to_arrow_table()
     name_offsets, name_data = _string_buffers(_joined(known.column(1)))
     slots = _name_table(name_offsets, name_data)
     known_ids = _int_column(known.column(0))
-    chunks = [_string_buffers(chunk) for chunk in staged.column(1).chunks]
+    # one Arrow chunk (the same rows in both columns) per task, on every core at once (the
+    # kernels release the GIL); the parts stay apart (joining them would copy every row)
+    chunks = [(_int_column(pa.chunked_array([ids])), *_string_buffers(strings))
+              for ids, strings in zip(staged.column(0).chunks, staged.column(1).chunks)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="tag-split") as pool:
-        # the kernel releases the GIL: Arrow's chunks are split on every core at once
         parts = list(pool.map(lambda chunk: _split_chunk(*chunk, slots, name_offsets, name_data, known_ids), chunks))
-    counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    tags = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-    unknown = sum(p[2] for p in parts)
-    if unknown:
-        _number_unknown_tags(cat, staged.column(1), tags)
-    return StagedTags(post_ids, counts, tags)
+    if any(unknown for _, unknown in parts):
+        _number_unknown_tags(cat, staged.column(1), [part for part, _ in parts])
+    return [part for part, _ in parts]
 
 
-def _split_chunk(offsets, data, slots, name_offsets, name_data, known_ids) -> tuple[np.ndarray, np.ndarray, int]:
-    """One Arrow chunk's posts through ``_split_known``: counts (P,), tags (n,), unknown tokens."""
+def _split_chunk(post_ids, offsets, data, slots, name_offsets, name_data, known_ids) -> tuple[DumpTags, int]:
+    """One Arrow chunk's posts (P,) through ``_split_known``: their tags, and the number of
+    unknown tokens (left -1 in tag_ids)."""
     n_posts, post, k, unknown = len(offsets) - 1, 0, 0, 0
     counts = np.zeros(n_posts, np.int64)
     tags = np.empty(len(data) // 10 + 1024, np.int64)  # tag names average over 10 bytes with their separator
@@ -307,25 +293,43 @@ def _split_chunk(offsets, data, slots, name_offsets, name_data, known_ids) -> tu
         post, k, seen = _split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, post, k)
         unknown += seen
         if post == n_posts:
-            return counts, tags[:k], unknown
+            return DumpTags(post_ids, counts, tags[:k], _repeat(post_ids, counts, k)), unknown
         tags = np.concatenate([tags[:k], np.empty(max(len(tags), int(offsets[post + 1] - offsets[post])), np.int64)])
 
 
-def _number_unknown_tags(cat: Catalog, column: pa.ChunkedArray, tags: np.ndarray) -> None:
-    """Give the unknown tokens of tags (n,) (-1) ids: each distinct name is added to ``tags``.
-    column: the joined tag strings, whose chunks are joined here (the names' byte ranges must
-    point into one buffer)."""
+@numba.njit(cache=True, nogil=True)
+def _repeat(values, counts, total):
+    """np.repeat(values, counts) (total rows), without holding the GIL."""
+    out = np.empty(total, values.dtype)
+    k = 0
+    for i in range(values.shape[0]):
+        for _ in range(counts[i]):
+            out[k] = values[i]
+            k += 1
+    return out
+
+
+def _number_unknown_tags(cat: Catalog, column: pa.ChunkedArray, parts: list[DumpTags]) -> None:
+    """Give the unknown tokens (-1) of the parts' tag_ids, one part per chunk of column (the
+    joined tag strings), their ids: each distinct name is added to ``tags``. The chunks are
+    joined here: the names' byte ranges must point into one buffer."""
     offsets, data = _string_buffers(_joined(column.cast(pa.large_string())))
     table = _unknown_table(1 << 12, len(TAG_COLUMNS))
-    post = k = 0
-    while True:
-        post, k = _number_unknown(offsets, data, tags, table, post, k)
-        if post == len(offsets) - 1:
-            break
-        table = _grown_table(table, int(offsets[post + 1] - offsets[post]))
+    first = 0
+    for part in parts:
+        part_offsets = offsets[first:first + len(part.post_ids) + 1]
+        post = k = 0
+        while True:
+            post, k = _number_unknown(part_offsets, data, part.tag_ids, table, post, k)
+            if post == len(part.post_ids):
+                break
+            table = _grown_table(table, int(part_offsets[post + 1] - part_offsets[post]))
+        first += len(part.post_ids)
     n = int(table[4][0])
     names = [bytes(data[a:b]).decode("utf-8", errors="replace") for a, b in table[2][:n].tolist()]
-    _resolve(tags, _add_unknown_tags(cat, names, table[3][:n]))
+    new_ids = _add_unknown_tags(cat, names, table[3][:n])
+    for part in parts:
+        _resolve(part.tag_ids, new_ids)
 
 
 def _add_unknown_tags(cat: Catalog, names: list[str], unknown_uses: np.ndarray) -> np.ndarray:
