@@ -264,6 +264,29 @@ def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
     return n
 
 
+def _warm_up_kernels() -> None:
+    """Run the tag splitter and canonicalisation once on a three-post catalog in memory, so that
+    numba loads their compiled code (about a second) while DuckDB reads the first dump, instead
+    of after it. Any failure here is left for the real run to report."""
+    try:
+        cat = Catalog(None)
+        cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
+        cat.con.execute("INSERT INTO tags VALUES (1, 'solo', 0, 'general', 0)")
+        cat.con.execute("INSERT INTO posts (post_id) VALUES (1), (2), (3)")
+        cat.con.execute("CREATE TEMP VIEW stg_tag_strings AS SELECT * FROM (VALUES (1, 'solo new', 'x'), (2, '', NULL), "
+                        "(3, NULL, 'solo')) AS t(post_id, c0, c1), (SELECT NULL::VARCHAR AS c2, NULL::VARCHAR AS c3, "
+                        "NULL::VARCHAR AS c4, NULL::VARCHAR AS c5, NULL::VARCHAR AS c6, NULL::VARCHAR AS c7, "
+                        "NULL::VARCHAR AS c8, NULL::VARCHAR AS bare)")
+        parts = staged_tag_ids(cat)
+        for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure"):
+            cat.run(step)
+        canonical_post_tags(cat, parts)
+        canonical_post_tags(cat)
+        cat.close()
+    except Exception as exc:  # noqa: BLE001 - a warm-up only
+        log.debug("kernel warm-up failed: %s", exc)
+
+
 def ingest(workspace: Path | str) -> IngestReport:
     """Ingest every source of the workspace's curate.toml; returns what changed."""
     workspace = Path(workspace)
@@ -272,6 +295,9 @@ def ingest(workspace: Path | str) -> IngestReport:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
     report = IngestReport()
     with contextlib.ExitStack() as stack:
+        warm_up = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")
+        warm_up.submit(_warm_up_kernels)
+        stack.callback(warm_up.shutdown)
         cat = stack.enter_context(staged_catalog(workspace, memory_limit=cfg.runner.duckdb_memory_limit))
         cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
