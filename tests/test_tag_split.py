@@ -5,6 +5,8 @@ columns gave most often, Arrow chunks and output growth, checked against a plain
 from __future__ import annotations
 
 import collections
+import importlib
+import logging
 
 import numpy as np
 import pyarrow as pa
@@ -134,3 +136,12 @@ def test_name_table_finds_every_name_and_nothing_else():
     for start, stop, want in ((0, 4, 4), (5, 7, 2), (8, 9, -1), (10, 12, 3)):
         h = np.uint64(tag_split._hash(probe, start, stop))
         assert tag_split._lookup(slots, offsets, data, h, probe, start, stop) == want
+
+
+def test_the_kernel_warm_up_runs_the_real_code_paths(caplog):
+    """The ingest warms numba's kernels on a tiny catalog; a change to their signatures must not
+    turn the warm-up into a silent failure."""
+    module = importlib.import_module("curation.ingest.ingest")  # the package's `ingest` is the function
+    with caplog.at_level(logging.DEBUG, logger="curation.ingest.ingest"):
+        module._warm_up_kernels()
+    assert not [r for r in caplog.records if "warm-up failed" in r.getMessage()]
