@@ -106,15 +106,9 @@ def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_st
         for q in range(post_runs[d], post_runs[d + 1]):
             run = run_order[q]
             for i in range(run_bounds[run], run_bounds[run + 1]):
-                t = alias[tag_ids[i]]
-                if stamp[t] != mark:
-                    stamp[t] = mark
-                    if k == cap:
-                        full = True
-                        break
-                    out_tag[k] = t
-                    out_implied[k] = False
-                    k += 1
+                k, full = _add_once(stamp, mark, out_tag, out_implied, k, alias[tag_ids[i]], False)
+                if full:
+                    break
             if full:
                 break
         written = k  # the closure is transitive: implied tags need no expanding of their own
@@ -123,15 +117,9 @@ def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_st
                 break
             t = out_tag[w]
             for c in range(closure_starts[t], closure_starts[t + 1]):
-                u = closure_ids[c]
-                if stamp[u] != mark:
-                    stamp[u] = mark
-                    if k == cap:
-                        full = True
-                        break
-                    out_tag[k] = u
-                    out_implied[k] = True
-                    k += 1
+                k, full = _add_once(stamp, mark, out_tag, out_implied, k, closure_ids[c], True)
+                if full:
+                    break
         if full:
             return d, first
         for w in range(first, k):
@@ -141,6 +129,20 @@ def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_st
                 counts[out_tag[w]] += 1
         d += 1
     return d, k
+
+
+@numba.njit(inline="always")
+def _add_once(stamp, mark, out_tag, out_implied, k, tag, implied):
+    """Row k set to (tag, implied) unless the post (stamp == mark) has the tag already; returns
+    the next row and whether out was full (nothing written then)."""
+    if stamp[tag] == mark:
+        return k, False
+    if k == out_tag.shape[0]:
+        return k, True
+    stamp[tag] = mark
+    out_tag[k] = tag
+    out_implied[k] = implied
+    return k + 1, False
 
 
 def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop: int):

@@ -264,6 +264,14 @@ def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
     return n
 
 
+def _not_warm_up(record: logging.LogRecord) -> bool:
+    return not record.threadName.startswith("warm-up")
+
+
+for _name in ("curation.catalog", "curation.ingest.canonical"):  # the warm-up's tiny steps stay out of -v logs
+    logging.getLogger(_name).addFilter(_not_warm_up)
+
+
 def _warm_up_kernels() -> None:
     """Run the tag splitter and canonicalisation once on a three-post catalog in memory, so that
     numba loads their compiled code (about a second) while DuckDB reads the first dump, instead
