@@ -232,14 +232,6 @@ def _resolve(tags, new_ids):
             tags[i] = new_ids[-1 - tags[i]]
 
 
-@numba.njit(cache=True, nogil=True)
-def _grown(a, rows):
-    """a with its first axis grown to rows (the new rows uninitialised)."""
-    out = np.empty((rows,) + a.shape[1:], a.dtype)
-    out[:a.shape[0]] = a
-    return out
-
-
 def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """An Arrow string array without nulls as (offsets (P + 1,) int32 or int64 into data, data
     uint8), without copying."""
