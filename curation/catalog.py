@@ -51,6 +51,8 @@ class Catalog:
         if not read_only:
             self.con.execute(sql_text("schema/catalog"))
             self.con.execute(sql_text("schema/migrations"))
+            if self.has_column("dump_tags", "tag_id"):
+                self.con.execute(sql_text("schema/dump_tags_lists"))
 
     def run(self, step: str, **params: Any) -> duckdb.DuckDBPyConnection:
         """Execute one SQL step with named parameters; returns the cursor for fetching."""

@@ -23,7 +23,14 @@ def make_catalog(dump: list[tuple[int, str]], removed: set[int], id_offset: int 
                          ("felid", "mammal", "active"), ("cat", "felid", "pending")])
     posts = sorted({p for p, _ in dump})
     cat.con.executemany("INSERT INTO posts (post_id, is_removed) VALUES (?, ?)", [(p, p in removed) for p in posts])
-    cat.con.executemany("INSERT INTO dump_tags VALUES (?, ?)", [(p, TAGS[n] + id_offset) for p, n in dump])
+    # one stored list per run of rows of one post: interleaved posts get several lists
+    lists: list[tuple[int, list[int]]] = []
+    for p, n in dump:
+        if not lists or lists[-1][0] != p:
+            lists.append((p, []))
+        lists[-1][1].append(TAGS[n] + id_offset)
+    if lists:
+        cat.con.executemany("INSERT INTO dump_tags VALUES (?, ?)", lists)
     for step in ("marts/alias_map", "marts/tag_implication_closure"):
         cat.run(step)
     return cat
@@ -115,8 +122,25 @@ def test_dump_held_in_memory_in_parts_gives_the_catalogs_answer():
     per_post = np.array([sum(1 for p, _ in dump if p == q) for q in posts], np.int64)
     tag_ids = np.array([TAGS[n] for _, n in dump], np.int64)
     cut, row_cut = len(posts) // 3, int(per_post[:len(posts) // 3].sum())
-    parts = [canonical.DumpTags(posts[:cut], per_post[:cut], tag_ids[:row_cut], np.repeat(posts[:cut], per_post[:cut])),
-             canonical.DumpTags(posts[cut:], per_post[cut:], tag_ids[row_cut:], np.repeat(posts[cut:], per_post[cut:]))]
+    parts = [canonical.DumpTags(posts[:cut], per_post[:cut], tag_ids[:row_cut]),
+             canonical.DumpTags(posts[cut:], per_post[cut:], tag_ids[row_cut:])]
     canonical_post_tags(cat, parts)
     assert cat.rows(query) == from_catalog
     assert cat.rows("SELECT tag_id, post_count FROM tags ORDER BY 1") == counts
+
+
+def test_a_catalog_with_dump_tag_rows_migrates_to_lists(tmp_path):
+    """Catalogs made before dump tags were lists (post_id, tag_id rows) are converted on open,
+    each post's tags in their stored order, and canonicalise as before."""
+    path = tmp_path / "catalog.duckdb"
+    Catalog(path).close()
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE dump_tags; CREATE TABLE dump_tags (post_id BIGINT, tag_id BIGINT)")
+    con.execute("INSERT INTO dump_tags VALUES (10, 1), (20, 6), (10, 3), (10, 2)")
+    con.close()
+    cat = Catalog(path)
+    assert not cat.has_column("dump_tags", "tag_id")
+    assert cat.rows("SELECT post_id, tag_ids FROM dump_tags ORDER BY 1") == [(10, [1, 3, 2]), (20, [6])]
+    cat.close()

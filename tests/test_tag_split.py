@@ -47,10 +47,9 @@ def split(cat: Catalog) -> DumpTags:
     parts = staged_tag_ids(cat)
     for part in parts:
         assert len(set(part.post_ids.tolist())) == len(part.post_ids)
-        assert part.tag_posts.tolist() == np.repeat(part.post_ids, part.counts).tolist()
     if not parts:
-        return DumpTags(*(np.zeros(0, np.int64) for _ in range(4)))
-    return DumpTags(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("post_ids", "counts", "tag_ids", "tag_posts")))
+        return DumpTags(*(np.zeros(0, np.int64) for _ in range(3)))
+    return DumpTags(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("post_ids", "counts", "tag_ids")))
 
 
 def names_of(cat: Catalog) -> dict[int, tuple[str, int | None]]:
@@ -125,7 +124,7 @@ def test_many_posts_in_several_chunks_match_a_plain_split(known_share):
 def test_an_empty_staging_gives_empty_arrays():
     cat = staged([], {"solo": 1})
     result = split(cat)
-    assert len(result.post_ids) == len(result.counts) == len(result.tag_ids) == len(result.tag_posts) == 0
+    assert len(result.post_ids) == len(result.counts) == len(result.tag_ids) == 0
 
 
 def test_name_table_finds_every_name_and_nothing_else():

@@ -178,20 +178,27 @@ def _joined(column: pa.ChunkedArray) -> pa.Array:
 @dataclass
 class DumpTags:
     """Dump tags of distinct posts, grouped by post: post_ids (P,) int64, counts (P,) int64,
-    tag_ids (n,) int64 the posts' tags one run after another, tag_posts (n,) int64 the post of
-    each. A dump held in memory is a list of these (one per Arrow chunk it was staged in)."""
+    tag_ids (n,) int64 the posts' tags one run after another. A dump held in memory is a list
+    of these (one per Arrow chunk it was staged in)."""
 
     post_ids: np.ndarray
     counts: np.ndarray
     tag_ids: np.ndarray
-    tag_posts: np.ndarray
 
 
 def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``dump_tags`` read back and grouped by post: posts (P,), run_bounds, post_runs, run_order
-    (see ``_group_runs``) and the tag ids (n,) int64."""
-    post_ids, dump_tag_ids = _columns(cat, "SELECT post_id, tag_id FROM dump_tags", np.int64)
-    return (*_group_runs(post_ids), dump_tag_ids)
+    """``dump_tags`` read back and grouped by post: posts (P,), run_bounds (R + 1,) row offsets,
+    post_runs, run_order (see ``_group_runs``) and the tag ids (n,) int64. Each stored list is
+    a run; a post normally has one list, more only when one file repeated its id."""
+    table = cat.con.sql("SELECT post_id, tag_ids FROM dump_tags").to_arrow_table()
+    post_ids = np.ascontiguousarray(_joined(table.column(0)).to_numpy(zero_copy_only=False), dtype=np.int64)
+    lists = _joined(table.column(1)).cast(pa.large_list(pa.int64()))
+    list_offsets = np.asarray(lists.offsets, dtype=np.int64)
+    values = np.ascontiguousarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if list_offsets[0]:  # a sliced array: rebase
+        values, list_offsets = values[list_offsets[0]:list_offsets[-1]], list_offsets - list_offsets[0]
+    posts, list_bounds, post_runs, run_order = _group_runs(post_ids)
+    return posts, list_offsets[list_bounds], post_runs, run_order, values
 
 
 def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> None:

@@ -192,15 +192,19 @@ class BatchTags:
         return [part for parts, _ in self._files for part in parts]
 
     def rows(self, with_file_order: bool) -> pa.Table:
-        """One row per post tag: post_id, tag_id and, when asked, the file_order it came from
-        (one record batch per part: nothing is copied)."""
-        fields = [("post_id", pa.int64()), ("tag_id", pa.int64())] + ([("file_order", pa.int32())] if with_file_order else [])
+        """One row per staged post: post_id, tag_ids (its list) and, when asked, the file_order
+        it came from (one record batch per part; the tag ids are not copied)."""
+        fields = [("post_id", pa.int64()), ("tag_ids", pa.large_list(pa.int64()))]
+        fields += [("file_order", pa.int32())] if with_file_order else []
         batches = []
         for parts, order in self._files:
             for part in parts:
-                columns = {"post_id": part.tag_posts, "tag_id": part.tag_ids}
+                offsets = np.zeros(len(part.counts) + 1, np.int64)
+                np.cumsum(part.counts, out=offsets[1:])
+                columns = {"post_id": part.post_ids,
+                           "tag_ids": pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(part.tag_ids))}
                 if with_file_order:
-                    columns["file_order"] = np.full(len(part.tag_ids), order, np.int32)
+                    columns["file_order"] = np.full(len(part.post_ids), order, np.int32)
                 batches.append(pa.record_batch(columns))
         return pa.Table.from_batches(batches, schema=pa.schema(fields))
 

@@ -285,20 +285,8 @@ def _split_chunk(post_ids, offsets, data, slots, name_offsets, name_data, known_
         post, k, seen = _split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, post, k)
         unknown += seen
         if post == n_posts:
-            return DumpTags(post_ids, counts, tags[:k], _repeat(post_ids, counts, k)), unknown
+            return DumpTags(post_ids, counts, tags[:k]), unknown
         tags = np.concatenate([tags[:k], np.empty(max(len(tags), int(offsets[post + 1] - offsets[post])), np.int64)])
-
-
-@numba.njit(cache=True, nogil=True)
-def _repeat(values, counts, total):
-    """np.repeat(values, counts) (total rows), without holding the GIL."""
-    out = np.empty(total, values.dtype)
-    k = 0
-    for i in range(values.shape[0]):
-        for _ in range(counts[i]):
-            out[k] = values[i]
-            k += 1
-    return out
 
 
 def _number_unknown_tags(cat: Catalog, column: pa.ChunkedArray, parts: list[DumpTags]) -> None:

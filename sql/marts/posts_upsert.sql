@@ -6,7 +6,7 @@ SELECT b.* FROM batch_final b LEFT JOIN posts p USING (post_id)
 WHERE p.post_id IS NULL OR p.row_hash <> b.row_hash OR p.is_removed;
 DELETE FROM dump_tags WHERE post_id IN (SELECT post_id FROM batch_changed);
 INSERT INTO dump_tags
-SELECT t.post_id, t.tag_id
+SELECT t.post_id, t.tag_ids
 FROM batch_dump_tags t JOIN batch_changed c ON c.post_id = t.post_id AND c.file_order = t.file_order;
 DELETE FROM posts WHERE post_id IN (SELECT post_id FROM batch_changed);
 INSERT INTO posts

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS tags (
 );
 CREATE TABLE IF NOT EXISTS dump_tags (      -- tags as the dump wrote them (their own tag ids), before canonicalising
     post_id BIGINT,
-    tag_id BIGINT
+    tag_ids BIGINT[]             -- one list per post (1 M rows at board scale, not 19 M)
 );
 CREATE TYPE IF NOT EXISTS tag_origin AS ENUM ('dump', 'implied');
 CREATE TABLE IF NOT EXISTS post_tags (
