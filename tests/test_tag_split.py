@@ -144,3 +144,31 @@ def test_the_kernel_warm_up_runs_the_real_code_paths(caplog):
     with caplog.at_level(logging.DEBUG, logger="curation.ingest.ingest"):
         module._warm_up_kernels()
     assert not [r for r in caplog.records if "warm-up failed" in r.getMessage()]
+
+
+def test_json_staging_groups_tag_objects_by_category_and_skips_rejects():
+    """stg_tag_strings over JSON posts: 2017-style tag objects by their category (one outside 0-8
+    counts as bare), 2021-style per-category strings lower-cased, a bare tag_string, and no tags
+    from rejected rows."""
+    cat = Catalog(None)
+    cat.run("staging/macros")
+    cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
+    cat.con.execute("""CREATE TEMP TABLE stg_posts AS SELECT * FROM (VALUES
+        (1, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+         [{'name': 'Obj_A', 'category': '0'}, {'name': 'obj_b', 'category': '1'}, {'name': 'obj_c', 'category': '4'},
+          {'name': 'obj_d', 'category': '9'}, {'name': 'obj_e', 'category': 'x'}]),
+        (2, NULL, 'solo Long_Hair', 'an_artist', '', NULL, NULL, 'x y', NULL),
+        (3, NULL, NULL, NULL, NULL, NULL, NULL, 'bare_one bare_two', NULL),
+        (4, 'unknown rating', 'rejected_tag', NULL, NULL, NULL, NULL, 'rejected_tag', NULL)
+    ) AS t(post_id, reject_reason, tag_string_general, tag_string_artist, tag_string_copyright, tag_string_character,
+           tag_string_meta, tag_string, tags)""")
+    cat.run("staging/stg_tag_strings_json")
+    parts = staged_tag_ids(cat)
+    tags = names_of(cat)
+    got = {int(p): [tags[t] for t in part.tag_ids[start:start + n]]
+           for part in parts for p, start, n in zip(part.post_ids, np.cumsum(part.counts) - part.counts, part.counts)}
+    assert got == {
+        1: [("obj_a", 0), ("obj_b", 1), ("obj_c", 4), ("obj_d", None), ("obj_e", None)],
+        2: [("solo", 0), ("long_hair", 0), ("an_artist", 1)],
+        3: [("bare_one", None), ("bare_two", None)],
+    }

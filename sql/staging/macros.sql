@@ -20,7 +20,8 @@ CREATE OR REPLACE TEMP MACRO post_lines(path, sep, is_array) AS TABLE
     SELECT * FROM json_lines(path, sep) WHERE NOT is_array
     UNION ALL
     SELECT * FROM json_array_lines(path) WHERE is_array;
--- object_names: the names of a post's tag objects (2017-2020 exports: [{name, c}] with c the
--- category id) in one category, space-separated; NULL when the post has no tag objects.
+-- object_names: the names of a post's tag objects (2017-2020 exports: [{name, category}],
+-- the category id as text) in one category, space-separated; NULL when the post has none.
 CREATE OR REPLACE TEMP MACRO object_names(tags, category) AS
-    array_to_string(list_transform(list_filter(tags, lambda t: t.c = category), lambda t: t.name), ' ');
+    array_to_string(list_transform(list_filter(tags, lambda t: TRY_CAST(t.category AS INTEGER) = category),
+                                   lambda t: t.name), ' ');
