@@ -167,11 +167,12 @@ def _columns(cat: Catalog, query: str, dtype) -> list[np.ndarray]:
     group; the chunks are joined by Arrow first (a ChunkedArray's own to_numpy is ~20x slower
     at 20 M rows)."""
     table = cat.con.sql(query).to_arrow_table(batch_size=1 << 30)
-    return [np.ascontiguousarray(_joined(table.column(i)).to_numpy(zero_copy_only=False), dtype=dtype)
+    return [np.ascontiguousarray(joined(table.column(i)).to_numpy(zero_copy_only=False), dtype=dtype)
             for i in range(table.num_columns)]
 
 
-def _joined(column: pa.ChunkedArray) -> pa.Array:
+def joined(column: pa.ChunkedArray) -> pa.Array:
+    """A chunked Arrow column as one array (one copy; an empty column gives an empty array)."""
     return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], type=column.type)
 
 
@@ -191,8 +192,8 @@ def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndar
     post_runs, run_order (see ``_group_runs``) and the tag ids (n,) int64. Each stored list is
     a run; a post normally has one list, more only when one file repeated its id."""
     table = cat.con.sql("SELECT post_id, tag_ids FROM dump_tags").to_arrow_table()
-    post_ids = np.ascontiguousarray(_joined(table.column(0)).to_numpy(zero_copy_only=False), dtype=np.int64)
-    lists = _joined(table.column(1)).cast(pa.large_list(pa.int64()))
+    post_ids = np.ascontiguousarray(joined(table.column(0)).to_numpy(zero_copy_only=False), dtype=np.int64)
+    lists = joined(table.column(1)).cast(pa.large_list(pa.int64()))
     list_offsets = np.asarray(lists.offsets, dtype=np.int64)
     values = np.ascontiguousarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.int64)
     if list_offsets[0]:  # a sliced array: rebase

@@ -307,9 +307,6 @@ def ingest(workspace: Path | str) -> IngestReport:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
     report = IngestReport()
     with contextlib.ExitStack() as stack:
-        warm_up = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")
-        warm_up.submit(_warm_up_kernels)
-        stack.callback(warm_up.shutdown)
         cat = stack.enter_context(staged_catalog(workspace, memory_limit=cfg.runner.duckdb_memory_limit))
         cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
@@ -322,6 +319,7 @@ def ingest(workspace: Path | str) -> IngestReport:
         digests = _Digests([f for source in ordered for f in files_of[id(source)]])
         stack.callback(digests.close)
         changed_any = False
+        warm_up: ThreadPoolExecutor | None = None
         fresh = FreshTags(catalog_had_tags=bool(cat.scalar("SELECT count(*) FROM (SELECT 1 FROM dump_tags LIMIT 1)")))
         for source in ordered:
             files = files_of[id(source)]
@@ -339,6 +337,10 @@ def ingest(workspace: Path | str) -> IngestReport:
                 if full:
                     files = newest_snapshot(files)
                     sr.skipped_files = sr.files - len(files)
+                if warm_up is None:  # only when posts will be split: a skipped source needs no kernels
+                    warm_up = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")
+                    warm_up.submit(_warm_up_kernels)
+                    stack.callback(warm_up.shutdown)
                 _ingest_posts(cat, source, files, digests, sr, full, fresh)
             else:
                 for path in files:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..catalog import Catalog, sql_text
-from .canonical import DumpTags
+from .canonical import DumpTags, joined
 
 # the columns of stg_tag_strings after post_id, and the category id each one implies
 # (NULL for a bare tag string, whose categories come from the tag list)
@@ -247,12 +247,8 @@ def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def _joined(column: pa.ChunkedArray) -> pa.Array:
-    return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], column.type)
-
-
 def _int_column(column: pa.ChunkedArray) -> np.ndarray:
-    return np.ascontiguousarray(_joined(column).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.ascontiguousarray(joined(column).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
@@ -261,7 +257,7 @@ def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
     category their column gave most often."""
     staged = cat.con.sql(sql_text("staging/tag_strings_joined")).to_arrow_table()
     known = cat.con.sql("SELECT tag_id, coalesce(name, '') FROM tags").to_arrow_table()
-    name_offsets, name_data = _string_buffers(_joined(known.column(1)))
+    name_offsets, name_data = _string_buffers(joined(known.column(1)))
     slots = _name_table(name_offsets, name_data)
     known_ids = _int_column(known.column(0))
     # one Arrow chunk (the same rows in both columns) per task, on every core at once (the
@@ -293,7 +289,7 @@ def _number_unknown_tags(cat: Catalog, column: pa.ChunkedArray, parts: list[Dump
     """Give the unknown tokens (-1) of the parts' tag_ids, one part per chunk of column (the
     joined tag strings), their ids: each distinct name is added to ``tags``. The chunks are
     joined here: the names' byte ranges must point into one buffer."""
-    offsets, data = _string_buffers(_joined(column.cast(pa.large_string())))
+    offsets, data = _string_buffers(joined(column.cast(pa.large_string())))
     table = _unknown_table(1 << 12, len(TAG_COLUMNS))
     first = 0
     for part in parts:
