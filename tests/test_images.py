@@ -3,6 +3,7 @@ functions on images with known transforms."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from PIL import Image, ImageOps
 
 from curation.errors import ConfigError, CurationError
 from curation.images import hamming, inspect_file, run_images
-from curation.images.hashing import flatten_alpha, perceptual_hashes, pixel_digest, to_8bit, trim_border
+from curation.images.hashing import (flatten_alpha, perceptual_hashes, picture_hashes, pixel_digest,
+                                     raw_chunks, shrink, to_8bit, trim_border)
 from curation.ingest import ingest
 from curation.select import select
 from curation.workspace import init_workspace
@@ -174,6 +176,29 @@ def test_pixel_digest_and_alpha():
     assert flatten_alpha(rgba, (255, 255, 255)).getextrema() == ((255, 255), (255, 255), (255, 255))
     grey16 = Image.fromarray((np.asarray(img.convert("L"), np.uint16) * 257))
     assert to_8bit(grey16).getextrema() == img.convert("L").getextrema()
+
+
+def test_pixel_digest_streams_exactly_the_picture_bytes():
+    rng = np.random.default_rng(3)
+    for mode, size in (("RGB", (1500, 900)), ("RGBA", (333, 1201)), ("RGB", (1, 1))):
+        img = Image.fromarray(rng.integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8), mode)
+        assert b"".join(raw_chunks(img, chunk_bytes=70_000)) == img.tobytes()
+        header = f"{mode}:{size[0]}x{size[1]}:".encode()
+        assert pixel_digest(img) == hashlib.sha256(header + img.tobytes()).hexdigest()
+
+
+def test_transparent_pictures_reduced_before_flattening_hash_like_flattened_ones():
+    """picture_hashes reduces a transparent picture before compositing it (premultiplied, so
+    it matches compositing at full size up to rounding): the hashes stay within a bit or two."""
+    img = drawing(size=(768, 512)).convert("RGBA")
+    alpha = np.zeros((512, 768), np.uint8)
+    alpha[60:450, 100:700] = 255
+    alpha[200:260, :] = 128
+    img.putalpha(Image.fromarray(alpha, "L"))
+    reduced_first = picture_hashes(img, (255, 255, 255), transparent=True)
+    flattened_first = perceptual_hashes(trim_border(shrink(flatten_alpha(img, (255, 255, 255)))))
+    assert hamming(reduced_first["phash"], flattened_first["phash"]) <= 2
+    assert hamming(reduced_first["dhash"], flattened_first["dhash"]) <= 2
 
 
 @settings(max_examples=50, deadline=None)
