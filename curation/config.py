@@ -133,6 +133,11 @@ class DedupeConfig(_Section):
     near_flat_floor: float = Field(default=2.0, ge=0.0)  # ... unless above this, hashes within near_flat_radius
     near_flat_radius: int = Field(default=2, ge=0, le=64)  # and their thumbnails agree to near_flat_threshold
     near_flat_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
+    composite: bool = True  # transparent posts vs near-flat opaque posts of their size, by the composite model
+    composite_tolerance: float = Field(default=16.0, ge=0.0, le=255.0)  # grey levels a pixel may miss the prediction by
+    composite_max_disagree: float = Field(default=0.002, ge=0.0, le=1.0)  # share of the canvas that may
+    composite_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)  # correlation over the drawing
+    composite_min_contrast: float = Field(default=8.0, ge=0.0, le=255.0)  # the drawing must show on the colour
     semantic: bool = True  # edges from embeddings (needs `curate embed`)
     semantic_threshold: float = Field(default=0.93, ge=-1.0, le=1.0)  # cosine, on boards too small to whiten
     whiten_dims: int = Field(default=512, ge=0)  # PCA-whiten embeddings to this many dims first; 0: never

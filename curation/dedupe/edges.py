@@ -38,6 +38,8 @@ class HashTable:
     bg_information: np.ndarray | None = None  # float32: information of the whitened picture
     bg_black_phash: np.ndarray | None = None  # uint64: transparent posts flattened on black, whitened; else 0
     bg_black_dhash: np.ndarray | None = None  # uint64
+    width: np.ndarray | None = None  # int64: the file's size in pixels (0 when unknown)
+    height: np.ndarray | None = None  # int64
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:

@@ -24,14 +24,16 @@ from ..config import DedupeConfig, load_config
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import CurationError
 from ..progress import progress
+from ..images.stage import background_rgb
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
+from .composite import CompositeLimits, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
 log = logging.getLogger(__name__)
-DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "semantic", "aligned")
+DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "composite", "semantic", "aligned")
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
@@ -129,6 +131,8 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             bg_information=np.array([r[15] or 0.0 for r in rows], dtype=np.float32),
             bg_black_phash=np.array([r[16] or 0 for r in rows], dtype=np.uint64),
             bg_black_dhash=np.array([r[17] or 0 for r in rows], dtype=np.uint64),
+            width=np.array([r[18] for r in rows], dtype=np.int64),
+            height=np.array([r[19] for r in rows], dtype=np.int64),
         )
         radii = Radii(phash=cfg.phash_radius, dhash=cfg.dhash_radius, close_phash=cfg.close_phash_radius,
                       close_dhash=cfg.close_dhash_radius, mirror=cfg.mirror_radius, background=cfg.background_radius,
@@ -137,6 +141,9 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         hash_edges = confirm_mirrors(thumbs, table, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         rows_out += near_flat_edges(thumbs, table, cfg, {(a, b) for a, b in hash_edges})
+        if cfg.composite:
+            rows_out += composite_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out},
+                                        background_grey(background_rgb(config.images)))
         if cfg.align:
             rows_out += hash_aligned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
         if cfg.semantic:
@@ -323,6 +330,41 @@ def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
         if score is not None and score >= limits.threshold:
             joined.add(pair)
             out.append((*pair, _in_family(t, i, j, "mirror" if mirrored else "perceptual"), int(dist), None))
+    return out
+
+
+def composite_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]],
+                    background: float) -> list[tuple]:
+    """Edge rows (post_a, post_b, "composite", disagreeing thumbnail pixels, correlation) between a
+    transparent post and the opaque near-flat posts (information under ``min_information``, which
+    no hash or embedding matches) with the same width and height that are it flattened on one
+    colour (:mod:`curation.dedupe.composite`). The pairs checked are those of one size: a
+    board's near-flat posts are few, its transparent ones fewer."""
+    def size(k: int) -> tuple[int, int]:
+        return int(t.width[k]), int(t.height[k])
+
+    flat_by_size: dict[tuple[int, int], list[int]] = {}
+    for k in np.flatnonzero(~t.has_alpha & (t.information < cfg.min_information) & (t.width > 0)):
+        flat_by_size.setdefault(size(k), []).append(int(k))
+    originals_by_size: dict[tuple[int, int], list[int]] = {}
+    for k in np.flatnonzero(t.has_alpha):
+        if size(k) in flat_by_size:
+            originals_by_size.setdefault(size(k), []).append(int(k))
+    limits = CompositeLimits(tolerance=cfg.composite_tolerance, max_disagree=cfg.composite_max_disagree,
+                             threshold=cfg.composite_threshold, min_contrast=cfg.composite_min_contrast)
+    out, checked = [], 0
+    with progress("transparent posts vs flat copies", sum(map(len, originals_by_size.values()))) as advance:
+        for wh, originals in originals_by_size.items():
+            loaded = thumbs.of([*originals, *flat_by_size[wh]])
+            for i in originals:
+                copies = [j for j in flat_by_size[wh] if j in loaded and _posts(t, i, j) not in joined]
+                checked += len(copies)
+                if i in loaded and copies:
+                    scores = composite_scores(loaded[i], [loaded[j] for j in copies], background, limits)
+                    out += [(*_posts(t, i, j), _in_family(t, i, j, "composite"), score[0], round(score[1], 4))
+                            for j, score in zip(copies, scores) if score is not None]
+                advance(1)
+    log.info("%d of %d transparent/flat pairs of one size are composites", len(out), checked)
     return out
 
 

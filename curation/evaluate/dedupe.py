@@ -94,7 +94,7 @@ def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str =
 def _kept(kind: str, similarity: float | None, masked: bool, min_similarity: float | None,
           min_alignment: float | None, min_masked_alignment: float | None) -> bool:
     """Whether an edge passes the thresholds being scored (edges without a similarity always do)."""
-    if similarity is None:
+    if similarity is None or kind == "composite":  # composites are judged by their own limits, not swept
         return True
     if kind == "aligned":
         bound = min_masked_alignment if masked else min_alignment
