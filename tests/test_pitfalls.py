@@ -77,6 +77,14 @@ def near_flat(shape: str, colour=(230, 120, 180, 255), at=(176, 130)) -> Image.I
     return img
 
 
+def glyph(shape: str) -> Image.Image:
+    """:func:`near_flat`'s glyph alone on a transparent canvas (about 1% of its pixels opaque)."""
+    img = near_flat(shape, colour=(40, 60, 160, 255), at=(100, 60))
+    alpha = np.where(np.asarray(img)[..., 0] == 40, 255, 0).astype(np.uint8)
+    img.putalpha(Image.fromarray(alpha, "L"))
+    return img
+
+
 # post id -> (image, ext, parent_id); expected groups below
 BOARD = {
     1: (picture(1), "png", None),
@@ -100,9 +108,12 @@ BOARD = {
     60: (near_flat("bolt"), "png", None),                      # near-flat: one small glyph on an empty canvas
     61: (near_flat("bolt"), "jpg", None),                      # its re-encode
     62: (near_flat("ellipse", at=(40, 20)), "png", None),      # another glyph elsewhere: alone
+    70: (glyph("bolt"), "png", None),                          # a small glyph on a transparent canvas
+    71: (on(glyph("bolt"), (245, 130, 190)), "jpg", None),     # its copy on pink: a near-flat picture
+    72: (on(glyph("ellipse"), (245, 130, 190)), "jpg", None),  # another glyph at that place on pink: alone
 }
 ImageDraw.Draw(BOARD[31][0]).rectangle([212, 150, 226, 164], fill=(10, 160, 10, 255))  # one small element added
-EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}]
+EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}, {70, 71}]
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +151,7 @@ def test_pitfalls_group_what_must_and_nothing_else(pitfall_ws):
     assert "mirror" in set().union(*(k for (a, b), k in kinds.items() if 4 in (a, b)))
     assert "background" in set().union(*(k for (a, b), k in kinds.items() if {a, b} & {11, 12}))
     assert kinds[(50, 52)] >= {"aligned"}  # the crop's pixels lie inside its original's
+    assert kinds[(70, 71)] == {"composite"}  # too small a drawing for any other check
     assert con.execute("SELECT has_alpha FROM images WHERE post_id = 10").fetchall() == [(True,)]
     info = dict(con.execute("SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 "
                             "WHERE i.post_id IN (60, 61)").fetchall())
@@ -202,6 +214,20 @@ def test_without_alignment_the_crop_is_not_found(pitfall_ws):
         kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM dup_edges").fetchall()}
         con.close()
         assert 52 not in grouped and grouped[10] == grouped[11] == grouped[12] and "aligned" not in kinds
+    finally:
+        (pitfall_ws / "curate.toml").write_text(text)
+        run_dedupe(pitfall_ws)
+
+
+def test_without_the_composite_model_the_small_transparent_glyph_is_not_found(pitfall_ws):
+    text = (pitfall_ws / "curate.toml").read_text()
+    try:
+        (pitfall_ws / "curate.toml").write_text(text + "\n[dedupe]\ncomposite = false\n")
+        run_dedupe(pitfall_ws)
+        con = duckdb.connect(str(pitfall_ws / "catalog.duckdb"), read_only=True)
+        grouped = dict(con.execute("SELECT post_id, group_id FROM dup_groups").fetchall())
+        con.close()
+        assert 70 not in grouped and 71 not in grouped and grouped[10] == grouped[11] == grouped[12]
     finally:
         (pitfall_ws / "curate.toml").write_text(text)
         run_dedupe(pitfall_ws)

@@ -50,13 +50,14 @@ def composite_scores(original: Thumb, copies: list[Thumb], background: float,
     """For each opaque ``copies[k]`` of ``original``'s canvas (a transparent post's thumbnail,
     flattened on grey level ``background``): (pixels that disagree with the prediction,
     correlation over the drawing) when it is ``original`` flattened on one colour, else None.
-    Copies whose thumbnail is not of the original's shape are None."""
+    Copies of another canvas size (or transparent ones) are None."""
     if original.alpha is None:
         return [None] * len(copies)
     clear = original.alpha == 0  # (h, w)
     if clear.mean() < limits.min_clear:
         return [None] * len(copies)
-    same = [k for k, c in enumerate(copies) if c.alpha is None and c.grey.shape == original.grey.shape]
+    same = [k for k, c in enumerate(copies) if c.alpha is None and (c.width, c.height) == (original.width, original.height)
+            and c.grey.shape == original.grey.shape]
     out: list[tuple[int, float] | None] = [None] * len(copies)
     if not same:
         return out

@@ -1,0 +1,77 @@
+"""The composite model: a transparent drawing's copy flattened on one colour is recognised pixel
+for pixel, even when the drawing is too small for hashes, embeddings or alignment; another
+glyph, a moved glyph, an added mark or a plain canvas of that colour is not."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageDraw
+
+from curation.dedupe.composite import CompositeLimits, background_grey, composite_scores
+
+from test_align import thumb
+
+LIMITS = CompositeLimits()
+WHITE_GREY = background_grey((255, 255, 255))
+
+
+def glyph(shape: str = "bolt", at=(100, 60), size=(256, 192)) -> Image.Image:
+    """A small glyph on a fully transparent canvas (about 1% of its pixels)."""
+    img = Image.new("RGBA", size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    x, y = at
+    if shape == "bolt":
+        d.polygon([(x + 4, y), (x + 16, y), (x + 10, y + 12), (x + 20, y + 12), (x + 2, y + 32), (x + 8, y + 16), (x, y + 16)],
+                  fill=(40, 60, 160, 255))
+    else:
+        d.ellipse([x, y + 2, x + 20, y + 30], fill=(40, 60, 160, 255))
+    return img
+
+
+def on(img: Image.Image, colour, jpeg: bool = True) -> Image.Image:
+    flat = Image.alpha_composite(Image.new("RGBA", img.size, colour + (255,)), img).convert("RGB")
+    if not jpeg:
+        return flat
+    buf = io.BytesIO()
+    flat.save(buf, format="JPEG", quality=90)
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+def scores(original: Image.Image, *copies: Image.Image):
+    return composite_scores(thumb(original), [thumb(c) for c in copies], WHITE_GREY, LIMITS)
+
+
+@pytest.mark.parametrize("colour", [(245, 130, 190), (128, 128, 128), (0, 0, 0), (250, 250, 250), (20, 200, 40)])
+def test_a_small_transparent_glyph_on_a_colour_is_its_composite(colour):
+    [score] = scores(glyph(), on(glyph(), colour))
+    assert score is not None
+    disagree, correlation = score
+    assert disagree <= 2 and correlation > 0.97
+
+
+def test_other_glyphs_moved_glyphs_added_marks_and_plain_canvases_are_not():
+    pink = (245, 130, 190)
+    marked = on(glyph(), pink, jpeg=False)
+    ImageDraw.Draw(marked).rectangle([200, 150, 214, 164], fill=(10, 160, 10))
+    copies = [on(glyph("ellipse"), pink),               # another glyph at the same place
+              on(glyph(at=(140, 90)), pink),            # the glyph moved
+              marked,                                   # the copy with a mark added
+              Image.new("RGB", (256, 192), pink),       # a plain canvas of the copy's colour
+              on(glyph(size=(256, 193)), pink)]         # another canvas size: not compared
+    assert scores(glyph(), *copies) == [None] * len(copies)
+
+
+def test_a_drawing_that_vanishes_into_the_colour_does_not_match_a_plain_canvas():
+    """A glyph flattened on its own colour leaves a plain canvas: nothing says it was there."""
+    same = (40, 60, 160)
+    assert scores(glyph(), on(glyph(), same, jpeg=False)) == [None]
+
+
+def test_opaque_originals_and_mostly_opaque_canvases_are_not_judged():
+    opaque = on(glyph(), (255, 255, 255), jpeg=False)
+    assert scores(opaque, on(glyph(), (245, 130, 190))) == [None]
+    big = Image.new("RGBA", (256, 192), (0, 0, 0, 0))
+    ImageDraw.Draw(big).rectangle([0, 0, 230, 180], fill=(200, 100, 50, 255))  # over 80% opaque
+    assert scores(big, on(big, (245, 130, 190))) == [None]
