@@ -91,6 +91,20 @@ def test_near_flat_pictures_agree_only_when_their_glyph_does():
     assert agreement(thumb(original), thumb(near_flat("ellipse")), limits) < 0.9
 
 
+def test_a_square_padded_to_a_larger_square_agrees_by_alignment():
+    """One aspect ratio, so the canvases are compared whole first (the padding makes them
+    disagree); the picture found inside the padded copy is what agrees."""
+    from curation.dedupe.align import agreement, same_canvas
+    from test_pitfalls import near_flat
+
+    limits = AlignLimits(min_std=1.0)
+    square = near_flat("bolt").crop((64, 0, 256, 192))
+    padded = pad(square, (20, 20, 20), square=False)  # 216 x 216
+    assert same_canvas(thumb(square), thumb(padded), limits) < 0.5
+    assert agreement(thumb(square), thumb(padded), limits) >= 0.95
+    assert agreement(thumb(square), thumb(pad(near_flat("ellipse").crop((64, 0, 256, 192)), (20, 20, 20), False)), limits) < 0.9
+
+
 def test_a_flat_crop_is_not_aligned():
     flat = Image.new("RGB", (256, 192), (120, 160, 200))
     assert alignment(thumb(flat), thumb(crop(flat, 0.1, 0.1, 0, 0)), LIMITS) is None

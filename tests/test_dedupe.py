@@ -235,15 +235,19 @@ def test_near_flat_candidates_with_known_answers():
         (4, "d", "p4", h, h, 1.0, 4),                # below the floor: never
         (5, "e", "p5", h ^ 0xF0F0_0000_0000, h, 30.0, 5),  # far from all
         (6, "f", "p6", h ^ 0b11, h, 30.0, 6),        # near 1; one side near-flat is enough
+        (7, "g", "p7", h, h ^ 0b1111, 5.0, 7),       # same pHash as 1, dHash 4 bits away (padding moved it)
     ])
     found = {(int(t.post_id[i]), int(t.post_id[j]), mirrored) for i, j, _, mirrored in
-             near_flat_candidates(t, min_information=10.0, floor=2.0, radius=2)}
+             near_flat_candidates(t, min_information=10.0, floor=2.0, radius=2, dhash_radius=2)}
     direct = {tuple(sorted(p[:2])) for p in found if not p[2]}
     assert direct == {(1, 2), (1, 6), (2, 6)}
+    looser = {tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))) for i, j, _, mirrored in
+              near_flat_candidates(t, 10.0, 2.0, radius=2, dhash_radius=4) if not mirrored}
+    assert looser == direct | {(1, 7), (2, 7), (6, 7)}
     assert {tuple(sorted(p[:2])) for p in found if p[2]} >= {(1, 3)}
     assert not any(4 in p[:2] or 5 in p[:2] for p in found)
-    high = dataclasses.replace(t, information=np.full(6, 30.0, np.float32))
-    assert near_flat_candidates(high, 10.0, 2.0, 2) == []  # nothing near-flat: find_edges judges them all
+    high = dataclasses.replace(t, information=np.full(7, 30.0, np.float32))
+    assert near_flat_candidates(high, 10.0, 2.0, 2, 2) == []  # nothing near-flat: find_edges judges them all
 
 
 def test_strongest_pairs_per_item():

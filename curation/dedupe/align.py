@@ -214,9 +214,16 @@ def same_canvas(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
 
 
 def agreement(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
-    """:func:`same_canvas` for pictures of one aspect ratio, else :func:`alignment`."""
+    """:func:`same_canvas` for pictures of one aspect ratio, and :func:`alignment` when that is
+    not enough (another aspect ratio, or a square picture padded to a larger square): the
+    better of the two."""
     score = same_canvas(a, b, limits)
-    return alignment(a, b, limits) if score is None else score
+    if score is not None and score >= limits.threshold:
+        return score
+    inside = alignment(a, b, limits)
+    if inside is None:
+        return score
+    return inside if score is None else max(score, inside)
 
 
 def aligned_pairs(thumbs: dict[int, Thumb], candidates: list[tuple[int, int]], limits: AlignLimits) -> list[tuple[int, int, float]]:

@@ -138,10 +138,12 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
     return edges
 
 
-def near_flat_candidates(t: HashTable, min_information: float, floor: float, radius: int) -> list[tuple[int, int, int, bool]]:
+def near_flat_candidates(t: HashTable, min_information: float, floor: float, radius: int,
+                         dhash_radius: int) -> list[tuple[int, int, int, bool]]:
     """Row pairs (i, j, pHash distance, mirrored) that :func:`find_edges` leaves out as too flat
     to judge by hash (one of them has information in [``floor``, ``min_information``)), whose
-    pHashes and dHashes are both within ``radius``, directly or with ``i`` mirrored: a
+    pHashes are within ``radius`` and dHashes within ``dhash_radius`` (padding shifts a
+    dHash more than a pHash), directly or with ``i`` mirrored: a
     near-empty canvas with one small drawing and its copies. Their hashes alone cannot tell
     them from another drawing at the same place; the pixels can
     (:func:`curation.dedupe.align.agreement`)."""
@@ -153,7 +155,7 @@ def near_flat_candidates(t: HashTable, min_information: float, floor: float, rad
         qi, ij, dist = radius_pairs(t.phash[usable], query, radius)
         i, j = usable[qi], usable[ij]
         ok = ((i != j) & (np.minimum(t.information[i], t.information[j]) < min_information)
-              & (_popcount(dquery[i] ^ t.dhash[j]) <= radius))
+              & (_popcount(dquery[i] ^ t.dhash[j]) <= dhash_radius))
         out += [(a, b, d, mirrored) for a, b, d in zip(i[ok].tolist(), j[ok].tolist(), dist[ok].tolist())]
     return out
 

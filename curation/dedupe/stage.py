@@ -2,7 +2,8 @@
 
 Writes ``dup_edges(post_a, post_b, kind, distance, similarity)`` (hash edges carry a Hamming
 ``distance``, embedding edges of kind ``semantic`` (or ``variant`` inside a parent/child
-family) a cosine ``similarity``; a pair can have one of each), ``dup_groups(post_id, group_id,
+family) a cosine ``similarity``, pixel checks (``aligned``, ``composite``) a correlation; a
+pair can have one of each), ``dup_groups(post_id, group_id,
 is_representative)`` (posts in groups of two or more), ``WORKSPACE/out/duplicates.parquet``
 (``post_id, group_id, is_representative, kinds``), contact sheets of the largest groups in
 ``WORKSPACE/out/duplicates/``, and with ``merge_tags`` ``dup_group_tags(post_id, tag_id,
@@ -318,7 +319,8 @@ def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
     least ``near_flat_threshold``."""
     if cfg.near_flat_floor >= cfg.min_information:
         return []
-    candidates = near_flat_candidates(t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius)
+    candidates = near_flat_candidates(t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius,
+                                      max(cfg.near_flat_radius, cfg.close_dhash_radius))
     loaded = thumbs.of(k for i, j, _, _ in candidates for k in (i, j))
     limits = AlignLimits(threshold=cfg.near_flat_threshold, min_std=NEAR_FLAT_STD)
     out = []

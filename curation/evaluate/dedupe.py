@@ -7,8 +7,8 @@ group: right when the truth has them in one group too; per kind, over the pairs 
 planted duplicate of that kind.
 
 Groups are rebuilt from ``dup_edges`` with the signals asked for: ``both`` (what dedupe
-grouped), ``hashes`` (edges with a Hamming ``distance``: hash matches, and the ``aligned``
-pairs the hashes proposed) or ``embeddings`` (edges from embeddings: ``semantic``, their
+grouped), ``hashes`` (edges with a ``distance``: hash matches, ``composite`` edges, and the
+``aligned`` pairs the hashes proposed) or ``embeddings`` (edges from embeddings: ``semantic``, their
 ``variant`` edges, and the ``aligned`` pairs they proposed), and optionally only
 ``semantic``/``variant`` embedding edges at or above ``min_similarity`` and ``aligned`` edges at
 or above ``min_alignment`` (``min_masked_alignment`` when either post is transparent): one
