@@ -45,38 +45,59 @@ def background_grey(rgb: tuple[int, int, int]) -> float:
     return (r * 299 + g * 587 + b * 114) / 1000
 
 
-def composite_scores(original: Thumb, copies: list[Thumb], background: float,
-                     limits: CompositeLimits) -> list[tuple[int, float] | None]:
-    """For each opaque ``copies[k]`` of ``original``'s canvas (a transparent post's thumbnail,
-    flattened on grey level ``background``): (pixels that disagree with the prediction,
-    correlation over the drawing) when it is ``original`` flattened on one colour, else None.
-    Copies of another canvas size (or transparent ones) are None."""
-    if original.alpha is None:
-        return [None] * len(copies)
+@dataclass(frozen=True)
+class Copies:
+    """The opaque thumbnails of one canvas size, stacked (the posts a transparent one of that
+    size could have been flattened into)."""
+
+    grey: np.ndarray  # (n, h, w) float32
+    mean: np.ndarray  # (n,) float32: each thumbnail's mean grey level
+
+    @classmethod
+    def of(cls, thumbs: list[Thumb]) -> "Copies":
+        grey = np.stack([t.grey for t in thumbs]).astype(np.float32) if thumbs else np.zeros((0, 1, 1), np.float32)
+        return cls(grey, grey.mean(axis=(1, 2)))
+
+
+SAMPLED_CLEAR = 32  # transparent pixels of the original at which every copy is read first
+
+
+def composite_scores(original: Thumb, copies: Copies, background: float,
+                     limits: CompositeLimits) -> list[tuple[int, int, float]]:
+    """(k, pixels that disagree with the prediction, correlation over the drawing) for each
+    ``copies`` member k that is ``original`` (a transparent post's thumbnail, flattened on grey
+    level ``background``, of the copies' canvas size) flattened on one colour.
+
+    Every copy is first read at a few of the original's transparent pixels, which must share
+    one colour, and its mean grey must be the prediction's: two cheap tests that leave the full
+    comparison a handful of copies out of thousands."""
+    if original.alpha is None or not len(copies.grey) or copies.grey.shape[1:] != original.grey.shape:
+        return []
     clear = original.alpha == 0  # (h, w)
-    if clear.mean() < limits.min_clear:
-        return [None] * len(copies)
-    same = [k for k, c in enumerate(copies) if c.alpha is None and (c.width, c.height) == (original.width, original.height)
-            and c.grey.shape == original.grey.shape]
-    out: list[tuple[int, float] | None] = [None] * len(copies)
-    if not same:
-        return out
-    grey = np.stack([copies[k].grey for k in same]).astype(np.float32)  # (k, h, w)
-    alpha = original.alpha.astype(np.float32) / 255.0  # (h, w)
-    colour = np.median(grey[:, clear], axis=1)  # (k,): each copy's background grey level
-    predicted = original.grey.astype(np.float32)[None] + (1.0 - alpha)[None] * (colour[:, None, None] - background)
-    disagree = (np.abs(predicted - grey) > limits.tolerance).sum(axis=(1, 2))  # (k,)
     drawing = original.alpha >= OPAQUE_DRAWING
-    partial = original.alpha > 0
-    if not drawing.any():
-        return out
+    if clear.mean() < limits.min_clear or not drawing.any():
+        return []
+    flat_clear = np.flatnonzero(clear.ravel())
+    sample = flat_clear[np.linspace(0, len(flat_clear) - 1, min(SAMPLED_CLEAR, len(flat_clear))).astype(np.int64)]
+    at_sample = copies.grey.reshape(len(copies.grey), -1)[:, sample]  # (n, s)
+    colour = np.median(at_sample, axis=1)  # (n,)
+    alpha = original.alpha.astype(np.float32) / 255.0  # (h, w)
+    grey = original.grey.astype(np.float32)
+    predicted_mean = grey.mean() + (1.0 - alpha).mean() * (colour - background)  # (n,)
+    keep = np.flatnonzero((np.abs(at_sample - colour[:, None]) <= limits.tolerance).mean(axis=1) >= 0.9)
+    keep = keep[np.abs(predicted_mean[keep] - copies.mean[keep]) <= limits.tolerance / 4]
+    if not len(keep):
+        return []
+    candidates = copies.grey[keep]  # (k, h, w)
+    colour = np.median(candidates[:, clear], axis=1)  # (k,): read off every transparent pixel now
+    predicted = grey[None] + (1.0 - alpha)[None] * (colour[:, None, None] - background)
+    disagree = (np.abs(predicted - candidates) > limits.tolerance).sum(axis=(1, 2))  # (k,)
     contrast = np.abs(predicted[:, drawing] - colour[:, None]).mean(axis=1)  # (k,)
-    x = predicted[:, partial] - predicted[:, partial].mean(axis=1, keepdims=True)  # (k, n)
-    y = grey[:, partial] - grey[:, partial].mean(axis=1, keepdims=True)
+    partial = original.alpha > 0
+    x = predicted[:, partial] - predicted[:, partial].mean(axis=1, keepdims=True)  # (k, m)
+    y = candidates[:, partial] - candidates[:, partial].mean(axis=1, keepdims=True)
     denominator = np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
     correlation = np.where(denominator > 0, (x * y).sum(axis=1) / np.maximum(denominator, 1e-9), -1.0)
     allowed = max(2, int(limits.max_disagree * clear.size))
-    for n, k in enumerate(same):
-        if disagree[n] <= allowed and contrast[n] >= limits.min_contrast and correlation[n] >= limits.threshold:
-            out[k] = (int(disagree[n]), float(correlation[n]))
-    return out
+    ok = (disagree <= allowed) & (contrast >= limits.min_contrast) & (correlation >= limits.threshold)
+    return [(int(keep[n]), int(disagree[n]), float(correlation[n])) for n in np.flatnonzero(ok)]

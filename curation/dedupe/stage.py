@@ -27,7 +27,7 @@ from ..errors import CurationError
 from ..progress import progress
 from ..images.stage import background_rgb
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
-from .composite import CompositeLimits, background_grey, composite_scores
+from .composite import CompositeLimits, Copies, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
@@ -36,6 +36,7 @@ from .unionfind import UnionFind
 log = logging.getLogger(__name__)
 DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "composite", "semantic", "aligned")
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
+COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size compared with its transparent posts at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
 
@@ -338,35 +339,40 @@ def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
 def composite_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]],
                     background: float) -> list[tuple]:
     """Edge rows (post_a, post_b, "composite", disagreeing thumbnail pixels, correlation) between a
-    transparent post and the opaque near-flat posts (information under ``min_information``, which
-    no hash or embedding matches) with the same width and height that are it flattened on one
-    colour (:mod:`curation.dedupe.composite`). The pairs checked are those of one size: a
-    board's near-flat posts are few, its transparent ones fewer."""
+    transparent post and the opaque posts of the same width and height that are it flattened on
+    one colour (:mod:`curation.dedupe.composite`); pairs already joined are left out. Posts are
+    compared one canvas size at a time, ``COMPOSITE_CHUNK`` opaque thumbnails at once."""
     def size(k: int) -> tuple[int, int]:
         return int(t.width[k]), int(t.height[k])
 
-    flat_by_size: dict[tuple[int, int], list[int]] = {}
-    for k in np.flatnonzero(~t.has_alpha & (t.information < cfg.min_information) & (t.width > 0)):
-        flat_by_size.setdefault(size(k), []).append(int(k))
     originals_by_size: dict[tuple[int, int], list[int]] = {}
-    for k in np.flatnonzero(t.has_alpha):
-        if size(k) in flat_by_size:
-            originals_by_size.setdefault(size(k), []).append(int(k))
+    for k in np.flatnonzero(t.has_alpha & (t.width > 0)):
+        originals_by_size.setdefault(size(k), []).append(int(k))
+    opaque_by_size: dict[tuple[int, int], list[int]] = {}
+    for k in np.flatnonzero(~t.has_alpha & (t.width > 0)):
+        if size(k) in originals_by_size:
+            opaque_by_size.setdefault(size(k), []).append(int(k))
     limits = CompositeLimits(tolerance=cfg.composite_tolerance, max_disagree=cfg.composite_max_disagree,
                              threshold=cfg.composite_threshold, min_contrast=cfg.composite_min_contrast)
-    out, checked = [], 0
-    with progress("transparent posts vs flat copies", sum(map(len, originals_by_size.values()))) as advance:
-        for wh, originals in originals_by_size.items():
-            loaded = thumbs.of([*originals, *flat_by_size[wh]])
-            for i in originals:
-                copies = [j for j in flat_by_size[wh] if j in loaded and _posts(t, i, j) not in joined]
-                checked += len(copies)
-                if i in loaded and copies:
-                    scores = composite_scores(loaded[i], [loaded[j] for j in copies], background, limits)
-                    out += [(*_posts(t, i, j), _in_family(t, i, j, "composite"), score[0], round(score[1], 4))
-                            for j, score in zip(copies, scores) if score is not None]
-                advance(1)
-    log.info("%d of %d transparent/flat pairs of one size are composites", len(out), checked)
+    out, compared = [], 0
+    todo = {wh: ks for wh, ks in originals_by_size.items() if wh in opaque_by_size}
+    with progress("transparent posts vs opaque posts of their size", sum(map(len, todo.values()))) as advance:
+        for wh, originals in todo.items():
+            loaded = thumbs.of(originals)
+            opaque = opaque_by_size[wh]
+            for start in range(0, len(opaque), COMPOSITE_CHUNK):
+                chunk_thumbs = thumbs.of(opaque[start:start + COMPOSITE_CHUNK])
+                rows = [k for k in opaque[start:start + COMPOSITE_CHUNK] if k in chunk_thumbs]
+                copies = Copies.of([chunk_thumbs[k] for k in rows])
+                for i in originals:
+                    if i in loaded:
+                        compared += len(rows)
+                        for n, disagree, correlation in composite_scores(loaded[i], copies, background, limits):
+                            j = rows[n]
+                            if _posts(t, i, j) not in joined:
+                                out.append((*_posts(t, i, j), _in_family(t, i, j, "composite"), disagree, round(correlation, 4)))
+            advance(len(originals))
+    log.info("%d of %d transparent/opaque pairs of one size are composites", len(out), compared)
     return out
 
 
