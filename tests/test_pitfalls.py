@@ -172,6 +172,28 @@ def test_letterbox_around_a_near_white_background(tmp_path):
     assert hamming(a.phash, b.phash) <= 7
 
 
+@pytest.mark.parametrize("seed", [0, 1, 4, 7])
+def test_white_letterbox_around_a_near_black_picture(seed, tmp_path):
+    """White padding, then a near-black background: the reduced copy has a grey line where the
+    two meet, which must not stop the trim before the background (it would leave the copy
+    cut unlike its original: pHashes 26-36 bits apart before)."""
+    from curation.images import hamming
+    from curation.images.inspect import inspect_file
+
+    rng = np.random.default_rng(seed)
+    original = Image.new("RGB", (250, 333), (22, 22, 22))
+    d = ImageDraw.Draw(original)
+    for _ in range(5):
+        x, y, w, h = (int(v) for v in (rng.integers(40, 150), rng.integers(40, 230), rng.integers(20, 60), rng.integers(20, 60)))
+        d.ellipse([x, y, x + w, y + h], fill=tuple(int(c) for c in rng.integers(60, 255, 3)))
+    letterboxed = Image.new("RGB", (333, 333), (255, 255, 255))
+    letterboxed.paste(original, (41, 0))
+    original.save(tmp_path / "a.png")
+    letterboxed.save(tmp_path / "b.jpg", quality=90)
+    a, b = inspect_file(tmp_path / "a.png", 10**8, jpeg_draft=True), inspect_file(tmp_path / "b.jpg", 10**8, jpeg_draft=True)
+    assert hamming(a.phash, b.phash) <= DedupeConfig().phash_radius and hamming(a.dhash, b.dhash) <= DedupeConfig().dhash_radius
+
+
 def outlined(seed: int) -> Image.Image:
     """Shapes with bold black outlines on a transparent canvas."""
     rng = np.random.default_rng(seed)

@@ -16,6 +16,7 @@ from scipy import ndimage
 from PIL import Image, ImageChops, ImageFilter
 
 BORDER_TOLERANCE = 24  # max channel difference from the corner colour still counted as border
+LAYER_CONTRAST = 96  # colour difference between two trimmed layers across which a blended line is shaved
 BORDER_NOISE = 0.02  # a row or column with up to this fraction of other pixels still counts as border
 FLAT_TOLERANCE = 24  # max channel difference from the corner colour counted as a flat background
 MIN_FOREGROUND = 0.05  # the least share of a picture left once its flat background is whitened
@@ -123,17 +124,32 @@ def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fractio
     that would take more than ``max_fraction`` of either side is kept (a flat drawing is not
     all border).
     """
+    outer_colour = None
     for _ in range(3):
         trimmed = _trim_layer(img, tolerance, max_fraction)
+        if trimmed is img and outer_colour is not None and min(img.size) > 2:
+            # The reduction blends the edge of one layer into a contrasting next one (white
+            # padding around a near-black picture): a one-pixel line of neither colour that
+            # hides the next layer's colour from the corner.
+            shaved = img.crop((1, 1, img.width - 1, img.height - 1))
+            if np.abs(corner_colour(shaved) - outer_colour).max() >= LAYER_CONTRAST:
+                inner = _trim_layer(shaved, tolerance, max_fraction)
+                trimmed = img if inner is shaved else inner
         if trimmed is img:
             break
+        outer_colour = corner_colour(img)
         img = trimmed
     return img
 
 
+def corner_colour(img: Image.Image) -> np.ndarray:
+    """(3,) float: the median colour of the top-left 2 x 2 pixels (a noisy pixel alone would mislead)."""
+    return np.median(np.asarray(img)[:2, :2].reshape(-1, 3), axis=0)
+
+
 def _trim_layer(img: Image.Image, tolerance: int, max_fraction: float) -> Image.Image:
     """One layer of :func:`trim_border`: the rows and columns of the top-left corner's colour."""
-    corner = np.median(np.asarray(img)[:2, :2].reshape(-1, 3), axis=0)  # a noisy corner pixel alone would mislead
+    corner = corner_colour(img)
     if not is_padding_colour(tuple(corner.tolist())):
         return img
     # A row or column is border while almost all of it is the border colour: grain or JPEG
