@@ -226,14 +226,18 @@ def agreement(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     return inside if score is None else max(score, inside)
 
 
-def aligned_pairs(thumbs: dict[int, Thumb], candidates: list[tuple[int, int]], limits: AlignLimits) -> list[tuple[int, int, float]]:
+def aligned_pairs(thumbs: dict[int, Thumb], candidates: list[tuple[int, int]], limits: AlignLimits,
+                  same_canvas_too: bool = False) -> list[tuple[int, int, float]]:
     """(i, j, correlation) for the candidate pairs (keys of ``thumbs``) that align at or above
-    ``limits.threshold`` (``limits.masked_threshold`` when either is transparent)."""
+    ``limits.threshold`` (``limits.masked_threshold`` when either is transparent); with
+    ``same_canvas_too``, pictures of one aspect ratio are also compared whole (:func:`agreement`:
+    a resize), else only one inside the other (:func:`alignment`)."""
+    compare = agreement if same_canvas_too else alignment
     out = []
     for i, j in candidates:
         if i not in thumbs or j not in thumbs:
             continue
-        score = alignment(thumbs[i], thumbs[j], limits)
+        score = compare(thumbs[i], thumbs[j], limits)
         masked = thumbs[i].alpha is not None or thumbs[j].alpha is not None
         if score is not None and score >= (limits.masked_threshold if masked else limits.threshold):
             out.append((i, j, score))

@@ -40,6 +40,7 @@ class HashTable:
     bg_black_dhash: np.ndarray | None = None  # uint64
     width: np.ndarray | None = None  # int64: the file's size in pixels (0 when unknown)
     height: np.ndarray | None = None  # int64
+    thumb_phash: np.ndarray | None = None  # uint64: pHash of the whole untrimmed thumbnail; 0 when none
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -163,14 +164,17 @@ def near_flat_candidates(t: HashTable, min_information: float, floor: float, rad
 def alignment_candidates(t: HashTable, min_information: float, radius: int, background_radius: int) -> list[tuple[int, int, int]]:
     """Row pairs (i, j, distance) whose hashes come near without matching, for a pixel check
     (:func:`curation.dedupe.align.alignment`): pHashes within ``radius`` (a padded copy whose
-    padding was not all trimmed, a crop) or whitened-background pHashes within
+    padding was not all trimmed, a crop), pHashes of the whole untrimmed thumbnails within
+    ``radius`` (a resize whose trim cut it unlike its original), or whitened-background pHashes within
     ``background_radius`` between a transparent and an opaque picture (a drawing reposted on a
     colour). Pictures below ``min_information`` take no part."""
     out: list[tuple[int, int, int]] = []
     hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
     if len(hashed) > 1 and radius >= 0:
-        qi, ij, dist = radius_pairs(t.phash[hashed], None, radius)
-        out += list(zip(hashed[qi].tolist(), hashed[ij].tolist(), dist.tolist()))
+        for codes in (t.phash, t.thumb_phash):
+            if codes is not None:
+                qi, ij, dist = radius_pairs(codes[hashed], None, radius)
+                out += list(zip(hashed[qi].tolist(), hashed[ij].tolist(), dist.tolist()))
     if t.bg_phash is not None and t.has_alpha is not None and background_radius >= 0:
         transparent = np.flatnonzero(t.has_alpha & (t.bg_phash != 0))
         opaque = np.flatnonzero(~t.has_alpha & (t.bg_phash != 0) & (t.information >= min_information))

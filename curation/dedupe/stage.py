@@ -135,6 +135,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             bg_black_dhash=np.array([r[17] or 0 for r in rows], dtype=np.uint64),
             width=np.array([r[18] for r in rows], dtype=np.int64),
             height=np.array([r[19] for r in rows], dtype=np.int64),
+            thumb_phash=np.array([r[20] or 0 for r in rows], dtype=np.uint64),
         )
         radii = Radii(phash=cfg.phash_radius, dhash=cfg.dhash_radius, close_phash=cfg.close_phash_radius,
                       close_dhash=cfg.close_dhash_radius, mirror=cfg.mirror_radius, background=cfg.background_radius,
@@ -247,7 +248,7 @@ def _in_family(t: HashTable, i: int, j: int, kind: str) -> str:
 
 
 def _aligned_rows(thumbs: "Thumbnails", t: HashTable, pairs: list[tuple[int, int]], limits: AlignLimits,
-                  distance: dict[tuple[int, int], int] | None = None) -> list[tuple]:
+                  distance: dict[tuple[int, int], int] | None = None, same_canvas_too: bool = False) -> list[tuple]:
     """Edge rows for the row pairs that align (:func:`curation.dedupe.align.aligned_pairs`),
     their thumbnails read ``ALIGN_CHUNK`` pairs at a time; ``distance``: the Hamming distance
     that proposed each pair, kept beside the correlation."""
@@ -255,7 +256,7 @@ def _aligned_rows(thumbs: "Thumbnails", t: HashTable, pairs: list[tuple[int, int
     with progress("aligning candidate pairs", len(pairs)) as advance:
         for start in range(0, len(pairs), ALIGN_CHUNK):
             chunk = pairs[start:start + ALIGN_CHUNK]
-            for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits):
+            for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits, same_canvas_too):
                 out.append((*_posts(t, i, j), _in_family(t, i, j, "aligned"),
                             None if distance is None else int(distance[(i, j)]), round(score, 4)))
             advance(len(chunk))
@@ -310,7 +311,7 @@ def hash_aligned_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, jo
     # drawings of one layout, which align at up to ~0.966 on the calibration boards
     limits = AlignLimits(threshold=cfg.align_hash_threshold, masked_threshold=cfg.align_masked_threshold)
     distance = {(i, j): d for i, j, d in best.values()}
-    return _aligned_rows(thumbs, t, list(distance), limits, distance)
+    return _aligned_rows(thumbs, t, list(distance), limits, distance, same_canvas_too=True)
 
 
 def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:

@@ -190,8 +190,7 @@ def perceptual_hashes(picture: Image.Image) -> dict[str, int | float]:
     horizontal frequencies negated, its dHash from the 9 x 8 thumbnail read right to left.
     """
     grey = picture.convert("L")
-    small = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)  # (32, 32)
-    low = _DCT @ small @ _DCT.T  # (8, 8): vertical frequency x horizontal frequency
+    small, low = _low_frequencies(grey)
     mirrored = low * _MIRROR
     tiny = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)  # (8, 9)
     flipped = tiny[:, ::-1]
@@ -202,6 +201,13 @@ def perceptual_hashes(picture: Image.Image) -> dict[str, int | float]:
         "dhash_mirror": _pack(flipped[:, 1:] > flipped[:, :-1]),
         "information": float(small.std()),
     }
+
+
+def _low_frequencies(grey: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """(32, 32) float64 LANCZOS thumbnail of a grey picture and its (8, 8) lowest DCT-II
+    frequencies (vertical x horizontal): what a pHash thresholds at their median."""
+    small = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    return small, _DCT @ small @ _DCT.T
 
 
 def whiten_flat_background(rgb: Image.Image, tolerance: int = FLAT_TOLERANCE) -> Image.Image | None:
@@ -238,11 +244,14 @@ def thumbnail(picture: Image.Image, alpha: Image.Image | None) -> dict[str, byte
     """The grey thumbnail that :mod:`curation.dedupe.align` slides over another: ``thumb``
     (h x w uint8 bytes, row-major, long side ``THUMB_SIDE``), ``thumb_alpha`` (the same for the
     alpha channel of a transparent picture, else None) and ``thumb_width`` (w). Not trimmed:
-    a crop or a padded copy is compared with the canvas it came from."""
+    a crop or a padded copy is compared with the canvas it came from. And ``thumb_phash``, the
+    pHash of that whole canvas: a resize keeps it where a trim that cut the two copies
+    differently (a noisy dark background) moved the trimmed pHash."""
     scale = THUMB_SIDE / max(picture.size)
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))) if scale < 1 else picture.size
     grey = picture.convert("L").resize(size, Image.Resampling.BOX)
-    return {"thumb": grey.tobytes(), "thumb_width": size[0],
+    _, low = _low_frequencies(grey)
+    return {"thumb": grey.tobytes(), "thumb_width": size[0], "thumb_phash": _pack(low > np.median(low)),
             "thumb_alpha": None if alpha is None else alpha.resize(size, Image.Resampling.BOX).tobytes()}
 
 

@@ -44,6 +44,7 @@ class Inspection:
     thumb: bytes | None = None  # grey thumbnail for aligning crops and padded copies (hashing.thumbnail)
     thumb_alpha: bytes | None = None  # its alpha, transparent files only
     thumb_width: int | None = None
+    thumb_phash: int | None = None  # pHash of the whole (untrimmed) thumbnail
 
     def as_row(self) -> dict:
         return asdict(self)

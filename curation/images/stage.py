@@ -31,7 +31,7 @@ RESULT_SCHEMA = {
     "pixel_sha256": pl.Utf8, "phash": pl.UInt64, "dhash": pl.UInt64, "phash_mirror": pl.UInt64, "dhash_mirror": pl.UInt64,
     "information": pl.Float32, "bg_phash": pl.UInt64, "bg_dhash": pl.UInt64, "bg_information": pl.Float32,
     "bg_black_phash": pl.UInt64, "bg_black_dhash": pl.UInt64, "thumb": pl.Binary, "thumb_alpha": pl.Binary,
-    "thumb_width": pl.Int16, "hash_version": pl.Int32,
+    "thumb_width": pl.Int16, "thumb_phash": pl.UInt64, "hash_version": pl.Int32,
 }
 
 
@@ -206,4 +206,4 @@ def _row(post_id: int, md5: str | None, path: str | None, res: Inspection, cfg: 
     return (post_id, md5, str(path) if path else None, apply_policy(res.status, res, cfg), r["width"], r["height"],
             r["has_alpha"], r["frames"], r["error"] or None, r["file_md5"], r["format"], r["mode"], r["pixel_sha256"],
             r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"], r["bg_phash"], r["bg_dhash"], r["bg_information"],
-            r["bg_black_phash"], r["bg_black_dhash"], r["thumb"], r["thumb_alpha"], r["thumb_width"], HASH_VERSION)
+            r["bg_black_phash"], r["bg_black_dhash"], r["thumb"], r["thumb_alpha"], r["thumb_width"], r["thumb_phash"], HASH_VERSION)
