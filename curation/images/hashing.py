@@ -114,7 +114,7 @@ def is_padding_colour(rgb: tuple[int, ...]) -> bool:
     return (max(rgb[:3]) <= 40 or min(rgb[:3]) >= 215) and max(rgb[:3]) - min(rgb[:3]) <= 16
 
 
-def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fraction: float = 0.7) -> Image.Image:
+def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fraction: float = 0.8) -> Image.Image:
     """Cut black, white or near-neutral borders and letterboxes from an RGB image, layer by layer
     (black padding around a near-white background: the padding, then the background, so that
     the copy is cut like its original, whose near-white background is trimmed too).
