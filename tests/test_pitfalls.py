@@ -224,32 +224,31 @@ def test_outlined_transparent_drawing_reposted_on_black(seed, tmp_path):
     assert hamming(b.bg_phash, a.bg_black_phash) <= 2 and hamming(b.bg_dhash, a.bg_black_dhash) <= 2
 
 
-def test_without_alignment_the_crop_is_not_found(pitfall_ws):
-    """The crop of 50 is found only by aligning pixels: with `align = false` it stays alone
-    (and the rest of the board groups as before)."""
-    text = (pitfall_ws / "curate.toml").read_text()
+def dedupe_with(ws: Path, setting: str) -> tuple[dict[int, int], set[str]]:
+    """Dedupe ``ws`` once with one extra ``[dedupe]`` line: (post -> group, edge kinds); the
+    board's config and groups are restored afterwards."""
+    text = (ws / "curate.toml").read_text()
     try:
-        (pitfall_ws / "curate.toml").write_text(text + "\n[dedupe]\nalign = false\n")
-        run_dedupe(pitfall_ws)
-        con = duckdb.connect(str(pitfall_ws / "catalog.duckdb"), read_only=True)
+        (ws / "curate.toml").write_text(text + f"\n[dedupe]\n{setting}\n")
+        run_dedupe(ws)
+        con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
         grouped = dict(con.execute("SELECT post_id, group_id FROM dup_groups").fetchall())
         kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM dup_edges").fetchall()}
         con.close()
-        assert 52 not in grouped and grouped[10] == grouped[11] == grouped[12] and "aligned" not in kinds
+        return grouped, kinds
     finally:
-        (pitfall_ws / "curate.toml").write_text(text)
-        run_dedupe(pitfall_ws)
+        (ws / "curate.toml").write_text(text)
+        run_dedupe(ws)
+
+
+def test_without_alignment_the_crop_is_not_found(pitfall_ws):
+    """The crop of 50 is found only by aligning pixels: with `align = false` it stays alone
+    (and the rest of the board groups as before)."""
+    grouped, kinds = dedupe_with(pitfall_ws, "align = false")
+    assert 52 not in grouped and grouped[10] == grouped[11] == grouped[12] and "aligned" not in kinds
 
 
 def test_without_the_composite_model_the_small_transparent_glyph_is_not_found(pitfall_ws):
-    text = (pitfall_ws / "curate.toml").read_text()
-    try:
-        (pitfall_ws / "curate.toml").write_text(text + "\n[dedupe]\ncomposite = false\n")
-        run_dedupe(pitfall_ws)
-        con = duckdb.connect(str(pitfall_ws / "catalog.duckdb"), read_only=True)
-        grouped = dict(con.execute("SELECT post_id, group_id FROM dup_groups").fetchall())
-        con.close()
-        assert 70 not in grouped and 71 not in grouped and grouped[10] == grouped[11] == grouped[12]
-    finally:
-        (pitfall_ws / "curate.toml").write_text(text)
-        run_dedupe(pitfall_ws)
+    grouped, kinds = dedupe_with(pitfall_ws, "composite = false")
+    assert 70 not in grouped and 71 not in grouped and grouped[10] == grouped[11] == grouped[12]
+    assert "composite" not in kinds

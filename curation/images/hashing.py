@@ -126,45 +126,47 @@ def trim_border(img: Image.Image, tolerance: int = BORDER_TOLERANCE, max_fractio
     """
     outer_colour = None
     for _ in range(3):
-        trimmed = _trim_layer(img, tolerance, max_fraction)
+        trimmed, colour = _trim_layer(img, tolerance, max_fraction)
         if trimmed is img and outer_colour is not None and min(img.size) > 2:
             # The reduction blends the edge of one layer into a contrasting next one (white
             # padding around a near-black picture): a one-pixel line of neither colour that
             # hides the next layer's colour from the corner.
             shaved = img.crop((1, 1, img.width - 1, img.height - 1))
-            if np.abs(corner_colour(shaved) - outer_colour).max() >= LAYER_CONTRAST:
-                inner = _trim_layer(shaved, tolerance, max_fraction)
-                trimmed = img if inner is shaved else inner
+            inner, inner_colour = _trim_layer(shaved, tolerance, max_fraction)
+            if inner is not shaved and np.abs(inner_colour - outer_colour).max() >= LAYER_CONTRAST:
+                trimmed = inner
         if trimmed is img:
             break
-        outer_colour = corner_colour(img)
+        outer_colour = colour
         img = trimmed
     return img
 
 
 def corner_colour(img: Image.Image) -> np.ndarray:
     """(3,) float: the median colour of the top-left 2 x 2 pixels (a noisy pixel alone would mislead)."""
-    return np.median(np.asarray(img)[:2, :2].reshape(-1, 3), axis=0)
+    px = np.sort(np.asarray(img.crop((0, 0, 2, 2))).reshape(4, 3), axis=0)
+    return (px[1] + px[2].astype(np.float64)) / 2  # the median of four: the mean of the middle two
 
 
-def _trim_layer(img: Image.Image, tolerance: int, max_fraction: float) -> Image.Image:
-    """One layer of :func:`trim_border`: the rows and columns of the top-left corner's colour."""
+def _trim_layer(img: Image.Image, tolerance: int, max_fraction: float) -> tuple[Image.Image, np.ndarray]:
+    """One layer of :func:`trim_border`: the rows and columns of the top-left corner's colour
+    cut (``img`` itself when there are none to cut), and that colour ((3,) float)."""
     corner = corner_colour(img)
     if not is_padding_colour(tuple(corner.tolist())):
-        return img
+        return img, corner
     # A row or column is border while almost all of it is the border colour: grain or JPEG
     # ringing on a few pixels does not stop the trim, and a noisy background is never half-cut.
     content = colour_distance(img, corner) > tolerance  # (H, W)
     rows = np.flatnonzero(content.mean(axis=1) > BORDER_NOISE)
     cols = np.flatnonzero(content.mean(axis=0) > BORDER_NOISE)
     if not len(rows):
-        return img
+        return img, corner
     left, top, right, bottom = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
     bbox = (left, top, right, bottom)
     w, h = img.size
     if (w - (right - left)) > max_fraction * w or (h - (bottom - top)) > max_fraction * h:
-        return img
-    return img.crop(bbox) if bbox != (0, 0, w, h) else img
+        return img, corner
+    return (img.crop(bbox) if bbox != (0, 0, w, h) else img), corner
 
 
 def colour_distance(rgb: Image.Image, colour: np.ndarray) -> np.ndarray:
