@@ -78,3 +78,32 @@ def test_opaque_originals_and_mostly_opaque_canvases_are_not_judged():
     big = Image.new("RGBA", (256, 192), (0, 0, 0, 0))
     ImageDraw.Draw(big).rectangle([0, 0, 230, 180], fill=(200, 100, 50, 255))  # over 80% opaque
     assert scores(big, on(big, (245, 130, 190))) == [None]
+
+
+def test_composite_edges_pair_posts_of_one_size_even_when_their_thumbnails_differ_by_a_pixel():
+    """Thumbnails of one file size can differ by a pixel (a JPEG decoded at a reduction); such
+    posts are compared with the ones of their own shape, and nothing fails."""
+    import numpy as np
+
+    from curation.config import DedupeConfig
+    from curation.dedupe.align import Thumb
+    from curation.dedupe.edges import HashTable
+    from curation.dedupe.stage import composite_edges
+
+    original, copy = thumb(glyph()), thumb(on(glyph(), (245, 130, 190)))
+    odd = Thumb(np.full((47, 64), 200, np.uint8), None, 256, 192)  # one row short
+    rows = {0: original, 1: copy, 2: odd}
+
+    class Rows:
+        def of(self, wanted):
+            return {k: rows[k] for k in wanted}
+
+    n = 3
+    t = HashTable(post_id=np.array([10, 11, 12]), file_md5=np.array(["a", "b", "c"], object),
+                  pixel_sha256=np.array(["a", "b", "c"], object), phash=np.zeros(n, np.uint64),
+                  dhash=np.zeros(n, np.uint64), phash_mirror=np.zeros(n, np.uint64), dhash_mirror=np.zeros(n, np.uint64),
+                  information=np.full(n, 5.0, np.float32), family=np.array([10, 11, 12]),
+                  has_alpha=np.array([True, False, False]), width=np.full(n, 256), height=np.full(n, 192))
+    edges = composite_edges(Rows(), t, DedupeConfig(), set(), WHITE_GREY)
+    assert [(a, b, kind, disagree) for a, b, kind, disagree, _ in edges] == [(10, 11, "composite", 0)]
+    assert composite_edges(Rows(), t, DedupeConfig(), {(10, 11)}, WHITE_GREY) == []  # already joined

@@ -363,12 +363,16 @@ def composite_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
             opaque = opaque_by_size[wh]
             for start in range(0, len(opaque), COMPOSITE_CHUNK):
                 chunk_thumbs = thumbs.of(opaque[start:start + COMPOSITE_CHUNK])
-                rows = [k for k in opaque[start:start + COMPOSITE_CHUNK] if k in chunk_thumbs]
-                copies = Copies.of([chunk_thumbs[k] for k in rows])
+                by_shape: dict[tuple[int, int], list[int]] = {}  # thumbnails of one file size can differ by a pixel
+                for k in opaque[start:start + COMPOSITE_CHUNK]:
+                    if k in chunk_thumbs:
+                        by_shape.setdefault(chunk_thumbs[k].grey.shape, []).append(k)
+                stacks = {shape: Copies.of([chunk_thumbs[k] for k in rows]) for shape, rows in by_shape.items()}
                 for i in originals:
-                    if i in loaded:
-                        compared += len(rows)
-                        for n, disagree, correlation in composite_scores(loaded[i], copies, background, limits):
+                    rows = by_shape.get(loaded[i].grey.shape, []) if i in loaded else []
+                    compared += len(rows)
+                    if rows:
+                        for n, disagree, correlation in composite_scores(loaded[i], stacks[loaded[i].grey.shape], background, limits):
                             j = rows[n]
                             if _posts(t, i, j) not in joined:
                                 out.append((*_posts(t, i, j), _in_family(t, i, j, "composite"), disagree, round(correlation, 4)))
