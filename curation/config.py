@@ -133,9 +133,9 @@ class DedupeConfig(_Section):
     near_flat_floor: float = Field(default=2.0, ge=0.0)  # ... unless above this, hashes within near_flat_radius
     near_flat_radius: int = Field(default=2, ge=0, le=64)  # and their thumbnails agree to near_flat_threshold
     near_flat_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
-    composite: bool = True  # transparent posts vs near-flat opaque posts of their size, by the composite model
+    composite: bool = True  # transparent posts vs the opaque posts of their size: is one it flattened on a colour?
     composite_tolerance: float = Field(default=16.0, ge=0.0, le=255.0)  # grey levels a pixel may miss the prediction by
-    composite_max_disagree: float = Field(default=0.002, ge=0.0, le=1.0)  # share of the canvas that may
+    composite_max_disagree: float = Field(default=0.002, ge=0.0, le=1.0)  # ... on at most this share of the canvas
     composite_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)  # correlation over the drawing
     composite_min_contrast: float = Field(default=8.0, ge=0.0, le=255.0)  # the drawing must show on the colour
     semantic: bool = True  # edges from embeddings (needs `curate embed`)

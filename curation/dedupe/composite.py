@@ -47,8 +47,8 @@ def background_grey(rgb: tuple[int, int, int]) -> float:
 
 @dataclass(frozen=True)
 class Copies:
-    """The opaque thumbnails of one canvas size, stacked (the posts a transparent one of that
-    size could have been flattened into)."""
+    """Opaque thumbnails of one canvas size and one shape, stacked (the posts a transparent one
+    of that size could have been flattened into)."""
 
     grey: np.ndarray  # (n, h, w) float32
     mean: np.ndarray  # (n,) float32: each thumbnail's mean grey level
