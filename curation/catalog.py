@@ -57,7 +57,12 @@ class Catalog:
     def run(self, step: str, **params: Any) -> duckdb.DuckDBPyConnection:
         """Execute one SQL step with named parameters; returns the cursor for fetching."""
         started = time.perf_counter()
-        cursor = self.con.execute(sql_text(step), params) if params else self.con.execute(sql_text(step))
+        if params:  # DuckDB binds parameters in a script's last statement only: each statement gets its own
+            for statement in self.con.extract_statements(sql_text(step)):
+                wanted = {name: params[name] for name in statement.named_parameters}
+                cursor = self.con.execute(statement, wanted) if wanted else self.con.execute(statement)
+        else:
+            cursor = self.con.execute(sql_text(step))
         log.info("sql %s %s (%.2fs)", step, params, time.perf_counter() - started)
         return cursor
 

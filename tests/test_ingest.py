@@ -368,3 +368,68 @@ def test_fast_and_careful_readers_agree(spoil, tmp_path, caplog):
     if spoil in ("malformed line", "not an object"):
         expected.insert(0, (4, "malformed JSON (not one JSON object on the line)"))
     assert rejects == expected
+
+
+def test_a_lean_read_falls_back_to_every_column(tmp_path, caplog):
+    """A file whose first post has per-category tag strings is read without the bare tag_string
+    and tag objects; a later post with only those is still ingested with its tags (the file is
+    read again with every column), and both reads hash a post alike: the same posts in a file
+    that starts with tag objects (read in full at once) are all unchanged."""
+    caplog.set_level("INFO", logger="curation.ingest.ingest")
+    posts = [{**GOOD, "id": i, "tag_string_general": f"tag_{i} common"} for i in range(1, 6)]
+    bare = {k: v for k, v in GOOD.items() if not k.startswith("tag_string")} | {"id": 6, "tag_string": "Bare_One common"}
+    objects = {k: v for k, v in GOOD.items() if not k.startswith("tag_string")} | {
+        "id": 7, "tags": [{"name": "obj_tag", "category": "0"}, {"name": "obj_artist", "category": "1"}]}
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "posts000000000000.json").write_text("\n".join(json.dumps(p) for p in [*posts, bare, objects]) + "\n")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{dump}/posts*.json*"\nformat = "danbooru2021"\n')
+    assert ingest(ws).sources[0].new == 7
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("reading every column" in m for m in messages) and not any("line by line" in m for m in messages)
+    con = catalog(ws)
+    tags = dict(con.execute("SELECT post_id, list(t.name ORDER BY t.name) FROM post_tags JOIN tags t USING (tag_id) "
+                            "GROUP BY post_id").fetchall())
+    con.close()
+    assert tags[3] == ["common", "someone", "tag_3"]
+    assert tags[6] == ["bare_one", "common"]
+    assert tags[7] == ["obj_artist", "obj_tag"]
+
+    (dump / "posts000000000000.json").unlink()
+    (dump / "posts000000000001.json").write_text("\n".join(json.dumps(p) for p in [objects, *posts, bare]) + "\n")
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{dump}/posts*.json*"\nformat = "danbooru_api"\n')
+    caplog.clear()
+    again = ingest(ws).sources[0]
+    assert (again.new, again.changed, again.unchanged) == (0, 0, 7)
+    assert not any("reading every column" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("content", [b"", b"one line", b"a\n", b"a\nb", b"\n\n", b"x" * (5 << 20) + b"\ny\n"])
+def test_file_digest_counts_lines_and_hashes_every_byte(content, tmp_path):
+    """sha256 of the whole file and its line count (a last line without a newline counts),
+    also across the reader's 4 MB blocks; a gzipped file has no line count."""
+    import hashlib
+
+    from curation.ingest.files import digest_file
+
+    path = tmp_path / "f"
+    path.write_bytes(content)
+    digest = digest_file(path)
+    assert digest.sha256 == hashlib.sha256(content).hexdigest()
+    assert digest.lines == content.count(b"\n") + (bool(content) and not content.endswith(b"\n"))
+    path.write_bytes(gzip.compress(content))
+    assert digest_file(path).lines is None
+
+
+def test_sql_steps_take_named_parameters_in_any_statement(tmp_path, monkeypatch):
+    """DuckDB binds parameters in a script's last statement only; Catalog.run gives each
+    statement of a step the parameters it names."""
+    from curation import catalog as catalog_module
+
+    (tmp_path / "step.sql").write_text("SET VARIABLE v = $a;\nCREATE TEMP TABLE t AS SELECT getvariable('v') + $b AS x;\n"
+                                       "SELECT x, $a FROM t;")
+    cat = catalog_module.Catalog(None)
+    monkeypatch.setattr(catalog_module, "SQL_DIR", tmp_path)
+    assert cat.run("step", a=2, b=40).fetchall() == [(42, 2)]

@@ -21,8 +21,9 @@ COLUMNS = [name for name, _ in TAG_COLUMNS]
 
 
 def staged(rows: list[dict], known: dict[str, int], chunk_rows: int | None = None) -> Catalog:
-    """A catalog with the known tags and a stg_tag_strings of rows ({post_id, c0.., bare})."""
+    """A catalog with the known tags and a stg_staged of rows ({post_id, c0.., bare})."""
     cat = Catalog(None)
+    cat.run("staging/macros")
     cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
     cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", [(0, "general"), (1, "artist"), (4, "character")])
     if known:
@@ -32,7 +33,8 @@ def staged(rows: list[dict], known: dict[str, int], chunk_rows: int | None = Non
     if chunk_rows:
         table = pa.Table.from_batches(table.to_batches(max_chunksize=chunk_rows))
     cat.con.register("stg_tag_arrow", table)
-    cat.con.execute("CREATE TEMP VIEW stg_tag_strings AS SELECT * FROM stg_tag_arrow")
+    cat.con.execute("CREATE TEMP VIEW stg_tagged AS SELECT *, NULL::VARCHAR AS reject_reason FROM stg_tag_arrow")
+    cat.run("staging/stg_staged")
     return cat
 
 
@@ -147,7 +149,7 @@ def test_the_kernel_warm_up_runs_the_real_code_paths(caplog):
 
 
 def test_json_staging_groups_tag_objects_by_category_and_skips_rejects():
-    """stg_tag_strings over JSON posts: 2017-style tag objects by their category (one outside 0-8
+    """stg_tagged over JSON posts: 2017-style tag objects by their category (one outside 0-8
     counts as bare), 2021-style per-category strings lower-cased, a bare tag_string, and no tags
     from rejected rows."""
     cat = Catalog(None)
@@ -162,7 +164,8 @@ def test_json_staging_groups_tag_objects_by_category_and_skips_rejects():
         (4, 'unknown rating', 'rejected_tag', NULL, NULL, NULL, NULL, 'rejected_tag', NULL)
     ) AS t(post_id, reject_reason, tag_string_general, tag_string_artist, tag_string_copyright, tag_string_character,
            tag_string_meta, tag_string, tags)""")
-    cat.run("staging/stg_tag_strings_json")
+    cat.run("staging/stg_tagged_json")
+    cat.run("staging/stg_staged")
     parts = staged_tag_ids(cat)
     tags = names_of(cat)
     got = {int(p): [tags[t] for t in part.tag_ids[start:start + n]]

@@ -40,7 +40,7 @@ def _head(path: Path) -> bytes:
         raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _first_json_object(text: str) -> dict | None:
+def first_json_object(text: str) -> dict | None:
     stripped = text.lstrip()
     if stripped.startswith("["):  # an API array: parse the first element only
         decoder = json.JSONDecoder()
@@ -67,7 +67,7 @@ def detect_file(path: Path) -> str:
         return _sqlite_format(path)
     text = head.decode("utf-8", errors="replace")
     if text.lstrip().startswith(("{", "[")):
-        obj = _first_json_object(text)
+        obj = first_json_object(text)
         if obj is None:
             raise UnknownFormat(f"{path}: starts like JSON but its first record does not parse")
         if "antecedent_name" in obj:

@@ -10,10 +10,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..catalog import Catalog
 from ..config import Source
 from ..errors import SourceError, UnknownFormat
-from .detect import detect_file
+from .detect import SNIFF_BYTES, detect_file, first_json_object
 
 DEFAULT_GLOBS = {"danbooru2021": "posts*.json*", "danbooru2017": "20*", "danbooru_api": "*.json*", "e621": "posts-*.csv*",
                  "danbooru_sqlite": "*.db", "tags": "tags*", "aliases": "*alias*", "implications": "*implication*"}
@@ -59,13 +61,17 @@ class FileDigest:
 
 
 def digest_file(path: Path) -> FileDigest:
+    """The file's sha256 and line count in one read, through one reused buffer (newlines are
+    counted by numpy: bytes.count runs at a third of its speed)."""
     digest = hashlib.sha256()
+    buffer = bytearray(1 << 22)
+    view, as_bytes = memoryview(buffer), np.frombuffer(buffer, np.uint8)
     lines, first, last = 0, b"", b"\n"
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-            lines += block.count(b"\n")
-            first, last = first or block[:2], block[-1:]
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buffer):
+            digest.update(view[:n])
+            lines += int(np.count_nonzero(as_bytes[:n] == 10))
+            first, last = first or bytes(view[:2]), bytes(view[n - 1:n])
     gzipped = first == b"\x1f\x8b"
     return FileDigest(digest.hexdigest(), None if gzipped else lines + (last != b"\n"))
 
@@ -88,7 +94,7 @@ def snapshot_date(path: Path, cat: Catalog | None = None) -> dt.date | None:
     match = DATE_IN_NAME.search(path.name)
     if match:
         return dt.date.fromisoformat(match.group(1))
-    newest = cat.scalar("SELECT max(updated_at) FROM stg_posts") if cat is not None else None
+    newest = cat.scalar("SELECT max(updated_at) FROM stg_staged") if cat is not None else None
     return newest.date() if newest else None
 
 
@@ -104,6 +110,12 @@ def sniff(path: Path, size: int = 4096) -> str:
         with gzip.open(path, "rb") as g:
             head = g.read(size)
     return head.decode("utf-8", errors="replace")
+
+
+def first_json_keys(path: Path) -> set[str]:
+    """The keys of a JSON file's first object (empty when it does not parse)."""
+    obj = first_json_object(sniff(path, SNIFF_BYTES))
+    return set(obj) if obj else set()
 
 
 def looks_json(path: Path) -> bool:

@@ -27,7 +27,8 @@ from ..errors import SourceError
 from ..progress import progress
 from .canonical import DumpTags, canonical_post_tags
 from .tag_split import staged_tag_ids
-from .files import FileDigest, check_format, digest_file, has_header, is_json_array, looks_json, newest_snapshot, snapshot_date, source_files
+from .files import (FileDigest, check_format, digest_file, first_json_keys, has_header, is_json_array, looks_json,
+                    newest_snapshot, snapshot_date, source_files)
 
 log = logging.getLogger(__name__)
 
@@ -83,19 +84,39 @@ def _copy_csv_rejects(cat: Catalog, dump_file: str) -> int:
 def _stage_json_fast(cat: Catalog, path: Path, line_count: Callable[[], int | None]) -> bool:
     """Stage a JSON-lines file with DuckDB's typed reader; False when it refuses the file or
     positions would be off (blank lines), and the file must be read line by line."""
+    lean = "tag_string_general" in first_json_keys(path)
     try:
         cat.run("staging/stg_json_fast", path=str(path))
+        if not lean:
+            cat.run("staging/stg_json_fast_full")
+        cat.run("staging/stg_json_fast_rows")
+        cat.run("staging/stg_posts_json")
+        _stage_rows(cat, "staging/stg_tagged_json")
+        if lean and cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NULL AND category_strings_missing"):
+            log.info("%s: posts without per-category tag strings: reading every column", path)
+            cat.run("staging/stg_json_fast_full")
+            cat.run("staging/stg_staged")
     except duckdb.Error as exc:
         log.info("%s: reading line by line (%s)", path, str(exc).splitlines()[0])
+        _drop_staged(cat)
         return False
-    rows = cat.scalar("SELECT count(*) FROM stg_json")
+    rows = cat.scalar("SELECT count(*) FROM stg_staged")
     lines = line_count()  # asked only now: the file's digest is computed meanwhile
     if lines is None:  # compressed: count its lines through DuckDB
         lines = cat.scalar("SELECT coalesce(max(position), 0) FROM json_lines(?, ?)", [str(path), "\x01"])
     if rows != lines:
         log.info("%s: reading line by line (%d rows from %d lines: blank lines)", path, rows, lines)
+        _drop_staged(cat)
         return False
     return True
+
+
+def _stage_rows(cat: Catalog, tagged_step: str) -> None:
+    """The staged file's posts (view stg_posts) with their tag columns (``tagged_step``) read
+    once into stg_staged, and the view stg_rows over it."""
+    cat.run(tagged_step)
+    cat.run("staging/stg_staged")
+    cat.run("staging/stg_rows")
 
 
 def _drop_relation(cat: Catalog, name: str) -> None:
@@ -105,39 +126,43 @@ def _drop_relation(cat: Catalog, name: str) -> None:
         cat.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
 
 
+STAGED_RELATIONS = ("stg_rows", "stg_staged", "stg_tagged", "stg_dump_tags", "stg_posts", "stg_json_rows", "stg_json")
+
+
 def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_count: Callable[[], int | None]) -> int:
-    """Parse one posts file into stg_posts/stg_tag_strings; returns rows rejected."""
+    """Parse one posts file into stg_staged (view stg_rows); returns rows rejected."""
     _clear_csv_rejects(cat)
     bad_lines = 0
     if fmt == "danbooru_sqlite":
         from .sqlite_source import stage_sqlite
 
         stage_sqlite(cat, path)
-        cat.run("staging/stg_tag_strings_rows")
+        _stage_rows(cat, "staging/stg_tagged_sqlite")
     elif fmt == "e621":
         cat.run("staging/stg_posts_e621", path=str(path))
+        _stage_rows(cat, "staging/stg_tagged_e621")
         bad_lines = _copy_csv_rejects(cat, dump_file)
-        cat.run("staging/stg_tag_strings_e621")
     else:
         is_array = is_json_array(path)
-        if not is_array and _stage_json_fast(cat, path, line_count):
-            cat.run("staging/stg_json_fast_rows")
-        else:
+        if is_array or not _stage_json_fast(cat, path, line_count):
             cat.run("staging/stg_json_lines", path=str(path), sep="\x01", is_array=is_array)
             bad_lines = _copy_csv_rejects(cat, dump_file)
             if bad_lines:
                 cat.con.execute("CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
                                 "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors")
                 cat.run("staging/stg_posts_fix_positions")
-        cat.run("staging/stg_posts_json")
-        cat.run("staging/stg_tag_strings_json")
+            cat.run("staging/stg_posts_json")
+            _stage_rows(cat, "staging/stg_tagged_json")
     cat.run("marts/rejects_from_staging", dump_file=dump_file)
-    return bad_lines + cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NOT NULL")
+    return bad_lines + cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NOT NULL")
 
 
 def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Digests, report: SourceReport,
                   full_dump: bool, fresh: FreshTags) -> None:
-    cat.run("marts/batch_tables")
+    """Stage the source's files and write its posts and dump tags."""
+    one_file = len(files) == 1  # its staged rows are the batch (no copy); several files are appended to one
+    if not one_file:
+        cat.run("marts/batch_tables")
     batch_tags = BatchTags()
     with progress(f"ingesting {source.format} posts", len(files)) as advance:
         for order, path in enumerate(files):
@@ -146,16 +171,18 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
                 cat.con.execute("INSERT INTO ingest_rejects VALUES (?, 0, 'empty file', '')", [dump_file])
                 report.rejects += 1
                 _record_dump(cat, path, source.format, None, 0, digests[path].sha256)
+                if one_file:
+                    cat.run("marts/batch_tables")
                 advance(1)
                 continue
             report.rejects += _stage_posts_file(cat, path, source.format, dump_file, lambda: digests[path].lines)
-            rows = cat.scalar("SELECT count(*) FROM stg_posts WHERE reject_reason IS NULL")
+            rows = cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NULL")
             report.rows += rows
-            cat.run("marts/batch_append", dump_file=dump_file, file_order=order)
+            cat.run("marts/batch_single" if one_file else "marts/batch_append", dump_file=dump_file, file_order=order)
             batch_tags.add(staged_tag_ids(cat), order)
             _record_dump(cat, path, source.format, snapshot_date(path, cat), rows, digests[path].sha256)
-            for relation in ("stg_tag_strings", "stg_dump_tags", "stg_posts", "stg_json_rows", "stg_json"):
-                _drop_relation(cat, relation)  # free the staged file's memory before the next one
+            if not one_file:
+                _drop_staged(cat)  # free the staged file's memory before the next one
             advance(1)
     repeated = cat.scalar("SELECT count(*) - count(DISTINCT post_id) FROM batch_posts")
     report.rejects += repeated
@@ -175,6 +202,15 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
         cat.run("marts/posts_mark_removed")
     cat.run("marts/posts_has_children")
     for relation in ("batch_changed", "batch_final", "batch_posts"):
+        _drop_relation(cat, relation)
+    _drop_staged(cat)
+
+
+RELATION_STEPS = ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure")
+
+
+def _drop_staged(cat: Catalog) -> None:
+    for relation in STAGED_RELATIONS:
         _drop_relation(cat, relation)
 
 
@@ -285,12 +321,12 @@ def _warm_up_kernels() -> None:
         cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.execute("INSERT INTO tags VALUES (1, 'solo', 0, 'general', 0)")
         cat.con.execute("INSERT INTO posts (post_id) VALUES (1), (2), (3)")
-        cat.con.execute("CREATE TEMP VIEW stg_tag_strings AS SELECT * FROM (VALUES (1, 'solo new', 'x'), (2, '', NULL), "
-                        "(3, NULL, 'solo')) AS t(post_id, c0, c1), (SELECT NULL::VARCHAR AS c2, NULL::VARCHAR AS c3, "
-                        "NULL::VARCHAR AS c4, NULL::VARCHAR AS c5, NULL::VARCHAR AS c6, NULL::VARCHAR AS c7, "
-                        "NULL::VARCHAR AS c8, NULL::VARCHAR AS bare)")
+        cat.run("staging/macros")
+        cat.con.execute("CREATE TEMP TABLE stg_staged AS SELECT post_id, NULL::VARCHAR AS reject_reason, "
+                        "joined_tags(c0, c1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) AS tags "
+                        "FROM (VALUES (1, 'solo new', 'x'), (2, '', NULL), (3, NULL, 'solo')) AS t(post_id, c0, c1)")
         parts = staged_tag_ids(cat)
-        for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure"):
+        for step in RELATION_STEPS:
             cat.run(step)
         canonical_post_tags(cat, parts)
         canonical_post_tags(cat)
@@ -353,7 +389,7 @@ def ingest(workspace: Path | str) -> IngestReport:
                     _record_dump(cat, path, source.format, snapshot_date(path), rows, digest)
         if changed_any or not cat.has_table("tag_implication_closure"):
             with progress("canonicalising tags", 4) as advance:
-                for step in ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure"):
+                for step in RELATION_STEPS:
                     cat.run(step)
                     advance(1)
                 canonical_post_tags(cat, fresh.parts())

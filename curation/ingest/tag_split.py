@@ -1,7 +1,7 @@
 """Dump tag strings to tag ids in one compiled pass over their bytes.
 
 A staged file's tags arrive as one row per post with one space-separated string per category
-(``staging/stg_tag_strings_*``). Splitting those strings in SQL makes one string per post-tag
+(``staging/stg_tagged_*``), joined into one (``staging/stg_staged``). Splitting those strings in SQL makes one string per post-tag
 (19 M at 1 M posts) that must then be joined to ``tags`` by name; here the strings stay in
 their Arrow buffers, each token is hashed where it lies and looked up in a table of the known
 names, and only integers come out: per post a run of tag ids, the layout that canonicalisation
@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 from ..catalog import Catalog, sql_text
-from .canonical import DumpTags, joined
+from .canonical import DumpTags, int64s, joined
 
-# the columns of stg_tag_strings after post_id, and the category id each one implies
+# the tag columns of stg_tagged, in the order staging/stg_staged joins them, and the category id each one implies
 # (NULL for a bare tag string, whose categories come from the tag list)
 TAG_COLUMNS = (("c0", 0), ("c1", 1), ("c2", 2), ("c3", 3), ("c4", 4), ("c5", 5), ("c6", 6), ("c7", 7), ("c8", 8),
                ("bare", None))
@@ -105,7 +105,7 @@ def _split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags,
     and calls again from where it stopped).
 
     offsets (P + 1,) int64 into data (uint8): per post its tag columns joined by the byte 0x01
-    (``staging/tag_strings_joined``); slots from ``_name_table`` over the known names
+    (``joined_tags`` in ``staging/macros``); slots from ``_name_table`` over the known names
     name_offsets (N + 1,) and name_data, whose tag ids are known_ids (N,) int64; tags (cap,)
     int64 gets a known name's tag id or -1; counts (P,) int64 the tokens of each post done.
     Returns (the next post, the next row of tags, unknown tokens seen).
@@ -247,22 +247,18 @@ def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def _int_column(column: pa.ChunkedArray) -> np.ndarray:
-    return np.ascontiguousarray(joined(column).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
-    """The staged file's tags (view stg_tag_strings) as tag ids, one part per Arrow chunk of the
+    """The staged file's tags (column tags of stg_staged) as tag ids, one part per Arrow chunk of the
     staged rows, in file order; names no tag list knows are added to ``tags`` first, with the
     category their column gave most often."""
-    staged = cat.con.sql(sql_text("staging/tag_strings_joined")).to_arrow_table()
+    staged = cat.con.sql("SELECT post_id, tags FROM stg_staged WHERE reject_reason IS NULL").to_arrow_table()
     known = cat.con.sql("SELECT tag_id, coalesce(name, '') FROM tags").to_arrow_table()
     name_offsets, name_data = _string_buffers(joined(known.column(1)))
     slots = _name_table(name_offsets, name_data)
-    known_ids = _int_column(known.column(0))
+    known_ids = int64s(known.column(0))
     # one Arrow chunk (the same rows in both columns) per task, on every core at once (the
     # kernels release the GIL); the parts stay apart (joining them would copy every row)
-    chunks = [(_int_column(pa.chunked_array([ids])), *_string_buffers(strings))
+    chunks = [(int64s(ids), *_string_buffers(strings))
               for ids, strings in zip(staged.column(0).chunks, staged.column(1).chunks)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="tag-split") as pool:
         parts = list(pool.map(lambda chunk: _split_chunk(*chunk, slots, name_offsets, name_data, known_ids), chunks))
@@ -320,7 +316,7 @@ def _add_unknown_tags(cat: Catalog, names: list[str], unknown_uses: np.ndarray) 
     cat.con.register("stg_unknown_tags", unknown)
     try:
         cat.run("marts/tags_from_staging")
-        (ids,) = cat.con.sql(sql_text("marts/unknown_tag_ids")).fetchnumpy().values()
+        ids = int64s(cat.con.sql(sql_text("marts/unknown_tag_ids")).to_arrow_table().column(0))
     finally:
         cat.con.unregister("stg_unknown_tags")
-    return np.asarray(ids, dtype=np.int64)
+    return ids

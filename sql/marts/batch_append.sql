@@ -4,4 +4,4 @@ INSERT INTO batch_posts
 SELECT post_id, source, created_at, updated_at, md5, file_ext, file_size, image_width, image_height, rating,
        parent_id, has_children, is_deleted, is_banned, is_flagged, is_pending, score, fav_count,
        $dump_file AS dump_file, $file_order AS file_order, position, row_hash
-FROM stg_posts WHERE reject_reason IS NULL;
+FROM stg_rows WHERE reject_reason IS NULL;

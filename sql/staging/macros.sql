@@ -25,3 +25,9 @@ CREATE OR REPLACE TEMP MACRO post_lines(path, sep, is_array) AS TABLE
 CREATE OR REPLACE TEMP MACRO object_names(tags, category) AS
     array_to_string(list_transform(list_filter(tags, lambda t: TRY_CAST(t.category AS INTEGER) = category),
                                    lambda t: t.name), ' ');
+-- joined_tags: a post's tag columns (c0 .. c8 and bare) as one string, the byte 0x01 between
+-- them (never in a tag name), for the compiled splitter in curation/ingest/tag_split.
+CREATE OR REPLACE TEMP MACRO joined_tags(c0, c1, c2, c3, c4, c5, c6, c7, c8, bare) AS
+    concat(coalesce(c0, ''), chr(1), coalesce(c1, ''), chr(1), coalesce(c2, ''), chr(1), coalesce(c3, ''), chr(1),
+           coalesce(c4, ''), chr(1), coalesce(c5, ''), chr(1), coalesce(c6, ''), chr(1), coalesce(c7, ''), chr(1),
+           coalesce(c8, ''), chr(1), coalesce(bare, ''));

@@ -1,11 +1,13 @@
 -- e621 db_export posts (CSV, gzipped or not) into the same typed columns as the Danbooru
 -- staging. Booleans are t/f; descriptions and sources span lines inside quotes. Records the CSV
 -- reader cannot split (wrong column count, bad quoting, not UTF-8) go to its rejects table;
--- a record that cannot be a post gets a reject_reason and keeps its raw text.
-CREATE OR REPLACE TEMP TABLE stg_posts AS
+-- a record that cannot be a post gets a reject_reason and keeps its raw text. A view: the CSV
+-- is read once, by staging/stg_staged (its rejects table is filled then).
+SET VARIABLE stg_path = $path;
+CREATE OR REPLACE TEMP VIEW stg_posts AS
 WITH raw AS (
     SELECT row_number() OVER () AS position, r
-    FROM read_csv($path, header = true, all_varchar = true, quote = '"', escape = '"', auto_detect = false,
+    FROM read_csv(getvariable('stg_path'), header = true, all_varchar = true, quote = '"', escape = '"', auto_detect = false,
                   store_rejects = true, rejects_table = 'csv_reject_errors', rejects_scan = 'csv_reject_scans',
                   max_line_size = 4000000, columns = {
                       'id': 'VARCHAR', 'uploader_id': 'VARCHAR', 'created_at': 'VARCHAR', 'md5': 'VARCHAR',

@@ -1,6 +1,8 @@
 -- Danbooru posts (from either JSON reader's stg_json_rows) into typed columns. Values are
 -- cast here whatever their JSON type was, so both readers give the same row, and row_hash
--- (which tells changed rows from unchanged on a re-ingest) is of the typed values. A row that
+-- (which tells changed rows from unchanged on a re-ingest) is of the typed values: of the bare
+-- tag_string and tag objects only when there are no per-category strings (a lean read skips
+-- them then, and must hash the same). A row that
 -- cannot be a post gets a reject_reason instead of being dropped; the raw line is kept only
 -- for rejects (the fast reader has no raw line: the row as read stands in for it).
 CREATE OR REPLACE TEMP VIEW stg_posts AS
@@ -50,7 +52,8 @@ WITH checked AS (
 )
 SELECT *,
        hash(created_at, updated_at, source, md5, file_ext, file_size, image_width, image_height, rating, parent_id,
-            has_children, is_deleted, is_banned, is_flagged, is_pending, score, fav_count, tag_string,
+            has_children, is_deleted, is_banned, is_flagged, is_pending, score, fav_count,
             tag_string_general, tag_string_artist, tag_string_copyright, tag_string_character, tag_string_meta,
-            tags::VARCHAR) AS row_hash
+            CASE WHEN tag_string_general IS NULL THEN tag_string END,
+            CASE WHEN tag_string_general IS NULL THEN tags::VARCHAR END) AS row_hash
 FROM typed;
