@@ -175,3 +175,23 @@ def test_json_staging_groups_tag_objects_by_category_and_skips_rejects():
         2: [("solo", 0), ("long_hair", 0), ("an_artist", 1)],
         3: [("bare_one", None), ("bare_two", None)],
     }
+
+
+def test_names_match_whatever_their_case():
+    """Tag strings arrive as written: ASCII capitals match known names in the splitter; a name
+    with other capitals is lower-cased before it is added, and then may be known already; names
+    that differ only in case become one new tag, its category from their uses together."""
+    rows = [
+        {"post_id": 1, "c0": "Solo SOLO solo Éclair", "c1": "New_Artist", "c4": "ÜBER"},
+        {"post_id": 2, "c0": "über", "c1": "new_artist NEW_ARTIST", "c4": "Über"},
+    ]
+    known = {"solo": 5, "éclair": 6}
+    cat = staged(rows, known)
+    result = split(cat)
+    tags = names_of(cat)
+    assert [tags[t][0] for t in result.tag_ids] == ["solo"] * 3 + ["éclair", "new_artist", "über", "über", "new_artist",
+                                                                    "new_artist", "über"]
+    assert result.tag_ids.tolist()[:4] == [5, 5, 5, 6]
+    assert sorted(n for n, _ in tags.values()) == ["new_artist", "solo", "éclair", "über"]
+    category = {n: c for n, c in tags.values()}
+    assert category["new_artist"] == 1 and category["über"] == 4  # two character uses outvote one general

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -25,10 +26,11 @@ from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
 from ..errors import SourceError
 from ..progress import progress
-from .canonical import DumpTags, canonical_post_tags
-from .tag_split import staged_tag_ids
 from .files import (FileDigest, check_format, digest_file, first_json_keys, has_header, is_json_array, looks_json,
                     newest_snapshot, snapshot_date, source_files)
+
+if TYPE_CHECKING:  # the kernels' modules import numba (0.3 s): the warm-up thread imports them, beside DuckDB's read
+    from .canonical import DumpTags
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +181,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
             rows = cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NULL")
             report.rows += rows
             cat.run("marts/batch_single" if one_file else "marts/batch_append", dump_file=dump_file, file_order=order)
-            batch_tags.add(staged_tag_ids(cat), order)
+            batch_tags.add(_staged_tag_ids(cat), order)
             _record_dump(cat, path, source.format, snapshot_date(path, cat), rows, digests[path].sha256)
             if not one_file:
                 _drop_staged(cat)  # free the staged file's memory before the next one
@@ -212,6 +214,14 @@ RELATION_STEPS = ("marts/tags_from_relations", "marts/alias_map", "marts/tag_imp
 def _drop_staged(cat: Catalog) -> None:
     for relation in STAGED_RELATIONS:
         _drop_relation(cat, relation)
+
+
+def _staged_tag_ids(cat: Catalog) -> list[DumpTags]:
+    """``tag_split.staged_tag_ids``, its module imported only once a file is staged: numba
+    loads on the warm-up thread meanwhile (``_warm_up_kernels``)."""
+    from .tag_split import staged_tag_ids
+
+    return staged_tag_ids(cat)
 
 
 class BatchTags:
@@ -317,6 +327,9 @@ def _warm_up_kernels() -> None:
     numba loads their compiled code (about a second) while DuckDB reads the first dump, instead
     of after it. Any failure here is left for the real run to report."""
     try:
+        from .canonical import canonical_post_tags
+        from .tag_split import staged_tag_ids
+
         cat = Catalog(None)
         cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.execute("INSERT INTO tags VALUES (1, 'solo', 0, 'general', 0)")
@@ -392,6 +405,8 @@ def ingest(workspace: Path | str) -> IngestReport:
                 for step in RELATION_STEPS:
                     cat.run(step)
                     advance(1)
+                from .canonical import canonical_post_tags
+
                 canonical_post_tags(cat, fresh.parts())
                 advance(1)
         report.posts = cat.scalar("SELECT count(*) FROM posts WHERE NOT is_removed")
