@@ -90,7 +90,7 @@ def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_st
     hold a post, it returns early and the caller grows out and calls again from that post.
 
     post_runs (P + 1,), run_order (R,), run_bounds (R + 1,) from ``_group_runs``; tag_ids (n,)
-    int32 dense tag numbers; alias (T,) int32 the canonical number of each tag; closure_starts
+    int64 dense tag numbers; alias (T,) int32 the canonical number of each tag; closure_starts
     (T + 1,) int64 and closure_ids (m,) int32 the implied numbers of each tag (CSR); live (P,)
     bool; posts (P,) int64 the post ids; out = (post (cap,) int64, tag (cap,) int32, implied (cap,)
     bool, counts (T,) int64 live posts per tag); stamp (T,) int64 marks what the current post has,
@@ -236,6 +236,11 @@ def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> Non
     def number(ids: np.ndarray) -> np.ndarray:
         return (ids if id_of is None else np.searchsorted(id_of, ids)).astype(np.int32)
 
+    def dump_numbers(ids: np.ndarray) -> np.ndarray:
+        """The dump's tag ids (n,) int64 as numbers: the ids themselves when they index directly
+        (no 20 M-row copy: first touches of fresh memory are slow on these machines)."""
+        return ids if id_of is None else np.searchsorted(id_of, ids)
+
     alias = np.arange(n_tags, dtype=np.int32)
     alias[number(alias_from)] = number(alias_to)
     implies_from, implies_to = number(implies_from), number(implies_to)
@@ -246,7 +251,7 @@ def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> Non
     tables = (alias, closure_starts, closure_ids)
     if dump is None:  # read back, grouped, and cut into one range of posts per core
         posts, run_bounds, post_runs, run_order, dump_tag_ids = _grouped_from_catalog(cat)
-        grouped = (post_runs, run_order, run_bounds, number(dump_tag_ids))
+        grouped = (post_runs, run_order, run_bounds, dump_numbers(dump_tag_ids))
         del dump_tag_ids
         live = ~np.isin(posts, removed)
         bounds = np.linspace(0, len(posts), (os.cpu_count() or 1) + 1).astype(np.int64).tolist()
@@ -257,7 +262,7 @@ def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> Non
             run_bounds = np.zeros(len(part.post_ids) + 1, np.int64)
             np.cumsum(part.counts, out=run_bounds[1:])
             grouped = (np.arange(len(part.post_ids) + 1, dtype=np.int64), np.arange(len(part.post_ids), dtype=np.int64),
-                       run_bounds, number(part.tag_ids))
+                       run_bounds, dump_numbers(part.tag_ids))
             tasks.append((grouped, ~np.isin(part.post_ids, removed), part.post_ids, 0, len(part.post_ids)))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="canonical") as pool:  # kernels free the GIL
         parts = list(pool.map(lambda task: _canonical_range(task[0], tables, task[1], task[2], n_tags, task[3], task[4]),
