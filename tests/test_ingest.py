@@ -62,6 +62,9 @@ def test_each_format_ingests_to_the_truth(board_name, request, tmp_path):
     # implied tags are marked as such, and categories are known for every used tag
     assert con.execute("SELECT count(*) FROM post_tags WHERE origin = 'implied'").fetchall()[0][0] > 0
     assert con.execute("SELECT count(*) FROM tags WHERE post_count > 0 AND category IS NULL").fetchall()[0][0] == 0
+    # posts has its primary key (added once the first posts were written)
+    assert con.execute("SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = 'posts' "
+                       "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(["post_id"],)]
 
 
 def test_reingesting_the_same_files_changes_nothing(board2021, tmp_path):

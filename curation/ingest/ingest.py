@@ -199,10 +199,12 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
         cat.run("marts/posts_insert_new" if all_new else "marts/posts_upsert")
     finally:
         cat.con.unregister("batch_dump_tags")
+    _ensure_posts_key(cat)
     fresh.add(batch_tags if all_new else None)
     if full_dump:
         report.removed = absent
-        cat.run("marts/posts_mark_removed")
+        if absent:  # else the catalog's every live post is in the batch (a first ingest): nothing to mark
+            cat.run("marts/posts_mark_removed")
     cat.run("marts/posts_has_children")
     for relation in ("batch_changed", "batch_final", "batch_posts"):
         _drop_relation(cat, relation)
@@ -210,6 +212,13 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
 
 
 RELATION_STEPS = ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure")
+
+
+def _ensure_posts_key(cat: Catalog) -> None:
+    """posts' primary key, added once its first rows are in (``schema/posts_key``)."""
+    if not cat.scalar("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'posts' "
+                      "AND constraint_type = 'PRIMARY KEY'"):
+        cat.run("schema/posts_key")
 
 
 def _drop_staged(cat: Catalog) -> None:

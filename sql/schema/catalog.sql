@@ -1,6 +1,8 @@
 -- The catalog's normalised tables. Other stages and outside checks query these names.
+-- posts' primary key (post_id) is added by schema/posts_key once an ingest has written the first
+-- posts: an index built over a million rows at once costs a fraction of one kept up row by row.
 CREATE TABLE IF NOT EXISTS posts (
-    post_id BIGINT PRIMARY KEY,
+    post_id BIGINT,              -- the primary key (schema/posts_key)
     source VARCHAR,              -- the artwork's source URL(s), as the board records them
     created_at TIMESTAMP,        -- UTC
     updated_at TIMESTAMP,        -- UTC
