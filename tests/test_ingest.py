@@ -147,7 +147,7 @@ def test_bad_rows_go_to_rejects_and_good_rows_stay(tmp_path):
         json.dumps({k: v for k, v in GOOD.items() if k != "id"}).encode(),  # 7 no id
         b"",                                                            # 8 blank: skipped
         json.dumps({**GOOD, "id": 9}).encode(),                         # 9 good
-        json.dumps({**GOOD, "id": 9, "score": 5}).encode(),             # 10 same id again: replaces line 9
+        json.dumps({**GOOD, "id": 9, "score": 5, "tag_string_general": "blue_star"}).encode(),  # 10 same id: replaces 9
         b"[1, 2, 3]",                                                   # 11 not an object
     ]
     (dump / "posts000000000000.json").write_bytes(b"\n".join(lines) + b"\n")
@@ -156,6 +156,9 @@ def test_bad_rows_go_to_rejects_and_good_rows_stay(tmp_path):
     con = catalog(ws)
     assert [r[0] for r in con.execute("SELECT post_id FROM posts ORDER BY 1").fetchall()] == [1, 9]
     assert con.execute("SELECT score FROM posts WHERE post_id = 9").fetchall() == [(5,)]
+    # its tags too: the replaced row's are gone, not merged in
+    assert con.execute("SELECT list(t.name ORDER BY t.name) FROM post_tags JOIN tags t USING (tag_id) "
+                       "WHERE post_id = 9").fetchall() == [(["blue_star", "someone"],)]
     rejects = {pos: reason for pos, reason in con.execute("SELECT position, reason FROM ingest_rejects").fetchall()}
     assert rejects[2].startswith("malformed JSON")
     assert rejects[3].startswith("invalid encoding")

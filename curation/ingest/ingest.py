@@ -249,10 +249,13 @@ class BatchTags:
 
     def rows(self, with_file_order: bool) -> pa.Table:
         """One row per staged post: post_id, tag_ids (its list) and, when asked, the file_order
-        it came from (one record batch per part; the tag ids are not copied)."""
+        it came from and its ordinal (rows numbered in file order across the batch: of a post
+        id that one file repeats, the last row is the one kept). One record batch per part; the
+        tag ids are not copied."""
         fields = [("post_id", pa.int64()), ("tag_ids", pa.large_list(pa.int64()))]
-        fields += [("file_order", pa.int32())] if with_file_order else []
+        fields += [("file_order", pa.int32()), ("ordinal", pa.int64())] if with_file_order else []
         batches = []
+        ordinal = 0
         for parts, order in self._files:
             for part in parts:
                 offsets = np.zeros(len(part.counts) + 1, np.int64)
@@ -261,6 +264,8 @@ class BatchTags:
                            "tag_ids": pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(part.tag_ids))}
                 if with_file_order:
                     columns["file_order"] = np.full(len(part.post_ids), order, np.int32)
+                    columns["ordinal"] = np.arange(ordinal, ordinal + len(part.post_ids), dtype=np.int64)
+                    ordinal += len(part.post_ids)
                 batches.append(pa.record_batch(columns))
         return pa.Table.from_batches(batches, schema=pa.schema(fields))
 
