@@ -7,7 +7,7 @@ WITH b AS (
 SELECT position,
        CASE WHEN reason IS NOT NULL THEN to_json(struct_pack(post_id, created_at, rating, image_width, image_height))::VARCHAR END,
        reason, TRY_CAST(post_id AS BIGINT), source::VARCHAR,
-       timezone('UTC', TRY_CAST(created_at::VARCHAR AS TIMESTAMPTZ)), timezone('UTC', TRY_CAST(updated_at::VARCHAR AS TIMESTAMPTZ)),
+       utc_time(TRY_CAST(created_at::VARCHAR AS TIMESTAMPTZ)), utc_time(TRY_CAST(updated_at::VARCHAR AS TIMESTAMPTZ)),
        lower(md5::VARCHAR), lower(file_ext::VARCHAR), TRY_CAST(file_size AS BIGINT), TRY_CAST(image_width AS INTEGER),
        TRY_CAST(image_height AS INTEGER), lower(rating::VARCHAR), nullif(TRY_CAST(parent_id AS BIGINT), 0),
        coalesce(TRY_CAST(has_children AS BOOLEAN), false), coalesce(TRY_CAST(is_deleted AS BOOLEAN), false),
