@@ -40,9 +40,12 @@ def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "F")  # 16-bit and float greyscale: see to_8bit
+
+
 def to_8bit(img: Image.Image) -> Image.Image:
     """16-bit and float greyscale scaled to 8 bits (a plain convert would clip them to white)."""
-    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if img.mode not in WIDE_MODES:
         return img
     arr = np.asarray(img, dtype=np.float64)
     top = 65535.0 if img.mode.startswith("I") and arr.max() > 255 else 255.0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .hashing import HASH_SIDE, has_alpha_channel, has_real_alpha, picture_hashes, pixel_digest
+from .hashing import HASH_SIDE, WIDE_MODES, as_mode, has_alpha_channel, has_real_alpha, picture_hashes, pixel_digest
 
 
 @dataclass
@@ -50,13 +50,17 @@ class Inspection:
         return asdict(self)
 
 
-def _decode_all_frames(img: Image.Image) -> int:
+def _decode_all_frames(img: Image.Image) -> tuple[int, Image.Image]:
+    """Every frame decoded (a broken later frame fails the file): the frame count and the first
+    frame, kept as it was decoded (seeking back to it would decode it again)."""
     frames = getattr(img, "n_frames", 1)
+    first = img
     for i in range(frames):
         img.seek(i)
         img.load()
-    img.seek(0)
-    return frames
+        if i == 0 and frames > 1:
+            first = img.copy()
+    return frames, first
 
 
 def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, int] = (255, 255, 255),
@@ -90,7 +94,7 @@ def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, 
             result.format, result.width, result.height, result.mode = img.format, img.width, img.height, img.mode
             if jpeg_draft and img.format == "JPEG":
                 img.draft(None, (HASH_SIDE, HASH_SIDE))  # a no-op for small files and multi-frame MPOs
-            result.frames = _decode_all_frames(img)
+            result.frames, img = _decode_all_frames(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         result.status, result.error = "bomb", str(exc).split(". ")[0]
         return result
@@ -102,10 +106,12 @@ def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, 
         return result
     with warnings.catch_warnings():  # Pillow's advice to store palette transparency as RGBA: not ours to act on
         warnings.filterwarnings("ignore", message="Palette images with Transparency", category=UserWarning)
+        if img.mode not in WIDE_MODES:  # converted once for the alpha check, the digest and the hashes
+            img = as_mode(img, "RGBA" if has_alpha_channel(img) else "RGB")
         result.has_alpha = has_real_alpha(img) if has_alpha_channel(img) else False
         reduced = img.size != (result.width, result.height)
         result.pixel_sha256 = pixel_digest(img, f"1/{round(result.width / img.width)}" if reduced else "")
-        first = img if result.frames == 1 else img.convert("RGBA")  # after seek(0): the first frame
+        first = img if result.frames == 1 else img.convert("RGBA")
         for key, value in picture_hashes(first, background, result.has_alpha).items():
             setattr(result, key, value)
     return result
