@@ -111,7 +111,7 @@ def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, 
         result.has_alpha = has_real_alpha(img) if has_alpha_channel(img) else False
         reduced = img.size != (result.width, result.height)
         result.pixel_sha256 = pixel_digest(img, f"1/{round(result.width / img.width)}" if reduced else "")
-        first = img if result.frames == 1 else img.convert("RGBA")
+        first = img if result.frames == 1 else as_mode(img, "RGBA")
         for key, value in picture_hashes(first, background, result.has_alpha).items():
             setattr(result, key, value)
     return result
