@@ -250,7 +250,45 @@ def test_catalogs_from_earlier_versions_gain_the_new_columns(tmp_path):
     with Catalog(tmp_path / "catalog.duckdb") as cat:
         columns = [r[0] for r in cat.rows("DESCRIBE image_hashes")]
     assert {"width", "height", "has_alpha", "frames", "format", "mode", "bg_phash", "bg_dhash", "bg_information",
-            "hash_version"} <= set(columns)
+            "hash_version", "unpadded_phash"} <= set(columns)
+
+
+def test_uniform_margins_and_the_unpadded_phash():
+    """Exactly flat outer rows and columns are letterbox padding; grain is not. Cut off, a
+    padded thumbnail hashes as its original's whole thumbnail does."""
+    from curation.images.hashing import _low_frequencies, _pack, uniform_margins, unpadded_phash
+
+    rng = np.random.default_rng(0)
+    grainy = rng.integers(236, 252, (64, 48), dtype=np.uint8)
+    grainy[30:40, 10:22] = 90  # a small glyph
+    padded = np.full((64, 64), 250, np.uint8)
+    padded[:, 8:56] = grainy
+    assert uniform_margins(padded) == (0, 0, 8, 8)
+    assert uniform_margins(grainy) == (0, 0, 0, 0) and unpadded_phash(grainy) == 0
+    _, low = _low_frequencies(Image.fromarray(grainy))
+    assert unpadded_phash(padded) == _pack(low > np.median(low))
+    two_colours = padded.copy()
+    two_colours[:, :4] = 20  # left padding in two flat greys: only the outer one is one margin
+    assert uniform_margins(two_colours)[2] == 4
+    assert uniform_margins(np.full((30, 30), 7, np.uint8)) == (10, 10, 10, 10)  # flat: a third from each side at most
+    assert unpadded_phash(np.full((12, 12), 7, np.uint8)) == 0  # too little left
+
+
+def test_unpadded_hashes_are_filled_from_stored_thumbnails(images_ws, monkeypatch):
+    """A catalog hashed before the column existed gets it from its thumbnails, no file decoded."""
+    import curation.images.stage as stage
+
+    run_images(images_ws)
+    con = duckdb.connect(str(images_ws / "catalog.duckdb"))
+    before = dict(con.execute("SELECT md5, unpadded_phash FROM image_hashes WHERE thumb IS NOT NULL").fetchall())
+    con.execute("UPDATE image_hashes SET unpadded_phash = NULL")
+    con.close()
+    monkeypatch.setattr(stage, "inspect_file", lambda *a, **k: pytest.fail("no file should be decoded"))
+    assert run_images(images_ws).inspected == 0
+    con = duckdb.connect(str(images_ws / "catalog.duckdb"))
+    after = dict(con.execute("SELECT md5, unpadded_phash FROM image_hashes WHERE thumb IS NOT NULL").fetchall())
+    con.close()
+    assert after == before and len(before) > 10 and any(before.values()) and not all(before.values())
 
 
 def test_jpeg_draft_decoding_reads_every_byte_and_hashes_alike(tmp_path):

@@ -85,6 +85,14 @@ def glyph(shape: str) -> Image.Image:
     return img
 
 
+def grainy_glyph(seed: int) -> Image.Image:
+    """A small glyph on a grainy near-white canvas: no flat border for the trim to find."""
+    rng = np.random.default_rng(seed)
+    img = Image.fromarray(rng.integers(239, 250, (205, 154, 3), dtype=np.uint8), "RGB").convert("RGBA")
+    ImageDraw.Draw(img).polygon([(40, 105), (58, 100), (63, 118), (45, 124)], fill=(120, 80, 30, 255))
+    return img
+
+
 # post id -> (image, ext, parent_id); expected groups below
 BOARD = {
     1: (picture(1), "png", None),
@@ -111,9 +119,11 @@ BOARD = {
     70: (glyph("bolt"), "png", None),                          # a small glyph on a transparent canvas
     71: (on(glyph("bolt"), (245, 130, 190)), "jpg", None),     # its copy on pink: a near-flat picture
     72: (on(glyph("ellipse"), (245, 130, 190)), "jpg", None),  # another glyph at that place on pink: alone
+    80: (grainy_glyph(1), "jpg", None),                        # a small glyph on grain
+    81: (pad(grainy_glyph(1), (250, 250, 250)), "jpg", None),  # letterboxed: trimmed pHashes 12 bits apart
 }
 ImageDraw.Draw(BOARD[31][0]).rectangle([212, 150, 226, 164], fill=(10, 160, 10, 255))  # one small element added
-EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}, {70, 71}]
+EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}, {70, 71}, {80, 81}]
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +162,8 @@ def test_pitfalls_group_what_must_and_nothing_else(pitfall_ws):
     assert "background" in set().union(*(k for (a, b), k in kinds.items() if {a, b} & {11, 12}))
     assert kinds[(50, 52)] >= {"aligned"}  # the crop's pixels lie inside its original's
     assert kinds[(70, 71)] == {"composite"}  # too small a drawing for any other check
+    letterbox = con.execute("SELECT distance FROM dup_edges WHERE post_a = 80 AND post_b = 81 AND kind = 'aligned'").fetchall()
+    assert letterbox and letterbox[0][0] is not None and letterbox[0][0] <= 2  # proposed by hashes: 81's thumbnail less its padding against 80's
     assert con.execute("SELECT has_alpha FROM images WHERE post_id = 10").fetchall() == [(True,)]
     info = dict(con.execute("SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 "
                             "WHERE i.post_id IN (60, 61)").fetchall())

@@ -41,6 +41,7 @@ class HashTable:
     width: np.ndarray | None = None  # int64: the file's size in pixels (0 when unknown)
     height: np.ndarray | None = None  # int64
     thumb_phash: np.ndarray | None = None  # uint64: pHash of the whole untrimmed thumbnail; 0 when none
+    unpadded_phash: np.ndarray | None = None  # uint64: of that thumbnail less its flat margins; 0 when none
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -165,7 +166,9 @@ def alignment_candidates(t: HashTable, min_information: float, radius: int, back
     """Row pairs (i, j, distance) whose hashes come near without matching, for a pixel check
     (:func:`curation.dedupe.align.alignment`): pHashes within ``radius`` (a padded copy whose
     padding was not all trimmed, a crop), pHashes of the whole untrimmed thumbnails within
-    ``radius`` (a resize whose trim cut it unlike its original), or whitened-background pHashes within
+    ``radius`` (a resize whose trim cut it unlike its original), one picture's thumbnail less its
+    flat margins against the other's whole within ``radius`` (letterbox padding around a grainy
+    canvas, which the trim keeps), or whitened-background pHashes within
     ``background_radius`` between a transparent and an opaque picture (a drawing reposted on a
     colour). Pictures below ``min_information`` take no part."""
     out: list[tuple[int, int, int]] = []
@@ -175,6 +178,11 @@ def alignment_candidates(t: HashTable, min_information: float, radius: int, back
             if codes is not None:
                 qi, ij, dist = radius_pairs(codes[hashed], None, radius)
                 out += list(zip(hashed[qi].tolist(), hashed[ij].tolist(), dist.tolist()))
+        if t.thumb_phash is not None and t.unpadded_phash is not None:
+            padded = hashed[t.unpadded_phash[hashed] != 0]
+            qi, ij, dist = radius_pairs(t.thumb_phash[hashed], t.unpadded_phash[padded], radius)
+            keep = padded[qi] != hashed[ij]
+            out += list(zip(padded[qi[keep]].tolist(), hashed[ij[keep]].tolist(), dist[keep].tolist()))
     if t.bg_phash is not None and t.has_alpha is not None and background_radius >= 0:
         transparent = np.flatnonzero(t.has_alpha & (t.bg_phash != 0))
         opaque = np.flatnonzero(~t.has_alpha & (t.bg_phash != 0) & (t.information >= min_information))

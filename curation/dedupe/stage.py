@@ -136,6 +136,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             width=np.array([r[18] for r in rows], dtype=np.int64),
             height=np.array([r[19] for r in rows], dtype=np.int64),
             thumb_phash=np.array([r[20] or 0 for r in rows], dtype=np.uint64),
+            unpadded_phash=np.array([r[21] or 0 for r in rows], dtype=np.uint64),
         )
         radii = Radii(phash=cfg.phash_radius, dhash=cfg.dhash_radius, close_phash=cfg.close_phash_radius,
                       close_dhash=cfg.close_dhash_radius, mirror=cfg.mirror_radius, background=cfg.background_radius,

@@ -22,6 +22,7 @@ FLAT_TOLERANCE = 24  # max channel difference from the corner colour counted as 
 MIN_FOREGROUND = 0.05  # the least share of a picture left once its flat background is whitened
 HASH_SIDE = 128  # pictures are box-reduced to about this short side before hashing
 THUMB_SIDE = 64  # long side of the grey thumbnail kept for aligning crops and padded copies
+PADDING_TOLERANCE = 1  # grey levels a thumbnail row or column may vary by and still be letterbox padding
 HASH_VERSION = 17  # bump when a hash changes: cached hashes of another version are recomputed
 
 WHITE = (255, 255, 255)
@@ -251,13 +252,47 @@ def thumbnail(picture: Image.Image, alpha: Image.Image | None) -> dict[str, byte
     alpha channel of a transparent picture, else None) and ``thumb_width`` (w). Not trimmed:
     a crop or a padded copy is compared with the canvas it came from. And ``thumb_phash``, the
     pHash of that whole canvas: a resize keeps it where a trim that cut the two copies
-    differently (a noisy dark background) moved the trimmed pHash."""
+    differently (a noisy dark background) moved the trimmed pHash; and ``unpadded_phash``
+    (:func:`unpadded_phash`)."""
     scale = THUMB_SIDE / max(picture.size)
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))) if scale < 1 else picture.size
     grey = picture.convert("L").resize(size, Image.Resampling.BOX)
     _, low = _low_frequencies(grey)
     return {"thumb": grey.tobytes(), "thumb_width": size[0], "thumb_phash": _pack(low > np.median(low)),
-            "thumb_alpha": None if alpha is None else alpha.resize(size, Image.Resampling.BOX).tobytes()}
+            "thumb_alpha": None if alpha is None else alpha.resize(size, Image.Resampling.BOX).tobytes(),
+            "unpadded_phash": unpadded_phash(np.asarray(grey))}
+
+
+def uniform_margins(grey: np.ndarray, tolerance: int = PADDING_TOLERANCE) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right): how many outer rows and columns of a (h, w) uint8 thumbnail
+    are one flat grey (each within ``tolerance``, all of a side alike), at most a third of the
+    thumbnail from each side."""
+
+    def run(lines: np.ndarray) -> int:
+        lo, hi = lines.min(axis=1).astype(np.int16), lines.max(axis=1).astype(np.int16)  # (n,)
+        centre = (lo + hi) / 2
+        flat = (hi - lo <= tolerance) & (np.abs(centre - centre[0]) <= tolerance)
+        return int(np.argmin(flat)) if not flat.all() else len(flat)
+
+    h, w = grey.shape
+    return (run(grey[: h // 3]), run(grey[::-1][: h // 3]), run(grey.T[: w // 3]), run(grey.T[::-1][: w // 3]))
+
+
+def unpadded_phash(grey: np.ndarray) -> int:
+    """pHash of a (h, w) uint8 thumbnail with its flat outer margins (:func:`uniform_margins`)
+    cut off, or 0 when it has none (or too little is left). A letterboxed or padded copy of a
+    picture whose canvas is not one flat colour (paper grain, noise) keeps its padding through
+    the trim, which stops at the first layer it cannot tell from the canvas; cut exactly,
+    the copy's thumbnail is its original's whole thumbnail again, and this is compared with
+    the other's ``thumb_phash``. Padding is exactly flat; grain is not."""
+    top, bottom, left, right = uniform_margins(grey)
+    if top + bottom + left + right == 0:
+        return 0
+    inner = grey[top:grey.shape[0] - bottom, left:grey.shape[1] - right]
+    if min(inner.shape) < 8:
+        return 0
+    _, low = _low_frequencies(Image.fromarray(np.ascontiguousarray(inner)))
+    return _pack(low > np.median(low))
 
 
 def picture_hashes(img: Image.Image, background: tuple[int, int, int], transparent: bool) -> dict[str, int | float | bytes | None]:

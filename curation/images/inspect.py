@@ -45,6 +45,7 @@ class Inspection:
     thumb_alpha: bytes | None = None  # its alpha, transparent files only
     thumb_width: int | None = None
     thumb_phash: int | None = None  # pHash of the whole (untrimmed) thumbnail
+    unpadded_phash: int | None = None  # of that thumbnail less its flat margins; 0 when it has none
 
     def as_row(self) -> dict:
         return asdict(self)

@@ -15,14 +15,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 from PIL import ImageColor
 
 from ..catalog import migrate_catalog, open_catalog, staged_catalog
 from ..config import ImagesConfig, load_config
 from ..errors import ConfigError, CurationError
 from ..progress import progress
-from .hashing import HASH_VERSION
+from .hashing import HASH_VERSION, unpadded_phash
 from .inspect import Inspection, inspect_file
 
 RESULT_SCHEMA = {
@@ -31,7 +33,7 @@ RESULT_SCHEMA = {
     "pixel_sha256": pl.Utf8, "phash": pl.UInt64, "dhash": pl.UInt64, "phash_mirror": pl.UInt64, "dhash_mirror": pl.UInt64,
     "information": pl.Float32, "bg_phash": pl.UInt64, "bg_dhash": pl.UInt64, "bg_information": pl.Float32,
     "bg_black_phash": pl.UInt64, "bg_black_dhash": pl.UInt64, "thumb": pl.Binary, "thumb_alpha": pl.Binary,
-    "thumb_width": pl.Int16, "thumb_phash": pl.UInt64, "hash_version": pl.Int32,
+    "thumb_width": pl.Int16, "thumb_phash": pl.UInt64, "unpadded_phash": pl.UInt64, "hash_version": pl.Int32,
 }
 
 
@@ -178,9 +180,28 @@ def commit_images(workspace: Path | str, rows: list[tuple], unchanged: int = 0) 
             cat.con.register("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").to_arrow())
             cat.run("marts/images_upsert")
             cat.con.unregister("image_results")
+        fill_unpadded_hashes(cat)
         report.statuses = Counter(dict(cat.rows(
             "SELECT status, count(*) FROM images WHERE post_id IN (SELECT post_id FROM selection) GROUP BY status")))
     return report
+
+
+def fill_unpadded_hashes(cat, chunk: int = 20_000) -> int:
+    """Compute ``unpadded_phash`` from the stored thumbnail of every hashed file that lacks it
+    (hashed by a version before the column existed): no file is decoded again. Returns how many."""
+    cursor = cat.run("marts/unpadded_todo")
+    md5s, codes = [], []
+    while batch := cursor.fetchmany(chunk):
+        for md5, thumb, width in batch:
+            md5s.append(md5)
+            codes.append(unpadded_phash(np.frombuffer(thumb, dtype=np.uint8).reshape(-1, width)))
+    if md5s:
+        cat.con.register("unpadded_filled", pa.table({"md5": md5s, "unpadded_phash": pa.array(codes, pa.uint64())}))
+        try:
+            cat.run("marts/unpadded_fill")
+        finally:
+            cat.con.unregister("unpadded_filled")
+    return len(md5s)
 
 
 def run_images(workspace: Path | str) -> ImagesReport:
@@ -206,4 +227,5 @@ def _row(post_id: int, md5: str | None, path: str | None, res: Inspection, cfg: 
     return (post_id, md5, str(path) if path else None, apply_policy(res.status, res, cfg), r["width"], r["height"],
             r["has_alpha"], r["frames"], r["error"] or None, r["file_md5"], r["format"], r["mode"], r["pixel_sha256"],
             r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"], r["bg_phash"], r["bg_dhash"], r["bg_information"],
-            r["bg_black_phash"], r["bg_black_dhash"], r["thumb"], r["thumb_alpha"], r["thumb_width"], r["thumb_phash"], HASH_VERSION)
+            r["bg_black_phash"], r["bg_black_dhash"], r["thumb"], r["thumb_alpha"], r["thumb_width"], r["thumb_phash"],
+            r["unpadded_phash"], HASH_VERSION)
