@@ -90,6 +90,7 @@ drop_banned = true
 # align_hash_radius = 10              # pHashes this near are aligned too (-1: never)
 # align_background_radius = 12        # and whitened backgrounds, transparent vs opaque
 # align_hash_threshold = 0.97         # the correlation those need (hashes also bring lookalikes)
+# overlay_area = 0.1                  # one canvas may differ in one box this large (a watermark)
 # align_neighbours = 8                # candidates a post; a transparent post's nearest at any similarity too
 # align_threshold = 0.95              # correlation of the aligned grey thumbnails
 # align_masked_threshold = 0.99       # the same on the opaque pixels when either post is transparent

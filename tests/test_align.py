@@ -108,3 +108,20 @@ def test_a_square_padded_to_a_larger_square_agrees_by_alignment():
 def test_a_flat_crop_is_not_aligned():
     flat = Image.new("RGB", (256, 192), (120, 160, 200))
     assert alignment(thumb(flat), thumb(crop(flat, 0.1, 0.1, 0, 0)), LIMITS) is None
+
+
+def test_a_watermarked_copy_agrees_once_the_watermark_box_is_left_out():
+    """A caption laid over one corner changes one compact patch; the rest of the canvas is the
+    original's. Differences spread over the canvas, or over two far corners, are not one box."""
+    from curation.dedupe.align import same_canvas
+    from curation.synth.transforms import overlay_watermark
+
+    original = picture(9, background=(24, 24, 30, 255)).convert("RGB")
+    marked = overlay_watermark(original, "bl", 0.66)
+    strict, tolerant = AlignLimits(threshold=0.97), AlignLimits(threshold=0.97, overlay_area=0.1)
+    assert same_canvas(thumb(original), thumb(marked), strict) < 0.97  # the box alone costs that much
+    assert same_canvas(thumb(original), thumb(marked), tolerant) >= 0.99
+    twice = overlay_watermark(marked, "tr", 0.66)
+    assert same_canvas(thumb(original), thumb(twice), tolerant) < 0.97
+    other = picture(10, background=(24, 24, 30, 255)).convert("RGB")
+    assert same_canvas(thumb(original), thumb(other), tolerant) < 0.8

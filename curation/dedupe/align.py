@@ -25,6 +25,7 @@ from scipy import ndimage
 SUBPIXEL = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)  # shifts (larger thumbnail's pixels) around the best whole one
 REFINE_MARGIN = 0.25  # placements scoring this far below the threshold are not refined
 OPAQUE = 230  # thumbnail alpha at or above this counts as opaque (edges of a drawing blur when reduced)
+OVERLAY_DIFF = 24.0  # grey levels (blurred thumbnails) by which a pixel under an added watermark differs
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class AlignLimits:
     min_std: float = 12.0  # grey-level spread the smaller picture needs (flat pictures align with anything)
     min_pixels: int = 150  # compared pixels needed at an offset (thumbnail pixels)
     blur: float = 0.8  # Gaussian radius (thumbnail pixels) both sides get before the final comparison
+    overlay_area: float = 0.0  # largest share of one canvas a watermark or caption may cover (0: none allowed)
 
 
 def contained_size(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[int, int] | None:
@@ -210,7 +212,31 @@ def same_canvas(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     mask = _mask(small, rim=True) & _mask(large, size, rim=True)
     if mask.sum() < limits.min_pixels or small.grey[mask].std() < limits.min_std:
         return None
-    return _correlation(_blurred(small.grey, limits.blur), _blurred(grey, limits.blur), mask)
+    a, b = _blurred(small.grey, limits.blur), _blurred(grey, limits.blur)
+    score = _correlation(a, b, mask)
+    if score < limits.threshold and limits.overlay_area > 0:
+        rest = _outside_overlay(a, b, mask, limits.overlay_area)
+        if rest is not None and rest.sum() >= limits.min_pixels:
+            score = max(score, _correlation(a, b, rest))
+    return score
+
+
+def _outside_overlay(a: np.ndarray, b: np.ndarray, mask: np.ndarray, max_area: float) -> np.ndarray | None:
+    """``mask`` (h, w) less the one box where two (h, w) thumbnails of one canvas differ, when
+    their differences all fall in a box of at most ``max_area`` of the canvas: a watermark, a
+    caption or a logo laid over a copy changes one compact patch and leaves the rest as it was.
+    None when they do not differ or differ more widely."""
+    changed = (np.abs(a.astype(np.float32) - b.astype(np.float32)) > OVERLAY_DIFF) & mask
+    if not changed.any():
+        return None
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 2, cols[0], cols[-1] + 2  # one pixel more: the blur's edge
+    y0, x0 = max(0, y0 - 1), max(0, x0 - 1)
+    if (y1 - y0) * (x1 - x0) > max_area * mask.size:
+        return None
+    rest = mask.copy()
+    rest[y0:y1, x0:x1] = False
+    return rest
 
 
 def agreement(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
