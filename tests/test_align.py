@@ -125,3 +125,25 @@ def test_a_watermarked_copy_agrees_once_the_watermark_box_is_left_out():
     assert same_canvas(thumb(original), thumb(twice), tolerant) < 0.97
     other = picture(10, background=(24, 24, 30, 255)).convert("RGB")
     assert same_canvas(thumb(original), thumb(other), tolerant) < 0.8
+
+
+def test_low_contrast_canvases_compared_whole_need_less_spread_than_a_sliding_search():
+    """A faint picture (thumbnail spread ~7 grey levels) and its JPEG re-encode: too flat to
+    slide one over the other safely, but compared whole at one placement they agree, and a
+    different faint picture does not."""
+    import io
+
+    from curation.dedupe.align import same_canvas
+
+    def faint(seed: int) -> Image.Image:
+        img = picture(seed, background=(200, 200, 200, 255)).convert("L")
+        return Image.eval(img, lambda v: 190 + v // 12).convert("RGB")  # grey levels squeezed into 190..211
+
+    buf = io.BytesIO()
+    faint(11).save(buf, format="JPEG", quality=70)
+    original, copy, other = thumb(faint(11)), thumb(Image.open(buf)), thumb(faint(12))
+    assert 2 < original.grey.std() < 12
+    assert same_canvas(original, copy, AlignLimits(threshold=0.97)) is None  # below the sliding search's spread
+    whole = AlignLimits(threshold=0.97, canvas_min_std=1.0)
+    assert same_canvas(original, copy, whole) >= 0.97
+    assert same_canvas(original, other, whole) < 0.8

@@ -59,6 +59,7 @@ class AlignLimits:
     min_area: float = 0.5
     slack: float = 0.02
     min_std: float = 12.0  # grey-level spread the smaller picture needs (flat pictures align with anything)
+    canvas_min_std: float | None = None  # the same for two canvases compared whole (no sliding); None: min_std
     min_pixels: int = 150  # compared pixels needed at an offset (thumbnail pixels)
     blur: float = 0.8  # Gaussian radius (thumbnail pixels) both sides get before the final comparison
     overlay_area: float = 0.0  # largest share of one canvas a watermark or caption may cover (0: none allowed)
@@ -210,7 +211,8 @@ def same_canvas(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     size = (small.grey.shape[1], small.grey.shape[0])
     grey = np.asarray(Image.fromarray(large.grey).resize(size, Image.Resampling.BOX))
     mask = _mask(small, rim=True) & _mask(large, size, rim=True)
-    if mask.sum() < limits.min_pixels or small.grey[mask].std() < limits.min_std:
+    min_std = limits.min_std if limits.canvas_min_std is None else limits.canvas_min_std
+    if mask.sum() < limits.min_pixels or small.grey[mask].std() < min_std:
         return None
     a, b = _blurred(small.grey, limits.blur), _blurred(grey, limits.blur)
     score = _correlation(a, b, mask)

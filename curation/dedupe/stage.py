@@ -311,7 +311,7 @@ def hash_aligned_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, jo
     # stricter than for embedding-proposed pairs: hashes near each other also bring different
     # drawings of one layout, which align at up to ~0.966 on the calibration boards
     limits = AlignLimits(threshold=cfg.align_hash_threshold, masked_threshold=cfg.align_masked_threshold,
-                         overlay_area=cfg.overlay_area)
+                         overlay_area=cfg.overlay_area, canvas_min_std=NEAR_FLAT_STD)
     distance = {(i, j): d for i, j, d in best.values()}
     return _aligned_rows(thumbs, t, list(distance), limits, distance, same_canvas_too=True)
 
