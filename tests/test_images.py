@@ -272,6 +272,7 @@ def test_uniform_margins_and_the_unpadded_phash():
     assert uniform_margins(two_colours)[2] == 4
     assert uniform_margins(np.full((30, 30), 7, np.uint8)) == (10, 10, 10, 10)  # flat: a third from each side at most
     assert unpadded_phash(np.full((12, 12), 7, np.uint8)) == 0  # too little left
+    assert uniform_margins(np.zeros((2, 1), np.uint8)) == (0, 0, 0, 0)  # a sliver: nothing to cut
 
 
 def test_unpadded_hashes_are_filled_from_stored_thumbnails(images_ws, monkeypatch):

@@ -268,14 +268,20 @@ def uniform_margins(grey: np.ndarray, tolerance: int = PADDING_TOLERANCE) -> tup
     are one flat grey (each within ``tolerance``, all of a side alike), at most a third of the
     thumbnail from each side."""
 
-    def run(lines: np.ndarray) -> int:
-        lo, hi = lines.min(axis=1).astype(np.int16), lines.max(axis=1).astype(np.int16)  # (n,)
-        centre = (lo + hi) / 2
-        flat = (hi - lo <= tolerance) & (np.abs(centre - centre[0]) <= tolerance)
-        return int(np.argmin(flat)) if not flat.all() else len(flat)
+    def run(lo: list[int], hi: list[int]) -> int:
+        if not lo:
+            return 0
+        centre = (lo[0] + hi[0]) / 2
+        for k, (a, b) in enumerate(zip(lo, hi)):
+            if b - a > tolerance or abs((a + b) / 2 - centre) > tolerance:
+                return k
+        return len(lo)
 
     h, w = grey.shape
-    return (run(grey[: h // 3]), run(grey[::-1][: h // 3]), run(grey.T[: w // 3]), run(grey.T[::-1][: w // 3]))
+    row_lo, row_hi = grey.min(axis=1).tolist(), grey.max(axis=1).tolist()  # (h,) each
+    col_lo, col_hi = grey.min(axis=0).tolist(), grey.max(axis=0).tolist()  # (w,) each
+    return (run(row_lo[: h // 3], row_hi[: h // 3]), run(row_lo[::-1][: h // 3], row_hi[::-1][: h // 3]),
+            run(col_lo[: w // 3], col_hi[: w // 3]), run(col_lo[::-1][: w // 3], col_hi[::-1][: w // 3]))
 
 
 def unpadded_phash(grey: np.ndarray) -> int:
