@@ -284,3 +284,24 @@ def test_alignment_candidates_with_known_answers():
     found = {tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))): d for i, j, d in alignment_candidates(t, 6.0, 12, 12)}
     assert found[(3, 4)] == 8  # transparent 3's whitened background near opaque 4's
     assert alignment_candidates(t, 6.0, -1, -1) == []
+
+
+def test_alignment_candidates_for_padded_and_near_flat_copies():
+    """A thumbnail less its flat margins is compared with the others' whole thumbnails; with a
+    floor, a near-flat copy (padding made it so) pairs with an informative picture, never with
+    another near-flat one."""
+    from curation.dedupe.edges import alignment_candidates
+
+    h, far = 0x0F0F_0F0F_1234_5678, 0x7777_0000_FFFF_1111
+    t = table([
+        (1, "a", "p1", h, h, 30.0, 1),                # an original on grain
+        (2, "b", "p2", far, far, 30.0, 2),            # its letterboxed copy: trimmed pHash far away
+        (3, "c", "p3", h ^ 0b11, h, 5.0, 3),          # near-flat, 2 bits from 1
+        (4, "d", "p4", h ^ 0b1, h, 5.0, 4),           # near-flat, 1 bit from 3 and from 1
+    ])
+    t = dataclasses.replace(t, thumb_phash=t.phash.copy(),
+                            unpadded_phash=np.array([0, h ^ 0b1, 0, 0], np.uint64))
+    pairs = lambda found: {tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))) for i, j, _ in found}
+    assert pairs(alignment_candidates(t, 10.0, 4, -1)) == {(1, 2)}  # 2 less its padding is 1 bit from 1's whole
+    assert pairs(alignment_candidates(t, 10.0, 4, -1, floor=2.0)) == {(1, 2), (1, 3), (1, 4), (2, 3), (2, 4)}  # not (3, 4)
+    assert pairs(alignment_candidates(t, 10.0, 4, -1, floor=6.0)) == {(1, 2)}  # below the floor: never

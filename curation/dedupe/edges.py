@@ -162,7 +162,8 @@ def near_flat_candidates(t: HashTable, min_information: float, floor: float, rad
     return out
 
 
-def alignment_candidates(t: HashTable, min_information: float, radius: int, background_radius: int) -> list[tuple[int, int, int]]:
+def alignment_candidates(t: HashTable, min_information: float, radius: int, background_radius: int,
+                         floor: float | None = None) -> list[tuple[int, int, int]]:
     """Row pairs (i, j, distance) whose hashes come near without matching, for a pixel check
     (:func:`curation.dedupe.align.alignment`): pHashes within ``radius`` (a padded copy whose
     padding was not all trimmed, a crop), pHashes of the whole untrimmed thumbnails within
@@ -170,18 +171,26 @@ def alignment_candidates(t: HashTable, min_information: float, radius: int, back
     flat margins against the other's whole within ``radius`` (letterbox padding around a grainy
     canvas, which the trim keeps), or whitened-background pHashes within
     ``background_radius`` between a transparent and an opaque picture (a drawing reposted on a
-    colour). Pictures below ``min_information`` take no part."""
+    colour). Pictures below ``min_information`` take no part, except that with ``floor`` one
+    at or above it may pair with one above ``min_information`` (padding that makes a copy
+    near-flat: the original still has the spread that the pixel check needs)."""
     out: list[tuple[int, int, int]] = []
-    hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
+    lowest = min_information if floor is None else min(floor, min_information)
+    hashed = np.flatnonzero((t.information >= lowest) & (t.phash != 0))
+
+    def informative(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return (i != j) & (np.maximum(t.information[i], t.information[j]) >= min_information)
+
     if len(hashed) > 1 and radius >= 0:
         for codes in (t.phash, t.thumb_phash):
             if codes is not None:
                 qi, ij, dist = radius_pairs(codes[hashed], None, radius)
-                out += list(zip(hashed[qi].tolist(), hashed[ij].tolist(), dist.tolist()))
+                keep = informative(hashed[qi], hashed[ij])
+                out += list(zip(hashed[qi[keep]].tolist(), hashed[ij[keep]].tolist(), dist[keep].tolist()))
         if t.thumb_phash is not None and t.unpadded_phash is not None:
             padded = hashed[t.unpadded_phash[hashed] != 0]
             qi, ij, dist = radius_pairs(t.thumb_phash[hashed], t.unpadded_phash[padded], radius)
-            keep = padded[qi] != hashed[ij]
+            keep = informative(padded[qi], hashed[ij])
             out += list(zip(padded[qi[keep]].tolist(), hashed[ij[keep]].tolist(), dist[keep].tolist()))
     if t.bg_phash is not None and t.has_alpha is not None and background_radius >= 0:
         transparent = np.flatnonzero(t.has_alpha & (t.bg_phash != 0))

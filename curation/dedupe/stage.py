@@ -38,6 +38,7 @@ DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "com
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
 COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size compared with its transparent posts at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
+HASH_ALIGN_STD = 6.0  # grey spread the smaller picture of a hash-proposed pair needs for the sliding search
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
 
 
@@ -304,14 +305,15 @@ def hash_aligned_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, jo
     Hamming distance that proposed them is kept beside the correlation, and they count as hash
     evidence (they need no embeddings)."""
     best: dict[tuple[int, int], tuple[int, int, int]] = {}
-    for i, j, dist in alignment_candidates(t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius):
+    for i, j, dist in alignment_candidates(t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius,
+                                           cfg.near_flat_floor):
         key = _posts(t, i, j)
         if key not in joined and (key not in best or dist < best[key][2]):
             best[key] = (i, j, dist)
     # stricter than for embedding-proposed pairs: hashes near each other also bring different
     # drawings of one layout, which align at up to ~0.966 on the calibration boards
     limits = AlignLimits(threshold=cfg.align_hash_threshold, masked_threshold=cfg.align_masked_threshold,
-                         overlay_area=cfg.overlay_area, canvas_min_std=NEAR_FLAT_STD)
+                         overlay_area=cfg.overlay_area, min_std=HASH_ALIGN_STD, canvas_min_std=NEAR_FLAT_STD)
     distance = {(i, j): d for i, j, d in best.values()}
     return _aligned_rows(thumbs, t, list(distance), limits, distance, same_canvas_too=True)
 
