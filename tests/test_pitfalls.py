@@ -93,6 +93,15 @@ def grainy_glyph(seed: int) -> Image.Image:
     return img
 
 
+def wide_grain() -> Image.Image:
+    """Two thin glyphs on a wide grainy near-white canvas: a square letterbox of it is near-flat."""
+    img = Image.fromarray(np.random.default_rng(0).integers(238, 251, (144, 256, 3), dtype=np.uint8), "RGB").convert("RGBA")
+    d = ImageDraw.Draw(img)
+    d.arc([70, 50, 100, 90], 60, 300, fill=(40, 170, 160, 255), width=3)
+    d.polygon([(140, 45), (155, 45), (146, 62), (158, 62), (138, 95), (146, 70), (134, 70)], outline=(60, 170, 60, 255), width=2)
+    return img
+
+
 # post id -> (image, ext, parent_id); expected groups below
 BOARD = {
     1: (picture(1), "png", None),
@@ -121,9 +130,11 @@ BOARD = {
     72: (on(glyph("ellipse"), (245, 130, 190)), "jpg", None),  # another glyph at that place on pink: alone
     80: (grainy_glyph(1), "jpg", None),                        # a small glyph on grain
     81: (pad(grainy_glyph(1), (250, 250, 250)), "jpg", None),  # letterboxed: trimmed pHashes 12 bits apart
+    82: (wide_grain(), "jpg", None),                           # faint glyphs on grain (thumbnail spread < 12)
+    83: (pad(wide_grain(), (250, 250, 250)), "jpg", None),     # squared: the copy is near-flat
 }
 ImageDraw.Draw(BOARD[31][0]).rectangle([212, 150, 226, 164], fill=(10, 160, 10, 255))  # one small element added
-EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}, {70, 71}, {80, 81}]
+EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}, {70, 71}, {80, 81}, {82, 83}]
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +175,8 @@ def test_pitfalls_group_what_must_and_nothing_else(pitfall_ws):
     assert kinds[(70, 71)] == {"composite"}  # too small a drawing for any other check
     letterbox = con.execute("SELECT distance FROM dup_edges WHERE post_a = 80 AND post_b = 81 AND kind = 'aligned'").fetchall()
     assert letterbox and letterbox[0][0] is not None and letterbox[0][0] <= 2  # proposed by hashes: 81's thumbnail less its padding against 80's
+    squared = con.execute("SELECT distance FROM dup_edges WHERE post_a = 82 AND post_b = 83 AND kind = 'aligned'").fetchall()
+    assert squared and squared[0][0] is not None  # proposed by hashes though 83 is near-flat
     assert con.execute("SELECT has_alpha FROM images WHERE post_id = 10").fetchall() == [(True,)]
     info = dict(con.execute("SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 "
                             "WHERE i.post_id IN (60, 61)").fetchall())
