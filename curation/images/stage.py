@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 from PIL import ImageColor
 
-from ..catalog import migrate_catalog, open_catalog, staged_catalog
+from ..catalog import migrate_catalog, open_catalog, sql_text, staged_catalog
 from ..config import ImagesConfig, load_config
 from ..errors import ConfigError, CurationError
 from ..progress import progress
@@ -189,12 +189,17 @@ def commit_images(workspace: Path | str, rows: list[tuple], unchanged: int = 0) 
 def fill_unpadded_hashes(cat, chunk: int = 20_000) -> int:
     """Compute ``unpadded_phash`` from the stored thumbnail of every hashed file that lacks it
     (hashed by a version before the column existed): no file is decoded again. Returns how many."""
-    cursor = cat.run("marts/unpadded_todo")
+    todo = cat.scalar(f"SELECT count(*) FROM ({sql_text('marts/unpadded_todo').rstrip().rstrip(';')})")
+    if not todo:
+        return 0
     md5s, codes = [], []
-    while batch := cursor.fetchmany(chunk):
-        for md5, thumb, width in batch:
-            md5s.append(md5)
-            codes.append(unpadded_phash(np.frombuffer(thumb, dtype=np.uint8).reshape(-1, width)))
+    with progress("hashing stored thumbnails less their margins", todo) as advance:
+        cursor = cat.run("marts/unpadded_todo")
+        while batch := cursor.fetchmany(chunk):
+            for md5, thumb, width in batch:
+                md5s.append(md5)
+                codes.append(unpadded_phash(np.frombuffer(thumb, dtype=np.uint8).reshape(-1, width)))
+            advance(len(batch))
     if md5s:
         cat.con.register("unpadded_filled", pa.table({"md5": md5s, "unpadded_phash": pa.array(codes, pa.uint64())}))
         try:
