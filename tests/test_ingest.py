@@ -67,6 +67,19 @@ def test_each_format_ingests_to_the_truth(board_name, request, tmp_path):
                        "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(["post_id"],)]
 
 
+def test_post_tags_runs_are_stored_run_length_encoded(tmp_path):
+    """The schema chooses RLE for post_tags' post_id and origin: even ids that DuckDB would
+    bit-pack (one row per post, consecutive; origins alternating) are stored run-length encoded."""
+    from curation.catalog import Catalog
+
+    with Catalog(tmp_path / "catalog.duckdb") as cat:
+        cat.con.execute("INSERT INTO post_tags SELECT i, i % 7, CASE WHEN i % 2 = 0 THEN 'dump' ELSE 'implied' END FROM range(300000) r(i)")
+        cat.con.execute("CHECKPOINT")
+        stored = dict(cat.rows("SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('post_tags') "
+                               "WHERE segment_type <> 'VALIDITY' GROUP BY column_name"))
+    assert stored["post_id"] == ["RLE"] and stored["origin"] == ["RLE"]
+
+
 def test_reingesting_the_same_files_changes_nothing(board2021, tmp_path):
     ws = make_workspace(tmp_path, board2021)
     ingest(ws)

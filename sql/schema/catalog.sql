@@ -36,10 +36,13 @@ CREATE TABLE IF NOT EXISTS dump_tags (      -- tags as the dump wrote them (thei
     tag_ids BIGINT[]             -- one list per post (1 M rows at board scale, not 19 M)
 );
 CREATE TYPE IF NOT EXISTS tag_origin AS ENUM ('dump', 'implied');
+-- post_id and origin come in long runs (rows are written post by post): run-length encoded by
+-- choice, DuckDB need not weigh bit-packing for them as well, which made writing 20 M rows take
+-- 1.6x as long (the file is 62 MB against 52 MB at board scale). tag_id is left to DuckDB.
 CREATE TABLE IF NOT EXISTS post_tags (
-    post_id BIGINT,
+    post_id BIGINT USING COMPRESSION rle,
     tag_id BIGINT,
-    origin tag_origin            -- 'dump' or 'implied'
+    origin tag_origin USING COMPRESSION rle  -- 'dump' or 'implied'
 );
 CREATE TABLE IF NOT EXISTS tag_aliases (
     antecedent VARCHAR,
