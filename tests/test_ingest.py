@@ -431,15 +431,14 @@ def test_file_digest_counts_lines_and_hashes_every_byte(content, tmp_path):
     also across the reader's 4 MB blocks; a gzipped file has no line count."""
     import hashlib
 
-    from curation.ingest.files import digest_file
+    from curation.ingest.files import file_lines, file_sha256
 
     path = tmp_path / "f"
     path.write_bytes(content)
-    digest = digest_file(path)
-    assert digest.sha256 == hashlib.sha256(content).hexdigest()
-    assert digest.lines == content.count(b"\n") + (bool(content) and not content.endswith(b"\n"))
+    assert file_sha256(path) == hashlib.sha256(content).hexdigest()
+    assert file_lines(path) == content.count(b"\n") + (bool(content) and not content.endswith(b"\n"))
     path.write_bytes(gzip.compress(content))
-    assert digest_file(path).lines is None
+    assert file_lines(path) is None
 
 
 def test_sql_steps_take_named_parameters_in_any_statement(tmp_path, monkeypatch):

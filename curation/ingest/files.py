@@ -7,7 +7,6 @@ import glob
 import gzip
 import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,29 +50,35 @@ def newest_snapshot(files: list[Path]) -> list[Path]:
     return [f for f, m in dated.items() if m is None or m.group(1) == dates[-1]]
 
 
-@dataclass(frozen=True)
-class FileDigest:
-    """A file's sha256 and, for an uncompressed file, its number of lines (a last line without
-    a newline counts): what the fast JSON reader's row count must match."""
-
-    sha256: str
-    lines: int | None
+_BLOCK = 1 << 22
 
 
-def digest_file(path: Path) -> FileDigest:
-    """The file's sha256 and line count in one read, through one reused buffer (newlines are
-    counted by numpy: bytes.count runs at a third of its speed)."""
-    digest = hashlib.sha256()
-    buffer = bytearray(1 << 22)
-    view, as_bytes = memoryview(buffer), np.frombuffer(buffer, np.uint8)
-    lines, first, last = 0, b"", b"\n"
+def _blocks(path: Path):
+    """The file's bytes as successive views of one reused 4 MB buffer."""
+    buffer = bytearray(_BLOCK)
+    view = memoryview(buffer)
     with open(path, "rb", buffering=0) as f:
         while n := f.readinto(buffer):
-            digest.update(view[:n])
-            lines += int(np.count_nonzero(as_bytes[:n] == 10))
-            first, last = first or bytes(view[:2]), bytes(view[n - 1:n])
-    gzipped = first == b"\x1f\x8b"
-    return FileDigest(digest.hexdigest(), None if gzipped else lines + (last != b"\n"))
+            yield view[:n]
+
+
+def file_sha256(path: Path) -> str:
+    """The file's sha256 (hex), read through one reused buffer."""
+    digest = hashlib.sha256()
+    for block in _blocks(path):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def file_lines(path: Path) -> int | None:
+    """The number of lines of an uncompressed file (a last line without a newline counts): what
+    the fast JSON reader's row count must match; None for a gzipped file. Newlines are counted
+    by numpy (bytes.count runs at a third of its speed)."""
+    lines, first, last = 0, b"", b"\n"
+    for block in _blocks(path):
+        lines += int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
+        first, last = first or bytes(block[:2]), bytes(block[-1:])
+    return None if first == b"\x1f\x8b" else lines + (last != b"\n")
 
 
 def check_format(path: Path, declared: str) -> bool:

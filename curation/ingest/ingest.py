@@ -13,6 +13,9 @@ import contextlib
 import datetime as dt
 import gc
 import logging
+import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
 from ..errors import SourceError
 from ..progress import progress
-from .files import (FileDigest, check_format, digest_file, first_json_keys, has_header, is_json_array, looks_json,
+from .files import (check_format, file_lines, file_sha256, first_json_keys, has_header, is_json_array, looks_json,
                     newest_snapshot, snapshot_date, source_files)
 
 if TYPE_CHECKING:  # the kernels' modules import numba (0.3 s): the warm-up thread imports them, beside DuckDB's read
@@ -103,8 +106,10 @@ def _stage_json_fast(cat: Catalog, path: Path, line_count: Callable[[], int | No
         log.info("%s: reading line by line (%s)", path, str(exc).splitlines()[0])
         _drop_staged(cat)
         return False
-    rows = cat.scalar("SELECT count(*) FROM stg_staged")
-    lines = line_count()  # asked only now: the file's digest is computed meanwhile
+    rows, rejected = cat.rows("SELECT count(*), count(reject_reason) FROM stg_staged")[0]
+    if not rejected:  # positions (rowid + 1) are used only for rejects: blank lines cannot mislead
+        return True
+    lines = line_count()  # asked only now: the lines are counted meanwhile
     if lines is None:  # compressed: count its lines through DuckDB
         lines = cat.scalar("SELECT coalesce(max(position), 0) FROM json_lines(?, ?)", [str(path), "\x01"])
     if rows != lines:
@@ -167,23 +172,24 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
     if not one_file:
         cat.run("marts/batch_tables")
     batch_tags = BatchTags()
+    records: list[tuple[Path, dt.date | None, int]] = []  # recorded last: the files' sha256 is computed meanwhile
     with progress(f"ingesting {source.format} posts", len(files)) as advance:
         for order, path in enumerate(files):
             dump_file = str(path)
             if not check_format(path, source.format):
                 cat.con.execute("INSERT INTO ingest_rejects VALUES (?, 0, 'empty file', '')", [dump_file])
                 report.rejects += 1
-                _record_dump(cat, path, source.format, None, 0, digests[path].sha256)
+                records.append((path, None, 0))
                 if one_file:
                     cat.run("marts/batch_tables")
                 advance(1)
                 continue
-            report.rejects += _stage_posts_file(cat, path, source.format, dump_file, lambda: digests[path].lines)
+            report.rejects += _stage_posts_file(cat, path, source.format, dump_file, lambda: digests.lines(path))
             rows = cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NULL")
             report.rows += rows
             cat.run("marts/batch_single" if one_file else "marts/batch_append", dump_file=dump_file, file_order=order)
             batch_tags.add(_staged_tag_ids(cat), order)
-            _record_dump(cat, path, source.format, snapshot_date(path, cat), rows, digests[path].sha256)
+            records.append((path, snapshot_date(path, cat), rows))
             if not one_file:
                 _drop_staged(cat)  # free the staged file's memory before the next one
             advance(1)
@@ -206,6 +212,8 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
         if absent:  # else the catalog's every live post is in the batch (a first ingest): nothing to mark
             cat.run("marts/posts_mark_removed")
     cat.run("marts/posts_has_children")
+    for path, snapshot, rows in records:
+        _record_dump(cat, path, source.format, snapshot, rows, digests.sha256(path))
     for relation in ("batch_changed", "batch_final", "batch_posts"):
         _drop_relation(cat, relation)
     _drop_staged(cat)
@@ -293,19 +301,34 @@ def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, r
 
 
 class _Digests:
-    """Files' digests, computed in a background thread while DuckDB works (hashing a 1 GB dump
-    takes over a second; the digest is needed only to record the dump, or to skip a file whose
-    size matches one ingested before)."""
+    """Files' line counts and sha256, computed in background threads while DuckDB works. The
+    hashing thread runs at the lowest priority: a 1 GB dump's sha256 takes most of a second of
+    CPU that DuckDB's parallel read would otherwise lose, and it is needed only to record the
+    dump once its posts are written (or to skip a file whose size matches one ingested before),
+    so it runs on what the other steps leave idle."""
 
     def __init__(self, files: list[Path]) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
-        self._futures = {f: self._pool.submit(digest_file, f) for f in files}
+        self._pools = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="lines"),
+                       ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256", initializer=_lowest_priority))
+        self._lines = {f: self._pools[0].submit(file_lines, f) for f in files}
+        self._sha256 = {f: self._pools[1].submit(file_sha256, f) for f in files}
 
-    def __getitem__(self, path: Path) -> FileDigest:
-        return self._futures[path].result()
+    def lines(self, path: Path) -> int | None:
+        return self._lines[path].result()
+
+    def sha256(self, path: Path) -> str:
+        return self._sha256[path].result()
 
     def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
+        for pool in self._pools:
+            pool.shutdown(cancel_futures=True)
+
+
+def _lowest_priority() -> None:
+    """The calling thread at nice 19 (Linux only: elsewhere setpriority would renice the process)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
@@ -410,7 +433,7 @@ def _ingest(workspace: Path) -> IngestReport:
             report.sources.append(sr)
             # a file of a size never recorded is new: no need to wait for its digest
             if (all(f.stat().st_size in known_sizes or None in known_sizes for f in files)
-                    and all(digests[f].sha256 in known for f in files)):
+                    and all(digests.sha256(f) in known for f in files)):
                 sr.skipped_files = len(files)
                 log.info("skipping %s: every file was ingested before", source.path)
                 continue
@@ -427,7 +450,7 @@ def _ingest(workspace: Path) -> IngestReport:
                 _ingest_posts(cat, source, files, digests, sr, full, fresh)
             else:
                 for path in files:
-                    digest = digests[path].sha256
+                    digest = digests.sha256(path)
                     if digest in known:
                         sr.skipped_files += 1
                         continue
