@@ -143,6 +143,33 @@ def test_a_newer_full_dump_upserts_and_marks_removed(board_e621, tmp_path):
     assert {r[0] for r in con.execute("SELECT snapshot_date::VARCHAR FROM dumps WHERE format = 'e621'").fetchall()} == {"2026-01-01", "2026-02-01"}
 
 
+def test_a_full_dump_marks_removed_only_posts_of_its_own_format(tmp_path):
+    """A 2017-style archive and a 2021-style dump of one board in one workspace: neither marks
+    the other's posts removed; a newer 2021 dump that drops a post removes just that one."""
+    def post(i: int, **tags) -> dict:
+        return {k: v for k, v in GOOD.items() if not k.startswith("tag_string")} | {"id": i} | tags
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir(), new.mkdir()
+    archive = [post(i, tags=[{"name": "from_2017", "category": "0"}]) for i in (1, 2, 3)]
+    (old / "2017posts000000000000.json").write_text("".join(json.dumps(p) + "\n" for p in archive))
+    (new / "posts000000000000.json").write_text("".join(json.dumps(post(i, tag_string_general="from_2021")) + "\n"
+                                                        for i in (10, 11, 12)))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{new}/posts*.json"\nformat = "danbooru2021"\n\n'
+                                    f'[[sources]]\npath = "{old}/2017*.json"\nformat = "danbooru2017"\n')
+    first = ingest(ws)
+    assert [(s.format, s.new, s.removed) for s in first.sources] == [("danbooru2021", 3, 0), ("danbooru2017", 3, 0)]
+    (new / "posts000000000000.json").unlink()  # the newer dump replaces the older one
+    (new / "posts000000000001.json").write_text("".join(json.dumps(post(i, tag_string_general="from_2021")) + "\n"
+                                                        for i in (10, 12)))
+    second = ingest(ws)
+    assert [(s.format, s.removed) for s in second.sources] == [("danbooru2021", 1), ("danbooru2017", 0)]
+    con = catalog(ws)
+    assert con.execute("SELECT post_id FROM posts WHERE is_removed").fetchall() == [(11,)]
+
+
 GOOD = {"id": 1, "created_at": "2020-01-02T03:04:05.000-05:00", "rating": "s", "md5": "a" * 32, "file_ext": "jpg",
         "image_width": 10, "image_height": 10, "tag_string_general": "red_star star_(symbol)", "tag_string_artist": "someone"}
 

@@ -197,7 +197,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
     report.rejects += repeated
     cat.con.execute("DROP VIEW IF EXISTS batch_final; DROP TABLE IF EXISTS batch_final;")
     cat.run("marts/batch_dedupe" if repeated else "marts/batch_final")
-    new, changed, unchanged, absent = cat.run("marts/posts_upsert_counts").fetchall()[0]
+    new, changed, unchanged, absent = cat.run("marts/posts_upsert_counts", format=source.format).fetchall()[0]
     report.new, report.changed, report.unchanged = new, changed, unchanged
     all_new = not (repeated or changed or unchanged)
     cat.con.register("batch_dump_tags", batch_tags.rows(with_file_order=not all_new))
@@ -210,7 +210,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
     if full_dump:
         report.removed = absent
         if absent:  # else the catalog's every live post is in the batch (a first ingest): nothing to mark
-            cat.run("marts/posts_mark_removed")
+            cat.run("marts/posts_mark_removed", format=source.format)
     cat.run("marts/posts_has_children")
     for path, snapshot, rows in records:
         _record_dump(cat, path, source.format, snapshot, rows, digests.sha256(path))
