@@ -27,6 +27,12 @@ TAG_COLUMNS = (("c0", 0), ("c1", 1), ("c2", 2), ("c3", 3), ("c4", 4), ("c5", 5),
                ("bare", None))
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
+# per byte value: whether it ends a token (0x01 between columns, ASCII whitespace), and the byte
+# ASCII-case-folded; the hot loop looks both up instead of comparing (a third less time)
+_SEPARATOR = np.zeros(256, np.bool_)
+_SEPARATOR[[1, 9, 10, 11, 12, 13, 32]] = True
+_FOLD = np.arange(256, dtype=np.uint8)
+_FOLD[ord("A"):ord("Z") + 1] += 32
 
 
 @numba.njit(cache=True, nogil=True)
@@ -96,13 +102,23 @@ def _token_end(data, i, end):
 
 @numba.njit(cache=True, nogil=True)
 def _lookup(slots, name_offsets, name_data, h, data, start, stop):
-    """The number of the known name data[start:stop] with hash h, or -1."""
+    """The number of the known name data[start:stop] with hash h, or -1. name_data is folded
+    already (``_FOLD``): only the token's bytes are folded here."""
     mask = np.uint64(slots.shape[0] - 1)
+    fold = _FOLD
+    length = stop - start
     s = h & mask
     while slots[s] >= 0:
         t = slots[s]
-        if _same(name_data, name_offsets[t], name_offsets[t + 1], data, start, stop):
-            return t
+        at = name_offsets[t]
+        if name_offsets[t + 1] - at == length:
+            same = True
+            for j in range(length):
+                if name_data[at + j] != fold[data[start + j]]:
+                    same = False
+                    break
+            if same:
+                return t
         s = (s + np.uint64(1)) & mask
     return -1
 
@@ -115,25 +131,26 @@ def _split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags,
 
     offsets (P + 1,) int64 into data (uint8): per post its tag columns joined by the byte 0x01
     (``joined_tags`` in ``staging/macros``); slots from ``_name_table`` over the known names
-    name_offsets (N + 1,) and name_data, whose tag ids are known_ids (N,) int64; tags (cap,)
+    name_offsets (N + 1,) and name_data (folded), whose tag ids are known_ids (N,) int64; tags (cap,)
     int64 gets a known name's tag id or -1; counts (P,) int64 the tokens of each post done.
     Returns (the next post, the next row of tags, unknown tokens seen).
     """
     n_posts = offsets.shape[0] - 1
     unknown = 0
+    separator, fold = _SEPARATOR, _FOLD
     while post < n_posts:
         i, end = offsets[post], offsets[post + 1]
         if k + (end - i + 1) // 2 > tags.shape[0]:  # the post might not fit
             break
         first = k
         while i < end:
-            if data[i] == 1 or _is_space(data[i]):
+            if separator[data[i]]:
                 i += 1
                 continue
             start = i
             h = _FNV_OFFSET
-            while i < end and data[i] != 1 and not _is_space(data[i]):
-                h = (h ^ np.uint64(_folded(data[i]))) * _FNV_PRIME
+            while i < end and not separator[data[i]]:  # the hash of _hash, folded by table
+                h = (h ^ np.uint64(fold[data[i]])) * _FNV_PRIME
                 i += 1
             t = _lookup(slots, name_offsets, name_data, _mix(h), data, start, i)
             if t >= 0:
@@ -264,6 +281,7 @@ def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
     known = cat.con.sql("SELECT tag_id, coalesce(name, '') FROM tags").to_arrow_table()
     name_offsets, name_data = _string_buffers(joined(known.column(1)))
     slots = _name_table(name_offsets, name_data)
+    name_data = _FOLD[name_data]  # names are lower-cased when added; folded anyway, so that tokens alone need folding
     known_ids = int64s(known.column(0))
     # one Arrow chunk (the same rows in both columns) per task, on every core at once (the
     # kernels release the GIL); the parts stay apart (joining them would copy every row)
