@@ -11,8 +11,10 @@ side and alternating:
 - ``curate select`` with every filter configured.
 
 Target: ingest within 3x of the baseline, peak RSS under 2 GB; select under 5 s.
+``--previous CHECKOUT`` also runs that checkout's ``curate ingest`` (an earlier release) in every
+round, between the baseline and this one, so both are timed on the same machine state.
 
-    python bench/bench_ingest.py [--posts 1000000] [--repeats 3] [--keep DIR]
+    python bench/bench_ingest.py [--posts 1000000] [--repeats 3] [--keep DIR] [--previous CHECKOUT]
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ sample_fraction = 0.95
 """
 
 
-def run(mode: str, arg: str) -> tuple[float, int, int]:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, arg], check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
+def run(mode: str, arg: str, code: Path | None = None) -> tuple[float, int, int]:
+    """One child run; ``code``: a checkout to import the project from instead of this one."""
+    env = dict(os.environ, PYTHONPATH=str(code)) if code else None
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, arg], check=True, capture_output=True, text=True,
+                         env=env).stdout.splitlines()[-1].split()
     return float(out[0]), int(out[1]), int(out[2])
 
 
@@ -100,11 +105,23 @@ def build_dump(work: Path, posts: int) -> Path:
     return target
 
 
+def _fresh_workspace(ws: Path, d: Path) -> None:
+    """An empty workspace whose curate.toml ingests the dump in d and selects with every filter."""
+    shutil.rmtree(ws, ignore_errors=True)
+    ws.mkdir()
+    (ws / "curate.toml").write_text(
+        f'[[sources]]\npath = "{d}/posts0*.json"\nformat = "danbooru2021"\n\n'
+        f'[[sources]]\npath = "{d}/tags000000000000.json"\nformat = "tags"\n\n'
+        f'[[sources]]\npath = "{d}/tag_aliases.csv"\nformat = "aliases"\n\n'
+        f'[[sources]]\npath = "{d}/tag_implications.csv"\nformat = "implications"\n' + SELECT_ALL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="build the dump here and keep it")
+    parser.add_argument("--previous", type=Path, help="a checkout of an earlier release: its ingest runs in every round too")
     opts = parser.parse_args()
     work = opts.keep or Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -113,17 +130,15 @@ def main() -> None:
         dump = build_dump(work, opts.posts)
     size_mb = dump.stat().st_size / 2**20
     results: dict[str, list[tuple[float, int, int]]] = {"baseline": [], "ingest": [], "select": []}
+    if opts.previous:
+        results["previous_ingest"] = []
     for _ in range(opts.repeats):
         results["baseline"].append(run("baseline", str(dump)))
         ws = work / "ws"
-        shutil.rmtree(ws, ignore_errors=True)
-        ws.mkdir()
-        d = dump.parent
-        (ws / "curate.toml").write_text(
-            f'[[sources]]\npath = "{d}/posts0*.json"\nformat = "danbooru2021"\n\n'
-            f'[[sources]]\npath = "{d}/tags000000000000.json"\nformat = "tags"\n\n'
-            f'[[sources]]\npath = "{d}/tag_aliases.csv"\nformat = "aliases"\n\n'
-            f'[[sources]]\npath = "{d}/tag_implications.csv"\nformat = "implications"\n' + SELECT_ALL)
+        if opts.previous:
+            _fresh_workspace(ws, dump.parent)
+            results["previous_ingest"].append(run("ingest", str(ws), code=opts.previous.resolve()))
+        _fresh_workspace(ws, dump.parent)
         results["ingest"].append(run("ingest", str(ws)))
         results["select"].append(run("select", str(ws)))
     summary = {}
@@ -135,6 +150,8 @@ def main() -> None:
     report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()},
               "dump": {"posts": opts.posts, "file_mb": round(size_mb)}, "results": summary,
               "ingest_over_baseline": round(ratio, 2)}
+    if opts.previous:
+        report["previous_ingest_over_baseline"] = round(summary["previous_ingest"]["median_s"] / summary["baseline"]["median_s"], 2)
     print(json.dumps(report, indent=2))
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -88,8 +88,9 @@ def _copy_csv_rejects(cat: Catalog, dump_file: str) -> int:
 
 
 def _stage_json_fast(cat: Catalog, path: Path, line_count: Callable[[], int | None]) -> bool:
-    """Stage a JSON-lines file with DuckDB's typed reader; False when it refuses the file or
-    positions would be off (blank lines), and the file must be read line by line."""
+    """Stage a JSON-lines file with DuckDB's typed reader; False when it refuses the file, or
+    when it staged rejects whose positions would be off (blank lines), and the file must be read
+    line by line."""
     lean = "tag_string_general" in first_json_keys(path)
     try:
         cat.run("staging/stg_json_fast", path=str(path))
