@@ -8,7 +8,8 @@ import pytest
 
 from curation.catalog import Catalog
 from curation.ingest import canonical
-from curation.ingest.canonical import _group_runs, canonical_post_tags
+from curation.ingest.canonical import canonical_post_tags
+from curation.ingest.kernels import group_runs
 
 TAGS = {"fox": 1, "canine": 2, "canid": 3, "mammal": 4, "old_fox": 5, "solo": 6, "cat": 7, "felid": 8}
 
@@ -62,14 +63,14 @@ def test_canonical_tags_known_answer(id_offset):
 
 def test_group_runs_collects_each_posts_runs():
     post_ids = np.array([7, 7, 3, 9, 3, 7, 9, 9, 1], np.int64)
-    posts, run_bounds, post_runs, run_order = _group_runs(post_ids)
+    posts, run_bounds, post_runs, run_order = group_runs(post_ids)
     assert posts.tolist() == [7, 3, 9, 1]
     rows = [[i for q in range(post_runs[d], post_runs[d + 1])
              for i in range(run_bounds[run_order[q]], run_bounds[run_order[q] + 1])] for d in range(len(posts))]
     assert rows == [[0, 1, 5], [2, 4], [3, 6, 7], [8]]
-    posts, run_bounds, post_runs, run_order = _group_runs(np.array([5, 5, 2, 8, 8, 8], np.int64))
+    posts, run_bounds, post_runs, run_order = group_runs(np.array([5, 5, 2, 8, 8, 8], np.int64))
     assert posts.tolist() == [5, 2, 8] and run_bounds.tolist() == [0, 2, 3, 6] and run_order.tolist() == [0, 1, 2]
-    posts, *_ = _group_runs(np.zeros(0, np.int64))
+    posts, *_ = group_runs(np.zeros(0, np.int64))
     assert posts.size == 0
 
 

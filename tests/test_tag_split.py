@@ -5,15 +5,13 @@ columns gave most often, Arrow chunks and output growth, checked against a plain
 from __future__ import annotations
 
 import collections
-import importlib
-import logging
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from curation.catalog import Catalog
-from curation.ingest import tag_split
+from curation.ingest import kernels, tag_split
 from curation.ingest.canonical import DumpTags
 from curation.ingest.tag_split import TAG_COLUMNS, staged_tag_ids
 
@@ -132,66 +130,35 @@ def test_an_empty_staging_gives_empty_arrays():
 def test_name_table_finds_every_name_and_nothing_else():
     names = pa.array(["", "a", "ab", "ba", "solo", "long_hair"])
     offsets, data = tag_split._string_buffers(names)
-    slots = tag_split._name_table(offsets, data)
+    slots = kernels.name_table(offsets, data)
     probe = np.frombuffer(b"solo ab x ba SoLo Ab", np.uint8)
     for start, stop, want in ((0, 4, 4), (5, 7, 2), (8, 9, -1), (10, 12, 3), (13, 17, 4), (18, 20, 2)):
-        h = np.uint64(tag_split._hash(probe, start, stop))
-        assert tag_split._lookup(slots, offsets, tag_split._FOLD[data], h, probe, start, stop) == want
+        h = kernels.token_hash(probe, start, stop)
+        assert kernels.lookup(slots, offsets, tag_split._FOLD[data], h, probe, start, stop) == want
 
 
-def test_the_kernel_warm_up_runs_the_real_code_paths(caplog):
-    """The ingest warms numba's kernels on a tiny catalog; a change to their signatures must not
-    turn the warm-up into a silent failure."""
-    module = importlib.import_module("curation.ingest.ingest")  # the package's `ingest` is the function
-    with caplog.at_level(logging.DEBUG, logger="curation.ingest.ingest"):
-        module._warm_up_kernels()
-    assert not [r for r in caplog.records if "warm-up failed" in r.getMessage()]
+def test_the_splitter_stops_before_a_post_that_might_not_fit_and_resumes_there():
+    names = pa.array(["a", "bb"])
+    name_offsets, name_data = tag_split._string_buffers(names)
+    slots = kernels.name_table(name_offsets, name_data)
+    posts = pa.array(["a bb", "bb\x01zz a", "a"])
+    offsets, data = tag_split._string_buffers(posts)
+    known_ids = np.array([10, 20], np.int64)
+    counts = np.zeros(3, np.int64)
+    tags = np.full(4, -9, np.int64)  # post 0 fits (at most 2 tokens), post 1 might need 4 more rows
+    post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, 0, 0)
+    assert (post, k, unknown) == (1, 2, 0) and tags[:2].tolist() == [10, 20]
+    grown = np.concatenate([tags[:k], np.empty(8, np.int64)])
+    post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, grown, counts,
+                                           post, k)
+    assert (post, k, unknown) == (3, 6, 1)
+    assert grown[:k].tolist() == [10, 20, 20, -1, 10, 10] and counts.tolist() == [2, 3, 1]
 
 
-def test_json_staging_groups_tag_objects_by_category_and_skips_rejects():
-    """stg_tagged over JSON posts: 2017-style tag objects by their category (one outside 0-8
-    counts as bare), 2021-style per-category strings lower-cased, a bare tag_string, and no tags
-    from rejected rows."""
-    cat = Catalog(None)
-    cat.run("staging/macros")
-    cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
-    cat.con.execute("""CREATE TEMP TABLE stg_posts AS SELECT * FROM (VALUES
-        (1, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-         [{'name': 'Obj_A', 'category': '0'}, {'name': 'obj_b', 'category': '1'}, {'name': 'obj_c', 'category': '4'},
-          {'name': 'obj_d', 'category': '9'}, {'name': 'obj_e', 'category': 'x'}]),
-        (2, NULL, 'solo Long_Hair', 'an_artist', '', NULL, NULL, 'x y', NULL),
-        (3, NULL, NULL, NULL, NULL, NULL, NULL, 'bare_one bare_two', NULL),
-        (4, 'unknown rating', 'rejected_tag', NULL, NULL, NULL, NULL, 'rejected_tag', NULL)
-    ) AS t(post_id, reject_reason, tag_string_general, tag_string_artist, tag_string_copyright, tag_string_character,
-           tag_string_meta, tag_string, tags)""")
-    cat.run("staging/stg_tagged_json")
-    cat.run("staging/stg_staged")
-    parts = staged_tag_ids(cat)
-    tags = names_of(cat)
-    got = {int(p): [tags[t] for t in part.tag_ids[start:start + n]]
-           for part in parts for p, start, n in zip(part.post_ids, np.cumsum(part.counts) - part.counts, part.counts)}
-    assert got == {
-        1: [("obj_a", 0), ("obj_b", 1), ("obj_c", 4), ("obj_d", None), ("obj_e", None)],
-        2: [("solo", 0), ("long_hair", 0), ("an_artist", 1)],
-        3: [("bare_one", None), ("bare_two", None)],
-    }
-
-
-def test_names_match_whatever_their_case():
-    """Tag strings arrive as written: ASCII capitals match known names in the splitter; a name
-    with other capitals is lower-cased before it is added, and then may be known already; names
-    that differ only in case become one new tag, its category from their uses together."""
-    rows = [
-        {"post_id": 1, "c0": "Solo SOLO solo Éclair", "c1": "New_Artist", "c4": "ÜBER"},
-        {"post_id": 2, "c0": "über", "c1": "new_artist NEW_ARTIST", "c4": "Über"},
-    ]
-    known = {"solo": 5, "éclair": 6}
-    cat = staged(rows, known)
-    result = split(cat)
-    tags = names_of(cat)
-    assert [tags[t][0] for t in result.tag_ids] == ["solo"] * 3 + ["éclair", "new_artist", "über", "über", "new_artist",
-                                                                    "new_artist", "über"]
-    assert result.tag_ids.tolist()[:4] == [5, 5, 5, 6]
-    assert sorted(n for n, _ in tags.values()) == ["new_artist", "solo", "éclair", "über"]
-    category = {n: c for n, c in tags.values()}
-    assert category["new_artist"] == 1 and category["über"] == 4  # two character uses outvote one general
+def test_a_kernel_refuses_an_array_of_the_wrong_type():
+    names = pa.array(["a"])
+    offsets, data = tag_split._string_buffers(names)
+    with pytest.raises(TypeError, match="int64"):
+        kernels.name_table(offsets.astype(np.int32), data)
+    with pytest.raises(TypeError, match="contiguous"):
+        kernels.resolve(np.zeros(8, np.int64)[::2], np.zeros(1, np.int64))

@@ -16,146 +16,28 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import pyarrow as pa
 
 from ..catalog import Catalog, sql_text
+from . import kernels
 
 log = logging.getLogger(__name__)
 
 MAX_DIRECT_TAG_ID = 1 << 26  # tag ids up to this index arrays directly; beyond, they are renumbered
-_GOLDEN = np.int64(-7046029254386353131)  # 0x9E3779B97F4A7C15, Fibonacci hashing
-
-
-@numba.njit(cache=True, nogil=True)
-def _group_runs(post_ids):
-    """The rows grouped by post, through runs of equal post ids (no per-row reordering).
-
-    post_ids (n,) int64 -> posts (P,) int64 distinct ids in first-seen order, run_bounds (R + 1,)
-    int64 row offsets of the runs, post_runs (P + 1,) int64 offsets into run_order (R,) int64,
-    the runs of each post. Dump tags are written post by post, so R is close to P.
-    """
-    n = post_ids.shape[0]
-    n_runs = 1 if n else 0
-    for i in range(1, n):
-        if post_ids[i] != post_ids[i - 1]:
-            n_runs += 1
-    run_bounds = np.empty(n_runs + 1, np.int64)
-    r = 0
-    for i in range(n):
-        if i == 0 or post_ids[i] != post_ids[i - 1]:
-            run_bounds[r] = i
-            r += 1
-    run_bounds[n_runs] = n
-    bits = 1
-    while (1 << bits) < 2 * n_runs:
-        bits += 1
-    cap = 1 << bits
-    keys = np.empty(cap, np.int64)
-    slots = np.full(cap, -1, np.int32)
-    run_post = np.empty(n_runs, np.int32)  # dense post number of each run
-    posts = np.empty(n_runs, np.int64)
-    n_posts = 0
-    for r in range(n_runs):
-        p = post_ids[run_bounds[r]]
-        h = np.int64(np.uint64(p * _GOLDEN) >> np.uint64(64 - bits))
-        while slots[h] >= 0 and keys[h] != p:
-            h = (h + 1) & (cap - 1)
-        if slots[h] < 0:
-            keys[h] = p
-            slots[h] = n_posts
-            posts[n_posts] = p
-            n_posts += 1
-        run_post[r] = slots[h]
-    post_runs = np.zeros(n_posts + 1, np.int64)
-    for r in range(n_runs):
-        post_runs[run_post[r] + 1] += 1
-    for d in range(n_posts):
-        post_runs[d + 1] += post_runs[d]
-    fill = post_runs[:-1].copy()
-    run_order = np.empty(n_runs, np.int64)
-    for r in range(n_runs):
-        d = run_post[r]
-        run_order[fill[d]] = r
-        fill[d] += 1
-    return posts[:n_posts], run_bounds, post_runs, run_order
-
-
-@numba.njit(cache=True, nogil=True)
-def _canonical_rows(post_runs, run_order, run_bounds, tag_ids, alias, closure_starts, closure_ids, live, posts, out,
-                    stamp, base, d, k, stop):
-    """Per post from ``d`` to ``stop``: its aliased dump tags once each, then every implied tag it
-    lacks, written from row ``k`` of out on. The hot loop allocates nothing: when out might not
-    hold a post, it returns early and the caller grows out and calls again from that post.
-
-    post_runs (P + 1,), run_order (R,), run_bounds (R + 1,) from ``_group_runs``; tag_ids (n,)
-    int64 dense tag numbers; alias (T,) int32 the canonical number of each tag; closure_starts
-    (T + 1,) int64 and closure_ids (m,) int32 the implied numbers of each tag (CSR); live (P,)
-    bool; posts (P,) int64 the post ids; out = (post (cap,) int64, tag (cap,) int32, implied (cap,)
-    bool, counts (T,) int64 live posts per tag); stamp (T,) int64 marks what the current post has,
-    as base + d (base differs on every call, so a post begun before an early return restarts
-    clean). Returns (the next post, the next row).
-    """
-    out_post, out_tag, out_implied, counts = out
-    cap = out_tag.shape[0]
-    while d < stop:
-        first = k
-        mark = base + d
-        full = False
-        for q in range(post_runs[d], post_runs[d + 1]):
-            run = run_order[q]
-            for i in range(run_bounds[run], run_bounds[run + 1]):
-                k, full = _add_once(stamp, mark, out_tag, out_implied, k, alias[tag_ids[i]], False)
-                if full:
-                    break
-            if full:
-                break
-        written = k  # the closure is transitive: implied tags need no expanding of their own
-        for w in range(first, written):
-            if full:
-                break
-            t = out_tag[w]
-            for c in range(closure_starts[t], closure_starts[t + 1]):
-                k, full = _add_once(stamp, mark, out_tag, out_implied, k, closure_ids[c], True)
-                if full:
-                    break
-        if full:
-            return d, first
-        for w in range(first, k):
-            out_post[w] = posts[d]
-        if live[d]:
-            for w in range(first, k):
-                counts[out_tag[w]] += 1
-        d += 1
-    return d, k
-
-
-@numba.njit(inline="always")
-def _add_once(stamp, mark, out_tag, out_implied, k, tag, implied):
-    """Row k set to (tag, implied) unless the post (stamp == mark) has the tag already; returns
-    the next row and whether out was full (nothing written then)."""
-    if stamp[tag] == mark:
-        return k, False
-    if k == out_tag.shape[0]:
-        return k, True
-    stamp[tag] = mark
-    out_tag[k] = tag
-    out_implied[k] = implied
-    return k + 1, False
 
 
 def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop: int):
-    """``_canonical_rows`` over posts [start, stop), growing its output as needed: returns
+    """``kernels.canonical_rows`` over posts [start, stop), growing its output as needed: returns
     (post (k,) int64, tag (k,) int32, implied (k,) bool, counts (T,) int64)."""
-    post_runs, run_order, run_bounds, tag_ids = grouped
+    post_runs, run_order, run_bounds, _ = grouped
     rows = int(np.diff(run_bounds)[run_order[post_runs[start]:post_runs[stop]]].sum())
     cap = rows + rows // 4 + 16
     out = (np.empty(cap, np.int64), np.empty(cap, np.int32), np.empty(cap, np.bool_), np.zeros(n_tags, np.int64))
     stamp = np.full(n_tags, -1, np.int64)
     d, k, base = start, 0, 0
     while True:
-        d, k = _canonical_rows(post_runs, run_order, run_bounds, tag_ids, *tables, live, posts, out, stamp, base, d, k, stop)
+        d, k = kernels.canonical_rows(grouped, tables, live, posts, out, stamp, base, d, k, stop)
         if d == stop:
             return out[0][:k], out[1][:k], out[2][:k], out[3]
         base += len(posts)
@@ -201,7 +83,7 @@ class DumpTags:
 
 def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``dump_tags`` read back and grouped by post: posts (P,), run_bounds (R + 1,) row offsets,
-    post_runs, run_order (see ``_group_runs``) and the tag ids (n,) int64. Each stored list is
+    post_runs, run_order (see ``kernels.group_runs``) and the tag ids (n,) int64. Each stored list is
     a run; a post normally has one list, more only when one file repeated its id."""
     table = cat.con.sql("SELECT post_id, tag_ids FROM dump_tags").to_arrow_table()
     post_ids = int64s(table.column(0))
@@ -210,7 +92,7 @@ def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndar
     values = int64s(lists.values)
     if list_offsets[0]:  # a sliced array: rebase
         values, list_offsets = values[list_offsets[0]:list_offsets[-1]], list_offsets - list_offsets[0]
-    posts, list_bounds, post_runs, run_order = _group_runs(post_ids)
+    posts, list_bounds, post_runs, run_order = kernels.group_runs(post_ids)
     return posts, list_offsets[list_bounds], post_runs, run_order, values
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import logging
 import os
 import sys
@@ -20,7 +19,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -30,11 +28,10 @@ from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
 from ..errors import SourceError
 from ..progress import progress
+from .canonical import DumpTags, canonical_post_tags
 from .files import (check_format, file_lines, file_sha256, first_json_keys, has_header, is_json_array, looks_json,
                     newest_snapshot, snapshot_date, source_files)
-
-if TYPE_CHECKING:  # the kernels' modules import numba (0.3 s): the warm-up thread imports them, beside DuckDB's read
-    from .canonical import DumpTags
+from .tag_split import staged_tag_ids
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +186,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
             rows = cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NULL")
             report.rows += rows
             cat.run("marts/batch_single" if one_file else "marts/batch_append", dump_file=dump_file, file_order=order)
-            batch_tags.add(_staged_tag_ids(cat), order)
+            batch_tags.add(staged_tag_ids(cat), order)
             records.append((path, snapshot_date(path, cat), rows))
             if not one_file:
                 _drop_staged(cat)  # free the staged file's memory before the next one
@@ -233,14 +230,6 @@ def _ensure_posts_key(cat: Catalog) -> None:
 def _drop_staged(cat: Catalog) -> None:
     for relation in STAGED_RELATIONS:
         _drop_relation(cat, relation)
-
-
-def _staged_tag_ids(cat: Catalog) -> list[DumpTags]:
-    """``tag_split.staged_tag_ids``, its module imported only once a file is staged: numba
-    loads on the warm-up thread meanwhile (``_warm_up_kernels``)."""
-    from .tag_split import staged_tag_ids
-
-    return staged_tag_ids(cat)
 
 
 class BatchTags:
@@ -353,59 +342,9 @@ def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
     return n
 
 
-def _not_warm_up(record: logging.LogRecord) -> bool:
-    return not record.threadName.startswith("warm-up")
-
-
-for _name in ("curation.catalog", "curation.ingest.canonical"):  # the warm-up's tiny steps stay out of -v logs
-    logging.getLogger(_name).addFilter(_not_warm_up)
-
-
-def _warm_up_kernels() -> None:
-    """Run the tag splitter and canonicalisation once on a three-post catalog in memory, so that
-    numba loads their compiled code (about a second) while DuckDB reads the first dump, instead
-    of after it. Any failure here is left for the real run to report."""
-    try:
-        from .canonical import canonical_post_tags
-        from .tag_split import staged_tag_ids
-
-        cat = Catalog(None)
-        cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
-        cat.con.execute("INSERT INTO tags VALUES (1, 'solo', 0, 'general', 0)")
-        cat.con.execute("INSERT INTO posts (post_id) VALUES (1), (2), (3)")
-        cat.run("staging/macros")
-        cat.con.execute("CREATE TEMP TABLE stg_staged AS SELECT post_id, NULL::VARCHAR AS reject_reason, "
-                        "joined_tags(c0, c1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) AS tags "
-                        "FROM (VALUES (1, 'solo new', 'x'), (2, '', NULL), (3, NULL, 'solo')) AS t(post_id, c0, c1)")
-        parts = staged_tag_ids(cat)
-        for step in RELATION_STEPS:
-            cat.run(step)
-        canonical_post_tags(cat, parts)
-        canonical_post_tags(cat)
-        cat.close()
-    except Exception as exc:  # noqa: BLE001 - a warm-up only
-        log.debug("kernel warm-up failed: %s", exc)
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector off for the block. An ingest makes almost no cyclic
-    garbage, but loading numba's kernels makes enough objects to set off full collections that
-    walk every object again and again (0.3-0.4 s of CPU at board scale, measured, on cores that
-    DuckDB needs)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def ingest(workspace: Path | str) -> IngestReport:
     """Ingest every source of the workspace's curate.toml; returns what changed."""
-    with _collector_paused():
-        return _ingest(Path(workspace))
+    return _ingest(Path(workspace))
 
 
 def _ingest(workspace: Path) -> IngestReport:
@@ -426,7 +365,6 @@ def _ingest(workspace: Path) -> IngestReport:
         digests = _Digests([f for source in ordered for f in files_of[id(source)]])
         stack.callback(digests.close)
         changed_any = False
-        warm_up: ThreadPoolExecutor | None = None
         fresh = FreshTags(catalog_had_tags=bool(cat.scalar("SELECT count(*) FROM (SELECT 1 FROM dump_tags LIMIT 1)")))
         for source in ordered:
             files = files_of[id(source)]
@@ -444,10 +382,6 @@ def _ingest(workspace: Path) -> IngestReport:
                 if full:
                     files = newest_snapshot(files)
                     sr.skipped_files = sr.files - len(files)
-                if warm_up is None:  # only when posts will be split: a skipped source needs no kernels
-                    warm_up = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")
-                    warm_up.submit(_warm_up_kernels)
-                    stack.callback(warm_up.shutdown)
                 _ingest_posts(cat, source, files, digests, sr, full, fresh)
             else:
                 for path in files:
@@ -463,8 +397,6 @@ def _ingest(workspace: Path) -> IngestReport:
                 for step in RELATION_STEPS:
                     cat.run(step)
                     advance(1)
-                from .canonical import canonical_post_tags
-
                 canonical_post_tags(cat, fresh.parts())
                 advance(1)
         report.posts = cat.scalar("SELECT count(*) FROM posts WHERE NOT is_removed")
