@@ -9,6 +9,8 @@ import collections
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curation.catalog import Catalog
 from curation.ingest import kernels, tag_split
@@ -162,3 +164,63 @@ def test_a_kernel_refuses_an_array_of_the_wrong_type():
         kernels.name_table(offsets.astype(np.int32), data)
     with pytest.raises(TypeError, match="contiguous"):
         kernels.resolve(np.zeros(8, np.int64)[::2], np.zeros(1, np.int64))
+
+
+# names over bytes that probe the word-at-a-time scan: ASCII capitals and the bytes either side
+# of them ('@', '[', '`', '{'), control bytes that are not separators, UTF-8, lengths about 8
+NAME_CHARS = st.sampled_from(["a", "z", "A", "Z", "@", "[", "`", "{", "_", "\x00", "\x02", "\x1f", "é", "ß"])
+SEPARATOR_RUNS = st.text(alphabet=st.sampled_from([" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x01"]), min_size=1, max_size=3)
+
+
+def folded_ascii(name: str) -> str:
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(st.text(alphabet=NAME_CHARS, min_size=1, max_size=20), min_size=1, max_size=12, unique=True),
+       posts=st.lists(st.tuples(st.booleans(), st.lists(st.tuples(st.integers(0, 30), st.booleans(), SEPARATOR_RUNS),
+                                                         max_size=8)), max_size=6))
+def test_the_word_at_a_time_split_matches_a_plain_split(names, posts):
+    """Tokens that are known names whatever their ASCII case get the name's id; anything else
+    is unknown (-1); a post's end ends a token, though the next post's bytes follow at once."""
+    known = sorted({folded_ascii(n) for n in names})
+    name_offsets, name_data = tag_split._string_buffers(pa.array(known))
+    slots = kernels.name_table(name_offsets, name_data)
+    name_data = tag_split._FOLD[name_data]
+    known_ids = np.arange(100, 100 + len(known), dtype=np.int64)
+    strings, expected = [], []
+    for leading_space, tokens in posts:
+        text, want = "", []
+        for pick, upper, gap in tokens:
+            word = names[pick % len(names)] if pick < 2 * len(names) else f"zz{pick}"
+            word = "".join(c.upper() if upper and c.isascii() else c for c in word)
+            text += word + gap
+            folded = folded_ascii(word)
+            want.append(100 + known.index(folded) if folded in known else -1)
+        strings.append(" " * leading_space + text.rstrip(" \t\n\r\x0b\x0c\x01"))
+        expected.append(want)
+    offsets, data = tag_split._string_buffers(pa.array(strings))
+    counts = np.zeros(len(strings), np.int64)
+    tags = np.full(len(data) + 1, -9, np.int64)
+    post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, 0, 0)
+    assert post == len(strings)
+    assert counts.tolist() == [len(w) for w in expected]
+    assert tags[:k].tolist() == [t for w in expected for t in w]
+    assert unknown == sum(t == -1 for w in expected for t in w)
+
+
+def test_a_post_ends_its_last_token_at_every_length():
+    """Each post's last name runs right up to the next post's first letter, at every length
+    either side of the 8-byte words the splitter reads."""
+    known = [("x" * n)[:-1] + "q" for n in range(1, 26)]
+    name_offsets, name_data = tag_split._string_buffers(pa.array(known))
+    slots = kernels.name_table(name_offsets, name_data)
+    strings = [f"ab {name}" for name in known] + ["ab"]
+    offsets, data = tag_split._string_buffers(pa.array(strings))
+    counts = np.zeros(len(strings), np.int64)
+    tags = np.empty(len(data), np.int64)
+    known_ids = np.arange(len(known), dtype=np.int64)
+    post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, tag_split._FOLD[name_data], known_ids,
+                                           tags, counts, 0, 0)
+    assert (post, unknown) == (len(strings), len(strings))  # only "ab" is unknown
+    assert tags[:k].tolist() == [t for n in range(len(known)) for t in (-1, n)] + [-1]

@@ -14,11 +14,17 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define FNV_OFFSET 14695981039346656037ULL
-#define FNV_PRIME 1099511628211ULL
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the token hash reads names as little-endian words"
+#endif
+
 /* the bytes that end a token: 0x01 between tag columns, and ASCII whitespace (9-13, 32) */
 #define SEPARATORS ((1ULL << 1) | (1ULL << 9) | (1ULL << 10) | (1ULL << 11) | (1ULL << 12) | (1ULL << 13) | (1ULL << 32))
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define HASH_SEED 0x243F6A8885A308D3ULL
 
 static inline int is_separator(uint8_t b) { return b <= 32 && ((SEPARATORS >> b) & 1); }
 
@@ -29,18 +35,99 @@ static inline int is_space(uint8_t b) { return b == 32 || (b >= 9 && b <= 13); }
  * lower-cased in Python. */
 static inline uint8_t folded(uint8_t b) { return (uint8_t)(b - 'A') < 26 ? (uint8_t)(b + 32) : b; }
 
-/* FNV's low bits are poorly mixed (they index the tables): murmur3's finaliser. */
+static inline uint64_t load8(const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* folded() on each byte of a word at once: bytes 'A'..'Z' (and only those) get bit 5 set. */
+static inline uint64_t fold8(uint64_t w) {
+    uint64_t low7 = w & ~HIGHS;
+    uint64_t from_a = low7 + 0x3F * ONES;  /* bit 7 where the byte is >= 'A' (0x41) */
+    uint64_t past_z = low7 + 0x25 * ONES;  /* bit 7 where the byte is > 'Z' (0x5A) */
+    return w | (((from_a & ~past_z & ~w) & HIGHS) >> 2);
+}
+
+/* Bit 7 set in the lowest byte of w below 0x21 (the bytes above it may be flagged wrongly), 0
+ * when there is none: where a token may end. */
+static inline uint64_t below_0x21(uint64_t w) { return (w - 0x21 * ONES) & ~w & HIGHS; }
+
+/* murmur3's finaliser: the multiplications leave the low bits (which index the tables) mixed
+ * poorly. */
 static inline uint64_t mix(uint64_t h) {
     h = (h ^ (h >> 33)) * 0xFF51AFD7ED558CCDULL;
     h = (h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53ULL;
     return h ^ (h >> 33);
 }
 
-/* The hash of data[start:end], ASCII case aside. */
+static inline uint64_t hash_step(uint64_t h, uint64_t word) {
+    h = (h ^ word) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t hash_finish(uint64_t h, int64_t length) { return mix(h ^ (uint64_t)length); }
+
+/* The token hash: of the ASCII-folded bytes taken as little-endian 8-byte words (the last one
+ * zero-padded) and the length. Byte by byte here; scan_token computes the same a word at a
+ * time. */
 static inline uint64_t hash_bytes(const uint8_t *data, int64_t start, int64_t end) {
-    uint64_t h = FNV_OFFSET;
-    for (int64_t i = start; i < end; i++) h = (h ^ folded(data[i])) * FNV_PRIME;
-    return mix(h);
+    uint64_t h = HASH_SEED, word = 0;
+    int filled = 0;
+    for (int64_t i = start; i < end; i++) {
+        word |= (uint64_t)folded(data[i]) << (8 * filled);
+        if (++filled == 8) {
+            h = hash_step(h, word);
+            word = 0;
+            filled = 0;
+        }
+    }
+    if (filled) h = hash_step(h, word);
+    return hash_finish(h, end - start);
+}
+
+/* The token that starts at data[i] (not a separator) and ends at the next separator or at end
+ * (the post's end): returns where it ends, its hash_bytes in *hash. Eight bytes at a time while
+ * a whole word lies inside data (data_len bytes); a token holding a control byte that is not a
+ * separator (never seen in real names) is finished byte by byte. */
+static inline int64_t scan_token(const uint8_t *data, int64_t data_len, int64_t i, int64_t end, uint64_t *hash) {
+    int64_t start = i;
+    uint64_t h = HASH_SEED;
+    while (i < end) {
+        if (i + 8 > data_len) goto byte_by_byte;
+        int64_t avail = end - i;
+        uint64_t w = load8(data + i);
+        uint64_t stops = below_0x21(w);
+        if (avail < 8) stops |= HIGHS << (8 * avail); /* the bytes past the post's end */
+        if (!stops) {
+            h = hash_step(h, fold8(w));
+            i += 8;
+            continue;
+        }
+        int n = __builtin_ctzll(stops) >> 3;
+        if (n < avail && !is_separator(data[i + n])) goto byte_by_byte;
+        if (n) h = hash_step(h, fold8(w) & (~0ULL >> (64 - 8 * n)));
+        i += n;
+        break;
+    }
+    *hash = hash_finish(h, i - start);
+    return i;
+byte_by_byte: /* from a whole word past the start: the same words as hash_bytes */
+    {
+        uint64_t word = 0;
+        int filled = 0;
+        for (; i < end && !is_separator(data[i]); i++) {
+            word |= (uint64_t)folded(data[i]) << (8 * filled);
+            if (++filled == 8) {
+                h = hash_step(h, word);
+                word = 0;
+                filled = 0;
+            }
+        }
+        if (filled) h = hash_step(h, word);
+    }
+    *hash = hash_finish(h, i - start);
+    return i;
 }
 
 static inline int same_bytes(const uint8_t *a, int64_t a_start, int64_t a_end, const uint8_t *b, int64_t b_start,
@@ -75,8 +162,11 @@ static inline int64_t lookup(const int32_t *slots, uint64_t mask, const int64_t 
         int32_t t = slots[s];
         int64_t at = name_offsets[t];
         if (name_offsets[t + 1] - at != length) continue;
+        const uint8_t *name = name_data + at, *token = data + start;
         int64_t j = 0;
-        while (j < length && name_data[at + j] == folded(data[start + j])) j++;
+        while (j + 8 <= length && load8(name + j) == fold8(load8(token + j))) j += 8;
+        if (j + 8 <= length) continue;
+        while (j < length && name[j] == folded(token[j])) j++;
         if (j == length) return t;
     }
     return -1;
@@ -90,12 +180,13 @@ int64_t ck_lookup(const int32_t *slots, int64_t cap, const int64_t *name_offsets
 /* Posts' tokens looked up among the known names, from post state[0] and row state[1] of tags
  * on, until the posts end or tags might not hold the next post.
  *
- * offsets (n_posts + 1,) into data: per post its tag columns joined by the byte 0x01; slots
+ * offsets (n_posts + 1,) into data (data_len bytes): per post its tag columns joined by the byte 0x01; slots
  * (cap,) from ck_name_table over the known names name_offsets (N + 1,) and name_data (folded),
  * whose tag ids are known_ids (N,); tags (tags_cap,) gets a known name's tag id or -1; counts
  * (n_posts,) the tokens of each post done. state out: (the next post, the next row of tags,
  * unknown tokens seen in this call). */
-void ck_split_known(const int64_t *offsets, int64_t n_posts, const uint8_t *data, const int32_t *slots, int64_t cap,
+void ck_split_known(const int64_t *offsets, int64_t n_posts, const uint8_t *data, int64_t data_len, const int32_t *slots,
+                    int64_t cap,
                     const int64_t *name_offsets, const uint8_t *name_data, const int64_t *known_ids, int64_t *tags,
                     int64_t tags_cap, int64_t *counts, int64_t *state) {
     uint64_t mask = (uint64_t)cap - 1;
@@ -110,9 +201,9 @@ void ck_split_known(const int64_t *offsets, int64_t n_posts, const uint8_t *data
                 continue;
             }
             int64_t start = i;
-            uint64_t h = FNV_OFFSET;
-            while (i < end && !is_separator(data[i])) h = (h ^ folded(data[i++])) * FNV_PRIME;
-            int64_t t = lookup(slots, mask, name_offsets, name_data, mix(h), data, start, i);
+            uint64_t h;
+            i = scan_token(data, data_len, i, end, &h);
+            int64_t t = lookup(slots, mask, name_offsets, name_data, h, data, start, i);
             if (t >= 0) {
                 tags[k] = known_ids[t];
             } else {
@@ -272,13 +363,14 @@ static inline int add_once(int64_t *stamp, int64_t mark, int32_t *out_tag, uint8
  *
  * post_runs (P + 1,), run_order (R,), run_bounds (R + 1,) from ck_group_runs; tag_ids (n,) dense
  * tag numbers; alias (T,) the canonical number of each tag; closure_starts (T + 1,) and
- * closure_ids (m,) the implied numbers of each tag (CSR); live (P,) bool; posts (P,) the post
- * ids; out_post, out_tag, out_implied (cap,); counts (T,) live posts per tag; stamp (T,) marks
- * what the current post has, as base + d (base differs on every call, so a post begun before an
+ * closure_ids (m,) the implied numbers of each tag (CSR); live (P,) bool; post_rows
+ * (stop - first_post,) gets the number of rows of each post from first_post on (the rows carry
+ * no post id: the caller run-length encodes the ids); out_tag, out_implied (cap,) the rows;
+ * counts (T,) live posts per tag; stamp (T,) marks what the current post has, as base + d (base differs on every call, so a post begun before an
  * early return restarts clean). state out: (the next post, the next row). */
 void ck_canonical_rows(const int64_t *post_runs, const int64_t *run_order, const int64_t *run_bounds,
                        const int64_t *tag_ids, const int32_t *alias, const int64_t *closure_starts,
-                       const int32_t *closure_ids, const uint8_t *live, const int64_t *posts, int64_t *out_post,
+                       const int32_t *closure_ids, const uint8_t *live, int64_t first_post, int64_t *post_rows,
                        int32_t *out_tag, uint8_t *out_implied, int64_t cap, int64_t *counts, int64_t *stamp,
                        int64_t base, int64_t stop, int64_t *state) {
     int64_t d = state[0], k = state[1];
@@ -300,7 +392,7 @@ void ck_canonical_rows(const int64_t *post_runs, const int64_t *run_order, const
             k = first;
             break;
         }
-        for (int64_t w = first; w < k; w++) out_post[w] = posts[d];
+        post_rows[d - first_post] = k - first;
         if (live[d])
             for (int64_t w = first; w < k; w++) counts[out_tag[w]]++;
     }
@@ -311,6 +403,6 @@ void ck_canonical_rows(const int64_t *post_runs, const int64_t *run_order, const
 static struct PyModuleDef kernels_module = {PyModuleDef_HEAD_INIT, "_kernels",
                                             "The ingest's compiled kernels; loaded through ctypes "
                                             "(curation.ingest.kernels).",
-                                            -1, NULL};
+                                            -1, NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&kernels_module); }

@@ -29,19 +29,25 @@ MAX_DIRECT_TAG_ID = 1 << 26  # tag ids up to this index arrays directly; beyond,
 
 def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop: int):
     """``kernels.canonical_rows`` over posts [start, stop), growing its output as needed: returns
-    (post (k,) int64, tag (k,) int32, implied (k,) bool, counts (T,) int64)."""
+    (post (k,) int64 run-end encoded, tag (k,) int32, implied (k,) bool, counts (T,) int64). The
+    post ids are not written row by row: 20 M rows at board scale, 160 MB of fresh memory, which
+    costs more on these machines than the kernel's own work."""
     post_runs, run_order, run_bounds, _ = grouped
     rows = int(np.diff(run_bounds)[run_order[post_runs[start]:post_runs[stop]]].sum())
     cap = rows + rows // 4 + 16
-    out = (np.empty(cap, np.int64), np.empty(cap, np.int32), np.empty(cap, np.bool_), np.zeros(n_tags, np.int64))
+    post_rows = np.empty(stop - start, np.int64)
+    out = (post_rows, np.empty(cap, np.int32), np.empty(cap, np.bool_), np.zeros(n_tags, np.int64))
     stamp = np.full(n_tags, -1, np.int64)
     d, k, base = start, 0, 0
     while True:
-        d, k = kernels.canonical_rows(grouped, tables, live, posts, out, stamp, base, d, k, stop)
+        d, k = kernels.canonical_rows(grouped, tables, live, start, out, stamp, base, d, k, stop)
         if d == stop:
-            return out[0][:k], out[1][:k], out[2][:k], out[3]
+            break
         base += len(posts)
-        out = tuple(np.concatenate([a[:k], np.empty(len(a), a.dtype)]) for a in out[:3]) + (out[3],)
+        out = (post_rows, *(np.concatenate([a[:k], np.empty(len(a), a.dtype)]) for a in out[1:3]), out[3])
+    tagged = post_rows > 0  # a run-end encoding has no empty runs
+    post_column = pa.RunEndEncodedArray.from_arrays(pa.array(np.cumsum(post_rows)[tagged]), pa.array(posts[start:stop][tagged]))
+    return post_column, out[1][:k], out[2][:k], out[3]
 
 
 def _columns(cat: Catalog, query: str) -> list[np.ndarray]:
@@ -154,7 +160,8 @@ def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> Non
                for post, tag, implied, _ in parts]
     n_rows = sum(len(b) for b in batches)
     canonical = pa.Table.from_batches(batches, schema=pa.schema([
-        ("post_id", pa.int64()), ("tag_id", pa.int32() if id_of is None else pa.int64()), ("implied", pa.bool_())]))
+        ("post_id", pa.run_end_encoded(pa.int64(), pa.int64())), ("tag_id", pa.int32() if id_of is None else pa.int64()),
+        ("implied", pa.bool_())]))
     del parts, batches
     used = np.flatnonzero(counts)
     tag_counts = pa.table({"tag_id": used if id_of is None else id_of[used], "posts": counts[used]})

@@ -25,13 +25,13 @@ _SIGNATURES = {
     "ck_hash": ((_P, _I, _I), ctypes.c_uint64),
     "ck_name_table": ((_P, _I, _P, _P, _I), None),
     "ck_lookup": ((_P, _I, _P, _P, ctypes.c_uint64, _P, _I, _I), _I),
-    "ck_split_known": ((_P, _I, _P, _P, _I, _P, _P, _P, _P, _I, _P, _P), None),
+    "ck_split_known": ((_P, _I, _P, _I, _P, _I, _P, _P, _P, _P, _I, _P, _P), None),
     "ck_number_unknown": ((_P, _I, _P, _P, _P, _I, _P, _P, _P, _I, _P, _P), None),
     "ck_rehash": ((_P, _I, _P, _I), None),
     "ck_resolve": ((_P, _I, _P), None),
     "ck_count_runs": ((_P, _I), _I),
     "ck_group_runs": ((_P, _I, _I, _P, _P, _P, _P), _I),
-    "ck_canonical_rows": ((_P,) * 12 + (_I, _P, _P, _I, _I, _P), None),
+    "ck_canonical_rows": ((_P,) * 8 + (_I, _P, _P, _P, _I, _P, _P, _I, _I, _P), None),
 }
 for _name, (_args, _result) in _SIGNATURES.items():
     getattr(_lib, _name).argtypes, getattr(_lib, _name).restype = _args, _result
@@ -85,7 +85,8 @@ def split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, 
     unknown tokens seen).
     """
     state = np.array([post, k, 0], np.int64)
-    _lib.ck_split_known(_at(offsets, np.int64), len(offsets) - 1, _at(data, np.uint8), _at(slots, np.int32), len(slots),
+    _lib.ck_split_known(_at(offsets, np.int64), len(offsets) - 1, _at(data, np.uint8), len(data), _at(slots, np.int32),
+                        len(slots),
                         _at(name_offsets, np.int64), _at(name_data, np.uint8), _at(known_ids, np.int64),
                         _at(tags, np.int64, True), len(tags), _at(counts, np.int64, True), state.ctypes.data)
     return int(state[0]), int(state[1]), int(state[2])
@@ -156,26 +157,28 @@ def group_runs(post_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return posts[:n_posts], run_bounds, post_runs[:n_posts + 1], run_order
 
 
-def canonical_rows(grouped, tables, live, posts, out, stamp, base: int, d: int, k: int, stop: int) -> tuple[int, int]:
+def canonical_rows(grouped, tables, live, first_post: int, out, stamp, base: int, d: int, k: int,
+                   stop: int) -> tuple[int, int]:
     """Per post from ``d`` to ``stop``: its aliased dump tags once each, then every implied tag it
     lacks, written from row ``k`` of out on; stops before a post that out might not hold.
 
     grouped = (post_runs (P + 1,), run_order (R,), run_bounds (R + 1,), tag_ids (n,)), int64, from
     ``group_runs`` with the dump's dense tag numbers; tables = (alias (T,) int32 the canonical
     number of each tag, closure_starts (T + 1,) int64 and closure_ids (m,) int32 the implied
-    numbers of each tag, CSR); live (P,) bool; posts (P,) int64 the post ids; out = (post (cap,)
-    int64, tag (cap,) int32, implied (cap,) bool, counts (T,) int64 live posts per tag); stamp
-    (T,) int64 marks what the current post has, as base + d (base must differ on every call).
-    Returns (the next post, the next row).
+    numbers of each tag, CSR); live (P,) bool; out = (post_rows (stop - first_post,) int64 the
+    number of rows of each post from first_post on, tag (cap,) int32, implied (cap,) bool, counts
+    (T,) int64 live posts per tag); stamp (T,) int64 marks what the current post has, as base + d
+    (base must differ on every call). Returns (the next post, the next row).
     """
     post_runs, run_order, run_bounds, tag_ids = grouped
     alias, closure_starts, closure_ids = tables
-    out_post, out_tag, out_implied, counts = out
+    post_rows, out_tag, out_implied, counts = out
+    if len(post_rows) < stop - first_post or not 0 <= first_post <= d <= stop <= len(live):
+        raise ValueError(f"canonical_rows: posts {d}..{stop} from {first_post} do not fit {len(post_rows)} row counts")
     state = np.array([d, k], np.int64)
     _lib.ck_canonical_rows(_at(post_runs, np.int64), _at(run_order, np.int64), _at(run_bounds, np.int64),
                            _at(tag_ids, np.int64), _at(alias, np.int32), _at(closure_starts, np.int64),
-                           _at(closure_ids, np.int32), _at(live, np.bool_), _at(posts, np.int64),
-                           _at(out_post, np.int64, True), _at(out_tag, np.int32, True), _at(out_implied, np.bool_, True),
-                           len(out_tag), _at(counts, np.int64, True), _at(stamp, np.int64, True), base, stop,
-                           state.ctypes.data)
+                           _at(closure_ids, np.int32), _at(live, np.bool_), first_post, _at(post_rows, np.int64, True),
+                           _at(out_tag, np.int32, True), _at(out_implied, np.bool_, True), len(out_tag),
+                           _at(counts, np.int64, True), _at(stamp, np.int64, True), base, stop, state.ctypes.data)
     return int(state[0]), int(state[1])
