@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from curation.catalog import Catalog
+from curation.errors import SourceError
 from curation.ingest import canonical
 from curation.ingest.canonical import canonical_post_tags
 from curation.ingest.kernels import group_runs
@@ -121,7 +122,7 @@ def test_dump_held_in_memory_in_parts_gives_the_catalogs_answer():
     from_catalog, counts = cat.rows(query), cat.rows("SELECT tag_id, post_count FROM tags ORDER BY 1")
     posts = np.array(sorted({p for p, _ in dump}), np.int64)
     per_post = np.array([sum(1 for p, _ in dump if p == q) for q in posts], np.int64)
-    tag_ids = np.array([TAGS[n] for _, n in dump], np.int64)
+    tag_ids = np.array([TAGS[n] for _, n in dump], np.int32)
     cut, row_cut = len(posts) // 3, int(per_post[:len(posts) // 3].sum())
     parts = [canonical.DumpTags(posts[:cut], per_post[:cut], tag_ids[:row_cut]),
              canonical.DumpTags(posts[cut:], per_post[cut:], tag_ids[row_cut:])]
@@ -145,3 +146,9 @@ def test_a_catalog_with_dump_tag_rows_migrates_to_lists(tmp_path):
     assert not cat.has_column("dump_tags", "tag_id")
     assert cat.rows("SELECT post_id, tag_ids FROM dump_tags ORDER BY 1") == [(10, [1, 3, 2]), (20, [6])]
     cat.close()
+
+
+def test_tag_ids_beyond_32_bits_are_refused_by_name():
+    assert canonical.int32_tag_ids(np.array([0, 5, 2**31 - 1], np.int64)).dtype == np.int32
+    with pytest.raises(SourceError, match="tag id 2147483648 is outside"):
+        canonical.int32_tag_ids(np.array([7, 2**31], np.int64))

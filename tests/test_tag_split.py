@@ -145,12 +145,12 @@ def test_the_splitter_stops_before_a_post_that_might_not_fit_and_resumes_there()
     slots = kernels.name_table(name_offsets, name_data)
     posts = pa.array(["a bb", "bb\x01zz a", "a"])
     offsets, data = tag_split._string_buffers(posts)
-    known_ids = np.array([10, 20], np.int64)
+    known_ids = np.array([10, 20], np.int32)
     counts = np.zeros(3, np.int64)
-    tags = np.full(4, -9, np.int64)  # post 0 fits (at most 2 tokens), post 1 might need 4 more rows
+    tags = np.full(4, -9, np.int32)  # post 0 fits (at most 2 tokens), post 1 might need 4 more rows
     post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, 0, 0)
     assert (post, k, unknown) == (1, 2, 0) and tags[:2].tolist() == [10, 20]
-    grown = np.concatenate([tags[:k], np.empty(8, np.int64)])
+    grown = np.concatenate([tags[:k], np.empty(8, np.int32)])
     post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, grown, counts,
                                            post, k)
     assert (post, k, unknown) == (3, 6, 1)
@@ -163,7 +163,7 @@ def test_a_kernel_refuses_an_array_of_the_wrong_type():
     with pytest.raises(TypeError, match="int64"):
         kernels.name_table(offsets.astype(np.int32), data)
     with pytest.raises(TypeError, match="contiguous"):
-        kernels.resolve(np.zeros(8, np.int64)[::2], np.zeros(1, np.int64))
+        kernels.resolve(np.zeros(8, np.int32)[::2], np.zeros(1, np.int32))
 
 
 # names over bytes that probe the word-at-a-time scan: ASCII capitals and the bytes either side
@@ -187,7 +187,7 @@ def test_the_word_at_a_time_split_matches_a_plain_split(names, posts):
     name_offsets, name_data = tag_split._string_buffers(pa.array(known))
     slots = kernels.name_table(name_offsets, name_data)
     name_data = tag_split._FOLD[name_data]
-    known_ids = np.arange(100, 100 + len(known), dtype=np.int64)
+    known_ids = np.arange(100, 100 + len(known), dtype=np.int32)
     strings, expected = [], []
     for leading_space, tokens in posts:
         text, want = "", []
@@ -201,7 +201,7 @@ def test_the_word_at_a_time_split_matches_a_plain_split(names, posts):
         expected.append(want)
     offsets, data = tag_split._string_buffers(pa.array(strings))
     counts = np.zeros(len(strings), np.int64)
-    tags = np.full(len(data) + 1, -9, np.int64)
+    tags = np.full(len(data) + 1, -9, np.int32)
     post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, 0, 0)
     assert post == len(strings)
     assert counts.tolist() == [len(w) for w in expected]
@@ -218,8 +218,8 @@ def test_a_post_ends_its_last_token_at_every_length():
     strings = [f"ab {name}" for name in known] + ["ab"]
     offsets, data = tag_split._string_buffers(pa.array(strings))
     counts = np.zeros(len(strings), np.int64)
-    tags = np.empty(len(data), np.int64)
-    known_ids = np.arange(len(known), dtype=np.int64)
+    tags = np.empty(len(data), np.int32)
+    known_ids = np.arange(len(known), dtype=np.int32)
     post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, tag_split._FOLD[name_data], known_ids,
                                            tags, counts, 0, 0)
     assert (post, unknown) == (len(strings), len(strings))  # only "ab" is unknown

@@ -187,7 +187,7 @@ int64_t ck_lookup(const int32_t *slots, int64_t cap, const int64_t *name_offsets
  * unknown tokens seen in this call). */
 void ck_split_known(const int64_t *offsets, int64_t n_posts, const uint8_t *data, int64_t data_len, const int32_t *slots,
                     int64_t cap,
-                    const int64_t *name_offsets, const uint8_t *name_data, const int64_t *known_ids, int64_t *tags,
+                    const int64_t *name_offsets, const uint8_t *name_data, const int32_t *known_ids, int32_t *tags,
                     int64_t tags_cap, int64_t *counts, int64_t *state) {
     uint64_t mask = (uint64_t)cap - 1;
     int64_t post = state[0], k = state[1], unknown = 0;
@@ -226,7 +226,7 @@ void ck_split_known(const int64_t *offsets, int64_t n_posts, const uint8_t *data
  * (uses, row-major (cap / 2, n_cols)); filled[0] names so far. Stops early, at a post boundary,
  * when the table might fill up (the caller grows it and calls again). state out: (the next
  * post, the next row of tags). */
-void ck_number_unknown(const int64_t *offsets, int64_t n_posts, const uint8_t *data, int64_t *tags, int32_t *slots,
+void ck_number_unknown(const int64_t *offsets, int64_t n_posts, const uint8_t *data, int32_t *tags, int32_t *slots,
                        int64_t cap, uint64_t *hashes, int64_t *at, int64_t *uses, int64_t n_cols, int64_t *filled,
                        int64_t *state) {
     uint64_t mask = (uint64_t)cap - 1;
@@ -268,7 +268,7 @@ void ck_number_unknown(const int64_t *offsets, int64_t n_posts, const uint8_t *d
                 for (int64_t c = 0; c < n_cols; c++) uses[u * n_cols + c] = 0;
             }
             if (column < n_cols) uses[u * n_cols + column]++;
-            tags[k - 1] = -1 - u;
+            tags[k - 1] = (int32_t)(-1 - u);
         }
     }
     filled[0] = n_unknown;
@@ -287,7 +287,7 @@ void ck_rehash(int32_t *slots, int64_t cap, const uint64_t *hashes, int64_t n) {
 }
 
 /* In place: every -1 - u in tags (n,) becomes new_ids[u]. */
-void ck_resolve(int64_t *tags, int64_t n, const int64_t *new_ids) {
+void ck_resolve(int32_t *tags, int64_t n, const int32_t *new_ids) {
     for (int64_t i = 0; i < n; i++)
         if (tags[i] < 0) tags[i] = new_ids[-1 - tags[i]];
 }
@@ -369,7 +369,7 @@ static inline int add_once(int64_t *stamp, int64_t mark, int32_t *out_tag, uint8
  * counts (T,) live posts per tag; stamp (T,) marks what the current post has, as base + d (base differs on every call, so a post begun before an
  * early return restarts clean). state out: (the next post, the next row). */
 void ck_canonical_rows(const int64_t *post_runs, const int64_t *run_order, const int64_t *run_bounds,
-                       const int64_t *tag_ids, const int32_t *alias, const int64_t *closure_starts,
+                       const int32_t *tag_ids, const int32_t *alias, const int64_t *closure_starts,
                        const int32_t *closure_ids, const uint8_t *live, int64_t first_post, int64_t *post_rows,
                        int32_t *out_tag, uint8_t *out_implied, int64_t cap, int64_t *counts, int64_t *stamp,
                        int64_t base, int64_t stop, int64_t *state) {

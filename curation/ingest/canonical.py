@@ -20,11 +20,13 @@ import numpy as np
 import pyarrow as pa
 
 from ..catalog import Catalog, sql_text
+from ..errors import SourceError
 from . import kernels
 
 log = logging.getLogger(__name__)
 
 MAX_DIRECT_TAG_ID = 1 << 26  # tag ids up to this index arrays directly; beyond, they are renumbered
+MAX_TAG_ID = 2**31 - 1
 
 
 def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop: int):
@@ -71,6 +73,16 @@ def int64s(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], np.int64, count=array.offset + len(array))[array.offset:]
 
 
+def int32_tag_ids(ids: np.ndarray) -> np.ndarray:
+    """Tag ids (n,) as int32, the width dump tags are kept and stored in (``dump_tags.tag_ids``
+    is INTEGER[]: half the memory of int64 at 20 M ids); a SourceError names an id that does not
+    fit (no board's tag ids come near 2^31)."""
+    if len(ids) and (int(ids.max()) > MAX_TAG_ID or int(ids.min()) < 0):
+        bad = int(ids.max()) if int(ids.max()) > MAX_TAG_ID else int(ids.min())
+        raise SourceError(f"tag id {bad} is outside 0..{MAX_TAG_ID}: dump tags are kept as 32-bit ids")
+    return ids.astype(np.int32)
+
+
 def joined(column: pa.ChunkedArray) -> pa.Array:
     """A chunked Arrow column as one array (one copy; an empty column gives an empty array)."""
     return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], type=column.type)
@@ -79,7 +91,7 @@ def joined(column: pa.ChunkedArray) -> pa.Array:
 @dataclass
 class DumpTags:
     """Dump tags of distinct posts, grouped by post: post_ids (P,) int64, counts (P,) int64,
-    tag_ids (n,) int64 the posts' tags one run after another. A dump held in memory is a list
+    tag_ids (n,) int32 the posts' tags one run after another. A dump held in memory is a list
     of these (one per Arrow chunk it was staged in)."""
 
     post_ids: np.ndarray
@@ -89,13 +101,13 @@ class DumpTags:
 
 def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``dump_tags`` read back and grouped by post: posts (P,), run_bounds (R + 1,) row offsets,
-    post_runs, run_order (see ``kernels.group_runs``) and the tag ids (n,) int64. Each stored list is
+    post_runs, run_order (see ``kernels.group_runs``) and the tag ids (n,) int32. Each stored list is
     a run; a post normally has one list, more only when one file repeated its id."""
     table = cat.con.sql("SELECT post_id, tag_ids FROM dump_tags").to_arrow_table()
     post_ids = int64s(table.column(0))
-    lists = joined(table.column(1)).cast(pa.large_list(pa.int64()))
+    lists = joined(table.column(1)).cast(pa.large_list(pa.int64()))  # BIGINT[] in catalogs made before INTEGER[]
     list_offsets = np.asarray(lists.offsets, dtype=np.int64)
-    values = int64s(lists.values)
+    values = int32_tag_ids(int64s(lists.values))
     if list_offsets[0]:  # a sliced array: rebase
         values, list_offsets = values[list_offsets[0]:list_offsets[-1]], list_offsets - list_offsets[0]
     posts, list_bounds, post_runs, run_order = kernels.group_runs(post_ids)
@@ -125,9 +137,9 @@ def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> Non
         return (ids if id_of is None else np.searchsorted(id_of, ids)).astype(np.int32)
 
     def dump_numbers(ids: np.ndarray) -> np.ndarray:
-        """The dump's tag ids (n,) int64 as numbers: the ids themselves when they index directly
+        """The dump's tag ids (n,) int32 as numbers: the ids themselves when they index directly
         (no 20 M-row copy: first touches of fresh memory are slow on these machines)."""
-        return ids if id_of is None else np.searchsorted(id_of, ids)
+        return ids if id_of is None else np.searchsorted(id_of, ids).astype(np.int32)
 
     alias = np.arange(n_tags, dtype=np.int32)
     alias[number(alias_from)] = number(alias_to)

@@ -250,7 +250,7 @@ class BatchTags:
         it came from and its ordinal (rows numbered in file order across the batch: of a post
         id that one file repeats, the last row is the one kept). One record batch per part; the
         tag ids are not copied."""
-        fields = [("post_id", pa.int64()), ("tag_ids", pa.large_list(pa.int64()))]
+        fields = [("post_id", pa.int64()), ("tag_ids", pa.large_list(pa.int32()))]
         fields += [("file_order", pa.int32()), ("ordinal", pa.int64())] if with_file_order else []
         batches = []
         ordinal = 0

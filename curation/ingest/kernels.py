@@ -80,15 +80,15 @@ def split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, 
 
     offsets (P + 1,) int64 into data (uint8): per post its tag columns joined by the byte 0x01;
     slots from ``name_table`` over name_offsets (N + 1,) int64 and name_data (uint8, ASCII-folded),
-    whose tag ids are known_ids (N,) int64; tags (cap,) int64 gets a known name's tag id or -1;
+    whose tag ids are known_ids (N,) int32; tags (cap,) int32 gets a known name's tag id or -1;
     counts (P,) int64 the tokens of each post done. Returns (the next post, the next row of tags,
     unknown tokens seen).
     """
     state = np.array([post, k, 0], np.int64)
     _lib.ck_split_known(_at(offsets, np.int64), len(offsets) - 1, _at(data, np.uint8), len(data), _at(slots, np.int32),
                         len(slots),
-                        _at(name_offsets, np.int64), _at(name_data, np.uint8), _at(known_ids, np.int64),
-                        _at(tags, np.int64, True), len(tags), _at(counts, np.int64, True), state.ctypes.data)
+                        _at(name_offsets, np.int64), _at(name_data, np.uint8), _at(known_ids, np.int32),
+                        _at(tags, np.int32, True), len(tags), _at(counts, np.int64, True), state.ctypes.data)
     return int(state[0]), int(state[1]), int(state[2])
 
 
@@ -127,7 +127,7 @@ def number_unknown(offsets, data, tags, names: UnknownNames, post: int, k: int) 
     Stops early, at a post boundary, when ``names`` might fill up (the caller grows it and calls
     again). Returns (the next post, the next row of tags)."""
     state = np.array([post, k], np.int64)
-    _lib.ck_number_unknown(_at(offsets, np.int64), len(offsets) - 1, _at(data, np.uint8), _at(tags, np.int64, True),
+    _lib.ck_number_unknown(_at(offsets, np.int64), len(offsets) - 1, _at(data, np.uint8), _at(tags, np.int32, True),
                            _at(names.slots, np.int32, True), len(names.slots), _at(names.hashes, np.uint64, True),
                            _at(names.at, np.int64, True), _at(names.uses, np.int64, True), names.uses.shape[1],
                            names.filled.ctypes.data, state.ctypes.data)
@@ -135,8 +135,8 @@ def number_unknown(offsets, data, tags, names: UnknownNames, post: int, k: int) 
 
 
 def resolve(tags: np.ndarray, new_ids: np.ndarray) -> None:
-    """In place: every -1 - u in tags (n,) int64 becomes new_ids[u]."""
-    _lib.ck_resolve(_at(tags, np.int64, True), len(tags), _at(new_ids, np.int64))
+    """In place: every -1 - u in tags (n,) int32 becomes new_ids[u] (int32)."""
+    _lib.ck_resolve(_at(tags, np.int32, True), len(tags), _at(new_ids, np.int32))
 
 
 def group_runs(post_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -162,8 +162,8 @@ def canonical_rows(grouped, tables, live, first_post: int, out, stamp, base: int
     """Per post from ``d`` to ``stop``: its aliased dump tags once each, then every implied tag it
     lacks, written from row ``k`` of out on; stops before a post that out might not hold.
 
-    grouped = (post_runs (P + 1,), run_order (R,), run_bounds (R + 1,), tag_ids (n,)), int64, from
-    ``group_runs`` with the dump's dense tag numbers; tables = (alias (T,) int32 the canonical
+    grouped = (post_runs (P + 1,), run_order (R,), run_bounds (R + 1,)) int64 from ``group_runs``,
+    and tag_ids (n,) int32 the dump's dense tag numbers; tables = (alias (T,) int32 the canonical
     number of each tag, closure_starts (T + 1,) int64 and closure_ids (m,) int32 the implied
     numbers of each tag, CSR); live (P,) bool; out = (post_rows (stop - first_post,) int64 the
     number of rows of each post from first_post on, tag (cap,) int32, implied (cap,) bool, counts
@@ -177,7 +177,7 @@ def canonical_rows(grouped, tables, live, first_post: int, out, stamp, base: int
         raise ValueError(f"canonical_rows: posts {d}..{stop} from {first_post} do not fit {len(post_rows)} row counts")
     state = np.array([d, k], np.int64)
     _lib.ck_canonical_rows(_at(post_runs, np.int64), _at(run_order, np.int64), _at(run_bounds, np.int64),
-                           _at(tag_ids, np.int64), _at(alias, np.int32), _at(closure_starts, np.int64),
+                           _at(tag_ids, np.int32), _at(alias, np.int32), _at(closure_starts, np.int64),
                            _at(closure_ids, np.int32), _at(live, np.bool_), first_post, _at(post_rows, np.int64, True),
                            _at(out_tag, np.int32, True), _at(out_implied, np.bool_, True), len(out_tag),
                            _at(counts, np.int64, True), _at(stamp, np.int64, True), base, stop, state.ctypes.data)

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ..catalog import Catalog, sql_text
 from . import kernels
-from .canonical import DumpTags, int64s, joined
+from .canonical import DumpTags, int32_tag_ids, int64s, joined
 
 # the tag columns of stg_tagged, in the order staging/stg_staged joins them, and the category id each one implies
 # (NULL for a bare tag string, whose categories come from the tag list)
@@ -55,7 +55,7 @@ def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
     name_offsets, name_data = _string_buffers(joined(known.column(1)))
     slots = kernels.name_table(name_offsets, name_data)
     name_data = _FOLD[name_data]  # names are lower-cased when added; folded anyway, so that tokens alone need folding
-    known_ids = int64s(known.column(0))
+    known_ids = int32_tag_ids(int64s(known.column(0)))
     # one Arrow chunk (the same rows in both columns) per task, on every core at once (the
     # kernels release the GIL); the parts stay apart (joining them would copy every row)
     chunks = [(int64s(ids), *_string_buffers(strings))
@@ -72,13 +72,13 @@ def _split_chunk(post_ids, offsets, data, slots, name_offsets, name_data, known_
     unknown tokens (left -1 in tag_ids)."""
     n_posts, post, k, unknown = len(offsets) - 1, 0, 0, 0
     counts = np.zeros(n_posts, np.int64)
-    tags = np.empty(len(data) // 10 + 1024, np.int64)  # tag names average over 10 bytes with their separator
+    tags = np.empty(len(data) // 10 + 1024, np.int32)  # tag names average over 10 bytes with their separator
     while True:
         post, k, seen = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, post, k)
         unknown += seen
         if post == n_posts:
             return DumpTags(post_ids, counts, tags[:k]), unknown
-        tags = np.concatenate([tags[:k], np.empty(max(len(tags), int(offsets[post + 1] - offsets[post])), np.int64)])
+        tags = np.concatenate([tags[:k], np.empty(max(len(tags), int(offsets[post + 1] - offsets[post])), np.int32)])
 
 
 def _number_unknown_tags(cat: Catalog, column: pa.ChunkedArray, parts: list[DumpTags]) -> None:
@@ -99,7 +99,7 @@ def _number_unknown_tags(cat: Catalog, column: pa.ChunkedArray, parts: list[Dump
         first += len(part.post_ids)
     n = table.count
     names = [bytes(data[a:b]).decode("utf-8", errors="replace").lower() for a, b in table.at[:n].tolist()]
-    new_ids = _add_unknown_tags(cat, names, table.uses[:n])
+    new_ids = int32_tag_ids(_add_unknown_tags(cat, names, table.uses[:n]))
     for part in parts:
         kernels.resolve(part.tag_ids, new_ids)
 

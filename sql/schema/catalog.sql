@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS tags (
 );
 CREATE TABLE IF NOT EXISTS dump_tags (      -- tags as the dump wrote them (their own tag ids), before canonicalising
     post_id BIGINT,
-    tag_ids BIGINT[]             -- one list per post (1 M rows at board scale, not 19 M)
+    tag_ids INTEGER[]            -- one list per post (1 M rows at board scale, not 19 M); BIGINT[] in catalogs made before
 );
 CREATE TYPE IF NOT EXISTS tag_origin AS ENUM ('dump', 'implied');
 -- post_id and origin come in long runs (rows are written post by post): run-length encoded by
