@@ -292,6 +292,13 @@ void ck_resolve(int32_t *tags, int64_t n, const int32_t *new_ids) {
         if (tags[i] < 0) tags[i] = new_ids[-1 - tags[i]];
 }
 
+/* How many of data's n bytes are the byte (a dump's newlines: vectorised by the compiler). */
+int64_t ck_count_byte(const uint8_t *data, int64_t n, uint8_t byte) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; i++) count += data[i] == byte;
+    return count;
+}
+
 /* The runs of equal post ids in post_ids (n,): their count R. */
 int64_t ck_count_runs(const int64_t *post_ids, int64_t n) {
     int64_t runs = n ? 1 : 0;

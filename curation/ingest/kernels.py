@@ -30,6 +30,7 @@ _SIGNATURES = {
     "ck_rehash": ((_P, _I, _P, _I), None),
     "ck_resolve": ((_P, _I, _P), None),
     "ck_count_runs": ((_P, _I), _I),
+    "ck_count_byte": ((_P, _I, ctypes.c_uint8), _I),
     "ck_group_runs": ((_P, _I, _I, _P, _P, _P, _P), _I),
     "ck_canonical_rows": ((_P,) * 8 + (_I, _P, _P, _P, _I, _P, _P, _I, _I, _P), None),
 }
@@ -51,6 +52,11 @@ def _table_size(n: int) -> int:
     while cap < 2 * n:
         cap *= 2
     return cap
+
+
+def count_byte(data: np.ndarray, byte: int) -> int:
+    """How many times the byte occurs in data (n,) uint8."""
+    return _lib.ck_count_byte(_at(data, np.uint8), len(data), byte)
 
 
 def token_hash(data: np.ndarray, start: int, stop: int) -> int:
