@@ -68,21 +68,29 @@ static inline uint64_t hash_step(uint64_t h, uint64_t word) {
 
 static inline uint64_t hash_finish(uint64_t h, int64_t length) { return mix(h ^ (uint64_t)length); }
 
-/* The token hash: of the ASCII-folded bytes taken as little-endian 8-byte words (the last one
- * zero-padded) and the length. Byte by byte here; scan_token computes the same a word at a
- * time. */
-static inline uint64_t hash_bytes(const uint8_t *data, int64_t start, int64_t end) {
-    uint64_t h = HASH_SEED, word = 0;
+/* The hash's words from data[i] on, byte by byte: into *h until end, or until a separator when
+ * at_separator; returns where it stopped. */
+static inline int64_t hash_run(const uint8_t *data, int64_t i, int64_t end, int at_separator, uint64_t *h) {
+    uint64_t word = 0;
     int filled = 0;
-    for (int64_t i = start; i < end; i++) {
+    for (; i < end && !(at_separator && is_separator(data[i])); i++) {
         word |= (uint64_t)folded(data[i]) << (8 * filled);
         if (++filled == 8) {
-            h = hash_step(h, word);
+            *h = hash_step(*h, word);
             word = 0;
             filled = 0;
         }
     }
-    if (filled) h = hash_step(h, word);
+    if (filled) *h = hash_step(*h, word);
+    return i;
+}
+
+/* The token hash: of the ASCII-folded bytes taken as little-endian 8-byte words (the last one
+ * zero-padded) and the length. Byte by byte here; scan_token computes the same a word at a
+ * time. */
+static inline uint64_t hash_bytes(const uint8_t *data, int64_t start, int64_t end) {
+    uint64_t h = HASH_SEED;
+    hash_run(data, start, end, 0, &h);
     return hash_finish(h, end - start);
 }
 
@@ -113,19 +121,7 @@ static inline int64_t scan_token(const uint8_t *data, int64_t data_len, int64_t 
     *hash = hash_finish(h, i - start);
     return i;
 byte_by_byte: /* from a whole word past the start: the same words as hash_bytes */
-    {
-        uint64_t word = 0;
-        int filled = 0;
-        for (; i < end && !is_separator(data[i]); i++) {
-            word |= (uint64_t)folded(data[i]) << (8 * filled);
-            if (++filled == 8) {
-                h = hash_step(h, word);
-                word = 0;
-                filled = 0;
-            }
-        }
-        if (filled) h = hash_step(h, word);
-    }
+    i = hash_run(data, i, end, 1, &h);
     *hash = hash_finish(h, i - start);
     return i;
 }
