@@ -91,21 +91,25 @@ def test_a_name_only_in_bare_strings_has_no_category():
 
 
 @pytest.mark.parametrize("known_share", [1.0, 0.5, 0.0])
-def test_many_posts_in_several_chunks_match_a_plain_split(known_share):
+def test_many_posts_in_several_chunks_match_a_plain_split(known_share, monkeypatch):
     """Thousands of unknown names (the unknown-name table grows), one-letter names (the output
-    grows past its first guess), several Arrow chunks: the same ids a plain split finds."""
+    grows past its first guess), several Arrow batches, some without unknown names: the same
+    ids a plain split finds."""
+    monkeypatch.setattr(tag_split, "STRING_BATCH_ROWS", 400)
     rng = np.random.default_rng(3)
     vocabulary = [f"t{i}" for i in range(6000)] + list("abcdefghij")
     rows = []
     for post in range(3000):
-        picks = rng.choice(len(vocabulary), size=rng.integers(0, 30))
+        early = post < 1200  # names from the first half only: known when half the names are
+        picks = rng.choice(3000 if early else len(vocabulary), size=rng.integers(0, 30))
         row = {"post_id": 1000 + post, "c0": " ".join(vocabulary[p] for p in picks[::2]),
                "c1": " ".join(vocabulary[p] for p in picks[1::2])}
-        if post % 7 == 0:
+        if post % 7 == 0 and not early:
             row["bare"] = "a b c d e f g h i j a b c d e f g h i j"
         rows.append(row)
     known = {n: 10 + i for i, n in enumerate(vocabulary) if i < known_share * len(vocabulary)}
     cat = staged(rows, known, chunk_rows=700)
+    assert len(staged_tag_ids(staged(rows, known))) == 8  # 400 rows a batch
     result = split(cat)
     tags = names_of(cat)
     expected = python_split(rows)

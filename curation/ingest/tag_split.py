@@ -50,21 +50,34 @@ def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
     """The staged file's tags (column tags of stg_staged) as tag ids, one part per Arrow chunk of the
     staged rows, in file order; names no tag list knows are added to ``tags`` first, with the
     category their column gave most often."""
-    staged = cat.con.sql("SELECT post_id, tags FROM stg_staged WHERE reject_reason IS NULL").to_arrow_table()
     known = cat.con.sql("SELECT tag_id, coalesce(name, '') FROM tags").to_arrow_table()
     name_offsets, name_data = _string_buffers(joined(known.column(1)))
     slots = kernels.name_table(name_offsets, name_data)
     name_data = _FOLD[name_data]  # names are lower-cased when added; folded anyway, so that tokens alone need folding
     known_ids = int32_tag_ids(int64s(known.column(0)))
-    # one Arrow chunk (the same rows in both columns) per task, on every core at once (the
-    # kernels release the GIL); the parts stay apart (joining them would copy every row)
-    chunks = [(int64s(ids), *_string_buffers(strings))
-              for ids, strings in zip(staged.column(0).chunks, staged.column(1).chunks)]
+
+    def split_batch(batch: pa.RecordBatch) -> tuple[DumpTags, int, pa.Array]:
+        tags, unknown = _split_chunk(int64s(batch.column(0)), *_string_buffers(batch.column(1)), slots, name_offsets,
+                                     name_data, known_ids)
+        return tags, unknown, batch.column(1)
+
+    # the staged strings stream out batch by batch, each split on a free core while DuckDB hands
+    # over the next (the kernels release the GIL), and dropped once split unless it holds names no
+    # tag list knows: at board scale the strings are 250 MB that are then never all in memory
+    # at once. The parts stay apart (joining them would copy every row).
+    reader = cat.con.sql("SELECT post_id, tags FROM stg_staged WHERE reject_reason IS NULL").to_arrow_reader(STRING_BATCH_ROWS)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="tag-split") as pool:
-        parts = list(pool.map(lambda chunk: _split_chunk(*chunk, slots, name_offsets, name_data, known_ids), chunks))
-    if any(unknown for _, unknown in parts):
-        _number_unknown_tags(cat, staged.column(1), [part for part, _ in parts])
-    return [part for part, _ in parts]
+        futures = [pool.submit(split_batch, batch) for batch in reader]
+        results = [future.result() for future in futures]
+    parts = [part for part, _, _ in results]
+    with_unknown = [(part, strings) for part, unknown, strings in results if unknown]
+    del results
+    if with_unknown:
+        _number_unknown_tags(cat, pa.chunked_array([s for _, s in with_unknown]), [p for p, _ in with_unknown])
+    return parts
+
+
+STRING_BATCH_ROWS = 1 << 17  # about 30 MB of tag strings at board scale
 
 
 def _split_chunk(post_ids, offsets, data, slots, name_offsets, name_data, known_ids) -> tuple[DumpTags, int]:
