@@ -85,8 +85,8 @@ def run(mode: str, arg: str, code: Path | None = None) -> tuple[float, int, int]
 
 
 def build_dump(work: Path, posts: int) -> Path:
-    import duckdb
-
+    """The dump, written by child processes: a child's peak RSS would otherwise start at this
+    process's (Linux carries ru_maxrss across fork and exec), and the copy takes gigabytes."""
     base_posts = min(posts, 100_000)
     board = work / "board"
     subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(base_posts), "--no-images"],
@@ -96,12 +96,12 @@ def build_dump(work: Path, posts: int) -> Path:
     target.parent.mkdir()
     for name in ("tags000000000000.json", "tag_aliases.csv", "tag_implications.csv"):
         shutil.copy(board / "metadata" / name, target.parent / name)
-    con = duckdb.connect()
     src = str(board / "metadata" / "posts0*.json")
-    con.execute(f"""COPY (
+    copy = f"""COPY (
         SELECT * REPLACE (id + k * 100000000 AS id, parent_id + k * 100000000 AS parent_id)
         FROM read_json('{src}'), range({copies}) AS r(k)
-    ) TO '{target}' (FORMAT json)""")
+    ) TO '{target}' (FORMAT json)"""
+    subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect().execute(sys.argv[1])", copy], check=True)
     return target
 
 
