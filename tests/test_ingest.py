@@ -453,12 +453,16 @@ def test_a_lean_read_falls_back_to_every_column(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("content", [b"", b"one line", b"a\n", b"a\nb", b"\n\n", b"x" * (5 << 20) + b"\ny\n"])
-def test_file_digest_counts_lines_and_hashes_every_byte(content, tmp_path):
+def test_file_digest_counts_lines_and_hashes_every_byte(content, tmp_path, monkeypatch):
     """sha256 of the whole (mapped) file and its line count (a last line without a newline
-    counts), an empty file and a 5 MB one included; a gzipped file has no line count."""
+    counts), an empty file and a 5 MB one included, across 1 MB windows; a gzipped file has no
+    line count."""
     import hashlib
 
+    from curation.ingest import files
     from curation.ingest.files import file_lines, file_sha256
+
+    monkeypatch.setattr(files, "_WINDOW", 1 << 20)
 
     path = tmp_path / "f"
     path.write_bytes(content)

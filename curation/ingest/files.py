@@ -11,7 +11,6 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
@@ -25,7 +24,6 @@ DEFAULT_GLOBS = {"danbooru2021": "posts*.json*", "danbooru2017": "20*", "danboor
                  "danbooru_sqlite": "*.db", "tags": "tags*", "aliases": "*alias*", "implications": "*implication*"}
 # a file may look like a close cousin of its declared format (an API file with tag_string_*)
 COMPATIBLE = {"danbooru2021": {"danbooru2021", "danbooru_api"}, "danbooru_api": {"danbooru_api", "danbooru2021", "danbooru2017"}}
-T = TypeVar("T")
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
@@ -56,35 +54,45 @@ def newest_snapshot(files: list[Path]) -> list[Path]:
     return [f for f, m in dated.items() if m is None or m.group(1) == dates[-1]]
 
 
-def _measure_mapped(path: Path, measure: Callable[[np.ndarray], T]) -> T:
-    """measure(the file's bytes (n,) uint8), the file mapped rather than read: the page cache is
-    hashed and counted where it lies, without copying 1 GB through a buffer for each pass (a dump
-    must not be truncated while it is ingested: reading a mapped page past the new end faults)."""
+_WINDOW = 1 << 26  # 64 MB: the file pages one pass maps at a time (mapped pages count in the process's RSS)
+
+
+def _each_window(path: Path, take: Callable[[np.ndarray], None]) -> None:
+    """take(bytes (n,) uint8) for each 64 MB window of the file in turn, mapped rather than read:
+    the page cache is hashed and counted where it lies, without copying 1 GB through a buffer
+    for each pass. take must keep no view of its window, which is unmapped after the call (and
+    a dump must not be truncated while it is ingested: reading a mapped page past the new end
+    faults)."""
     with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return measure(np.zeros(0, np.uint8))
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            data = np.frombuffer(mapped, np.uint8)
-            try:
-                return measure(data)
-            finally:
-                del data  # the map cannot close while a view of it is alive
+        size = os.fstat(f.fileno()).st_size
+        for offset in range(0, size, _WINDOW):
+            with mmap.mmap(f.fileno(), min(_WINDOW, size - offset), offset=offset, access=mmap.ACCESS_READ) as mapped:
+                window = np.frombuffer(mapped, np.uint8)
+                try:
+                    take(window)
+                finally:
+                    del window  # the map cannot close while a view of it is alive
 
 
 def file_sha256(path: Path) -> str:
     """The file's sha256 (hex)."""
-    return _measure_mapped(path, lambda data: hashlib.sha256(data).hexdigest())
+    digest = hashlib.sha256()
+    _each_window(path, digest.update)
+    return digest.hexdigest()
 
 
 def file_lines(path: Path) -> int | None:
     """The number of lines of an uncompressed file (a last line without a newline counts): what
     the fast JSON reader's row count must match; None for a gzipped file."""
-    def count(data: np.ndarray) -> int | None:
-        if data[:2].tobytes() == b"\x1f\x8b":
-            return None
-        return kernels.count_byte(data, 10) + int(len(data) > 0 and data[-1] != 10)
+    seen = {"lines": 0, "first": b"", "last": b"\n"}
 
-    return _measure_mapped(path, count)
+    def count(window: np.ndarray) -> None:
+        seen["lines"] += kernels.count_byte(window, 10)
+        seen["first"] = seen["first"] or window[:2].tobytes()
+        seen["last"] = window[-1:].tobytes()
+
+    _each_window(path, count)
+    return None if seen["first"] == b"\x1f\x8b" else seen["lines"] + (seen["last"] != b"\n")
 
 
 def check_format(path: Path, declared: str) -> bool:
