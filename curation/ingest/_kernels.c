@@ -288,10 +288,12 @@ void ck_resolve(int32_t *tags, int64_t n, const int32_t *new_ids) {
         if (tags[i] < 0) tags[i] = new_ids[-1 - tags[i]];
 }
 
-/* How many of data's n bytes are the byte (a dump's newlines: vectorised by the compiler). */
+/* How many of data's n bytes are the byte: memchr from one to the next (a dump's newlines are
+ * a kilobyte apart, and libc's memchr is several times faster than a counting loop). */
 int64_t ck_count_byte(const uint8_t *data, int64_t n, uint8_t byte) {
     int64_t count = 0;
-    for (int64_t i = 0; i < n; i++) count += data[i] == byte;
+    const uint8_t *end = data + n;
+    for (const uint8_t *p = data; p < end && (p = memchr(p, byte, (size_t)(end - p))) != NULL; p++) count++;
     return count;
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import logging
 import os
 import sys
@@ -342,9 +343,24 @@ def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
     return n
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off for the block: an ingest makes almost no cyclic
+    garbage, but enough objects to set off about a hundred collections at board scale, the last
+    ones walking every object (0.05-0.1 s of CPU, measured, on cores that DuckDB needs)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def ingest(workspace: Path | str) -> IngestReport:
     """Ingest every source of the workspace's curate.toml; returns what changed."""
-    return _ingest(Path(workspace))
+    with _collector_paused():
+        return _ingest(Path(workspace))
 
 
 def _ingest(workspace: Path) -> IngestReport:
