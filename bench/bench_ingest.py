@@ -76,12 +76,26 @@ sample_fraction = 0.95
 """
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def run(mode: str, arg: str, code: Path | None = None) -> tuple[float, int, int]:
-    """One child run; ``code``: a checkout to import the project from instead of this one."""
-    env = dict(os.environ, PYTHONPATH=str(code)) if code else None
+    """One child run; ``code``: a checkout to import the project from instead of this one. The
+    child runs in the checkout it imports: ``python -c`` puts its working directory first on
+    sys.path, ahead of PYTHONPATH."""
+    code = code or ROOT
     out = subprocess.run([sys.executable, "-c", CHILD, mode, arg], check=True, capture_output=True, text=True,
-                         env=env).stdout.splitlines()[-1].split()
+                         env=dict(os.environ, PYTHONPATH=str(code)), cwd=code).stdout.splitlines()[-1].split()
     return float(out[0]), int(out[1]), int(out[2])
+
+
+def build_kernels(checkout: Path) -> None:
+    """A checkout's compiled ingest kernels, built in place when it has them and they are not
+    built (releases before session 11 had none)."""
+    source = checkout / "curation" / "ingest" / "_kernels.c"
+    if source.exists() and not list(source.parent.glob("_kernels*.so")):
+        subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "build_ext", "--inplace"],
+                       cwd=checkout, check=True, stdout=subprocess.DEVNULL)
 
 
 def build_dump(work: Path, posts: int) -> Path:
@@ -131,13 +145,15 @@ def main() -> None:
     size_mb = dump.stat().st_size / 2**20
     results: dict[str, list[tuple[float, int, int]]] = {"baseline": [], "ingest": [], "select": []}
     if opts.previous:
+        opts.previous = opts.previous.resolve()
+        build_kernels(opts.previous)
         results["previous_ingest"] = []
     for _ in range(opts.repeats):
         results["baseline"].append(run("baseline", str(dump)))
         ws = work / "ws"
         if opts.previous:
             _fresh_workspace(ws, dump.parent)
-            results["previous_ingest"].append(run("ingest", str(ws), code=opts.previous.resolve()))
+            results["previous_ingest"].append(run("ingest", str(ws), code=opts.previous))
         _fresh_workspace(ws, dump.parent)
         results["ingest"].append(run("ingest", str(ws)))
         results["select"].append(run("select", str(ws)))

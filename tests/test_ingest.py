@@ -80,6 +80,20 @@ def test_post_tags_runs_are_stored_run_length_encoded(tmp_path):
     assert stored["post_id"] == ["RLE"] and stored["origin"] == ["RLE"]
 
 
+def test_an_ingest_never_imports_pandas(board2021, tmp_path):
+    """pyarrow imports pandas on its first pa.array (0.3 s): the ingest builds its Arrow arrays
+    from buffers instead. In a fresh interpreter, a first ingest and a re-ingest."""
+    import subprocess
+    import sys
+
+    ws = make_workspace(tmp_path, board2021)
+    code = ("import sys; from curation.ingest import ingest; ingest(sys.argv[1]); "
+            "print('pandas' in sys.modules)")
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", code, str(ws)], check=True, capture_output=True, text=True)
+        assert out.stdout.split()[-1] == "False"
+
+
 def test_reingesting_the_same_files_changes_nothing(board2021, tmp_path):
     ws = make_workspace(tmp_path, board2021)
     ingest(ws)

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_DIRECT_TAG_ID = 1 << 26  # tag ids up to this index arrays directly; beyond, they are renumbered
 MAX_TAG_ID = 2**31 - 1
+POST_RUNS = pa.run_end_encoded(pa.int64(), pa.int64())  # canonical rows' post ids: (run end, post id) per post
 
 
 def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop: int):
@@ -48,7 +49,10 @@ def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop
         base += len(posts)
         out = (post_rows, *(np.concatenate([a[:k], np.empty(len(a), a.dtype)]) for a in out[1:3]), out[3])
     tagged = post_rows > 0  # a run-end encoding has no empty runs
-    post_column = pa.RunEndEncodedArray.from_arrays(pa.array(np.cumsum(post_rows)[tagged]), pa.array(posts[start:stop][tagged]))
+    run_ends = np.cumsum(post_rows)[tagged]
+    post_column = pa.RunEndEncodedArray.from_buffers(  # from_arrays would import pandas
+        POST_RUNS, int(run_ends[-1]) if len(run_ends) else 0, [None], 0, 0,
+        [arrow_array(run_ends), arrow_array(posts[start:stop][tagged])])
     return post_column, out[1][:k], out[2][:k], out[3]
 
 
@@ -83,9 +87,19 @@ def int32_tag_ids(ids: np.ndarray) -> np.ndarray:
     return ids.astype(np.int32)
 
 
+def arrow_array(values: np.ndarray) -> pa.Array:
+    """A numeric or bool numpy array (n,) as an Arrow array, the numbers not copied (bools are
+    packed to bits). ``pa.array`` is not used on the ingest's path: its first call imports
+    pandas (0.3 s, measured)."""
+    values = np.ascontiguousarray(values)
+    if values.dtype == np.bool_:
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
 def joined(column: pa.ChunkedArray) -> pa.Array:
     """A chunked Arrow column as one array (one copy; an empty column gives an empty array)."""
-    return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], type=column.type)
+    return pa.concat_arrays(column.chunks) if column.num_chunks else pa.nulls(0, type=column.type)
 
 
 @dataclass
@@ -168,15 +182,16 @@ def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> Non
         parts = list(pool.map(lambda task: _canonical_range(task[0], tables, task[1], task[2], n_tags, task[3], task[4]),
                               tasks))
     counts = np.sum([p[3] for p in parts], axis=0) if parts else np.zeros(n_tags, np.int64)
-    batches = [pa.record_batch({"post_id": post, "tag_id": tag if id_of is None else id_of[tag], "implied": implied})
+    batches = [pa.record_batch({"post_id": post, "tag_id": arrow_array(tag if id_of is None else id_of[tag]),
+                                "implied": arrow_array(implied)})
                for post, tag, implied, _ in parts]
     n_rows = sum(len(b) for b in batches)
     canonical = pa.Table.from_batches(batches, schema=pa.schema([
-        ("post_id", pa.run_end_encoded(pa.int64(), pa.int64())), ("tag_id", pa.int32() if id_of is None else pa.int64()),
+        ("post_id", POST_RUNS), ("tag_id", pa.int32() if id_of is None else pa.int64()),
         ("implied", pa.bool_())]))
     del parts, batches
     used = np.flatnonzero(counts)
-    tag_counts = pa.table({"tag_id": used if id_of is None else id_of[used], "posts": counts[used]})
+    tag_counts = pa.table({"tag_id": arrow_array(used if id_of is None else id_of[used]), "posts": arrow_array(counts[used])})
     cat.con.register("canonical_rows", canonical)
     cat.con.register("tag_live_counts", tag_counts)
     try:

@@ -29,7 +29,7 @@ from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
 from ..errors import SourceError
 from ..progress import progress
-from .canonical import DumpTags, canonical_post_tags
+from .canonical import DumpTags, arrow_array, canonical_post_tags
 from .files import (check_format, file_lines, file_sha256, first_json_keys, has_header, is_json_array, looks_json,
                     newest_snapshot, snapshot_date, source_files)
 from .tag_split import staged_tag_ids
@@ -259,11 +259,11 @@ class BatchTags:
             for part in parts:
                 offsets = np.zeros(len(part.counts) + 1, np.int64)
                 np.cumsum(part.counts, out=offsets[1:])
-                columns = {"post_id": part.post_ids,
-                           "tag_ids": pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(part.tag_ids))}
+                columns = {"post_id": arrow_array(part.post_ids),
+                           "tag_ids": pa.LargeListArray.from_arrays(arrow_array(offsets), arrow_array(part.tag_ids))}
                 if with_file_order:
-                    columns["file_order"] = np.full(len(part.post_ids), order, np.int32)
-                    columns["ordinal"] = np.arange(ordinal, ordinal + len(part.post_ids), dtype=np.int64)
+                    columns["file_order"] = arrow_array(np.full(len(part.post_ids), order, np.int32))
+                    columns["ordinal"] = arrow_array(np.arange(ordinal, ordinal + len(part.post_ids), dtype=np.int64))
                     ordinal += len(part.post_ids)
                 batches.append(pa.record_batch(columns))
         return pa.Table.from_batches(batches, schema=pa.schema(fields))
