@@ -119,9 +119,13 @@ def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndar
     a run; a post normally has one list, more only when one file repeated its id."""
     table = cat.con.sql("SELECT post_id, tag_ids FROM dump_tags").to_arrow_table()
     post_ids = int64s(table.column(0))
-    lists = joined(table.column(1)).cast(pa.large_list(pa.int64()))  # BIGINT[] in catalogs made before INTEGER[]
+    lists = joined(table.column(1))
     list_offsets = np.asarray(lists.offsets, dtype=np.int64)
-    values = int32_tag_ids(int64s(lists.values))
+    if lists.type.value_type == pa.int32():  # INTEGER[]: read where it lies
+        values = np.frombuffer(lists.values.buffers()[1], np.int32, count=lists.values.offset + len(lists.values))
+        values = values[lists.values.offset:]
+    else:  # BIGINT[] in catalogs made before: checked as it is narrowed
+        values = int32_tag_ids(int64s(lists.values))
     if list_offsets[0]:  # a sliced array: rebase
         values, list_offsets = values[list_offsets[0]:list_offsets[-1]], list_offsets - list_offsets[0]
     posts, list_bounds, post_runs, run_order = kernels.group_runs(post_ids)

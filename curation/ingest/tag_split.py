@@ -11,8 +11,9 @@ category column used them) and given ids by ``marts/tags_from_staging``.
 
 from __future__ import annotations
 
+import collections
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -56,21 +57,30 @@ def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
     name_data = _FOLD[name_data]  # names are lower-cased when added; folded anyway, so that tokens alone need folding
     known_ids = int32_tag_ids(int64s(known.column(0)))
 
-    def split_batch(batch: pa.RecordBatch) -> tuple[DumpTags, int, pa.Array]:
+    def split_batch(batch: pa.RecordBatch) -> tuple[DumpTags, pa.Array | None]:
+        """The batch's tags, and its strings only if some name in them is unknown."""
         tags, unknown = _split_chunk(int64s(batch.column(0)), *_string_buffers(batch.column(1)), slots, name_offsets,
                                      name_data, known_ids)
-        return tags, unknown, batch.column(1)
+        return tags, batch.column(1) if unknown else None
 
     # the staged strings stream out batch by batch, each split on a free core while DuckDB hands
-    # over the next (the kernels release the GIL), and dropped once split unless it holds names no
-    # tag list knows: at board scale the strings are 250 MB that are then never all in memory
-    # at once. The parts stay apart (joining them would copy every row).
+    # over the next (the kernels release the GIL), at most two batches per core in flight, and
+    # dropped once split unless they hold names no tag list knows: at board scale the strings are
+    # 250 MB that are then never all in memory at once. The parts stay apart (joining them would
+    # copy every row).
     reader = cat.con.sql("SELECT post_id, tags FROM stg_staged WHERE reject_reason IS NULL").to_arrow_reader(STRING_BATCH_ROWS)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="tag-split") as pool:
-        futures = [pool.submit(split_batch, batch) for batch in reader]
-        results = [future.result() for future in futures]
-    parts = [part for part, _, _ in results]
-    with_unknown = [(part, strings) for part, unknown, strings in results if unknown]
+    workers = os.cpu_count() or 1
+    results: list[tuple[DumpTags, pa.Array | None]] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tag-split") as pool:
+        in_flight: collections.deque[Future] = collections.deque()
+        for batch in reader:
+            in_flight.append(pool.submit(split_batch, batch))
+            del batch
+            if len(in_flight) > 2 * workers:
+                results.append(in_flight.popleft().result())
+        results.extend(future.result() for future in in_flight)
+    parts = [part for part, _ in results]
+    with_unknown = [(part, strings) for part, strings in results if strings is not None]
     del results
     if with_unknown:
         _number_unknown_tags(cat, pa.chunked_array([s for _, s in with_unknown]), [p for p, _ in with_unknown])
