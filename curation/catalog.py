@@ -1,4 +1,4 @@
-"""The DuckDB catalog of a workspace and the runner for the SQL steps in ``sql/``.
+"""The DuckDB catalog of a workspace and the runner for the SQL steps in ``curation/sql/``.
 
 Each SQL step is one file, loaded by its path under ``sql/`` without the suffix
 (``"staging/stg_posts_json"``); values arrive as named parameters (``$min_width``), never
@@ -22,7 +22,7 @@ import duckdb
 from .errors import WorkspaceError
 
 log = logging.getLogger(__name__)
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+SQL_DIR = Path(__file__).resolve().parent / "sql"  # shipped in the wheel as package data
 CATALOG_NAME = "catalog.duckdb"
 
 
@@ -31,7 +31,7 @@ def sql_text(step: str) -> str:
     """The text of ``sql/{step}.sql``."""
     path = SQL_DIR / f"{step}.sql"
     if not path.is_file():
-        raise FileNotFoundError(f"SQL step {step!r} not found at {path} (install the project with `pip install -e .`)")
+        raise FileNotFoundError(f"SQL step {step!r} not found at {path} (a broken install: reinstall booru-curate)")
     return path.read_text(encoding="utf-8")
 
 

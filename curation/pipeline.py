@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .catalog import CATALOG_NAME, SQL_DIR, open_catalog, staged_catalog
+from .catalog import CATALOG_NAME, open_catalog, staged_catalog
 from .config import Config, load_config
 
 
@@ -60,7 +60,7 @@ def code_version() -> str:
     """A hash of every Python module and SQL file of the package."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(list(root.rglob("*.py")) + list(SQL_DIR.rglob("*.sql"))):
+    for path in sorted(list(root.rglob("*.py")) + list(root.rglob("*.sql"))):
         digest.update(path.relative_to(root.parent).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -205,3 +205,16 @@ def test_generator_rejects_bad_parameters(tmp_path):
     generate_board(tmp_path, 10, images=False)
     with pytest.raises(SynthError, match="already holds a board .* pass --overwrite"):
         generate_board(tmp_path, 10, images=False)
+
+
+def test_same_arguments_same_bytes_in_processes_with_other_string_hashes(tmp_path):
+    """Python salts str hashes per process: set order must never decide a draw."""
+    import os
+    import subprocess
+    import sys
+
+    for name, hash_seed in (("a", "1"), ("b", "2")):
+        subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(tmp_path / name), "--posts", "150",
+                        "--seed", "7", "--no-images"], check=True, capture_output=True,
+                       env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")

@@ -474,5 +474,5 @@ def _label_noise(post: Post, vocab: Vocabulary, params: SynthParams, rng: np.ran
         dump -= implied
     if post.created_at < ALIAS_ERA_END:
         old_names = vocab.old_names_cached()
-        dump = {old_names[t] if t in old_names and rng.random() < 0.5 else t for t in dump}
+        dump = {old_names[t] if t in old_names and rng.random() < 0.5 else t for t in sorted(dump)}  # sorted: one draw order in any process
     post.dump_tags = sorted(dump)
