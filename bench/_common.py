@@ -25,7 +25,9 @@ def embedded_board(work: Path, posts: int, seed: int, dedupe_lines: str = "", ke
         curate("init", str(ws), "--source", str(board))
         text = (ws / "curate.toml").read_text()
         if keep_deleted:
-            text = text.replace("drop_deleted = true", "drop_deleted = false").replace("drop_banned = true", "drop_banned = false")
+            text = text.replace("drop_deleted = true", "drop_deleted = false").replace(
+                "drop_banned = true", "drop_banned = false"
+            )
         (ws / "curate.toml").write_text(text.replace("[dedupe]\n", f"[dedupe]\n{dedupe_lines}contact_sheets = 0\n"))
         for stage in ("ingest", "select", "images", "embed"):
             curate(stage, str(ws))

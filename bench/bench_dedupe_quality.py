@@ -36,10 +36,13 @@ def main() -> None:
             posts, seed = (int(v) for v in spec.split(":"))
             ws, truth = embedded_board(work, posts, seed, keep_deleted=True)
             curate("dedupe", str(ws))
-            report[spec] = {signals: {s.kind: {"pairs": s.truth_pairs, "recall": round(s.recall, 3),
-                                               "precision": round(s.precision, 3)}
-                                      for s in evaluate_dedupe(ws, truth, signals)}
-                            for signals in ("hashes", "both")}
+            report[spec] = {
+                signals: {
+                    s.kind: {"pairs": s.truth_pairs, "recall": round(s.recall, 3), "precision": round(s.precision, 3)}
+                    for s in evaluate_dedupe(ws, truth, signals)
+                }
+                for signals in ("hashes", "both")
+            }
         print(json.dumps(report, indent=1))
     finally:
         if not opts.keep:

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import curate
 
 
@@ -53,8 +52,10 @@ def main() -> None:
         embedder = embedder_for(cfg)
         with open_catalog(ws, read_only=True) as cat:
             paths = [r[1] for r in cat.run("marts/embed_todo", embedder=embedder.id).fetchall()]
-        tensors = [torch.from_numpy(np.stack([embedder.preprocess(p) for p in paths[i:i + cfg.batch_size]]))
-                   for i in range(0, len(paths), cfg.batch_size)]
+        tensors = [
+            torch.from_numpy(np.stack([embedder.preprocess(p) for p in paths[i : i + cfg.batch_size]]))
+            for i in range(0, len(paths), cfg.batch_size)
+        ]
         bare, stage = [], []
         for _ in range(opts.repeats):
             started = time.perf_counter()
@@ -67,9 +68,16 @@ def main() -> None:
             report = run_embed(ws, embedder=embedder)
             stage.append(report.images_per_second)
         result = {
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                        "torch_threads": torch.get_num_threads()},
-            "embedder": embedder.id, "files": len(paths), "batch_size": cfg.batch_size, "workers": opts.workers,
+            "machine": {
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "torch": torch.__version__,
+                "torch_threads": torch.get_num_threads(),
+            },
+            "embedder": embedder.id,
+            "files": len(paths),
+            "batch_size": cfg.batch_size,
+            "workers": opts.workers,
             "bare_model_images_per_s": {"runs": [round(x, 2) for x in bare], "median": round(statistics.median(bare), 2)},
             "stage_images_per_s": {"runs": [round(x, 2) for x in stage], "median": round(statistics.median(stage), 2)},
         }

@@ -39,7 +39,9 @@ def board_hashes(n: int, rng: np.random.Generator) -> np.ndarray:
     copies = base[rng.integers(0, len(base), n_copies)].copy()
     for _ in range(4):  # up to 4 random bit positions flipped twice each way: 1-8 bits differ
         copies ^= np.uint64(1) << rng.integers(0, 64, n_copies).astype(np.uint64)
-        copies ^= (np.uint64(1) << rng.integers(0, 64, n_copies).astype(np.uint64)) * rng.integers(0, 2, n_copies).astype(np.uint64)
+        copies ^= (np.uint64(1) << rng.integers(0, 64, n_copies).astype(np.uint64)) * rng.integers(0, 2, n_copies).astype(
+            np.uint64
+        )
     return np.concatenate([base, copies])
 
 
@@ -48,7 +50,7 @@ def faiss_sample(index, codes: np.ndarray, sample: np.ndarray, radius: int, n: i
     start = time.perf_counter()
     lims, _, ids = index.range_search(codes[sample], radius + 1)  # faiss keeps d < radius
     seconds = (time.perf_counter() - start) * n / len(sample)
-    pairs = {(int(q), int(j)) for k, q in enumerate(sample) for j in ids[lims[k]:lims[k + 1]] if int(j) != int(q)}
+    pairs = {(int(q), int(j)) for k, q in enumerate(sample) for j in ids[lims[k] : lims[k + 1]] if int(j) != int(q)}
     return seconds, pairs
 
 
@@ -84,17 +86,24 @@ def main() -> None:
         multihash[nflip] = (seconds, len(got & truth) / len(truth) if truth else 1.0)
 
     sampled = set(sample.tolist())
-    found = {(int(a), int(b)) for a, b in zip(qi, ij) if int(a) in sampled} | \
-            {(int(b), int(a)) for a, b in zip(qi, ij) if int(b) in sampled}
+    found = {(int(a), int(b)) for a, b in zip(qi, ij) if int(a) in sampled} | {
+        (int(b), int(a)) for a, b in zip(qi, ij) if int(b) in sampled
+    }
     report = {
-        "cpus": os.cpu_count(), "hashes": len(hashes), "radius": opts.radius,
+        "cpus": os.cpu_count(),
+        "hashes": len(hashes),
+        "radius": opts.radius,
         "layout": str(choose_layout(len(hashes), opts.radius)),
-        "ours_runs_s": [round(t, 1) for t in times], "ours_median_s": round(ours, 1),
-        "pairs_found": len(qi), "ours_recall_vs_flat_on_sample": round(len(found & truth) / len(truth), 4) if truth else 1.0,
+        "ours_runs_s": [round(t, 1) for t in times],
+        "ours_median_s": round(ours, 1),
+        "pairs_found": len(qi),
+        "ours_recall_vs_flat_on_sample": round(len(found & truth) / len(truth), 4) if truth else 1.0,
         "ours_false_pairs_on_sample": len(found - truth),
         "faiss_flat_estimated_s": round(flat_s, 1),
-        "faiss_multihash_nflip2_estimated_s": round(multihash[2][0], 1), "faiss_multihash_nflip2_recall": round(multihash[2][1], 4),
-        "faiss_multihash_nflip1_estimated_s": round(multihash[1][0], 1), "faiss_multihash_nflip1_recall": round(multihash[1][1], 4),
+        "faiss_multihash_nflip2_estimated_s": round(multihash[2][0], 1),
+        "faiss_multihash_nflip2_recall": round(multihash[2][1], 4),
+        "faiss_multihash_nflip1_estimated_s": round(multihash[1][0], 1),
+        "faiss_multihash_nflip1_recall": round(multihash[1][1], 4),
     }
     report["speedup_vs_flat"] = round(flat_s / ours, 1)
     report["speedup_vs_multihash_exact"] = round(multihash[2][0] / ours, 1)

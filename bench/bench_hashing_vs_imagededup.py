@@ -85,8 +85,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--imagededup-python", required=True, help="python of a venv with imagededup installed")
     parser.add_argument("--posts", type=int, default=2000)
-    parser.add_argument("--image-size", type=int, default=256,
-                        help="long side of the synthetic images in px (boards serve 1,000-3,000 px originals)")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=256,
+        help="long side of the synthetic images in px (boards serve 1,000-3,000 px originals)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--board", type=Path, help="use this synthetic board (made by `curate synth`) instead of making one")
     opts = parser.parse_args()
@@ -95,35 +99,63 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_hashing_") as tmp:
         board, flat = opts.board or Path(tmp) / "board", Path(tmp) / "flat"
         if not opts.board:
-            subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(opts.posts),
-                        "--image-size", str(opts.image_size)],
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "curation.cli",
+                    "-q",
+                    "synth",
+                    str(board),
+                    "--posts",
+                    str(opts.posts),
+                    "--image-size",
+                    str(opts.image_size),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         posts = pl.read_parquet(board / "truth" / "posts.parquet")
         bad = set(pl.read_parquet(board / "truth" / "bad_files.parquet")["post_id"])
         flat.mkdir()
         for post_id, path in posts.select("post_id", "path").iter_rows():
             if post_id not in bad:
                 (flat / Path(path).name).symlink_to(board / path)
-        runs: dict[str, list[float]] = {"ours: the stage's hashes": [], "ours: full inspection": [],
-                                        "ours: full inspection, jpeg_draft = false": [],
-                                        "imagededup PHash (baseline)": []}
+        runs: dict[str, list[float]] = {
+            "ours: the stage's hashes": [],
+            "ours: full inspection": [],
+            "ours: full inspection, jpeg_draft = false": [],
+            "imagededup PHash (baseline)": [],
+        }
         counts = {}
         for _ in range(opts.repeats):
-            for name, call in (("imagededup PHash (baseline)", lambda: timed(opts.imagededup_python, THEIRS, str(flat))),
-                               ("ours: the stage's hashes", lambda: timed(sys.executable, OURS, "hashes", str(flat))),
-                               ("ours: full inspection", lambda: timed(sys.executable, OURS, "full", str(flat))),
-                               ("ours: full inspection, jpeg_draft = false",
-                                lambda: timed(sys.executable, OURS, "every-pixel", str(flat)))):
+            for name, call in (
+                ("imagededup PHash (baseline)", lambda: timed(opts.imagededup_python, THEIRS, str(flat))),
+                ("ours: the stage's hashes", lambda: timed(sys.executable, OURS, "hashes", str(flat))),
+                ("ours: full inspection", lambda: timed(sys.executable, OURS, "full", str(flat))),
+                ("ours: full inspection, jpeg_draft = false", lambda: timed(sys.executable, OURS, "every-pixel", str(flat))),
+            ):
                 seconds, n = call()
                 runs[name].append(seconds)
                 counts[name] = n
         base = statistics.median(runs["imagededup PHash (baseline)"])
         files = len(list(flat.iterdir()))
-        report = {"files": files, "image_size": None if opts.board else opts.image_size, "workers": 2, "cpus": os.cpu_count(), "results": {
-            name: {"runs_s": [round(t, 2) for t in ts], "median_s": round(statistics.median(ts), 2),
-                   "files_per_s": round(files / statistics.median(ts)), "hashed": counts[name],
-                   "throughput_vs_imagededup": round(base / statistics.median(ts), 2)}
-            for name, ts in runs.items()}}
+        report = {
+            "files": files,
+            "image_size": None if opts.board else opts.image_size,
+            "workers": 2,
+            "cpus": os.cpu_count(),
+            "results": {
+                name: {
+                    "runs_s": [round(t, 2) for t in ts],
+                    "median_s": round(statistics.median(ts), 2),
+                    "files_per_s": round(files / statistics.median(ts)),
+                    "hashed": counts[name],
+                    "throughput_vs_imagededup": round(base / statistics.median(ts), 2),
+                }
+                for name, ts in runs.items()
+            },
+        }
         print(json.dumps(report, indent=2))
 
 

@@ -37,8 +37,11 @@ def main() -> None:
                 ws = work / "ws"
                 shutil.rmtree(ws, ignore_errors=True)
                 curate("init", str(ws), "--source", str(work / "board"))
-                text = (ws / "curate.toml").read_text().replace("drop_deleted = true\ndrop_banned = true",
-                                                               "drop_deleted = false\ndrop_banned = false")
+                text = (
+                    (ws / "curate.toml")
+                    .read_text()
+                    .replace("drop_deleted = true\ndrop_banned = true", "drop_deleted = false\ndrop_banned = false")
+                )
                 (ws / "curate.toml").write_text(text.replace("[images]\n", f"[images]\nworkers = {workers}\n"))
                 curate("ingest", str(ws))
                 curate("select", str(ws))
@@ -46,13 +49,24 @@ def main() -> None:
                 curate("images", str(ws))
                 times.append(time.perf_counter() - start)
             median = statistics.median(times)
-            results[f"{workers} worker(s)"] = {"runs_s": [round(t, 2) for t in times], "median_s": round(median, 2),
-                                               "files_per_s": round(opts.posts / median)}
+            results[f"{workers} worker(s)"] = {
+                "runs_s": [round(t, 2) for t in times],
+                "median_s": round(median, 2),
+                "files_per_s": round(opts.posts / median),
+            }
         base = results["1 worker(s)"]["median_s"]
         for r in results.values():
             r["speedup_vs_1_worker"] = round(base / r["median_s"], 2)
-        print(json.dumps({"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-                          "posts": opts.posts, "results": results}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                    "posts": opts.posts,
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

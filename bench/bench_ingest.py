@@ -84,8 +84,18 @@ def run(mode: str, arg: str, code: Path | None = None) -> tuple[float, int, int]
     child runs in the checkout it imports: ``python -c`` puts its working directory first on
     sys.path, ahead of PYTHONPATH."""
     code = code or ROOT
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, arg], check=True, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(code)), cwd=code).stdout.splitlines()[-1].split()
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", CHILD, mode, arg],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(code)),
+            cwd=code,
+        )
+        .stdout.splitlines()[-1]
+        .split()
+    )
     return float(out[0]), int(out[1]), int(out[2])
 
 
@@ -94,8 +104,12 @@ def build_kernels(checkout: Path) -> None:
     built (releases before session 11 had none)."""
     source = checkout / "curation" / "ingest" / "_kernels.c"
     if source.exists() and not list(source.parent.glob("_kernels*.so")):
-        subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "build_ext", "--inplace"],
-                       cwd=checkout, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-c", "from setuptools import setup; setup()", "build_ext", "--inplace"],
+            cwd=checkout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def build_dump(work: Path, posts: int) -> Path:
@@ -103,8 +117,11 @@ def build_dump(work: Path, posts: int) -> Path:
     process's (Linux carries ru_maxrss across fork and exec), and the copy takes gigabytes."""
     base_posts = min(posts, 100_000)
     board = work / "board"
-    subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(base_posts), "--no-images"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "curation.cli", "-q", "synth", str(board), "--posts", str(base_posts), "--no-images"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     copies = max(1, posts // base_posts)
     target = work / "dump" / "posts000000000000.json"
     target.parent.mkdir()
@@ -127,7 +144,8 @@ def _fresh_workspace(ws: Path, d: Path) -> None:
         f'[[sources]]\npath = "{d}/posts0*.json"\nformat = "danbooru2021"\n\n'
         f'[[sources]]\npath = "{d}/tags000000000000.json"\nformat = "tags"\n\n'
         f'[[sources]]\npath = "{d}/tag_aliases.csv"\nformat = "aliases"\n\n'
-        f'[[sources]]\npath = "{d}/tag_implications.csv"\nformat = "implications"\n' + SELECT_ALL)
+        f'[[sources]]\npath = "{d}/tag_implications.csv"\nformat = "implications"\n' + SELECT_ALL
+    )
 
 
 def main() -> None:
@@ -159,15 +177,23 @@ def main() -> None:
         results["select"].append(run("select", str(ws)))
     summary = {}
     for mode, runs in results.items():
-        summary[mode] = {"median_s": round(statistics.median(r[0] for r in runs), 2),
-                         "runs_s": [round(r[0], 2) for r in runs],
-                         "peak_rss_mb": round(max(r[2] for r in runs) / 2**20), "rows": runs[0][1]}
+        summary[mode] = {
+            "median_s": round(statistics.median(r[0] for r in runs), 2),
+            "runs_s": [round(r[0], 2) for r in runs],
+            "peak_rss_mb": round(max(r[2] for r in runs) / 2**20),
+            "rows": runs[0][1],
+        }
     ratio = summary["ingest"]["median_s"] / summary["baseline"]["median_s"]
-    report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()},
-              "dump": {"posts": opts.posts, "file_mb": round(size_mb)}, "results": summary,
-              "ingest_over_baseline": round(ratio, 2)}
+    report = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()},
+        "dump": {"posts": opts.posts, "file_mb": round(size_mb)},
+        "results": summary,
+        "ingest_over_baseline": round(ratio, 2),
+    }
     if opts.previous:
-        report["previous_ingest_over_baseline"] = round(summary["previous_ingest"]["median_s"] / summary["baseline"]["median_s"], 2)
+        report["previous_ingest_over_baseline"] = round(
+            summary["previous_ingest"]["median_s"] / summary["baseline"]["median_s"], 2
+        )
     print(json.dumps(report, indent=2))
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)

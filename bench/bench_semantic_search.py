@@ -41,7 +41,7 @@ def synthetic_embeddings(n: int, dim: int, seed: int = 0, topics: int = 5000) ->
         copies = np.arange(1, m, 50)
         x[copies] = x[copies - 1] + 0.25 * rng.standard_normal((len(copies), dim)).astype(np.float32) / np.sqrt(dim)
         x /= np.linalg.norm(x, axis=1, keepdims=True)
-        out[start:start + m] = x
+        out[start : start + m] = x
     return out
 
 
@@ -64,7 +64,7 @@ def main() -> None:
     started = time.perf_counter()
     exact = faiss.IndexFlatIP(opts.dim)
     for s in range(0, opts.n, 100_000):
-        exact.add(np.ascontiguousarray(vectors[s:s + 100_000], dtype=np.float32))
+        exact.add(np.ascontiguousarray(vectors[s : s + 100_000], dtype=np.float32))
     _, truth = knn(exact, queries, opts.k)
     exact_s = time.perf_counter() - started
     del exact
@@ -81,22 +81,39 @@ def main() -> None:
         knn(index, vectors[: min(opts.n, 50_000)], opts.k)  # a timed slice of the all-pairs search
         per_query = (time.perf_counter() - started) / min(opts.n, 50_000)
         total = build_s + per_query * opts.n
-        results[f"nprobe {nprobe}"] = {"recall_at_10": round(float(recall), 4), "search_all_s_extrapolated": round(per_query * opts.n, 1),
-                                       "build_plus_search_all_s": round(total, 1),
-                                       "speedup_vs_exact": round(exact_s / opts.sample * opts.n / total, 1)}
+        results[f"nprobe {nprobe}"] = {
+            "recall_at_10": round(float(recall), 4),
+            "search_all_s_extrapolated": round(per_query * opts.n, 1),
+            "build_plus_search_all_s": round(total, 1),
+            "speedup_vs_exact": round(exact_s / opts.sample * opts.n / total, 1),
+        }
     full = {}
     if opts.full:
         del index
         started = time.perf_counter()
         i, _, _ = semantic_pairs(vectors, 0.9, flat_up_to=0)
         full = {"semantic_pairs_s": round(time.perf_counter() - started, 1), "pairs_at_0.9": int(len(i))}
-    print(json.dumps({
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "faiss": faiss.__version__},
-        "n": opts.n, "dim": opts.dim, "index": description, "make_vectors_s": round(made, 1),
-        "build_index_s": round(build_s, 1),
-        "exact_baseline": {"sample_queries": opts.sample, "seconds": round(exact_s, 1),
-                           "all_queries_s_extrapolated": round(exact_s / opts.sample * opts.n)},
-        "results": results, "full_run_default_settings": full, "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "faiss": faiss.__version__},
+                "n": opts.n,
+                "dim": opts.dim,
+                "index": description,
+                "make_vectors_s": round(made, 1),
+                "build_index_s": round(build_s, 1),
+                "exact_baseline": {
+                    "sample_queries": opts.sample,
+                    "seconds": round(exact_s, 1),
+                    "all_queries_s_extrapolated": round(exact_s / opts.sample * opts.n),
+                },
+                "results": results,
+                "full_run_default_settings": full,
+                "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

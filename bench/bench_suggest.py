@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import curate
 
 
@@ -58,12 +57,16 @@ def main() -> None:
             curate("select", str(ws))
         text = (ws / "curate.toml").read_text()
         start, stop = text.index("#BENCH\n"), text.index("#END\n") + 5 if "#END\n" in text else text.index("#BENCH\n") + 7
-        (ws / "curate.toml").write_text(text[:start] + f'#BENCH\ncleanlab_filter = "{opts.filter}"\nmax_per_tag = '
-                                        f'{opts.max_per_tag}\nmax_per_post = {opts.max_per_post}\n#END\n' + text[stop:])
+        (ws / "curate.toml").write_text(
+            text[:start] + f'#BENCH\ncleanlab_filter = "{opts.filter}"\nmax_per_tag = '
+            f"{opts.max_per_tag}\nmax_per_post = {opts.max_per_post}\n#END\n" + text[stop:]
+        )
         with open_catalog(ws) as cat:  # scaffolding: every selected post "has" a usable file
             cat.con.execute("DELETE FROM images")
-            cat.con.execute("INSERT INTO images (post_id, md5, status, file_md5) "
-                            "SELECT post_id, md5, 'ok', md5 FROM selection JOIN posts USING (post_id)")
+            cat.con.execute(
+                "INSERT INTO images (post_id, md5, status, file_md5) "
+                "SELECT post_id, md5, 'ok', md5 FROM selection JOIN posts USING (post_id)"
+            )
         posts, tags, chunks = oracle_probabilities(ws, board / "truth", strength=opts.strength)
         folder = tagger_folder(ws, "oracle")
         store = PredictionStore.create(folder, posts, tags, 1024, meta={"name": "oracle", "kind": "external"}, ratings=False)
@@ -77,16 +80,37 @@ def main() -> None:
         seconds = time.perf_counter() - started
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-        scores = {f"{s.action} {s.band}": {"planted": s.planted, "suggested": s.suggested, "recall": round(s.recall, 3),
-                                           "p_at_10": s.precision_at[10], "p_at_100": s.precision_at[100],
-                                           "ap": round(s.average_precision, 3)}
-                  for s in evaluate_suggestions(ws, board / "truth") if s.planted}
-        print(json.dumps({"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-                          "posts": report.posts, "tags": report.tags, "filter": opts.filter, "strength": opts.strength,
-                          "max_per_tag": opts.max_per_tag, "max_per_post": opts.max_per_post,
-                          "suggest_seconds": round(seconds, 1), "target_seconds": 600,
-                          "peak_rss_gb": {"driver": round(peak_self, 2), "largest_worker": round(peak_children, 2)},
-                          "suggestions": report.suggestions, "scores": scores}, indent=2))
+        scores = {
+            f"{s.action} {s.band}": {
+                "planted": s.planted,
+                "suggested": s.suggested,
+                "recall": round(s.recall, 3),
+                "p_at_10": s.precision_at[10],
+                "p_at_100": s.precision_at[100],
+                "ap": round(s.average_precision, 3),
+            }
+            for s in evaluate_suggestions(ws, board / "truth")
+            if s.planted
+        }
+        print(
+            json.dumps(
+                {
+                    "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                    "posts": report.posts,
+                    "tags": report.tags,
+                    "filter": opts.filter,
+                    "strength": opts.strength,
+                    "max_per_tag": opts.max_per_tag,
+                    "max_per_post": opts.max_per_post,
+                    "suggest_seconds": round(seconds, 1),
+                    "target_seconds": 600,
+                    "peak_rss_gb": {"driver": round(peak_self, 2), "largest_worker": round(peak_children, 2)},
+                    "suggestions": report.suggestions,
+                    "scores": scores,
+                },
+                indent=2,
+            )
+        )
     finally:
         if not opts.keep:
             shutil.rmtree(work, ignore_errors=True)

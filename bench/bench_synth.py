@@ -32,8 +32,11 @@ CASES = [  # (label, curate synth args, target seconds)
 def run_case(args: list[str]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(Path(tmp) / "b"), *args],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "curation.cli", "-q", "synth", str(Path(tmp) / "b"), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return time.perf_counter() - start
 
 
@@ -48,9 +51,18 @@ def main() -> None:
             args = [str(int(a) // 10) if a.isdigit() and int(a) >= 1000 else a for a in args]
         times = [run_case(args) for _ in range(1 if opts.quick else opts.repeats)]
         median = statistics.median(times)
-        results.append({"case": label, "runs_s": [round(t, 1) for t in times], "median_s": round(median, 1),
-                        "target_s": target, "ratio_to_target": round(median / target, 2)})
-        print(f"{label}: median {median:.1f} s over {len(times)} runs (target {target:.0f} s, {median / target:.2f}x)", flush=True)
+        results.append(
+            {
+                "case": label,
+                "runs_s": [round(t, 1) for t in times],
+                "median_s": round(median, 1),
+                "target_s": target,
+                "ratio_to_target": round(median / target, 2),
+            }
+        )
+        print(
+            f"{label}: median {median:.1f} s over {len(times)} runs (target {target:.0f} s, {median / target:.2f}x)", flush=True
+        )
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
     print(json.dumps({"machine": machine, "results": results}, indent=2))
 

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import curate
 
 
@@ -50,11 +49,23 @@ def quality(posts: int, image_size: int, keep: Path | None) -> dict:
     timings["train"] = round(time.perf_counter() - started, 1)
     [score] = evaluate_taggers(ws, ["kfold-heads"])
     rows = {"all": score.overall, **score.slices}
-    return {"posts": posts, "image_size": image_size, "stage_seconds": timings, "workspace": str(ws),
-            "rating_accuracy": score.rating_accuracy,
-            "slices": {k: {"tags": v.tags, "macro_ap": round(v.macro_ap, 3), "micro_f1_at_pr": round(v.f1_at_pr, 3),
-                           "pr_threshold": round(v.pr_threshold, 3), "mcc_at_pr": round(v.mcc_at_pr, 3)}
-                       for k, v in rows.items()}}
+    return {
+        "posts": posts,
+        "image_size": image_size,
+        "stage_seconds": timings,
+        "workspace": str(ws),
+        "rating_accuracy": score.rating_accuracy,
+        "slices": {
+            k: {
+                "tags": v.tags,
+                "macro_ap": round(v.macro_ap, 3),
+                "micro_f1_at_pr": round(v.f1_at_pr, 3),
+                "pr_threshold": round(v.pr_threshold, 3),
+                "mcc_at_pr": round(v.mcc_at_pr, 3),
+            }
+            for k, v in rows.items()
+        },
+    }
 
 
 def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, folds: int = 5) -> dict:
@@ -83,8 +94,17 @@ def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, fol
             for _ in predict(model, x, np.flatnonzero(fold == k)):
                 pass
         runs.append(time.perf_counter() - started)
-    return {"posts": n, "dim": dim, "tags": tags, "folds": folds, "epochs": 10, "torch_threads": torch.get_num_threads(),
-            "runs_s": [round(r, 1) for r in runs], "median_s": round(statistics.median(runs), 1), "target_s": 600}
+    return {
+        "posts": n,
+        "dim": dim,
+        "tags": tags,
+        "folds": folds,
+        "epochs": 10,
+        "torch_threads": torch.get_num_threads(),
+        "runs_s": [round(r, 1) for r in runs],
+        "median_s": round(statistics.median(runs), 1),
+        "target_s": 600,
+    }
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ with low alignment thresholds. Every higher threshold is scored from the stored 
 (`evaluate_dedupe(..., min_similarity=t, min_alignment=..., min_masked_alignment=...)`). Each
 threshold chosen is the lowest at which grouping with both signals keeps, on every board and
 for every kind, the pairwise precision of hashes alone (within 0.002) or 0.99, whichever is
-lower: the most recall at the precision asked for. The cosine thresholds are chosen with the default alignment thresholds, then each
+lower: the most recall at the precision asked for. The cosine thresholds are chosen with the default
+alignment thresholds, then each
 alignment threshold with the chosen whitened threshold and the other alignment default.
 
     python bench/calibrate_semantic.py [--boards 2000:11 2000:12 4000:13] [--keep DIR]
@@ -26,7 +27,6 @@ from pathlib import Path
 
 from _common import curate, embedded_board
 
-
 RAW = [round(0.86 + 0.01 * i, 2) for i in range(12)]
 WHITENED = [round(0.30 + 0.025 * i, 3) for i in range(17)]
 ALIGN = [round(0.85 + 0.01 * i, 2) for i in range(15)]
@@ -42,22 +42,28 @@ def dedupe_with(ws: Path, settings: str) -> None:
     curate("dedupe", str(ws))
 
 
-def scores(ws: Path, truth: Path, signals: str, threshold: float | None, align: float | None = None,
-           masked: float | None = None) -> dict:
+def scores(
+    ws: Path, truth: Path, signals: str, threshold: float | None, align: float | None = None, masked: float | None = None
+) -> dict:
     from curation.config import DedupeConfig
     from curation.evaluate import evaluate_dedupe
 
     defaults = DedupeConfig()
-    return {s.kind: {"recall": round(s.recall, 3), "precision": round(s.precision, 3), "pairs": s.truth_pairs}
-            for s in evaluate_dedupe(ws, truth, signals, threshold, align or defaults.align_threshold,
-                                     masked or defaults.align_masked_threshold)}
+    return {
+        s.kind: {"recall": round(s.recall, 3), "precision": round(s.precision, 3), "pairs": s.truth_pairs}
+        for s in evaluate_dedupe(
+            ws, truth, signals, threshold, align or defaults.align_threshold, masked or defaults.align_masked_threshold
+        )
+    }
 
 
 def precise(row: dict, hashes: dict) -> bool:
     """Whether every kind's pairwise precision in ``row`` (and all kinds') is at least that of
     hashes alone (within 0.002) or ``PRECISION_BAR``, whichever is lower."""
-    return all(not score["precision"] < min(PRECISION_BAR, hashes.get(kind, {}).get("precision", 1.0) - 0.002)
-               for kind, score in row.items())  # `not <`: a kind with no predicted pair (NaN) passes
+    return all(
+        not score["precision"] < min(PRECISION_BAR, hashes.get(kind, {}).get("precision", 1.0) - 0.002)
+        for kind, score in row.items()
+    )  # `not <`: a kind with no predicted pair (NaN) passes
 
 
 def lowest_precise(table: dict, name: str, grid: list[float]) -> float | None:
@@ -68,8 +74,12 @@ def lowest_precise(table: dict, name: str, grid: list[float]) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--boards", nargs="+", default=["2000:11", "2000:12", "4000:13"],
-                        help="POSTS:SEED of each board (similarities spread differently on larger boards)")
+    parser.add_argument(
+        "--boards",
+        nargs="+",
+        default=["2000:11", "2000:12", "4000:13"],
+        help="POSTS:SEED of each board (similarities spread differently on larger boards)",
+    )
     parser.add_argument("--keep", type=Path, help="reuse/keep boards and workspaces in this folder")
     opts = parser.parse_args()
     work = opts.keep or Path(tempfile.mkdtemp(prefix="calibrate_"))
@@ -85,8 +95,10 @@ def main() -> None:
             dedupe_with(ws, "whitened_threshold = 0.3\nalign = false")
             for t in WHITENED:
                 table[seed][f"whitened both, no alignment@{t}"] = scores(ws, truth, "both", t)
-        for name, settings, grid in (("raw", "whiten_dims = 0\nsemantic_threshold = 0.85", RAW),
-                                     ("whitened", "whitened_threshold = 0.3", WHITENED)):
+        for name, settings, grid in (
+            ("raw", "whiten_dims = 0\nsemantic_threshold = 0.85", RAW),
+            ("whitened", "whitened_threshold = 0.3", WHITENED),
+        ):
             for seed, (ws, truth) in boards.items():
                 dedupe_with(ws, f"{settings}\n{LOW_ALIGN}")
                 table[seed]["hashes"] = scores(ws, truth, "hashes", None)
@@ -107,8 +119,11 @@ def main() -> None:
             rows.append(f"whitened both, no alignment@{chosen['whitened']}")
             for row_name in ["hashes", *rows, f"aligned both@{chosen['align']}", f"masked aligned both@{chosen['masked align']}"]:
                 row = table[seed].get(row_name, {})
-                print(f"seed {seed} {row_name:26s} " + " ".join(f"{k}:{v['recall']:.2f}/{v['precision']:.3f}" for k, v in row.items()),
-                      file=sys.stderr)
+                print(
+                    f"seed {seed} {row_name:26s} "
+                    + " ".join(f"{k}:{v['recall']:.2f}/{v['precision']:.3f}" for k, v in row.items()),
+                    file=sys.stderr,
+                )
     finally:
         if not opts.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -13,20 +13,21 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from .errors import WorkspaceError
+from .errors import CurationError, DamagedFile, WorkspaceError
+from .lock import workspace_lock
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"  # shipped in the wheel as package data
 CATALOG_NAME = "catalog.duckdb"
 
 
-@lru_cache(maxsize=None)
+@cache
 def sql_text(step: str) -> str:
     """The text of ``sql/{step}.sql``."""
     path = SQL_DIR / f"{step}.sql"
@@ -35,15 +36,56 @@ def sql_text(step: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+DAMAGED_ADVICE = (
+    "it was left as it is: restore it from a backup, or move it away and run `curate run` to rebuild it "
+    "(moderators' decisions are kept apart, in decisions.sqlite)"
+)
+HEADER_BYTES = 3 * 4096  # DuckDB's file header before the first block
+
+
+def _connect(path: Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection; a file that does not open, or is shorter than its own block count says, is
+    damaged (truncated, overwritten): DamagedFile, never opened for writing."""
+    if path is None:
+        return duckdb.connect(":memory:")
+    deadline = time.monotonic() + LOCKED_FILE_WAIT
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "Could not set lock" in str(exc) and time.monotonic() < deadline:
+                time.sleep(0.1)  # another process has it open a moment (a checkpoint, a stage's record)
+                continue
+            if "Could not set lock" in str(exc):
+                raise WorkspaceError(f"{path}: in use by another process ({str(exc).splitlines()[0]})") from None
+            raise DamagedFile(f"{path}: the catalog does not open ({str(exc).splitlines()[0]}); {DAMAGED_ADVICE}") from None
+        except duckdb.Error as exc:
+            raise DamagedFile(f"{path}: the catalog does not open ({str(exc).splitlines()[0]}); {DAMAGED_ADVICE}") from None
+    try:
+        # used blocks, not total: free blocks at the end are cut off the file by DuckDB itself
+        [(blocks, block_size)] = con.execute("SELECT used_blocks, block_size FROM pragma_database_size()").fetchall()
+    except duckdb.Error as exc:
+        con.close()
+        raise DamagedFile(f"{path}: the catalog does not read ({str(exc).splitlines()[0]}); {DAMAGED_ADVICE}") from None
+    expected = HEADER_BYTES + int(blocks) * int(block_size)
+    if blocks and path.stat().st_size < expected:
+        con.close()
+        raise DamagedFile(
+            f"{path}: the catalog is cut short ({path.stat().st_size} bytes of the {expected} its blocks need); {DAMAGED_ADVICE}"
+        )
+    return con
+
+
+LOCKED_FILE_WAIT = 15.0  # seconds a connection waits for another process's momentary hold on the file
+
+
 class Catalog:
     """A connection to ``WORKSPACE/catalog.duckdb`` (or an in-memory catalog for ``None``)."""
 
     def __init__(self, path: Path | str | None, read_only: bool = False, memory_limit: str | None = None) -> None:
         self.path = Path(path) if path else None
-        try:
-            self.con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
-        except duckdb.IOException as exc:
-            raise WorkspaceError(f"{path}: cannot open the catalog ({exc})") from None
+        self.con = _connect(self.path, read_only)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")  # the library never prints
         if memory_limit:  # beyond it DuckDB spills to WORKSPACE/catalog.duckdb.tmp
@@ -51,6 +93,10 @@ class Catalog:
         if not read_only:
             self.con.execute(sql_text("schema/catalog"))
             self.con.execute(sql_text("schema/migrations"))
+            if not self.scalar("SELECT count(*) FROM tag_canonical") and self.scalar(
+                "SELECT count(*) FROM tag_aliases WHERE status = 'active'"
+            ):  # a catalog made before tag_canonical existed
+                self.run("marts/tag_canonical")
             if self.has_column("dump_tags", "tag_id"):
                 self.con.execute(sql_text("schema/dump_tags_lists"))
 
@@ -83,17 +129,29 @@ class Catalog:
         rows = self.rows(query, params)
         return rows[0][0] if rows else None
 
+    @contextlib.contextmanager
+    def registered(self, name: str, table) -> Iterator[None]:
+        """``table`` (Arrow, polars or pandas) visible to SQL as ``name`` for the block."""
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
     def has_table(self, name: str) -> bool:
         return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
 
     def has_column(self, table: str, column: str) -> bool:
-        return bool(self.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
-                                [table, column]))
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
+            )
+        )
 
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> "Catalog":
+    def __enter__(self) -> Catalog:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -130,23 +188,45 @@ def staged_catalog(workspace: Path | str, memory_limit: str | None = None) -> It
     workspace = Path(workspace)
     if not workspace.is_dir():
         raise WorkspaceError(f"{workspace}: no such workspace (create one with `curate init {workspace} --source DUMP`)")
-    target = workspace / CATALOG_NAME
-    work = workspace / f"{CATALOG_NAME}.work"
-    for leftover in (work, Path(f"{work}.wal")):
-        leftover.unlink(missing_ok=True)
-    if target.exists():
-        with Catalog(target) as current:  # fold any write-ahead log into the file before copying
-            current.con.execute("CHECKPOINT")
-        shutil.copyfile(target, work)
-    cat = Catalog(work, memory_limit=memory_limit)
-    try:
-        yield cat
-        cat.con.execute("CHECKPOINT")
-        cat.close()
-        os.replace(work, target)
-        Path(f"{target}.wal").unlink(missing_ok=True)
-    except BaseException:
-        cat.close()
+    with workspace_lock(workspace, _lock_wait(workspace)):
+        target = workspace / CATALOG_NAME
+        work = workspace / f"{CATALOG_NAME}.work"
         for leftover in (work, Path(f"{work}.wal")):
             leftover.unlink(missing_ok=True)
-        raise
+        if target.exists():
+            with Catalog(target) as current:  # fold any write-ahead log into the file before copying
+                current.con.execute("CHECKPOINT")
+            shutil.copyfile(target, work)
+        cat = Catalog(work, memory_limit=memory_limit)
+        try:
+            from .decisions import sync_decisions
+
+            sync_decisions(cat, workspace)
+            yield cat
+            cat.con.execute("CHECKPOINT")
+            cat.close()
+            os.replace(work, target)
+            Path(f"{target}.wal").unlink(missing_ok=True)
+        except BaseException:
+            cat.close()
+            for leftover in (work, Path(f"{work}.wal")):
+                leftover.unlink(missing_ok=True)
+            raise
+
+
+def _lock_wait(workspace: Path) -> float:
+    from .config import load_config
+
+    try:
+        return load_config(workspace).runner.lock_wait
+    except CurationError:  # no config (a bare catalog in tests): refuse at once
+        return 0.0
+
+
+@contextlib.contextmanager
+def catalog_in_place(workspace: Path | str) -> Iterator[Catalog]:
+    """The workspace's catalog itself, under the workspace lock, for a small atomic write (one
+    statement or one transaction: a stage's run record) that is not worth a copy of the catalog."""
+    workspace = Path(workspace)
+    with workspace_lock(workspace, _lock_wait(workspace)), Catalog(workspace / CATALOG_NAME) as cat:
+        yield cat

@@ -20,8 +20,13 @@ from .errors import CurationError
 
 log = logging.getLogger("curation")
 workspace_argument = click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
-truth_option = click.option("--truth", "truth_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-                            help="The truth/ folder of the board made by `curate synth`.")
+truth_option = click.option(
+    "--truth",
+    "truth_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The truth/ folder of the board made by `curate synth`.",
+)
 
 
 def _console():
@@ -75,10 +80,21 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--posts", "-n", type=click.IntRange(min=1), required=True, help="Number of posts.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same board.")
-@click.option("--format", "fmt", type=click.Choice(["danbooru2021", "danbooru2017", "e621"]), default="danbooru2021",
-              show_default=True, help="Export format of the metadata.")
-@click.option("--image-size", type=click.IntRange(32, 4096), default=256, show_default=True,
-              help="Long side of a typical image in px (sizes vary around it).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["danbooru2021", "danbooru2017", "e621"]),
+    default="danbooru2021",
+    show_default=True,
+    help="Export format of the metadata.",
+)
+@click.option(
+    "--image-size",
+    type=click.IntRange(32, 4096),
+    default=256,
+    show_default=True,
+    help="Long side of a typical image in px (sizes vary around it).",
+)
 @click.option("--no-images", is_flag=True, help="Metadata and truth only (fast; md5s are synthetic).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Processes rendering images.")
 @click.option("--overwrite", is_flag=True, help="Replace a board already in OUT.")
@@ -86,8 +102,9 @@ def synth(out: Path, posts: int, seed: int, fmt: str, image_size: int, no_images
     """Generate a synthetic board dump with images and ground truth in OUT/truth/."""
     from .synth import generate_board
 
-    manifest = generate_board(out, posts, seed=seed, fmt=fmt, image_size=image_size, images=not no_images,
-                              workers=workers, overwrite=overwrite)
+    manifest = generate_board(
+        out, posts, seed=seed, fmt=fmt, image_size=image_size, images=not no_images, workers=workers, overwrite=overwrite
+    )
     _print_board_summary(out, manifest)
 
 
@@ -98,7 +115,9 @@ def _print_board_summary(out: Path, manifest: dict) -> None:
     table = Table(title=f"synthetic {manifest['format']} board in {out}", show_header=False)
     table.add_row("posts", str(counts["posts"]))
     table.add_row("distinct tags in the dump", str(counts["tags_in_dump"]))
-    table.add_row("planted duplicates", f"{counts['duplicates']} ({', '.join(f'{k} {v}' for k, v in counts['duplicates_by_kind'].items())})")
+    table.add_row(
+        "planted duplicates", f"{counts['duplicates']} ({', '.join(f'{k} {v}' for k, v in counts['duplicates_by_kind'].items())})"
+    )
     table.add_row("planted missing / wrong tags", f"{counts['missing_tags']} / {counts['wrong_tags']}")
     table.add_row("bad files", str(counts["bad_files"]))
     table.add_row("deleted / banned posts", f"{counts['deleted']} / {counts['banned']}")
@@ -109,8 +128,14 @@ def _print_board_summary(out: Path, manifest: dict) -> None:
 
 @main.command()
 @workspace_argument
-@click.option("--source", "sources", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="A dump file or board folder; repeat for several. Formats are detected.")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A dump file or board folder; repeat for several. Formats are detected.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing curate.toml.")
 def init(workspace: Path, sources: tuple[Path, ...], overwrite: bool) -> None:
     """Create WORKSPACE with a commented starter curate.toml for the given dumps."""
@@ -144,8 +169,16 @@ def ingest(workspace: Path) -> None:
         table.add_row(Path(s.path).name, s.format, files, str(s.rows), str(s.rejects), str(s.new), str(s.changed), str(s.removed))
     console = _console()
     console.print(table)
-    console.print(f"catalog: {report.posts} live posts, {report.tags} tags in use, {report.post_tags} post tags, "
-                  f"{report.rejects} rejected rows (table ingest_rejects)")
+    console.print(
+        f"catalog: {report.posts} live posts, {report.tags} tags in use, {report.post_tags} post tags, "
+        f"{report.rejects} rejected rows (table ingest_rejects)"
+    )
+    if report.alias_cycles:
+        console.print(
+            f"warning: active aliases form a cycle through {len(report.alias_cycles)} names, which keep their own "
+            f"(table tag_canonical, cycle): {', '.join(report.alias_cycles[:10])}",
+            markup=False,
+        )
 
 
 @main.command()
@@ -224,8 +257,10 @@ def dedupe(workspace: Path) -> None:
     report = run_dedupe(workspace)
     edges = ", ".join(f"{n} {k}" for k, n in sorted(report.edges.items(), key=lambda kv: -kv[1])) or "none"
     click.echo(f"{report.posts} posts with decodable files; edges: {edges}")
-    click.echo(f"{report.groups} duplicate groups holding {report.grouped_posts} posts "
-               f"(tables dup_edges, dup_groups; {Path(workspace) / 'out' / 'duplicates.parquet'})")
+    click.echo(
+        f"{report.groups} duplicate groups holding {report.grouped_posts} posts "
+        f"(tables dup_edges, dup_groups; {Path(workspace) / 'out' / 'duplicates.parquet'})"
+    )
 
 
 def _print_leakage(name: str, leak) -> None:
@@ -246,9 +281,16 @@ def _print_leakage(name: str, leak) -> None:
 
 @main.command()
 @workspace_argument
-@click.option("--check", "check", is_flag=False, flag_value="", default=None, metavar="[SPLIT_FILE]",
-              help="Only count what crosses splits: the workspace's split, a file (CSV/parquet with post_id,split, "
-                   "or a folder of <split>.txt id lists), or plain-id-mod-1000 for the plain post_id % 1000 scheme.")
+@click.option(
+    "--check",
+    "check",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[SPLIT_FILE]",
+    help="Only count what crosses splits: the workspace's split, a file (CSV/parquet with post_id,split, "
+    "or a folder of <split>.txt id lists), or plain-id-mod-1000 for the plain post_id % 1000 scheme.",
+)
 @click.option("--reassign", is_flag=True, help="Assign every post afresh instead of keeping earlier assignments.")
 def split(workspace: Path, check: str | None, reassign: bool) -> None:
     """Assign every selected post to train, val or test, with no duplicate group or family split.
@@ -285,8 +327,10 @@ def train(workspace: Path) -> None:
     from .tagger import run_train
 
     report = run_train(workspace)
-    click.echo(f"trained {report.folds} heads in {report.seconds:.1f}s: out-of-fold probabilities for {report.posts} posts "
-               f"x {report.tags} tags in {report.folder}")
+    click.echo(
+        f"trained {report.folds} heads in {report.seconds:.1f}s: out-of-fold probabilities for {report.posts} posts "
+        f"x {report.tags} tags in {report.folder}"
+    )
     if report.without_embedding:
         click.echo(f"{report.without_embedding} selected posts have no embedding (run `curate embed`) and were skipped")
 
@@ -294,18 +338,35 @@ def train(workspace: Path) -> None:
 @main.command()
 @workspace_argument
 @click.option("--onnx", "onnx_model", type=click.Path(dir_okay=False, path_type=Path), help="A WD14-style ONNX tagger.")
-@click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path),
-              help="Probabilities to import: .parquet (post_id + a column per tag, or a 'probabilities' list) or .npy.")
-@click.option("--tags", "tags_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The tagger's tag names: selected_tags.csv (column name) or a text file, one a line.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Probabilities to import: .parquet (post_id + a column per tag, or a 'probabilities' list) or .npy.",
+)
+@click.option(
+    "--tags",
+    "tags_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The tagger's tag names: selected_tags.csv (column name) or a text file, one a line.",
+)
 @click.option("--post-ids", type=click.Path(dir_okay=False, path_type=Path), help="With an .npy: the post ids of its rows.")
 @click.option("--name", help="Name for the comparison tables (default onnx:<model> or imported:<file>).")
 @click.option("--size", type=int, default=448, show_default=True, help="ONNX input size (a size the model declares wins).")
 @click.option("--rgb", is_flag=True, help="Feed RGB instead of the WD taggers' BGR.")
 @click.option("--nchw", is_flag=True, help="Feed NCHW instead of NHWC.")
 @click.option("--unit-scale", is_flag=True, help="Pixel values 0-1 instead of 0-255.")
-def score(workspace: Path, onnx_model: Path | None, predictions: Path | None, tags_file: Path | None, post_ids: Path | None,
-          name: str | None, size: int, rgb: bool, nchw: bool, unit_scale: bool) -> None:
+def score(
+    workspace: Path,
+    onnx_model: Path | None,
+    predictions: Path | None,
+    tags_file: Path | None,
+    post_ids: Path | None,
+    name: str | None,
+    size: int,
+    rgb: bool,
+    nchw: bool,
+    unit_scale: bool,
+) -> None:
     """Predictions from an external tagger: run an ONNX model, or import a file of probabilities.
 
     Tag names map onto the catalog's through its aliases. The result is registered for
@@ -318,8 +379,13 @@ def score(workspace: Path, onnx_model: Path | None, predictions: Path | None, ta
     if onnx_model is not None:
         if tags_file is None:
             raise click.UsageError("--onnx needs --tags selected_tags.csv")
-        store = score_onnx(workspace, onnx_model, tags_file, name,
-                           OnnxInput(size=size, bgr=not rgb, layout="NCHW" if nchw else "NHWC", scale=1 / 255 if unit_scale else 1.0))
+        store = score_onnx(
+            workspace,
+            onnx_model,
+            tags_file,
+            name,
+            OnnxInput(size=size, bgr=not rgb, layout="NCHW" if nchw else "NHWC", scale=1 / 255 if unit_scale else 1.0),
+        )
     else:
         store = import_predictions(workspace, predictions, tags_file, post_ids, name)
     meta = store.meta
@@ -340,10 +406,14 @@ def suggest(workspace: Path) -> None:
     report = run_suggest(workspace)
     if report.decisions_imported:
         click.echo(f"{report.decisions_imported} decisions imported from {report.out / 'review.sqlite'}")
-    click.echo(f"{report.tagger}: {report.posts} posts x {report.tags} tags through cleanlab; {report.flagged} flags, "
-               f"{report.skipped_decided} already decided")
-    click.echo(f"{report.suggestions} suggestions ({report.adds} add, {report.removes} remove) in "
-               f"{report.out / 'suggestions.json'}, {report.out / 'review.sqlite'}")
+    click.echo(
+        f"{report.tagger}: {report.posts} posts x {report.tags} tags through cleanlab; {report.flagged} flags, "
+        f"{report.skipped_decided} already decided"
+    )
+    click.echo(
+        f"{report.suggestions} suggestions ({report.adds} add, {report.removes} remove) in "
+        f"{report.out / 'suggestions.json'}, {report.out / 'review.sqlite'}"
+    )
 
 
 @main.command()
@@ -352,18 +422,29 @@ def suggest(workspace: Path) -> None:
 @click.option("--reject", multiple=True, metavar="POST_ID:TAG[:ACTION]", help="Reject a suggestion (repeatable).")
 @click.option("--moderator", default=lambda: os.environ.get("USER", ""), show_default="$USER", help="Who decided.")
 @click.option("--note", default="", help="A note stored with these decisions.")
-def review(workspace: Path, accept: tuple[str, ...], reject: tuple[str, ...], moderator: str, note: str) -> None:
+@click.option(
+    "--file",
+    "decision_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A CSV of decisions: columns post_id, tag, decision (accept|reject), optional action and note.",
+)
+def review(
+    workspace: Path, accept: tuple[str, ...], reject: tuple[str, ...], moderator: str, note: str, decision_file: Path | None
+) -> None:
     """Record moderators' decisions on suggestions; they persist across rebuilds.
 
-    ACTION (add or remove) defaults to the current suggestion's. Rejected ones are never
-    suggested again; accepted ones change the labels the tagger trains on and are listed in
-    out/tag_edits.csv. Rows written straight into out/review.sqlite's decisions table count too.
+    ACTION (add or remove) defaults to the current suggestion's; a tag may hold colons
+    (`1407::d:add`, `12:re:zero`). Posts and tags are checked against the catalog (tags through
+    aliases, case-insensitive). Decisions go to WORKSPACE/decisions.sqlite at once, even while a
+    rebuild runs. Rejected ones are never suggested again; accepted ones change the labels the
+    tagger trains on and are listed in out/tag_edits.csv. Rows written straight into
+    out/review.sqlite's decisions table count too.
     """
     from .suggest import review as record
 
-    if not accept and not reject:
-        raise click.UsageError("give --accept and/or --reject POST_ID:TAG[:ACTION]")
-    recorded, edits = record(workspace, list(accept), list(reject), moderator, note)
+    if not accept and not reject and decision_file is None:
+        raise click.UsageError("give --accept and/or --reject POST_ID:TAG[:ACTION], or --file DECISIONS.csv")
+    recorded, edits = record(workspace, list(accept), list(reject), moderator, note, decision_file)
     click.echo(f"{recorded} decisions recorded; accepted edits in {edits}")
 
 
@@ -443,20 +524,29 @@ def serve(workspace: Path, cron: str | None, interval: int | None, only: str, na
     if (cron is None) == (interval is None):
         raise click.UsageError("give exactly one of --cron or --interval")
     if not os.environ.get("PREFECT_API_URL"):
-        raise CurationError("PREFECT_API_URL is not set: start a server (`prefect server start --host 127.0.0.1 "
-                            "--port 4200`) and export PREFECT_API_URL=http://127.0.0.1:4200/api")
+        raise CurationError(
+            "PREFECT_API_URL is not set: start a server (`prefect server start --host 127.0.0.1 "
+            "--port 4200`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     config = load_config(workspace)
     chosen = _stage_list(only)
     _prefect_environment(workspace)
     from flows.rebuild import rebuild
 
     deployment = name or f"rebuild-{config.dataset}"
-    click.echo(f"serving {deployment} ({'cron ' + cron if cron else f'every {interval}s'}) against "
-               f"{os.environ['PREFECT_API_URL']}; stop with Ctrl-C")
+    click.echo(
+        f"serving {deployment} ({'cron ' + cron if cron else f'every {interval}s'}) against "
+        f"{os.environ['PREFECT_API_URL']}; stop with Ctrl-C"
+    )
     # limit=1: one rebuild of a workspace at a time (its catalog has one writer); a run that
     # falls due while another is still going waits for it instead of fighting for the lock
-    rebuild.serve(name=deployment, cron=cron, interval=interval, limit=1,
-                  parameters={"workspace": str(Path(workspace).resolve()), "only": chosen or None})
+    rebuild.serve(
+        name=deployment,
+        cron=cron,
+        interval=interval,
+        limit=1,
+        parameters={"workspace": str(Path(workspace).resolve()), "only": chosen or None},
+    )
 
 
 @main.command("export-sqlite")
@@ -500,7 +590,9 @@ def evaluate_ingest_cmd(workspace: Path, truth_dir: Path) -> None:
     s = evaluate_ingest(workspace, truth_dir)
     click.echo(f"posts found: {s.posts_found}/{s.posts_expected}")
     click.echo(f"posts whose canonical tags match the dump's truth: {s.tags_exact}/{s.posts_expected}")
-    click.echo(f"planted rows without id rejected: {s.quirk_rows_rejected}/{s.quirk_rows_expected}; other rejects: {s.other_rejects}")
+    click.echo(
+        f"planted rows without id rejected: {s.quirk_rows_rejected}/{s.quirk_rows_expected}; other rejects: {s.other_rejects}"
+    )
     click.echo("ingest matches the ground truth" if s.ok else "ingest differs from the ground truth")
 
 
@@ -542,8 +634,15 @@ def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None
     for col in ("kind", "truth pairs", "found", "recall", "predicted pairs", "precision", "F1"):
         table.add_column(col, justify="left" if col == "kind" else "right")
     for s in evaluate_dedupe(workspace, truth_dir):
-        table.add_row(s.kind, str(s.truth_pairs), str(s.found), f"{s.recall:.3f}", str(s.predicted_pairs),
-                      f"{s.precision:.3f}", f"{s.f1:.3f}")
+        table.add_row(
+            s.kind,
+            str(s.truth_pairs),
+            str(s.found),
+            f"{s.recall:.3f}",
+            str(s.predicted_pairs),
+            f"{s.precision:.3f}",
+            f"{s.f1:.3f}",
+        )
     _console().print(table)
 
 
@@ -560,8 +659,17 @@ def evaluate_suggest_cmd(workspace: Path, truth_dir: Path) -> None:
     for col in ("action", "tags", "planted", "suggested", "found", "recall", "P@10", "P@100", "AP"):
         table.add_column(col, justify="left" if col in ("action", "tags") else "right")
     for s in evaluate_suggestions(workspace, truth_dir):
-        table.add_row(s.action, s.band, str(s.planted), str(s.suggested), str(s.found), f"{s.recall:.3f}",
-                      f"{s.precision_at[10]:.2f}", f"{s.precision_at[100]:.2f}", f"{s.average_precision:.3f}")
+        table.add_row(
+            s.action,
+            s.band,
+            str(s.planted),
+            str(s.suggested),
+            str(s.found),
+            f"{s.recall:.3f}",
+            f"{s.precision_at[10]:.2f}",
+            f"{s.precision_at[100]:.2f}",
+            f"{s.average_precision:.3f}",
+        )
     _console().print(table)
 
 
@@ -570,10 +678,14 @@ def evaluate_suggest_cmd(workspace: Path, truth_dir: Path) -> None:
 @click.option("--tagger", "taggers", multiple=True, help="Tagger(s) to score (default: all registered); repeat to compare.")
 @click.option("--split", "split_name", type=click.Choice(["train", "val", "test"]), help="Only the posts of this split.")
 @click.option("--per-tag", type=click.Path(dir_okay=False, path_type=Path), help="Write the per-tag table(s) to this CSV.")
-@click.option("--save", type=click.Path(file_okay=False, path_type=Path),
-              help="Save the post ids, tags and each tagger's predictions used, to reproduce the comparison.")
-def evaluate_tagger_cmd(workspace: Path, taggers: tuple[str, ...], split_name: str | None, per_tag: Path | None,
-                        save: Path | None) -> None:
+@click.option(
+    "--save",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Save the post ids, tags and each tagger's predictions used, to reproduce the comparison.",
+)
+def evaluate_tagger_cmd(
+    workspace: Path, taggers: tuple[str, ...], split_name: str | None, per_tag: Path | None, save: Path | None
+) -> None:
     """Precision, recall, F1, AP per tag and overall; P=R threshold with F1/F2/MCC; informedness.
 
     With several taggers: only posts all of them predicted and tags all of them know that at
@@ -586,16 +698,40 @@ def evaluate_tagger_cmd(workspace: Path, taggers: tuple[str, ...], split_name: s
 
     scores = evaluate_taggers(workspace, list(taggers) or None, split_name, save)
     first = scores[0].overall
-    table = Table(title=f"taggers on {first.posts} posts x {first.tags} tags"
-                        + (f" ({split_name})" if split_name else "") + f", threshold {first.threshold}")
-    for col in ("tagger", "slice", "tags", "macro AP", "macro F1", "micro F1", "P=R thr", "F1@P=R", "F2@P=R", "MCC@P=R",
-                "inform. .2/.3/.5"):
+    table = Table(
+        title=f"taggers on {first.posts} posts x {first.tags} tags"
+        + (f" ({split_name})" if split_name else "")
+        + f", threshold {first.threshold}"
+    )
+    for col in (
+        "tagger",
+        "slice",
+        "tags",
+        "macro AP",
+        "macro F1",
+        "micro F1",
+        "P=R thr",
+        "F1@P=R",
+        "F2@P=R",
+        "MCC@P=R",
+        "inform. .2/.3/.5",
+    ):
         table.add_column(col, justify="left" if col in ("tagger", "slice") else "right")
     for s in scores:
         for label, m in [("all", s.overall)] + list(s.slices.items()):
-            table.add_row(s.name, label, str(m.tags), f"{m.macro_ap:.3f}", f"{m.macro_f1:.3f}", f"{m.micro_f1:.3f}",
-                          f"{m.pr_threshold:.3f}", f"{m.f1_at_pr:.3f}", f"{m.f2_at_pr:.3f}", f"{m.mcc_at_pr:.3f}",
-                          "/".join(f"{v:.2f}" for v in m.informedness.values()))
+            table.add_row(
+                s.name,
+                label,
+                str(m.tags),
+                f"{m.macro_ap:.3f}",
+                f"{m.macro_f1:.3f}",
+                f"{m.micro_f1:.3f}",
+                f"{m.pr_threshold:.3f}",
+                f"{m.f1_at_pr:.3f}",
+                f"{m.f2_at_pr:.3f}",
+                f"{m.mcc_at_pr:.3f}",
+                "/".join(f"{v:.2f}" for v in m.informedness.values()),
+            )
     console = _console()
     console.print(table)
     for s in scores:
@@ -647,40 +783,59 @@ def demo(out: Path, posts: int, seed: int) -> None:
     ingested, selected, images = done["ingest"], done["select"], done["images"]
     click.echo(f"ingest: {ingested['posts']} posts, {ingested['tags']} tags, {ingested['rejects']} rejected rows")
     score = evaluate_ingest(workspace, truth)
-    click.echo(f"  vs truth: {score.posts_found}/{score.posts_expected} posts, canonical tags exact on "
-               f"{score.tags_exact}/{score.posts_expected}, {score.quirk_rows_rejected}/{score.quirk_rows_expected} "
-               f"planted bad rows rejected")
+    click.echo(
+        f"  vs truth: {score.posts_found}/{score.posts_expected} posts, canonical tags exact on "
+        f"{score.tags_exact}/{score.posts_expected}, {score.quirk_rows_rejected}/{score.quirk_rows_expected} "
+        f"planted bad rows rejected"
+    )
     click.echo(f"select: {selected['posts']} posts, {selected['tags']} label tags")
     click.echo("images: " + ", ".join(f"{n} {s}" for s, n in sorted(images["statuses"].items(), key=lambda kv: -kv[1])))
     checked = evaluate_images(workspace, truth)
     click.echo(f"  vs truth: {checked.bad_files_right}/{checked.bad_files} planted bad files got the expected status")
     click.echo(f"embed: {done['embed']['embedded']} files with {done['embed']['embedder']}")
-    click.echo(f"dedupe: {done['dedupe']['groups']} duplicate groups holding {done['dedupe']['grouped_posts']} posts "
-               f"({workspace / 'out' / 'duplicates.parquet'})")
+    click.echo(
+        f"dedupe: {done['dedupe']['groups']} duplicate groups holding {done['dedupe']['grouped_posts']} posts "
+        f"({workspace / 'out' / 'duplicates.parquet'})"
+    )
     overall = next(s for s in evaluate_dedupe(workspace, truth) if s.kind == "all")
-    click.echo(f"  vs truth: pairwise precision {overall.precision:.2f}, recall {overall.recall:.2f} over "
-               f"{overall.truth_pairs} planted pairs (per kind: `curate evaluate dedupe --compare`)")
+    click.echo(
+        f"  vs truth: pairwise precision {overall.precision:.2f}, recall {overall.recall:.2f} over "
+        f"{overall.truth_pairs} planted pairs (per kind: `curate evaluate dedupe --compare`)"
+    )
     splits = done["split"]
-    click.echo("split: " + ", ".join(f"{n} {s}" for s, n in splits["posts"].items())
-               + f"; {splits['leakage']['crossing_groups']} duplicate groups and {splits['leakage']['crossing_families']} "
-               f"families cross splits; manifests in {workspace / 'out' / 'splits'}")
+    click.echo(
+        "split: "
+        + ", ".join(f"{n} {s}" for s, n in splits["posts"].items())
+        + f"; {splits['leakage']['crossing_groups']} duplicate groups and {splits['leakage']['crossing_families']} "
+        f"families cross splits; manifests in {workspace / 'out' / 'splits'}"
+    )
     _, plain = check_split(workspace, "plain-id-mod-1000")
     if len(plain.posts) > 1:
-        click.echo(f"  the plain post_id % 1000 scheme would split {plain.crossing_groups} of {plain.groups} duplicate "
-                   f"groups and {plain.crossing_families} of {plain.families} families (`curate split --check`)")
+        click.echo(
+            f"  the plain post_id % 1000 scheme would split {plain.crossing_groups} of {plain.groups} duplicate "
+            f"groups and {plain.crossing_families} of {plain.families} families (`curate split --check`)"
+        )
     [heads] = evaluate_taggers(workspace, [OUR_TAGGER])
-    click.echo(f"train: {done['train']['folds']}-fold heads, out-of-fold probabilities for {done['train']['posts']} posts x "
-               f"{done['train']['tags']} tags; macro AP {heads.overall.macro_ap:.3f}, micro F1 at P=R "
-               f"{heads.overall.f1_at_pr:.3f} (`curate evaluate tagger`)")
+    click.echo(
+        f"train: {done['train']['folds']}-fold heads, out-of-fold probabilities for {done['train']['posts']} posts x "
+        f"{done['train']['tags']} tags; macro AP {heads.overall.macro_ap:.3f}, micro F1 at P=R "
+        f"{heads.overall.f1_at_pr:.3f} (`curate evaluate tagger`)"
+    )
     suggested = done["suggest"]
-    click.echo(f"suggest: {suggested['adds']} add and {suggested['removes']} remove suggestions in "
-               f"{workspace / 'out' / 'suggestions.json'} (review: {workspace / 'out' / 'review.sqlite'})")
+    click.echo(
+        f"suggest: {suggested['adds']} add and {suggested['removes']} remove suggestions in "
+        f"{workspace / 'out' / 'suggestions.json'} (review: {workspace / 'out' / 'review.sqlite'})"
+    )
     by_action = {x.action: x for x in evaluate_suggestions(workspace, truth) if x.band == "all"}
-    click.echo("  vs planted label noise: " + "; ".join(
-        f"{a} precision@10 {x.precision_at[10]:.2f}, recall {x.recall:.2f}" for a, x in by_action.items()))
+    click.echo(
+        "  vs planted label noise: "
+        + "; ".join(f"{a} precision@10 {x.precision_at[10]:.2f}, recall {x.recall:.2f}" for a, x in by_action.items())
+    )
     click.echo(f"report: {workspace / 'out' / 'report.html'} (open it in a browser)")
-    click.echo(f"catalog: {workspace / 'catalog.duckdb'}; ground truth: {truth}; run again with "
-               f"`curate run {workspace}` (unchanged stages are skipped)")
+    click.echo(
+        f"catalog: {workspace / 'catalog.duckdb'}; ground truth: {truth}; run again with "
+        f"`curate run {workspace}` (unchanged stages are skipped)"
+    )
 
 
 if __name__ == "__main__":  # python -m curation.cli

@@ -144,11 +144,15 @@ class DedupeConfig(_Section):
     whitened_threshold: float = Field(default=0.625, ge=-1.0, le=1.0)  # cosine after whitening
     align: bool = True  # verify pairs just below the threshold by aligning their pixels (crops, padding)
     align_whitened_floor: float = Field(default=0.25, ge=-1.0, le=1.0)  # whitened cosine from which pairs are aligned
-    align_neighbours: int = Field(default=8, ge=0)  # candidates a post (its most similar); a transparent post's nearest at any similarity
+    align_neighbours: int = Field(
+        default=8, ge=0
+    )  # candidates a post (its most similar); a transparent post's nearest at any similarity
     align_hash_radius: int = Field(default=10, ge=-1, le=64)  # pHashes this near are aligned too (-1: never)
     align_background_radius: int = Field(default=12, ge=-1, le=64)  # and whitened backgrounds, transparent vs opaque
     align_hash_threshold: float = Field(default=0.97, ge=-1.0, le=1.0)  # the correlation those need
-    overlay_area: float = Field(default=0.1, ge=0.0, le=1.0)  # pictures of one canvas may differ in one box this large (a watermark)
+    overlay_area: float = Field(
+        default=0.1, ge=0.0, le=1.0
+    )  # pictures of one canvas may differ in one box this large (a watermark)
     align_raw_floor: float = Field(default=0.87, ge=-1.0, le=1.0)  # the same on boards too small to whiten
     align_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)  # correlation of the aligned grey pixels
     align_masked_threshold: float = Field(default=0.99, ge=-1.0, le=1.0)  # the same when one is transparent
@@ -180,7 +184,7 @@ class SplitConfig(_Section):
         return check_mod_ranges(ranges)
 
     @model_validator(mode="after")
-    def _fractions_sum_to_one(self) -> "SplitConfig":
+    def _fractions_sum_to_one(self) -> SplitConfig:
         total = self.train + self.val + self.test
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train + val + test must be 1, got {total:g}")
@@ -213,8 +217,9 @@ class SuggestConfig(_Section):
     max_per_post: int = Field(default=10, ge=1)
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # the model's belief in the suggested change
     min_tag_posts: int = Field(default=10, ge=1)  # tags with fewer labelled posts get no suggestions (too few to learn)
-    cleanlab_filter: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-                             "predicted_neq_given"] = "prune_by_noise_rate"  # cleanlab.filter.find_label_issues(filter_by=)
+    cleanlab_filter: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"] = (
+        "prune_by_noise_rate"  # cleanlab.filter.find_label_issues(filter_by=)
+    )
     chunk_tags: int = Field(default=256, ge=1)  # tags per parallel task
     workers: int = Field(default=2, ge=1)  # processes (with [runner] kind = "dask": the cluster's workers)
 
@@ -226,6 +231,7 @@ class RunnerConfig(_Section):
     address: str = ""  # a Dask scheduler; empty with kind = "dask": a LocalCluster
     workers: int = Field(default=2, ge=1)
     duckdb_memory_limit: str = Field(default="1500MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    lock_wait: float = Field(default=0.0, ge=0)  # seconds a command waits for another's workspace lock; 0: refuse at once
 
 
 class Config(_Section):
@@ -264,7 +270,7 @@ def _describe(error: dict) -> str:
         return f"{where} is required"
     message = error["msg"]
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     if isinstance(error["input"], dict):  # a whole section failed a cross-field check
         section = where if where.startswith("[") else f"[{where}]"
         return f"{section}: {message}"
@@ -330,3 +336,50 @@ def load_config(workspace: Path | str) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
     return parse_config(_paths_to_path(data), origin=str(path), base=path.parent.resolve())
+
+
+def toml_value(value) -> str:
+    """One TOML value (strings, numbers, booleans, dates, paths, lists of them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    text = str(value)
+    return '"' + "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in text) + '"'
+
+
+def config_toml(config: Config) -> str:
+    """``config`` as curate.toml text, every key written (None values left out)."""
+    data = config.model_dump(exclude_none=True)
+    lines = [f"dataset = {toml_value(data.pop('dataset'))}", ""]
+    for source in data.pop("sources"):
+        lines += ["[[sources]]", *(f"{k} = {toml_value(v)}" for k, v in source.items()), ""]
+    for section, values in data.items():
+        lines += [f"[{section}]", *(f"{k} = {toml_value(v)}" for k, v in values.items()), ""]
+    return "\n".join(lines)
+
+
+def write_config(workspace: Path | str, config: Config) -> Path:
+    """Write ``config`` to WORKSPACE/curate.toml (read back, it gives the same Config)."""
+    path = Path(workspace) / CONFIG_NAME
+    path.write_text(config_toml(config), encoding="utf-8")
+    if load_config(workspace) != config:
+        raise ConfigError(f"{path}: the written config does not read back as the same values")
+    return path
+
+
+def with_settings(config: Config, **sections: dict) -> Config:
+    """``config`` with some keys of some sections changed, validated as curate.toml would be:
+    ``with_settings(cfg, select={"min_tag_count": 5})``."""
+    updated = {}
+    for name, values in sections.items():
+        section = getattr(config, name)
+        try:
+            updated[name] = type(section).model_validate({**section.model_dump(), **values})
+        except ValidationError as exc:
+            raise ConfigError("; ".join(_describe({**e, "loc": (name, *e["loc"])}) for e in exc.errors())) from None
+    return config.model_copy(update=updated)

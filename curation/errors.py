@@ -27,3 +27,15 @@ class SynthError(CurationError):
 
 class ModelUnavailable(CurationError):
     """A model's weights are not on this machine and cannot be downloaded (offline)."""
+
+
+class WorkspaceLocked(WorkspaceError):
+    """Another command holds the workspace's write lock."""
+
+
+class DamagedFile(WorkspaceError):
+    """A catalog or review database does not open: it is named, with what to do, and never rewritten."""
+
+
+class StageNotRun(CurationError):
+    """A stage's input is missing because an earlier stage has not run yet."""

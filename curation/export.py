@@ -38,13 +38,15 @@ def export_sqlite(workspace: Path | str, out: Path | str, overwrite: bool = Fals
         db["imageTags"].create(IMAGE_TAG_COLUMNS, pk=("image_id", "tag_id"))
         counts = {}
         queries = {
-            "images": "SELECT p.post_id, strftime(p.created_at, '%Y-%m-%d %H:%M:%S'), strftime(p.updated_at, '%Y-%m-%d %H:%M:%S'), "
-                      "p.md5, p.file_ext, p.file_size, p.image_width, p.image_height, p.rating, p.score, p.fav_count, "
-                      "p.parent_id, p.has_children::INT, p.is_deleted::INT, p.is_banned::INT, p.is_flagged::INT, "
-                      "p.is_pending::INT, p.source FROM selection s JOIN posts p USING (post_id) ORDER BY p.post_id",
-            "tags": "SELECT s.tag_id, s.name, t.category_id, s.count FROM selected_tags s JOIN tags t USING (tag_id) ORDER BY s.tag_id",
+            "images": "SELECT p.post_id, strftime(p.created_at, '%Y-%m-%d %H:%M:%S'), "
+            "strftime(p.updated_at, '%Y-%m-%d %H:%M:%S'), "
+            "p.md5, p.file_ext, p.file_size, p.image_width, p.image_height, p.rating, p.score, p.fav_count, "
+            "p.parent_id, p.has_children::INT, p.is_deleted::INT, p.is_banned::INT, p.is_flagged::INT, "
+            "p.is_pending::INT, p.source FROM selection s JOIN posts p USING (post_id) ORDER BY p.post_id",
+            "tags": "SELECT s.tag_id, s.name, t.category_id, s.count "
+            "FROM selected_tags s JOIN tags t USING (tag_id) ORDER BY s.tag_id",
             "imageTags": "SELECT pt.post_id, pt.tag_id FROM selection s JOIN post_tags pt USING (post_id) "
-                         "JOIN selected_tags st USING (tag_id) ORDER BY 1, 2",
+            "JOIN selected_tags st USING (tag_id) ORDER BY 1, 2",
         }
         columns = {"images": list(IMAGE_COLUMNS), "tags": list(TAG_COLUMNS), "imageTags": list(IMAGE_TAG_COLUMNS)}
         for table, query in queries.items():

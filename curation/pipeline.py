@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .catalog import CATALOG_NAME, open_catalog, staged_catalog
+from .catalog import CATALOG_NAME, catalog_in_place, open_catalog
 from .config import Config, load_config
+from .decisions import signature
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,9 @@ def _files_signature(paths: list[Path]) -> list:
                     count, size, newest = count + 1, size + st.st_size, max(newest, st.st_mtime_ns)
             out.append((str(root), count, size, newest))
         else:  # a glob
-            out.extend((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.parent.glob(root.name)) if p.is_file())
+            out.extend(
+                (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.parent.glob(root.name)) if p.is_file()
+            )
     return out
 
 
@@ -95,16 +98,14 @@ def _outside_inputs(workspace: Path, config: Config, s: Stage) -> list:
     return []
 
 
-def fingerprint(workspace: Path | str, name: str) -> str:
+def fingerprint(workspace: Path | str, name: str, decisions_seen: list | None = None) -> str:
+    """``decisions_seen``: the journal's signature when the stage started (a decision made while
+    it ran must make the next rebuild run it again)."""
     workspace = Path(workspace)
     config = load_config(workspace)
     s = stage(name)
     recorded = recorded_runs(workspace)
-    decisions = []
-    if s.decisions and (workspace / CATALOG_NAME).exists():
-        with open_catalog(workspace, read_only=True) as cat:
-            decisions = cat.rows("SELECT count(*), max(decided_at)::VARCHAR, "
-                                 "sum(hash(post_id, tag, action, decision)) FROM decisions")
+    decisions = (decisions_seen if decisions_seen is not None else signature(workspace)) if s.decisions else []
     material = {
         "stage": name,
         "config": {section: getattr(config, section) for section in s.sections},
@@ -113,7 +114,9 @@ def fingerprint(workspace: Path | str, name: str) -> str:
         "inputs": _outside_inputs(workspace, config, s),
         "decisions": decisions,
     }
-    text = json.dumps(material, sort_keys=True, default=lambda o: o.model_dump(mode="json") if hasattr(o, "model_dump") else str(o))
+    text = json.dumps(
+        material, sort_keys=True, default=lambda o: o.model_dump(mode="json") if hasattr(o, "model_dump") else str(o)
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -124,8 +127,10 @@ def recorded_runs(workspace: Path | str) -> dict[str, dict]:
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("stage_runs"):
             return {}
-        return {r[0]: {"fingerprint": r[1], "finished_at": r[2], "seconds": r[3], "summary": json.loads(r[4] or "{}")}
-                for r in cat.rows("SELECT stage, fingerprint, finished_at, seconds, summary FROM stage_runs")}
+        return {
+            r[0]: {"fingerprint": r[1], "finished_at": r[2], "seconds": r[3], "summary": json.loads(r[4] or "{}")}
+            for r in cat.rows("SELECT stage, fingerprint, finished_at, seconds, summary FROM stage_runs")
+        }
 
 
 @dataclass(frozen=True)
@@ -150,11 +155,11 @@ def decide(workspace: Path | str, name: str, force: set[str] | frozenset = froze
 
 
 def record(workspace: Path | str, name: str, fp: str, seconds: float, summary: dict) -> None:
-    config = load_config(workspace)
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
-        cat.con.execute("INSERT OR REPLACE INTO stage_runs VALUES (?, ?, ?, ?, ?)",
-                        [name, fp, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds,
-                         json.dumps(summary, default=str)])
+    with catalog_in_place(workspace) as cat:  # one row: atomic without a copy of the catalog
+        cat.con.execute(
+            "INSERT OR REPLACE INTO stage_runs VALUES (?, ?, ?, ?, ?)",
+            [name, fp, dt.datetime.now(dt.UTC).replace(tzinfo=None), seconds, json.dumps(summary, default=str)],
+        )
 
 
 def runner(name: str) -> Callable:
@@ -163,14 +168,23 @@ def runner(name: str) -> Callable:
     from .embed import run_embed
     from .images import run_images
     from .ingest import ingest
+    from .report import build_report
     from .select import select
     from .split import run_split
     from .suggest import run_suggest
-    from .report import build_report
     from .tagger import run_train
 
-    return {"ingest": ingest, "select": select, "images": run_images, "embed": run_embed, "dedupe": run_dedupe,
-            "split": run_split, "train": run_train, "suggest": run_suggest, "report": build_report}[name]
+    return {
+        "ingest": ingest,
+        "select": select,
+        "images": run_images,
+        "embed": run_embed,
+        "dedupe": run_dedupe,
+        "split": run_split,
+        "train": run_train,
+        "suggest": run_suggest,
+        "report": build_report,
+    }[name]
 
 
 def summarise(report) -> dict:
@@ -205,7 +219,8 @@ def run_stage(workspace: Path | str, name: str, force: set[str] | frozenset = fr
     if not decision.run:
         return decision, recorded_runs(workspace)[name]["summary"], 0.0
     started = time.perf_counter()
+    seen = signature(workspace)
     summary = summarise(runner(name)(workspace))
     seconds = time.perf_counter() - started
-    record(workspace, name, fingerprint(workspace, name), seconds, summary)
+    record(workspace, name, fingerprint(workspace, name, seen), seconds, summary)
     return decision, summary, seconds

@@ -9,7 +9,7 @@ from .config import CONFIG_NAME, load_config
 from .errors import WorkspaceError
 from .ingest.detect import DetectedSource, detect
 
-STARTER = '''# booru-curate workspace config. Every key below shows its default; uncomment to change.
+STARTER = """# booru-curate workspace config. Every key below shows its default; uncomment to change.
 # Docs: README.md ("Configuration"). Unknown keys and wrong types are errors.
 dataset = "{dataset}"
 
@@ -140,7 +140,8 @@ drop_banned = true
 # address = ""                        # a Dask scheduler; empty with kind = "dask": a LocalCluster
 # workers = 2
 # duckdb_memory_limit = "1500MB"      # DuckDB spills to disk beyond it (WORKSPACE/catalog.duckdb.tmp)
-'''
+# lock_wait = 0                       # seconds to wait for another command's workspace lock; 0: refuse at once
+"""
 
 
 def _toml_string(value: str) -> str:
@@ -158,14 +159,20 @@ def render_starter(workspace: Path, sources: list[DetectedSource], dataset: str)
     """The commented starter curate.toml for these sources."""
     blocks = []
     for source in sources:
-        lines = ["[[sources]]", f"path = {_toml_string(_relative(source.path, workspace))}", f"format = {_toml_string(source.format)}"]
+        lines = [
+            "[[sources]]",
+            f"path = {_toml_string(_relative(source.path, workspace))}",
+            f"format = {_toml_string(source.format)}",
+        ]
         if source.images:
             lines.append(f"images = {_toml_string(_relative(source.images, workspace))}")
         blocks.append("\n".join(lines) + "\n")
     return STARTER.format(dataset=dataset, sources="\n".join(blocks))
 
 
-def init_workspace(workspace: Path | str, source_paths: list[Path | str], overwrite: bool = False) -> tuple[Path, list[DetectedSource]]:
+def init_workspace(
+    workspace: Path | str, source_paths: list[Path | str], overwrite: bool = False
+) -> tuple[Path, list[DetectedSource]]:
     """Create a workspace with a starter config for the given dumps; returns (config path, sources)."""
     workspace = Path(workspace)
     config = workspace / CONFIG_NAME

@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from curation import pipeline
 from curation.config import load_config
+from curation.lock import workspace_lock
 
 from ._runtime import configure_process
 from .sharded import embed_on_dask, images_on_dask
@@ -25,8 +26,9 @@ RETRIES_FOR_IO = 2
 
 
 def _publish(name: str, summary: dict, seconds: float) -> None:
-    create_markdown_artifact(key=f"{name}-summary", markdown=pipeline.markdown(name, summary, seconds),
-                             description=f"booru-curate {name} stage")
+    create_markdown_artifact(
+        key=f"{name}-summary", markdown=pipeline.markdown(name, summary, seconds), description=f"booru-curate {name} stage"
+    )
 
 
 @task(name="stage")
@@ -49,7 +51,12 @@ def run_sharded_stage(workspace: str, name: str, force: list[str]) -> dict:
     decision = pipeline.decide(workspace, name, set(force))
     if not decision.run:
         logger.info("%s skipped: %s", name, decision.reason)
-        return {"stage": name, "ran": False, "reason": decision.reason, "summary": pipeline.recorded_runs(workspace)[name]["summary"]}
+        return {
+            "stage": name,
+            "ran": False,
+            "reason": decision.reason,
+            "summary": pipeline.recorded_runs(workspace)[name]["summary"],
+        }
     runner = load_config(workspace).runner
     shards = images_on_dask if name == "images" else embed_on_dask
     import time
@@ -78,12 +85,13 @@ def rebuild(workspace: str, force: list[str] | None = None, only: list[str] | No
     stages (the others are neither run nor checked).
     """
     workspace = str(Path(workspace).resolve())
-    dask = load_config(workspace).runner.kind == "dask"
+    runner = load_config(workspace).runner
     results = []
-    for name in pipeline.STAGE_NAMES:
-        if only and name not in only:
-            continue
-        results.append(_stage_task(name, dask)(workspace, name, list(force or [])))
+    with workspace_lock(workspace, runner.lock_wait):  # no other writer between two stages
+        for name in pipeline.STAGE_NAMES:
+            if only and name not in only:
+                continue
+            results.append(_stage_task(name, runner.kind == "dask")(workspace, name, list(force or [])))
     return results
 
 
@@ -91,4 +99,5 @@ def rebuild(workspace: str, force: list[str] | None = None, only: list[str] | No
 def suggest(workspace: str, force: list[str] | None = None) -> list[dict]:
     """Refresh suggestions only: train (if its inputs changed, e.g. accepted decisions), suggest, report."""
     workspace = str(Path(workspace).resolve())
-    return [_stage_task(name, False)(workspace, name, list(force or [])) for name in ("train", "suggest", "report")]
+    with workspace_lock(workspace, load_config(workspace).runner.lock_wait):
+        return [_stage_task(name, False)(workspace, name, list(force or [])) for name in ("train", "suggest", "report")]

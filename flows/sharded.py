@@ -28,9 +28,10 @@ def dask_runner(address: str | None, workers: int):
     os.environ.setdefault("DASK_TEMPORARY_DIRECTORY", tempfile.gettempdir())
     if address:
         return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                          cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None,
-                                          "host": "127.0.0.1"})
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None, "host": "127.0.0.1"},
+    )
 
 
 @task(name="inspect-shard")

@@ -14,6 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def set_config(ws: Path, **sections: dict) -> None:
+    """Change keys of WS/curate.toml through the config models: ``set_config(ws, tagger={"folds": 2})``."""
+    from curation.config import load_config, with_settings, write_config
+
+    write_config(ws, with_settings(load_config(ws), **sections))
+
+
 def configure(ws: Path, **sections: str) -> None:
     """Add setting lines under sections of WS/curate.toml: ``configure(ws, tagger="folds = 2")``."""
     text = (ws / "curate.toml").read_text()

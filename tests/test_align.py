@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+from test_pitfalls import picture
 
 from curation.dedupe.align import AlignLimits, Thumb, alignment, contained_size
 from curation.images.hashing import WHITE, flatten_alpha, has_real_alpha, picture_hashes
-
-from test_pitfalls import picture
 
 LIMITS = AlignLimits()
 
@@ -43,7 +42,9 @@ def test_a_crop_aligns_with_its_original(box):
     assert score is not None and score >= LIMITS.threshold
 
 
-@pytest.mark.parametrize("colour,square", [((0, 0, 0), True), ((255, 255, 255), True), ((0, 0, 0), False), ((255, 255, 255), False)])
+@pytest.mark.parametrize(
+    "colour,square", [((0, 0, 0), True), ((255, 255, 255), True), ((0, 0, 0), False), ((255, 255, 255), False)]
+)
 def test_a_padded_copy_aligns_with_its_original(colour, square):
     original = picture(4).convert("RGB")
     score = alignment(thumb(pad(original, colour, square)), thumb(original), LIMITS)
@@ -80,8 +81,9 @@ def test_near_flat_pictures_agree_only_when_their_glyph_does():
     place does not, though the hashes of such pictures say little."""
     import io
 
-    from curation.dedupe.align import agreement
     from test_pitfalls import near_flat
+
+    from curation.dedupe.align import agreement
 
     limits = AlignLimits(min_std=1.0)
     original = near_flat("bolt")
@@ -94,8 +96,9 @@ def test_near_flat_pictures_agree_only_when_their_glyph_does():
 def test_a_square_padded_to_a_larger_square_agrees_by_alignment():
     """One aspect ratio, so the canvases are compared whole first (the padding makes them
     disagree); the picture found inside the padded copy is what agrees."""
-    from curation.dedupe.align import agreement, same_canvas
     from test_pitfalls import near_flat
+
+    from curation.dedupe.align import agreement, same_canvas
 
     limits = AlignLimits(min_std=1.0)
     square = near_flat("bolt").crop((64, 0, 256, 192))

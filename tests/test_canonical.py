@@ -20,9 +20,16 @@ def make_catalog(dump: list[tuple[int, str]], removed: set[int], id_offset: int 
     cat.con.execute("CREATE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
     cat.con.executemany("INSERT INTO tags VALUES (?, ?, 0, NULL, 0)", [(i + id_offset, n) for n, i in TAGS.items()])
     cat.con.executemany("INSERT INTO tag_aliases VALUES (?, ?, ?)", [("old_fox", "fox", "active"), ("cat", "fox", "deleted")])
-    cat.con.executemany("INSERT INTO tag_implications VALUES (?, ?, ?)",
-                        [("fox", "canine", "active"), ("canine", "canid", "active"), ("canid", "mammal", "active"),
-                         ("felid", "mammal", "active"), ("cat", "felid", "pending")])
+    cat.con.executemany(
+        "INSERT INTO tag_implications VALUES (?, ?, ?)",
+        [
+            ("fox", "canine", "active"),
+            ("canine", "canid", "active"),
+            ("canid", "mammal", "active"),
+            ("felid", "mammal", "active"),
+            ("cat", "felid", "pending"),
+        ],
+    )
     posts = sorted({p for p, _ in dump})
     cat.con.executemany("INSERT INTO posts (post_id, is_removed) VALUES (?, ?)", [(p, p in removed) for p in posts])
     # one stored list per run of rows of one post: interleaved posts get several lists
@@ -33,13 +40,20 @@ def make_catalog(dump: list[tuple[int, str]], removed: set[int], id_offset: int 
         lists[-1][1].append(TAGS[n] + id_offset)
     if lists:
         cat.con.executemany("INSERT INTO dump_tags VALUES (?, ?)", lists)
-    for step in ("marts/alias_map", "marts/tag_implication_closure"):
+    for step in ("marts/tag_canonical", "marts/alias_map", "marts/tag_implication_closure"):
         cat.run(step)
     return cat
 
 
 DUMP = [  # interleaved posts, an aliased name next to its target, a tag both written and implied
-    (10, "fox"), (20, "cat"), (10, "old_fox"), (30, "old_fox"), (20, "solo"), (10, "canid"), (30, "solo"), (10, "fox"),
+    (10, "fox"),
+    (20, "cat"),
+    (10, "old_fox"),
+    (30, "old_fox"),
+    (20, "solo"),
+    (10, "canid"),
+    (30, "solo"),
+    (10, "fox"),
 ]
 EXPECTED = {
     10: {"fox": "dump", "canid": "dump", "canine": "implied", "mammal": "implied"},
@@ -66,8 +80,10 @@ def test_group_runs_collects_each_posts_runs():
     post_ids = np.array([7, 7, 3, 9, 3, 7, 9, 9, 1], np.int64)
     posts, run_bounds, post_runs, run_order = group_runs(post_ids)
     assert posts.tolist() == [7, 3, 9, 1]
-    rows = [[i for q in range(post_runs[d], post_runs[d + 1])
-             for i in range(run_bounds[run_order[q]], run_bounds[run_order[q] + 1])] for d in range(len(posts))]
+    rows = [
+        [i for q in range(post_runs[d], post_runs[d + 1]) for i in range(run_bounds[run_order[q]], run_bounds[run_order[q] + 1])]
+        for d in range(len(posts))
+    ]
     assert rows == [[0, 1, 5], [2, 4], [3, 6, 7], [8]]
     posts, run_bounds, post_runs, run_order = group_runs(np.array([5, 5, 2, 8, 8, 8], np.int64))
     assert posts.tolist() == [5, 2, 8] and run_bounds.tolist() == [0, 2, 3, 6] and run_order.tolist() == [0, 1, 2]
@@ -106,7 +122,11 @@ def test_output_arrays_grow_when_implications_outnumber_the_dump_tags():
     assert cat.scalar("SELECT count(*) FROM post_tags") == 400
     assert cat.rows("SELECT origin::VARCHAR, count(*) FROM post_tags GROUP BY 1 ORDER BY 1") == [("dump", 100), ("implied", 300)]
     assert dict(cat.rows("SELECT name, post_count FROM tags WHERE post_count > 0")) == {
-        "fox": 100, "canine": 100, "canid": 100, "mammal": 100}
+        "fox": 100,
+        "canine": 100,
+        "canid": 100,
+        "mammal": 100,
+    }
 
 
 def test_dump_held_in_memory_in_parts_gives_the_catalogs_answer():
@@ -123,9 +143,11 @@ def test_dump_held_in_memory_in_parts_gives_the_catalogs_answer():
     posts = np.array(sorted({p for p, _ in dump}), np.int64)
     per_post = np.array([sum(1 for p, _ in dump if p == q) for q in posts], np.int64)
     tag_ids = np.array([TAGS[n] for _, n in dump], np.int32)
-    cut, row_cut = len(posts) // 3, int(per_post[:len(posts) // 3].sum())
-    parts = [canonical.DumpTags(posts[:cut], per_post[:cut], tag_ids[:row_cut]),
-             canonical.DumpTags(posts[cut:], per_post[cut:], tag_ids[row_cut:])]
+    cut, row_cut = len(posts) // 3, int(per_post[: len(posts) // 3].sum())
+    parts = [
+        canonical.DumpTags(posts[:cut], per_post[:cut], tag_ids[:row_cut]),
+        canonical.DumpTags(posts[cut:], per_post[cut:], tag_ids[row_cut:]),
+    ]
     canonical_post_tags(cat, parts)
     assert cat.rows(query) == from_catalog
     assert cat.rows("SELECT tag_id, post_count FROM tags ORDER BY 1") == counts

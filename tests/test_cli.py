@@ -53,7 +53,10 @@ def test_config_error_is_one_line_exit_1(tmp_path):
     (tmp_path / "curate.toml").write_text("[embed]\nbatch_size = 0\n")
     result = CliRunner().invoke(main, ["config", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.output == f"error: {tmp_path / 'curate.toml'}: [embed] batch_size = 0: Input should be greater than or equal to 1\n"
+    assert (
+        result.output
+        == f"error: {tmp_path / 'curate.toml'}: [embed] batch_size = 0: Input should be greater than or equal to 1\n"
+    )
     assert "Traceback" not in result.output
 
 

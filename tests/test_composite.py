@@ -8,10 +8,9 @@ import io
 
 import pytest
 from PIL import Image, ImageDraw
+from test_align import thumb
 
 from curation.dedupe.composite import CompositeLimits, Copies, background_grey, composite_scores
-
-from test_align import thumb
 
 LIMITS = CompositeLimits()
 WHITE_GREY = background_grey((255, 255, 255))
@@ -23,8 +22,10 @@ def glyph(shape: str = "bolt", at=(100, 60), size=(256, 192)) -> Image.Image:
     d = ImageDraw.Draw(img)
     x, y = at
     if shape == "bolt":
-        d.polygon([(x + 4, y), (x + 16, y), (x + 10, y + 12), (x + 20, y + 12), (x + 2, y + 32), (x + 8, y + 16), (x, y + 16)],
-                  fill=(40, 60, 160, 255))
+        d.polygon(
+            [(x + 4, y), (x + 16, y), (x + 10, y + 12), (x + 20, y + 12), (x + 2, y + 32), (x + 8, y + 16), (x, y + 16)],
+            fill=(40, 60, 160, 255),
+        )
     else:
         d.ellipse([x, y + 2, x + 20, y + 30], fill=(40, 60, 160, 255))
     return img
@@ -41,7 +42,9 @@ def on(img: Image.Image, colour, jpeg: bool = True) -> Image.Image:
 
 def scores(original: Image.Image, *copies: Image.Image) -> list[tuple[int, float] | None]:
     """For each copy: (disagreeing pixels, correlation) when it is ``original`` on one colour, else None."""
-    found = {k: (d, c) for k, d, c in composite_scores(thumb(original), Copies.of([thumb(c) for c in copies]), WHITE_GREY, LIMITS)}
+    found = {
+        k: (d, c) for k, d, c in composite_scores(thumb(original), Copies.of([thumb(c) for c in copies]), WHITE_GREY, LIMITS)
+    }
     return [found.get(k) for k in range(len(copies))]
 
 
@@ -59,10 +62,12 @@ def test_other_glyphs_moved_glyphs_added_marks_and_plain_canvases_are_not():
     pink = (245, 130, 190)
     marked = on(glyph(), pink, jpeg=False)
     ImageDraw.Draw(marked).rectangle([200, 150, 214, 164], fill=(10, 160, 10))
-    copies = [on(glyph("ellipse"), pink),               # another glyph at the same place
-              on(glyph(at=(140, 90)), pink),            # the glyph moved
-              marked,                                   # the copy with a mark added
-              Image.new("RGB", (256, 192), pink)]       # a plain canvas of the copy's colour
+    copies = [
+        on(glyph("ellipse"), pink),  # another glyph at the same place
+        on(glyph(at=(140, 90)), pink),  # the glyph moved
+        marked,  # the copy with a mark added
+        Image.new("RGB", (256, 192), pink),
+    ]  # a plain canvas of the copy's colour
     assert scores(glyph(), *copies) == [None] * len(copies)
 
 
@@ -99,11 +104,20 @@ def test_composite_edges_pair_posts_of_one_size_even_when_their_thumbnails_diffe
             return {k: rows[k] for k in wanted}
 
     n = 3
-    t = HashTable(post_id=np.array([10, 11, 12]), file_md5=np.array(["a", "b", "c"], object),
-                  pixel_sha256=np.array(["a", "b", "c"], object), phash=np.zeros(n, np.uint64),
-                  dhash=np.zeros(n, np.uint64), phash_mirror=np.zeros(n, np.uint64), dhash_mirror=np.zeros(n, np.uint64),
-                  information=np.full(n, 5.0, np.float32), family=np.array([10, 11, 12]),
-                  has_alpha=np.array([True, False, False]), width=np.full(n, 256), height=np.full(n, 192))
+    t = HashTable(
+        post_id=np.array([10, 11, 12]),
+        file_md5=np.array(["a", "b", "c"], object),
+        pixel_sha256=np.array(["a", "b", "c"], object),
+        phash=np.zeros(n, np.uint64),
+        dhash=np.zeros(n, np.uint64),
+        phash_mirror=np.zeros(n, np.uint64),
+        dhash_mirror=np.zeros(n, np.uint64),
+        information=np.full(n, 5.0, np.float32),
+        family=np.array([10, 11, 12]),
+        has_alpha=np.array([True, False, False]),
+        width=np.full(n, 256),
+        height=np.full(n, 192),
+    )
     edges = composite_edges(Rows(), t, DedupeConfig(), set(), WHITE_GREY)
     assert [(a, b, kind, disagree) for a, b, kind, disagree, _ in edges] == [(10, 11, "composite", 0)]
     assert composite_edges(Rows(), t, DedupeConfig(), {(10, 11)}, WHITE_GREY) == []  # already joined

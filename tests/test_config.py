@@ -28,7 +28,9 @@ def test_empty_config_gets_every_default(tmp_path):
 
 
 def test_sources_resolve_relative_to_the_workspace(tmp_path):
-    ws = write(tmp_path / "ws", '[[sources]]\npath = "../dump/posts*.json"\nformat = "danbooru2021"\nimages = "../dump/original"\n')
+    ws = write(
+        tmp_path / "ws", '[[sources]]\npath = "../dump/posts*.json"\nformat = "danbooru2021"\nimages = "../dump/original"\n'
+    )
     (src,) = load_config(ws).sources
     assert src.path == tmp_path / "dump" / "posts*.json"  # absolute and normalised: no ".."
     assert src.images == tmp_path / "dump" / "original"

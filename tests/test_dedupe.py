@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curation.config import DedupeConfig
-from curation.dedupe.edges import Radii
-from curation.dedupe.stage import EDGE_SCHEMA
-from curation.dedupe.search import choose_layout
 from curation.dedupe import HashTable, UnionFind, find_edges, group_posts, pick_representative, radius_pairs, run_dedupe
+from curation.dedupe.edges import Radii
+from curation.dedupe.search import choose_layout
+from curation.dedupe.stage import EDGE_SCHEMA
 from curation.embed import run_embed
 from curation.evaluate import evaluate_dedupe
 from curation.images import run_images
@@ -79,25 +79,35 @@ def table(rows: list[tuple]) -> HashTable:
     """rows: (post_id, file_md5, pixel_sha256, phash, dhash, information, family)."""
     cols = list(zip(*rows))
     flip = np.array([int(h) ^ 0xFFFF for h in cols[3]], dtype=np.uint64)
-    return HashTable(np.array(cols[0], np.int64), np.array(cols[1], object), np.array(cols[2], object),
-                     np.array(cols[3], np.uint64), np.array(cols[4], np.uint64), flip, np.array(cols[4], np.uint64),
-                     np.array(cols[5], np.float32), np.array(cols[6], np.int64))
+    return HashTable(
+        np.array(cols[0], np.int64),
+        np.array(cols[1], object),
+        np.array(cols[2], object),
+        np.array(cols[3], np.uint64),
+        np.array(cols[4], np.uint64),
+        flip,
+        np.array(cols[4], np.uint64),
+        np.array(cols[5], np.float32),
+        np.array(cols[6], np.int64),
+    )
 
 
 def test_edges_by_kind_with_known_answers():
     h = 0x0F0F_0F0F_1234_5678
     far = h ^ 0xFFFF_FFFF_0000_0000
-    t = table([
-        (1, "a", "p1", h, h, 30.0, 1),
-        (2, "a", "p1", h, h, 30.0, 2),            # same bytes as 1: exact
-        (3, "b", "p1", h, h, 30.0, 3),            # other bytes, same pixels: pixels
-        (4, "c", "p4", h ^ 0b111, h ^ 0b11, 30.0, 4),  # pHash 3 bits, dHash 2 bits away: perceptual
-        (5, "d", "p5", h ^ 0b111, h ^ 0xFFFFFF, 30.0, 5),  # pHash close but dHash 24 bits away: no edge
-        (6, "e", "p6", far, far, 30.0, 6),        # far away: no edge
-        (7, "f", "p7", far ^ 1, far, 30.0, 6),    # close to 6 and 7's parent is 6: variant
-        (8, "g", "p8", 0x1111, 0x1111, 0.5, 8),   # flat images: never matched by hash
-        (9, "h", "p9", 0x1111, 0x1111, 0.5, 9),
-    ])
+    t = table(
+        [
+            (1, "a", "p1", h, h, 30.0, 1),
+            (2, "a", "p1", h, h, 30.0, 2),  # same bytes as 1: exact
+            (3, "b", "p1", h, h, 30.0, 3),  # other bytes, same pixels: pixels
+            (4, "c", "p4", h ^ 0b111, h ^ 0b11, 30.0, 4),  # pHash 3 bits, dHash 2 bits away: perceptual
+            (5, "d", "p5", h ^ 0b111, h ^ 0xFFFFFF, 30.0, 5),  # pHash close but dHash 24 bits away: no edge
+            (6, "e", "p6", far, far, 30.0, 6),  # far away: no edge
+            (7, "f", "p7", far ^ 1, far, 30.0, 6),  # close to 6 and 7's parent is 6: variant
+            (8, "g", "p8", 0x1111, 0x1111, 0.5, 8),  # flat images: never matched by hash
+            (9, "h", "p9", 0x1111, 0x1111, 0.5, 9),
+        ]
+    )
     edges = find_edges(t, Radii(phash=8, dhash=10), min_information=6.0)
     assert edges[(1, 2)] == ("exact", 0)
     assert edges[(1, 3)] == ("pixels", 0)  # same-value groups are joined as a star on their first member
@@ -116,12 +126,14 @@ def test_mirror_edges():
 def test_dhash_confirms_loosely_only_a_near_identical_phash():
     h = 0x0F0F_0F0F_1234_5678
     eight_bits = 0xFF << 20
-    t = table([
-        (1, "a", "p1", h, h, 30.0, 1),
-        (2, "b", "p2", h ^ 0b11, h ^ eight_bits, 30.0, 2),     # pHash 2 away: dHash 8 away is enough
-        (3, "c", "p3", h ^ 0b11111, h ^ eight_bits, 30.0, 3),  # pHash 5 away: dHash 8 away is not
-        (4, "d", "p4", h ^ 0b11111, h ^ 0b111, 30.0, 4),       # pHash 5 away, dHash 3 away: a match
-    ])
+    t = table(
+        [
+            (1, "a", "p1", h, h, 30.0, 1),
+            (2, "b", "p2", h ^ 0b11, h ^ eight_bits, 30.0, 2),  # pHash 2 away: dHash 8 away is enough
+            (3, "c", "p3", h ^ 0b11111, h ^ eight_bits, 30.0, 3),  # pHash 5 away: dHash 8 away is not
+            (4, "d", "p4", h ^ 0b11111, h ^ 0b111, 30.0, 4),  # pHash 5 away, dHash 3 away: a match
+        ]
+    )
     edges = find_edges(t, Radii(phash=7, dhash=6, close_phash=2, close_dhash=10), 6.0)
     # 2-3: pHash 3 away, same dHash; 3-4: same pHash but dHash 11 away; 2-4: pHash 3, dHash 11
     assert set(edges) == {(1, 2), (1, 4), (2, 3)}
@@ -131,11 +143,20 @@ def test_whitened_backgrounds_match_tighter_between_opaque_pictures():
     h = 0x0123_4567_89AB_CDEF
     far = [h ^ (0xFFFF << (16 * k)) for k in range(4)]  # plain hashes far apart: only the background signal
     bg, five_bits = 0x0F0F_F0F0_1234_5678, 0b11111
-    t = table([(1, "a", "p1", far[0], far[0], 30.0, 1), (2, "b", "p2", far[1], far[1], 30.0, 2),
-               (3, "c", "p3", far[2], far[2], 30.0, 3)])
-    t = dataclasses.replace(t, bg_phash=np.array([bg, bg ^ five_bits, bg ^ five_bits ^ (five_bits << 40)], np.uint64),
-                            bg_dhash=np.full(3, bg, np.uint64), has_alpha=np.array([True, False, False]),
-                            bg_information=np.full(3, 30.0, np.float32))
+    t = table(
+        [
+            (1, "a", "p1", far[0], far[0], 30.0, 1),
+            (2, "b", "p2", far[1], far[1], 30.0, 2),
+            (3, "c", "p3", far[2], far[2], 30.0, 3),
+        ]
+    )
+    t = dataclasses.replace(
+        t,
+        bg_phash=np.array([bg, bg ^ five_bits, bg ^ five_bits ^ (five_bits << 40)], np.uint64),
+        bg_dhash=np.full(3, bg, np.uint64),
+        has_alpha=np.array([True, False, False]),
+        bg_information=np.full(3, 30.0, np.float32),
+    )
     edges = find_edges(t, Radii(background=6, opaque_background=4), 6.0)
     assert edges == {(1, 2): ("background", 5)}  # transparent vs opaque at 5: yes; 2 vs 3, both opaque, at 5: no
     assert (2, 3) in find_edges(t, Radii(background=6, opaque_background=6), 6.0)
@@ -147,8 +168,14 @@ def edge_frame(rows: list[tuple]) -> pl.DataFrame:
 
 def test_groups_and_representatives():
     edges = edge_frame([(1, 2, "exact", 0, None), (2, 3, "perceptual", 4, None), (5, 6, "variant", None, 0.97)])
-    info = {1: (100, 5, 10, None), 2: (400, 1, 3, None), 3: (400, 9, 20, None), 4: (10, 0, 0, None),
-            5: (50, 0, 0, None), 6: (60, 0, 0, 5)}
+    info = {
+        1: (100, 5, 10, None),
+        2: (400, 1, 3, None),
+        3: (400, 9, 20, None),
+        4: (10, 0, 0, None),
+        5: (50, 0, 0, None),
+        6: (60, 0, 0, 5),
+    }
     groups = group_posts([1, 2, 3, 4, 5, 6], edges, DedupeConfig(variants_are_duplicates=False, representative="largest"), info)
     assert groups == {1: (2, False), 2: (2, True), 3: (2, False)}  # largest: 2 and 3 tie on size, lower id wins
     with_variants = group_posts([1, 2, 3, 4, 5, 6], edges, DedupeConfig(representative="parent"), info)
@@ -187,7 +214,9 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     biggest = max(groups, key=lambda g: (g[1], -g[0]))
     with Image.open(ws / "out" / "duplicates" / f"group_{biggest[0]}.png") as sheet:
         assert sheet.width == 160 * biggest[1]  # one thumbnail per member
-    merged = dict(((p, t), n) for p, t, n in con.execute("SELECT post_id, tag_id, members_with_tag FROM dup_group_tags").fetchall())
+    merged = dict(
+        ((p, t), n) for p, t, n in con.execute("SELECT post_id, tag_id, members_with_tag FROM dup_group_tags").fetchall()
+    )
     expected: dict[tuple[int, int], int] = {}
     for gid, tag in con.execute("SELECT g.group_id, pt.tag_id FROM dup_groups g JOIN post_tags pt USING (post_id)").fetchall():
         expected[(gid, tag)] = expected.get((gid, tag), 0) + 1
@@ -202,7 +231,9 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     for post, source in exact.select("post_id", "source_post_id").iter_rows():
         if post in considered and source in considered:
             assert grouped[post] == grouped[source]
-    by_signal = {sig: {s.kind: s for s in evaluate_dedupe(ws, board2021 / "truth", sig)} for sig in ("hashes", "embeddings", "both")}
+    by_signal = {
+        sig: {s.kind: s for s in evaluate_dedupe(ws, board2021 / "truth", sig)} for sig in ("hashes", "embeddings", "both")
+    }
     assert by_signal["both"]["all"].found == scores["all"].found  # rebuilt from dup_edges = what dedupe grouped
     for kind, both in by_signal["both"].items():  # the union of the signals finds what either finds
         assert both.found >= max(by_signal["hashes"][kind].found, by_signal["embeddings"][kind].found)
@@ -214,10 +245,15 @@ def test_transparent_post_as_reposted_on_black_matches_the_copy():
     far = [h ^ (0xFFFF << (16 * k)) for k in range(2)]
     t = table([(1, "a", "p1", far[0], far[0], 30.0, 1), (2, "b", "p2", far[1], far[1], 30.0, 2)])
     on_white, on_black = 0x0F0F_F0F0_1234_5678, 0x7777_0000_FFFF_1111
-    t = dataclasses.replace(t, bg_phash=np.array([on_white, on_black ^ 0b11], np.uint64),
-                            bg_dhash=np.array([on_white, on_black], np.uint64), has_alpha=np.array([True, False]),
-                            bg_information=np.full(2, 30.0, np.float32),
-                            bg_black_phash=np.array([on_black, 0], np.uint64), bg_black_dhash=np.array([on_black, 0], np.uint64))
+    t = dataclasses.replace(
+        t,
+        bg_phash=np.array([on_white, on_black ^ 0b11], np.uint64),
+        bg_dhash=np.array([on_white, on_black], np.uint64),
+        has_alpha=np.array([True, False]),
+        bg_information=np.full(2, 30.0, np.float32),
+        bg_black_phash=np.array([on_black, 0], np.uint64),
+        bg_black_dhash=np.array([on_black, 0], np.uint64),
+    )
     assert find_edges(t, Radii(), 6.0) == {(1, 2): ("background", 2)}
     assert find_edges(dataclasses.replace(t, bg_black_phash=None, bg_black_dhash=None), Radii(), 6.0) == {}
 
@@ -228,21 +264,28 @@ def test_near_flat_candidates_with_known_answers():
     from curation.dedupe.edges import near_flat_candidates
 
     h = 0x0F0F_0F0F_1234_5678
-    t = table([
-        (1, "a", "p1", h, h, 5.0, 1),
-        (2, "b", "p2", h ^ 0b1, h, 5.0, 2),          # near-flat, 1 bit away from 1: proposed
-        (3, "c", "p3", h ^ 0xFFFF, h, 5.0, 3),       # 3's pHash is the "mirror" of 1's (table() flips 16 bits)
-        (4, "d", "p4", h, h, 1.0, 4),                # below the floor: never
-        (5, "e", "p5", h ^ 0xF0F0_0000_0000, h, 30.0, 5),  # far from all
-        (6, "f", "p6", h ^ 0b11, h, 30.0, 6),        # near 1; one side near-flat is enough
-        (7, "g", "p7", h, h ^ 0b1111, 5.0, 7),       # same pHash as 1, dHash 4 bits away (padding moved it)
-    ])
-    found = {(int(t.post_id[i]), int(t.post_id[j]), mirrored) for i, j, _, mirrored in
-             near_flat_candidates(t, min_information=10.0, floor=2.0, radius=2, dhash_radius=2)}
+    t = table(
+        [
+            (1, "a", "p1", h, h, 5.0, 1),
+            (2, "b", "p2", h ^ 0b1, h, 5.0, 2),  # near-flat, 1 bit away from 1: proposed
+            (3, "c", "p3", h ^ 0xFFFF, h, 5.0, 3),  # 3's pHash is the "mirror" of 1's (table() flips 16 bits)
+            (4, "d", "p4", h, h, 1.0, 4),  # below the floor: never
+            (5, "e", "p5", h ^ 0xF0F0_0000_0000, h, 30.0, 5),  # far from all
+            (6, "f", "p6", h ^ 0b11, h, 30.0, 6),  # near 1; one side near-flat is enough
+            (7, "g", "p7", h, h ^ 0b1111, 5.0, 7),  # same pHash as 1, dHash 4 bits away (padding moved it)
+        ]
+    )
+    found = {
+        (int(t.post_id[i]), int(t.post_id[j]), mirrored)
+        for i, j, _, mirrored in near_flat_candidates(t, min_information=10.0, floor=2.0, radius=2, dhash_radius=2)
+    }
     direct = {tuple(sorted(p[:2])) for p in found if not p[2]}
     assert direct == {(1, 2), (1, 6), (2, 6)}
-    looser = {tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))) for i, j, _, mirrored in
-              near_flat_candidates(t, 10.0, 2.0, radius=2, dhash_radius=4) if not mirrored}
+    looser = {
+        tuple(sorted((int(t.post_id[i]), int(t.post_id[j]))))
+        for i, j, _, mirrored in near_flat_candidates(t, 10.0, 2.0, radius=2, dhash_radius=4)
+        if not mirrored
+    }
     assert looser == direct | {(1, 7), (2, 7), (6, 7)}
     assert {tuple(sorted(p[:2])) for p in found if p[2]} >= {(1, 3)}
     assert not any(4 in p[:2] or 5 in p[:2] for p in found)
@@ -268,15 +311,18 @@ def test_alignment_candidates_with_known_answers():
     from curation.dedupe.edges import alignment_candidates
 
     h = 0x0F0F_0F0F_1234_5678
-    t = table([
-        (1, "a", "p1", h, h, 30.0, 1),
-        (2, "b", "p2", h ^ 0x3FF, h, 30.0, 2),                # 10 bits from 1: proposed at radius 12
-        (3, "c", "p3", h ^ 0xFFFF_FFFF, h, 30.0, 3),          # 32 bits away: not by pHash
-        (4, "d", "p4", h ^ 0x3FF, h, 1.0, 4),                 # flat: never
-    ])
+    t = table(
+        [
+            (1, "a", "p1", h, h, 30.0, 1),
+            (2, "b", "p2", h ^ 0x3FF, h, 30.0, 2),  # 10 bits from 1: proposed at radius 12
+            (3, "c", "p3", h ^ 0xFFFF_FFFF, h, 30.0, 3),  # 32 bits away: not by pHash
+            (4, "d", "p4", h ^ 0x3FF, h, 1.0, 4),  # flat: never
+        ]
+    )
     bg = np.array([0, 0, 0x1111_2222_3333_4444, 0x1111_2222_3333_4444 ^ 0xFF], np.uint64)
-    t = dataclasses.replace(t, bg_phash=bg, has_alpha=np.array([False, False, True, False]),
-                            bg_black_phash=np.zeros(4, np.uint64))
+    t = dataclasses.replace(
+        t, bg_phash=bg, has_alpha=np.array([False, False, True, False]), bg_black_phash=np.zeros(4, np.uint64)
+    )
     found = {(int(t.post_id[i]), int(t.post_id[j])): d for i, j, d in alignment_candidates(t, 6.0, 12, 12)}
     assert found[(1, 2)] == 10 and (1, 3) not in found and (2, 3) not in found
     assert not any(4 in pair for pair in found)  # post 4 is flat, though its background hash is near 3's
@@ -293,14 +339,15 @@ def test_alignment_candidates_for_padded_and_near_flat_copies():
     from curation.dedupe.edges import alignment_candidates
 
     h, far = 0x0F0F_0F0F_1234_5678, 0x7777_0000_FFFF_1111
-    t = table([
-        (1, "a", "p1", h, h, 30.0, 1),                # an original on grain
-        (2, "b", "p2", far, far, 30.0, 2),            # its letterboxed copy: trimmed pHash far away
-        (3, "c", "p3", h ^ 0b11, h, 5.0, 3),          # near-flat, 2 bits from 1
-        (4, "d", "p4", h ^ 0b1, h, 5.0, 4),           # near-flat, 1 bit from 3 and from 1
-    ])
-    t = dataclasses.replace(t, thumb_phash=t.phash.copy(),
-                            unpadded_phash=np.array([0, h ^ 0b1, 0, 0], np.uint64))
+    t = table(
+        [
+            (1, "a", "p1", h, h, 30.0, 1),  # an original on grain
+            (2, "b", "p2", far, far, 30.0, 2),  # its letterboxed copy: trimmed pHash far away
+            (3, "c", "p3", h ^ 0b11, h, 5.0, 3),  # near-flat, 2 bits from 1
+            (4, "d", "p4", h ^ 0b1, h, 5.0, 4),  # near-flat, 1 bit from 3 and from 1
+        ]
+    )
+    t = dataclasses.replace(t, thumb_phash=t.phash.copy(), unpadded_phash=np.array([0, h ^ 0b1, 0, 0], np.uint64))
     pairs = lambda found: {tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))) for i, j, _ in found}
     assert pairs(alignment_candidates(t, 10.0, 4, -1)) == {(1, 2)}  # 2 less its padding is 1 bit from 1's whole
     assert pairs(alignment_candidates(t, 10.0, 4, -1, floor=2.0)) == {(1, 2), (1, 3), (1, 4), (2, 3), (2, 4)}  # not (3, 4)

@@ -47,20 +47,27 @@ def test_preprocess_normalises_to_a_chw_tensor(tmp_path):
     assert np.allclose(x, 1.0)  # white, padded with white: (1 - 0.5) / 0.5 everywhere
 
 
-@pytest.mark.parametrize("text, message", [
-    ("clip:ViT-B-32", "expected 'open_clip:ARCH/PRETRAINED'"),
-    ("open_clip:ViT-B-32", "name the weights"),
-    ("timm:resnet50", r"only \['efficientnet_lite0'\] has bundled weights"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("clip:ViT-B-32", "expected 'open_clip:ARCH/PRETRAINED'"),
+        ("open_clip:ViT-B-32", "name the weights"),
+        ("timm:resnet50", r"only \['efficientnet_lite0'\] has bundled weights"),
+    ],
+)
 def test_bad_model_names_are_config_errors(text, message):
     with pytest.raises(ConfigError, match=message):
         EmbedderSpec.parse(text)
 
 
 def test_embedder_id_changes_with_the_model_and_the_preprocessing():
-    ids = {embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff"), embedder_id("timm:efficientnet_lite0", 160, "pad", "#ffffff"),
-           embedder_id("timm:efficientnet_lite0", None, "crop", "#ffffff"), embedder_id("timm:efficientnet_lite0", None, "pad", "#000000"),
-           embedder_id("open_clip:ViT-B-32/laion2b_s34b_b79k", None, "pad", "#ffffff")}
+    ids = {
+        embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff"),
+        embedder_id("timm:efficientnet_lite0", 160, "pad", "#ffffff"),
+        embedder_id("timm:efficientnet_lite0", None, "crop", "#ffffff"),
+        embedder_id("timm:efficientnet_lite0", None, "pad", "#000000"),
+        embedder_id("open_clip:ViT-B-32/laion2b_s34b_b79k", None, "pad", "#ffffff"),
+    }
     assert len(ids) == 5
 
 
@@ -124,7 +131,9 @@ def test_open_clip_from_a_local_checkpoint(tmp_path):
 
 def test_store_round_trip_and_gather(tmp_path):
     con = duckdb.connect()
-    con.execute("CREATE TABLE embeddings (md5 VARCHAR, embedder VARCHAR, shard INTEGER, row INTEGER, PRIMARY KEY (md5, embedder))")
+    con.execute(
+        "CREATE TABLE embeddings (md5 VARCHAR, embedder VARCHAR, shard INTEGER, row INTEGER, PRIMARY KEY (md5, embedder))"
+    )
 
     class Cat:  # the two catalog calls the store makes, on a real DuckDB
         def __init__(self, con):
@@ -189,9 +198,13 @@ def test_embed_stage_caches_by_file_and_embedder(embedded_ws):
     ws = embedded_ws
     report = run_embed(ws)
     con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
-    files = con.execute("SELECT count(DISTINCT file_md5) FROM images JOIN selection USING (post_id) "
-                        "WHERE status IN ('ok', 'animated', 'transparent')").fetchall()[0][0]
-    stored = con.execute("SELECT count(*), count(DISTINCT shard) FROM embeddings WHERE embedder = ?", [report.embedder]).fetchall()[0]
+    files = con.execute(
+        "SELECT count(DISTINCT file_md5) FROM images JOIN selection USING (post_id) "
+        "WHERE status IN ('ok', 'animated', 'transparent')"
+    ).fetchall()[0][0]
+    stored = con.execute(
+        "SELECT count(*), count(DISTINCT shard) FROM embeddings WHERE embedder = ?", [report.embedder]
+    ).fetchall()[0]
     con.close()
     assert report.embedded == files == stored[0] and not report.failed
     assert stored[1] == -(-files // 64)  # shards of 64
@@ -207,7 +220,9 @@ def test_embed_stage_caches_by_file_and_embedder(embedded_ws):
 def test_a_file_that_breaks_after_inspection_is_rejected_not_fatal(embedded_ws, tmp_path):
     ws = embedded_ws
     text = (ws / "curate.toml").read_text()
-    (ws / "curate.toml").write_text(text.replace("image_size = 96", "image_size = 48").replace("image_size = 64", "image_size = 48"))
+    (ws / "curate.toml").write_text(
+        text.replace("image_size = 96", "image_size = 48").replace("image_size = 64", "image_size = 48")
+    )
     con = duckdb.connect(str(ws / "catalog.duckdb"))
     path, md5 = con.execute("SELECT path, file_md5 FROM images WHERE status = 'ok' ORDER BY post_id LIMIT 1").fetchall()[0]
     con.close()
@@ -220,7 +235,9 @@ def test_a_file_that_breaks_after_inspection_is_rejected_not_fatal(embedded_ws, 
     assert [p for p, _ in report.failed] == [str(broken)] and "UnidentifiedImageError" in report.failed[0][1]
     con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
     assert con.execute("SELECT md5, error FROM embed_rejects").fetchall()[0][0] == md5
-    assert con.execute("SELECT count(*) FROM embeddings WHERE embedder = ?", [report.embedder]).fetchall()[0][0] == report.embedded
+    assert (
+        con.execute("SELECT count(*) FROM embeddings WHERE embedder = ?", [report.embedder]).fetchall()[0][0] == report.embedded
+    )
     con.close()
     assert run_embed(ws).embedded == 0  # the reject is remembered, not retried
     con = duckdb.connect(str(ws / "catalog.duckdb"))

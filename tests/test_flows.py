@@ -17,13 +17,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import configure
 
 from curation import pipeline
+from curation.errors import ConfigError
 from curation.images import run_images
 from curation.ingest import ingest
 from curation.select import select
 from curation.workspace import init_workspace
-from conftest import configure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,9 +63,13 @@ def test_fingerprints_skip_unchanged_stages_and_redo_changed_ones(board2021, tmp
 @pytest.fixture(scope="module")
 def prefect_env(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect_home")
-    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", "DO_NOT_TRACK": "1",
-           "DASK_TEMPORARY_DIRECTORY": str(home / "dask")}
+    env = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "DO_NOT_TRACK": "1",
+        "DASK_TEMPORARY_DIRECTORY": str(home / "dask"),
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     os.environ.pop("PREFECT_API_URL", None)
@@ -95,8 +100,10 @@ def test_rebuild_flow_runs_every_stage_then_skips_them(board2021, tmp_path, pref
 
     from prefect.settings import PREFECT_API_URL
 
-    artifacts = _get(f"{PREFECT_API_URL.value()}/artifacts/filter",
-                     {"limit": 200, "offset": 0, "sort": "CREATED_DESC", "artifacts": {}, "flow_runs": {}, "task_runs": {}})
+    artifacts = _get(
+        f"{PREFECT_API_URL.value()}/artifacts/filter",
+        {"limit": 200, "offset": 0, "sort": "CREATED_DESC", "artifacts": {}, "flow_runs": {}, "task_runs": {}},
+    )
     assert {f"{s}-summary" for s in pipeline.STAGE_NAMES} <= {a["key"] for a in artifacts}
     assert any("| posts |" in (a.get("data") or "") for a in artifacts if a["key"] == "ingest-summary")
 
@@ -110,7 +117,7 @@ def test_a_failed_stage_leaves_the_catalog_consistent_and_the_next_run_resumes(b
     text = (ws / "curate.toml").read_text()
     (ws / "curate.toml").write_text(text.replace("[images]\n", '[images]\nlayout = "pattern"\npattern = "{nope}"\n'))
     before = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True).execute("SELECT count(*) FROM posts").fetchall()
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="pattern"):
         rebuild(workspace=str(ws), only=["images"])
     con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM posts").fetchall() == before
@@ -143,7 +150,9 @@ def test_images_and_embed_on_a_dask_cluster_match_a_local_run(board2021, tmp_pat
 
     query = "SELECT post_id, md5, path, status, width, height, has_alpha, frames, file_md5 FROM images"
     assert table(local, query) == table(dask, query)
-    hashes = "SELECT md5, pixel_sha256, phash, dhash, phash_mirror, dhash_mirror, bg_phash, bg_dhash, hash_version FROM image_hashes"
+    hashes = (
+        "SELECT md5, pixel_sha256, phash, dhash, phash_mirror, dhash_mirror, bg_phash, bg_dhash, hash_version FROM image_hashes"
+    )
     assert table(local, hashes) == table(dask, hashes)
 
     from curation.embed import run_embed
@@ -162,8 +171,12 @@ def _free_port() -> int:
 
 
 def _get(url: str, body: dict | None = None):
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"}, method="POST" if body is not None else "GET")
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+        method="POST" if body is not None else "GET",
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -182,11 +195,21 @@ def test_serve_runs_on_schedule_against_a_real_server(board2021, tmp_path):
     ws = _workspace(board2021, tmp_path)
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1", "PREFECT_API_URL": api}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_API_URL": api,
+    }
     prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
-    server = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     served = None
     try:
         deadline = time.time() + 120
@@ -200,9 +223,26 @@ def test_serve_runs_on_schedule_against_a_real_server(board2021, tmp_path):
             time.sleep(1)
         log = tmp_path / "serve.log"
         with open(log, "w") as out:  # kept for the failure message
-            served = subprocess.Popen([sys.executable, "-m", "curation.cli", "serve", str(ws), "--interval", "5",
-                                       "--only", "ingest,select", "--name", "scheduled-test"], env=env, cwd=ROOT,
-                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            served = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "curation.cli",
+                    "serve",
+                    str(ws),
+                    "--interval",
+                    "5",
+                    "--only",
+                    "ingest,select",
+                    "--name",
+                    "scheduled-test",
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.time() + 300  # a run takes seconds; the margin is for a loaded 2-core machine
         completed = []
         while not completed:

@@ -12,9 +12,28 @@ import polars as pl
 from curation.synth.writers import DANBOORU_RELATION_COLUMNS, E621_POST_COLUMNS, E621_RELATION_COLUMNS
 
 DANBOORU2021_COLUMNS = {
-    "id", "created_at", "updated_at", "md5", "file_ext", "file_size", "image_width", "image_height", "rating",
-    "has_children", "is_deleted", "is_banned", "is_flagged", "is_pending", "score", "fav_count", "tag_string",
-    "tag_string_general", "tag_string_artist", "tag_string_copyright", "tag_string_character", "tag_string_meta",
+    "id",
+    "created_at",
+    "updated_at",
+    "md5",
+    "file_ext",
+    "file_size",
+    "image_width",
+    "image_height",
+    "rating",
+    "has_children",
+    "is_deleted",
+    "is_banned",
+    "is_flagged",
+    "is_pending",
+    "score",
+    "fav_count",
+    "tag_string",
+    "tag_string_general",
+    "tag_string_artist",
+    "tag_string_copyright",
+    "tag_string_character",
+    "tag_string_meta",
 }
 
 

@@ -17,8 +17,16 @@ from PIL import Image, ImageOps
 
 from curation.errors import ConfigError, CurationError
 from curation.images import hamming, inspect_file, run_images
-from curation.images.hashing import (flatten_alpha, perceptual_hashes, picture_hashes, pixel_digest,
-                                     raw_chunks, shrink, to_8bit, trim_border)
+from curation.images.hashing import (
+    flatten_alpha,
+    perceptual_hashes,
+    picture_hashes,
+    pixel_digest,
+    raw_chunks,
+    shrink,
+    to_8bit,
+    trim_border,
+)
 from curation.ingest import ingest
 from curation.select import select
 from curation.workspace import init_workspace
@@ -35,8 +43,12 @@ def drawing(size=(120, 90), seed=0) -> Image.Image:
 def images_ws(board2021, tmp_path_factory) -> Path:
     ws = tmp_path_factory.mktemp("img") / "ws"
     init_workspace(ws, [board2021])
-    text = (ws / "curate.toml").read_text().replace("drop_deleted = true\ndrop_banned = true", "drop_deleted = false\ndrop_banned = false")
-    (ws / "curate.toml").write_text(text + '\n')
+    text = (
+        (ws / "curate.toml")
+        .read_text()
+        .replace("drop_deleted = true\ndrop_banned = true", "drop_deleted = false\ndrop_banned = false")
+    )
+    (ws / "curate.toml").write_text(text + "\n")
     ingest(ws)
     select(ws)
     return ws
@@ -44,7 +56,9 @@ def images_ws(board2021, tmp_path_factory) -> Path:
 
 def images_table(ws: Path) -> dict[int, tuple]:
     con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
-    return {r[0]: r[1:] for r in con.execute("SELECT post_id, status, error, frames, has_alpha, file_md5, md5 FROM images").fetchall()}
+    return {
+        r[0]: r[1:] for r in con.execute("SELECT post_id, status, error, frames, has_alpha, file_md5, md5 FROM images").fetchall()
+    }
 
 
 def test_every_bad_file_gets_the_status_truth_expects(images_ws, board2021):
@@ -93,7 +107,9 @@ def test_a_second_run_inspects_only_what_changed(images_ws, monkeypatch):
 def test_policies_and_config_errors(images_ws, tmp_path):
     text = (images_ws / "curate.toml").read_text()
     try:
-        (images_ws / "curate.toml").write_text(text.replace("[images]\n", '[images]\ndrop_animated = false\ndrop_transparent = true\n'))
+        (images_ws / "curate.toml").write_text(
+            text.replace("[images]\n", "[images]\ndrop_animated = false\ndrop_transparent = true\n")
+        )
         con = duckdb.connect(str(images_ws / "catalog.duckdb"))
         con.execute("DELETE FROM images")
         con.close()
@@ -120,8 +136,15 @@ def test_policies_and_config_errors(images_ws, tmp_path):
 def test_a_folder_of_mixed_formats(tmp_path):
     img = drawing()
     saved = {}
-    for name, fmt, mode in (("a.ppm", "PPM", "RGB"), ("a.pgm", "PPM", "L"), ("a.pbm", "PPM", "1"), ("a.tiff", "TIFF", "RGB"),
-                            ("a.bmp", "BMP", "RGB"), ("a.webp", "WEBP", "RGB"), ("a.gif", "GIF", "P")):
+    for name, fmt, mode in (
+        ("a.ppm", "PPM", "RGB"),
+        ("a.pgm", "PPM", "L"),
+        ("a.pbm", "PPM", "1"),
+        ("a.tiff", "TIFF", "RGB"),
+        ("a.bmp", "BMP", "RGB"),
+        ("a.webp", "WEBP", "RGB"),
+        ("a.gif", "GIF", "P"),
+    ):
         img.convert(mode).save(tmp_path / name, format=fmt)
         saved[name] = "ok"
     img.save(tmp_path / "a.mpo", format="MPO", save_all=True, append_images=[drawing(seed=1)])
@@ -174,7 +197,7 @@ def test_pixel_digest_and_alpha():
     rgba = img.convert("RGBA")
     rgba.putalpha(Image.new("L", img.size, 0))
     assert flatten_alpha(rgba, (255, 255, 255)).getextrema() == ((255, 255), (255, 255), (255, 255))
-    grey16 = Image.fromarray((np.asarray(img.convert("L"), np.uint16) * 257))
+    grey16 = Image.fromarray(np.asarray(img.convert("L"), np.uint16) * 257)
     assert to_8bit(grey16).getextrema() == img.convert("L").getextrema()
 
 
@@ -244,13 +267,26 @@ def test_catalogs_from_earlier_versions_gain_the_new_columns(tmp_path):
     from curation.catalog import Catalog
 
     old = duckdb.connect(str(tmp_path / "catalog.duckdb"))
-    old.execute("CREATE TABLE image_hashes (md5 VARCHAR PRIMARY KEY, pixel_sha256 VARCHAR, phash UBIGINT, dhash UBIGINT, "
-                "phash_mirror UBIGINT, dhash_mirror UBIGINT, information REAL)")
+    old.execute(
+        "CREATE TABLE image_hashes (md5 VARCHAR PRIMARY KEY, pixel_sha256 VARCHAR, phash UBIGINT, dhash UBIGINT, "
+        "phash_mirror UBIGINT, dhash_mirror UBIGINT, information REAL)"
+    )
     old.close()
     with Catalog(tmp_path / "catalog.duckdb") as cat:
         columns = [r[0] for r in cat.rows("DESCRIBE image_hashes")]
-    assert {"width", "height", "has_alpha", "frames", "format", "mode", "bg_phash", "bg_dhash", "bg_information",
-            "hash_version", "unpadded_phash"} <= set(columns)
+    assert {
+        "width",
+        "height",
+        "has_alpha",
+        "frames",
+        "format",
+        "mode",
+        "bg_phash",
+        "bg_dhash",
+        "bg_information",
+        "hash_version",
+        "unpadded_phash",
+    } <= set(columns)
 
 
 def test_uniform_margins_and_the_unpadded_phash():
@@ -316,4 +352,7 @@ def test_jpeg_draft_decoding_reads_every_byte_and_hashes_alike(tmp_path):
     small = drawing((200, 150))
     small.save(tmp_path / "s.jpg", format="JPEG", quality=90)
     Image.open(tmp_path / "s.jpg").save(tmp_path / "s.png")  # too small to reduce: full pixels, as the PNG copy
-    assert inspect_file(tmp_path / "s.jpg", 10**8, jpeg_draft=True).pixel_sha256 == inspect_file(tmp_path / "s.png", 10**8).pixel_sha256
+    assert (
+        inspect_file(tmp_path / "s.jpg", 10**8, jpeg_draft=True).pixel_sha256
+        == inspect_file(tmp_path / "s.png", 10**8).pixel_sha256
+    )

@@ -48,23 +48,27 @@ def test_each_format_ingests_to_the_truth(board_name, request, tmp_path):
     con = catalog(ws)
     got = dict(con.execute("SELECT post_id, list(t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id").fetchall())
     assert {pid: set(tags) for pid, tags in got.items()} == expected_tags(board)
-    posts = con.execute("SELECT post_id, md5, image_width, image_height, rating, parent_id, is_deleted, created_at "
-                        "FROM posts ORDER BY post_id").fetchall()
+    posts = con.execute(
+        "SELECT post_id, md5, image_width, image_height, rating, parent_id, is_deleted, created_at FROM posts ORDER BY post_id"
+    ).fetchall()
     assert [p[0] for p in posts] == truth["post_id"].to_list()
     for p, t in zip(posts, truth.iter_rows(named=True)):
         assert p[1:7] == (t["md5"], t["width"], t["height"], t["rating"], t["parent_id"], t["is_deleted"])
         assert abs((p[7] - t["created_at"].replace(tzinfo=None)).total_seconds()) < 0.001
     quirks = pl.read_parquet(board / "truth" / "dump_quirks.parquet").filter(pl.col("quirk") == "row without id")
     rejects = con.execute("SELECT dump_file, position, reason FROM ingest_rejects").fetchall()
-    assert sorted((Path(f).name, pos) for f, pos, _ in rejects) == sorted((Path(f).name, n) for f, n in zip(quirks["file"], quirks["line"]))
+    assert sorted((Path(f).name, pos) for f, pos, _ in rejects) == sorted(
+        (Path(f).name, n) for f, n in zip(quirks["file"], quirks["line"])
+    )
     assert all(reason == "row without id" for *_, reason in rejects)
     assert report.posts == truth.height
     # implied tags are marked as such, and categories are known for every used tag
     assert con.execute("SELECT count(*) FROM post_tags WHERE origin = 'implied'").fetchall()[0][0] > 0
     assert con.execute("SELECT count(*) FROM tags WHERE post_count > 0 AND category IS NULL").fetchall()[0][0] == 0
     # posts has its primary key (added once the first posts were written)
-    assert con.execute("SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = 'posts' "
-                       "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(["post_id"],)]
+    assert con.execute(
+        "SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = 'posts' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchall() == [(["post_id"],)]
 
 
 def test_post_tags_runs_are_stored_run_length_encoded(tmp_path):
@@ -73,10 +77,16 @@ def test_post_tags_runs_are_stored_run_length_encoded(tmp_path):
     from curation.catalog import Catalog
 
     with Catalog(tmp_path / "catalog.duckdb") as cat:
-        cat.con.execute("INSERT INTO post_tags SELECT i, i % 7, CASE WHEN i % 2 = 0 THEN 'dump' ELSE 'implied' END FROM range(300000) r(i)")
+        cat.con.execute(
+            "INSERT INTO post_tags SELECT i, i % 7, CASE WHEN i % 2 = 0 THEN 'dump' ELSE 'implied' END FROM range(300000) r(i)"
+        )
         cat.con.execute("CHECKPOINT")
-        stored = dict(cat.rows("SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('post_tags') "
-                               "WHERE segment_type <> 'VALIDITY' GROUP BY column_name"))
+        stored = dict(
+            cat.rows(
+                "SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('post_tags') "
+                "WHERE segment_type <> 'VALIDITY' GROUP BY column_name"
+            )
+        )
     assert stored["post_id"] == ["RLE"] and stored["origin"] == ["RLE"]
 
 
@@ -87,8 +97,7 @@ def test_an_ingest_never_imports_pandas(board2021, tmp_path):
     import sys
 
     ws = make_workspace(tmp_path, board2021)
-    code = ("import sys; from curation.ingest import ingest; ingest(sys.argv[1]); "
-            "print('pandas' in sys.modules)")
+    code = "import sys; from curation.ingest import ingest; ingest(sys.argv[1]); print('pandas' in sys.modules)"
     for _ in range(2):
         out = subprocess.run([sys.executable, "-c", code, str(ws)], check=True, capture_output=True, text=True)
         assert out.stdout.split()[-1] == "False"
@@ -151,15 +160,22 @@ def test_a_newer_full_dump_upserts_and_marks_removed(board_e621, tmp_path):
     con = catalog(ws)
     assert con.execute("SELECT is_removed FROM posts WHERE post_id = ?", [removed_id]).fetchall() == [(True,)]
     assert con.execute("SELECT count(*) FROM posts WHERE is_removed").fetchall() == [(1,)]
-    tags = {r[0] for r in con.execute("SELECT t.name FROM post_tags JOIN tags t USING (tag_id) WHERE post_id = ?", [changed_id]).fetchall()}
+    tags = {
+        r[0]
+        for r in con.execute("SELECT t.name FROM post_tags JOIN tags t USING (tag_id) WHERE post_id = ?", [changed_id]).fetchall()
+    }
     assert "sparkle" in tags
     assert con.execute("SELECT dump_file FROM posts WHERE post_id = 999999").fetchall()[0][0].endswith("posts-2026-02-01.csv.gz")
-    assert {r[0] for r in con.execute("SELECT snapshot_date::VARCHAR FROM dumps WHERE format = 'e621'").fetchall()} == {"2026-01-01", "2026-02-01"}
+    assert {r[0] for r in con.execute("SELECT snapshot_date::VARCHAR FROM dumps WHERE format = 'e621'").fetchall()} == {
+        "2026-01-01",
+        "2026-02-01",
+    }
 
 
 def test_a_full_dump_marks_removed_only_posts_of_its_own_format(tmp_path):
     """A 2017-style archive and a 2021-style dump of one board in one workspace: neither marks
     the other's posts removed; a newer 2021 dump that drops a post removes just that one."""
+
     def post(i: int, **tags) -> dict:
         return {k: v for k, v in GOOD.items() if not k.startswith("tag_string")} | {"id": i} | tags
 
@@ -167,42 +183,55 @@ def test_a_full_dump_marks_removed_only_posts_of_its_own_format(tmp_path):
     old.mkdir(), new.mkdir()
     archive = [post(i, tags=[{"name": "from_2017", "category": "0"}]) for i in (1, 2, 3)]
     (old / "2017posts000000000000.json").write_text("".join(json.dumps(p) + "\n" for p in archive))
-    (new / "posts000000000000.json").write_text("".join(json.dumps(post(i, tag_string_general="from_2021")) + "\n"
-                                                        for i in (10, 11, 12)))
+    (new / "posts000000000000.json").write_text(
+        "".join(json.dumps(post(i, tag_string_general="from_2021")) + "\n" for i in (10, 11, 12))
+    )
     ws = tmp_path / "ws"
     ws.mkdir()
-    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{new}/posts*.json"\nformat = "danbooru2021"\n\n'
-                                    f'[[sources]]\npath = "{old}/2017*.json"\nformat = "danbooru2017"\n')
+    (ws / "curate.toml").write_text(
+        f'[[sources]]\npath = "{new}/posts*.json"\nformat = "danbooru2021"\n\n'
+        f'[[sources]]\npath = "{old}/2017*.json"\nformat = "danbooru2017"\n'
+    )
     first = ingest(ws)
     assert [(s.format, s.new, s.removed) for s in first.sources] == [("danbooru2021", 3, 0), ("danbooru2017", 3, 0)]
     (new / "posts000000000000.json").unlink()  # the newer dump replaces the older one
-    (new / "posts000000000001.json").write_text("".join(json.dumps(post(i, tag_string_general="from_2021")) + "\n"
-                                                        for i in (10, 12)))
+    (new / "posts000000000001.json").write_text(
+        "".join(json.dumps(post(i, tag_string_general="from_2021")) + "\n" for i in (10, 12))
+    )
     second = ingest(ws)
     assert [(s.format, s.removed) for s in second.sources] == [("danbooru2021", 1), ("danbooru2017", 0)]
     con = catalog(ws)
     assert con.execute("SELECT post_id FROM posts WHERE is_removed").fetchall() == [(11,)]
 
 
-GOOD = {"id": 1, "created_at": "2020-01-02T03:04:05.000-05:00", "rating": "s", "md5": "a" * 32, "file_ext": "jpg",
-        "image_width": 10, "image_height": 10, "tag_string_general": "red_star star_(symbol)", "tag_string_artist": "someone"}
+GOOD = {
+    "id": 1,
+    "created_at": "2020-01-02T03:04:05.000-05:00",
+    "rating": "s",
+    "md5": "a" * 32,
+    "file_ext": "jpg",
+    "image_width": 10,
+    "image_height": 10,
+    "tag_string_general": "red_star star_(symbol)",
+    "tag_string_artist": "someone",
+}
 
 
 def test_bad_rows_go_to_rejects_and_good_rows_stay(tmp_path):
     dump = tmp_path / "dump"
     dump.mkdir()
     lines = [
-        json.dumps(GOOD).encode(),                                      # 1 good
+        json.dumps(GOOD).encode(),  # 1 good
         b'{"id": 2, "rating": "s", "created_at": "2020-01-01T00:00:00Z"',  # 2 malformed JSON
-        b"\xff\xfe not utf-8 at all",                                   # 3 not UTF-8
-        json.dumps({**GOOD, "id": 4, "rating": "x"}).encode(),          # 4 unknown rating
+        b"\xff\xfe not utf-8 at all",  # 3 not UTF-8
+        json.dumps({**GOOD, "id": 4, "rating": "x"}).encode(),  # 4 unknown rating
         json.dumps({**GOOD, "id": 5, "created_at": "yesterday"}).encode(),  # 5 odd timestamp
-        json.dumps({**GOOD, "id": 6, "image_width": -3}).encode(),      # 6 impossible size
+        json.dumps({**GOOD, "id": 6, "image_width": -3}).encode(),  # 6 impossible size
         json.dumps({k: v for k, v in GOOD.items() if k != "id"}).encode(),  # 7 no id
-        b"",                                                            # 8 blank: skipped
-        json.dumps({**GOOD, "id": 9}).encode(),                         # 9 good
+        b"",  # 8 blank: skipped
+        json.dumps({**GOOD, "id": 9}).encode(),  # 9 good
         json.dumps({**GOOD, "id": 9, "score": 5, "tag_string_general": "blue_star"}).encode(),  # 10 same id: replaces 9
-        b"[1, 2, 3]",                                                   # 11 not an object
+        b"[1, 2, 3]",  # 11 not an object
     ]
     (dump / "posts000000000000.json").write_bytes(b"\n".join(lines) + b"\n")
     ws = make_workspace(tmp_path, dump / "posts000000000000.json")
@@ -211,8 +240,9 @@ def test_bad_rows_go_to_rejects_and_good_rows_stay(tmp_path):
     assert [r[0] for r in con.execute("SELECT post_id FROM posts ORDER BY 1").fetchall()] == [1, 9]
     assert con.execute("SELECT score FROM posts WHERE post_id = 9").fetchall() == [(5,)]
     # its tags too: the replaced row's are gone, not merged in
-    assert con.execute("SELECT list(t.name ORDER BY t.name) FROM post_tags JOIN tags t USING (tag_id) "
-                       "WHERE post_id = 9").fetchall() == [(["blue_star", "someone"],)]
+    assert con.execute(
+        "SELECT list(t.name ORDER BY t.name) FROM post_tags JOIN tags t USING (tag_id) WHERE post_id = 9"
+    ).fetchall() == [(["blue_star", "someone"],)]
     rejects = {pos: reason for pos, reason in con.execute("SELECT position, reason FROM ingest_rejects").fetchall()}
     assert rejects[2].startswith("malformed JSON")
     assert rejects[3].startswith("invalid encoding")
@@ -256,7 +286,7 @@ def test_a_file_that_is_not_its_declared_format_is_one_clear_error(board_e621, t
         ingest(ws)
     assert str(err.value) == f"{posts}: declared danbooru2021 in curate.toml, but it looks like e621"
     assert catalog(ws).execute("SELECT * FROM posts").fetchall() == before
-    assert sorted(p.name for p in ws.iterdir()) == ["catalog.duckdb", "curate.toml"]
+    assert sorted(p.name for p in ws.iterdir()) == [".curate.lock", "catalog.duckdb", "curate.toml"]  # no leftover copy
 
 
 def test_empty_files_are_recorded_not_fatal(tmp_path):
@@ -283,7 +313,8 @@ def test_gzipped_jsonl_and_api_arrays(tmp_path):
     ws.mkdir()
     (ws / "curate.toml").write_text(
         f'[[sources]]\npath = "{dump}/posts000000000000.json.gz"\nformat = "danbooru2021"\n\n'
-        f'[[sources]]\npath = "{dump}/api.json"\nformat = "danbooru_api"\n')
+        f'[[sources]]\npath = "{dump}/api.json"\nformat = "danbooru_api"\n'
+    )
     ingest(ws)
     assert [r[0] for r in catalog(ws).execute("SELECT post_id FROM posts ORDER BY 1").fetchall()] == [1, 7, 8]
 
@@ -309,8 +340,11 @@ def test_real_alias_and_implication_files(shared_data, tmp_path):
                     stack.append(p)
         return out - {tag}
 
-    inactive = next(r for r in implications.filter(pl.col("status") != "active").iter_rows(named=True)
-                    if r["consequent_name"] not in closure(r["antecedent_name"]) | {r["antecedent_name"]})
+    inactive = next(
+        r
+        for r in implications.filter(pl.col("status") != "active").iter_rows(named=True)
+        if r["consequent_name"] not in closure(r["antecedent_name"]) | {r["antecedent_name"]}
+    )
     dump = tmp_path / "dump"
     dump.mkdir()
     posts = [
@@ -324,12 +358,15 @@ def test_real_alias_and_implication_files(shared_data, tmp_path):
     (ws / "curate.toml").write_text(
         f'[[sources]]\npath = "{dump}/posts000000000000.json"\nformat = "danbooru2021"\n\n'
         f'[[sources]]\npath = "{shared_data}/danbooru/tag_aliases.csv"\nformat = "aliases"\n\n'
-        f'[[sources]]\npath = "{shared_data}/e621/tag_implications.csv"\nformat = "implications"\n')
+        f'[[sources]]\npath = "{shared_data}/e621/tag_implications.csv"\nformat = "implications"\n'
+    )
     ingest(ws)
     con = catalog(ws)
 
     def tags(pid: int) -> dict[str, str]:
-        return dict(con.execute("SELECT t.name, origin FROM post_tags JOIN tags t USING (tag_id) WHERE post_id = ?", [pid]).fetchall())
+        return dict(
+            con.execute("SELECT t.name, origin FROM post_tags JOIN tags t USING (tag_id) WHERE post_id = ?", [pid]).fetchall()
+        )
 
     assert {t for t, o in tags(1).items() if o == "dump"} == {active["consequent_name"], deleted["antecedent_name"], "someone"}
     fox = tags(2)
@@ -352,9 +389,13 @@ def test_sqlite_export_round_trips_through_ingest(board2021, tmp_path):
     con = catalog(ws)
     selected = {r[0] for r in con.execute("SELECT post_id FROM selection").fetchall()}
     labels = {r[0] for r in con.execute("SELECT name FROM selected_tags").fetchall()}
-    expected = {pid: {t for t in tags if t in labels} for pid, tags in
-                con.execute("SELECT post_id, list(t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id").fetchall()
-                if pid in selected}
+    expected = {
+        pid: {t for t in tags if t in labels}
+        for pid, tags in con.execute(
+            "SELECT post_id, list(t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id"
+        ).fetchall()
+        if pid in selected
+    }
     assert counts["images"] == len(selected) and counts["tags"] == len(labels)
     ws2 = tmp_path / "ws2"
     init_workspace(ws2, [tmp_path / "sel.db"])
@@ -365,8 +406,10 @@ def test_sqlite_export_round_trips_through_ingest(board2021, tmp_path):
     assert {pid: set(t) for pid, t in got.items()} == {pid: t for pid, t in expected.items() if t}
     assert con2.execute("SELECT count(*) FROM posts").fetchall() == [(len(selected),)]
     cols = "post_id, md5, rating, image_width, image_height, parent_id, is_deleted"
-    assert con2.execute(f"SELECT {cols} FROM posts ORDER BY 1").fetchall() == \
-        con.execute(f"SELECT {cols} FROM posts WHERE post_id IN (SELECT post_id FROM selection) ORDER BY 1").fetchall()
+    assert (
+        con2.execute(f"SELECT {cols} FROM posts ORDER BY 1").fetchall()
+        == con.execute(f"SELECT {cols} FROM posts WHERE post_id IN (SELECT post_id FROM selection) ORDER BY 1").fetchall()
+    )
 
 
 def _reader_used(caplog) -> str:
@@ -380,8 +423,10 @@ def test_fast_and_careful_readers_agree(spoil, tmp_path, caplog):
     by line. Both give the same posts, rejects at the same lines, and the same row hashes: the
     second ingest of the same posts finds every one unchanged."""
     caplog.set_level("INFO", logger="curation.ingest.ingest")
-    posts = [json.dumps({**GOOD, "id": i, "score": i, "is_deleted": i % 3 == 0, "parent_id": i - 1 if i % 4 == 0 else None})
-             for i in range(1, 21)]
+    posts = [
+        json.dumps({**GOOD, "id": i, "score": i, "is_deleted": i % 3 == 0, "parent_id": i - 1 if i % 4 == 0 else None})
+        for i in range(1, 21)
+    ]
     posts[6] = json.dumps({k: v for k, v in GOOD.items() if k != "id"})  # line 7: no id
     posts[9] = json.dumps({**GOOD, "id": "ten"})  # line 10: an id that is not an integer
     dump = tmp_path / "dump"
@@ -396,7 +441,9 @@ def test_fast_and_careful_readers_agree(spoil, tmp_path, caplog):
     clean = con.execute("SELECT * EXCLUDE (dump_file) FROM posts ORDER BY post_id").fetchall()
     clean_tags = con.execute("SELECT * FROM post_tags ORDER BY ALL").fetchall()
     assert con.execute("SELECT position, reason FROM ingest_rejects ORDER BY 1").fetchall() == [
-        (7, "row without id"), (10, "id ten is not an integer")]
+        (7, "row without id"),
+        (10, "id ten is not an integer"),
+    ]
     con.close()
     assert first.sources[0].new == 18
 
@@ -439,7 +486,9 @@ def test_a_lean_read_falls_back_to_every_column(tmp_path, caplog):
     posts = [{**GOOD, "id": i, "tag_string_general": f"tag_{i} common"} for i in range(1, 6)]
     bare = {k: v for k, v in GOOD.items() if not k.startswith("tag_string")} | {"id": 6, "tag_string": "Bare_One common"}
     objects = {k: v for k, v in GOOD.items() if not k.startswith("tag_string")} | {
-        "id": 7, "tags": [{"name": "obj_tag", "category": "0"}, {"name": "obj_artist", "category": "1"}]}
+        "id": 7,
+        "tags": [{"name": "obj_tag", "category": "0"}, {"name": "obj_artist", "category": "1"}],
+    }
     dump = tmp_path / "dump"
     dump.mkdir()
     (dump / "posts000000000000.json").write_text("\n".join(json.dumps(p) for p in [*posts, bare, objects]) + "\n")
@@ -450,8 +499,11 @@ def test_a_lean_read_falls_back_to_every_column(tmp_path, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert any("reading every column" in m for m in messages) and not any("line by line" in m for m in messages)
     con = catalog(ws)
-    tags = dict(con.execute("SELECT post_id, list(t.name ORDER BY t.name) FROM post_tags JOIN tags t USING (tag_id) "
-                            "GROUP BY post_id").fetchall())
+    tags = dict(
+        con.execute(
+            "SELECT post_id, list(t.name ORDER BY t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id"
+        ).fetchall()
+    )
     con.close()
     assert tags[3] == ["common", "someone", "tag_3"]
     assert tags[6] == ["bare_one", "common"]
@@ -491,8 +543,9 @@ def test_sql_steps_take_named_parameters_in_any_statement(tmp_path, monkeypatch)
     statement of a step the parameters it names."""
     from curation import catalog as catalog_module
 
-    (tmp_path / "step.sql").write_text("SET VARIABLE v = $a;\nCREATE TEMP TABLE t AS SELECT getvariable('v') + $b AS x;\n"
-                                       "SELECT x, $a FROM t;")
+    (tmp_path / "step.sql").write_text(
+        "SET VARIABLE v = $a;\nCREATE TEMP TABLE t AS SELECT getvariable('v') + $b AS x;\nSELECT x, $a FROM t;"
+    )
     cat = catalog_module.Catalog(None)
     monkeypatch.setattr(catalog_module, "SQL_DIR", tmp_path)
     assert cat.run("step", a=2, b=40).fetchall() == [(42, 2)]

@@ -31,8 +31,11 @@ def test_every_step_named_in_code_is_a_file():
 
 @pytest.mark.slow
 def test_the_wheel_holds_every_sql_step_and_no_missing_package_data(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     [wheel] = tmp_path.glob("booru_curate-*.whl")
     inside = set(zipfile.ZipFile(wheel).namelist())
     for step in steps_named_in_code():

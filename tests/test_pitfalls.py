@@ -71,7 +71,10 @@ def near_flat(shape: str, colour=(230, 120, 180, 255), at=(176, 130)) -> Image.I
     d = ImageDraw.Draw(img)
     x, y = at
     if shape == "bolt":
-        d.polygon([(x + 4, y), (x + 16, y), (x + 10, y + 12), (x + 20, y + 12), (x + 2, y + 32), (x + 8, y + 16), (x, y + 16)], fill=colour)
+        d.polygon(
+            [(x + 4, y), (x + 16, y), (x + 10, y + 12), (x + 20, y + 12), (x + 2, y + 32), (x + 8, y + 16), (x, y + 16)],
+            fill=colour,
+        )
     else:
         d.ellipse([x, y + 2, x + 20, y + 30], fill=colour)
     return img
@@ -105,33 +108,33 @@ def wide_grain() -> Image.Image:
 # post id -> (image, ext, parent_id); expected groups below
 BOARD = {
     1: (picture(1), "png", None),
-    2: (pad(picture(1), (0, 0, 0)), "jpg", None),            # black letterbox
+    2: (pad(picture(1), (0, 0, 0)), "jpg", None),  # black letterbox
     3: (pad(picture(1), (255, 255, 255), square=False), "jpg", None),  # white margin
-    4: (ImageOps.mirror(picture(1)), "jpg", None),            # flipped repost
-    5: (picture(1).crop((26, 0, 256, 170)), "jpg", None),      # cropped repost (10% of the left, 11% of the bottom)
-    10: (picture(2, alpha=True), "png", None),                 # transparent original
-    11: (on(picture(2, alpha=True), (0, 0, 0)), "jpg", None),     # on black
+    4: (ImageOps.mirror(picture(1)), "jpg", None),  # flipped repost
+    5: (picture(1).crop((26, 0, 256, 170)), "jpg", None),  # cropped repost (10% of the left, 11% of the bottom)
+    10: (picture(2, alpha=True), "png", None),  # transparent original
+    11: (on(picture(2, alpha=True), (0, 0, 0)), "jpg", None),  # on black
     12: (on(picture(2, alpha=True), (245, 130, 190)), "png", None),  # on pink
-    20: (sketch(3), "png", None),                              # monochrome sketch
-    21: (sketch(3).resize((180, 180)), "jpg", None),           # its resize
-    30: (picture(4), "png", None),                             # parent
-    31: (picture(4), "png", 30),                               # child: same drawing, one small shape more
+    20: (sketch(3), "png", None),  # monochrome sketch
+    21: (sketch(3).resize((180, 180)), "jpg", None),  # its resize
+    30: (picture(4), "png", None),  # parent
+    31: (picture(4), "png", 30),  # child: same drawing, one small shape more
     40: (Image.new("RGBA", (200, 200), (200, 30, 30, 255)), "png", None),  # flat red
     41: (Image.new("RGBA", (200, 200), (30, 30, 200, 255)), "png", None),  # flat blue: must not group with red
     42: (Image.new("RGBA", (200, 200), (250, 250, 250, 255)), "png", None),  # flat near-white
-    50: (picture(5), "jpg", None),                             # unrelated drawings: alone
+    50: (picture(5), "jpg", None),  # unrelated drawings: alone
     51: (picture(6), "jpg", None),
-    52: (picture(5).crop((0, 20, 230, 192)), "png", None),     # a crop of 50 (no hash of the whole picture matches it)
-    60: (near_flat("bolt"), "png", None),                      # near-flat: one small glyph on an empty canvas
-    61: (near_flat("bolt"), "jpg", None),                      # its re-encode
-    62: (near_flat("ellipse", at=(40, 20)), "png", None),      # another glyph elsewhere: alone
-    70: (glyph("bolt"), "png", None),                          # a small glyph on a transparent canvas
-    71: (on(glyph("bolt"), (245, 130, 190)), "jpg", None),     # its copy on pink: a near-flat picture
+    52: (picture(5).crop((0, 20, 230, 192)), "png", None),  # a crop of 50 (no hash of the whole picture matches it)
+    60: (near_flat("bolt"), "png", None),  # near-flat: one small glyph on an empty canvas
+    61: (near_flat("bolt"), "jpg", None),  # its re-encode
+    62: (near_flat("ellipse", at=(40, 20)), "png", None),  # another glyph elsewhere: alone
+    70: (glyph("bolt"), "png", None),  # a small glyph on a transparent canvas
+    71: (on(glyph("bolt"), (245, 130, 190)), "jpg", None),  # its copy on pink: a near-flat picture
     72: (on(glyph("ellipse"), (245, 130, 190)), "jpg", None),  # another glyph at that place on pink: alone
-    80: (grainy_glyph(1), "jpg", None),                        # a small glyph on grain
+    80: (grainy_glyph(1), "jpg", None),  # a small glyph on grain
     81: (pad(grainy_glyph(1), (250, 250, 250)), "jpg", None),  # letterboxed: trimmed pHashes 12 bits apart
-    82: (wide_grain(), "jpg", None),                           # faint glyphs on grain (thumbnail spread < 12)
-    83: (pad(wide_grain(), (250, 250, 250)), "jpg", None),     # squared: the copy is near-flat
+    82: (wide_grain(), "jpg", None),  # faint glyphs on grain (thumbnail spread < 12)
+    83: (pad(wide_grain(), (250, 250, 250)), "jpg", None),  # squared: the copy is near-flat
 }
 ImageDraw.Draw(BOARD[31][0]).rectangle([212, 150, 226, 164], fill=(10, 160, 10, 255))  # one small element added
 EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}, {70, 71}, {80, 81}, {82, 83}]
@@ -146,14 +149,25 @@ def pitfall_ws(tmp_path_factory) -> Path:
         path = root / "original" / f"{post_id % 1000:04d}" / f"{post_id}.{ext}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        rows.append({"id": post_id, "created_at": "2020-01-01T00:00:00.000Z", "rating": "g", "md5": hashlib.md5(data).hexdigest(),
-                     "file_ext": ext, "image_width": img.width, "image_height": img.height, "parent_id": parent,
-                     "tag_string_general": "test"})
+        rows.append(
+            {
+                "id": post_id,
+                "created_at": "2020-01-01T00:00:00.000Z",
+                "rating": "g",
+                "md5": hashlib.md5(data).hexdigest(),
+                "file_ext": ext,
+                "image_width": img.width,
+                "image_height": img.height,
+                "parent_id": parent,
+                "tag_string_general": "test",
+            }
+        )
     (root / "posts000000000000.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     ws = root / "ws"
     ws.mkdir()
-    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{root}/posts000000000000.json"\nformat = "danbooru2021"\n'
-                                    f'images = "{root}/original"\n')
+    (ws / "curate.toml").write_text(
+        f'[[sources]]\npath = "{root}/posts000000000000.json"\nformat = "danbooru2021"\nimages = "{root}/original"\n'
+    )
     for stage in (ingest, select, run_images, run_embed, run_dedupe):
         stage(ws)
     return ws
@@ -174,12 +188,17 @@ def test_pitfalls_group_what_must_and_nothing_else(pitfall_ws):
     assert kinds[(50, 52)] >= {"aligned"}  # the crop's pixels lie inside its original's
     assert kinds[(70, 71)] == {"composite"}  # too small a drawing for any other check
     letterbox = con.execute("SELECT distance FROM dup_edges WHERE post_a = 80 AND post_b = 81 AND kind = 'aligned'").fetchall()
-    assert letterbox and letterbox[0][0] is not None and letterbox[0][0] <= 2  # proposed by hashes: 81's thumbnail less its padding against 80's
+    assert (
+        letterbox and letterbox[0][0] is not None and letterbox[0][0] <= 2
+    )  # proposed by hashes: 81's thumbnail less its padding against 80's
     squared = con.execute("SELECT distance FROM dup_edges WHERE post_a = 82 AND post_b = 83 AND kind = 'aligned'").fetchall()
     assert squared and squared[0][0] is not None  # proposed by hashes though 83 is near-flat
     assert con.execute("SELECT has_alpha FROM images WHERE post_id = 10").fetchall() == [(True,)]
-    info = dict(con.execute("SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 "
-                            "WHERE i.post_id IN (60, 61)").fetchall())
+    info = dict(
+        con.execute(
+            "SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 WHERE i.post_id IN (60, 61)"
+        ).fetchall()
+    )
     assert all(2.0 <= v < DedupeConfig().min_information for v in info.values())  # grouped through their pixels
 
 

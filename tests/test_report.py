@@ -10,17 +10,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import configure
 
 from curation import pipeline
 from curation.report import build_report
 from curation.report.build import SECTIONS
 from curation.workspace import init_workspace
-from conftest import configure
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("CURATE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium() -> str:
@@ -33,8 +41,12 @@ def chromium() -> str:
 
 
 def open_in_chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", *args, page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", *args, page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")

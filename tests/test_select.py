@@ -29,7 +29,7 @@ def ingested(board2021, tmp_path_factory) -> Path:
 def with_select(ws: Path, select_toml: str) -> Path:
     text = (ws / "curate.toml").read_text()
     head = text[: text.index("[select]")]
-    rest = text[text.index("[images]"):]
+    rest = text[text.index("[images]") :]
     (ws / "curate.toml").write_text(head + select_toml + "\n" + rest)
     return ws
 
@@ -39,9 +39,23 @@ class Reference:
 
     def __init__(self, ws: Path) -> None:
         con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
-        cols = ["post_id", "created_at", "parent_id", "has_children", "is_deleted", "is_banned", "is_flagged",
-                "is_pending", "rating", "file_ext", "image_width", "image_height"]
-        self.posts = {r[0]: dict(zip(cols, r)) for r in con.execute(f"SELECT {', '.join(cols)} FROM posts WHERE NOT is_removed").fetchall()}
+        cols = [
+            "post_id",
+            "created_at",
+            "parent_id",
+            "has_children",
+            "is_deleted",
+            "is_banned",
+            "is_flagged",
+            "is_pending",
+            "rating",
+            "file_ext",
+            "image_width",
+            "image_height",
+        ]
+        self.posts = {
+            r[0]: dict(zip(cols, r)) for r in con.execute(f"SELECT {', '.join(cols)} FROM posts WHERE NOT is_removed").fetchall()
+        }
         self.tags: dict[int, set[str]] = {pid: set() for pid in self.posts}
         for pid, name in con.execute("SELECT post_id, t.name FROM post_tags JOIN tags t USING (tag_id)").fetchall():
             if pid in self.tags:
@@ -54,15 +68,20 @@ class Reference:
 
 
 FILTERS = {
-    "created_range": ("created_after = 2012-01-01\ncreated_before = 2020-06-01",
-                      lambda p, t: dt.datetime(2012, 1, 1) <= p["created_at"] < dt.datetime(2020, 6, 1)),
+    "created_range": (
+        "created_after = 2012-01-01\ncreated_before = 2020-06-01",
+        lambda p, t: dt.datetime(2012, 1, 1) <= p["created_at"] < dt.datetime(2020, 6, 1),
+    ),
     "drop_children": ('parents = "drop_children"', lambda p, t: p["parent_id"] is None),
     "ratings": ('ratings = ["g", "q"]', lambda p, t: p["rating"] in ("g", "q")),
     "file_exts": ('file_exts = ["png", ".GIF"]', lambda p, t: p["file_ext"] in ("png", "gif")),
     "min_size": ("min_width = 120\nmin_height = 90", lambda p, t: p["image_width"] >= 120 and p["image_height"] >= 90),
     "require_tags": ('require_tags = ["solo", "longhair"]', lambda p, t: {"solo", "long_hair"} <= t),  # longhair: an alias
     "exclude_tags": ('exclude_tags = ["hat", "sky"]', lambda p, t: not ({"hat", "sky"} & t)),
-    "id_mod_1000": ("id_mod_1000 = [[0, 99], [500, 599]]", lambda p, t: p["post_id"] % 1000 < 100 or 500 <= p["post_id"] % 1000 < 600),
+    "id_mod_1000": (
+        "id_mod_1000 = [[0, 99], [500, 599]]",
+        lambda p, t: p["post_id"] % 1000 < 100 or 500 <= p["post_id"] % 1000 < 600,
+    ),
 }
 NO_FLAGS = "drop_deleted = false\ndrop_banned = false\n"
 
@@ -74,7 +93,10 @@ def test_each_filter_matches_the_reference(ingested, name):
     report = select(ws)
     ref = Reference(ws)
     expected = ref.keep(pred)
-    got = {r[0] for r in duckdb.connect(str(ws / "catalog.duckdb"), read_only=True).execute("SELECT post_id FROM selection").fetchall()}
+    got = {
+        r[0]
+        for r in duckdb.connect(str(ws / "catalog.duckdb"), read_only=True).execute("SELECT post_id FROM selection").fetchall()
+    }
     assert got == expected
     assert 0 < len(got) < len(ref.posts), "the fixture board should make this filter matter"
     assert report.audit[-1].posts_after == len(expected)
@@ -84,13 +106,18 @@ def test_parentless_only_drops_parents_too(ingested):
     ws = with_select(ingested, f'[select]\n{NO_FLAGS}parents = "only_parentless"\n')
     select(ws)
     ref = Reference(ws)
-    got = {r[0] for r in duckdb.connect(str(ws / "catalog.duckdb"), read_only=True).execute("SELECT post_id FROM selection").fetchall()}
+    got = {
+        r[0]
+        for r in duckdb.connect(str(ws / "catalog.duckdb"), read_only=True).execute("SELECT post_id FROM selection").fetchall()
+    }
     assert got == ref.keep(lambda p, t: p["parent_id"] is None and p["post_id"] not in ref.children and not p["has_children"])
 
 
 def test_flags_audit_and_sample(ingested):
-    ws = with_select(ingested, "[select]\ndrop_deleted = true\ndrop_banned = true\ndrop_flagged = true\n"
-                               "sample_fraction = 0.5\nsample_seed = 7\n")
+    ws = with_select(
+        ingested,
+        "[select]\ndrop_deleted = true\ndrop_banned = true\ndrop_flagged = true\nsample_fraction = 0.5\nsample_seed = 7\n",
+    )
     report = select(ws)
     steps = [a.step for a in report.audit]
     assert steps == ["all live posts", "drop deleted", "drop banned", "drop flagged", "sample 0.5 (seed 7)"]
@@ -106,15 +133,21 @@ def test_flags_audit_and_sample(ingested):
     assert [a[0] for a in audit] == steps
     con.close()
     select(ws)  # same seed, same sample
-    again = {r[0] for r in duckdb.connect(str(ws / "catalog.duckdb"), read_only=True).execute("SELECT post_id FROM selection").fetchall()}
+    again = {
+        r[0]
+        for r in duckdb.connect(str(ws / "catalog.duckdb"), read_only=True).execute("SELECT post_id FROM selection").fetchall()
+    }
     assert again == first
 
 
 def test_label_tags_by_category_count_top_n_and_lists(ingested, tmp_path):
     blacklist = tmp_path / "blacklist.txt"
     blacklist.write_text("# dropped\nsimple_background\n\nsky\n")
-    ws = with_select(ingested, f'[select]\n{NO_FLAGS}categories = ["general"]\nmin_tag_count = 5\ntop_n_tags = 30\n'
-                               f'drop_tags = ["solo"]\ntag_list_files = ["{blacklist}"]\n')
+    ws = with_select(
+        ingested,
+        f'[select]\n{NO_FLAGS}categories = ["general"]\nmin_tag_count = 5\ntop_n_tags = 30\n'
+        f'drop_tags = ["solo"]\ntag_list_files = ["{blacklist}"]\n',
+    )
     report = select(ws)
     ref = Reference(ws)
     counts: dict[str, int] = {}
@@ -130,7 +163,10 @@ def test_label_tags_by_category_count_top_n_and_lists(ingested, tmp_path):
 
 
 def test_tags_per_post_bounds(ingested):
-    ws = with_select(ingested, f'[select]\n{NO_FLAGS}categories = ["general"]\nmin_tag_count = 3\nmin_tags_per_post = 8\nmax_tags_per_post = 20\n')
+    ws = with_select(
+        ingested,
+        f'[select]\n{NO_FLAGS}categories = ["general"]\nmin_tag_count = 3\nmin_tags_per_post = 8\nmax_tags_per_post = 20\n',
+    )
     select(ws)
     con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
     labels = {r[0] for r in con.execute("SELECT name FROM selected_tags").fetchall()}
@@ -173,8 +209,15 @@ def test_recipe_danbooru_1girl_solo(big_boards):
     ws = with_select(big_boards["danbooru2021"], recipe("select_danbooru_1girl_solo.toml"))
     report = select(ws)
     ref = Reference(ws)
-    posts = ref.keep(lambda p, t: p["created_at"] >= dt.datetime(2010, 1, 1) and {"1girl", "solo"} <= t
-                     and p["parent_id"] is None and not p["is_deleted"] and not p["is_banned"])
+    posts = ref.keep(
+        lambda p, t: (
+            p["created_at"] >= dt.datetime(2010, 1, 1)
+            and {"1girl", "solo"} <= t
+            and p["parent_id"] is None
+            and not p["is_deleted"]
+            and not p["is_banned"]
+        )
+    )
     counts: dict[str, int] = {}
     for pid in posts:
         for t in ref.tags[pid]:

@@ -19,8 +19,16 @@ from curation.errors import ConfigError, CurationError
 from curation.images import run_images
 from curation.ingest import ingest
 from curation.select import select
-from curation.split import (PLAIN_ID_MOD, build_units, check_leakage, check_split, iterative_stratification,
-                            read_split_file, run_split, stable_fraction)
+from curation.split import (
+    PLAIN_ID_MOD,
+    build_units,
+    check_leakage,
+    check_split,
+    iterative_stratification,
+    read_split_file,
+    run_split,
+    stable_fraction,
+)
 from curation.split.stage import assign_id_mod, assign_time
 from curation.workspace import init_workspace
 
@@ -41,8 +49,10 @@ def random_units(n_units: int, n_labels: int, seed: int):
     popularity = 1.0 / np.arange(1, n_labels + 1)
     indptr, labels, counts = [0], [], []
     for size in sizes:
-        per_post = [set(rng.choice(n_labels, rng.integers(1, 5), replace=False, p=popularity / popularity.sum()).tolist())
-                    for _ in range(size)]
+        per_post = [
+            set(rng.choice(n_labels, rng.integers(1, 5), replace=False, p=popularity / popularity.sum()).tolist())
+            for _ in range(size)
+        ]
         tally: dict[int, int] = {}
         for post in per_post:
             for label in post:
@@ -57,7 +67,7 @@ def random_units(n_units: int, n_labels: int, seed: int):
 def label_shares(assigned, indptr, labels, counts, n_labels):
     per = np.zeros((n_labels, 3))
     for u, split in enumerate(assigned):
-        np.add.at(per[:, split], labels[indptr[u]:indptr[u + 1]], counts[indptr[u]:indptr[u + 1]])
+        np.add.at(per[:, split], labels[indptr[u] : indptr[u + 1]], counts[indptr[u] : indptr[u + 1]])
     return per, per / per.sum(axis=1, keepdims=True)
 
 
@@ -89,17 +99,18 @@ def test_iterative_stratification_with_prior_placements_restores_proportions():
     prior_posts = np.bincount(old_split[old], weights=sizes[old], minlength=3)
     prior_labels = np.zeros((30, 3))
     for u in np.flatnonzero(old):
-        prior_labels[labels[indptr[u]:indptr[u + 1]], old_split[u]] += counts[indptr[u]:indptr[u + 1]]
+        prior_labels[labels[indptr[u] : indptr[u + 1]], old_split[u]] += counts[indptr[u] : indptr[u + 1]]
     new_sizes = np.where(old, 0, sizes)
     keep = np.repeat(~old, np.diff(indptr))
     new_indptr = np.concatenate([[0], np.cumsum(np.diff(indptr) * ~old)])
-    assigned = iterative_stratification(new_sizes, new_indptr, labels[keep], counts[keep], fractions, order,
-                                        prior_posts, prior_labels, 30)
+    assigned = iterative_stratification(
+        new_sizes, new_indptr, labels[keep], counts[keep], fractions, order, prior_posts, prior_labels, 30
+    )
     total = np.bincount(assigned[~old], weights=sizes[~old], minlength=3) + prior_posts
     assert np.abs(total / total.sum() - fractions).max() < 0.01
     per = prior_labels.copy()
     for u in np.flatnonzero(~old):
-        per[labels[indptr[u]:indptr[u + 1]], assigned[u]] += counts[indptr[u]:indptr[u + 1]]
+        per[labels[indptr[u] : indptr[u + 1]], assigned[u]] += counts[indptr[u] : indptr[u + 1]]
     frequent = per.sum(axis=1) >= 30
     before = np.abs(prior_labels[frequent] / prior_labels[frequent].sum(axis=1, keepdims=True) - fractions).max(axis=1)
     after = np.abs(per[frequent] / per[frequent].sum(axis=1, keepdims=True) - fractions).max(axis=1)
@@ -212,7 +223,11 @@ def test_split_stage_is_leak_free_proportional_and_stable(incremental_board, tmp
         assert [names[i] for i in row["tag_idx"]] == row["tags"]
     assert (out / "val.txt").read_text().splitlines() == val["path"].to_list()
     stats = pl.read_parquet(out / "tag_stats.parquet")
-    assert stats.filter(pl.col("count") >= 10).select((pl.col("train") + pl.col("val") + pl.col("test") == pl.col("count")).all()).item()
+    assert (
+        stats.filter(pl.col("count") >= 10)
+        .select((pl.col("train") + pl.col("val") + pl.col("test") == pl.col("count")).all())
+        .item()
+    )
 
     # a newer dump file adds posts: every earlier post keeps its split unless its unit merged
     shutil.copy(incremental_board / "later.json", incremental_board / "metadata" / "posts000000000001.json")
@@ -234,10 +249,15 @@ def test_split_stage_is_leak_free_proportional_and_stable(incremental_board, tmp
 def test_check_shows_what_the_plain_id_mod_scheme_leaks(board2021, tmp_path):
     ws = tmp_path / "ws"
     init_workspace(ws, [board2021])
-    ids = sorted(int(m.group(1)) % 1000 for f in (board2021 / "metadata").glob("posts*.json")
-                 for m in re.finditer(r'^\{"id": (\d+)', f.read_text(), re.M))
+    ids = sorted(
+        int(m.group(1)) % 1000
+        for f in (board2021 / "metadata").glob("posts*.json")
+        for m in re.finditer(r'^\{"id": (\d+)', f.read_text(), re.M)
+    )
     a, b = ids[int(0.7 * len(ids))], ids[int(0.85 * len(ids))]  # cut the board's own id range 70/15/15
-    _config(ws, f'scheme = "id_mod_1000"\nid_mod_train = [[0, {a - 1}]]\nid_mod_val = [[{a}, {b - 1}]]\nid_mod_test = [[{b}, 999]]')
+    _config(
+        ws, f'scheme = "id_mod_1000"\nid_mod_train = [[0, {a - 1}]]\nid_mod_val = [[{a}, {b - 1}]]\nid_mod_test = [[{b}, 999]]'
+    )
     _run_to_dedupe(ws)
     ours = run_split(ws)
     _, plain = check_split(ws, PLAIN_ID_MOD)

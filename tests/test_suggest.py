@@ -48,17 +48,29 @@ def s(post, tag, action, confidence=0.9, quality=0.1, ap=1.0):
 def test_implications_shape_the_suggestions():
     parents = {"fox": {"canine", "mammal"}, "canine": {"mammal"}, "cat_ears": {"animal_ears"}}
     post_tags = {1: {"mammal", "red_hair"}, 2: {"fox", "canine", "mammal"}, 3: {"cat_ears", "animal_ears"}}
-    kept = apply_implications([
-        s(1, "fox", "add"), s(1, "canine", "add"), s(1, "red_hair", "add"),  # red_hair already there
-        s(2, "canine", "remove"),  # implied by fox, which stays: dropped
-        s(3, "animal_ears", "remove"), s(3, "cat_ears", "remove"),  # both go: kept
-    ], post_tags, parents)
+    kept = apply_implications(
+        [
+            s(1, "fox", "add"),
+            s(1, "canine", "add"),
+            s(1, "red_hair", "add"),  # red_hair already there
+            s(2, "canine", "remove"),  # implied by fox, which stays: dropped
+            s(3, "animal_ears", "remove"),
+            s(3, "cat_ears", "remove"),  # both go: kept
+        ],
+        post_tags,
+        parents,
+    )
     got = {(x.post_id, x.tag, x.action): x.implies for x in kept}
     assert got == {(1, "fox", "add"): ["canine"], (3, "animal_ears", "remove"): [], (3, "cat_ears", "remove"): []}
 
 
 def test_ranking_and_caps():
-    items = [s(1, "a", "add", 0.9, 0.2, ap=0.5), s(1, "b", "add", 0.8, 0.1), s(1, "c", "add", 0.7, 0.3), s(2, "a", "add", 0.95, 0.0, 0.1)]
+    items = [
+        s(1, "a", "add", 0.9, 0.2, ap=0.5),
+        s(1, "b", "add", 0.8, 0.1),
+        s(1, "c", "add", 0.7, 0.3),
+        s(2, "a", "add", 0.95, 0.0, 0.1),
+    ]
     ranked = cap_per_post(items, limit=2)
     assert [(x.post_id, x.tag) for x in ranked] == [(1, "b"), (1, "c"), (2, "a")]  # score = confidence x tag AP
     precision_at, ap = ranked_scores(np.array([True, False, True, False]), planted=4, ks=(1, 2))
@@ -74,8 +86,11 @@ def oracle_ws(board2021, tmp_path_factory):
     init_workspace(ws, [board2021])
     text = (ws / "curate.toml").read_text()
     text = text.replace("[select]\n", "[select]\nmin_tag_count = 5\n")
-    (ws / "curate.toml").write_text(text.replace("[suggest]\n", '[suggest]\ntagger = "imported:oracle"\nmin_tag_posts = 5\n'
-                                                                'cleanlab_filter = "predicted_neq_given"\n'))
+    (ws / "curate.toml").write_text(
+        text.replace(
+            "[suggest]\n", '[suggest]\ntagger = "imported:oracle"\nmin_tag_posts = 5\ncleanlab_filter = "predicted_neq_given"\n'
+        )
+    )
     for stage in (ingest, select, run_images):
         stage(ws)
     path = oracle_predictions(ws, board2021 / "truth", root / "oracle.parquet", strength=12)
@@ -89,13 +104,16 @@ def test_suggest_stage_outputs_and_finds_the_planted_noise(oracle_ws, board2021)
     assert report.suggestions > 0 and report.adds > 0 and report.removes > 0
     document = json.loads((oracle_ws / "out" / "suggestions.json").read_text())
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
-    assert document["model"]["name"] == "imported:oracle" and [x["rank"] for x in document["suggestions"]] == \
-        list(range(1, report.suggestions + 1))
+    assert document["model"]["name"] == "imported:oracle" and [x["rank"] for x in document["suggestions"]] == list(
+        range(1, report.suggestions + 1)
+    )
     incomplete = json.loads((oracle_ws / "out" / "incomplete_posts.json").read_text())
     adds = {(x["post_id"], x["tag"]) for x in document["suggestions"] if x["action"] == "add"}
     assert {(p, t) for t, posts in incomplete.items() for p in posts} == adds
     db = sqlite_utils.Database(oracle_ws / "out" / "review.sqlite")
-    assert set(db.table_names()) >= {"suggestions", "posts", "tags", "decisions"} and db["suggestions"].count == report.suggestions
+    assert (
+        set(db.table_names()) >= {"suggestions", "posts", "tags", "decisions"} and db["suggestions"].count == report.suggestions
+    )
     per_post = {}
     for x in document["suggestions"]:
         per_post[x["post_id"]] = per_post.get(x["post_id"], 0) + 1
@@ -113,16 +131,35 @@ def test_decisions_persist_and_change_the_labels(oracle_ws):
     add = current.filter(current["action"] == "add").row(0, named=True)
     remove = current.filter(current["action"] == "remove").row(0, named=True)
     rejected = current.row(2, named=True)
-    recorded, edits = review(oracle_ws, accept=[f"{add['post_id']}:{add['tag']}", f"{remove['post_id']}:{remove['tag']}:remove"],
-                             reject=[f"{rejected['post_id']}:{rejected['tag']}"], moderator="alice")
+    recorded, edits = review(
+        oracle_ws,
+        accept=[f"{add['post_id']}:{add['tag']}", f"{remove['post_id']}:{remove['tag']}:remove"],
+        reject=[f"{rejected['post_id']}:{rejected['tag']}"],
+        moderator="alice",
+    )
     assert recorded == 3 and edits.read_text().count("alice") == 2
+    suggested_for_add_post = set(current.filter(current["post_id"] == add["post_id"])["tag"])
+    other_tag = next(t for t in current["tag"] if t not in suggested_for_add_post)
     with pytest.raises(CurationError, match="no current suggestion"):
-        review(oracle_ws, accept=["1:never_suggested"], reject=[], moderator="alice")
+        review(oracle_ws, accept=[f"{add['post_id']}:{other_tag}"], reject=[], moderator="alice")
+    with pytest.raises(CurationError, match="no post 999999999 in the catalog"):
+        review(oracle_ws, accept=[f"999999999:{add['tag']}:add"], reject=[], moderator="alice")
+    with pytest.raises(CurationError, match="no tag 'never_a_tag' in the catalog"):
+        review(oracle_ws, accept=[f"{add['post_id']}:never_a_tag:add"], reject=[], moderator="alice")
     # a moderator's row written straight into review.sqlite counts too
     fourth = current.row(3, named=True)
     db = sqlite_utils.Database(oracle_ws / "out" / "review.sqlite")
-    db["decisions"].insert({"post_id": fourth["post_id"], "tag": fourth["tag"], "action": fourth["action"],
-                            "decision": "reject", "moderator": "bob", "decided_at": "2026-01-01T00:00:00", "note": ""})
+    db["decisions"].insert(
+        {
+            "post_id": fourth["post_id"],
+            "tag": fourth["tag"],
+            "action": fourth["action"],
+            "decision": "reject",
+            "moderator": "bob",
+            "decided_at": "2026-01-01T00:00:00",
+            "note": "",
+        }
+    )
     db.close()
     report = run_suggest(oracle_ws)
     assert report.decisions_imported == 1
@@ -137,7 +174,7 @@ def test_decisions_persist_and_change_the_labels(oracle_ws):
     assert (add["post_id"], add["tag"]) in labels and (remove["post_id"], remove["tag"]) not in labels
     assert decisions == 4
     sqlite = sqlite_utils.Database(oracle_ws / "out" / "review.sqlite")
-    assert sqlite["decisions"].count == 4  # rewritten from the catalog, the record
+    assert sqlite["decisions"].count == 4  # rewritten from the journal, the record
 
 
 def test_unknown_tagger_is_a_clear_error(oracle_ws):

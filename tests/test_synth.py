@@ -51,7 +51,12 @@ def test_truth_posts_match_the_dump(board2021):
     for row in posts.iter_rows(named=True):
         d = dumped[row["post_id"]]
         assert sorted(d["tag_string"].split()) == row["dump_tags"]
-        assert (d["md5"], d["image_width"], d["image_height"], d["file_ext"]) == (row["md5"], row["width"], row["height"], row["file_ext"])
+        assert (d["md5"], d["image_width"], d["image_height"], d["file_ext"]) == (
+            row["md5"],
+            row["width"],
+            row["height"],
+            row["file_ext"],
+        )
 
 
 def test_missing_tags_absent_from_dump_present_in_truth(board2021):
@@ -129,8 +134,16 @@ def test_meta_tags_follow_the_file(board2021):
 
 def test_bad_files_are_what_truth_says(board2021):
     bad = truth(board2021, "bad_files")
-    assert set(bad["problem"]) == {"truncated", "zero_byte", "missing", "not_an_image", "decompression_bomb",
-                                   "cmyk_jpeg", "png16", "palette_transparency"}
+    assert set(bad["problem"]) == {
+        "truncated",
+        "zero_byte",
+        "missing",
+        "not_an_image",
+        "decompression_bomb",
+        "cmyk_jpeg",
+        "png16",
+        "palette_transparency",
+    }
     for row in bad.iter_rows(named=True):
         path = board2021 / row["path"]
         problem = row["problem"]
@@ -158,14 +171,16 @@ def test_bad_files_are_what_truth_says(board2021):
 
 def test_reencode_into_png_keeps_the_decoded_pixels(tmp_path):
     """A JPEG re-encoded as PNG has other bytes but the JPEG's decoded pixels."""
-    from curation.synth.render import RenderJob, render_job
     from curation.synth.posts import SynthParams, sample_posts
+    from curation.synth.render import RenderJob, render_job
 
     vocab = build_vocabulary(0, "danbooru", 50)
     post = sample_posts(vocab, SynthParams(posts=20, image_size=64))[6]
     common = dict(scene=post.scene, style=vocab.styles[post.artist], source_ext="jpg", source_quality=90)
     render_job(RenderJob(1, "src.jpg", ext="jpg", quality=90, dup_kind="exact", **common), str(tmp_path))
-    render_job(RenderJob(2, "dup.png", ext="png", quality=0, dup_kind="reencode", dup_params={"ext": "png"}, **common), str(tmp_path))
+    render_job(
+        RenderJob(2, "dup.png", ext="png", quality=0, dup_kind="reencode", dup_params={"ext": "png"}, **common), str(tmp_path)
+    )
     src, dup = Image.open(tmp_path / "src.jpg"), Image.open(tmp_path / "dup.png")
     assert np.array_equal(np.asarray(src.convert("RGB")), np.asarray(dup.convert("RGB")))
     assert (tmp_path / "src.jpg").read_bytes() != (tmp_path / "dup.png").read_bytes()
@@ -191,8 +206,12 @@ def test_e621_vocabulary_has_species_chains():
     assert {"species", "lore", "invalid", "contributor"} <= {s.category for s in vocab.tags.values()}
 
 
-@given(st.sampled_from(list(OBJECT_SIZES)), st.sampled_from(list(COLOURS)), st.sampled_from(list(SHAPES)),
-       st.sampled_from(OBJECT_STYLES))
+@given(
+    st.sampled_from(list(OBJECT_SIZES)),
+    st.sampled_from(list(COLOURS)),
+    st.sampled_from(list(SHAPES)),
+    st.sampled_from(OBJECT_STYLES),
+)
 def test_object_tag_names_round_trip(size, colour, shape, style):
     assert parse_object_tag(object_tag(size, colour, shape, style)) == (size, colour, shape, style)
 
@@ -214,7 +233,22 @@ def test_same_arguments_same_bytes_in_processes_with_other_string_hashes(tmp_pat
     import sys
 
     for name, hash_seed in (("a", "1"), ("b", "2")):
-        subprocess.run([sys.executable, "-m", "curation.cli", "-q", "synth", str(tmp_path / name), "--posts", "150",
-                        "--seed", "7", "--no-images"], check=True, capture_output=True,
-                       env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "curation.cli",
+                "-q",
+                "synth",
+                str(tmp_path / name),
+                "--posts",
+                "150",
+                "--seed",
+                "7",
+                "--no-images",
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
     assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")

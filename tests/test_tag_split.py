@@ -28,8 +28,12 @@ def staged(rows: list[dict], known: dict[str, int], chunk_rows: int | None = Non
     cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", [(0, "general"), (1, "artist"), (4, "character")])
     if known:
         cat.con.executemany("INSERT INTO tags VALUES (?, ?, 0, 'general', 0)", [(i, n) for n, i in known.items()])
-    table = pa.table({"post_id": pa.array([r["post_id"] for r in rows], pa.int64()),
-                      **{c: pa.array([r.get(c) for r in rows], pa.string()) for c in COLUMNS}})
+    table = pa.table(
+        {
+            "post_id": pa.array([r["post_id"] for r in rows], pa.int64()),
+            **{c: pa.array([r.get(c) for r in rows], pa.string()) for c in COLUMNS},
+        }
+    )
     if chunk_rows:
         table = pa.Table.from_batches(table.to_batches(max_chunksize=chunk_rows))
     cat.con.register("stg_tag_arrow", table)
@@ -40,8 +44,7 @@ def staged(rows: list[dict], known: dict[str, int], chunk_rows: int | None = Non
 
 def python_split(rows: list[dict]) -> list[list[tuple[str, int | None]]]:
     """Each post's (name, category) tokens the slow way, in column order."""
-    return [[(name, category) for column, category in TAG_COLUMNS for name in (r.get(column) or "").split()]
-            for r in rows]
+    return [[(name, category) for column, category in TAG_COLUMNS for name in (r.get(column) or "").split()] for r in rows]
 
 
 def split(cat: Catalog) -> DumpTags:
@@ -75,8 +78,13 @@ def test_known_and_unknown_names_across_columns_and_whitespace():
     got = [tags[t][0] for t in result.tag_ids]
     assert got == [n for post in python_split(rows) for n, _ in post]
     assert got[:5] == ["1girl", "solo", "long_hair", "some_artist", "hatsune_miku"]
-    assert [tags[t] for t in result.tag_ids[:5]] == [("1girl", 0), ("solo", 0), ("long_hair", 0), ("some_artist", 0),
-                                                      ("hatsune_miku", 0)]  # known tags keep their own category
+    assert [tags[t] for t in result.tag_ids[:5]] == [
+        ("1girl", 0),
+        ("solo", 0),
+        ("long_hair", 0),
+        ("some_artist", 0),
+        ("hatsune_miku", 0),
+    ]  # known tags keep their own category
     new = {n: (i, c) for i, (n, c) in tags.items() if n not in known}
     assert set(new) == {"new_tag", "new_artist", "новый_тег"}
     assert new["new_tag"][1] == 0 and new["new_artist"][1] == 1 and new["новый_тег"][1] == 4
@@ -102,8 +110,11 @@ def test_many_posts_in_several_chunks_match_a_plain_split(known_share, monkeypat
     for post in range(3000):
         early = post < 1200  # names from the first half only: known when half the names are
         picks = rng.choice(3000 if early else len(vocabulary), size=rng.integers(0, 30))
-        row = {"post_id": 1000 + post, "c0": " ".join(vocabulary[p] for p in picks[::2]),
-               "c1": " ".join(vocabulary[p] for p in picks[1::2])}
+        row = {
+            "post_id": 1000 + post,
+            "c0": " ".join(vocabulary[p] for p in picks[::2]),
+            "c1": " ".join(vocabulary[p] for p in picks[1::2]),
+        }
         if post % 7 == 0 and not early:
             row["bare"] = "a b c d e f g h i j a b c d e f g h i j"
         rows.append(row)
@@ -155,8 +166,7 @@ def test_the_splitter_stops_before_a_post_that_might_not_fit_and_resumes_there()
     post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, 0, 0)
     assert (post, k, unknown) == (1, 2, 0) and tags[:2].tolist() == [10, 20]
     grown = np.concatenate([tags[:k], np.empty(8, np.int32)])
-    post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, grown, counts,
-                                           post, k)
+    post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, name_data, known_ids, grown, counts, post, k)
     assert (post, k, unknown) == (3, 6, 1)
     assert grown[:k].tolist() == [10, 20, 20, -1, 10, 10] and counts.tolist() == [2, 3, 1]
 
@@ -181,9 +191,12 @@ def folded_ascii(name: str) -> str:
 
 
 @settings(max_examples=300, deadline=None)
-@given(names=st.lists(st.text(alphabet=NAME_CHARS, min_size=1, max_size=20), min_size=1, max_size=12, unique=True),
-       posts=st.lists(st.tuples(st.booleans(), st.lists(st.tuples(st.integers(0, 30), st.booleans(), SEPARATOR_RUNS),
-                                                         max_size=8)), max_size=6))
+@given(
+    names=st.lists(st.text(alphabet=NAME_CHARS, min_size=1, max_size=20), min_size=1, max_size=12, unique=True),
+    posts=st.lists(
+        st.tuples(st.booleans(), st.lists(st.tuples(st.integers(0, 30), st.booleans(), SEPARATOR_RUNS), max_size=8)), max_size=6
+    ),
+)
 def test_the_word_at_a_time_split_matches_a_plain_split(names, posts):
     """Tokens that are known names whatever their ASCII case get the name's id; anything else
     is unknown (-1); a post's end ends a token, though the next post's bytes follow at once."""
@@ -224,7 +237,8 @@ def test_a_post_ends_its_last_token_at_every_length():
     counts = np.zeros(len(strings), np.int64)
     tags = np.empty(len(data), np.int32)
     known_ids = np.arange(len(known), dtype=np.int32)
-    post, k, unknown = kernels.split_known(offsets, data, slots, name_offsets, tag_split._FOLD[name_data], known_ids,
-                                           tags, counts, 0, 0)
+    post, k, unknown = kernels.split_known(
+        offsets, data, slots, name_offsets, tag_split._FOLD[name_data], known_ids, tags, counts, 0, 0
+    )
     assert (post, unknown) == (len(strings), len(strings))  # only "ab" is unknown
     assert tags[:k].tolist() == [t for n in range(len(known)) for t in (-1, n)] + [-1]

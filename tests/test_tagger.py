@@ -8,6 +8,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from conftest import configure
 from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef, precision_score, recall_score
 
 from curation.dedupe import run_dedupe
@@ -20,10 +21,16 @@ from curation.tagger import PredictionStore, TrainOptions, run_train, train_head
 from curation.tagger.evaluate import evaluate_taggers
 from curation.tagger.external import import_predictions, score_onnx
 from curation.tagger.heads import dense_labels, predict
-from curation.tagger.metrics import (average_precision, confusion_matrix, informedness, mcc, micro_counts, summarise,
-                                     threshold_where_precision_equals_recall)
+from curation.tagger.metrics import (
+    average_precision,
+    confusion_matrix,
+    informedness,
+    mcc,
+    micro_counts,
+    summarise,
+    threshold_where_precision_equals_recall,
+)
 from curation.workspace import init_workspace
-from conftest import configure
 
 
 @pytest.fixture
@@ -65,8 +72,12 @@ def test_hand_computed_values():
     assert informedness(y, p, 0.5) == pytest.approx(((0.5 + 0.5 - 1) + (0.5 + 1.0 - 1)) / 2)
     assert mcc(2, 1, 2, 3) == pytest.approx((2 * 3 - 1 * 2) / np.sqrt(3 * 4 * 4 * 5))
     assert average_precision(y, p)[0] == pytest.approx((1 / 1 + 2 / 3) / 2)  # hits at ranks 1 and 3
-    assert confusion_matrix(np.array([0, 1, 1, 3]), np.array([0, 1, 0, 3]), 4).tolist() == \
-        [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]]
+    assert confusion_matrix(np.array([0, 1, 1, 3]), np.array([0, 1, 0, 3]), 4).tolist() == [
+        [1, 0, 0, 0],
+        [1, 1, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0, 1],
+    ]
 
 
 def test_prediction_store_is_tag_major_and_round_trips(tmp_path):
@@ -114,7 +125,9 @@ def trained_ws(board2021, tmp_path_factory):
 @pytest.mark.slow
 def test_out_of_fold_predictions_for_every_post_with_whole_groups_per_fold(trained_ws):
     con = duckdb.connect(str(trained_ws / "catalog.duckdb"), read_only=True)
-    usable = {r[0] for r in con.execute("SELECT post_id FROM selection JOIN images USING (post_id) WHERE status = 'ok'").fetchall()}
+    usable = {
+        r[0] for r in con.execute("SELECT post_id FROM selection JOIN images USING (post_id) WHERE status = 'ok'").fetchall()
+    }
     folds = dict(con.execute("SELECT post_id, fold FROM tagger_folds").fetchall())
     groups = con.execute("SELECT group_id, list(post_id) FROM dup_groups GROUP BY 1").fetchall()
     families = con.execute("SELECT post_id, parent_id FROM posts WHERE parent_id IS NOT NULL").fetchall()
@@ -144,13 +157,21 @@ def test_onnx_tagger_imported_predictions_and_a_comparison(trained_ws, tmp_path)
             return torch.sigmoid(torch.stack([mean[:, 2] * 8 - 4, mean[:, 0] * 8 - 4, mean[:, 1] * 0 + 0.2], dim=1))
 
     model = tmp_path / "tiny.onnx"
-    torch.onnx.export(TinyTagger(), torch.zeros(1, 64, 64, 3), model, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, dynamo=False)
+    torch.onnx.export(
+        TinyTagger(),
+        torch.zeros(1, 64, 64, 3),
+        model,
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        dynamo=False,
+    )
     con = duckdb.connect(str(trained_ws / "catalog.duckdb"), read_only=True)
     known = [r[0] for r in con.execute("SELECT name FROM selected_tags ORDER BY count DESC LIMIT 2").fetchall()]
     con.close()
-    pl.DataFrame({"tag_id": [1, 2, 3], "name": [known[0], known[1], "never_heard_of"], "category": [0, 0, 0],
-                  "count": [9, 8, 7]}).write_csv(tmp_path / "selected_tags.csv")
+    pl.DataFrame(
+        {"tag_id": [1, 2, 3], "name": [known[0], known[1], "never_heard_of"], "category": [0, 0, 0], "count": [9, 8, 7]}
+    ).write_csv(tmp_path / "selected_tags.csv")
     store = score_onnx(trained_ws, model, tmp_path / "selected_tags.csv", workers=0)
     assert store.tags == [known[0], known[1], "never_heard_of"] and store.meta["input"]["size"] == 64  # declared size wins
     p = np.concatenate([c.astype(np.float32) for _, c in store.chunks()])
@@ -159,7 +180,9 @@ def test_onnx_tagger_imported_predictions_and_a_comparison(trained_ws, tmp_path)
     ours = PredictionStore(trained_ws / "cache" / "predictions" / "kfold-heads")
     ids = ours.post_ids
     imported = tmp_path / "other.parquet"
-    pl.DataFrame({"post_id": ids, known[0]: np.full(len(ids), 0.5), known[1]: np.linspace(0, 1, len(ids))}).write_parquet(imported)
+    pl.DataFrame({"post_id": ids, known[0]: np.full(len(ids), 0.5), known[1]: np.linspace(0, 1, len(ids))}).write_parquet(
+        imported
+    )
     import_predictions(trained_ws, imported)
     np.save(tmp_path / "m.npy", np.full((3, 2), 0.25))
     with pytest.raises(CurationError, match="needs --post-ids"):

@@ -5,5 +5,13 @@ from .search import radius_pairs
 from .stage import DedupeReport, group_posts, pick_representative, run_dedupe
 from .unionfind import UnionFind
 
-__all__ = ["DedupeReport", "HashTable", "UnionFind", "find_edges", "group_posts", "pick_representative", "radius_pairs",
-           "run_dedupe"]
+__all__ = [
+    "DedupeReport",
+    "HashTable",
+    "UnionFind",
+    "find_edges",
+    "group_posts",
+    "pick_representative",
+    "radius_pairs",
+    "run_dedupe",
+]

@@ -37,7 +37,7 @@ class Thumb:
     width: int  # the file's width and height in pixels
     height: int
 
-    def mirror(self) -> "Thumb":
+    def mirror(self) -> Thumb:
         """The thumbnail of the mirror image."""
         alpha = None if self.alpha is None else np.ascontiguousarray(self.alpha[:, ::-1])
         return Thumb(np.ascontiguousarray(self.grey[:, ::-1]), alpha, self.width, self.height)
@@ -81,8 +81,9 @@ def contained_size(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[int
 
 
 @numba.njit(cache=True, nogil=True)
-def _best_correlation(outer: np.ndarray, outer_mask: np.ndarray, inner: np.ndarray, inner_mask: np.ndarray,
-                      min_pixels: int) -> tuple[float, int, int]:
+def _best_correlation(
+    outer: np.ndarray, outer_mask: np.ndarray, inner: np.ndarray, inner_mask: np.ndarray, min_pixels: int
+) -> tuple[float, int, int]:
     """Highest normalised cross-correlation of ``inner`` (h, w) over every whole-pixel placement
     inside ``outer`` (H, W), counting only pixels opaque in both masks, and that placement's
     (dy, dx); -1 when no placement has ``min_pixels`` such pixels with some spread."""
@@ -254,8 +255,9 @@ def agreement(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     return inside if score is None else max(score, inside)
 
 
-def aligned_pairs(thumbs: dict[int, Thumb], candidates: list[tuple[int, int]], limits: AlignLimits,
-                  same_canvas_too: bool = False) -> list[tuple[int, int, float]]:
+def aligned_pairs(
+    thumbs: dict[int, Thumb], candidates: list[tuple[int, int]], limits: AlignLimits, same_canvas_too: bool = False
+) -> list[tuple[int, int, float]]:
     """(i, j, correlation) for the candidate pairs (keys of ``thumbs``) that align at or above
     ``limits.threshold`` (``limits.masked_threshold`` when either is transparent); with
     ``same_canvas_too``, pictures of one aspect ratio are also compared whole (:func:`agreement`:

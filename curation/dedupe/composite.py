@@ -54,7 +54,7 @@ class Copies:
     mean: np.ndarray  # (n,) float32: each thumbnail's mean grey level
 
     @classmethod
-    def of(cls, thumbs: list[Thumb]) -> "Copies":
+    def of(cls, thumbs: list[Thumb]) -> Copies:
         grey = np.stack([t.grey for t in thumbs]).astype(np.float32) if thumbs else np.zeros((0, 1, 1), np.float32)
         return cls(grey, grey.mean(axis=(1, 2)))
 
@@ -62,8 +62,7 @@ class Copies:
 SAMPLED_CLEAR = 32  # transparent pixels of the original at which every copy is read first
 
 
-def composite_scores(original: Thumb, copies: Copies, background: float,
-                     limits: CompositeLimits) -> list[tuple[int, int, float]]:
+def composite_scores(original: Thumb, copies: Copies, background: float, limits: CompositeLimits) -> list[tuple[int, int, float]]:
     """(k, pixels that disagree with the prediction, correlation over the drawing) for each
     ``copies`` member k that is ``original`` (a transparent post's thumbnail, flattened on grey
     level ``background``, of the copies' canvas size) flattened on one colour.

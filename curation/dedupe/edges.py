@@ -108,8 +108,10 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
     hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
     if len(hashed) > 1:
         index = t.phash[hashed]
-        for query, dquery, kind, radius in ((None, t.dhash[hashed], "perceptual", radii.phash),
-                                            (t.phash_mirror[hashed], t.dhash_mirror[hashed], "mirror", radii.mirror)):
+        for query, dquery, kind, radius in (
+            (None, t.dhash[hashed], "perceptual", radii.phash),
+            (t.phash_mirror[hashed], t.dhash_mirror[hashed], "mirror", radii.mirror),
+        ):
             qi, ij, dist = radius_pairs(index, query, radius)  # None: the index against itself
             keep = qi != ij
             qi, ij, dist = qi[keep], ij[keep], dist[keep]
@@ -125,8 +127,9 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
         usable = np.flatnonzero((bg_information >= min_information) & (t.bg_phash != 0))
         qi, ij, dist = radius_pairs(t.bg_phash[usable], None, max(radii.background, radii.opaque_background))
         mixed = t.has_alpha[usable[qi]] != t.has_alpha[usable[ij]]
-        ok = ((_popcount(t.bg_dhash[usable[qi]] ^ t.bg_dhash[usable[ij]]) <= radii.background_dhash)
-              & (dist <= np.where(mixed, radii.background, radii.opaque_background)))
+        ok = (_popcount(t.bg_dhash[usable[qi]] ^ t.bg_dhash[usable[ij]]) <= radii.background_dhash) & (
+            dist <= np.where(mixed, radii.background, radii.opaque_background)
+        )
         for q, j, d in zip(usable[qi[ok]], usable[ij[ok]], dist[ok]):
             add(int(q), int(j), "background" if t.has_alpha[q] != t.has_alpha[j] else "perceptual", int(d))
         if t.bg_black_phash is not None and t.bg_black_dhash is not None:
@@ -140,8 +143,9 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
     return edges
 
 
-def near_flat_candidates(t: HashTable, min_information: float, floor: float, radius: int,
-                         dhash_radius: int) -> list[tuple[int, int, int, bool]]:
+def near_flat_candidates(
+    t: HashTable, min_information: float, floor: float, radius: int, dhash_radius: int
+) -> list[tuple[int, int, int, bool]]:
     """Row pairs (i, j, pHash distance, mirrored) that :func:`find_edges` leaves out as too flat
     to judge by hash (one of them has information in [``floor``, ``min_information``)), whose
     pHashes are within ``radius`` and dHashes within ``dhash_radius`` (padding shifts a
@@ -156,14 +160,18 @@ def near_flat_candidates(t: HashTable, min_information: float, floor: float, rad
     for mirrored, query, dquery in ((False, None, t.dhash), (True, t.phash_mirror[usable], t.dhash_mirror)):
         qi, ij, dist = radius_pairs(t.phash[usable], query, radius)
         i, j = usable[qi], usable[ij]
-        ok = ((i != j) & (np.minimum(t.information[i], t.information[j]) < min_information)
-              & (_popcount(dquery[i] ^ t.dhash[j]) <= dhash_radius))
+        ok = (
+            (i != j)
+            & (np.minimum(t.information[i], t.information[j]) < min_information)
+            & (_popcount(dquery[i] ^ t.dhash[j]) <= dhash_radius)
+        )
         out += [(a, b, d, mirrored) for a, b, d in zip(i[ok].tolist(), j[ok].tolist(), dist[ok].tolist())]
     return out
 
 
-def alignment_candidates(t: HashTable, min_information: float, radius: int, background_radius: int,
-                         floor: float | None = None) -> list[tuple[int, int, int]]:
+def alignment_candidates(
+    t: HashTable, min_information: float, radius: int, background_radius: int, floor: float | None = None
+) -> list[tuple[int, int, int]]:
     """Row pairs (i, j, distance) whose hashes come near without matching, for a pixel check
     (:func:`curation.dedupe.align.alignment`): pHashes within ``radius`` (a padded copy whose
     padding was not all trimmed, a crop), pHashes of the whole untrimmed thumbnails within

@@ -89,7 +89,7 @@ def _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips
 @numba.njit(cache=True)
 def _grow(a, cap):
     b = np.empty(cap, a.dtype)
-    b[:a.shape[0]] = a
+    b[: a.shape[0]] = a
     return b
 
 
@@ -120,15 +120,14 @@ def choose_layout(n_index: int, radius: int) -> Layout:
 
 def _flip_masks(bits: int, sub_radius: int) -> np.ndarray:
     """Every ``bits``-bit mask with at most ``sub_radius`` bits set: (P,) uint64."""
-    masks = [sum(1 << b for b in chosen) for k in range(min(sub_radius, bits) + 1)
-             for chosen in combinations(range(bits), k)]
+    masks = [sum(1 << b for b in chosen) for k in range(min(sub_radius, bits) + 1) for chosen in combinations(range(bits), k)]
     return np.asarray(masks, dtype=np.uint64)
 
 
 def _tables(codes: np.ndarray, layout: Layout) -> tuple[np.ndarray, ...]:
     """Bucket tables for ``_probe``; a brute-force layout (0 substrings) is one 0-bit key."""
     m, bits = max(layout.substrings, 1), layout.key_bits
-    shifts = (np.arange(m, dtype=np.uint64) * np.uint64(64 // m))  # spread the keys over all 64 bits
+    shifts = np.arange(m, dtype=np.uint64) * np.uint64(64 // m)  # spread the keys over all 64 bits
     masks = np.full(m, (1 << bits) - 1, dtype=np.uint64)
     orders = np.empty((m, len(codes)), dtype=np.int64)
     starts = np.empty((m, (1 << bits) + 1), dtype=np.int64)
@@ -143,8 +142,9 @@ def _tables(codes: np.ndarray, layout: Layout) -> tuple[np.ndarray, ...]:
     return shifts, masks, orders, starts, flips, n_flips
 
 
-def radius_pairs(index_hashes: np.ndarray, query_hashes: np.ndarray | None, radius: int,
-                 threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def radius_pairs(
+    index_hashes: np.ndarray, query_hashes: np.ndarray | None, radius: int, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (query i, indexed j, distance) with Hamming distance <= ``radius``, exactly.
 
     index_hashes : (N,) uint64; query_hashes : (M,) uint64, or None to join the index with
@@ -161,8 +161,10 @@ def radius_pairs(index_hashes: np.ndarray, query_hashes: np.ndarray | None, radi
     shifts, masks, orders, starts, flips, n_flips = _tables(codes, layout)
 
     def work(lo: int, hi: int):
-        return _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips,
-                      layout.sub_radius, int(radius), self_join)
+        return _probe(
+            lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips, layout.sub_radius, int(radius), self_join
+        )
+
     bounds = [(lo, min(lo + CHUNK, len(queries))) for lo in range(0, len(queries), CHUNK)]
     workers = max(1, min(threads or os.cpu_count() or 1, len(bounds)))
     if workers == 1:

@@ -31,8 +31,9 @@ def _float32(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
     return np.ascontiguousarray(vectors[start:stop], dtype=np.float32)
 
 
-def build_index(vectors: np.ndarray, nlist: int | None = None, nprobe: int | None = None,
-                flat_up_to: int = FLAT_UP_TO, seed: int = 0) -> tuple[faiss.Index, str]:
+def build_index(
+    vectors: np.ndarray, nlist: int | None = None, nprobe: int | None = None, flat_up_to: int = FLAT_UP_TO, seed: int = 0
+) -> tuple[faiss.Index, str]:
     """An inner-product index over ``vectors`` (N, D) float16/float32 L2-normalised (may be memory-mapped).
 
     Returns (index, description). IVF: ``nlist`` defaults to about 2 * sqrt(N) lists (trained on
@@ -46,8 +47,7 @@ def build_index(vectors: np.ndarray, nlist: int | None = None, nprobe: int | Non
     else:
         nlist = nlist or int(2 ** round(math.log2(2 * math.sqrt(n))))
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_fp16,
-                                              faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
         sample = np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))
         index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
@@ -63,8 +63,9 @@ def build_index(vectors: np.ndarray, nlist: int | None = None, nprobe: int | Non
     return index, description
 
 
-def semantic_pairs(vectors: np.ndarray, threshold: float, k: int = 16, index: tuple[faiss.Index, str] | None = None,
-                   **index_options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def semantic_pairs(
+    vectors: np.ndarray, threshold: float, k: int = 16, index: tuple[faiss.Index, str] | None = None, **index_options
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs (i < j) whose cosine similarity is at least ``threshold``.
 
     vectors : (N, D) float16 or float32, rows L2-normalised. Returns (i, j, similarity): two
@@ -153,5 +154,5 @@ def whiten(vectors: np.ndarray, mean: np.ndarray, projection: np.ndarray) -> np.
     out = np.empty((len(vectors), projection.shape[1]), dtype=np.float16)
     for start in range(0, len(vectors), CHUNK):
         w = (_float32(vectors, start, start + CHUNK) - mean) @ projection
-        out[start:start + len(w)] = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+        out[start : start + len(w)] = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
     return out

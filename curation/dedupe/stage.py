@@ -24,8 +24,8 @@ from ..catalog import open_catalog, staged_catalog
 from ..config import DedupeConfig, load_config
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import CurationError
-from ..progress import progress
 from ..images.stage import background_rgb
+from ..progress import progress
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates
@@ -68,8 +68,9 @@ def pick_representative(members: list[int], info: dict[int, tuple], rule: str) -
     return max(parents, key=lambda p: (info[p][0], -p)) if parents else largest
 
 
-def group_posts(post_ids: list[int], edges: pl.DataFrame, cfg: DedupeConfig,
-                info: dict[int, tuple]) -> dict[int, tuple[int, bool]]:
+def group_posts(
+    post_ids: list[int], edges: pl.DataFrame, cfg: DedupeConfig, info: dict[int, tuple]
+) -> dict[int, tuple[int, bool]]:
     """post_id -> (group_id, is_representative) for posts in groups of two or more; the group
     id is its representative's post id. ``edges``: rows of EDGE_SCHEMA."""
     uf = UnionFind(post_ids)
@@ -103,8 +104,9 @@ def _draw_sheets(workspace: Path, groups: dict[int, tuple[int, bool]], edges: pl
         how.setdefault(b, label)
     for gid, posts in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:count]:
         ordered = [gid] + [p for p in sorted(posts) if p != gid]
-        contact_sheet([(p, paths.get(p), "representative" if p == gid else how.get(p, "")) for p in ordered],
-                      folder / f"group_{gid}.png")
+        contact_sheet(
+            [(p, paths.get(p), "representative" if p == gid else how.get(p, "")) for p in ordered], folder / f"group_{gid}.png"
+        )
 
 
 def run_dedupe(workspace: Path | str) -> DedupeReport:
@@ -139,16 +141,24 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             thumb_phash=np.array([r[20] or 0 for r in rows], dtype=np.uint64),
             unpadded_phash=np.array([r[21] or 0 for r in rows], dtype=np.uint64),
         )
-        radii = Radii(phash=cfg.phash_radius, dhash=cfg.dhash_radius, close_phash=cfg.close_phash_radius,
-                      close_dhash=cfg.close_dhash_radius, mirror=cfg.mirror_radius, background=cfg.background_radius,
-                      background_dhash=cfg.background_dhash_radius, opaque_background=cfg.opaque_background_radius)
+        radii = Radii(
+            phash=cfg.phash_radius,
+            dhash=cfg.dhash_radius,
+            close_phash=cfg.close_phash_radius,
+            close_dhash=cfg.close_dhash_radius,
+            mirror=cfg.mirror_radius,
+            background=cfg.background_radius,
+            background_dhash=cfg.background_dhash_radius,
+            opaque_background=cfg.opaque_background_radius,
+        )
         thumbs = Thumbnails(cat, table)
         hash_edges = confirm_mirrors(thumbs, table, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         rows_out += near_flat_edges(thumbs, table, cfg, {(a, b) for a, b in hash_edges})
         if cfg.composite:
-            rows_out += composite_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out},
-                                        background_grey(background_rgb(config.images)))
+            rows_out += composite_edges(
+                thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out}, background_grey(background_rgb(config.images))
+            )
         if cfg.align:
             rows_out += hash_aligned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
         if cfg.semantic:
@@ -161,7 +171,9 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         groups = group_posts(ids.tolist(), edges, cfg, info)
         group_frame = pl.DataFrame(
             [(pid, gid, rep) for pid, (gid, rep) in sorted(groups.items())],
-            schema={"post_id": pl.Int64, "group_id": pl.Int64, "is_representative": pl.Boolean}, orient="row")
+            schema={"post_id": pl.Int64, "group_id": pl.Int64, "is_representative": pl.Boolean},
+            orient="row",
+        )
         cat.con.register("new_dup_edges", edges.to_arrow())
         cat.con.register("new_dup_groups", group_frame.to_arrow())
         cat.run("marts/dup_tables")
@@ -201,11 +213,17 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     embedder = configured_embedder_id(config.embed)
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
     if not has.any():
-        raise CurationError(f"{workspace}: no embeddings from {config.embed.model} yet; run `curate embed {workspace}` "
-                            "first, or set [dedupe] semantic = false")
+        raise CurationError(
+            f"{workspace}: no embeddings from {config.embed.model} yet; run `curate embed {workspace}` "
+            "first, or set [dedupe] semantic = false"
+        )
     if (~has).any():
-        log.warning("%d of %d posts have no embedding from %s (run `curate embed`); they get hash edges only",
-                    int((~has).sum()), len(has), embedder)
+        log.warning(
+            "%d of %d posts have no embedding from %s (run `curate embed`); they get hash edges only",
+            int((~has).sum()),
+            len(has),
+            embedder,
+        )
     where = np.flatnonzero(has)
     usable = t.information[where] >= cfg.min_information
     where, vectors = where[usable], vectors[usable]
@@ -233,8 +251,10 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
         ids = ids.ravel()
         ok = (ids >= 0) & (ids != q)
         candidates += list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
-    out = [(*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
-           for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())]
+    out = [
+        (*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
+        for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())
+    ]
     return out, candidates
 
 
@@ -249,25 +269,38 @@ def _in_family(t: HashTable, i: int, j: int, kind: str) -> str:
     return "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else kind
 
 
-def _aligned_rows(thumbs: "Thumbnails", t: HashTable, pairs: list[tuple[int, int]], limits: AlignLimits,
-                  distance: dict[tuple[int, int], int] | None = None, same_canvas_too: bool = False) -> list[tuple]:
+def _aligned_rows(
+    thumbs: Thumbnails,
+    t: HashTable,
+    pairs: list[tuple[int, int]],
+    limits: AlignLimits,
+    distance: dict[tuple[int, int], int] | None = None,
+    same_canvas_too: bool = False,
+) -> list[tuple]:
     """Edge rows for the row pairs that align (:func:`curation.dedupe.align.aligned_pairs`),
     their thumbnails read ``ALIGN_CHUNK`` pairs at a time; ``distance``: the Hamming distance
     that proposed each pair, kept beside the correlation."""
     out = []
     with progress("aligning candidate pairs", len(pairs)) as advance:
         for start in range(0, len(pairs), ALIGN_CHUNK):
-            chunk = pairs[start:start + ALIGN_CHUNK]
+            chunk = pairs[start : start + ALIGN_CHUNK]
             for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits, same_canvas_too):
-                out.append((*_posts(t, i, j), _in_family(t, i, j, "aligned"),
-                            None if distance is None else int(distance[(i, j)]), round(score, 4)))
+                out.append(
+                    (
+                        *_posts(t, i, j),
+                        _in_family(t, i, j, "aligned"),
+                        None if distance is None else int(distance[(i, j)]),
+                        round(score, 4),
+                    )
+                )
             advance(len(chunk))
     log.info("%d of %d candidate pairs align", len(out), len(pairs))
     return out
 
 
-def aligned_edges(thumbs: "Thumbnails", t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple],
-                  cfg: DedupeConfig) -> list[tuple]:
+def aligned_edges(
+    thumbs: Thumbnails, t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple], cfg: DedupeConfig
+) -> list[tuple]:
     """Edge rows (post_a, post_b, "aligned", None, correlation) for candidate pairs (row indices
     of ``t``, from :func:`semantic_edges`) not already joined by a hash edge, where one
     picture lies inside the other at the same scale (a crop, a padded copy, a transparent
@@ -278,8 +311,9 @@ def aligned_edges(thumbs: "Thumbnails", t: HashTable, candidates: list[tuple[int
     return _aligned_rows(thumbs, t, todo, limits)
 
 
-def confirm_mirrors(thumbs: "Thumbnails", t: HashTable, edges: dict[tuple[int, int], tuple[str, int]],
-                    threshold: float) -> dict[tuple[int, int], tuple[str, int]]:
+def confirm_mirrors(
+    thumbs: Thumbnails, t: HashTable, edges: dict[tuple[int, int], tuple[str, int]], threshold: float
+) -> dict[tuple[int, int], tuple[str, int]]:
     """``edges`` less the ``mirror`` edges whose pixels disagree: one post's thumbnail mirrored
     must agree with the other's (:func:`curation.dedupe.align.agreement`) to ``threshold``.
     Many drawings are nearly symmetric (a figure in the middle), so the mirror of one hashes
@@ -297,7 +331,7 @@ def confirm_mirrors(thumbs: "Thumbnails", t: HashTable, edges: dict[tuple[int, i
     return {pair: edge for pair, edge in edges.items() if pair not in refused}
 
 
-def hash_aligned_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
+def hash_aligned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
     """Edge rows (post_a, post_b, "aligned", distance, correlation) for pairs whose hashes come near
     (:func:`curation.dedupe.edges.alignment_candidates`: pHash within ``align_hash_radius``,
     whitened backgrounds within ``align_background_radius``) and whose pixels align to
@@ -305,28 +339,35 @@ def hash_aligned_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, jo
     Hamming distance that proposed them is kept beside the correlation, and they count as hash
     evidence (they need no embeddings)."""
     best: dict[tuple[int, int], tuple[int, int, int]] = {}
-    for i, j, dist in alignment_candidates(t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius,
-                                           cfg.near_flat_floor):
+    for i, j, dist in alignment_candidates(
+        t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius, cfg.near_flat_floor
+    ):
         key = _posts(t, i, j)
         if key not in joined and (key not in best or dist < best[key][2]):
             best[key] = (i, j, dist)
     # stricter than for embedding-proposed pairs: hashes near each other also bring different
     # drawings of one layout, which align at up to ~0.966 on the calibration boards
-    limits = AlignLimits(threshold=cfg.align_hash_threshold, masked_threshold=cfg.align_masked_threshold,
-                         overlay_area=cfg.overlay_area, min_std=HASH_ALIGN_STD, canvas_min_std=NEAR_FLAT_STD)
+    limits = AlignLimits(
+        threshold=cfg.align_hash_threshold,
+        masked_threshold=cfg.align_masked_threshold,
+        overlay_area=cfg.overlay_area,
+        min_std=HASH_ALIGN_STD,
+        canvas_min_std=NEAR_FLAT_STD,
+    )
     distance = {(i, j): d for i, j, d in best.values()}
     return _aligned_rows(thumbs, t, list(distance), limits, distance, same_canvas_too=True)
 
 
-def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
+def near_flat_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
     """Hash edge rows (post_a, post_b, "perceptual" or "mirror", distance, None) between near-flat pictures
     (information between ``near_flat_floor`` and ``min_information``) whose hashes are within
     ``near_flat_radius`` and whose thumbnails agree (same canvas, or one inside the other) to at
     least ``near_flat_threshold``."""
     if cfg.near_flat_floor >= cfg.min_information:
         return []
-    candidates = near_flat_candidates(t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius,
-                                      max(cfg.near_flat_radius, cfg.close_dhash_radius))
+    candidates = near_flat_candidates(
+        t, cfg.min_information, cfg.near_flat_floor, cfg.near_flat_radius, max(cfg.near_flat_radius, cfg.close_dhash_radius)
+    )
     loaded = thumbs.of(k for i, j, _, _ in candidates for k in (i, j))
     limits = AlignLimits(threshold=cfg.near_flat_threshold, min_std=NEAR_FLAT_STD)
     out = []
@@ -341,12 +382,14 @@ def near_flat_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
     return out
 
 
-def composite_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]],
-                    background: float) -> list[tuple]:
+def composite_edges(
+    thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]], background: float
+) -> list[tuple]:
     """Edge rows (post_a, post_b, "composite", disagreeing thumbnail pixels, correlation) between a
     transparent post and the opaque posts of the same width and height that are it flattened on
     one colour (:mod:`curation.dedupe.composite`); pairs already joined are left out. Posts are
     compared one canvas size at a time, ``COMPOSITE_CHUNK`` opaque thumbnails at once."""
+
     def size(k: int) -> tuple[int, int]:
         return int(t.width[k]), int(t.height[k])
 
@@ -357,8 +400,12 @@ def composite_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
     for k in np.flatnonzero(~t.has_alpha & (t.width > 0)):
         if size(k) in originals_by_size:
             opaque_by_size.setdefault(size(k), []).append(int(k))
-    limits = CompositeLimits(tolerance=cfg.composite_tolerance, max_disagree=cfg.composite_max_disagree,
-                             threshold=cfg.composite_threshold, min_contrast=cfg.composite_min_contrast)
+    limits = CompositeLimits(
+        tolerance=cfg.composite_tolerance,
+        max_disagree=cfg.composite_max_disagree,
+        threshold=cfg.composite_threshold,
+        min_contrast=cfg.composite_min_contrast,
+    )
     out, compared = [], 0
     todo = {wh: ks for wh, ks in originals_by_size.items() if wh in opaque_by_size}
     with progress("transparent posts vs opaque posts of their size", sum(map(len, todo.values()))) as advance:
@@ -366,9 +413,9 @@ def composite_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
             loaded = thumbs.of(originals)
             opaque = opaque_by_size[wh]
             for start in range(0, len(opaque), COMPOSITE_CHUNK):
-                chunk_thumbs = thumbs.of(opaque[start:start + COMPOSITE_CHUNK])
+                chunk_thumbs = thumbs.of(opaque[start : start + COMPOSITE_CHUNK])
                 by_shape: dict[tuple[int, int], list[int]] = {}  # thumbnails of one file size can differ by a pixel
-                for k in opaque[start:start + COMPOSITE_CHUNK]:
+                for k in opaque[start : start + COMPOSITE_CHUNK]:
                     if k in chunk_thumbs:
                         by_shape.setdefault(chunk_thumbs[k].grey.shape, []).append(k)
                 stacks = {shape: Copies.of([chunk_thumbs[k] for k in rows]) for shape, rows in by_shape.items()}
@@ -376,7 +423,9 @@ def composite_edges(thumbs: "Thumbnails", t: HashTable, cfg: DedupeConfig, joine
                     rows = by_shape.get(loaded[i].grey.shape, []) if i in loaded else []
                     compared += len(rows)
                     if rows:
-                        for n, disagree, correlation in composite_scores(loaded[i], stacks[loaded[i].grey.shape], background, limits):
+                        for n, disagree, correlation in composite_scores(
+                            loaded[i], stacks[loaded[i].grey.shape], background, limits
+                        ):
                             j = rows[n]
                             if _posts(t, i, j) not in joined:
                                 out.append((*_posts(t, i, j), _in_family(t, i, j, "composite"), disagree, round(correlation, 4)))
@@ -412,11 +461,13 @@ class Thumbnails:
         return out
 
 
-def thumb_from(thumb: bytes | None, alpha: bytes | None, thumb_width: int | None, width: int | None,
-               height: int | None) -> Thumb | None:
+def thumb_from(
+    thumb: bytes | None, alpha: bytes | None, thumb_width: int | None, width: int | None, height: int | None
+) -> Thumb | None:
     """A :class:`Thumb` from its stored columns (None when the file has no thumbnail)."""
     if thumb is None or not thumb_width or not width or not height:
         return None
     grey = np.frombuffer(thumb, dtype=np.uint8).reshape(-1, thumb_width)
-    return Thumb(grey, None if alpha is None else np.frombuffer(alpha, dtype=np.uint8).reshape(grey.shape),
-                 int(width), int(height))
+    return Thumb(
+        grey, None if alpha is None else np.frombuffer(alpha, dtype=np.uint8).reshape(grey.shape), int(width), int(height)
+    )

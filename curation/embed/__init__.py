@@ -4,5 +4,14 @@ from .models import Embedder, EmbedderSpec, embedder_id, load_embedder
 from .stage import EmbedReport, configured_embedder_id, load_vectors, run_embed
 from .store import EmbeddingStore
 
-__all__ = ["Embedder", "EmbedderSpec", "EmbedReport", "EmbeddingStore", "configured_embedder_id", "embedder_id",
-           "load_embedder", "load_vectors", "run_embed"]
+__all__ = [
+    "Embedder",
+    "EmbedderSpec",
+    "EmbedReport",
+    "EmbeddingStore",
+    "configured_embedder_id",
+    "embedder_id",
+    "load_embedder",
+    "load_vectors",
+    "run_embed",
+]

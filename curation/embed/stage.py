@@ -84,9 +84,15 @@ def batches(paths: list[str], embedder: Embedder, batch_size: int, workers: int)
     """Yield (indices, (B, 3, S, S) float32 tensor or None, [(index, error)]) in input order."""
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(ImageFiles(paths, embedder.preprocess), batch_size=batch_size, num_workers=workers,
-                        collate_fn=collate_images, prefetch_factor=4 if workers else None,
-                        pin_memory=embedder.device == "cuda", multiprocessing_context=worker_context(workers))
+    loader = DataLoader(
+        ImageFiles(paths, embedder.preprocess),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=collate_images,
+        prefetch_factor=4 if workers else None,
+        pin_memory=embedder.device == "cuda",
+        multiprocessing_context=worker_context(workers),
+    )
     yield from loader
 
 
@@ -133,8 +139,13 @@ def plan_embed(workspace: Path | str, parts: int = 1) -> tuple[str, int, list[Em
     return embedder, cached, out
 
 
-def embed_part(workspace: Path | str, part: EmbedPart, embedder: Embedder | None = None, index: bool = True,
-               loader_workers: int | None = None) -> EmbedReport:
+def embed_part(
+    workspace: Path | str,
+    part: EmbedPart,
+    embedder: Embedder | None = None,
+    index: bool = True,
+    loader_workers: int | None = None,
+) -> EmbedReport:
     """Embed one part's files into new shard files and index each shard as it completes.
 
     Indexing goes straight into the catalog (not a staged copy): a shard enters the
@@ -186,15 +197,17 @@ def embed_part(workspace: Path | str, part: EmbedPart, embedder: Embedder | None
     finally:
         if cat is not None:
             cat.close()
-    log.info("embedded %d files in %.1fs (%.1f/s) with %s", report.embedded, report.seconds,
-             report.images_per_second, embedder.id)
+    log.info(
+        "embedded %d files in %.1fs (%.1f/s) with %s", report.embedded, report.seconds, report.images_per_second, embedder.id
+    )
     return report
 
 
 def _record_rejects(cat, embedder_id: str, failed: list[tuple[str, str]], md5_of: dict[str, str]) -> None:
     if failed:
-        rejects = pl.DataFrame({"md5": [md5_of[p] for p, _ in failed], "path": [p for p, _ in failed],
-                                "error": [e for _, e in failed]})
+        rejects = pl.DataFrame(
+            {"md5": [md5_of[p] for p, _ in failed], "path": [p for p, _ in failed], "error": [e for _, e in failed]}
+        )
         cat.con.register("new_embed_rejects", rejects.to_arrow())
         cat.run("marts/embed_rejects_add", embedder=embedder_id)
         cat.con.unregister("new_embed_rejects")
@@ -233,8 +246,10 @@ def load_vectors(workspace: Path | str, cat, embedder_id: str, md5s: list[str]) 
     """Vectors for ``md5s`` (N,) -> (has (N,) bool, vectors (M, D) float16 for the M files that have one, in order)."""
     store = EmbeddingStore(Path(workspace), embedder_id)
     cat.con.register("wanted_md5", pl.DataFrame({"md5": md5s, "pos": np.arange(len(md5s))}).to_arrow())
-    rows = cat.rows("SELECT w.pos, e.shard, e.row FROM wanted_md5 w JOIN embeddings e ON e.md5 = w.md5 "
-                    "AND e.embedder = ? ORDER BY w.pos", [embedder_id])
+    rows = cat.rows(
+        "SELECT w.pos, e.shard, e.row FROM wanted_md5 w JOIN embeddings e ON e.md5 = w.md5 AND e.embedder = ? ORDER BY w.pos",
+        [embedder_id],
+    )
     cat.con.unregister("wanted_md5")
     has = np.zeros(len(md5s), dtype=bool)
     has[[r[0] for r in rows]] = True

@@ -61,7 +61,8 @@ class EmbeddingStore:
         cat.con.execute(
             "INSERT OR REPLACE INTO embeddings SELECT unnest($md5) AS md5, $embedder AS embedder, $shard AS shard, "
             "unnest(range(len($md5))) AS row",
-            {"md5": md5s, "embedder": self.embedder_id, "shard": shard})
+            {"md5": md5s, "embedder": self.embedder_id, "shard": shard},
+        )
 
     def shard(self, shard: int) -> np.ndarray:
         """(n, D) float16, memory-mapped."""

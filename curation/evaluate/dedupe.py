@@ -53,9 +53,14 @@ class KindScore:
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
 
-def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str = "both",
-                    min_similarity: float | None = None, min_alignment: float | None = None,
-                    min_masked_alignment: float | None = None) -> list[KindScore]:
+def evaluate_dedupe(
+    workspace: Path | str,
+    truth_dir: Path | str,
+    signals: str = "both",
+    min_similarity: float | None = None,
+    min_alignment: float | None = None,
+    min_masked_alignment: float | None = None,
+) -> list[KindScore]:
     if signals not in SIGNALS:
         raise ValueError(f"signals must be one of {SIGNALS}, not {signals!r}")
     truth = read_truth(Path(truth_dir), "duplicates")
@@ -63,9 +68,12 @@ def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str =
     with open_catalog(workspace, read_only=True) as cat:
         considered = {r[0] for r in cat.run("marts/dedupe_inputs").fetchall()}
         transparent = {r[0] for r in cat.rows("SELECT post_id FROM images WHERE has_alpha")}
-        edges = [(a, b, k) for a, b, k, dist, sim in cat.rows("SELECT post_a, post_b, kind, distance, similarity FROM dup_edges")
-                 if (signals == "both" or (dist is not None) == (signals == "hashes"))
-                 and _kept(k, sim, a in transparent or b in transparent, min_similarity, min_alignment, min_masked_alignment)]
+        edges = [
+            (a, b, k)
+            for a, b, k, dist, sim in cat.rows("SELECT post_a, post_b, kind, distance, similarity FROM dup_edges")
+            if (signals == "both" or (dist is not None) == (signals == "hashes"))
+            and _kept(k, sim, a in transparent or b in transparent, min_similarity, min_alignment, min_masked_alignment)
+        ]
     linked = {(a, b) for a, b, _ in edges}
     uf = UnionFind(sorted(considered))
     for a, b, kind in edges:
@@ -81,18 +89,30 @@ def evaluate_dedupe(workspace: Path | str, truth_dir: Path | str, signals: str =
     scores = []
     kinds = sorted({k for k in truth["kind"] if k != "original"})
     for kind in kinds + ["all"]:
-        pairs = [(p, s) for p, k, s in truth.select("post_id", "kind", "source_post_id").iter_rows()
-                 if k != "original" and (kind == "all" or k == kind) and p in considered and s in considered]
-        found = sum(1 for p, s in pairs if (p in group and group.get(p) == group.get(s))
-                    or (kind_of.get(p) == "variant" and tuple(sorted((p, s))) in linked))
+        pairs = [
+            (p, s)
+            for p, k, s in truth.select("post_id", "kind", "source_post_id").iter_rows()
+            if k != "original" and (kind == "all" or k == kind) and p in considered and s in considered
+        ]
+        found = sum(
+            1
+            for p, s in pairs
+            if (p in group and group.get(p) == group.get(s)) or (kind_of.get(p) == "variant" and tuple(sorted((p, s))) in linked)
+        )
         touching = [pr for pr in predicted if kind == "all" or kind_of.get(pr[0]) == kind or kind_of.get(pr[1]) == kind]
         correct = sum(1 for a, b in touching if a in truth_group and truth_group.get(a) == truth_group.get(b))
         scores.append(KindScore(kind, len(pairs), found, len(touching), correct))
     return scores
 
 
-def _kept(kind: str, similarity: float | None, masked: bool, min_similarity: float | None,
-          min_alignment: float | None, min_masked_alignment: float | None) -> bool:
+def _kept(
+    kind: str,
+    similarity: float | None,
+    masked: bool,
+    min_similarity: float | None,
+    min_alignment: float | None,
+    min_masked_alignment: float | None,
+) -> bool:
     """Whether an edge passes the thresholds being scored (edges without a similarity always do)."""
     if similarity is None or kind == "composite":  # composites are judged by their own limits, not swept
         return True

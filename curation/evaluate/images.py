@@ -20,7 +20,10 @@ def evaluate_images(workspace: Path | str, truth_dir: Path | str) -> ImagesScore
     bad = read_truth(Path(truth_dir), "bad_files")
     with open_catalog(workspace, read_only=True) as cat:
         status = dict(cat.rows("SELECT post_id, status FROM images"))
-    rows = [(pid, problem, expected, status[pid]) for pid, problem, expected in
-            bad.select("post_id", "problem", "expected_status").iter_rows() if pid in status]
+    rows = [
+        (pid, problem, expected, status[pid])
+        for pid, problem, expected in bad.select("post_id", "problem", "expected_status").iter_rows()
+        if pid in status
+    ]
     wrong = tuple(r for r in rows if r[2] != r[3])
     return ImagesScore(len(rows), len(rows) - len(wrong), wrong)

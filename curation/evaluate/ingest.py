@@ -22,8 +22,11 @@ class IngestScore:
 
     @property
     def ok(self) -> bool:
-        return (self.posts_found == self.posts_expected == self.tags_exact
-                and self.quirk_rows_rejected == self.quirk_rows_expected and self.other_rejects == 0)
+        return (
+            self.posts_found == self.posts_expected == self.tags_exact
+            and self.quirk_rows_rejected == self.quirk_rows_expected
+            and self.other_rejects == 0
+        )
 
 
 def read_truth(truth_dir: Path, name: str) -> pl.DataFrame:
@@ -43,13 +46,18 @@ def evaluate_ingest(workspace: Path | str, truth_dir: Path | str) -> IngestScore
     for pid, tag, change in noise.iter_rows():
         expected[pid].discard(tag) if change == "missing" else expected[pid].add(tag)
     with open_catalog(workspace, read_only=True) as cat:
-        got = {pid: set(tags) for pid, tags in cat.rows(
-            "SELECT post_id, list(t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id")}
+        got = {
+            pid: set(tags)
+            for pid, tags in cat.rows("SELECT post_id, list(t.name) FROM post_tags JOIN tags t USING (tag_id) GROUP BY post_id")
+        }
         found = {r[0] for r in cat.rows("SELECT post_id FROM posts")}
         rejects = cat.rows("SELECT reason FROM ingest_rejects")
     no_id = sum(r[0] == "row without id" for r in rejects)
     return IngestScore(
-        posts_expected=len(expected), posts_found=len(found & set(expected)),
+        posts_expected=len(expected),
+        posts_found=len(found & set(expected)),
         tags_exact=sum(got.get(pid, set()) == tags for pid, tags in expected.items()),
-        quirk_rows_expected=quirks.height, quirk_rows_rejected=no_id, other_rejects=len(rejects) - no_id,
+        quirk_rows_expected=quirks.height,
+        quirk_rows_rejected=no_id,
+        other_rejects=len(rejects) - no_id,
     )

@@ -18,6 +18,7 @@ import polars as pl
 
 from ..catalog import open_catalog
 from ..errors import CurationError
+from ..tags import canonicaliser
 from .ingest import read_truth
 
 BANDS = ((0, 100, "top 100 tags"), (100, 1000, "tags 100-999"), (1000, 10**9, "tags 1000+"))
@@ -53,28 +54,35 @@ def evaluate_suggestions(workspace: Path | str, truth_dir: Path | str, ks=(10, 1
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("suggestions"):
             raise CurationError(f"{workspace}: no suggestions yet; run `curate suggest {workspace}` first")
-        suggestions = pl.from_arrow(cat.con.sql("SELECT rank, post_id, tag, action FROM suggestions ORDER BY rank").to_arrow_table())
+        suggestions = pl.from_arrow(
+            cat.con.sql("SELECT rank, post_id, tag, action FROM suggestions ORDER BY rank").to_arrow_table()
+        )
         tags = {r[0] for r in cat.rows("SELECT name FROM suggest_scope_tags")}
         posts = {r[0] for r in cat.rows("SELECT post_id FROM suggest_scope_posts")}
-        aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
+        canonical = canonicaliser(cat)
         rank_of_tag = {n: i for i, (n,) in enumerate(cat.rows("SELECT name FROM selected_tags ORDER BY count DESC, name"))}
-    planted = {(int(p), aliases.get(t, t), "add" if c == "missing" else "remove")
-               for p, t, c in noise.select("post_id", "tag", "change").iter_rows()}
+    planted = {
+        (int(p), canonical(t), "add" if c == "missing" else "remove")
+        for p, t, c in noise.select("post_id", "tag", "change").iter_rows()
+    }
     planted = {x for x in planted if x[0] in posts and x[1] in tags}
     out = []
     for action in ("add", "remove"):
         for lo, hi, band in ((0, 10**9, "all"),) + BANDS:
             in_band = {x for x in planted if x[2] == action and lo <= rank_of_tag.get(x[1], 10**9) < hi}
-            ranked = suggestions.filter((pl.col("action") == action) & pl.col("tag").map_elements(
-                lambda t: lo <= rank_of_tag.get(t, 10**9) < hi, return_dtype=pl.Boolean))
+            ranked = suggestions.filter(
+                (pl.col("action") == action)
+                & pl.col("tag").map_elements(
+                    lambda t, lo=lo, hi=hi: lo <= rank_of_tag.get(t, 10**9) < hi, return_dtype=pl.Boolean
+                )
+            )
             hits = np.array([(p, t, action) in in_band for p, t in ranked.select("post_id", "tag").iter_rows()], dtype=bool)
             precision_at, ap = ranked_scores(hits, len(in_band), ks)
             out.append(SuggestScore(action, band, len(in_band), ranked.height, int(hits.sum()), precision_at, ap))
     return out
 
 
-def oracle_probabilities(workspace: Path | str, truth_dir: Path | str, seed: int = 0, strength: float = 8.0,
-                         chunk: int = 10_000):
+def oracle_probabilities(workspace: Path | str, truth_dir: Path | str, seed: int = 0, strength: float = 8.0, chunk: int = 10_000):
     """A benchmark tagger that knows the truth, blurred: for every selected post with a usable
     file and every label tag, a probability drawn from Beta(strength, 2) when the board's true
     tags hold the tag and from Beta(1, strength) when not.
@@ -85,8 +93,8 @@ def oracle_probabilities(workspace: Path | str, truth_dir: Path | str, seed: int
     with open_catalog(workspace, read_only=True) as cat:
         posts = np.array([r[0] for r in cat.run("marts/tagger_posts").fetchall()], dtype=np.int64)
         tags = [r[0] for r in cat.rows("SELECT name FROM selected_tags ORDER BY count DESC, name")]
-        aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
-    true = {int(p): {aliases.get(t, t) for t in ts} for p, ts in truth.iter_rows()}
+        canonical = canonicaliser(cat)
+    true = {int(p): {canonical(t) for t in ts} for p, ts in truth.iter_rows()}
     column = {t: j for j, t in enumerate(tags)}
 
     def chunks():
@@ -103,14 +111,15 @@ def oracle_probabilities(workspace: Path | str, truth_dir: Path | str, seed: int
     return posts, tags, chunks()
 
 
-def oracle_predictions(workspace: Path | str, truth_dir: Path | str, out: Path, seed: int = 0,
-                       strength: float = 8.0) -> Path:
+def oracle_predictions(workspace: Path | str, truth_dir: Path | str, out: Path, seed: int = 0, strength: float = 8.0) -> Path:
     """The oracle tagger of :func:`oracle_probabilities` as a parquet (``post_id``, list column
     ``probabilities``) plus ``<out>.tags.csv``, for `curate score --predictions`: what suggestions
     reach with near-perfect probabilities (a ceiling for the method, apart from the tagger)."""
     posts, tags, chunks = oracle_probabilities(workspace, truth_dir, seed, strength)
     p = np.concatenate([probabilities for _, probabilities in chunks]) if len(posts) else np.zeros((0, len(tags)), np.float32)
-    frame = pl.DataFrame({"post_id": posts, "probabilities": list(p)}, schema={"post_id": pl.Int64, "probabilities": pl.List(pl.Float32)})
+    frame = pl.DataFrame(
+        {"post_id": posts, "probabilities": list(p)}, schema={"post_id": pl.Int64, "probabilities": pl.List(pl.Float32)}
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(out)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from scipy import ndimage
 from PIL import Image, ImageChops, ImageFilter
+from scipy import ndimage
 
 BORDER_TOLERANCE = 24  # max channel difference from the corner colour still counted as border
 LAYER_CONTRAST = 96  # colour difference between two trimmed layers across which a blended line is shaved
@@ -222,8 +222,12 @@ def whiten_flat_background(rgb: Image.Image, tolerance: int = FLAT_TOLERANCE) ->
     same drawing with transparency flattened on white then look alike. None too when less than
     ``MIN_FOREGROUND`` of the picture is left."""
     w, h = rgb.size
-    patches = np.stack([np.asarray(rgb.crop(box), dtype=np.float32).reshape(-1, 3).mean(axis=0)  # (4, 3)
-                        for box in ((0, 0, 2, 2), (w - 2, 0, w, 2), (0, h - 2, 2, h), (w - 2, h - 2, w, h))])
+    patches = np.stack(
+        [
+            np.asarray(rgb.crop(box), dtype=np.float32).reshape(-1, 3).mean(axis=0)  # (4, 3)
+            for box in ((0, 0, 2, 2), (w - 2, 0, w, 2), (0, h - 2, 2, h), (w - 2, h - 2, w, h))
+        ]
+    )
     if np.abs(patches - patches[0]).max() > tolerance + 8:
         return None  # most pictures stop here, before the blur
     smooth = rgb.filter(ImageFilter.BoxBlur(1))  # grain averaged out
@@ -258,9 +262,13 @@ def thumbnail(picture: Image.Image, alpha: Image.Image | None) -> dict[str, byte
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))) if scale < 1 else picture.size
     grey = picture.convert("L").resize(size, Image.Resampling.BOX)
     _, low = _low_frequencies(grey)
-    return {"thumb": grey.tobytes(), "thumb_width": size[0], "thumb_phash": _pack(low > np.median(low)),
-            "thumb_alpha": None if alpha is None else alpha.resize(size, Image.Resampling.BOX).tobytes(),
-            "unpadded_phash": unpadded_phash(np.asarray(grey))}
+    return {
+        "thumb": grey.tobytes(),
+        "thumb_width": size[0],
+        "thumb_phash": _pack(low > np.median(low)),
+        "thumb_alpha": None if alpha is None else alpha.resize(size, Image.Resampling.BOX).tobytes(),
+        "unpadded_phash": unpadded_phash(np.asarray(grey)),
+    }
 
 
 def uniform_margins(grey: np.ndarray, tolerance: int = PADDING_TOLERANCE) -> tuple[int, int, int, int]:
@@ -280,8 +288,12 @@ def uniform_margins(grey: np.ndarray, tolerance: int = PADDING_TOLERANCE) -> tup
     h, w = grey.shape
     row_lo, row_hi = grey.min(axis=1).tolist(), grey.max(axis=1).tolist()  # (h,) each
     col_lo, col_hi = grey.min(axis=0).tolist(), grey.max(axis=0).tolist()  # (w,) each
-    return (run(row_lo[: h // 3], row_hi[: h // 3]), run(row_lo[::-1][: h // 3], row_hi[::-1][: h // 3]),
-            run(col_lo[: w // 3], col_hi[: w // 3]), run(col_lo[::-1][: w // 3], col_hi[::-1][: w // 3]))
+    return (
+        run(row_lo[: h // 3], row_hi[: h // 3]),
+        run(row_lo[::-1][: h // 3], row_hi[::-1][: h // 3]),
+        run(col_lo[: w // 3], col_hi[: w // 3]),
+        run(col_lo[::-1][: w // 3], col_hi[::-1][: w // 3]),
+    )
 
 
 def unpadded_phash(grey: np.ndarray) -> int:
@@ -294,14 +306,16 @@ def unpadded_phash(grey: np.ndarray) -> int:
     top, bottom, left, right = uniform_margins(grey)
     if top + bottom + left + right == 0:
         return 0
-    inner = grey[top:grey.shape[0] - bottom, left:grey.shape[1] - right]
+    inner = grey[top : grey.shape[0] - bottom, left : grey.shape[1] - right]
     if min(inner.shape) < 8:
         return 0
     _, low = _low_frequencies(Image.fromarray(np.ascontiguousarray(inner)))
     return _pack(low > np.median(low))
 
 
-def picture_hashes(img: Image.Image, background: tuple[int, int, int], transparent: bool) -> dict[str, int | float | bytes | None]:
+def picture_hashes(
+    img: Image.Image, background: tuple[int, int, int], transparent: bool
+) -> dict[str, int | float | bytes | None]:
     """Every perceptual hash of one decoded frame (``img``, any mode): the normalised picture's
     (:func:`perceptual_hashes`: alpha flattened on ``background``, reduced, borders trimmed) and
     ``bg_phash``/``bg_dhash``/``bg_information`` of the picture with its background turned white (transparency
@@ -330,7 +344,8 @@ def picture_hashes(img: Image.Image, background: tuple[int, int, int], transpare
     # would move a trimmed box.
     bg = None if whitened is None else perceptual_hashes(whitened)
     hashes["bg_phash"], hashes["bg_dhash"], hashes["bg_information"] = (
-        (bg["phash"], bg["dhash"], bg["information"]) if bg else (None, None, None))
+        (bg["phash"], bg["dhash"], bg["information"]) if bg else (None, None, None)
+    )
     black_whitened = None if on_black is None else whiten_flat_background(on_black)
     black = None if black_whitened is None else perceptual_hashes(black_whitened)
     hashes["bg_black_phash"], hashes["bg_black_dhash"] = (black["phash"], black["dhash"]) if black else (None, None)

@@ -64,8 +64,9 @@ def _decode_all_frames(img: Image.Image) -> tuple[int, Image.Image]:
     return frames, first
 
 
-def inspect_file(path: str | Path, max_pixels: int, background: tuple[int, int, int] = (255, 255, 255),
-                 jpeg_draft: bool = False) -> Inspection:
+def inspect_file(
+    path: str | Path, max_pixels: int, background: tuple[int, int, int] = (255, 255, 255), jpeg_draft: bool = False
+) -> Inspection:
     """Decode ``path`` fully (every frame), classify it, and hash it when it decodes.
 
     ``jpeg_draft``: a JPEG is decoded at the smallest power-of-two reduction (1/2 to 1/8) that

@@ -28,12 +28,35 @@ from .hashing import HASH_VERSION, unpadded_phash
 from .inspect import Inspection, inspect_file
 
 RESULT_SCHEMA = {
-    "post_id": pl.Int64, "md5": pl.Utf8, "path": pl.Utf8, "status": pl.Utf8, "width": pl.Int32, "height": pl.Int32,
-    "has_alpha": pl.Boolean, "frames": pl.Int32, "error": pl.Utf8, "file_md5": pl.Utf8, "format": pl.Utf8, "mode": pl.Utf8,
-    "pixel_sha256": pl.Utf8, "phash": pl.UInt64, "dhash": pl.UInt64, "phash_mirror": pl.UInt64, "dhash_mirror": pl.UInt64,
-    "information": pl.Float32, "bg_phash": pl.UInt64, "bg_dhash": pl.UInt64, "bg_information": pl.Float32,
-    "bg_black_phash": pl.UInt64, "bg_black_dhash": pl.UInt64, "thumb": pl.Binary, "thumb_alpha": pl.Binary,
-    "thumb_width": pl.Int16, "thumb_phash": pl.UInt64, "unpadded_phash": pl.UInt64, "hash_version": pl.Int32,
+    "post_id": pl.Int64,
+    "md5": pl.Utf8,
+    "path": pl.Utf8,
+    "status": pl.Utf8,
+    "width": pl.Int32,
+    "height": pl.Int32,
+    "has_alpha": pl.Boolean,
+    "frames": pl.Int32,
+    "error": pl.Utf8,
+    "file_md5": pl.Utf8,
+    "format": pl.Utf8,
+    "mode": pl.Utf8,
+    "pixel_sha256": pl.Utf8,
+    "phash": pl.UInt64,
+    "dhash": pl.UInt64,
+    "phash_mirror": pl.UInt64,
+    "dhash_mirror": pl.UInt64,
+    "information": pl.Float32,
+    "bg_phash": pl.UInt64,
+    "bg_dhash": pl.UInt64,
+    "bg_information": pl.Float32,
+    "bg_black_phash": pl.UInt64,
+    "bg_black_dhash": pl.UInt64,
+    "thumb": pl.Binary,
+    "thumb_alpha": pl.Binary,
+    "thumb_width": pl.Int16,
+    "thumb_phash": pl.UInt64,
+    "unpadded_phash": pl.UInt64,
+    "hash_version": pl.Int32,
 }
 
 
@@ -84,7 +107,9 @@ def background_rgb(cfg: ImagesConfig) -> tuple[int, int, int]:
     try:
         return ImageColor.getrgb(cfg.alpha_background)[:3]
     except ValueError:
-        raise ConfigError(f"[images] alpha_background = {cfg.alpha_background!r}: not a colour (try '#ffffff' or 'white')") from None
+        raise ConfigError(
+            f"[images] alpha_background = {cfg.alpha_background!r}: not a colour (try '#ffffff' or 'white')"
+        ) from None
 
 
 def apply_policy(status: str, inspection: Inspection, cfg: ImagesConfig) -> str:
@@ -136,10 +161,14 @@ def plan_images(workspace: Path | str) -> ImagesPlan:
         unchanged = cat.scalar("SELECT count(*) FROM selection") - len(todo)
         known = _known_inspections(cat)
     paths = [locate(pid, md5, ext, roots, cfg) for pid, md5, ext in todo]
-    return ImagesPlan(todo=[(pid, md5, str(p) if p else None) for (pid, md5, _), p in zip(todo, paths)],
-                      jobs=[(str(p) if p else None, cfg.max_pixels, background, cfg.jpeg_draft, known.get(md5))
-                            for p, (_, md5, _) in zip(paths, todo)],
-                      unchanged=unchanged)
+    return ImagesPlan(
+        todo=[(pid, md5, str(p) if p else None) for (pid, md5, _), p in zip(todo, paths)],
+        jobs=[
+            (str(p) if p else None, cfg.max_pixels, background, cfg.jpeg_draft, known.get(md5))
+            for p, (_, md5, _) in zip(paths, todo)
+        ],
+        unchanged=unchanged,
+    )
 
 
 def shard_plan(plan: ImagesPlan, shards: int) -> list[ImagesPlan]:
@@ -181,8 +210,9 @@ def commit_images(workspace: Path | str, rows: list[tuple], unchanged: int = 0) 
             cat.run("marts/images_upsert")
             cat.con.unregister("image_results")
         fill_unpadded_hashes(cat)
-        report.statuses = Counter(dict(cat.rows(
-            "SELECT status, count(*) FROM images WHERE post_id IN (SELECT post_id FROM selection) GROUP BY status")))
+        report.statuses = Counter(
+            dict(cat.rows("SELECT status, count(*) FROM images WHERE post_id IN (SELECT post_id FROM selection) GROUP BY status"))
+        )
     return report
 
 
@@ -229,8 +259,34 @@ def _known_inspections(cat) -> dict[str, Inspection]:
 
 def _row(post_id: int, md5: str | None, path: str | None, res: Inspection, cfg: ImagesConfig) -> tuple:
     r = res.as_row()
-    return (post_id, md5, str(path) if path else None, apply_policy(res.status, res, cfg), r["width"], r["height"],
-            r["has_alpha"], r["frames"], r["error"] or None, r["file_md5"], r["format"], r["mode"], r["pixel_sha256"],
-            r["phash"], r["dhash"], r["phash_mirror"], r["dhash_mirror"], r["information"], r["bg_phash"], r["bg_dhash"], r["bg_information"],
-            r["bg_black_phash"], r["bg_black_dhash"], r["thumb"], r["thumb_alpha"], r["thumb_width"], r["thumb_phash"],
-            r["unpadded_phash"], HASH_VERSION)
+    return (
+        post_id,
+        md5,
+        str(path) if path else None,
+        apply_policy(res.status, res, cfg),
+        r["width"],
+        r["height"],
+        r["has_alpha"],
+        r["frames"],
+        r["error"] or None,
+        r["file_md5"],
+        r["format"],
+        r["mode"],
+        r["pixel_sha256"],
+        r["phash"],
+        r["dhash"],
+        r["phash_mirror"],
+        r["dhash_mirror"],
+        r["information"],
+        r["bg_phash"],
+        r["bg_dhash"],
+        r["bg_information"],
+        r["bg_black_phash"],
+        r["bg_black_dhash"],
+        r["thumb"],
+        r["thumb_alpha"],
+        r["thumb_width"],
+        r["thumb_phash"],
+        r["unpadded_phash"],
+        HASH_VERSION,
+    )

@@ -36,7 +36,7 @@ def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop
     post ids are not written row by row: 20 M rows at board scale, 160 MB of fresh memory, which
     costs more on these machines than the kernel's own work."""
     post_runs, run_order, run_bounds, _ = grouped
-    rows = int(np.diff(run_bounds)[run_order[post_runs[start]:post_runs[stop]]].sum())
+    rows = int(np.diff(run_bounds)[run_order[post_runs[start] : post_runs[stop]]].sum())
     cap = rows + rows // 4 + 16
     post_rows = np.empty(stop - start, np.int64)
     out = (post_rows, np.empty(cap, np.int32), np.empty(cap, np.bool_), np.zeros(n_tags, np.int64))
@@ -51,8 +51,13 @@ def _canonical_range(grouped, tables, live, posts, n_tags: int, start: int, stop
     tagged = post_rows > 0  # a run-end encoding has no empty runs
     run_ends = np.cumsum(post_rows)[tagged]
     post_column = pa.RunEndEncodedArray.from_buffers(  # from_arrays would import pandas
-        POST_RUNS, int(run_ends[-1]) if len(run_ends) else 0, [None], 0, 0,
-        [arrow_array(run_ends), arrow_array(posts[start:stop][tagged])])
+        POST_RUNS,
+        int(run_ends[-1]) if len(run_ends) else 0,
+        [None],
+        0,
+        0,
+        [arrow_array(run_ends), arrow_array(posts[start:stop][tagged])],
+    )
     return post_column, out[1][:k], out[2][:k], out[3]
 
 
@@ -74,7 +79,7 @@ def int64s(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         array = array.cast(pa.int64())
     if not len(array):
         return np.zeros(0, np.int64)
-    return np.frombuffer(array.buffers()[1], np.int64, count=array.offset + len(array))[array.offset:]
+    return np.frombuffer(array.buffers()[1], np.int64, count=array.offset + len(array))[array.offset :]
 
 
 def int32_tag_ids(ids: np.ndarray) -> np.ndarray:
@@ -123,11 +128,11 @@ def _grouped_from_catalog(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndar
     list_offsets = np.asarray(lists.offsets, dtype=np.int64)
     if lists.type.value_type == pa.int32():  # INTEGER[]: read where it lies
         values = np.frombuffer(lists.values.buffers()[1], np.int32, count=lists.values.offset + len(lists.values))
-        values = values[lists.values.offset:]
+        values = values[lists.values.offset :]
     else:  # BIGINT[] in catalogs made before: checked as it is narrowed
         values = int32_tag_ids(int64s(lists.values))
     if list_offsets[0]:  # a sliced array: rebase
-        values, list_offsets = values[list_offsets[0]:list_offsets[-1]], list_offsets - list_offsets[0]
+        values, list_offsets = values[list_offsets[0] : list_offsets[-1]], list_offsets - list_offsets[0]
     posts, list_bounds, post_runs, run_order = kernels.group_runs(post_ids)
     return posts, list_offsets[list_bounds], post_runs, run_order, values
 
@@ -179,20 +184,29 @@ def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> Non
         for part in dump:
             run_bounds = np.zeros(len(part.post_ids) + 1, np.int64)
             np.cumsum(part.counts, out=run_bounds[1:])
-            grouped = (np.arange(len(part.post_ids) + 1, dtype=np.int64), np.arange(len(part.post_ids), dtype=np.int64),
-                       run_bounds, dump_numbers(part.tag_ids))
+            grouped = (
+                np.arange(len(part.post_ids) + 1, dtype=np.int64),
+                np.arange(len(part.post_ids), dtype=np.int64),
+                run_bounds,
+                dump_numbers(part.tag_ids),
+            )
             tasks.append((grouped, ~np.isin(part.post_ids, removed), part.post_ids, 0, len(part.post_ids)))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="canonical") as pool:  # kernels free the GIL
-        parts = list(pool.map(lambda task: _canonical_range(task[0], tables, task[1], task[2], n_tags, task[3], task[4]),
-                              tasks))
+        parts = list(pool.map(lambda task: _canonical_range(task[0], tables, task[1], task[2], n_tags, task[3], task[4]), tasks))
     counts = np.sum([p[3] for p in parts], axis=0) if parts else np.zeros(n_tags, np.int64)
-    batches = [pa.record_batch({"post_id": post, "tag_id": arrow_array(tag if id_of is None else id_of[tag]),
-                                "implied": arrow_array(implied)})
-               for post, tag, implied, _ in parts]
+    batches = [
+        pa.record_batch(
+            {"post_id": post, "tag_id": arrow_array(tag if id_of is None else id_of[tag]), "implied": arrow_array(implied)}
+        )
+        for post, tag, implied, _ in parts
+    ]
     n_rows = sum(len(b) for b in batches)
-    canonical = pa.Table.from_batches(batches, schema=pa.schema([
-        ("post_id", POST_RUNS), ("tag_id", pa.int32() if id_of is None else pa.int64()),
-        ("implied", pa.bool_())]))
+    canonical = pa.Table.from_batches(
+        batches,
+        schema=pa.schema(
+            [("post_id", POST_RUNS), ("tag_id", pa.int32() if id_of is None else pa.int64()), ("implied", pa.bool_())]
+        ),
+    )
     del parts, batches
     used = np.flatnonzero(counts)
     tag_counts = pa.table({"tag_id": arrow_array(used if id_of is None else id_of[used]), "posts": arrow_array(counts[used])})

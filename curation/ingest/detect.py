@@ -150,7 +150,12 @@ def detect(path: Path | str) -> list[DetectedSource]:
             if lower.startswith(("tags", "tag_aliases", "tag_implications")) or lower.endswith((".sqlite", ".db")):
                 found.append(DetectedSource(candidate, detect_file(candidate)))
     if not found:
-        raise UnknownFormat(f"{path}: no dump files found (looked for posts*.json, 20??*.json, posts-*.csv.gz, tags*, tag_aliases*, tag_implications*)")
+        raise UnknownFormat(
+            f"{path}: no dump files found (looked for posts*.json, 20??*.json, posts-*.csv.gz, tags*, "
+            "tag_aliases*, tag_implications*)"
+        )
     images = path / "original" if (path / "original").is_dir() else None
-    return [DetectedSource(s.path, s.format, images if s.format in ("danbooru2021", "danbooru2017", "danbooru_api", "e621") else None)
-            for s in found]
+    return [
+        DetectedSource(s.path, s.format, images if s.format in ("danbooru2021", "danbooru2017", "danbooru_api", "e621") else None)
+        for s in found
+    ]

@@ -20,8 +20,16 @@ from ..errors import SourceError, UnknownFormat
 from . import kernels
 from .detect import SNIFF_BYTES, detect_file, first_json_object
 
-DEFAULT_GLOBS = {"danbooru2021": "posts*.json*", "danbooru2017": "20*", "danbooru_api": "*.json*", "e621": "posts-*.csv*",
-                 "danbooru_sqlite": "*.db", "tags": "tags*", "aliases": "*alias*", "implications": "*implication*"}
+DEFAULT_GLOBS = {
+    "danbooru2021": "posts*.json*",
+    "danbooru2017": "20*",
+    "danbooru_api": "*.json*",
+    "e621": "posts-*.csv*",
+    "danbooru_sqlite": "*.db",
+    "tags": "tags*",
+    "aliases": "*alias*",
+    "implications": "*implication*",
+}
 # a file may look like a close cousin of its declared format (an API file with tag_string_*)
 COMPATIBLE = {"danbooru2021": {"danbooru2021", "danbooru_api"}, "danbooru_api": {"danbooru_api", "danbooru2021", "danbooru2017"}}
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")

@@ -30,15 +30,34 @@ from ..config import Config, Source, load_config
 from ..errors import SourceError
 from ..progress import progress
 from .canonical import DumpTags, arrow_array, canonical_post_tags
-from .files import (check_format, file_lines, file_sha256, first_json_keys, has_header, is_json_array, looks_json,
-                    newest_snapshot, snapshot_date, source_files)
+from .files import (
+    check_format,
+    file_lines,
+    file_sha256,
+    first_json_keys,
+    has_header,
+    is_json_array,
+    looks_json,
+    newest_snapshot,
+    snapshot_date,
+    source_files,
+)
 from .tag_split import staged_tag_ids
 
 log = logging.getLogger(__name__)
 
 DANBOORU_CATEGORIES = {0: "general", 1: "artist", 3: "copyright", 4: "character", 5: "meta"}
-E621_CATEGORIES = {0: "general", 1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species",
-                   6: "invalid", 7: "meta", 8: "lore"}
+E621_CATEGORIES = {
+    0: "general",
+    1: "artist",
+    2: "contributor",
+    3: "copyright",
+    4: "character",
+    5: "species",
+    6: "invalid",
+    7: "meta",
+    8: "lore",
+}
 POST_FORMATS = ("danbooru2021", "danbooru2017", "danbooru_api", "e621", "danbooru_sqlite")
 
 
@@ -65,6 +84,7 @@ class IngestReport:
     tags: int = 0
     post_tags: int = 0
     rejects: int = 0
+    alias_cycles: list[str] = field(default_factory=list)  # names on a cycle of active aliases: kept as they are
 
 
 def category_names(cfg: Config) -> dict[int, str]:
@@ -155,8 +175,10 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_c
             cat.run("staging/stg_json_lines", path=str(path), sep="\x01", is_array=is_array)
             bad_lines = _copy_csv_rejects(cat, dump_file)
             if bad_lines:
-                cat.con.execute("CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
-                                "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors")
+                cat.con.execute(
+                    "CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
+                    "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors"
+                )
                 cat.run("staging/stg_posts_fix_positions")
             cat.run("staging/stg_posts_json")
             _stage_rows(cat, "staging/stg_tagged_json")
@@ -164,8 +186,9 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_c
     return bad_lines + cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NOT NULL")
 
 
-def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Digests, report: SourceReport,
-                  full_dump: bool, fresh: FreshTags) -> None:
+def _ingest_posts(
+    cat: Catalog, source: Source, files: list[Path], digests: _Digests, report: SourceReport, full_dump: bool, fresh: FreshTags
+) -> None:
     """Stage the source's files and write its posts and dump tags."""
     one_file = len(files) == 1  # its staged rows are the batch (no copy); several files are appended to one
     if not one_file:
@@ -183,7 +206,7 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
                     cat.run("marts/batch_tables")
                 advance(1)
                 continue
-            report.rejects += _stage_posts_file(cat, path, source.format, dump_file, lambda: digests.lines(path))
+            report.rejects += _stage_posts_file(cat, path, source.format, dump_file, lambda path=path: digests.lines(path))
             rows = cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NULL")
             report.rows += rows
             cat.run("marts/batch_single" if one_file else "marts/batch_append", dump_file=dump_file, file_order=order)
@@ -218,13 +241,12 @@ def _ingest_posts(cat: Catalog, source: Source, files: list[Path], digests: _Dig
     _drop_staged(cat)
 
 
-RELATION_STEPS = ("marts/tags_from_relations", "marts/alias_map", "marts/tag_implication_closure")
+RELATION_STEPS = ("marts/tags_from_relations", "marts/tag_canonical", "marts/alias_map", "marts/tag_implication_closure")
 
 
 def _ensure_posts_key(cat: Catalog) -> None:
     """posts' primary key, added once its first rows are in (``schema/posts_key``)."""
-    if not cat.scalar("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'posts' "
-                      "AND constraint_type = 'PRIMARY KEY'"):
+    if not cat.scalar("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'posts' AND constraint_type = 'PRIMARY KEY'"):
         cat.run("schema/posts_key")
 
 
@@ -259,8 +281,10 @@ class BatchTags:
             for part in parts:
                 offsets = np.zeros(len(part.counts) + 1, np.int64)
                 np.cumsum(part.counts, out=offsets[1:])
-                columns = {"post_id": arrow_array(part.post_ids),
-                           "tag_ids": pa.LargeListArray.from_arrays(arrow_array(offsets), arrow_array(part.tag_ids))}
+                columns = {
+                    "post_id": arrow_array(part.post_ids),
+                    "tag_ids": pa.LargeListArray.from_arrays(arrow_array(offsets), arrow_array(part.tag_ids)),
+                }
                 if with_file_order:
                     columns["file_order"] = arrow_array(np.full(len(part.post_ids), order, np.int32))
                     columns["ordinal"] = arrow_array(np.arange(ordinal, ordinal + len(part.post_ids), dtype=np.int64))
@@ -285,10 +309,11 @@ class FreshTags:
 
 
 def _record_dump(cat: Catalog, path: Path, fmt: str, snapshot: dt.date | None, rows: int, digest: str) -> None:
-    cat.con.execute("INSERT OR REPLACE INTO dumps (dump_file, format, snapshot_date, sha256, rows, ingested_at, file_size) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [str(path), fmt, snapshot, digest, rows, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-                     path.stat().st_size])
+    cat.con.execute(
+        "INSERT OR REPLACE INTO dumps (dump_file, format, snapshot_date, sha256, rows, ingested_at, file_size) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [str(path), fmt, snapshot, digest, rows, dt.datetime.now(dt.UTC).replace(tzinfo=None), path.stat().st_size],
+    )
 
 
 class _Digests:
@@ -299,8 +324,10 @@ class _Digests:
     so it runs on what the other steps leave idle."""
 
     def __init__(self, files: list[Path]) -> None:
-        self._pools = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="lines"),
-                       ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256", initializer=_lowest_priority))
+        self._pools = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="lines"),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256", initializer=_lowest_priority),
+        )
         self._lines = {f: self._pools[0].submit(file_lines, f) for f in files}
         self._sha256 = {f: self._pools[1].submit(file_sha256, f) for f in files}
 
@@ -387,14 +414,17 @@ def _ingest(workspace: Path) -> IngestReport:
             sr = SourceReport(str(source.path), source.format, files=len(files))
             report.sources.append(sr)
             # a file of a size never recorded is new: no need to wait for its digest
-            if (all(f.stat().st_size in known_sizes or None in known_sizes for f in files)
-                    and all(digests.sha256(f) in known for f in files)):
+            if all(f.stat().st_size in known_sizes or None in known_sizes for f in files) and all(
+                digests.sha256(f) in known for f in files
+            ):
                 sr.skipped_files = len(files)
                 log.info("skipping %s: every file was ingested before", source.path)
                 continue
             changed_any = True
             if source.format in POST_FORMATS:
-                full = source.full_dump if source.full_dump is not None else source.format not in ("danbooru_api", "danbooru_sqlite")
+                full = (
+                    source.full_dump if source.full_dump is not None else source.format not in ("danbooru_api", "danbooru_sqlite")
+                )
                 if full:
                     files = newest_snapshot(files)
                     sr.skipped_files = sr.files - len(files)
@@ -409,12 +439,13 @@ def _ingest(workspace: Path) -> IngestReport:
                     sr.rows += rows
                     _record_dump(cat, path, source.format, snapshot_date(path), rows, digest)
         if changed_any or not cat.has_table("tag_implication_closure"):
-            with progress("canonicalising tags", 4) as advance:
+            with progress("canonicalising tags", len(RELATION_STEPS) + 1) as advance:
                 for step in RELATION_STEPS:
                     cat.run(step)
                     advance(1)
                 canonical_post_tags(cat, fresh.parts())
                 advance(1)
+        report.alias_cycles = [r[0] for r in cat.rows("SELECT name FROM tag_canonical WHERE cycle ORDER BY name")]
         report.posts = cat.scalar("SELECT count(*) FROM posts WHERE NOT is_removed")
         report.tags = cat.scalar("SELECT count(*) FROM tags WHERE post_count > 0")
         report.post_tags = cat.scalar("SELECT count(*) FROM post_tags")

@@ -16,8 +16,10 @@ from ..errors import CurationError
 
 _spec = find_spec("curation.ingest._kernels")
 if _spec is None or not _spec.origin:
-    raise CurationError("curation.ingest._kernels is not built: reinstall the project where a C compiler and the "
-                      "Python headers are present (`pip install -e .`)")
+    raise CurationError(
+        "curation.ingest._kernels is not built: reinstall the project where a C compiler and the "
+        "Python headers are present (`pip install -e .`)"
+    )
 _lib = ctypes.CDLL(_spec.origin)
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
@@ -41,8 +43,10 @@ for _name, (_args, _result) in _SIGNATURES.items():
 def _at(array: np.ndarray, dtype, writable: bool = False) -> int:
     """The address of a C-contiguous array of the dtype (checked)."""
     if array.dtype != dtype or not array.flags.c_contiguous or (writable and not array.flags.writeable):
-        raise TypeError(f"kernel argument: want a C-contiguous {'writable ' if writable else ''}{np.dtype(dtype)} array, "
-                        f"got {array.dtype} {'contiguous' if array.flags.c_contiguous else 'strided'}")
+        raise TypeError(
+            f"kernel argument: want a C-contiguous {'writable ' if writable else ''}{np.dtype(dtype)} array, "
+            f"got {array.dtype} {'contiguous' if array.flags.c_contiguous else 'strided'}"
+        )
     return array.ctypes.data
 
 
@@ -73,11 +77,20 @@ def name_table(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
     return slots
 
 
-def lookup(slots: np.ndarray, name_offsets: np.ndarray, name_data: np.ndarray, h: int, data: np.ndarray, start: int,
-           stop: int) -> int:
+def lookup(
+    slots: np.ndarray, name_offsets: np.ndarray, name_data: np.ndarray, h: int, data: np.ndarray, start: int, stop: int
+) -> int:
     """The number of the known name data[start:stop] with hash h, or -1 (name_data folded)."""
-    return _lib.ck_lookup(_at(slots, np.int32), len(slots), _at(name_offsets, np.int64), _at(name_data, np.uint8), h,
-                          _at(data, np.uint8), start, stop)
+    return _lib.ck_lookup(
+        _at(slots, np.int32),
+        len(slots),
+        _at(name_offsets, np.int64),
+        _at(name_data, np.uint8),
+        h,
+        _at(data, np.uint8),
+        start,
+        stop,
+    )
 
 
 def split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, counts, post: int, k: int):
@@ -91,10 +104,21 @@ def split_known(offsets, data, slots, name_offsets, name_data, known_ids, tags, 
     unknown tokens seen).
     """
     state = np.array([post, k, 0], np.int64)
-    _lib.ck_split_known(_at(offsets, np.int64), len(offsets) - 1, _at(data, np.uint8), len(data), _at(slots, np.int32),
-                        len(slots),
-                        _at(name_offsets, np.int64), _at(name_data, np.uint8), _at(known_ids, np.int32),
-                        _at(tags, np.int32, True), len(tags), _at(counts, np.int64, True), state.ctypes.data)
+    _lib.ck_split_known(
+        _at(offsets, np.int64),
+        len(offsets) - 1,
+        _at(data, np.uint8),
+        len(data),
+        _at(slots, np.int32),
+        len(slots),
+        _at(name_offsets, np.int64),
+        _at(name_data, np.uint8),
+        _at(known_ids, np.int32),
+        _at(tags, np.int32, True),
+        len(tags),
+        _at(counts, np.int64, True),
+        state.ctypes.data,
+    )
     return int(state[0]), int(state[1]), int(state[2])
 
 
@@ -133,10 +157,20 @@ def number_unknown(offsets, data, tags, names: UnknownNames, post: int, k: int) 
     Stops early, at a post boundary, when ``names`` might fill up (the caller grows it and calls
     again). Returns (the next post, the next row of tags)."""
     state = np.array([post, k], np.int64)
-    _lib.ck_number_unknown(_at(offsets, np.int64), len(offsets) - 1, _at(data, np.uint8), _at(tags, np.int32, True),
-                           _at(names.slots, np.int32, True), len(names.slots), _at(names.hashes, np.uint64, True),
-                           _at(names.at, np.int64, True), _at(names.uses, np.int64, True), names.uses.shape[1],
-                           names.filled.ctypes.data, state.ctypes.data)
+    _lib.ck_number_unknown(
+        _at(offsets, np.int64),
+        len(offsets) - 1,
+        _at(data, np.uint8),
+        _at(tags, np.int32, True),
+        _at(names.slots, np.int32, True),
+        len(names.slots),
+        _at(names.hashes, np.uint64, True),
+        _at(names.at, np.int64, True),
+        _at(names.uses, np.int64, True),
+        names.uses.shape[1],
+        names.filled.ctypes.data,
+        state.ctypes.data,
+    )
     return int(state[0]), int(state[1])
 
 
@@ -156,15 +190,15 @@ def group_runs(post_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     n_runs = _lib.ck_count_runs(at, n)
     run_bounds, posts = np.empty(n_runs + 1, np.int64), np.empty(n_runs, np.int64)
     post_runs, run_order = np.empty(n_runs + 1, np.int64), np.empty(n_runs, np.int64)
-    n_posts = _lib.ck_group_runs(at, n, n_runs, run_bounds.ctypes.data, posts.ctypes.data, post_runs.ctypes.data,
-                                 run_order.ctypes.data)
+    n_posts = _lib.ck_group_runs(
+        at, n, n_runs, run_bounds.ctypes.data, posts.ctypes.data, post_runs.ctypes.data, run_order.ctypes.data
+    )
     if n_posts < 0:
         raise MemoryError(f"grouping {n} rows by post")
-    return posts[:n_posts], run_bounds, post_runs[:n_posts + 1], run_order
+    return posts[:n_posts], run_bounds, post_runs[: n_posts + 1], run_order
 
 
-def canonical_rows(grouped, tables, live, first_post: int, out, stamp, base: int, d: int, k: int,
-                   stop: int) -> tuple[int, int]:
+def canonical_rows(grouped, tables, live, first_post: int, out, stamp, base: int, d: int, k: int, stop: int) -> tuple[int, int]:
     """Per post from ``d`` to ``stop``: its aliased dump tags once each, then every implied tag it
     lacks, written from row ``k`` of out on; stops before a post that out might not hold.
 
@@ -182,9 +216,24 @@ def canonical_rows(grouped, tables, live, first_post: int, out, stamp, base: int
     if len(post_rows) < stop - first_post or not 0 <= first_post <= d <= stop <= len(live):
         raise ValueError(f"canonical_rows: posts {d}..{stop} from {first_post} do not fit {len(post_rows)} row counts")
     state = np.array([d, k], np.int64)
-    _lib.ck_canonical_rows(_at(post_runs, np.int64), _at(run_order, np.int64), _at(run_bounds, np.int64),
-                           _at(tag_ids, np.int32), _at(alias, np.int32), _at(closure_starts, np.int64),
-                           _at(closure_ids, np.int32), _at(live, np.bool_), first_post, _at(post_rows, np.int64, True),
-                           _at(out_tag, np.int32, True), _at(out_implied, np.bool_, True), len(out_tag),
-                           _at(counts, np.int64, True), _at(stamp, np.int64, True), base, stop, state.ctypes.data)
+    _lib.ck_canonical_rows(
+        _at(post_runs, np.int64),
+        _at(run_order, np.int64),
+        _at(run_bounds, np.int64),
+        _at(tag_ids, np.int32),
+        _at(alias, np.int32),
+        _at(closure_starts, np.int64),
+        _at(closure_ids, np.int32),
+        _at(live, np.bool_),
+        first_post,
+        _at(post_rows, np.int64, True),
+        _at(out_tag, np.int32, True),
+        _at(out_implied, np.bool_, True),
+        len(out_tag),
+        _at(counts, np.int64, True),
+        _at(stamp, np.int64, True),
+        base,
+        stop,
+        state.ctypes.data,
+    )
     return int(state[0]), int(state[1])

@@ -20,7 +20,9 @@ SELECT id AS post_id, source, created_at, updated_at, md5, file_ext, file_size, 
        parent_id, has_children, is_deleted, is_banned, is_flagged, is_pending, score, fav_count
 FROM images ORDER BY id
 """
-TAG_QUERY = "SELECT it.image_id AS post_id, t.name AS name, t.category AS category_id FROM imageTags it JOIN tags t ON t.id = it.tag_id"
+TAG_QUERY = (
+    "SELECT it.image_id AS post_id, t.name AS name, t.category AS category_id FROM imageTags it JOIN tags t ON t.id = it.tag_id"
+)
 
 
 def _arrow_batches(db: sqlite_utils.Database, query: str):

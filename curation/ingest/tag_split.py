@@ -24,12 +24,11 @@ from .canonical import DumpTags, int32_tag_ids, int64s, joined
 
 # the tag columns of stg_tagged, in the order staging/stg_staged joins them, and the category id each one implies
 # (NULL for a bare tag string, whose categories come from the tag list)
-TAG_COLUMNS = (("c0", 0), ("c1", 1), ("c2", 2), ("c3", 3), ("c4", 4), ("c5", 5), ("c6", 6), ("c7", 7), ("c8", 8),
-               ("bare", None))
+TAG_COLUMNS = (("c0", 0), ("c1", 1), ("c2", 2), ("c3", 3), ("c4", 4), ("c5", 5), ("c6", 6), ("c7", 7), ("c8", 8), ("bare", None))
 # per byte value, the byte ASCII-case-folded: the known names are folded once, so that the kernel
 # folds only the tokens it compares with them
 _FOLD = np.arange(256, dtype=np.uint8)
-_FOLD[ord("A"):ord("Z") + 1] += 32
+_FOLD[ord("A") : ord("Z") + 1] += 32
 
 
 def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +41,7 @@ def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     n = len(array)
     if buffers[1] is None or n == 0:
         return np.zeros(n + 1, np.int64), np.zeros(0, np.uint8)
-    offsets = np.frombuffer(buffers[1], dtype=width, count=array.offset + n + 1)[array.offset:].astype(np.int64, copy=False)
+    offsets = np.frombuffer(buffers[1], dtype=width, count=array.offset + n + 1)[array.offset :].astype(np.int64, copy=False)
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
     return offsets, data
 
@@ -59,8 +58,9 @@ def staged_tag_ids(cat: Catalog) -> list[DumpTags]:
 
     def split_batch(batch: pa.RecordBatch) -> tuple[DumpTags, pa.Array | None]:
         """The batch's tags, and its strings only if some name in them is unknown."""
-        tags, unknown = _split_chunk(int64s(batch.column(0)), *_string_buffers(batch.column(1)), slots, name_offsets,
-                                     name_data, known_ids)
+        tags, unknown = _split_chunk(
+            int64s(batch.column(0)), *_string_buffers(batch.column(1)), slots, name_offsets, name_data, known_ids
+        )
         return tags, batch.column(1) if unknown else None
 
     # the staged strings stream out batch by batch, each split on a free core while DuckDB hands
@@ -112,7 +112,7 @@ def _number_unknown_tags(cat: Catalog, column: pa.ChunkedArray, parts: list[Dump
     table = kernels.UnknownNames(1 << 12, len(TAG_COLUMNS))
     first = 0
     for part in parts:
-        part_offsets = offsets[first:first + len(part.post_ids) + 1]
+        part_offsets = offsets[first : first + len(part.post_ids) + 1]
         post = k = 0
         while True:
             post, k = kernels.number_unknown(part_offsets, data, part.tag_ids, table, post, k)
@@ -144,8 +144,9 @@ def _add_distinct_tags(cat: Catalog, names: list[str], unknown_uses: np.ndarray)
     categorised = [k for k, (_, category) in enumerate(TAG_COLUMNS) if category is not None]
     uses = unknown_uses[:, categorised]
     best = uses.argmax(axis=1)
-    category_ids = pa.array([TAG_COLUMNS[categorised[b]][1] if uses[u, b] else None for u, b in enumerate(best.tolist())],
-                            type=pa.int32())
+    category_ids = pa.array(
+        [TAG_COLUMNS[categorised[b]][1] if uses[u, b] else None for u, b in enumerate(best.tolist())], type=pa.int32()
+    )
     unknown = pa.table({"ord": np.arange(len(names), dtype=np.int64), "name": names, "category_id": category_ids})
     cat.con.register("stg_unknown_tags", unknown)
     try:

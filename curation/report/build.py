@@ -45,8 +45,9 @@ def _img(src: str, alt: str, width: int | None = None) -> str:
 
 def _table(columns: list[str], rows: list[list], sortable: bool = False, table_id: str = "") -> str:
     head = "".join(f"<th>{_esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_esc(f'{v:.3f}' if isinstance(v, float) else v)}</td>" for v in r) + "</tr>"
-                   for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_esc(f'{v:.3f}' if isinstance(v, float) else v)}</td>" for v in r) + "</tr>" for r in rows
+    )
     attrs = (' class="sortable"' if sortable else "") + (f' id="{table_id}"' if table_id else "")
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -101,10 +102,11 @@ def build_report(workspace: Path | str, top_suggestions: int = 60) -> ReportResu
         _splits(page, cat, workspace)
         _tagger(page, cat, workspace, config.tagger.threshold)
         _suggestions(page, cat, top_suggestions)
-    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     nav = " · ".join(f'<a href="#{k}">{k}</a>' for k in SECTIONS)
-    document = TEMPLATE.format(title=_esc(f"booru-curate report: {config.dataset}"), generated=generated, nav=nav,
-                               body="\n".join(page.parts))
+    document = TEMPLATE.format(
+        title=_esc(f"booru-curate report: {config.dataset}"), generated=generated, nav=nav, body="\n".join(page.parts)
+    )
     page.result.path.write_text(document, encoding="utf-8")
     return page.result
 
@@ -117,8 +119,11 @@ def _funnel(page: _Page, cat) -> None:
     posts = [audit[0][2]] + [a[2] for a in audit[1:]]
     chart = plots.funnel(steps, posts, page.chart("funnel"))
     rows = [[s, b, a, b - a] for s, b, a in audit]
-    page.section("funnel", "Selection funnel", _img(f"report_files/{chart.name}", "selection funnel")
-                 + _table(["step", "posts before", "posts after", "dropped"], rows))
+    page.section(
+        "funnel",
+        "Selection funnel",
+        _img(f"report_files/{chart.name}", "selection funnel") + _table(["step", "posts before", "posts after", "dropped"], rows),
+    )
 
 
 def _tags(page: _Page, cat) -> None:
@@ -128,9 +133,13 @@ def _tags(page: _Page, cat) -> None:
     after = np.array([r[0] for r in cat.rows("SELECT count FROM selected_tags")], dtype=float)
     chart = plots.tag_frequencies(before, after, page.chart("tag_frequencies"))
     top = cat.rows("SELECT name, category, count FROM selected_tags ORDER BY count DESC, name LIMIT 20")
-    page.section("tags", "Tag frequencies (log-log), before and after selection",
-                 _img(f"report_files/{chart.name}", "tag frequency distributions")
-                 + "<h3>Most frequent label tags</h3>" + _table(["tag", "category", "posts"], [list(r) for r in top]))
+    page.section(
+        "tags",
+        "Tag frequencies (log-log), before and after selection",
+        _img(f"report_files/{chart.name}", "tag frequency distributions")
+        + "<h3>Most frequent label tags</h3>"
+        + _table(["tag", "category", "posts"], [list(r) for r in top]),
+    )
 
 
 def _duplicates(page: _Page, cat, out: Path) -> None:
@@ -140,20 +149,29 @@ def _duplicates(page: _Page, cat, out: Path) -> None:
     chart = plots.bars([k for k, _ in kinds], [n for _, n in kinds], page.chart("duplicate_kinds"), "edges")
     groups = cat.rows("SELECT count(DISTINCT group_id), count(*) FROM dup_groups")[0]
     sheets = sorted((out / "duplicates").glob("group_*.png"), key=lambda p: int(p.stem.split("_")[1]))
-    members = dict(cat.rows("SELECT group_id, list(DISTINCT e.kind ORDER BY e.kind) FROM dup_groups g "
-                            "JOIN dup_edges e ON e.post_a = g.post_id OR e.post_b = g.post_id GROUP BY group_id"))
+    members = dict(
+        cat.rows(
+            "SELECT group_id, list(DISTINCT e.kind ORDER BY e.kind) FROM dup_groups g "
+            "JOIN dup_edges e ON e.post_a = g.post_id OR e.post_b = g.post_id GROUP BY group_id"
+        )
+    )
     by_kind: dict[str, list[str]] = {}
     for sheet in sheets:
         gid = int(sheet.stem.split("_")[1])
         kind = ", ".join(members.get(gid, ["?"]))
-        by_kind.setdefault(kind, []).append(f'<figure>{_img(f"duplicates/{sheet.name}", f"group {gid}")}'
-                                            f"<figcaption>group {gid}</figcaption></figure>")
+        by_kind.setdefault(kind, []).append(
+            f"<figure>{_img(f'duplicates/{sheet.name}', f'group {gid}')}<figcaption>group {gid}</figcaption></figure>"
+        )
     gallery = "".join(f"<h3>{_esc(kind)}</h3>" + "".join(figs) for kind, figs in sorted(by_kind.items()))
     page.result.images += len(sheets)
-    page.section("duplicates", "Duplicates by kind",
-                 f"<p>{groups[0]:,} groups holding {groups[1]:,} posts.</p>"
-                 + _img(f"report_files/{chart.name}", "duplicate edges by kind")
-                 + _table(["kind", "edges"], [list(k) for k in kinds]) + gallery)
+    page.section(
+        "duplicates",
+        "Duplicates by kind",
+        f"<p>{groups[0]:,} groups holding {groups[1]:,} posts.</p>"
+        + _img(f"report_files/{chart.name}", "duplicate edges by kind")
+        + _table(["kind", "edges"], [list(k) for k in kinds])
+        + gallery,
+    )
 
 
 def _splits(page: _Page, cat, workspace: Path) -> None:
@@ -167,21 +185,30 @@ def _splits(page: _Page, cat, workspace: Path) -> None:
     min_posts = load_config(workspace).split.min_tag_posts
     stratified = stats.filter(pl.col("count") >= min_posts)
     coverage = {s: float((stratified[s] > 0).mean()) if stratified.height else 0.0 for s in ("train", "val", "test")}
-    chart = plots.grouped_bars(["posts", "tag coverage"], {s: [dict(sizes).get(s, 0) / max(sum(n for _, n in sizes), 1),
-                                                               coverage[s]] for s in ("train", "val", "test")},
-                               page.chart("splits"), "share")
+    chart = plots.grouped_bars(
+        ["posts", "tag coverage"],
+        {s: [dict(sizes).get(s, 0) / max(sum(n for _, n in sizes), 1), coverage[s]] for s in ("train", "val", "test")},
+        page.chart("splits"),
+        "share",
+    )
     _, ours = check_split(workspace)
     _, plain = check_split(workspace, "plain-id-mod-1000")
-    leak_rows = [["this split", ours.crossing_groups, ours.crossing_families, ours.leaked_posts],
-                 ["plain post_id % 1000", plain.crossing_groups, plain.crossing_families, plain.leaked_posts]]
-    page.section("splits", "Splits, tag coverage and leakage",
-                 _table(["split", "posts"], [list(r) for r in sizes])
-                 + _img(f"report_files/{chart.name}", "split sizes and tag coverage")
-                 + f"<p>Tag coverage: share of the {stratified.height:,} tags with at least {min_posts} posts present "
-                   "in each split.</p>"
-                 + "<h3>Leakage check</h3>"
-                 + _table(["assignment", "duplicate groups crossing", "families crossing", "held-out posts with a copy in train"],
-                          leak_rows))
+    leak_rows = [
+        ["this split", ours.crossing_groups, ours.crossing_families, ours.leaked_posts],
+        ["plain post_id % 1000", plain.crossing_groups, plain.crossing_families, plain.leaked_posts],
+    ]
+    page.section(
+        "splits",
+        "Splits, tag coverage and leakage",
+        _table(["split", "posts"], [list(r) for r in sizes])
+        + _img(f"report_files/{chart.name}", "split sizes and tag coverage")
+        + f"<p>Tag coverage: share of the {stratified.height:,} tags with at least {min_posts} posts present "
+        "in each split.</p>"
+        + "<h3>Leakage check</h3>"
+        + _table(
+            ["assignment", "duplicate groups crossing", "families crossing", "held-out posts with a copy in train"], leak_rows
+        ),
+    )
 
 
 def _tagger(page: _Page, cat, workspace: Path, threshold: float) -> None:
@@ -193,45 +220,64 @@ def _tagger(page: _Page, cat, workspace: Path, threshold: float) -> None:
     score = evaluate_taggers(workspace, [names[0]])[0]
     o = score.overall
     chart = plots.precision_recall(score.curve, threshold, o.pr_threshold, page.chart("precision_recall"))
-    slices = [["all", o.tags, o.macro_ap, o.f1_at_pr, o.mcc_at_pr]] + \
-        [[k, v.tags, v.macro_ap, v.f1_at_pr, v.mcc_at_pr] for k, v in score.slices.items()]
+    slices = [["all", o.tags, o.macro_ap, o.f1_at_pr, o.mcc_at_pr]] + [
+        [k, v.tags, v.macro_ap, v.f1_at_pr, v.mcc_at_pr] for k, v in score.slices.items()
+    ]
     per_tag = score.per_tag.sort("idx").select("name", "category", "positives", "precision", "recall", "f1", "ap")
-    rows = [[r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[6]) if r[6] == r[6] else float("nan")]
-            for r in per_tag.iter_rows()]
-    page.section("tagger", f"Tagger: {score.name}",
-                 f"<p>{o.posts:,} posts x {o.tags:,} tags; micro F1 at the threshold {threshold}: {o.micro_f1:.3f}; "
-                 f"precision = recall at {o.pr_threshold:.3f}, F1 there {o.f1_at_pr:.3f}.</p>"
-                 + _img(f"report_files/{chart.name}", "precision and recall against the threshold")
-                 + "<h3>Popular vs rare, by category</h3>"
-                 + _table(["slice", "tags", "macro AP", "F1 at P=R", "MCC at P=R"], slices)
-                 + "<h3>Per tag (click a column to sort)</h3>"
-                 + _table(["tag", "category", "positives", "precision", "recall", "F1", "AP"], rows, sortable=True, table_id="per-tag"))
+    rows = [
+        [r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[6]) if r[6] == r[6] else float("nan")]
+        for r in per_tag.iter_rows()
+    ]
+    page.section(
+        "tagger",
+        f"Tagger: {score.name}",
+        f"<p>{o.posts:,} posts x {o.tags:,} tags; micro F1 at the threshold {threshold}: {o.micro_f1:.3f}; "
+        f"precision = recall at {o.pr_threshold:.3f}, F1 there {o.f1_at_pr:.3f}.</p>"
+        + _img(f"report_files/{chart.name}", "precision and recall against the threshold")
+        + "<h3>Popular vs rare, by category</h3>"
+        + _table(["slice", "tags", "macro AP", "F1 at P=R", "MCC at P=R"], slices)
+        + "<h3>Per tag (click a column to sort)</h3>"
+        + _table(["tag", "category", "positives", "precision", "recall", "F1", "AP"], rows, sortable=True, table_id="per-tag"),
+    )
 
 
 def _suggestions(page: _Page, cat, top: int) -> None:
     if not cat.has_table("suggestions") or not cat.scalar("SELECT count(*) FROM suggestions"):
         return page.section("suggestions", "Suggestions", None, "run `curate suggest`")
-    rows = cat.rows("""
+    rows = cat.rows(
+        """
         SELECT s.rank, s.post_id, s.tag, s.action, s.confidence, s.label_quality, i.path,
                (SELECT string_agg(t.name, ' ' ORDER BY t.name) FROM post_tags pt JOIN tags t USING (tag_id)
                 WHERE pt.post_id = s.post_id) AS tags
         FROM suggestions s LEFT JOIN images i USING (post_id)
-        ORDER BY s.rank LIMIT ?""", [top])
+        ORDER BY s.rank LIMIT ?""",
+        [top],
+    )
     by_tag: dict[tuple[str, str], list[str]] = {}
     for rank, post, tag, action, confidence, quality, path, tags in rows:
         thumb = page.files / "thumbs" / f"{post}.jpg"
-        picture = _img(f"report_files/thumbs/{post}.jpg", f"post {post}", THUMB) if (thumb.exists() or _thumbnail(path, thumb)) \
+        picture = (
+            _img(f"report_files/thumbs/{post}.jpg", f"post {post}", THUMB)
+            if (thumb.exists() or _thumbnail(path, thumb))
             else f'<div class="nothumb">post {post}: no image</div>'
+        )
         if thumb.exists():
             page.result.images += 1
         by_tag.setdefault((tag, action), []).append(
             f'<div class="card">{picture}<div><b>#{rank}</b> post {post}: {action} <code>{_esc(tag)}</code> '
-            f"(confidence {confidence:.2f}, label quality {quality:.2f})</div><div class='tags'>{_esc(tags or '')}</div></div>")
-    body = "".join(f"<h3>{_esc(action)} <code>{_esc(tag)}</code></h3><div class='cards'>{''.join(cards)}</div>"
-                   for (tag, action), cards in sorted(by_tag.items(), key=lambda kv: kv[0]))
+            f"(confidence {confidence:.2f}, label quality {quality:.2f})</div><div class='tags'>{_esc(tags or '')}</div></div>"
+        )
+    body = "".join(
+        f"<h3>{_esc(action)} <code>{_esc(tag)}</code></h3><div class='cards'>{''.join(cards)}</div>"
+        for (tag, action), cards in sorted(by_tag.items(), key=lambda kv: kv[0])
+    )
     total = cat.scalar("SELECT count(*) FROM suggestions")
-    page.section("suggestions", "Top suggestions", f"<p>The top {len(rows)} of {total:,} (all in out/suggestions.json "
-                                                   "and out/review.sqlite), grouped by tag, beside each post's current tags.</p>" + body)
+    page.section(
+        "suggestions",
+        "Top suggestions",
+        f"<p>The top {len(rows)} of {total:,} (all in out/suggestions.json "
+        "and out/review.sqlite), grouped by tag, beside each post's current tags.</p>" + body,
+    )
 
 
 TEMPLATE = """<!doctype html>
@@ -270,4 +316,3 @@ window.addEventListener("load", () => {{
 </script>
 </body></html>
 """
-

@@ -15,8 +15,12 @@ from ..catalog import Catalog, staged_catalog
 from ..config import SelectConfig, load_config
 from ..errors import ConfigError, CurationError
 
-FLAGS = (("drop_deleted", "is_deleted", "deleted"), ("drop_banned", "is_banned", "banned"),
-         ("drop_flagged", "is_flagged", "flagged"), ("drop_pending", "is_pending", "pending"))
+FLAGS = (
+    ("drop_deleted", "is_deleted", "deleted"),
+    ("drop_banned", "is_banned", "banned"),
+    ("drop_flagged", "is_flagged", "flagged"),
+    ("drop_pending", "is_pending", "pending"),
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ def _timestamp(value: dt.date | dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
     return dt.datetime(value.year, value.month, value.day)
 
 
@@ -58,8 +62,13 @@ def post_filters(cfg: SelectConfig) -> list[tuple[str, str, dict]]:
     """(audit label, SQL step, parameters) for every configured post filter, in order."""
     steps: list[tuple[str, str, dict]] = [("all live posts", "filters/live_posts", {})]
     if cfg.created_after or cfg.created_before:
-        steps.append(("created_at range", "filters/created_range",
-                      {"created_after": _timestamp(cfg.created_after), "created_before": _timestamp(cfg.created_before)}))
+        steps.append(
+            (
+                "created_at range",
+                "filters/created_range",
+                {"created_after": _timestamp(cfg.created_after), "created_before": _timestamp(cfg.created_before)},
+            )
+        )
     if cfg.parents != "keep":
         steps.append((f"parents: {cfg.parents}", "filters/parents", {"policy": cfg.parents}))
     for key, column, label in FLAGS:
@@ -68,19 +77,41 @@ def post_filters(cfg: SelectConfig) -> list[tuple[str, str, dict]]:
     if cfg.ratings:
         steps.append((f"ratings {','.join(cfg.ratings)}", "filters/ratings", {"ratings": list(cfg.ratings)}))
     if cfg.file_exts:
-        steps.append((f"file types {','.join(cfg.file_exts)}", "filters/file_exts", {"file_exts": [e.lower().lstrip('.') for e in cfg.file_exts]}))
+        steps.append(
+            (
+                f"file types {','.join(cfg.file_exts)}",
+                "filters/file_exts",
+                {"file_exts": [e.lower().lstrip(".") for e in cfg.file_exts]},
+            )
+        )
     if cfg.min_width or cfg.min_height:
-        steps.append((f"at least {cfg.min_width}x{cfg.min_height}", "filters/min_size",
-                      {"min_width": cfg.min_width, "min_height": cfg.min_height}))
+        steps.append(
+            (
+                f"at least {cfg.min_width}x{cfg.min_height}",
+                "filters/min_size",
+                {"min_width": cfg.min_width, "min_height": cfg.min_height},
+            )
+        )
     if cfg.require_tags:
-        steps.append((f"has all of {' '.join(cfg.require_tags)}", "filters/require_tags", {"tags": [t.lower() for t in cfg.require_tags]}))
+        steps.append(
+            (f"has all of {' '.join(cfg.require_tags)}", "filters/require_tags", {"tags": [t.lower() for t in cfg.require_tags]})
+        )
     if cfg.exclude_tags:
-        steps.append((f"has none of {' '.join(cfg.exclude_tags)}", "filters/exclude_tags", {"tags": [t.lower() for t in cfg.exclude_tags]}))
+        steps.append(
+            (f"has none of {' '.join(cfg.exclude_tags)}", "filters/exclude_tags", {"tags": [t.lower() for t in cfg.exclude_tags]})
+        )
     if cfg.id_mod_1000:
-        steps.append((f"post_id % 1000 in {cfg.id_mod_1000}", "filters/id_mod_1000", {"ranges": [list(r) for r in cfg.id_mod_1000]}))
+        steps.append(
+            (f"post_id % 1000 in {cfg.id_mod_1000}", "filters/id_mod_1000", {"ranges": [list(r) for r in cfg.id_mod_1000]})
+        )
     if cfg.sample_fraction < 1.0:
-        steps.append((f"sample {cfg.sample_fraction:g} (seed {cfg.sample_seed})", "filters/sample",
-                      {"fraction": cfg.sample_fraction, "seed": cfg.sample_seed}))
+        steps.append(
+            (
+                f"sample {cfg.sample_fraction:g} (seed {cfg.sample_seed})",
+                "filters/sample",
+                {"fraction": cfg.sample_fraction, "seed": cfg.sample_seed},
+            )
+        )
     return steps
 
 
@@ -106,12 +137,18 @@ def select(workspace: Path | str) -> SelectReport:
         audit: list[AuditRow] = []
         for label, step, params in post_filters(cfg):
             _apply(cat, label, step, params, audit)
-        cat.run("filters/label_tags", categories=list(cfg.categories), drop_tags=drop_tags,
-                min_count=cfg.min_tag_count, top_n=cfg.top_n_tags)
+        cat.run(
+            "filters/label_tags",
+            categories=list(cfg.categories),
+            drop_tags=drop_tags,
+            min_count=cfg.min_tag_count,
+            top_n=cfg.top_n_tags,
+        )
         if cfg.min_tags_per_post or cfg.max_tags_per_post:
             label = f"label tags per post in [{cfg.min_tags_per_post}, {cfg.max_tags_per_post or 'any'}]"
-            _apply(cat, label, "filters/tags_per_post",
-                   {"min_tags": cfg.min_tags_per_post, "max_tags": cfg.max_tags_per_post}, audit)
+            _apply(
+                cat, label, "filters/tags_per_post", {"min_tags": cfg.min_tags_per_post, "max_tags": cfg.max_tags_per_post}, audit
+            )
         cat.run("marts/selection")
         cat.con.execute("CREATE OR REPLACE TABLE select_audit (step VARCHAR, posts_before BIGINT, posts_after BIGINT)")
         cat.con.executemany("INSERT INTO select_audit VALUES (?, ?, ?)", [(a.step, a.posts_before, a.posts_after) for a in audit])

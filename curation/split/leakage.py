@@ -41,8 +41,9 @@ def _spread(members: dict[int, list[int]], split_of: dict[int, str]) -> tuple[in
     return total, crossing
 
 
-def check_leakage(split_of: dict[int, str], edges: list[tuple[int, int, str]], groups: list[tuple[int, int]],
-                  parents: list[tuple[int, int]]) -> LeakageReport:
+def check_leakage(
+    split_of: dict[int, str], edges: list[tuple[int, int, str]], groups: list[tuple[int, int]], parents: list[tuple[int, int]]
+) -> LeakageReport:
     """split_of: post -> split name; edges: (post_a, post_b, kind); groups: (post, group id);
     parents: (child, parent) pairs. Posts absent from split_of are ignored."""
     report = LeakageReport(posts=Counter(split_of.values()))

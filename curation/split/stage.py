@@ -56,8 +56,9 @@ def fingerprint(cfg: SplitConfig) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def build_units(post_ids: list[int], parents: list[int | None], dup_groups: list[tuple[int, int]],
-                artists: list[tuple[int, int]]) -> dict[int, int]:
+def build_units(
+    post_ids: list[int], parents: list[int | None], dup_groups: list[tuple[int, int]], artists: list[tuple[int, int]]
+) -> dict[int, int]:
     """post -> unit key (the smallest post id among the posts it must share a split with)."""
     uf = UnionFind(post_ids)
     for post, parent in zip(post_ids, parents):
@@ -104,8 +105,7 @@ def assign_time(oldest: np.ndarray, order: np.ndarray, cfg: SplitConfig) -> np.n
     """(U,) oldest creation time (datetime64) per unit -> split names; the holdout shared val:test."""
     import datetime as dt
 
-    cut = cfg.holdout_after if isinstance(cfg.holdout_after, dt.datetime) else \
-        dt.datetime.combine(cfg.holdout_after, dt.time.max)
+    cut = cfg.holdout_after if isinstance(cfg.holdout_after, dt.datetime) else dt.datetime.combine(cfg.holdout_after, dt.time.max)
     held = oldest > np.datetime64(cut.replace(tzinfo=None))
     val_share = cfg.val / (cfg.val + cfg.test) if cfg.val + cfg.test else 1.0
     return np.where(held, np.where(order < val_share, "val", "test"), "train").astype(object)
@@ -119,7 +119,8 @@ def label_csr(unit_index: dict[int, int], post_unit: dict[int, int], rows: list[
     tags = frame["tag"].unique().sort()
     frame = frame.with_columns(
         pl.col("post").replace_strict(post_unit).replace_strict(unit_index).alias("unit"),
-        pl.col("tag").replace_strict(dict(zip(tags.to_list(), range(len(tags))))).alias("label"))
+        pl.col("tag").replace_strict(dict(zip(tags.to_list(), range(len(tags))))).alias("label"),
+    )
     grouped = frame.group_by("unit", "label").len().sort("unit", "label")
     units = grouped["unit"].to_numpy()
     indptr = np.searchsorted(units, np.arange(len(unit_index) + 1))
@@ -171,9 +172,10 @@ def run_split(workspace: Path | str, reassign: bool = False) -> SplitReport:
             unit_split[new] = _stratify(cat, cfg, post_unit, unit_index, unit_split, sizes, order, fractions)[new]
 
         split_of = {p: unit_split[u] for p, u in zip(post_ids, unit_of_post) if unit_split[u]}
-        frame = pl.DataFrame({"post_id": list(split_of), "split": list(split_of.values()),
-                              "unit_key": [post_unit[p] for p in split_of]},
-                             schema={"post_id": pl.Int64, "split": pl.Utf8, "unit_key": pl.Int64})
+        frame = pl.DataFrame(
+            {"post_id": list(split_of), "split": list(split_of.values()), "unit_key": [post_unit[p] for p in split_of]},
+            schema={"post_id": pl.Int64, "split": pl.Utf8, "unit_key": pl.Int64},
+        )
         cat.con.register("new_splits", frame.to_arrow())
         cat.run("marts/splits_write", fingerprint=fingerprint(cfg), scheme=cfg.scheme)
         cat.con.unregister("new_splits")
@@ -185,8 +187,16 @@ def run_split(workspace: Path | str, reassign: bool = False) -> SplitReport:
     return report
 
 
-def _stratify(cat: Catalog, cfg: SplitConfig, post_unit: dict[int, int], unit_index: dict[int, int],
-              unit_split: np.ndarray, sizes: np.ndarray, order: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+def _stratify(
+    cat: Catalog,
+    cfg: SplitConfig,
+    post_unit: dict[int, int],
+    unit_index: dict[int, int],
+    unit_split: np.ndarray,
+    sizes: np.ndarray,
+    order: np.ndarray,
+    fractions: np.ndarray,
+) -> np.ndarray:
     """Split names for all units; units already named (kept) count as prior placements."""
     rows = cat.run("marts/split_labels", min_posts=cfg.min_tag_posts).fetchall()
     indptr, labels, counts, n_labels = label_csr(unit_index, post_unit, rows)
@@ -196,14 +206,15 @@ def _stratify(cat: Catalog, cfg: SplitConfig, post_unit: dict[int, int], unit_in
     for u in np.flatnonzero(kept):
         j = SPLITS.index(unit_split[u])
         prior_posts[j] += sizes[u]
-        prior_labels[labels[indptr[u]:indptr[u + 1]], j] += counts[indptr[u]:indptr[u + 1]]
+        prior_labels[labels[indptr[u] : indptr[u + 1]], j] += counts[indptr[u] : indptr[u + 1]]
     # place only the new units: give the kept ones no labels and size 0
     new_sizes = np.where(kept, 0, sizes)
     keep_entries = np.repeat(~kept, np.diff(indptr))
     new_counts = np.diff(indptr) * ~kept
     new_indptr = np.concatenate([[0], np.cumsum(new_counts)])
-    chosen = iterative_stratification(new_sizes, new_indptr, labels[keep_entries], counts[keep_entries], fractions,
-                                      order, prior_posts, prior_labels, n_labels)
+    chosen = iterative_stratification(
+        new_sizes, new_indptr, labels[keep_entries], counts[keep_entries], fractions, order, prior_posts, prior_labels, n_labels
+    )
     names = np.array(SPLITS, dtype=object)[chosen]
     return np.where(kept, unit_split, names)
 
@@ -218,7 +229,9 @@ def _coverage(stats: pl.DataFrame, min_posts: int) -> dict[str, float]:
 def leakage_of(cat: Catalog, split_of: dict[int, str]) -> LeakageReport:
     edges = cat.rows("SELECT post_a, post_b, kind FROM dup_edges")
     groups = cat.rows("SELECT post_id, group_id FROM dup_groups")
-    parents = cat.rows("SELECT post_id, parent_id FROM posts WHERE parent_id IS NOT NULL AND post_id IN (SELECT post_id FROM selection)")
+    parents = cat.rows(
+        "SELECT post_id, parent_id FROM posts WHERE parent_id IS NOT NULL AND post_id IN (SELECT post_id FROM selection)"
+    )
     return check_leakage(split_of, edges, groups, parents)
 
 

@@ -24,9 +24,17 @@ def stable_fraction(keys: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
-def iterative_stratification(unit_sizes: np.ndarray, indptr: np.ndarray, labels: np.ndarray, counts: np.ndarray,
-                             fractions: np.ndarray, order: np.ndarray, prior_posts: np.ndarray | None = None,
-                             prior_labels: np.ndarray | None = None, n_labels: int | None = None) -> np.ndarray:
+def iterative_stratification(
+    unit_sizes: np.ndarray,
+    indptr: np.ndarray,
+    labels: np.ndarray,
+    counts: np.ndarray,
+    fractions: np.ndarray,
+    order: np.ndarray,
+    prior_posts: np.ndarray | None = None,
+    prior_labels: np.ndarray | None = None,
+    n_labels: int | None = None,
+) -> np.ndarray:
     """Assign U units to S splits.
 
     unit_sizes : (U,) int, posts in each unit.
@@ -68,7 +76,7 @@ def iterative_stratification(unit_sizes: np.ndarray, indptr: np.ndarray, labels:
     active = units_left > 0
     while active.any():
         label = int(np.flatnonzero(active)[np.argmin(units_left[active])])
-        for u in by_label[label_start[label]:label_start[label + 1]]:
+        for u in by_label[label_start[label] : label_start[label + 1]]:
             u = int(unit_of[u])
             if assigned[u] < 0:
                 place(u, best(want_labels[label], u))

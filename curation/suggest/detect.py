@@ -32,8 +32,9 @@ class TagTask:
     filter_by: str = "prune_by_noise_rate"
 
 
-def tag_issues(y: np.ndarray, p: np.ndarray, min_confidence: float, max_per_tag: int,
-               filter_by: str = "prune_by_noise_rate") -> tuple[np.ndarray, ...]:
+def tag_issues(
+    y: np.ndarray, p: np.ndarray, min_confidence: float, max_per_tag: int, filter_by: str = "prune_by_noise_rate"
+) -> tuple[np.ndarray, ...]:
     """One tag over N posts. y : (N,) bool labels; p : (N,) float probabilities of the tag.
 
     Returns (rows, is_add, confidence, label_quality), each (M,), M <= max_per_tag, best first.
@@ -79,6 +80,14 @@ def run_task(task: TagTask) -> list[tuple[int, int, bool, float, float, float]]:
         rows, is_add, confidence, quality = tag_issues(labels, scores, task.min_confidence, task.max_per_tag, task.filter_by)
         if len(rows):
             ap = float(average_precision(labels[:, None], scores[:, None])[0])
-            out.extend(zip(rows_with_scores[rows].tolist(), [tag] * len(rows), is_add.tolist(), confidence.tolist(),
-                           quality.tolist(), [ap] * len(rows)))
+            out.extend(
+                zip(
+                    rows_with_scores[rows].tolist(),
+                    [tag] * len(rows),
+                    is_add.tolist(),
+                    confidence.tolist(),
+                    quality.tolist(),
+                    [ap] * len(rows),
+                )
+            )
     return out

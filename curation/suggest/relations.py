@@ -28,8 +28,9 @@ class Suggestion:
         return self.confidence * self.tag_ap
 
 
-def apply_implications(suggestions: list[Suggestion], post_tags: dict[int, set[str]],
-                       parents: dict[str, set[str]]) -> list[Suggestion]:
+def apply_implications(
+    suggestions: list[Suggestion], post_tags: dict[int, set[str]], parents: dict[str, set[str]]
+) -> list[Suggestion]:
     """``post_tags``: every current tag of each post; ``parents``: tag -> all tags it implies (transitively)."""
     by_post: dict[int, list[Suggestion]] = {}
     for s in suggestions:

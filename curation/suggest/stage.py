@@ -31,16 +31,17 @@ import polars as pl
 
 from ..catalog import Catalog, open_catalog, staged_catalog
 from ..config import Config, load_config
+from ..decisions import import_review_rows
 from ..errors import CurationError
 from ..progress import progress
 from ..tagger.store import PredictionStore
 from ..tagger.train import labelled_posts
 from .detect import TagTask, run_task
 from .relations import Suggestion, apply_implications, cap_per_post
+from .review import export_tag_edits, write_review_db
 
 log = logging.getLogger(__name__)
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "suggestions.schema.json"
-DECISION_COLUMNS = ["post_id", "tag", "action", "decision", "moderator", "decided_at", "note"]
 
 
 @dataclass
@@ -73,45 +74,10 @@ def _executor(config: Config):
         def close() -> None:
             client.close()
             cluster.close()
+
         return client.get_executor(), close
     pool = ProcessPoolExecutor(max_workers=config.suggest.workers, mp_context=multiprocessing.get_context("spawn"))
     return pool, pool.shutdown
-
-
-def import_review_decisions(cat: Catalog, review: Path) -> int:
-    """Fold decisions rows written into review.sqlite into the catalog; returns how many were new or changed."""
-    if not review.exists():
-        return 0
-    import sqlite_utils
-
-    db = sqlite_utils.Database(review)
-    if "decisions" not in db.table_names():
-        return 0
-    rows = [r for r in db["decisions"].rows if r.get("post_id") is not None and r.get("tag") and r.get("decision")]
-    bad = [r for r in rows if r.get("action") not in ("add", "remove") or r.get("decision") not in ("accept", "reject")]
-    if bad:
-        raise CurationError(f"{review}: decisions need action add|remove and decision accept|reject; "
-                            f"e.g. {json.dumps(bad[0], default=str)}")
-    return record_decisions(cat, [(int(r["post_id"]), r["tag"], r["action"], r["decision"], r.get("moderator") or "",
-                                   r.get("decided_at"), r.get("note") or "") for r in rows])
-
-
-def record_decisions(cat: Catalog, rows: list[tuple]) -> int:
-    """Upsert (post_id, tag, action, decision, moderator, decided_at, note) rows, tags canonicalised
-    through active aliases; returns how many rows were new or changed."""
-    if not rows:
-        return 0
-    aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    frame = pl.DataFrame([(p, aliases.get(t, t), a, d, m, (dt.datetime.fromisoformat(str(w)) if w else now), n)
-                          for p, t, a, d, m, w, n in rows], schema=dict(zip(DECISION_COLUMNS, [
-                              pl.Int64, pl.Utf8, pl.Utf8, pl.Utf8, pl.Utf8, pl.Datetime("us"), pl.Utf8])), orient="row")
-    cat.con.register("new_decisions", frame.to_arrow())
-    changed = cat.scalar("SELECT count(*) FROM new_decisions n LEFT JOIN decisions d USING (post_id, tag, action) "
-                         "WHERE d.decision IS DISTINCT FROM n.decision")
-    cat.run("marts/decisions_upsert")
-    cat.con.unregister("new_decisions")
-    return int(changed)
 
 
 def run_suggest(workspace: Path | str) -> SuggestReport:
@@ -120,14 +86,16 @@ def run_suggest(workspace: Path | str) -> SuggestReport:
     cfg = config.suggest
     out = workspace / "out"
     out.mkdir(exist_ok=True)
+    report = SuggestReport(tagger=cfg.tagger, out=out)
+    report.decisions_imported = import_review_rows(workspace)
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
-        report = SuggestReport(tagger=cfg.tagger, out=out)
-        report.decisions_imported = import_review_decisions(cat, out / "review.sqlite")
         folder = cat.scalar("SELECT folder FROM taggers WHERE name = ?", [cfg.tagger])
         if folder is None:
             known = [r[0] for r in cat.rows("SELECT name FROM taggers")]
-            raise CurationError(f"{workspace}: no predictions from tagger {cfg.tagger!r}; "
-                                + (f"known: {', '.join(known)} ([suggest] tagger)" if known else "run `curate train` first"))
+            raise CurationError(
+                f"{workspace}: no predictions from tagger {cfg.tagger!r}; "
+                + (f"known: {', '.join(known)} ([suggest] tagger)" if known else "run `curate train` first")
+            )
         store = PredictionStore(Path(folder))
         data = labelled_posts(cat)
         suggestions = _flag(config, store, data, report)
@@ -135,22 +103,45 @@ def run_suggest(workspace: Path | str) -> SuggestReport:
         suggestions = cap_per_post(suggestions, cfg.max_per_post)
         category = dict(zip(data.tags["name"], data.tags["category"]))
         frame = pl.DataFrame(
-            [(i + 1, s.post_id, s.tag, category.get(s.tag, ""), s.action, round(s.confidence, 4),
-              round(s.label_quality, 4), s.implies) for i, s in enumerate(suggestions)],
-            schema={"rank": pl.Int64, "post_id": pl.Int64, "tag": pl.Utf8, "category": pl.Utf8, "action": pl.Utf8,
-                    "confidence": pl.Float64, "label_quality": pl.Float64, "implies": pl.List(pl.Utf8)}, orient="row")
+            [
+                (
+                    i + 1,
+                    s.post_id,
+                    s.tag,
+                    category.get(s.tag, ""),
+                    s.action,
+                    round(s.confidence, 4),
+                    round(s.label_quality, 4),
+                    s.implies,
+                )
+                for i, s in enumerate(suggestions)
+            ],
+            schema={
+                "rank": pl.Int64,
+                "post_id": pl.Int64,
+                "tag": pl.Utf8,
+                "category": pl.Utf8,
+                "action": pl.Utf8,
+                "confidence": pl.Float64,
+                "label_quality": pl.Float64,
+                "implies": pl.List(pl.Utf8),
+            },
+            orient="row",
+        )
         cat.con.register("new_suggestions", frame.to_arrow())
         cat.con.execute("CREATE OR REPLACE TABLE suggestions AS SELECT * FROM new_suggestions ORDER BY rank")
         cat.con.unregister("new_suggestions")
-        for table, column, values, dtype in (("suggest_scope_tags", "name", report.scope_tags, pl.Utf8),
-                                             ("suggest_scope_posts", "post_id", report.scope_posts, pl.Int64)):
+        for table, column, values, dtype in (
+            ("suggest_scope_tags", "name", report.scope_tags, pl.Utf8),
+            ("suggest_scope_posts", "post_id", report.scope_posts, pl.Int64),
+        ):
             cat.con.register("new_scope", pl.DataFrame({column: values}, schema={column: dtype}).to_arrow())
             cat.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM new_scope")
             cat.con.unregister("new_scope")
         report.suggestions = frame.height
         report.adds = int((frame["action"] == "add").sum())
         report.removes = report.suggestions - report.adds
-        write_outputs(cat, config, store, frame, out)
+        write_outputs(cat, config, store, frame, workspace)
     return report
 
 
@@ -172,10 +163,8 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
     order = np.argsort(data.indices[keep], kind="stable")
     tags_sorted, rows_sorted = data.indices[keep][order], entry_store_rows[keep][order]
     bounds = np.flatnonzero(np.diff(tags_sorted)) + 1
-    by_tag = {int(part[0]): rows for part, rows in zip(np.split(tags_sorted, bounds), np.split(rows_sorted, bounds))
-              if len(part)}
-    known = [j for j, n in enumerate(tag_names)
-             if n in label_index and len(by_tag.get(label_index[n], ())) >= cfg.min_tag_posts]
+    by_tag = {int(part[0]): rows for part, rows in zip(np.split(tags_sorted, bounds), np.split(rows_sorted, bounds)) if len(part)}
+    known = [j for j, n in enumerate(tag_names) if n in label_index and len(by_tag.get(label_index[n], ())) >= cfg.min_tag_posts]
     known_set = set(known)
     report.scope_tags = [tag_names[j] for j in known]
     report.scope_posts = store_ids[predicted]
@@ -183,10 +172,15 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
     tasks = []
     for start in range(0, len(tag_names), cfg.chunk_tags):
         stop = min(start + cfg.chunk_tags, len(tag_names))
-        positives = [np.asarray(by_tag.get(label_index[tag_names[j]], []) if j in known_set else [], dtype=np.int64)
-                     for j in range(start, stop)]
-        tasks.append(TagTask(str(store.folder), start, stop, positives, predicted, cfg.min_confidence, cfg.max_per_tag,
-                             cfg.cleanlab_filter))
+        positives = [
+            np.asarray(by_tag.get(label_index[tag_names[j]], []) if j in known_set else [], dtype=np.int64)
+            for j in range(start, stop)
+        ]
+        tasks.append(
+            TagTask(
+                str(store.folder), start, stop, positives, predicted, cfg.min_confidence, cfg.max_per_tag, cfg.cleanlab_filter
+            )
+        )
     raw: list[tuple] = []
     executor, close = _executor(config)
     try:
@@ -198,8 +192,10 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
         close()
     raw = [r for r in raw if r[1] in known_set]
     report.flagged = len(raw)
-    return [Suggestion(int(store_ids[row]), tag_names[tag], "add" if is_add else "remove", confidence, quality, ap)
-            for row, tag, is_add, confidence, quality, ap in raw]
+    return [
+        Suggestion(int(store_ids[row]), tag_names[tag], "add" if is_add else "remove", confidence, quality, ap)
+        for row, tag, is_add, confidence, quality, ap in raw
+    ]
 
 
 def _filter(cat: Catalog, suggestions: list[Suggestion], report: SuggestReport) -> list[Suggestion]:
@@ -213,28 +209,39 @@ def _filter(cat: Catalog, suggestions: list[Suggestion], report: SuggestReport) 
     post_tags: dict[int, set[str]] = {}
     if posts:
         cat.con.register("wanted_posts", pl.DataFrame({"post_id": posts}).to_arrow())
-        for post, name in cat.rows("SELECT pt.post_id, t.name FROM post_labels pt JOIN tags t USING (tag_id) "
-                                   "WHERE pt.post_id IN (SELECT post_id FROM wanted_posts)"):
+        for post, name in cat.rows(
+            "SELECT pt.post_id, t.name FROM post_labels pt JOIN tags t USING (tag_id) "
+            "WHERE pt.post_id IN (SELECT post_id FROM wanted_posts)"
+        ):
             post_tags.setdefault(post, set()).add(name)
         cat.con.unregister("wanted_posts")
     kept = apply_implications(suggestions, post_tags, parents)
     decided = {(p, t, a): d for p, t, a, d in cat.rows("SELECT post_id, tag, action, decision FROM decisions")}
     opposite = {"add": "remove", "remove": "add"}
-    out = [s for s in kept if (s.post_id, s.tag, s.action) not in decided
-           and decided.get((s.post_id, s.tag, opposite[s.action])) != "accept"]
+    out = [
+        s
+        for s in kept
+        if (s.post_id, s.tag, s.action) not in decided and decided.get((s.post_id, s.tag, opposite[s.action])) != "accept"
+    ]
     report.skipped_decided = len(kept) - len(out)
     return out
 
 
-def write_outputs(cat: Catalog, config: Config, store: PredictionStore, frame: pl.DataFrame, out: Path) -> None:
+def write_outputs(cat: Catalog, config: Config, store: PredictionStore, frame: pl.DataFrame, workspace: Path) -> None:
     import jsonschema
 
+    out = workspace / "out"
     meta = store.meta
     document = {
-        "schema_version": 1, "dataset": config.dataset,
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": {"kind": meta.get("kind", "external"), "embedder": meta.get("embedder"), "folds": meta.get("folds"),
-                  "name": meta.get("name", config.suggest.tagger)},
+        "schema_version": 1,
+        "dataset": config.dataset,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "model": {
+            "kind": meta.get("kind", "external"),
+            "embedder": meta.get("embedder"),
+            "folds": meta.get("folds"),
+            "name": meta.get("name", config.suggest.tagger),
+        },
         "suggestions": [{k: v for k, v in row.items() if k != "implies" or v} for row in frame.to_dicts()],
     }
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
@@ -243,81 +250,14 @@ def write_outputs(cat: Catalog, config: Config, store: PredictionStore, frame: p
     for tag, post in frame.filter(pl.col("action") == "add").select("tag", "post_id").iter_rows():
         incomplete.setdefault(tag, []).append(post)
     (out / "incomplete_posts.json").write_text(json.dumps({t: sorted(p) for t, p in sorted(incomplete.items())}, indent=1) + "\n")
-    write_review_db(cat, frame, out / "review.sqlite")
-    export_tag_edits(cat, out / "tag_edits.csv")
-
-
-def write_review_db(cat: Catalog, frame: pl.DataFrame, path: Path) -> None:
-    """review.sqlite, rebuilt: suggestions (with each post's image path), posts, tags, decisions."""
-    import sqlite_utils
-
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    db = sqlite_utils.Database(tmp)
-    posts = frame["post_id"].unique().to_list()
-    cat.con.register("wanted_posts", pl.DataFrame({"post_id": posts}, schema={"post_id": pl.Int64}).to_arrow())
-    post_rows = cat.rows("""
-        SELECT p.post_id, i.path, p.rating, p.score, string_agg(t.name, ' ' ORDER BY t.name) AS tags
-        FROM posts p LEFT JOIN images i USING (post_id) LEFT JOIN post_labels pl USING (post_id) LEFT JOIN tags t USING (tag_id)
-        WHERE p.post_id IN (SELECT post_id FROM wanted_posts) GROUP BY ALL ORDER BY p.post_id""")
-    cat.con.unregister("wanted_posts")
-    paths = {r[0]: r[1] for r in post_rows}
-    db["suggestions"].insert_all(
-        ({**row, "implies": " ".join(row["implies"] or []), "path": paths.get(row["post_id"])} for row in frame.to_dicts()),
-        pk="rank")
-    db["posts"].insert_all(({"post_id": r[0], "path": r[1], "rating": r[2], "score": r[3], "tags": r[4] or ""}
-                            for r in post_rows), pk="post_id")
-    db["tags"].insert_all(({"name": n, "category": c, "count": k} for n, c, k in
-                           cat.rows("SELECT name, category, count FROM selected_tags ORDER BY count DESC, name")), pk="name")
-    decisions = cat.rows(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions ORDER BY decided_at, post_id")
-    db["decisions"].create({"post_id": int, "tag": str, "action": str, "decision": str, "moderator": str,
-                            "decided_at": str, "note": str}, pk=("post_id", "tag", "action"))
-    db["decisions"].insert_all(dict(zip(DECISION_COLUMNS, (*r[:5], str(r[5]), r[6]))) for r in decisions)
-    db["suggestions"].create_index(["post_id"])
-    db["suggestions"].create_index(["tag"])
-    db.close()
-    tmp.replace(path)
-
-
-def export_tag_edits(cat: Catalog, path: Path) -> int:
-    """out/tag_edits.csv: accepted decisions, the edits to make on the board."""
-    rows = cat.rows("SELECT post_id, tag, action, moderator, decided_at, note FROM decisions WHERE decision = 'accept' "
-                    "ORDER BY decided_at, post_id, tag")
-    pl.DataFrame(rows, schema={"post_id": pl.Int64, "tag": pl.Utf8, "action": pl.Utf8, "moderator": pl.Utf8,
-                               "decided_at": pl.Datetime("us"), "note": pl.Utf8}, orient="row").write_csv(path)
-    return len(rows)
-
-
-def review(workspace: Path | str, accept: list[str], reject: list[str], moderator: str, note: str = "") -> tuple[int, Path]:
-    """Record decisions given as POST_ID:TAG[:ACTION] (the action defaults to the current
-    suggestion's); updates review.sqlite and tag_edits.csv. Returns (decisions recorded, edits file)."""
-    workspace = Path(workspace)
-    config = load_config(workspace)
-    out = workspace / "out"
-    out.mkdir(exist_ok=True)
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
-        import_review_decisions(cat, out / "review.sqlite")
-        current = {(p, t): a for p, t, a in cat.rows("SELECT post_id, tag, action FROM suggestions")} \
-            if cat.has_table("suggestions") else {}
-        rows = []
-        for decision, items in (("accept", accept), ("reject", reject)):
-            for item in items:
-                parts = item.split(":")
-                if len(parts) not in (2, 3) or not parts[0].strip().isdigit() or not parts[1]:
-                    raise CurationError(f"{item!r}: expected POST_ID:TAG or POST_ID:TAG:add|remove")
-                post, tag = int(parts[0]), parts[1]
-                action = parts[2] if len(parts) == 3 else current.get((post, tag))
-                if action not in ("add", "remove"):
-                    raise CurationError(f"{item!r}: " + ("action must be add or remove" if len(parts) == 3 else
-                                                         "no current suggestion for this post and tag; give :add or :remove"))
-                rows.append((post, tag, action, decision, moderator, None, note))
-        recorded = record_decisions(cat, rows)
-        if cat.has_table("suggestions") and (out / "review.sqlite").exists():
-            cat.run("marts/post_labels")
-            write_review_db(cat, cat.frame("marts/suggestions_current"), out / "review.sqlite")
-        edits = out / "tag_edits.csv"
-        export_tag_edits(cat, edits)
-    return recorded, edits
+    write_review_db(cat, frame, out / "review.sqlite", workspace)
+    export_tag_edits(
+        cat.rows(
+            "SELECT post_id, tag, action, decision, moderator, decided_at::VARCHAR, note FROM decisions "
+            "ORDER BY decided_at, post_id, tag"
+        ),
+        out / "tag_edits.csv",
+    )
 
 
 def load_suggestions(workspace: Path | str) -> pl.DataFrame:

@@ -24,8 +24,17 @@ log = logging.getLogger(__name__)
 BOARD_ENTRIES = ("metadata", "db_export", "original", "truth")
 
 
-def generate_board(out: Path | str, posts: int, seed: int = 0, fmt: str = "danbooru2021", image_size: int = 256,
-                   images: bool = True, workers: int = 2, overwrite: bool = False, **overrides) -> dict:
+def generate_board(
+    out: Path | str,
+    posts: int,
+    seed: int = 0,
+    fmt: str = "danbooru2021",
+    image_size: int = 256,
+    images: bool = True,
+    workers: int = 2,
+    overwrite: bool = False,
+    **overrides,
+) -> dict:
     """Generate a synthetic board under ``out`` and return its truth manifest.
 
     ``overrides`` set :class:`~curation.synth.posts.SynthParams` fields (``duplicate_rate``,
@@ -86,7 +95,9 @@ def _render_all(out: Path, board: list[Post], styles, workers: int):
 
 def _record(post: Post, result: RenderResult) -> None:
     if result.post_id != post.post_id or (result.width, result.height) != (post.width, post.height):
-        raise SynthError(f"post {post.post_id}: rendered {result.width}x{result.height}, metadata says {post.width}x{post.height}")
+        raise SynthError(
+            f"post {post.post_id}: rendered {result.width}x{result.height}, metadata says {post.width}x{post.height}"
+        )
     post.md5, post.file_size = result.md5, result.file_size
 
 

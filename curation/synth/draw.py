@@ -22,6 +22,7 @@ RGB = tuple[int, int, int]
 SKIN: RGB = (252, 222, 196)
 CLOTHES: tuple[RGB, ...] = ((60, 60, 110), (170, 40, 60), (40, 110, 80), (230, 230, 235), (90, 60, 140))
 
+
 def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
     """Outline points of a polygonal shape of radius ``r`` centred on (cx, cy), rotated by ``angle``."""
     if shape == "star":
@@ -39,10 +40,26 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
         xy = [(-w, -r), (w, -r), (w, -w), (r, -w), (r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w), (-r, -w), (-w, -w)]
         pts = [(math.hypot(x, y), math.atan2(y, x)) for x, y in xy]
     elif shape == "arrow":
-        xy = [(-r, -0.25 * r), (0.1 * r, -0.25 * r), (0.1 * r, -0.7 * r), (r, 0), (0.1 * r, 0.7 * r), (0.1 * r, 0.25 * r), (-r, 0.25 * r)]
+        xy = [
+            (-r, -0.25 * r),
+            (0.1 * r, -0.25 * r),
+            (0.1 * r, -0.7 * r),
+            (r, 0),
+            (0.1 * r, 0.7 * r),
+            (0.1 * r, 0.25 * r),
+            (-r, 0.25 * r),
+        ]
         pts = [(math.hypot(x, y), math.atan2(y, x)) for x, y in xy]
     elif shape == "bolt":
-        xy = [(-0.2 * r, -r), (0.5 * r, -r), (0.1 * r, -0.15 * r), (0.55 * r, -0.15 * r), (-0.35 * r, r), (-0.05 * r, 0.1 * r), (-0.5 * r, 0.1 * r)]
+        xy = [
+            (-0.2 * r, -r),
+            (0.5 * r, -r),
+            (0.1 * r, -0.15 * r),
+            (0.55 * r, -0.15 * r),
+            (-0.35 * r, r),
+            (-0.05 * r, 0.1 * r),
+            (-0.5 * r, 0.1 * r),
+        ]
         pts = [(math.hypot(x, y), math.atan2(y, x)) for x, y in xy]
     elif shape == "heart":
         pts = []
@@ -164,9 +181,11 @@ def _draw_figure(canvas: Image.Image, fig: Figure, style: ArtistStyle, scale: fl
     clothes = CLOTHES[index % len(CLOTHES)] + (255,)
     # Body: clothing coverage shows the rating (g fully clothed .. e bare).
     body_top, body_bottom = cy + r * 0.9, min(h + r, cy + r * 4.2)
-    skin = (hair if fig.species else SKIN + (255,))
+    skin = hair if fig.species else SKIN + (255,)
     if fig.sex in ("girl", "female"):
-        d.polygon([(cx, body_top), (cx - r * 1.4, body_bottom), (cx + r * 1.4, body_bottom)], fill=skin, outline=outline, width=lw)
+        d.polygon(
+            [(cx, body_top), (cx - r * 1.4, body_bottom), (cx + r * 1.4, body_bottom)], fill=skin, outline=outline, width=lw
+        )
         clothed_to = body_top + (body_bottom - body_top) * fig.coverage
         if fig.coverage > 0:
             t = (clothed_to - body_top) / max(1.0, body_bottom - body_top)
@@ -185,22 +204,41 @@ def _draw_figure(canvas: Image.Image, fig: Figure, style: ArtistStyle, scale: fl
     if ear in ("pointed", "triangle") or "cat_ears" in fig.accessories or "fox_ears" in fig.accessories:
         tall = 1.9 if ear == "pointed" or "fox_ears" in fig.accessories else 1.45
         for sgn in (-1, 1):
-            d.polygon([(cx + sgn * r * 0.9, cy - r * 0.3), (cx + sgn * r * 0.25, cy - r * 0.8), (cx + sgn * r * 0.85, cy - r * tall)], fill=ear_colour, outline=outline, width=lw)
+            d.polygon(
+                [(cx + sgn * r * 0.9, cy - r * 0.3), (cx + sgn * r * 0.25, cy - r * 0.8), (cx + sgn * r * 0.85, cy - r * tall)],
+                fill=ear_colour,
+                outline=outline,
+                width=lw,
+            )
     elif ear == "long":
         for sgn in (-1, 1):
-            d.ellipse([cx + sgn * r * 0.45 - r * 0.22, cy - r * 2.3, cx + sgn * r * 0.45 + r * 0.22, cy - r * 0.6], fill=ear_colour, outline=outline, width=lw)
+            d.ellipse(
+                [cx + sgn * r * 0.45 - r * 0.22, cy - r * 2.3, cx + sgn * r * 0.45 + r * 0.22, cy - r * 0.6],
+                fill=ear_colour,
+                outline=outline,
+                width=lw,
+            )
     elif ear == "floppy":
         for sgn in (-1, 1):
-            d.ellipse([cx + sgn * r * 1.0 - r * 0.3, cy - r * 0.5, cx + sgn * r * 1.0 + r * 0.3, cy + r * 0.6], fill=(90, 60, 30, 255))
+            d.ellipse(
+                [cx + sgn * r * 1.0 - r * 0.3, cy - r * 0.5, cx + sgn * r * 1.0 + r * 0.3, cy + r * 0.6], fill=(90, 60, 30, 255)
+            )
     elif ear == "round":
         for sgn in (-1, 1):
             d.ellipse([cx + sgn * r * 0.75 - r * 0.3, cy - r * 1.1, cx + sgn * r * 0.75 + r * 0.3, cy - r * 0.5], fill=ear_colour)
         d.ellipse([cx - r * 1.35, cy - r * 1.2, cx + r * 1.35, cy + r * 1.2], fill=(160, 100, 40, 255))
     elif ear == "horns" or "horns" in fig.accessories:
         for sgn in (-1, 1):
-            d.polygon([(cx + sgn * r * 0.3, cy - r * 0.8), (cx + sgn * r * 0.6, cy - r * 0.7), (cx + sgn * r * 0.65, cy - r * 1.6)], fill=(150, 150, 150, 255), outline=outline, width=lw)
+            d.polygon(
+                [(cx + sgn * r * 0.3, cy - r * 0.8), (cx + sgn * r * 0.6, cy - r * 0.7), (cx + sgn * r * 0.65, cy - r * 1.6)],
+                fill=(150, 150, 150, 255),
+                outline=outline,
+                width=lw,
+            )
     elif ear == "crest":
-        d.polygon([(cx - r * 0.2, cy - r * 0.9), (cx + r * 0.2, cy - r * 0.9), (cx + r * 0.5, cy - r * 1.7)], fill=(230, 60, 60, 255))
+        d.polygon(
+            [(cx - r * 0.2, cy - r * 0.9), (cx + r * 0.2, cy - r * 0.9), (cx + r * 0.5, cy - r * 1.7)], fill=(230, 60, 60, 255)
+        )
     # Head.
     face = HAIR_COLOURS[fig.hair] + (255,) if fig.species else SKIN + (255,)
     d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=face, outline=outline, width=lw)
@@ -217,7 +255,10 @@ def _draw_figure(canvas: Image.Image, fig: Figure, style: ArtistStyle, scale: fl
     # Expressions.
     if "blush" in fig.expressions:
         for sgn in (-1, 1):
-            d.ellipse([cx + sgn * r * 0.6 - r * 0.18, cy + r * 0.3, cx + sgn * r * 0.6 + r * 0.18, cy + r * 0.45], fill=(250, 120, 140, 255))
+            d.ellipse(
+                [cx + sgn * r * 0.6 - r * 0.18, cy + r * 0.3, cx + sgn * r * 0.6 + r * 0.18, cy + r * 0.45],
+                fill=(250, 120, 140, 255),
+            )
     if "open_mouth" in fig.expressions:
         d.ellipse([cx - r * 0.16, cy + r * 0.45, cx + r * 0.16, cy + r * 0.75], fill=(150, 30, 40, 255))
     elif "smile" in fig.expressions:
@@ -265,7 +306,16 @@ def render(scene: Scene, style: ArtistStyle, frame: int = 0) -> Image.Image:
             d.line([w * 0.05, y, w * 0.4, y + h * 0.02], fill=(60, 60, 60, 255), width=max(1, int(2 * scale)))
     shift = 0.04 * frame
     for glyph in scene.glyphs:
-        moved = Glyph(glyph.tag, glyph.shape, glyph.colour, glyph.style, glyph.size, (glyph.x + shift) % 1.0, glyph.y, glyph.angle + 15 * frame)
+        moved = Glyph(
+            glyph.tag,
+            glyph.shape,
+            glyph.colour,
+            glyph.style,
+            glyph.size,
+            (glyph.x + shift) % 1.0,
+            glyph.y,
+            glyph.angle + 15 * frame,
+        )
         _draw_glyph(canvas, moved, style, scale)
     for i, fig in enumerate(scene.figures):
         _draw_figure(canvas, fig, style, scale, i)
@@ -277,7 +327,10 @@ def render(scene: Scene, style: ArtistStyle, frame: int = 0) -> Image.Image:
     if scene.speech_bubble:
         bx, by = w * 0.55, h * 0.06
         d.ellipse([bx, by, bx + w * 0.4, by + h * 0.16], fill=(255, 255, 255, 255), outline=(0, 0, 0, 255), width=2)
-        d.polygon([(bx + w * 0.1, by + h * 0.14), (bx + w * 0.05, by + h * 0.24), (bx + w * 0.16, by + h * 0.15)], fill=(255, 255, 255, 255))
+        d.polygon(
+            [(bx + w * 0.1, by + h * 0.14), (bx + w * 0.05, by + h * 0.24), (bx + w * 0.16, by + h * 0.15)],
+            fill=(255, 255, 255, 255),
+        )
         d.text((bx + w * 0.08, by + h * 0.04), "!?", fill=(0, 0, 0, 255), font=_font(int(h * 0.08)))
     if scene.text:
         _draw_text(canvas, scene.text, (w * 0.05, h * 0.82, w * 0.7, h * 0.94), (20, 20, 20), frame=True)

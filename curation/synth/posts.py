@@ -30,8 +30,8 @@ from .vocab import (
     parse_object_tag,
 )
 
-BOARD_START = dt.datetime(2005, 5, 24, 3, 35, tzinfo=dt.timezone.utc)
-ALIAS_ERA_END = dt.datetime(2014, 1, 1, tzinfo=dt.timezone.utc)  # older posts may keep old tag names
+BOARD_START = dt.datetime(2005, 5, 24, 3, 35, tzinfo=dt.UTC)
+ALIAS_ERA_END = dt.datetime(2014, 1, 1, tzinfo=dt.UTC)  # older posts may keep old tag names
 BAD_FILE_KINDS = (  # problem -> what the images stage should conclude
     ("truncated", "corrupt"),
     ("zero_byte", "corrupt"),
@@ -58,7 +58,7 @@ class SynthParams:
     seed: int = 0
     flavour: str = "danbooru"
     image_size: int = 256
-    snapshot: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    snapshot: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     duplicate_rate: float = 0.10  # share of posts that are planted duplicates of an earlier post
     missing_rate: float = 0.05  # share of a post's droppable true general tags removed from the dump
     wrong_rate: float = 0.015  # expected wrong general tags per true general tag
@@ -144,12 +144,26 @@ def _sample_figures(vocab: Vocabulary, rng: np.random.Generator, n: int, rating:
     for i in range(n):
         x = (i + 0.5) / n + rng.uniform(-0.05, 0.05)
         y = rng.uniform(0.28, 0.4)
-        scale = rng.uniform(0.11, 0.15) / max(1.0, n ** 0.5 * 0.8)
+        scale = rng.uniform(0.11, 0.15) / max(1.0, n**0.5 * 0.8)
         expressions = tuple(e for e, p in EXPRESSIONS.items() if rng.random() < p)
         if rng.random() < 0.55:
             ch = vocab.sampler("characters").pick(rng)
-            figures.append(Figure(ch.sex, ch.hair, ch.eyes, ch.hair_length, ch.accessories, expressions, ch.species,
-                                  x, y, scale, COVERAGE[rating], ch.name))
+            figures.append(
+                Figure(
+                    ch.sex,
+                    ch.hair,
+                    ch.eyes,
+                    ch.hair_length,
+                    ch.accessories,
+                    expressions,
+                    ch.species,
+                    x,
+                    y,
+                    scale,
+                    COVERAGE[rating],
+                    ch.name,
+                )
+            )
             continue
         if e621:
             sex = "female" if rng.random() < 0.6 else "male"
@@ -159,10 +173,21 @@ def _sample_figures(vocab: Vocabulary, rng: np.random.Generator, n: int, rating:
             sex = "girl" if rng.random() < 0.75 else "boy"
             species = None
             accessories = tuple(a for a, p in ACCESSORIES.items() if rng.random() < p)
-        figures.append(Figure(
-            sex, _HAIRS.pick(rng), _EYES.pick(rng), _HAIR_LENGTHS.pick(rng), accessories, expressions, species,
-            x, y, scale, COVERAGE[rating],
-        ))
+        figures.append(
+            Figure(
+                sex,
+                _HAIRS.pick(rng),
+                _EYES.pick(rng),
+                _HAIR_LENGTHS.pick(rng),
+                accessories,
+                expressions,
+                species,
+                x,
+                y,
+                scale,
+                COVERAGE[rating],
+            )
+        )
     return tuple(figures)
 
 
@@ -173,13 +198,24 @@ def _sample_glyphs(vocab: Vocabulary, rng: np.random.Generator) -> tuple[Glyph, 
     glyphs = []
     for tag in picks:
         size, colour, shape, style = parse_object_tag(tag)
-        glyphs.append(Glyph(tag, shape, colour, style, size, float(rng.uniform(0.12, 0.88)),
-                            float(rng.uniform(0.12, 0.88)), float(rng.uniform(0, 360))))
+        glyphs.append(
+            Glyph(
+                tag,
+                shape,
+                colour,
+                style,
+                size,
+                float(rng.uniform(0.12, 0.88)),
+                float(rng.uniform(0.12, 0.88)),
+                float(rng.uniform(0, 360)),
+            )
+        )
     return tuple(glyphs)
 
 
-def sample_scene(vocab: Vocabulary, post_id: int, rng: np.random.Generator, params: SynthParams,
-                 transparent: bool, frames: int) -> tuple[Scene, str]:
+def sample_scene(
+    vocab: Vocabulary, post_id: int, rng: np.random.Generator, params: SynthParams, transparent: bool, frames: int
+) -> tuple[Scene, str]:
     """A new original drawing and its rating."""
     width, height = _dims(rng, params.image_size)
     n_figures = _FIGURE_COUNTS.pick(rng)
@@ -189,15 +225,26 @@ def sample_scene(vocab: Vocabulary, post_id: int, rng: np.random.Generator, para
     monochrome = rng.random() < 0.05
     background = "" if transparent else _BACKGROUNDS.pick(rng)
     scene = Scene(
-        post_id=post_id, width=width, height=height, background=background, transparent=transparent,
-        figures=_sample_figures(vocab, rng, n_figures, rating), glyphs=_sample_glyphs(vocab, rng), artist=artist,
+        post_id=post_id,
+        width=width,
+        height=height,
+        background=background,
+        transparent=transparent,
+        figures=_sample_figures(vocab, rng, n_figures, rating),
+        glyphs=_sample_glyphs(vocab, rng),
+        artist=artist,
         border=str(rng.choice(BORDER_COLOURS)) if rng.random() < 0.06 else None,
         text=str(rng.choice(TEXTS)) if rng.random() < 0.08 else None,
-        speech_bubble=bool(rng.random() < 0.05), sparkle=bool(rng.random() < 0.08),
-        monochrome=monochrome, greyscale=monochrome and rng.random() < 0.8,
-        blurry=bool(rng.random() < 0.03), motion_lines=bool(rng.random() < 0.03),
-        watermark=bool(rng.random() < 0.01), signature=bool(rng.random() < style.signature_rate),
-        frames=frames, seed=(params.seed, post_id),
+        speech_bubble=bool(rng.random() < 0.05),
+        sparkle=bool(rng.random() < 0.08),
+        monochrome=monochrome,
+        greyscale=monochrome and rng.random() < 0.8,
+        blurry=bool(rng.random() < 0.03),
+        motion_lines=bool(rng.random() < 0.03),
+        watermark=bool(rng.random() < 0.01),
+        signature=bool(rng.random() < style.signature_rate),
+        frames=frames,
+        seed=(params.seed, post_id),
     )
     return scene, rating
 
@@ -208,9 +255,17 @@ def scene_tags(scene: Scene, vocab: Vocabulary) -> set[str]:
     tags = {g.tag for g in scene.glyphs} | {scene.artist}
     if scene.background:
         tags.add(scene.background)
-    for flag, tag in ((scene.speech_bubble, "speech_bubble"), (scene.sparkle, "sparkle"), (scene.blurry, "blurry"),
-                      (scene.motion_lines, "motion_lines"), (scene.watermark, "watermark"), (scene.signature, "signature"),
-                      (scene.monochrome, "monochrome"), (scene.greyscale, "greyscale"), (bool(scene.text), "english_text")):
+    for flag, tag in (
+        (scene.speech_bubble, "speech_bubble"),
+        (scene.sparkle, "sparkle"),
+        (scene.blurry, "blurry"),
+        (scene.motion_lines, "motion_lines"),
+        (scene.watermark, "watermark"),
+        (scene.signature, "signature"),
+        (scene.monochrome, "monochrome"),
+        (scene.greyscale, "greyscale"),
+        (bool(scene.text), "english_text"),
+    ):
         if flag:
             tags.add(tag)
     if scene.border:
@@ -299,7 +354,7 @@ def _variant_scene(scene: Scene, vocab: Vocabulary, rng: np.random.Generator) ->
     change = str(rng.choice(options))
     if change == "remove_glyph":
         k = int(rng.integers(len(scene.glyphs)))
-        return replace(scene, glyphs=scene.glyphs[:k] + scene.glyphs[k + 1:]), f"removed {scene.glyphs[k].tag}"
+        return replace(scene, glyphs=scene.glyphs[:k] + scene.glyphs[k + 1 :]), f"removed {scene.glyphs[k].tag}"
     if change == "add_glyph":
         extra = _sample_glyphs(vocab, rng)[0]
         if extra.tag in {g.tag for g in scene.glyphs}:
@@ -312,14 +367,15 @@ def _variant_scene(scene: Scene, vocab: Vocabulary, rng: np.random.Generator) ->
         new = replace(g, colour=colour, tag=object_tag(g.size, colour, g.shape, g.style))
         if new.tag in {x.tag for x in scene.glyphs}:
             return replace(scene, sparkle=not scene.sparkle), "toggled sparkle"
-        return replace(scene, glyphs=scene.glyphs[:k] + (new,) + scene.glyphs[k + 1:]), f"recoloured {g.tag} to {new.tag}"
+        return replace(scene, glyphs=scene.glyphs[:k] + (new,) + scene.glyphs[k + 1 :]), f"recoloured {g.tag} to {new.tag}"
     if change == "sparkle":
         return replace(scene, sparkle=not scene.sparkle), "toggled sparkle"
     k = int(rng.integers(len(scene.figures)))
     f = scene.figures[k]
     expressions = ("open_mouth",) if "open_mouth" not in f.expressions else ("smile",)
-    return replace(scene, figures=scene.figures[:k] + (replace(f, expressions=expressions),) + scene.figures[k + 1:]), \
-        f"changed expression to {expressions[0]}"
+    return replace(
+        scene, figures=scene.figures[:k] + (replace(f, expressions=expressions),) + scene.figures[k + 1 :]
+    ), f"changed expression to {expressions[0]}"
 
 
 def _ext(rng: np.random.Generator, transparent: bool, frames: int) -> str:
@@ -332,10 +388,15 @@ def _ext(rng: np.random.Generator, transparent: bool, frames: int) -> str:
 
 def _post_ids_and_times(params: SynthParams, rng: np.random.Generator) -> tuple[np.ndarray, list[dt.datetime]]:
     """Increasing ids with gaps (expunged posts), and creation times that grow denser over the years."""
-    ids = 1000 + np.cumsum(1 + rng.geometric(0.6, params.posts) - 1 + (rng.random(params.posts) < 0.05) * rng.integers(1, 40, params.posts))
+    ids = 1000 + np.cumsum(
+        1 + rng.geometric(0.6, params.posts) - 1 + (rng.random(params.posts) < 0.05) * rng.integers(1, 40, params.posts)
+    )
     span = (params.snapshot - dt.timedelta(days=2) - BOARD_START).total_seconds()
     u = np.sort(rng.random(params.posts)) ** 0.6
-    times = [BOARD_START + dt.timedelta(seconds=float(s), microseconds=int(m)) for s, m in zip(u * span, rng.integers(0, 999_999, params.posts))]
+    times = [
+        BOARD_START + dt.timedelta(seconds=float(s), microseconds=int(m))
+        for s, m in zip(u * span, rng.integers(0, 999_999, params.posts))
+    ]
     return ids.astype(np.int64), times
 
 
@@ -347,7 +408,9 @@ def sample_posts(vocab: Vocabulary, params: SynthParams) -> list[Post]:
     is_dup = (rng.random(n) < params.duplicate_rate) & (np.arange(n) >= min(5, n))
     originals = np.flatnonzero(~is_dup)
     n_bad = min(len(originals), max(len(BAD_FILE_KINDS), int(round(n * params.bad_file_rate)))) if n >= 20 else 0
-    bad_slots = {int(s): BAD_FILE_KINDS[i % len(BAD_FILE_KINDS)][0] for i, s in enumerate(rng.choice(originals, size=n_bad, replace=False))}
+    bad_slots = {
+        int(s): BAD_FILE_KINDS[i % len(BAD_FILE_KINDS)][0] for i, s in enumerate(rng.choice(originals, size=n_bad, replace=False))
+    }
 
     posts: list[Post] = []
     by_id: dict[int, Post] = {}
@@ -370,11 +433,30 @@ def sample_posts(vocab: Vocabulary, params: SynthParams) -> list[Post]:
                 scene, rating = sample_scene(vocab, post_id, rng, params, transparent, frames)
                 if bad == "png16":
                     scene = replace(scene, monochrome=True, greyscale=True)
-                ext = {"cmyk_jpeg": "jpg", "png16": "png", "palette_transparency": "png", "decompression_bomb": "png"}.get(bad or "", _ext(rng, transparent, frames))
+                ext = {"cmyk_jpeg": "jpg", "png16": "png", "palette_transparency": "png", "decompression_bomb": "png"}.get(
+                    bad or "", _ext(rng, transparent, frames)
+                )
                 width, height = BOMB_SIZE if bad == "decompression_bomb" else (scene.width, scene.height)
-                post = Post(post_id, created, created, scene, rating, ext, int(rng.integers(85, 96)), width, height,
-                            set(), _invisible_tags(vocab, rng, scene), scene.artist, bad=bad)
-                post.true_tags = scene_tags(scene, vocab) | file_meta_tags(vocab, width, height, transparent, frames, params.image_size) | post.invisible_tags
+                post = Post(
+                    post_id,
+                    created,
+                    created,
+                    scene,
+                    rating,
+                    ext,
+                    int(rng.integers(85, 96)),
+                    width,
+                    height,
+                    set(),
+                    _invisible_tags(vocab, rng, scene),
+                    scene.artist,
+                    bad=bad,
+                )
+                post.true_tags = (
+                    scene_tags(scene, vocab)
+                    | file_meta_tags(vocab, width, height, transparent, frames, params.image_size)
+                    | post.invisible_tags
+                )
                 if bad is None and frames == 1:
                     sources.append(slot)
                     if transparent:
@@ -394,8 +476,9 @@ def sample_posts(vocab: Vocabulary, params: SynthParams) -> list[Post]:
     return posts
 
 
-def _duplicate(vocab: Vocabulary, params: SynthParams, src: Post, kind: str, post_id: int, created: dt.datetime,
-               rng: np.random.Generator) -> Post:
+def _duplicate(
+    vocab: Vocabulary, params: SynthParams, src: Post, kind: str, post_id: int, created: dt.datetime, rng: np.random.Generator
+) -> Post:
     dup_params = sample_params(kind, rng, src.ext)
     scene = src.scene
     if kind == "variant":
@@ -408,9 +491,28 @@ def _duplicate(vocab: Vocabulary, params: SynthParams, src: Post, kind: str, pos
         tag_scene = replace(scene, watermark=True)
     elif kind == "alpha_background":
         tag_scene = replace(scene, transparent=False, background=f"{dup_params['colour']}_background")
-    tags = scene_tags(tag_scene, vocab) | file_meta_tags(vocab, width, height, transparent, src.scene.frames, params.image_size) | src.invisible_tags
-    post = Post(post_id, created, created, scene, src.rating, dup_params["ext"], dup_params.get("quality") or src.quality,
-                width, height, tags, set(src.invisible_tags), src.artist, dup_of=src.post_id, dup_kind=kind, dup_params=dup_params)
+    tags = (
+        scene_tags(tag_scene, vocab)
+        | file_meta_tags(vocab, width, height, transparent, src.scene.frames, params.image_size)
+        | src.invisible_tags
+    )
+    post = Post(
+        post_id,
+        created,
+        created,
+        scene,
+        src.rating,
+        dup_params["ext"],
+        dup_params.get("quality") or src.quality,
+        width,
+        height,
+        tags,
+        set(src.invisible_tags),
+        src.artist,
+        dup_of=src.post_id,
+        dup_kind=kind,
+        dup_params=dup_params,
+    )
     if kind == "variant" or rng.random() < 0.3:
         post.parent_id = src.post_id
     return post
@@ -422,7 +524,9 @@ def _history(post: Post, params: SynthParams, rng: np.random.Generator) -> None:
     post.is_banned = bool(rng.random() < params.banned_rate)
     post.is_flagged = bool(rng.random() < params.flagged_rate)
     age_days = (params.snapshot - post.created_at).days
-    post.is_pending = bool(age_days < 60 and rng.random() < params.pending_rate * 20) or bool(rng.random() < params.pending_rate / 5)
+    post.is_pending = bool(age_days < 60 and rng.random() < params.pending_rate * 20) or bool(
+        rng.random() < params.pending_rate / 5
+    )
     post.score = int(rng.lognormal(1.6, 1.1)) - int(rng.integers(0, 3))
     post.up_score = max(post.score, 0) + int(rng.integers(0, 3))
     post.down_score = post.score - post.up_score
@@ -430,9 +534,14 @@ def _history(post: Post, params: SynthParams, rng: np.random.Generator) -> None:
     post.uploader_id = int(rng.integers(1, 500_000))
     post.approver_id = None if post.is_pending or rng.random() < 0.6 else int(rng.integers(1, 2000))
     post.pixiv_id = int(rng.integers(1_000_000, 120_000_000)) if rng.random() < 0.45 else None
-    post.source = f"https://www.pixiv.net/artworks/{post.pixiv_id}" if post.pixiv_id else (
-        "" if rng.random() < 0.5 else f"https://twitter.com/{post.artist}/status/{int(rng.integers(10**15, 10**18))}")
-    post.updated_at = min(params.snapshot - dt.timedelta(hours=1), post.created_at + dt.timedelta(days=float(rng.exponential(300))))
+    post.source = (
+        f"https://www.pixiv.net/artworks/{post.pixiv_id}"
+        if post.pixiv_id
+        else ("" if rng.random() < 0.5 else f"https://twitter.com/{post.artist}/status/{int(rng.integers(10**15, 10**18))}")
+    )
+    post.updated_at = min(
+        params.snapshot - dt.timedelta(hours=1), post.created_at + dt.timedelta(days=float(rng.exponential(300)))
+    )
     if rng.random() < 0.1:
         post.description = f'Commission for "{post.artist}".\nThanks for looking!\r\nMore at the link, "quoted", too.'
 
@@ -474,5 +583,7 @@ def _label_noise(post: Post, vocab: Vocabulary, params: SynthParams, rng: np.ran
         dump -= implied
     if post.created_at < ALIAS_ERA_END:
         old_names = vocab.old_names_cached()
-        dump = {old_names[t] if t in old_names and rng.random() < 0.5 else t for t in sorted(dump)}  # sorted: one draw order in any process
+        dump = {
+            old_names[t] if t in old_names and rng.random() < 0.5 else t for t in sorted(dump)
+        }  # sorted: one draw order in any process
     post.dump_tags = sorted(dump)

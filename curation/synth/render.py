@@ -170,5 +170,15 @@ def job_for(post: Post, by_id: dict[int, Post], styles: dict[str, ArtistStyle]) 
     if post.dup_kind is None or post.dup_kind == "variant":
         return RenderJob(post.post_id, path, post.scene, styles[post.artist], post.ext, post.quality, bad=post.bad)
     source = by_id[post.dup_of]
-    return RenderJob(post.post_id, path, source.scene, styles[source.artist], post.ext, post.quality,
-                     source_ext=source.ext, source_quality=source.quality, dup_kind=post.dup_kind, dup_params=post.dup_params)
+    return RenderJob(
+        post.post_id,
+        path,
+        source.scene,
+        styles[source.artist],
+        post.ext,
+        post.quality,
+        source_ext=source.ext,
+        source_quality=source.quality,
+        dup_kind=post.dup_kind,
+        dup_params=post.dup_params,
+    )

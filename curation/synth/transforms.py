@@ -43,20 +43,37 @@ def sample_params(kind: str, rng: np.random.Generator, source_ext: str) -> dict:
         fracs = rng.uniform(0.0, 0.15, 4) * (rng.random(4) < 0.6)
         if fracs.sum() < 0.03:
             fracs[int(rng.integers(4))] = 0.08
-        return {"ext": source_ext, "left": round(float(fracs[0]), 3), "top": round(float(fracs[1]), 3),
-                "right": round(float(fracs[2]), 3), "bottom": round(float(fracs[3]), 3)}
+        return {
+            "ext": source_ext,
+            "left": round(float(fracs[0]), 3),
+            "top": round(float(fracs[1]), 3),
+            "right": round(float(fracs[2]), 3),
+            "bottom": round(float(fracs[3]), 3),
+        }
     if kind == "border":
         colour = "black" if rng.random() < 0.5 else "white"
         if rng.random() < 0.5:  # letterbox to a square, as reposting sites do
             return {"ext": source_ext, "colour": colour, "mode": "square"}
         return {"ext": source_ext, "colour": colour, "mode": "margin", "margin": round(float(rng.uniform(0.04, 0.12)), 3)}
     if kind == "alpha_background":
-        return {"ext": "jpg" if rng.random() < 0.5 else "png", "colour": str(rng.choice(["white", "black", "grey", "pink"])), "quality": 92}
+        return {
+            "ext": "jpg" if rng.random() < 0.5 else "png",
+            "colour": str(rng.choice(["white", "black", "grey", "pink"])),
+            "quality": 92,
+        }
     if kind == "color_shift":
-        return {"ext": source_ext, "hue": int(rng.integers(5, 16)) * int(rng.choice([-1, 1])),
-                "brightness": round(float(rng.uniform(0.9, 1.1)), 3), "contrast": round(float(rng.uniform(0.9, 1.1)), 3)}
+        return {
+            "ext": source_ext,
+            "hue": int(rng.integers(5, 16)) * int(rng.choice([-1, 1])),
+            "brightness": round(float(rng.uniform(0.9, 1.1)), 3),
+            "contrast": round(float(rng.uniform(0.9, 1.1)), 3),
+        }
     if kind == "overlay":
-        return {"ext": source_ext, "corner": str(rng.choice(["tl", "tr", "bl", "br"])), "opacity": round(float(rng.uniform(0.35, 0.7)), 2)}
+        return {
+            "ext": source_ext,
+            "corner": str(rng.choice(["tl", "tr", "bl", "br"])),
+            "opacity": round(float(rng.uniform(0.35, 0.7)), 2),
+        }
     if kind == "mirror":
         return {"ext": source_ext}
     if kind == "variant":
@@ -104,7 +121,12 @@ def apply(kind: str, params: dict, img: Image.Image) -> Image.Image:
         return img.resize(transformed_size(kind, params, *img.size), Image.Resampling.LANCZOS)
     if kind == "crop":
         w, h = img.size
-        box = (round(w * params["left"]), round(h * params["top"]), w - round(w * params["right"]), h - round(h * params["bottom"]))
+        box = (
+            round(w * params["left"]),
+            round(h * params["top"]),
+            w - round(w * params["right"]),
+            h - round(h * params["bottom"]),
+        )
         return img.crop(box)
     if kind == "border":
         w, h = img.size

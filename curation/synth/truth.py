@@ -27,60 +27,94 @@ from .vocab import Vocabulary
 TRUTH_VERSION = 1
 
 
-def write_truth(out: Path, fmt: str, posts: list[Post], vocab: Vocabulary, params: SynthParams, images: bool,
-                quirks: list[dict], paths: dict[int, str]) -> dict:
+def write_truth(
+    out: Path,
+    fmt: str,
+    posts: list[Post],
+    vocab: Vocabulary,
+    params: SynthParams,
+    images: bool,
+    quirks: list[dict],
+    paths: dict[int, str],
+) -> dict:
     """Write every truth file; returns the manifest."""
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame({
-        "post_id": [p.post_id for p in posts],
-        "md5": [p.md5 for p in posts],
-        "file_ext": [p.ext for p in posts],
-        "width": [p.width for p in posts],
-        "height": [p.height for p in posts],
-        "rating": [("s" if p.rating == "g" and fmt != "danbooru2021" else p.rating) for p in posts],
-        "artist": [p.artist for p in posts],
-        "created_at": [p.created_at for p in posts],
-        "parent_id": [p.parent_id for p in posts],
-        "is_deleted": [p.is_deleted for p in posts],
-        "is_banned": [p.is_banned for p in posts],
-        "is_flagged": [p.is_flagged for p in posts],
-        "is_pending": [p.is_pending for p in posts],
-        "path": [paths.get(p.post_id) for p in posts],
-        "true_tags": [sorted(p.true_tags) for p in posts],
-        "dump_tags": [p.dump_tags for p in posts],
-    }, schema_overrides={"parent_id": pl.Int64, "path": pl.Utf8}).write_parquet(truth / "posts.parquet")
+    pl.DataFrame(
+        {
+            "post_id": [p.post_id for p in posts],
+            "md5": [p.md5 for p in posts],
+            "file_ext": [p.ext for p in posts],
+            "width": [p.width for p in posts],
+            "height": [p.height for p in posts],
+            "rating": [("s" if p.rating == "g" and fmt != "danbooru2021" else p.rating) for p in posts],
+            "artist": [p.artist for p in posts],
+            "created_at": [p.created_at for p in posts],
+            "parent_id": [p.parent_id for p in posts],
+            "is_deleted": [p.is_deleted for p in posts],
+            "is_banned": [p.is_banned for p in posts],
+            "is_flagged": [p.is_flagged for p in posts],
+            "is_pending": [p.is_pending for p in posts],
+            "path": [paths.get(p.post_id) for p in posts],
+            "true_tags": [sorted(p.true_tags) for p in posts],
+            "dump_tags": [p.dump_tags for p in posts],
+        },
+        schema_overrides={"parent_id": pl.Int64, "path": pl.Utf8},
+    ).write_parquet(truth / "posts.parquet")
 
     sources = {p.dup_of for p in posts if p.dup_of is not None}
-    dup_rows = [{"post_id": p.post_id, "group_id": p.post_id, "kind": "original", "source_post_id": None, "params": "{}"}
-                for p in posts if p.post_id in sources]
-    dup_rows += [{"post_id": p.post_id, "group_id": p.dup_of, "kind": p.dup_kind, "source_post_id": p.dup_of,
-                  "params": json.dumps(p.dup_params, sort_keys=True)} for p in posts if p.dup_of is not None]
-    pl.DataFrame(dup_rows, schema={"post_id": pl.Int64, "group_id": pl.Int64, "kind": pl.Utf8, "source_post_id": pl.Int64,
-                                   "params": pl.Utf8}).sort("post_id").write_parquet(truth / "duplicates.parquet")
+    dup_rows = [
+        {"post_id": p.post_id, "group_id": p.post_id, "kind": "original", "source_post_id": None, "params": "{}"}
+        for p in posts
+        if p.post_id in sources
+    ]
+    dup_rows += [
+        {
+            "post_id": p.post_id,
+            "group_id": p.dup_of,
+            "kind": p.dup_kind,
+            "source_post_id": p.dup_of,
+            "params": json.dumps(p.dup_params, sort_keys=True),
+        }
+        for p in posts
+        if p.dup_of is not None
+    ]
+    pl.DataFrame(
+        dup_rows,
+        schema={"post_id": pl.Int64, "group_id": pl.Int64, "kind": pl.Utf8, "source_post_id": pl.Int64, "params": pl.Utf8},
+    ).sort("post_id").write_parquet(truth / "duplicates.parquet")
 
     noise = [{"post_id": p.post_id, "tag": t, "change": "missing"} for p in posts for t in p.missing]
     noise += [{"post_id": p.post_id, "tag": t, "change": "wrong"} for p in posts for t in p.wrong]
     pl.DataFrame(noise, schema={"post_id": pl.Int64, "tag": pl.Utf8, "change": pl.Utf8}).sort("post_id", "tag").write_parquet(
-        truth / "label_noise.parquet")
+        truth / "label_noise.parquet"
+    )
 
     expected = dict(BAD_FILE_KINDS)
-    pl.DataFrame([{"post_id": p.post_id, "path": paths.get(p.post_id), "problem": p.bad, "expected_status": expected[p.bad]}
-                  for p in posts if p.bad],
-                 schema={"post_id": pl.Int64, "path": pl.Utf8, "problem": pl.Utf8, "expected_status": pl.Utf8}).write_parquet(
-        truth / "bad_files.parquet")
+    pl.DataFrame(
+        [
+            {"post_id": p.post_id, "path": paths.get(p.post_id), "problem": p.bad, "expected_status": expected[p.bad]}
+            for p in posts
+            if p.bad
+        ],
+        schema={"post_id": pl.Int64, "path": pl.Utf8, "problem": pl.Utf8, "expected_status": pl.Utf8},
+    ).write_parquet(truth / "bad_files.parquet")
 
     pl.DataFrame(quirks, schema={"file": pl.Utf8, "line": pl.Int64, "post_id": pl.Int64, "quirk": pl.Utf8}).write_parquet(
-        truth / "dump_quirks.parquet")
+        truth / "dump_quirks.parquet"
+    )
 
     parents = vocab.active_parents_cached()
-    pl.DataFrame({
-        "name": list(vocab.tags),
-        "category": [s.category for s in vocab.tags.values()],
-        "implies": [sorted(parents.get(n, [])) for n in vocab.tags],
-        "visible": [s.visible for s in vocab.tags.values()],
-        "signature": [s.signature for s in vocab.tags.values()],
-    }, schema_overrides={"implies": pl.List(pl.Utf8)}).write_parquet(truth / "tags.parquet")
+    pl.DataFrame(
+        {
+            "name": list(vocab.tags),
+            "category": [s.category for s in vocab.tags.values()],
+            "implies": [sorted(parents.get(n, [])) for n in vocab.tags],
+            "visible": [s.visible for s in vocab.tags.values()],
+            "signature": [s.signature for s in vocab.tags.values()],
+        },
+        schema_overrides={"implies": pl.List(pl.Utf8)},
+    ).write_parquet(truth / "tags.parquet")
     pl.DataFrame(
         [{"kind": "alias", "antecedent": a, "consequent": c, "status": s} for a, c, s in vocab.aliases]
         + [{"kind": "implication", "antecedent": a, "consequent": c, "status": s} for a, c, s in vocab.implications]
@@ -100,10 +134,20 @@ def write_truth(out: Path, fmt: str, posts: list[Post], vocab: Vocabulary, param
     }
     params_json = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in dataclasses.asdict(params).items()}
     manifest = {
-        "truth_version": TRUTH_VERSION, "format": fmt, "seed": params.seed, "posts": params.posts,
-        "image_size": params.image_size, "images": images, "snapshot": params.snapshot.isoformat(),
-        "params": params_json, "counts": counts,
-        "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "original" not in p.parts and p.name != "manifest.json"),
+        "truth_version": TRUTH_VERSION,
+        "format": fmt,
+        "seed": params.seed,
+        "posts": params.posts,
+        "image_size": params.image_size,
+        "images": images,
+        "snapshot": params.snapshot.isoformat(),
+        "params": params_json,
+        "counts": counts,
+        "files": sorted(
+            str(p.relative_to(out))
+            for p in out.rglob("*")
+            if p.is_file() and "original" not in p.parts and p.name != "manifest.json"
+        ),
     }
     (truth / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest

@@ -115,19 +115,37 @@ SPECIES: dict[str, tuple[str, tuple[int, int, int]]] = {
     "bird": ("crest", (60, 110, 210)),
 }
 SPECIES_IMPLICATIONS = [
-    ("fox", "canine"), ("canine", "canid"), ("canid", "mammal"),
-    ("wolf", "canis"), ("domestic_dog", "canis"), ("canis", "canine"),
-    ("domestic_cat", "felis"), ("felis", "feline"), ("lion", "pantherine"), ("pantherine", "feline"),
-    ("feline", "felid"), ("felid", "mammal"),
-    ("rabbit", "leporid"), ("leporid", "lagomorph"), ("lagomorph", "mammal"),
-    ("dragon", "scalie"), ("bird", "avian"),
+    ("fox", "canine"),
+    ("canine", "canid"),
+    ("canid", "mammal"),
+    ("wolf", "canis"),
+    ("domestic_dog", "canis"),
+    ("canis", "canine"),
+    ("domestic_cat", "felis"),
+    ("felis", "feline"),
+    ("lion", "pantherine"),
+    ("pantherine", "feline"),
+    ("feline", "felid"),
+    ("felid", "mammal"),
+    ("rabbit", "leporid"),
+    ("leporid", "lagomorph"),
+    ("lagomorph", "mammal"),
+    ("dragon", "scalie"),
+    ("bird", "avian"),
 ]
 
 # Danbooru's category ids; e621 adds contributor, species, invalid, lore (meta moves to 7).
 DANBOORU_CATEGORIES = {"general": 0, "artist": 1, "copyright": 3, "character": 4, "meta": 5}
 E621_CATEGORIES = {
-    "general": 0, "artist": 1, "contributor": 2, "copyright": 3, "character": 4,
-    "species": 5, "invalid": 6, "meta": 7, "lore": 8,
+    "general": 0,
+    "artist": 1,
+    "contributor": 2,
+    "copyright": 3,
+    "character": 4,
+    "species": 5,
+    "invalid": 6,
+    "meta": 7,
+    "lore": 8,
 }
 
 _SYLLABLES = (
@@ -298,8 +316,10 @@ def _unique_names(make, count: int) -> list[str]:
 
 def object_tag(size: str, colour: str, shape: str, style: str) -> str:
     """The full tag of one object glyph, e.g. ``large_red_star_outline``."""
-    base = f"{colour}_{shape}" if style == "solid" else (
-        f"{colour}_{shape}_outline" if style == "outline" else f"{colour}_striped_{shape}"
+    base = (
+        f"{colour}_{shape}"
+        if style == "solid"
+        else (f"{colour}_{shape}_outline" if style == "outline" else f"{colour}_striped_{shape}")
     )
     return base if size == "normal" else f"{size}_{base}"
 
@@ -381,11 +401,20 @@ def build_vocabulary(seed: int, flavour: str, n_posts: int) -> Vocabulary:
     # Figures.
     if e621:
         for count_tag in ("solo", "duo", "group", "zero_pictured", "anthro", "male", "female"):
-            add(count_tag, "general", signature="figure count or body" if count_tag not in ("male", "female") else "figure body shape")
+            add(
+                count_tag,
+                "general",
+                signature="figure count or body" if count_tag not in ("male", "female") else "figure body shape",
+            )
         for name in sorted(set(n for pair in SPECIES_IMPLICATIONS for n in pair) | set(SPECIES)):
             parents = tuple(c for a, c in SPECIES_IMPLICATIONS if a == name)
-            add(name, "species", parents, visible=name in SPECIES,
-                signature="ears and fur of a species" if name in SPECIES else "implied by a species")
+            add(
+                name,
+                "species",
+                parents,
+                visible=name in SPECIES,
+                signature="ears and fur of a species" if name in SPECIES else "implied by a species",
+            )
         for colour in HAIR_COLOURS:
             add(f"{colour}_fur", "general", signature=f"{colour} head fill")
         for lore in ("male_(lore)", "female_(lore)", "intersex_(lore)"):
@@ -394,8 +423,14 @@ def build_vocabulary(seed: int, flavour: str, n_posts: int) -> Vocabulary:
         add("conditional_dnp", "contributor", visible=False)
     else:
         for count_tag in ("1girl", "2girls", "3girls", "multiple_girls", "1boy", "2boys", "multiple_boys", "solo", "no_humans"):
-            add(count_tag, "general", ("multiple_girls",) if count_tag in ("2girls", "3girls") else (
-                ("multiple_boys",) if count_tag == "2boys" else ()), signature="figure count")
+            add(
+                count_tag,
+                "general",
+                ("multiple_girls",)
+                if count_tag in ("2girls", "3girls")
+                else (("multiple_boys",) if count_tag == "2boys" else ()),
+                signature="figure count",
+            )
         for colour in HAIR_COLOURS:
             add(f"{colour}_hair", "general", signature=f"{colour} hair")
         add("short_hair", "general", signature="hair above the shoulders")
@@ -415,12 +450,32 @@ def build_vocabulary(seed: int, flavour: str, n_posts: int) -> Vocabulary:
     # Meta tags follow the file, or are invisible bookkeeping.
     meta_names = (
         ("hi_res", "absurd_res", "low_res", "alpha_channel", "animated", "digital_media_(artwork)")
-        if e621 else
-        ("highres", "absurdres", "lowres", "transparent_background", "animated", "animated_gif",
-         "commentary_request", "translated", "bad_id", "bad_pixiv_id")
+        if e621
+        else (
+            "highres",
+            "absurdres",
+            "lowres",
+            "transparent_background",
+            "animated",
+            "animated_gif",
+            "commentary_request",
+            "translated",
+            "bad_id",
+            "bad_pixiv_id",
+        )
     )
-    visible_meta = {"hi_res", "absurd_res", "low_res", "alpha_channel", "animated", "highres", "absurdres",
-                    "lowres", "transparent_background", "animated_gif"}
+    visible_meta = {
+        "hi_res",
+        "absurd_res",
+        "low_res",
+        "alpha_channel",
+        "animated",
+        "highres",
+        "absurdres",
+        "lowres",
+        "transparent_background",
+        "animated_gif",
+    }
     for name in meta_names:
         add(name, "meta", visible=name in visible_meta, signature="follows the file" if name in visible_meta else "")
 
@@ -437,7 +492,9 @@ def build_vocabulary(seed: int, flavour: str, n_posts: int) -> Vocabulary:
         outline_kind = rng.random()
         styles[artist] = ArtistStyle(
             line_width=int(rng.integers(1, 6)),
-            outline=None if outline_kind < 0.15 else ((20, 20, 20) if outline_kind < 0.7 else tuple(int(v) for v in rng.integers(0, 160, 3))),
+            outline=None
+            if outline_kind < 0.15
+            else ((20, 20, 20) if outline_kind < 0.7 else tuple(int(v) for v in rng.integers(0, 160, 3))),
             saturation=float(rng.uniform(0.55, 1.25)),
             hue_shift=int(rng.integers(-12, 13)),
             noise=float(rng.choice([0.0, 0.0, 3.0, 8.0])),
@@ -466,19 +523,33 @@ def build_vocabulary(seed: int, flavour: str, n_posts: int) -> Vocabulary:
             sex = "girl" if rng.random() < 0.75 else "boy"
             species = None
             accessories = tuple(a for a, p in ACCESSORIES.items() if rng.random() < p * 2.5)
-        characters.append(Character(
-            name=full, copyright=copyright, sex=sex,
-            hair=str(rng.choice(list(HAIR_COLOURS))), eyes=str(rng.choice(list(EYE_COLOURS))),
-            hair_length=str(rng.choice(list(HAIR_LENGTHS), p=list(HAIR_LENGTHS.values()))),
-            accessories=accessories, species=species,
-        ))
+        characters.append(
+            Character(
+                name=full,
+                copyright=copyright,
+                sex=sex,
+                hair=str(rng.choice(list(HAIR_COLOURS))),
+                eyes=str(rng.choice(list(EYE_COLOURS))),
+                hair_length=str(rng.choice(list(HAIR_LENGTHS), p=list(HAIR_LENGTHS.values()))),
+                accessories=accessories,
+                species=species,
+            )
+        )
         add(full, "character", signature="a fixed look (hair, eyes, accessories)")
     character_weights = _zipf(len(characters), 1.0, rng)
 
     vocab = Vocabulary(
-        flavour="e621" if e621 else "danbooru", tags=tags, object_tags=object_tags, object_weights=object_weights,
-        artists=artists, artist_weights=artist_weights, styles=styles, copyrights=copyrights,
-        characters=characters, character_weights=character_weights, implications=implications,
+        flavour="e621" if e621 else "danbooru",
+        tags=tags,
+        object_tags=object_tags,
+        object_weights=object_weights,
+        artists=artists,
+        artist_weights=artist_weights,
+        styles=styles,
+        copyrights=copyrights,
+        characters=characters,
+        character_weights=character_weights,
+        implications=implications,
     )
     vocab.aliases, inactive = _plant_aliases(vocab, rng)
     vocab.implications = implications + inactive
@@ -505,10 +576,14 @@ def _plant_aliases(vocab: Vocabulary, rng: np.random.Generator) -> tuple[list[tu
     # Inactive rows: applying any of these would rename or add a wrong tag.
     inactive_aliases: list[tuple[str, str, str]] = []
     inactive_implications: list[tuple[str, str, str]] = []
-    for status, (a, b) in zip(("deleted", "retired", "deleted", "pending" if vocab.flavour == "e621" else "retired"),
-                              rng.choice(general, size=(4, 2), replace=False)):
+    for status, (a, b) in zip(
+        ("deleted", "retired", "deleted", "pending" if vocab.flavour == "e621" else "retired"),
+        rng.choice(general, size=(4, 2), replace=False),
+    ):
         inactive_aliases.append((str(a), str(b), status))
-    for status, (a, b) in zip(("deleted", "pending" if vocab.flavour == "e621" else "deleted", "deleted"),
-                              rng.choice(general, size=(3, 2), replace=False)):
+    for status, (a, b) in zip(
+        ("deleted", "pending" if vocab.flavour == "e621" else "deleted", "deleted"),
+        rng.choice(general, size=(3, 2), replace=False),
+    ):
         inactive_implications.append((str(a), str(b), status))
     return aliases + inactive_aliases, inactive_implications

@@ -30,14 +30,51 @@ from .vocab import Vocabulary
 
 FORMATS = ("danbooru2021", "danbooru2017", "e621")
 FORMAT_FLAVOUR = {"danbooru2021": "danbooru", "danbooru2017": "danbooru", "e621": "e621"}
-DANBOORU_RELATION_COLUMNS = ("id", "antecedent_name", "consequent_name", "creator_id", "forum_topic_id", "status",
-                             "created_at", "updated_at", "approver_id", "forum_post_id", "reason")
+DANBOORU_RELATION_COLUMNS = (
+    "id",
+    "antecedent_name",
+    "consequent_name",
+    "creator_id",
+    "forum_topic_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "approver_id",
+    "forum_post_id",
+    "reason",
+)
 E621_RELATION_COLUMNS = ("id", "antecedent_name", "consequent_name", "created_at", "status")
-E621_POST_COLUMNS = ("id", "uploader_id", "created_at", "md5", "source", "rating", "image_width", "image_height",
-                     "tag_string", "locked_tags", "fav_count", "file_ext", "parent_id", "change_seq", "approver_id",
-                     "file_size", "comment_count", "description", "duration", "updated_at", "is_deleted", "is_pending",
-                     "is_flagged", "score", "up_score", "down_score", "is_rating_locked", "is_status_locked",
-                     "is_note_locked")
+E621_POST_COLUMNS = (
+    "id",
+    "uploader_id",
+    "created_at",
+    "md5",
+    "source",
+    "rating",
+    "image_width",
+    "image_height",
+    "tag_string",
+    "locked_tags",
+    "fav_count",
+    "file_ext",
+    "parent_id",
+    "change_seq",
+    "approver_id",
+    "file_size",
+    "comment_count",
+    "description",
+    "duration",
+    "updated_at",
+    "is_deleted",
+    "is_pending",
+    "is_flagged",
+    "score",
+    "up_score",
+    "down_score",
+    "is_rating_locked",
+    "is_status_locked",
+    "is_note_locked",
+)
 DANBOORU_TAG_CATEGORY_FIELDS = ("general", "artist", "copyright", "character", "meta")
 
 
@@ -61,11 +98,11 @@ def _iso(t: dt.datetime) -> str:
 
 
 def _utc_2017(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-1] + " UTC"
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-1] + " UTC"
 
 
 def _e621_time(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _rows_per_file(n: int) -> int:
@@ -84,7 +121,7 @@ def write_danbooru2021(out: Path, posts: list[Post], vocab: Vocabulary, seed: in
     for file_no, start in enumerate(range(0, len(posts), per_file)):
         name = f"posts{file_no:012d}.json"
         lines: list[str] = []
-        for post in posts[start:start + per_file]:
+        for post in posts[start : start + per_file]:
             by_cat: dict[str, list[str]] = {c: [] for c in DANBOORU_TAG_CATEGORY_FIELDS}
             for tag in post.dump_tags:
                 by_cat[category_of[tag]].append(tag)
@@ -121,7 +158,9 @@ def write_danbooru2021(out: Path, posts: list[Post], vocab: Vocabulary, seed: in
             }
             if post.parent_id is None and rng.random() < 0.5:
                 del row["parent_id"]
-                quirks.append({"file": f"metadata/{name}", "line": len(lines) + 1, "post_id": post.post_id, "quirk": "parent_id absent"})
+                quirks.append(
+                    {"file": f"metadata/{name}", "line": len(lines) + 1, "post_id": post.post_id, "quirk": "parent_id absent"}
+                )
             if post.pixiv_id is None and rng.random() < 0.5:
                 del row["pixiv_id"]
             lines.append(json.dumps(row, ensure_ascii=False))
@@ -133,14 +172,23 @@ def write_danbooru2021(out: Path, posts: list[Post], vocab: Vocabulary, seed: in
         (meta / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     counts = Counter(t for p in posts for t in p.dump_tags)
     ids = tag_ids(vocab)
-    created = dt.datetime(2005, 5, 24, tzinfo=dt.timezone.utc)
+    created = dt.datetime(2005, 5, 24, tzinfo=dt.UTC)
     with open(meta / "tags000000000000.json", "w", encoding="utf-8") as f:
         for name, tid in ids.items():
-            f.write(json.dumps({
-                "id": tid, "name": name, "post_count": counts.get(name, 0),
-                "category": cats[category_of[name]], "created_at": _iso(created), "updated_at": _iso(created),
-                "is_deprecated": False,
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": tid,
+                        "name": name,
+                        "post_count": counts.get(name, 0),
+                        "category": cats[category_of[name]],
+                        "created_at": _iso(created),
+                        "updated_at": _iso(created),
+                        "is_deprecated": False,
+                    }
+                )
+                + "\n"
+            )
     _write_danbooru_relations(meta, vocab, rng)
     return quirks
 
@@ -151,9 +199,22 @@ def _write_danbooru_relations(meta: Path, vocab: Vocabulary, rng: np.random.Gene
             w = csv.writer(f, quoting=csv.QUOTE_NONNUMERIC)
             w.writerow(DANBOORU_RELATION_COLUMNS)
             for i, (antecedent, consequent, status) in enumerate(rows):
-                stamp = _iso(dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=int(rng.integers(0, 5000))))
-                w.writerow([200_000 - i, antecedent, consequent, int(rng.integers(1, 900_000)), int(rng.integers(1, 30_000)),
-                            status, stamp, stamp, int(rng.integers(1, 900_000)), "", ""])
+                stamp = _iso(dt.datetime(2010, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=int(rng.integers(0, 5000))))
+                w.writerow(
+                    [
+                        200_000 - i,
+                        antecedent,
+                        consequent,
+                        int(rng.integers(1, 900_000)),
+                        int(rng.integers(1, 30_000)),
+                        status,
+                        stamp,
+                        stamp,
+                        int(rng.integers(1, 900_000)),
+                        "",
+                        "",
+                    ]
+                )
 
 
 def write_danbooru2017(out: Path, posts: list[Post], vocab: Vocabulary, seed: int) -> list[dict]:
@@ -166,7 +227,7 @@ def write_danbooru2017(out: Path, posts: list[Post], vocab: Vocabulary, seed: in
     per_file = _rows_per_file(len(posts))
     for file_no, start in enumerate(range(0, len(posts), per_file)):
         with open(meta / f"2017{file_no:012d}.json", "w", encoding="utf-8") as f:
-            for post in posts[start:start + per_file]:
+            for post in posts[start : start + per_file]:
                 row = {
                     "id": str(post.post_id),
                     "created_at": _utc_2017(post.created_at),
@@ -223,27 +284,61 @@ def write_e621(out: Path, posts: list[Post], vocab: Vocabulary, seed: int, snaps
         source = post.source
         if source and rng.random() < 0.3:  # e621 keeps several sources, one a line
             source = f"{source}\nhttps://e621.net/posts/{post.post_id}"
-        rows.append([
-            post.post_id, post.uploader_id, _e621_time(post.created_at), post.md5, source,
-            "s" if post.rating == "g" else post.rating, post.width, post.height, " ".join(post.dump_tags), "",
-            post.fav_count, post.ext, post.parent_id if post.parent_id is not None else "", post.post_id * 3,
-            post.approver_id if post.approver_id is not None else "", post.file_size, int(rng.integers(0, 20)),
-            post.description, "0.4" if post.scene.frames > 1 else "", _e621_time(post.updated_at),
-            tf[post.is_deleted], tf[post.is_pending], tf[post.is_flagged], post.score, post.up_score, post.down_score,
-            "f", "f", "f",
-        ])
+        rows.append(
+            [
+                post.post_id,
+                post.uploader_id,
+                _e621_time(post.created_at),
+                post.md5,
+                source,
+                "s" if post.rating == "g" else post.rating,
+                post.width,
+                post.height,
+                " ".join(post.dump_tags),
+                "",
+                post.fav_count,
+                post.ext,
+                post.parent_id if post.parent_id is not None else "",
+                post.post_id * 3,
+                post.approver_id if post.approver_id is not None else "",
+                post.file_size,
+                int(rng.integers(0, 20)),
+                post.description,
+                "0.4" if post.scene.frames > 1 else "",
+                _e621_time(post.updated_at),
+                tf[post.is_deleted],
+                tf[post.is_pending],
+                tf[post.is_flagged],
+                post.score,
+                post.up_score,
+                post.down_score,
+                "f",
+                "f",
+                "f",
+            ]
+        )
         if "\n" in post.description or "\n" in source:
-            quirks.append({"file": f"db_export/posts-{day}.csv.gz", "line": line_no, "post_id": post.post_id, "quirk": "multi-line field"})
+            quirks.append(
+                {"file": f"db_export/posts-{day}.csv.gz", "line": line_no, "post_id": post.post_id, "quirk": "multi-line field"}
+            )
     _gz_csv(export / f"posts-{day}.csv.gz", E621_POST_COLUMNS, rows)
     counts = Counter(t for p in posts for t in p.dump_tags)
     cats = vocab.categories
     category_of = tag_categories(vocab)
-    _gz_csv(export / f"tags-{day}.csv.gz", ("id", "name", "category", "post_count"),
-            [[tid, name, cats[category_of[name]], counts.get(name, 0)] for name, tid in tag_ids(vocab).items()])
+    _gz_csv(
+        export / f"tags-{day}.csv.gz",
+        ("id", "name", "category", "post_count"),
+        [[tid, name, cats[category_of[name]], counts.get(name, 0)] for name, tid in tag_ids(vocab).items()],
+    )
     for kind, relation_rows in (("tag_aliases", vocab.aliases), ("tag_implications", vocab.implications)):
-        _gz_csv(export / f"{kind}-{day}.csv.gz", E621_RELATION_COLUMNS,
-                [[i + 1, a, c, _e621_time(dt.datetime(2012, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=i)), s]
-                 for i, (a, c, s) in enumerate(relation_rows)])
+        _gz_csv(
+            export / f"{kind}-{day}.csv.gz",
+            E621_RELATION_COLUMNS,
+            [
+                [i + 1, a, c, _e621_time(dt.datetime(2012, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=i)), s]
+                for i, (a, c, s) in enumerate(relation_rows)
+            ],
+        )
     return quirks
 
 

@@ -47,8 +47,9 @@ def _stores(cat, names: list[str] | None) -> dict[str, PredictionStore]:
     return {n: PredictionStore(Path(known[n])) for n in names}
 
 
-def evaluate_taggers(workspace: Path | str, names: list[str] | None = None, split: str | None = None,
-                     save: Path | None = None) -> list[TaggerScore]:
+def evaluate_taggers(
+    workspace: Path | str, names: list[str] | None = None, split: str | None = None, save: Path | None = None
+) -> list[TaggerScore]:
     workspace = Path(workspace)
     cfg = load_config(workspace).tagger
     with open_catalog(workspace, read_only=True) as cat:
@@ -111,12 +112,12 @@ def evaluate_taggers(workspace: Path | str, names: list[str] | None = None, spli
 
 def _score(name: str, y: np.ndarray, p: np.ndarray, tags: pl.DataFrame, threshold: float, rare_from: int) -> TaggerScore:
     table = per_tag_table(y, p, threshold)
-    per_tag = tags.select("name", "category", "idx").with_columns(
-        *(pl.Series(k, v) for k, v in table.items()))
+    per_tag = tags.select("name", "category", "idx").with_columns(*(pl.Series(k, v) for k, v in table.items()))
     slices = {}
     rank = tags["idx"].to_numpy()
-    for label, mask in [("popular", rank < rare_from), ("rare", rank >= rare_from)] + \
-            [(str(c), (tags["category"] == c).to_numpy()) for c in sorted(tags["category"].unique().to_list())]:
+    for label, mask in [("popular", rank < rare_from), ("rare", rank >= rare_from)] + [
+        (str(c), (tags["category"] == c).to_numpy()) for c in sorted(tags["category"].unique().to_list())
+    ]:
         if mask.any():
             slices[label] = summarise(y[:, mask], p[:, mask], threshold)
     thresholds = np.round(np.arange(0.02, 0.99, 0.02), 2)
@@ -125,5 +126,10 @@ def _score(name: str, y: np.ndarray, p: np.ndarray, tags: pl.DataFrame, threshol
         tp, fp, fn, _ = micro_counts(y, p, float(t))
         precision.append(tp / (tp + fp) if tp + fp else 1.0)
         recall.append(tp / (tp + fn) if tp + fn else 0.0)
-    return TaggerScore(name, summarise(y, p, threshold), slices, per_tag,
-                       curve={"threshold": thresholds.tolist(), "precision": precision, "recall": recall})
+    return TaggerScore(
+        name,
+        summarise(y, p, threshold),
+        slices,
+        per_tag,
+        curve={"threshold": thresholds.tolist(), "precision": precision, "recall": recall},
+    )

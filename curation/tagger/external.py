@@ -27,6 +27,7 @@ from ..config import load_config
 from ..embed.preprocess import pad_square, to_rgb
 from ..errors import CurationError, ModelUnavailable
 from ..progress import progress
+from ..tags import canonicaliser
 from .store import PredictionStore, tagger_folder
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,21 @@ def read_tag_names(path: Path) -> list[str]:
 
 
 def canonical_names(cat: Catalog, names: list[str]) -> list[str]:
-    """Names mapped through the catalog's active aliases (WD lists use underscores, as boards do)."""
-    aliases = dict(cat.rows("SELECT antecedent, consequent FROM tag_aliases WHERE status = 'active'"))
-    return [aliases.get(n, n) for n in names]
+    """Names as the catalog stores them, aliases followed (WD lists use underscores, as boards do)."""
+    canonical = canonicaliser(cat)
+    return [canonical(n) for n in names]
 
 
-def _register(cat: Catalog, workspace: Path, name: str, post_ids: np.ndarray, tags: list[str], probabilities_by_batch,
-              chunk_tags: int, meta: dict) -> PredictionStore:
+def _register(
+    cat: Catalog,
+    workspace: Path,
+    name: str,
+    post_ids: np.ndarray,
+    tags: list[str],
+    probabilities_by_batch,
+    chunk_tags: int,
+    meta: dict,
+) -> PredictionStore:
     """Write batches of (rows, (B, K) probabilities) into a new store; duplicate names keep their first column."""
     canonical = canonical_names(cat, tags)
     first: dict[str, int] = {}
@@ -80,16 +89,29 @@ def _register(cat: Catalog, workspace: Path, name: str, post_ids: np.ndarray, ta
         first.setdefault(t, i)
     columns = np.array(sorted(first.values()))
     folder = tagger_folder(workspace, name)
-    store = PredictionStore.create(folder, post_ids, [canonical[i] for i in columns], chunk_tags,
-                                   meta={"name": name, "kind": "external", **meta}, ratings=False)
+    store = PredictionStore.create(
+        folder,
+        post_ids,
+        [canonical[i] for i in columns],
+        chunk_tags,
+        meta={"name": name, "kind": "external", **meta},
+        ratings=False,
+    )
     for rows, probabilities in probabilities_by_batch:
         store.write(rows, probabilities[:, columns].astype(np.float16))
     cat.run("marts/taggers_add", name=name, kind="external", folder=str(folder), posts=len(post_ids), tags=len(columns))
     return store
 
 
-def score_onnx(workspace: Path | str, model_path: Path, tags_path: Path, name: str | None = None,
-               preprocess: OnnxInput | None = None, batch_size: int = 16, workers: int = 2) -> PredictionStore:
+def score_onnx(
+    workspace: Path | str,
+    model_path: Path,
+    tags_path: Path,
+    name: str | None = None,
+    preprocess: OnnxInput | None = None,
+    batch_size: int = 16,
+    workers: int = 2,
+) -> PredictionStore:
     import onnxruntime as ort
 
     from ..embed.stage import ImageFiles, collate_images, worker_context
@@ -126,9 +148,14 @@ def score_onnx(workspace: Path | str, model_path: Path, tags_path: Path, name: s
         def batches():
             from torch.utils.data import DataLoader
 
-            loader = DataLoader(ImageFiles([path_of[int(p)] for p in post_ids], preprocess), batch_size=batch_size,
-                                num_workers=workers, collate_fn=collate_images, prefetch_factor=4 if workers else None,
-                                multiprocessing_context=worker_context(workers))
+            loader = DataLoader(
+                ImageFiles([path_of[int(p)] for p in post_ids], preprocess),
+                batch_size=batch_size,
+                num_workers=workers,
+                collate_fn=collate_images,
+                prefetch_factor=4 if workers else None,
+                multiprocessing_context=worker_context(workers),
+            )
             with progress(f"score {name}", len(post_ids)) as advance:
                 for indices, batch, bad in loader:
                     for i, err in bad:
@@ -138,12 +165,21 @@ def score_onnx(workspace: Path | str, model_path: Path, tags_path: Path, name: s
                         yield np.array(indices), np.asarray(out, dtype=np.float32)
                     advance(len(indices) + len(bad))
 
-        return _register(cat, workspace, name, post_ids, tags, batches(), config.tagger.chunk_tags,
-                         {"model": str(model_path), "tags_file": str(tags_path), "input": preprocess.__dict__})
+        return _register(
+            cat,
+            workspace,
+            name,
+            post_ids,
+            tags,
+            batches(),
+            config.tagger.chunk_tags,
+            {"model": str(model_path), "tags_file": str(tags_path), "input": preprocess.__dict__},
+        )
 
 
-def import_predictions(workspace: Path | str, path: Path, tags_path: Path | None = None, post_ids_path: Path | None = None,
-                       name: str | None = None) -> PredictionStore:
+def import_predictions(
+    workspace: Path | str, path: Path, tags_path: Path | None = None, post_ids_path: Path | None = None, name: str | None = None
+) -> PredictionStore:
     """Register a file of probabilities (see the module docstring for the layouts)."""
     workspace = Path(workspace)
     config = load_config(workspace)
@@ -176,10 +212,19 @@ def import_predictions(workspace: Path | str, path: Path, tags_path: Path | None
         raise CurationError(f"{path}: probabilities are {matrix.shape}, expected ({len(post_ids)} posts, {len(tags)} tags)")
     name = name or f"imported:{path.stem}"
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+
         def batches():
             for start in range(0, len(post_ids), 65536):
                 rows = np.arange(start, min(start + 65536, len(post_ids)))
-                yield rows, np.asarray(matrix[start:start + 65536], dtype=np.float32)
+                yield rows, np.asarray(matrix[start : start + 65536], dtype=np.float32)
 
-        return _register(cat, workspace, name, np.asarray(post_ids, dtype=np.int64), tags, batches(),
-                         config.tagger.chunk_tags, {"file": str(path)})
+        return _register(
+            cat,
+            workspace,
+            name,
+            np.asarray(post_ids, dtype=np.int64),
+            tags,
+            batches(),
+            config.tagger.chunk_tags,
+            {"file": str(path)},
+        )

@@ -65,8 +65,16 @@ def dense_labels(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, tags
     return out
 
 
-def train_head(x: np.ndarray, indptr: np.ndarray, indices: np.ndarray, ratings: np.ndarray, rows: np.ndarray,
-               tags: int, options: TrainOptions, device: str = "cpu"):
+def train_head(
+    x: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    ratings: np.ndarray,
+    rows: np.ndarray,
+    tags: int,
+    options: TrainOptions,
+    device: str = "cpu",
+):
     """Train a head on the posts ``rows`` (indices into x).
 
     x : (N, D) float16/float32 embeddings; indptr/indices : CSR tag labels for the N posts;
@@ -85,15 +93,14 @@ def train_head(x: np.ndarray, indptr: np.ndarray, indices: np.ndarray, ratings: 
         model.tags.bias.copy_(torch.logit(prior))
     # small boards: smaller batches, so that every epoch still takes MIN_STEPS optimiser steps
     batch_size = max(1, min(options.batch_size, -(-len(rows) // MIN_STEPS)))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay,
-                                  fused=True)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay, fused=True)
     steps = options.epochs * max(1, -(-len(rows) // batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=options.learning_rate, total_steps=steps)
     model.train()
     for _ in range(options.epochs):
         shuffled = rows[rng.permutation(len(rows))]
         for start in range(0, len(rows), batch_size):
-            batch = shuffled[start:start + batch_size]
+            batch = shuffled[start : start + batch_size]
             features = torch.from_numpy(np.asarray(x[batch], dtype=np.float32)).to(device)
             target = torch.from_numpy(dense_labels(indptr, indices, batch, tags)).to(device)
             tag_logits, rating_logits = model(features)
@@ -115,7 +122,10 @@ def predict(model, x: np.ndarray, rows: np.ndarray, batch_size: int = 4096, devi
 
     with torch.inference_mode():
         for start in range(0, len(rows), batch_size):
-            batch = rows[start:start + batch_size]
+            batch = rows[start : start + batch_size]
             tag_logits, rating_logits = model(torch.from_numpy(np.asarray(x[batch], dtype=np.float32)).to(device))
-            yield batch, torch.sigmoid(tag_logits).cpu().numpy().astype(np.float16), \
-                torch.softmax(rating_logits, dim=1).cpu().numpy().astype(np.float16)
+            yield (
+                batch,
+                torch.sigmoid(tag_logits).cpu().numpy().astype(np.float16),
+                torch.softmax(rating_logits, dim=1).cpu().numpy().astype(np.float16),
+            )

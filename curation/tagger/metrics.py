@@ -110,8 +110,13 @@ def per_tag_table(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, n
     """Columns (each (K,)): positives, precision, recall, f1, ap at ``threshold``."""
     tp, fp, fn, _ = confusion(y, p, threshold)
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    return {"positives": (tp + fn), "precision": precision, "recall": recall, "f1": f_beta(precision, recall),
-            "ap": average_precision(y, p)}
+    return {
+        "positives": (tp + fn),
+        "precision": precision,
+        "recall": recall,
+        "f1": f_beta(precision, recall),
+        "ap": average_precision(y, p),
+    }
 
 
 def summarise(y: np.ndarray, p: np.ndarray, threshold: float, informedness_at=(0.2, 0.3, 0.5)) -> Summary:
@@ -128,12 +133,22 @@ def summarise(y: np.ndarray, p: np.ndarray, threshold: float, informedness_at=(0
         return float(np.nanmean(x[has])) if has.any() else float("nan")
 
     return Summary(
-        posts=len(y), tags=int(has.sum()), threshold=threshold,
-        macro_precision=mean(table["precision"]), macro_recall=mean(table["recall"]), macro_f1=mean(table["f1"]),
-        macro_ap=mean(table["ap"]), micro_precision=micro_p, micro_recall=micro_r,
-        micro_f1=float(f_beta(micro_p, micro_r)), pr_threshold=at, f1_at_pr=float(f_beta(p2, r2)),
-        f2_at_pr=float(f_beta(p2, r2, 2.0)), mcc_at_pr=mcc(tp2, fp2, fn2, tn2),
-        informedness={t: informedness(y, p, t) for t in informedness_at})
+        posts=len(y),
+        tags=int(has.sum()),
+        threshold=threshold,
+        macro_precision=mean(table["precision"]),
+        macro_recall=mean(table["recall"]),
+        macro_f1=mean(table["f1"]),
+        macro_ap=mean(table["ap"]),
+        micro_precision=micro_p,
+        micro_recall=micro_r,
+        micro_f1=float(f_beta(micro_p, micro_r)),
+        pr_threshold=at,
+        f1_at_pr=float(f_beta(p2, r2)),
+        f2_at_pr=float(f_beta(p2, r2, 2.0)),
+        mcc_at_pr=mcc(tp2, fp2, fn2, tn2),
+        informedness={t: informedness(y, p, t) for t in informedness_at},
+    )
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:

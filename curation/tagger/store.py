@@ -30,8 +30,9 @@ class PredictionStore:
         self._chunks: dict[int, np.ndarray] = {}
 
     @classmethod
-    def create(cls, folder: Path, post_ids: np.ndarray, tags: list[str], chunk_tags: int, meta: dict,
-               ratings: bool = True) -> "PredictionStore":
+    def create(
+        cls, folder: Path, post_ids: np.ndarray, tags: list[str], chunk_tags: int, meta: dict, ratings: bool = True
+    ) -> PredictionStore:
         """A new, NaN-filled store (an old one in ``folder`` is replaced)."""
         if folder.exists():
             shutil.rmtree(folder)
@@ -39,16 +40,21 @@ class PredictionStore:
         np.save(folder / "post_ids.npy", np.asarray(post_ids, dtype=np.int64))
         pl.DataFrame({"name": tags}).write_csv(folder / "tags.csv")
         for c, start in enumerate(range(0, len(tags), chunk_tags)):
-            chunk = np.lib.format.open_memmap(folder / f"chunk_{c:05d}.npy", mode="w+", dtype=np.float16,
-                                              shape=(min(chunk_tags, len(tags) - start), len(post_ids)))
+            chunk = np.lib.format.open_memmap(
+                folder / f"chunk_{c:05d}.npy",
+                mode="w+",
+                dtype=np.float16,
+                shape=(min(chunk_tags, len(tags) - start), len(post_ids)),
+            )
             chunk[:] = np.nan
             chunk.flush()
         if ratings:
             rating = np.lib.format.open_memmap(folder / "rating.npy", mode="w+", dtype=np.float16, shape=(len(post_ids), 4))
             rating[:] = np.nan
             rating.flush()
-        (folder / "meta.json").write_text(json.dumps({**meta, "chunk_tags": chunk_tags, "posts": len(post_ids),
-                                                      "tags": len(tags)}, indent=1, default=str))
+        (folder / "meta.json").write_text(
+            json.dumps({**meta, "chunk_tags": chunk_tags, "posts": len(post_ids), "tags": len(tags)}, indent=1, default=str)
+        )
         return cls(folder)
 
     @property
@@ -82,7 +88,7 @@ class PredictionStore:
         size = self.meta["chunk_tags"]
         for c, start in enumerate(range(0, probabilities.shape[1], size)):
             chunk = self.chunk(c, writable=True)
-            chunk[:, rows] = probabilities[:, start:start + size].T
+            chunk[:, rows] = probabilities[:, start : start + size].T
             chunk.flush()
         if rating is not None:
             stored = np.load(self.folder / "rating.npy", mmap_mode="r+")

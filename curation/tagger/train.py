@@ -62,16 +62,26 @@ def labelled_posts(cat: Catalog) -> LabelledPosts:
     labels = cat.frame("marts/tagger_labels")  # (post_id, idx) ordered by post_id: vectorised, no row objects
     label_posts = labels["post_id"].to_numpy().astype(np.int64)
     rows = np.searchsorted(post_ids, label_posts)
-    usable = (rows < len(post_ids)) & (post_ids[np.minimum(rows, len(post_ids) - 1)] == label_posts) if len(post_ids) \
+    usable = (
+        (rows < len(post_ids)) & (post_ids[np.minimum(rows, len(post_ids) - 1)] == label_posts)
+        if len(post_ids)
         else np.zeros(len(label_posts), dtype=bool)
+    )
     indptr = np.searchsorted(rows[usable], np.arange(len(post_ids) + 1))
     ratings = np.array([RATINGS.index(r[2]) if r[2] in RATINGS else -1 for r in posts], dtype=np.int8)
-    return LabelledPosts(post_ids, [r[1] for r in posts], ratings, indptr,
-                         labels["idx"].to_numpy().astype(np.int64)[usable], cat.frame("marts/tagger_tags"))
+    return LabelledPosts(
+        post_ids,
+        [r[1] for r in posts],
+        ratings,
+        indptr,
+        labels["idx"].to_numpy().astype(np.int64)[usable],
+        cat.frame("marts/tagger_tags"),
+    )
 
 
-def assign_folds(cat: Catalog, post_ids: np.ndarray, folds: int, seed: int, group_by_artist: bool,
-                 min_tag_posts: int) -> np.ndarray:
+def assign_folds(
+    cat: Catalog, post_ids: np.ndarray, folds: int, seed: int, group_by_artist: bool, min_tag_posts: int
+) -> np.ndarray:
     """(N,) fold per post: whole units, stratified on the label tags with at least ``min_tag_posts`` posts."""
     _, post_unit = selected_units(cat, group_by_artist)
     keys = np.array(sorted({post_unit[int(p)] for p in post_ids}), dtype=np.int64)
@@ -81,8 +91,9 @@ def assign_folds(cat: Catalog, post_ids: np.ndarray, folds: int, seed: int, grou
     indptr, labels, counts, n_labels = label_csr(unit_index, {p: post_unit[p] for p in wanted}, rows)
     unit_of = np.array([unit_index[post_unit[int(p)]] for p in post_ids])
     sizes = np.bincount(unit_of, minlength=len(keys))
-    chosen = iterative_stratification(sizes, indptr, labels, counts, np.full(folds, 1.0 / folds),
-                                      stable_fraction(keys, seed), n_labels=n_labels)
+    chosen = iterative_stratification(
+        sizes, indptr, labels, counts, np.full(folds, 1.0 / folds), stable_fraction(keys, seed), n_labels=n_labels
+    )
     return chosen[unit_of].astype(np.int64)
 
 
@@ -91,8 +102,14 @@ def run_train(workspace: Path | str) -> TrainReport:
     config = load_config(workspace)
     cfg = config.tagger
     device = pick_device(cfg.device)
-    options = TrainOptions(head=cfg.head, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                           prior_weighted_loss=cfg.prior_weighted_loss, seed=config.split.seed)
+    options = TrainOptions(
+        head=cfg.head,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        prior_weighted_loss=cfg.prior_weighted_loss,
+        seed=config.split.seed,
+    )
     started = time.perf_counter()
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         data = labelled_posts(cat)
@@ -100,11 +117,16 @@ def run_train(workspace: Path | str) -> TrainReport:
         has, vectors = load_vectors(workspace, cat, embedder, data.md5)
         report = TrainReport(posts=int(has.sum()), without_embedding=int((~has).sum()), tags=data.tags.height, folds=cfg.folds)
         if report.without_embedding:
-            log.warning("%d posts have no embedding from %s (run `curate embed`); they get no predictions",
-                        report.without_embedding, embedder)
+            log.warning(
+                "%d posts have no embedding from %s (run `curate embed`); they get no predictions",
+                report.without_embedding,
+                embedder,
+            )
         if report.posts < 2 * cfg.folds or not report.tags:
-            raise CurationError(f"{workspace}: {report.posts} posts with embeddings and {report.tags} label tags: too few "
-                                f"to train {cfg.folds}-fold heads (run `curate embed`, or select more)")
+            raise CurationError(
+                f"{workspace}: {report.posts} posts with embeddings and {report.tags} label tags: too few "
+                f"to train {cfg.folds}-fold heads (run `curate embed`, or select more)"
+            )
         post_ids = data.post_ids[has]
         keep = np.flatnonzero(has)
         indptr = np.concatenate([[0], np.cumsum(np.diff(data.indptr)[keep])])
@@ -112,9 +134,21 @@ def run_train(workspace: Path | str) -> TrainReport:
         ratings = data.ratings[keep]
         fold = assign_folds(cat, post_ids, cfg.folds, config.split.seed, config.split.group_by_artist, config.split.min_tag_posts)
         folder = tagger_folder(workspace, OUR_TAGGER)
-        store = PredictionStore.create(folder, post_ids, data.tags["name"].to_list(), cfg.chunk_tags,
-                                       meta={"name": OUR_TAGGER, "kind": "kfold-head", "embedder": embedder, "folds": cfg.folds,
-                                             "head": cfg.head, "epochs": cfg.epochs, "prior_weighted_loss": cfg.prior_weighted_loss})
+        store = PredictionStore.create(
+            folder,
+            post_ids,
+            data.tags["name"].to_list(),
+            cfg.chunk_tags,
+            meta={
+                "name": OUR_TAGGER,
+                "kind": "kfold-head",
+                "embedder": embedder,
+                "folds": cfg.folds,
+                "head": cfg.head,
+                "epochs": cfg.epochs,
+                "prior_weighted_loss": cfg.prior_weighted_loss,
+            },
+        )
         with progress(f"train {cfg.folds}-fold {cfg.head} heads ({device})", cfg.folds) as advance:
             for k in range(cfg.folds):
                 held_out, training = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
@@ -126,7 +160,9 @@ def run_train(workspace: Path | str) -> TrainReport:
         cat.con.register("new_folds", frame.to_arrow())
         cat.con.execute("DELETE FROM tagger_folds; INSERT INTO tagger_folds SELECT post_id, fold FROM new_folds")
         cat.con.unregister("new_folds")
-        cat.run("marts/taggers_add", name=OUR_TAGGER, kind="kfold-head", folder=str(folder), posts=len(post_ids), tags=report.tags)
+        cat.run(
+            "marts/taggers_add", name=OUR_TAGGER, kind="kfold-head", folder=str(folder), posts=len(post_ids), tags=report.tags
+        )
     report.seconds = time.perf_counter() - started
     report.folder = folder
     return report

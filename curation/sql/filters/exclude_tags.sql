@@ -1,8 +1,7 @@
--- Drop posts that have any tag in $tags (names canonicalised through active aliases).
+-- Drop posts that have any tag in $tags (names canonicalised: canonical_tag).
 CREATE OR REPLACE TEMP TABLE selection_out AS
 WITH unwanted AS (
-    SELECT DISTINCT coalesce(a.consequent, w.name) AS name
-    FROM (SELECT unnest($tags) AS name) w LEFT JOIN tag_aliases a ON a.antecedent = w.name AND a.status = 'active'
+    SELECT DISTINCT canonical_tag(w.name) AS name FROM (SELECT unnest($tags) AS name) w
 )
 SELECT s.post_id FROM selection_in s
 WHERE NOT EXISTS (

@@ -3,8 +3,7 @@
 -- deprecations), counted within the selection, then cut by $min_count and $top_n (0: no cap).
 CREATE OR REPLACE TEMP TABLE label_tags AS
 WITH dropped AS (
-    SELECT DISTINCT coalesce(a.consequent, d.name) AS name
-    FROM (SELECT unnest($drop_tags::VARCHAR[]) AS name) d LEFT JOIN tag_aliases a ON a.antecedent = d.name AND a.status = 'active'
+    SELECT DISTINCT canonical_tag(d.name) AS name FROM (SELECT unnest($drop_tags::VARCHAR[]) AS name) d
 ), counted AS (
     SELECT t.tag_id, t.name, t.category, count(*) AS count
     FROM selection_in s JOIN post_tags pt USING (post_id) JOIN tags t USING (tag_id)

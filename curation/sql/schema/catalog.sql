@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS tag_aliases (
     status VARCHAR,
     PRIMARY KEY (antecedent, consequent)
 );
+CREATE TABLE IF NOT EXISTS tag_canonical (  -- every alias antecedent -> its final name (marts/tag_canonical)
+    name VARCHAR PRIMARY KEY,
+    canonical VARCHAR,
+    hops INTEGER,                -- aliases followed
+    cycle BOOLEAN                -- on a cycle of aliases: keeps its own name
+);
+-- A tag name as the catalog stores it: lower case, trimmed, through aliases (chains followed).
+CREATE OR REPLACE MACRO canonical_tag(n) AS
+    coalesce((SELECT c.canonical FROM tag_canonical c WHERE c.name = lower(trim(n))), lower(trim(n)));
 CREATE TABLE IF NOT EXISTS tag_implications (
     antecedent VARCHAR,
     consequent VARCHAR,
