@@ -149,18 +149,25 @@ def init(workspace: Path, sources: tuple[Path, ...], overwrite: bool) -> None:
 
 @main.command()
 @workspace_argument
-def ingest(workspace: Path) -> None:
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Accept a full dump that removes most of its posts (refused by default: an emptied file).",
+)
+def ingest(workspace: Path, allow_shrink: bool) -> None:
     """Read every source in curate.toml into WORKSPACE/catalog.duckdb.
 
     Bad rows go to the ingest_rejects table with their position and reason. Re-ingesting the
-    same files changes nothing; a newer full dump updates changed posts and marks posts it no
-    longer lists as removed.
+    same files changes nothing ("unchanged": the same bytes as when that path was last
+    ingested); a newer full dump updates changed posts and marks posts it no longer lists as
+    removed. A full dump, or a file of it, that would lose more than half of its posts is
+    refused unless --allow-shrink.
     """
     from rich.table import Table
 
     from .ingest import ingest as run_ingest
 
-    report = run_ingest(workspace)
+    report = run_ingest(workspace, allow_shrink=allow_shrink)
     table = Table(title=f"ingest {workspace}")
     for col in ("source", "format", "files", "rows", "rejects", "new", "changed", "removed"):
         table.add_column(col, justify="left" if col in ("source", "format") else "right")

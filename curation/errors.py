@@ -39,3 +39,7 @@ class DamagedFile(WorkspaceError):
 
 class StageNotRun(CurationError):
     """A stage's input is missing because an earlier stage has not run yet."""
+
+
+class DumpShrank(SourceError):
+    """A full dump would remove most of its posts (an emptied or cut-off file): refused unless --allow-shrink."""

@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from curation.errors import SourceError
+from curation.errors import DumpShrank, SourceError
 from curation.ingest import ingest
 from curation.workspace import init_workspace
 
@@ -549,3 +549,62 @@ def test_sql_steps_take_named_parameters_in_any_statement(tmp_path, monkeypatch)
     cat = catalog_module.Catalog(None)
     monkeypatch.setattr(catalog_module, "SQL_DIR", tmp_path)
     assert cat.run("step", a=2, b=40).fetchall() == [(42, 2)]
+
+
+def _posts_file(path: Path, ids: range) -> None:
+    path.write_text("".join(json.dumps({**GOOD, "id": i}) + "\n" for i in ids))
+
+
+def test_an_emptied_dump_file_is_refused_and_restoring_it_brings_nothing_back_wrongly(tmp_path):
+    """An interrupted re-download must not remove posts for good; the restored bytes are ingested
+    again because "unchanged" means unchanged since that path was last ingested."""
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    _posts_file(dump / "posts000000000000.json", range(1, 41))
+    _posts_file(dump / "posts000000000001.json", range(41, 401))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{dump}/posts*.json"\nformat = "danbooru2021"\n')
+    ingest(ws)
+    original = (dump / "posts000000000000.json").read_bytes()
+    (dump / "posts000000000000.json").write_text("")  # one of two files emptied: 10% of the posts
+    with pytest.raises(DumpShrank, match=r"posts000000000000.json: held 40 posts when last ingested and now 0.*40 posts"):
+        ingest(ws)
+    (dump / "posts000000000000.json").write_text(json.dumps({**GOOD, "id": 1}) + "\n")  # cut off after one line
+    with pytest.raises(DumpShrank, match="held 40 posts when last ingested and now 1"):
+        ingest(ws)
+    assert catalog(ws).execute("SELECT count(*) FROM posts WHERE NOT is_removed").fetchall() == [(400,)]
+    report = ingest(ws, allow_shrink=True)  # the operator says the dump really shrank
+    assert report.sources[0].removed == 39
+    (dump / "posts000000000000.json").write_bytes(original)  # and then restores it: not "unchanged"
+    report = ingest(ws)
+    assert report.sources[0].skipped_files == 0
+    assert catalog(ws).execute("SELECT count(*) FROM posts WHERE NOT is_removed").fetchall() == [(400,)]
+
+
+def test_a_full_dump_that_would_remove_most_posts_is_refused(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    _posts_file(dump / "posts-2026-01-01.json", range(1, 101))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{dump}/posts-*.json"\nformat = "danbooru2021"\n')
+    ingest(ws)
+    _posts_file(dump / "posts-2026-02-01.json", range(1, 31))  # a newer snapshot with 30 of the 100
+    with pytest.raises(DumpShrank, match="would mark 70 posts removed"):
+        ingest(ws)
+    assert ingest(ws, allow_shrink=True).sources[0].removed == 70
+
+
+def test_rejects_of_a_file_are_those_of_its_last_read(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    path = dump / "posts000000000000.json"
+    path.write_text(json.dumps(GOOD) + "\n{broken\n")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(f'[[sources]]\npath = "{path}"\nformat = "danbooru2021"\n')
+    ingest(ws)
+    path.write_text(json.dumps(GOOD) + "\n{broken\n" + json.dumps({**GOOD, "id": 2}) + "\n")
+    ingest(ws)
+    assert catalog(ws).execute("SELECT count(*) FROM ingest_rejects").fetchall() == [(1,)]

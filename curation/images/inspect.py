@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .hashing import HASH_SIDE, WIDE_MODES, as_mode, has_alpha_channel, has_real_alpha, picture_hashes, pixel_digest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,7 +67,24 @@ def _decode_all_frames(img: Image.Image) -> tuple[int, Image.Image]:
     return frames, first
 
 
+MAX_ASPECT = 1000  # a picture longer than this many times its width is a sliver (or an attack), not a picture
+
+
 def inspect_file(
+    path: str | Path, max_pixels: int, background: tuple[int, int, int] = (255, 255, 255), jpeg_draft: bool = False
+) -> Inspection:
+    """:func:`inspect_one`, with any fault of this one file ending in a status for it: running out of
+    memory is ``bomb``, anything else unexpected ``corrupt`` (logged with its traceback)."""
+    try:
+        return inspect_one(path, max_pixels, background, jpeg_draft)
+    except MemoryError:
+        return Inspection("bomb", "ran out of memory decoding or hashing it")
+    except Exception as exc:  # noqa: BLE001 (one file must not stop the stage; the log keeps the traceback)
+        log.warning("%s: inspection failed", path, exc_info=True)
+        return Inspection("corrupt", f"inspection failed: {type(exc).__name__}: {exc}")
+
+
+def inspect_one(
     path: str | Path, max_pixels: int, background: tuple[int, int, int] = (255, 255, 255), jpeg_draft: bool = False
 ) -> Inspection:
     """Decode ``path`` fully (every frame), classify it, and hash it when it decodes.
@@ -94,6 +114,10 @@ def inspect_file(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             result.format, result.width, result.height, result.mode = img.format, img.width, img.height, img.mode
+            if max(img.size) > MAX_ASPECT * max(min(img.size), 1):
+                result.status = "bomb"
+                result.error = f"a {img.width} x {img.height} picture: too thin to be one (aspect ratio over {MAX_ASPECT})"
+                return result
             if jpeg_draft and img.format == "JPEG":
                 img.draft(None, (HASH_SIDE, HASH_SIDE))  # a no-op for small files and multi-frame MPOs
             result.frames, img = _decode_all_frames(img)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import re
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -67,34 +68,53 @@ class ImagesReport:
     statuses: Counter = field(default_factory=Counter)  # over all selected posts
 
 
+MD5_TEXT = re.compile(r"[0-9a-f]{32}")
+EXT_TEXT = re.compile(r"[a-z0-9]{1,8}")
+
+
 def candidate_paths(post_id: int, md5: str | None, ext: str | None, roots: list[Path], cfg: ImagesConfig) -> list[Path]:
-    """Where a post's file may be, in order, under each image root."""
+    """Where a post's file may be, in order, under each image root. Dump fields become part of a
+    path only when they are what they claim (md5: 32 hex characters; ext: 1-8 letters or
+    digits), and a path that resolves outside its root is never offered."""
     ext = (ext or "").lower()
+    md5 = (md5 or "").lower()
+    if not EXT_TEXT.fullmatch(ext):
+        return []
+    md5_ok = bool(MD5_TEXT.fullmatch(md5))
     names: list[str] = []
     if cfg.layout == "board":
         names = [f"{post_id % 1000:04d}/{post_id}.{ext}"]
     elif cfg.layout == "flat_md5":
-        names = [f"{md5}.{ext}"] if md5 else []
+        names = [f"{md5}.{ext}"] if md5_ok else []
     elif cfg.layout == "flat_id":
         names = [f"{post_id}.{ext}"]
-    else:
-        names = [cfg.pattern.format(id=post_id, post_id=post_id, md5=md5 or "", ext=ext, bucket=f"{post_id % 1000:04d}")]
-    return [root / name for root in roots for name in names]
+    elif md5_ok or "md5" not in cfg.pattern:
+        names = [cfg.pattern.format(id=post_id, post_id=post_id, md5=md5, ext=ext, bucket=f"{post_id % 1000:04d}")]
+    out = []
+    for root in roots:
+        inside = root.resolve()
+        out += [root / name for name in names if (root / name).resolve().is_relative_to(inside)]
+    return out
 
 
-def locate(post_id: int, md5: str | None, ext: str | None, roots: list[Path], cfg: ImagesConfig) -> Path | None:
+def locate(post_id: int, md5: str | None, ext: str | None, roots: list[Path], cfg: ImagesConfig) -> tuple[Path | None, str]:
+    """The post's file, or None and why not."""
     for path in candidate_paths(post_id, md5, ext, roots, cfg):
         if path.is_file():
-            return path
-    return None
+            return path, ""
+    if not EXT_TEXT.fullmatch((ext or "").lower()):
+        return None, f"the dump's file_ext {ext!r} is not 1-8 letters or digits"
+    if cfg.layout in ("flat_md5", "pattern") and not MD5_TEXT.fullmatch((md5 or "").lower()):
+        return None, f"the dump's md5 {md5!r} is not 32 hex characters"
+    return None, "no file at the expected path"
 
 
 def _job(args: tuple) -> Inspection:
     """Inspect one file; with ``known`` (a previous inspection of the same md5), only check
     that the bytes are that file and reuse it."""
-    path, max_pixels, background, jpeg_draft, known = args
+    path, max_pixels, background, jpeg_draft, known, why_missing = args
     if path is None:
-        return Inspection("missing", "no file at the expected path")
+        return Inspection("missing", why_missing)
     if known is not None:
         with open(path, "rb") as f:
             digest = hashlib.md5(f.read()).hexdigest()
@@ -153,6 +173,9 @@ def plan_images(workspace: Path | str) -> ImagesPlan:
     roots = [s.images for s in config.sources if s.images is not None]
     if not roots:
         raise ConfigError(f"{workspace / 'curate.toml'}: no [[sources]] entry has an `images` folder")
+    for root in roots:
+        if not root.is_dir():
+            raise ConfigError(f"{workspace / 'curate.toml'}: [[sources]] images = {str(root)!r}: no such folder")
     migrate_catalog(workspace)  # planning reads newer columns; a read-only connection cannot add them
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection"):
@@ -160,12 +183,12 @@ def plan_images(workspace: Path | str) -> ImagesPlan:
         todo = cat.run("marts/images_todo", hash_version=HASH_VERSION).fetchall()
         unchanged = cat.scalar("SELECT count(*) FROM selection") - len(todo)
         known = _known_inspections(cat)
-    paths = [locate(pid, md5, ext, roots, cfg) for pid, md5, ext in todo]
+    found = [locate(pid, md5, ext, roots, cfg) for pid, md5, ext in todo]
     return ImagesPlan(
-        todo=[(pid, md5, str(p) if p else None) for (pid, md5, _), p in zip(todo, paths)],
+        todo=[(pid, md5, str(p) if p else None) for (pid, md5, _), (p, _) in zip(todo, found)],
         jobs=[
-            (str(p) if p else None, cfg.max_pixels, background, cfg.jpeg_draft, known.get(md5))
-            for p, (_, md5, _) in zip(paths, todo)
+            (str(p) if p else None, cfg.max_pixels, background, cfg.jpeg_draft, known.get(md5), why)
+            for (p, why), (_, md5, _) in zip(found, todo)
         ],
         unchanged=unchanged,
     )

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from ..catalog import Catalog, staged_catalog
 from ..config import Config, Source, load_config
-from ..errors import SourceError
+from ..errors import DumpShrank, SourceError
 from ..progress import progress
 from .canonical import DumpTags, arrow_array, canonical_post_tags
 from .files import (
@@ -187,9 +187,18 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_c
 
 
 def _ingest_posts(
-    cat: Catalog, source: Source, files: list[Path], digests: _Digests, report: SourceReport, full_dump: bool, fresh: FreshTags
+    cat: Catalog,
+    source: Source,
+    files: list[Path],
+    digests: _Digests,
+    report: SourceReport,
+    full_dump: bool,
+    fresh: FreshTags,
+    held: dict[str, int] | None,
 ) -> None:
-    """Stage the source's files and write its posts and dump tags."""
+    """Stage the source's files and write its posts and dump tags. ``held``: posts each file held
+    when last ingested, for the shrink checks (None: no checks, as with --allow-shrink)."""
+    held_before = held or {}
     one_file = len(files) == 1  # its staged rows are the batch (no copy); several files are appended to one
     if not one_file:
         cat.run("marts/batch_tables")
@@ -198,7 +207,10 @@ def _ingest_posts(
     with progress(f"ingesting {source.format} posts", len(files)) as advance:
         for order, path in enumerate(files):
             dump_file = str(path)
+            cat.con.execute("DELETE FROM ingest_rejects WHERE dump_file = ?", [dump_file])  # a file's rejects are its last read's
             if not check_format(path, source.format):
+                if held_before.get(dump_file):
+                    raise _shrank(dump_file, held_before[dump_file], 0, held_before[dump_file])
                 cat.con.execute("INSERT INTO ingest_rejects VALUES (?, 0, 'empty file', '')", [dump_file])
                 report.rejects += 1
                 records.append((path, None, 0))
@@ -208,6 +220,8 @@ def _ingest_posts(
                 continue
             report.rejects += _stage_posts_file(cat, path, source.format, dump_file, lambda path=path: digests.lines(path))
             rows = cat.scalar("SELECT count(*) FROM stg_staged WHERE reject_reason IS NULL")
+            if held_before.get(dump_file) and rows < SHRINK_LIMIT * held_before[dump_file]:
+                raise _shrank(dump_file, held_before[dump_file], rows, held_before[dump_file] - rows)
             report.rows += rows
             cat.run("marts/batch_single" if one_file else "marts/batch_append", dump_file=dump_file, file_order=order)
             batch_tags.add(staged_tag_ids(cat), order)
@@ -220,6 +234,13 @@ def _ingest_posts(
     cat.con.execute("DROP VIEW IF EXISTS batch_final; DROP TABLE IF EXISTS batch_final;")
     cat.run("marts/batch_dedupe" if repeated else "marts/batch_final")
     new, changed, unchanged, absent = cat.run("marts/posts_upsert_counts", format=source.format).fetchall()[0]
+    if full_dump and held is not None and absent:
+        live = cat.scalar(
+            "SELECT count(*) FROM posts WHERE NOT is_removed AND dump_file IN (SELECT dump_file FROM dumps WHERE format = ?)",
+            [source.format],
+        )
+        if absent > SHRINK_LIMIT * live:
+            raise _shrank(str(source.path), live, live - absent, absent)
     report.new, report.changed, report.unchanged = new, changed, unchanged
     all_new = not (repeated or changed or unchanged)
     cat.con.register("batch_dump_tags", batch_tags.rows(with_file_order=not all_new))
@@ -384,13 +405,27 @@ def _collector_paused():
             gc.enable()
 
 
-def ingest(workspace: Path | str) -> IngestReport:
-    """Ingest every source of the workspace's curate.toml; returns what changed."""
+SHRINK_LIMIT = 0.5  # a full dump (or one of its files) keeping less than this share of its posts is refused
+
+
+def ingest(workspace: Path | str, allow_shrink: bool = False) -> IngestReport:
+    """Ingest every source of the workspace's curate.toml; returns what changed.
+
+    A full dump that would remove more than half of its format's live posts, or a file of it
+    that holds less than half the posts it held when last ingested (an emptied or cut-off
+    re-download), is refused with DumpShrank unless ``allow_shrink``."""
     with _collector_paused():
-        return _ingest(Path(workspace))
+        return _ingest(Path(workspace), allow_shrink)
 
 
-def _ingest(workspace: Path) -> IngestReport:
+def _shrank(path: str, held: int, now: int, removing: int) -> DumpShrank:
+    return DumpShrank(
+        f"{path}: held {held} posts when last ingested and now {now}: ingesting it would mark {removing} posts "
+        f"removed. If the dump really shrank, run `curate ingest WORKSPACE --allow-shrink`; if not, restore the file"
+    )
+
+
+def _ingest(workspace: Path, allow_shrink: bool) -> IngestReport:
     cfg = load_config(workspace)
     if not cfg.sources:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
@@ -400,7 +435,11 @@ def _ingest(workspace: Path) -> IngestReport:
         cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))
-        known = {r[0] for r in cat.rows("SELECT sha256 FROM dumps")}
+        # "unchanged" means unchanged since that path was last ingested, not content seen at any time
+        last = {
+            r[0]: (r[1], r[2])
+            for r in cat.rows("SELECT dump_file, arg_max(sha256, ingested_at), arg_max(rows, ingested_at) FROM dumps GROUP BY 1")
+        }
         known_sizes = {r[0] for r in cat.rows("SELECT file_size FROM dumps")}  # None: recorded before sizes were
         # relations and tag lists first, so posts canonicalise against them
         ordered = sorted(cfg.sources, key=lambda s: (s.format in POST_FORMATS, s.format != "tags"))
@@ -415,7 +454,7 @@ def _ingest(workspace: Path) -> IngestReport:
             report.sources.append(sr)
             # a file of a size never recorded is new: no need to wait for its digest
             if all(f.stat().st_size in known_sizes or None in known_sizes for f in files) and all(
-                digests.sha256(f) in known for f in files
+                last.get(str(f), (None,))[0] == digests.sha256(f) for f in files
             ):
                 sr.skipped_files = len(files)
                 log.info("skipping %s: every file was ingested before", source.path)
@@ -428,11 +467,12 @@ def _ingest(workspace: Path) -> IngestReport:
                 if full:
                     files = newest_snapshot(files)
                     sr.skipped_files = sr.files - len(files)
-                _ingest_posts(cat, source, files, digests, sr, full, fresh)
+                held = None if allow_shrink else {str(f): last[str(f)][1] or 0 for f in files if str(f) in last}
+                _ingest_posts(cat, source, files, digests, sr, full, fresh, held)
             else:
                 for path in files:
                     digest = digests.sha256(path)
-                    if digest in known:
+                    if last.get(str(path), (None,))[0] == digest:
                         sr.skipped_files += 1
                         continue
                     rows = _ingest_table_file(cat, source, path)

@@ -1,0 +1,229 @@
+"""Faults a careless operator or a hostile dump brings: paths out of the images folder, pictures
+that exhaust memory, two commands at once, kill -9 mid-stage, damaged state files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import set_config
+from PIL import Image
+
+from curation.config import load_config
+from curation.decisions import read as read_decisions
+from curation.errors import DamagedFile, WorkspaceLocked
+from curation.images import inspect_file, run_images
+from curation.ingest import ingest
+from curation.lock import workspace_lock
+from curation.select import select
+from curation.suggest import review
+from curation.workspace import init_workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+POST = {"created_at": "2020-01-02T03:04:05Z", "rating": "s", "file_ext": "png", "image_width": 8, "image_height": 8}
+
+
+def rows(ws: Path, query: str) -> list[tuple]:
+    con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()
+
+
+def curate(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "curation.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=300, **kwargs
+    )
+
+
+@pytest.fixture()
+def flat_ws(tmp_path) -> Path:
+    """A board whose files are named by md5 (layout flat_md5), with dump md5s that try to leave the folder."""
+    images = tmp_path / "images"
+    images.mkdir()
+    outside = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(outside)
+    good = "0123456789abcdef0123456789abcdef"
+    Image.new("RGB", (8, 8), (10, 200, 10)).save(images / f"{good}.png")
+    (images / "link.png").symlink_to(outside)
+    md5s = {1: good, 2: str(outside.with_suffix("")), 3: "../secret", 4: "link", 5: good.upper()}
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    lines = [json.dumps({**POST, "id": i, "md5": m, "tag_string_general": "solo"}) for i, m in md5s.items()]
+    (dump / "posts000000000000.json").write_text("\n".join(lines) + "\n")
+    ws = tmp_path / "ws"
+    init_workspace(ws, [dump / "posts000000000000.json"])
+    config = load_config(ws)
+    source = config.sources[0].model_copy(update={"images": images})
+    from curation.config import write_config
+
+    write_config(ws, config.model_copy(update={"sources": [source]}))
+    set_config(ws, images={"layout": "flat_md5"})
+    ingest(ws)
+    select(ws)
+    return ws
+
+
+def test_dump_md5s_never_lead_out_of_the_images_folder(flat_ws):
+    run_images(flat_ws)
+    status = {p: (s, e) for p, s, e in rows(flat_ws, "SELECT post_id, status, error FROM images")}
+    assert status[1][0] == "ok" and status[5][0] == "ok"  # upper-case hex is still an md5
+    for post in (2, 3, 4):
+        assert status[post] == ("missing", status[post][1]) and "32 hex characters" in status[post][1]
+    assert rows(flat_ws, "SELECT count(*) FROM images WHERE path LIKE '%secret%'") == [(0,)]
+
+
+def test_an_images_folder_that_does_not_exist_is_named(flat_ws, tmp_path):
+    config = load_config(flat_ws)
+    from curation.config import write_config
+
+    write_config(
+        flat_ws, config.model_copy(update={"sources": [config.sources[0].model_copy(update={"images": tmp_path / "nope"})]})
+    )
+    with pytest.raises(Exception, match=r"images = '.*nope': no such folder"):
+        run_images(flat_ws)
+
+
+def test_a_picture_that_exhausts_memory_gets_a_status_not_a_crash(tmp_path):
+    Image.new("L", (2_000_000, 1)).save(tmp_path / "sliver.png")
+    result = inspect_file(tmp_path / "sliver.png", 89_478_485)
+    assert result.status == "bomb" and "too thin" in result.error
+
+
+def test_a_second_writer_refuses_with_the_holders_pid_and_command(flat_ws):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from curation.lock import workspace_lock\n"
+         "with workspace_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)", str(flat_ws)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        done = curate("select", str(flat_ws))
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1 and f"locked by PID {holder.pid}" in done.stderr
+        with pytest.raises(WorkspaceLocked, match=f"PID {holder.pid}"):
+            with workspace_lock(flat_ws):
+                pass
+        # a review is not a catalog writer: it is recorded while the lock is held
+        done = curate("review", str(flat_ws), "--accept", "1:solo:remove", "--moderator", "m")
+        assert done.returncode == 0, done.stderr
+        assert [r[:4] for r in read_decisions(flat_ws)] == [(1, "solo", "remove", "accept")]
+    finally:
+        holder.kill()
+        holder.wait()
+    with workspace_lock(flat_ws):  # gone with its holder (kill -9)
+        pass
+
+
+def test_lock_wait_waits_for_the_holder(flat_ws):
+    set_config(flat_ws, runner={"lock_wait": 30.0})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from curation.lock import workspace_lock\n"
+         "with workspace_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(2)", str(flat_ws)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    done = curate("select", str(flat_ws))
+    holder.wait()
+    assert done.returncode == 0 and "waiting for" in done.stderr
+
+
+def test_reviews_during_a_stage_are_kept_and_seen_by_the_next(flat_ws):
+    """A decision made while a stage works on its copy of the catalog reaches the catalog later."""
+    from curation.catalog import staged_catalog
+
+    with staged_catalog(flat_ws) as cat:
+        review(flat_ws, accept=["2:solo:remove"], reject=[], moderator="m")
+        cat.con.execute("SELECT 1").fetchall()
+    assert [r[:3] for r in read_decisions(flat_ws)] == [(2, "solo", "remove")]
+    select(flat_ws)
+    assert rows(flat_ws, "SELECT post_id, tag, decision FROM decisions") == [(2, "solo", "accept")]
+
+
+def test_tags_with_colons_can_be_reviewed_and_a_decisions_file_read(flat_ws, tmp_path):
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text("post_id,tag,action,decision,note\n3,SOLO,add,reject,looks fine\n")
+    recorded, _ = review(flat_ws, accept=["1:solo:remove"], reject=[], moderator="m", decision_file=decisions)
+    assert recorded == 2
+    assert sorted(r[:4] for r in read_decisions(flat_ws)) == [(1, "solo", "remove", "accept"), (3, "solo", "add", "reject")]
+    from curation.suggest.review import parse_item
+
+    assert parse_item("1407::d:add") == (1407, ":d", "add")
+    assert parse_item("1407::d") == (1407, ":d", None)
+    assert parse_item("12:re:zero") == (12, "re:zero", None)
+    assert parse_item("12:re:zero:remove") == (12, "re:zero", "remove")
+
+
+def test_a_damaged_catalog_is_named_and_left_as_it_is(flat_ws):
+    path = flat_ws / "catalog.duckdb"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    cut = path.read_bytes()
+    with pytest.raises(DamagedFile, match="catalog.duckdb: the catalog"):
+        select(flat_ws)
+    with pytest.raises(DamagedFile):
+        ingest(flat_ws)
+    assert path.read_bytes() == cut
+    done = curate("select", str(flat_ws))
+    assert done.returncode == 1 and "restore it from a backup" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_a_damaged_review_database_is_named(flat_ws):
+    (flat_ws / "out").mkdir(exist_ok=True)
+    (flat_ws / "out" / "review.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x07" * 300)
+    with pytest.raises(DamagedFile, match="review.sqlite: the review database"):
+        select(flat_ws)  # every catalog writer folds moderators' rows in first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["ingest", "images"])
+def test_kill_9_mid_stage_leaves_the_workspace_as_before_and_the_rerun_resumes(board2021, tmp_path, stage):
+    """Killed at several moments, a stage leaves its table empty or whole, never partial; the
+    rerun ends where an uninterrupted run does."""
+    clean = tmp_path / "clean"
+    init_workspace(clean, [board2021])
+    ingest(clean)
+    if stage == "images":
+        select(clean)
+        run_images(clean)
+    table = "posts" if stage == "ingest" else "images"
+    expected = rows(clean, f"SELECT count(*) FROM {table}")[0][0]
+    for k, delay in enumerate((0.8, 1.6, 2.4)):
+        ws = tmp_path / f"ws{k}"
+        init_workspace(ws, [board2021])
+        if stage == "images":
+            ingest(ws)
+            select(ws)
+        child = subprocess.Popen([sys.executable, "-m", "curation.cli", "-q", stage, str(ws)], cwd=ROOT)
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        if (ws / "catalog.duckdb").exists():
+            assert rows(ws, f"SELECT count(*) FROM {table}")[0][0] in (0, expected)
+        done = curate(stage, str(ws))
+        assert done.returncode == 0, done.stderr
+        assert not (ws / "catalog.duckdb.work").exists()
+        assert rows(ws, f"SELECT count(*) FROM {table}")[0][0] == expected
+
+
+def test_decisions_journal_survives_two_writers_at_once(flat_ws):
+    """Two processes recording decisions together: every decision is kept."""
+    script = (
+        "import sys; from curation.decisions import record\n"
+        "for i in range(100):\n"
+        "    record(sys.argv[1], [(int(sys.argv[2]) * 1000 + i, 'solo', 'add', 'accept', 'm', None, '')])"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(flat_ws), str(k)], cwd=ROOT) for k in (1, 2)]
+    assert [p.wait() for p in procs] == [0, 0]
+    assert len(read_decisions(flat_ws)) == 200
+    with sqlite3.connect(flat_ws / "decisions.sqlite") as con:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    os.sync()
