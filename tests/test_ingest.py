@@ -608,3 +608,23 @@ def test_rejects_of_a_file_are_those_of_its_last_read(tmp_path):
     path.write_text(json.dumps(GOOD) + "\n{broken\n" + json.dumps({**GOOD, "id": 2}) + "\n")
     ingest(ws)
     assert catalog(ws).execute("SELECT count(*) FROM ingest_rejects").fetchall() == [(1,)]
+
+
+def test_a_tags_source_that_is_not_a_tag_list_is_refused_and_bad_rows_rejected(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "posts000000000000.json").write_text(json.dumps(GOOD) + "\n")
+    passwd = dump / "tags.csv"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    sources = f'[[sources]]\npath = "{dump}/posts000000000000.json"\nformat = "danbooru2021"\n\n'
+    sources += f'[[sources]]\npath = "{passwd}"\nformat = "tags"\n'
+    (ws / "curate.toml").write_text(sources)
+    with pytest.raises(SourceError, match=r"tags.csv: not a tag list: 2 of its 2 rows are not tags \(no numeric category"):
+        ingest(ws)
+    passwd.write_text("red_star,0,10,\nstar_(symbol),0,5,\nsome one,1,3,\n")  # one name with a space
+    ingest(ws)
+    con = catalog(ws)
+    assert con.execute("SELECT reason FROM ingest_rejects").fetchall() == [("a space or control character in the name",)]
+    assert con.execute("SELECT count(*) FROM tags WHERE name = 'some one'").fetchall() == [(0,)]

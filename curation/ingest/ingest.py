@@ -372,7 +372,15 @@ def _lowest_priority() -> None:
 
 def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
     """A tag list, alias or implication file; returns the rows staged."""
+    try:
+        return _stage_table_file(cat, source, path)
+    except duckdb.Error as exc:
+        raise SourceError(f"{path}: cannot be read as {source.format} ({str(exc).splitlines()[0]})") from None
+
+
+def _stage_table_file(cat: Catalog, source: Source, path: Path) -> int:
     _clear_csv_rejects(cat)
+    cat.con.execute("DELETE FROM ingest_rejects WHERE dump_file = ?", [str(path)])  # a file's rejects are its last read's
     is_json = looks_json(path)
     if source.format == "tags":
         if is_json:
@@ -381,8 +389,15 @@ def _ingest_table_file(cat: Catalog, source: Source, path: Path) -> int:
             cat.run("staging/stg_tags_csv", path=str(path))
         else:
             cat.run("staging/stg_tags_headerless", path=str(path))
+        n, bad = cat.rows("SELECT count(*), count(reject_reason) FROM stg_tags")[0]
+        if bad > n // 2:
+            reason = cat.scalar("SELECT any_value(reject_reason) FROM stg_tags WHERE reject_reason IS NOT NULL")
+            raise SourceError(
+                f"{path}: not a tag list: {bad} of its {n} rows are not tags ({reason}); check its [[sources]] format"
+            )
+        cat.run("marts/tags_rejects", dump_file=str(path))
         cat.run("marts/tags_from_file")
-        n = cat.scalar("SELECT count(*) FROM stg_tags")
+        n -= bad
     else:
         cat.run("staging/stg_relations_json" if is_json else "staging/stg_relations", path=str(path))
         cat.run("marts/tag_aliases" if source.format == "aliases" else "marts/tag_implications")

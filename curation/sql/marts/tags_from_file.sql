@@ -2,7 +2,8 @@
 -- keeps its id and takes the file's category.
 INSERT OR REPLACE INTO tags
 WITH staged AS (
-    SELECT name, any_value(tag_id) AS tag_id, any_value(category_id) AS category_id FROM stg_tags GROUP BY name
+    SELECT name, any_value(tag_id) AS tag_id, any_value(category_id) AS category_id FROM stg_tags
+    WHERE reject_reason IS NULL GROUP BY name
 ), numbered AS (
     SELECT s.name, coalesce(t.tag_id, s.tag_id) AS tag_id, coalesce(s.category_id, t.category_id) AS category_id,
            coalesce(t.post_count, 0) AS post_count,
