@@ -628,3 +628,74 @@ def test_a_tags_source_that_is_not_a_tag_list_is_refused_and_bad_rows_rejected(t
     con = catalog(ws)
     assert con.execute("SELECT reason FROM ingest_rejects").fetchall() == [("a space or control character in the name",)]
     assert con.execute("SELECT count(*) FROM tags WHERE name = 'some one'").fetchall() == [(0,)]
+
+
+def test_values_that_are_not_what_their_field_says_are_rejected_not_coerced(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    rows = [
+        {**GOOD, "id": 1},
+        {**GOOD, "id": 1.5},  # once stored as post 2
+        {**GOOD, "id": 3, "is_deleted": "maybe"},  # once read as false
+        {**GOOD, "id": 4, "tag_string_general": ["a", "b"]},  # once a tag named ["a","b"]
+        {**GOOD, "id": 5, "tag_string_general": "a\x01b"},  # once moved b to the next category
+        {**GOOD, "id": 6, "is_deleted": "true"},
+    ]
+    (dump / "posts000000000000.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ws = make_workspace(tmp_path, dump / "posts000000000000.json")
+    ingest(ws)
+    con = catalog(ws)
+    assert con.execute("SELECT post_id, is_deleted FROM posts ORDER BY 1").fetchall() == [(1, False), (6, True)]
+    assert con.execute("SELECT position, reason FROM ingest_rejects ORDER BY 1").fetchall() == [
+        (2, "id 1.5 is not an integer"),
+        (3, "is_deleted 'maybe' is not true or false"),
+        (4, "a tag string that is a JSON list or object, not text"),
+        (5, "a control byte 0x01 in a tag string"),
+    ]
+
+
+def test_a_byte_order_mark_and_a_gzip_cut_short_lose_no_good_row(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    lines = "".join(json.dumps({**GOOD, "id": i}) + "\n" for i in range(1, 3001)).encode()
+    first_three = b"".join(lines.splitlines(keepends=True)[:3])
+    (dump / "posts000000000000.json").write_bytes(b"\xef\xbb\xbf" + first_three)
+    packed = gzip.compress(lines)
+    (dump / "posts000000000001.json.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    for name in ("posts000000000000.json", "posts000000000001.json.gz"):
+        ws = make_workspace(tmp_path, dump / name)
+        ingest(ws, allow_shrink=True)
+        con = catalog(ws)
+        kept, rejects = (
+            con.execute("SELECT count(*) FROM posts").fetchall()[0][0],
+            con.execute("SELECT * FROM ingest_rejects").fetchall(),
+        )
+        con.close()
+        if name.endswith(".gz"):
+            assert 1000 < kept < 3000
+            assert rejects == [
+                (str(dump / name), kept + 1, f"the gzip stream ends early (the file is cut short): {kept} whole lines read", "")
+            ]
+        else:
+            assert kept == 3 and rejects == []
+
+
+def test_an_unclosed_quote_in_an_e621_csv_costs_records_not_the_file(board_e621, tmp_path):
+    src = board_e621 / "db_export" / "posts-2026-01-01.csv.gz"
+    records = gzip.decompress(src.read_bytes()).decode().split("\n")
+    header, first = records[0], records[1]
+    first_id = first.split(",")[0]
+    bad_quote = first.replace(",s,", ',"s,', 1).replace(first_id, "999001", 1)
+    short = ",".join(first.split(",")[:4]).replace(first_id, "999002", 1)  # id, uploader, time, md5
+    counts = {}
+    for name, lines in (("plain", records), ("short", [header, short, *records[1:]]), ("quote", [*records, bad_quote])):
+        dump = tmp_path / name
+        dump.mkdir()
+        (dump / "posts-2026-01-01.csv.gz").write_bytes(gzip.compress("\n".join(lines).encode()))
+        shutil.copy(board_e621 / "db_export" / "tags-2026-01-01.csv.gz", dump / "tags-2026-01-01.csv.gz")
+        ws = make_workspace(tmp_path / name, dump / "posts-2026-01-01.csv.gz", dump / "tags-2026-01-01.csv.gz")
+        report = ingest(ws)
+        counts[name] = (report.sources[-1].rejects, catalog(ws).execute("SELECT count(*) FROM posts").fetchall()[0][0])
+
+    assert counts["short"] == (counts["plain"][0] + 1, counts["plain"][1])  # one short record: one reject, not 24
+    assert counts["quote"][1] == counts["plain"][1] and counts["quote"][0] == counts["plain"][0] + 1

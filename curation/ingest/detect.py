@@ -7,10 +7,10 @@ is the format its source declares.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import sqlite3
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,18 +26,30 @@ class DetectedSource:
     images: Path | None = None
 
 
-def _head(path: Path) -> bytes:
-    """The first bytes of a file, through gzip when it is gzipped."""
+def head_bytes(path: Path, size: int = SNIFF_BYTES) -> bytes:
+    """The first ``size`` bytes of a file, through gzip when it is gzipped (what decompresses of
+    a stream cut short), a UTF-8 byte order mark left out."""
     try:
         with open(path, "rb") as f:
-            magic = f.read(2)
-            f.seek(0)
-            if magic == b"\x1f\x8b":
-                with gzip.open(f) as g:
-                    return g.read(SNIFF_BYTES)
-            return f.read(SNIFF_BYTES)
+            head = f.read(size)
+            if head[:2] == b"\x1f\x8b":
+                inflate = zlib.decompressobj(wbits=31)
+                head = b""
+                f.seek(0)
+                while len(head) < size and (raw := f.read(1 << 16)):
+                    try:
+                        head += inflate.decompress(raw, size - len(head))
+                    except zlib.error:
+                        break
+                    if inflate.unconsumed_tail:
+                        head += inflate.decompress(inflate.unconsumed_tail, size - len(head))
+                        break
     except OSError as exc:
         raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return head[:size].removeprefix(b"\xef\xbb\xbf")
+
+
+_head = head_bytes
 
 
 def first_json_object(text: str) -> dict | None:

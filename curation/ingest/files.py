@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
-import gzip
 import hashlib
 import mmap
 import os
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from ..catalog import Catalog
 from ..config import Source
 from ..errors import SourceError, UnknownFormat
 from . import kernels
-from .detect import SNIFF_BYTES, detect_file, first_json_object
+from .detect import SNIFF_BYTES, detect_file, first_json_object, head_bytes
 
 DEFAULT_GLOBS = {
     "danbooru2021": "posts*.json*",
@@ -130,13 +130,32 @@ def is_json_array(path: Path) -> bool:
 
 
 def sniff(path: Path, size: int = 4096) -> str:
-    """The first bytes of a file as text, through gzip when it is gzipped."""
-    with open(path, "rb") as f:
-        head = f.read(size)
-    if head[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as g:
-            head = g.read(size)
-    return head.decode("utf-8", errors="replace")
+    """The first bytes of a file as text, through gzip when it is gzipped (a UTF-8 byte order
+    mark left out)."""
+    return head_bytes(path, size).decode("utf-8", errors="replace")
+
+
+def salvage_gzip(path: Path, folder: Path) -> tuple[Path, int]:
+    """The whole lines a gzipped file holds before its stream ends early, decompressed into
+    ``folder`` (streamed): (that file, its number of lines)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / path.name.removesuffix(".gz")
+    lines, tail = 0, b""
+    inflate = zlib.decompressobj(wbits=31)  # gzip framing; decompresses what there is, raises nothing at a cut
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        while True:
+            raw = src.read(1 << 20)
+            if not raw:
+                break
+            try:
+                chunk = tail + inflate.decompress(raw)
+            except zlib.error:  # damaged, not only cut short: keep what came before
+                break
+            cut = chunk.rfind(b"\n") + 1
+            dst.write(chunk[:cut])
+            lines += chunk.count(b"\n", 0, cut)
+            tail = chunk[cut:]
+    return out, lines
 
 
 def first_json_keys(path: Path) -> set[str]:

@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ from .files import (
     is_json_array,
     looks_json,
     newest_snapshot,
+    salvage_gzip,
     snapshot_date,
     source_files,
 )
@@ -99,7 +101,7 @@ def _clear_csv_rejects(cat: Catalog) -> None:
 def _copy_csv_rejects(cat: Catalog, dump_file: str) -> int:
     if not cat.has_table("csv_reject_errors"):
         return 0
-    n = cat.scalar("SELECT count(*) FROM csv_reject_errors")
+    n = cat.scalar("SELECT count(DISTINCT line) FROM csv_reject_errors")
     if n:
         cat.run("marts/rejects_from_csv_reader", dump_file=dump_file)
     return n
@@ -157,7 +159,27 @@ STAGED_RELATIONS = ("stg_rows", "stg_staged", "stg_tagged", "stg_dump_tags", "st
 
 
 def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_count: Callable[[], int | None]) -> int:
-    """Parse one posts file into stg_staged (view stg_rows); returns rows rejected."""
+    """Parse one posts file into stg_staged (view stg_rows); returns rows rejected. A gzipped file
+    cut short keeps the records before the cut (one reject says where the stream ends)."""
+    try:
+        return _stage_posts_file_once(cat, path, fmt, dump_file, line_count)
+    except duckdb.IOException as exc:
+        if "GZIP" not in str(exc).upper() or not path.name.endswith(".gz"):
+            raise SourceError(f"{dump_file}: cannot be read ({str(exc).splitlines()[0]})") from None
+    _drop_staged(cat)
+    salvaged, lines = salvage_gzip(path, (cat.path.parent if cat.path else Path(tempfile.gettempdir())) / "salvaged")
+    try:
+        rejected = _stage_posts_file_once(cat, salvaged, fmt, dump_file, lambda: lines)
+        cat.con.execute(
+            "INSERT INTO ingest_rejects VALUES (?, ?, ?, '')",
+            [dump_file, lines + 1, f"the gzip stream ends early (the file is cut short): {lines} whole lines read"],
+        )
+        return rejected + 1
+    finally:
+        salvaged.unlink(missing_ok=True)
+
+
+def _stage_posts_file_once(cat: Catalog, path: Path, fmt: str, dump_file: str, line_count: Callable[[], int | None]) -> int:
     _clear_csv_rejects(cat)
     bad_lines = 0
     if fmt == "danbooru_sqlite":
@@ -177,7 +199,7 @@ def _stage_posts_file(cat: Catalog, path: Path, fmt: str, dump_file: str, line_c
             if bad_lines:
                 cat.con.execute(
                     "CREATE OR REPLACE TEMP TABLE csv_bad_lines AS "
-                    "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM csv_reject_errors"
+                    "SELECT line, row_number() OVER (ORDER BY line) AS idx FROM (SELECT DISTINCT line FROM csv_reject_errors)"
                 )
                 cat.run("staging/stg_posts_fix_positions")
             cat.run("staging/stg_posts_json")

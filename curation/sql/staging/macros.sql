@@ -35,3 +35,7 @@ CREATE OR REPLACE TEMP MACRO joined_tags(c0, c1, c2, c3, c4, c5, c6, c7, c8, bar
 -- epoch: timezone('UTC', ts) gives the same but asks ICU's calendar per value (10x the time
 -- at a million posts). An infinite time becomes NULL.
 CREATE OR REPLACE TEMP MACRO utc_time(ts) AS make_timestamp(epoch_us(ts));
+-- is_json_container: a string value that is a JSON list or object (a dump that put a list where
+-- a tag string belongs); parsed only when it starts like one, so plain tag strings cost a compare.
+CREATE OR REPLACE TEMP MACRO is_json_container(x) AS
+    CASE WHEN left(ltrim(x), 1) IN ('[', '{') THEN json_type(TRY_CAST(x AS JSON)) IN ('ARRAY', 'OBJECT') ELSE false END;

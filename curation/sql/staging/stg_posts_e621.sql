@@ -8,6 +8,7 @@ CREATE OR REPLACE TEMP VIEW stg_posts AS
 WITH raw AS (
     SELECT row_number() OVER () AS position, r
     FROM read_csv(getvariable('stg_path'), header = true, all_varchar = true, quote = '"', escape = '"', auto_detect = false,
+                  strict_mode = false,  -- an unclosed quote costs the records it runs into, not the file
                   store_rejects = true, rejects_table = 'csv_reject_errors', rejects_scan = 'csv_reject_scans',
                   max_line_size = 4000000, columns = {
                       'id': 'VARCHAR', 'uploader_id': 'VARCHAR', 'created_at': 'VARCHAR', 'md5': 'VARCHAR',

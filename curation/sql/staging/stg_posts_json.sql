@@ -11,7 +11,29 @@ WITH checked AS (
            CASE
                WHEN malformed THEN 'malformed JSON (not one JSON object on the line)'
                WHEN id IS NULL THEN 'row without id'
-               WHEN TRY_CAST(id AS BIGINT) IS NULL THEN 'id ' || id || ' is not an integer'
+               WHEN TRY_CAST(id AS BIGINT) IS NULL OR NOT regexp_full_match(id::VARCHAR, '\s*-?[0-9]+\s*')
+                   THEN 'id ' || id || ' is not an integer'
+               WHEN has_children IS NOT NULL AND TRY_CAST(has_children AS BOOLEAN) IS NULL
+                   THEN 'has_children ''' || has_children || ''' is not true or false'
+               WHEN is_deleted IS NOT NULL AND TRY_CAST(is_deleted AS BOOLEAN) IS NULL
+                   THEN 'is_deleted ''' || is_deleted || ''' is not true or false'
+               WHEN is_banned IS NOT NULL AND TRY_CAST(is_banned AS BOOLEAN) IS NULL
+                   THEN 'is_banned ''' || is_banned || ''' is not true or false'
+               WHEN is_flagged IS NOT NULL AND TRY_CAST(is_flagged AS BOOLEAN) IS NULL
+                   THEN 'is_flagged ''' || is_flagged || ''' is not true or false'
+               WHEN is_pending IS NOT NULL AND TRY_CAST(is_pending AS BOOLEAN) IS NULL
+                   THEN 'is_pending ''' || is_pending || ''' is not true or false'
+               WHEN is_json_container(tag_string_general)
+                 OR is_json_container(tag_string_artist)
+                 OR is_json_container(tag_string_copyright)
+                 OR is_json_container(tag_string_character)
+                 OR is_json_container(tag_string_meta)
+                 OR is_json_container(tag_string)
+                   THEN 'a tag string that is a JSON list or object, not text'
+               -- 0x01 separates the category strings for the splitter (macros.sql joined_tags)
+               WHEN contains(concat(tag_string_general, tag_string_artist, tag_string_copyright, tag_string_character,
+                                    tag_string_meta, tag_string), chr(1))
+                   THEN 'a control byte 0x01 in a tag string'
                WHEN created_at IS NOT NULL AND TRY_CAST(created_at AS TIMESTAMPTZ) IS NULL
                    THEN 'created_at ''' || created_at || ''' is not a timestamp'
                WHEN lower(rating) NOT IN ('g', 's', 'q', 'e') OR rating IS NULL
