@@ -30,10 +30,11 @@ truth_option = click.option(
 
 
 def _console():
-    """A rich console; 120 columns when not on a terminal, so piped tables are not cut."""
+    """A rich console; 120 columns when not on a terminal, so piped tables are not cut. Markup is
+    off: tag names and paths are printed as they are (a tag like "[/b]" is not markup)."""
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=120)
+    return Console(markup=False) if sys.stdout.isatty() else Console(width=120, markup=False)
 
 
 class CurateGroup(click.Group):
@@ -183,8 +184,7 @@ def ingest(workspace: Path, allow_shrink: bool) -> None:
     if report.alias_cycles:
         console.print(
             f"warning: active aliases form a cycle through {len(report.alias_cycles)} names, which keep their own "
-            f"(table tag_canonical, cycle): {', '.join(report.alias_cycles[:10])}",
-            markup=False,
+            f"(table tag_canonical, cycle): {', '.join(report.alias_cycles[:10])}"
         )
 
 

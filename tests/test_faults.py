@@ -227,3 +227,30 @@ def test_decisions_journal_survives_two_writers_at_once(flat_ws):
     with sqlite3.connect(flat_ws / "decisions.sqlite") as con:
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     os.sync()
+
+
+def test_pool_workers_end_with_their_parent_after_kill_9(tmp_path):
+    script = (
+        "import os, time\n"
+        "from curation.processes import worker_pool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = worker_pool(1)\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    (tmp_path / "parent.py").write_text(script)
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{worker}/stat") as f:
+            if f.read().split()[2] == "Z":  # exited, waiting to be reaped by init
+                return
+        time.sleep(0.2)
+    pytest.fail(f"worker {worker} outlived its killed parent")

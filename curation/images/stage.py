@@ -9,10 +9,8 @@ is only checked, not decoded again.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import re
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from PIL import ImageColor
 from ..catalog import migrate_catalog, open_catalog, sql_text, staged_catalog
 from ..config import ImagesConfig, load_config
 from ..errors import ConfigError, CurationError
+from ..processes import worker_pool
 from ..progress import progress
 from .hashing import HASH_VERSION, unpadded_phash
 from .inspect import Inspection, inspect_file
@@ -210,8 +209,7 @@ def inspect_plan(plan: ImagesPlan, cfg: ImagesConfig, workers: int | None = None
     rows = []
     with progress("inspecting images", len(plan.jobs)) as advance:
         if workers > 1 and len(plan.jobs) > 8:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            with worker_pool(workers) as pool:
                 for (pid, md5, path), res in zip(plan.todo, pool.map(_job, plan.jobs, chunksize=16)):
                     rows.append(_row(pid, md5, path, res, cfg))
                     advance(1)

@@ -11,6 +11,7 @@ def _figure(width: float = 7.0, height: float = 3.6):
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # tag and filter names are text: "$...$" is not mathtext
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(width, height), dpi=100)

@@ -21,8 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from ..catalog import Catalog, open_catalog, staged_catalog
 from ..config import Config, load_config
 from ..decisions import import_review_rows
 from ..errors import CurationError
+from ..processes import worker_pool
 from ..progress import progress
 from ..tagger.store import PredictionStore
 from ..tagger.train import labelled_posts
@@ -76,7 +75,7 @@ def _executor(config: Config):
             cluster.close()
 
         return client.get_executor(), close
-    pool = ProcessPoolExecutor(max_workers=config.suggest.workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = worker_pool(config.suggest.workers)
     return pool, pool.shutdown
 
 

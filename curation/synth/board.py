@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SynthError
+from ..processes import worker_pool
 from ..progress import progress
 from .posts import Post, SynthParams, sample_posts
 from .render import RenderResult, board_path, job_for, render_job
@@ -86,8 +85,7 @@ def _render_all(out: Path, board: list[Post], styles, workers: int):
                 yield render_job(job, str(out))
                 advance(1)
             return
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with worker_pool(workers) as pool:
             for result in pool.map(render_job, jobs, [str(out)] * len(jobs), chunksize=8):
                 yield result
                 advance(1)

@@ -1,0 +1,37 @@
+"""Worker processes that end with their parent.
+
+A pool's workers wait on a pipe from the parent; killed with ``kill -9``, the parent never
+tells them to stop, and they were seen to outlive it. :func:`worker_pool` gives every worker a
+watchdog thread that ends the worker once its parent is gone (it is re-parented).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+POLL_SECONDS = 1.0
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(POLL_SECONDS)
+    os._exit(1)  # the parent is gone: nobody will read what this worker makes
+
+
+def exit_with_parent(parent: int | None = None) -> None:
+    """Start the watchdog in this (worker) process: it exits once ``parent`` is no longer its parent."""
+    threading.Thread(target=_watch, args=(parent or os.getppid(),), daemon=True, name="exit-with-parent").start()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, each of which exits when this process dies."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
