@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,7 +60,14 @@ def open_sqlite(path: Path, what: str) -> Iterator[sqlite3.Connection]:
 def journal(workspace: Path | str) -> Iterator[sqlite3.Connection]:
     """The workspace's decisions journal, created on first use (WAL: readers never wait for a writer)."""
     with open_sqlite(Path(workspace) / JOURNAL_NAME, "decisions journal") as con:
-        con.execute("PRAGMA journal_mode = WAL")
+        for _ in range(BUSY_TIMEOUT_MS // 50):  # switching to WAL takes a lock the busy timeout does not wait for
+            try:
+                con.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                time.sleep(0.05)
         con.execute(
             "CREATE TABLE IF NOT EXISTS decisions (post_id INTEGER NOT NULL, tag TEXT NOT NULL, "
             "action TEXT NOT NULL CHECK (action IN ('add', 'remove')), "

@@ -52,6 +52,20 @@ def board2021(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def built_ws(board2021, tmp_path_factory) -> Path:
+    """A workspace on board2021 that ran every stage (small settings): copy it before changing it."""
+    from curation import pipeline
+    from curation.workspace import init_workspace
+
+    ws = tmp_path_factory.mktemp("built") / "ws"
+    init_workspace(ws, [board2021])
+    set_config(ws, embed={"image_size": 64}, tagger={"folds": 2, "epochs": 3}, select={"min_tag_count": 3})
+    for name in pipeline.STAGE_NAMES:
+        pipeline.run_stage(ws, name)
+    return ws
+
+
+@pytest.fixture(scope="session")
 def board2017(tmp_path_factory) -> Path:
     return _board(tmp_path_factory, "danbooru2017", 120, images=False)
 

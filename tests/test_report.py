@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import configure
 
 from curation import pipeline
 from curation.report import build_report
@@ -50,13 +49,8 @@ def open_in_chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.Compl
 
 
 @pytest.fixture(scope="module")
-def full_ws(board2021, tmp_path_factory):
-    ws = tmp_path_factory.mktemp("report") / "ws"
-    init_workspace(ws, [board2021])
-    configure(ws, embed="image_size = 64", tagger="folds = 2\nepochs = 3", select="min_tag_count = 3")
-    for name in pipeline.STAGE_NAMES:
-        pipeline.run_stage(ws, name)
-    return ws
+def full_ws(built_ws):
+    return built_ws
 
 
 @pytest.mark.slow

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..catalog import open_catalog
+from ..catalog import catalog_in_place, open_catalog
 from ..config import EmbedConfig, load_config
 from ..errors import CurationError
+from ..lock import workspace_lock
 from ..progress import progress
 from .models import Embedder, embedder_id, load_embedder
 from .store import EmbeddingStore
@@ -146,6 +147,21 @@ def embed_part(
     index: bool = True,
     loader_workers: int | None = None,
 ) -> EmbedReport:
+    """:func:`_embed_part` under the workspace lock when it indexes into the catalog (in place:
+    no other writer may replace the catalog meanwhile)."""
+    if not index:
+        return _embed_part(workspace, part, embedder, index, loader_workers)
+    with workspace_lock(workspace, load_config(workspace).runner.lock_wait):
+        return _embed_part(workspace, part, embedder, index, loader_workers)
+
+
+def _embed_part(
+    workspace: Path | str,
+    part: EmbedPart,
+    embedder: Embedder | None = None,
+    index: bool = True,
+    loader_workers: int | None = None,
+) -> EmbedReport:
     """Embed one part's files into new shard files and index each shard as it completes.
 
     Indexing goes straight into the catalog (not a staged copy): a shard enters the
@@ -216,11 +232,11 @@ def _record_rejects(cat, embedder_id: str, failed: list[tuple[str, str]], md5_of
 def commit_embed(workspace: Path | str, embedder_id: str, parts: list[EmbedPart], reports: list[EmbedReport]) -> EmbedReport:
     """Index the shards and failures that workers of a distributed run wrote (``index=False``)."""
     workspace = Path(workspace)
-    config = load_config(workspace)
+    load_config(workspace)  # a config error before any work
     store = EmbeddingStore(workspace, embedder_id)
     total = EmbedReport(embedder=embedder_id, device=reports[0].device if reports else "")
     md5_of = {p: m for part in parts for p, m in zip(part.paths, part.md5s)}
-    with open_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with catalog_in_place(workspace) as cat:
         for report in reports:
             for shard, md5s in report.shards:
                 store.index_shard(cat, shard, md5s)
