@@ -1,8 +1,8 @@
 """The ``curate`` command: a thin click layer over the library.
 
 Commands parse arguments, call one library function, and print. A ``CurationError`` becomes
-one line ``error: ...`` and exit 1; click's usage errors exit 2; tracebacks only with
-``--verbose``.
+one line ``error: ...`` and exit 1; click's usage errors exit 2; anything else is a bug: one
+line and exit 3; 130 when interrupted. Tracebacks only with ``--verbose``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from . import __version__, progress
 from .errors import CurationError
 
 log = logging.getLogger("curation")
+INTERNAL_ERROR = 3  # exit code of a failure that is not the user's (a bug); 1: the data or config, 2: usage
 workspace_argument = click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
 truth_option = click.option(
     "--truth",
@@ -56,8 +57,11 @@ class CurateGroup(click.Group):
         except Exception as exc:  # a bug: say so in one line unless asked for the traceback
             if ctx.obj and ctx.obj.get("verbose"):
                 raise
-            click.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose for the traceback)", err=True)
-            ctx.exit(1)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {first} (a bug; rerun with --verbose for the traceback)", err=True
+            )
+            ctx.exit(INTERNAL_ERROR)
 
 
 @click.group(cls=CurateGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,6 +77,7 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    ctx.obj["quiet"] = quiet
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     progress.enable(not quiet and sys.stderr.isatty())
 
@@ -496,22 +501,53 @@ def _stage_list(value: str | None) -> list[str]:
 @workspace_argument
 @click.option("--force", "force", default="", metavar="STAGE[,STAGE...]", help="Redo these stages even if unchanged ('all').")
 @click.option("--only", "only", default="", metavar="STAGE[,STAGE...]", help="Run only these stages.")
-def run(workspace: Path, force: str, only: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the run's results as JSON (for scripts), nothing else.")
+@click.pass_context
+def run(ctx: click.Context, workspace: Path, force: str, only: str, as_json: bool) -> None:
     """The whole rebuild through the Prefect flow; stages whose inputs are unchanged are skipped.
 
-    Uses the Prefect server in PREFECT_API_URL, or starts a temporary local one (offline, ~15-30 s).
-    Each stage's summary is a Prefect artifact; the log says what was skipped and why.
+    Prints one line per stage as it ends (ran with its time and what changed, or skipped and
+    why) and a closing summary. Uses the Prefect server in PREFECT_API_URL, or starts a
+    temporary local one (offline, ~15-30 s). Prefect's and Dask's own logs go to
+    WORKSPACE/cache/logs/run.log (and the Prefect UI); -v shows them here. A wrong input (config,
+    sources, a locked workspace) fails at once, before Prefect starts, and is never retried.
     """
-    from .config import load_config
+    from .pipeline import preflight
+    from .runlog import closing_summary, stage_line
 
-    load_config(workspace)  # a config error is a one-line message before Prefect starts
     forced, chosen = _stage_list(force), _stage_list(only)
-    _prefect_environment(workspace)
-    from flows.rebuild import rebuild
+    preflight(workspace, chosen or None)  # one line, in a moment, before Prefect starts
+    results, seconds, log_file = _rebuild(
+        ctx, workspace, forced, chosen, stage_line if not (as_json or ctx.obj["quiet"]) else None
+    )
+    if as_json:
+        click.echo(json.dumps({"workspace": str(workspace), "seconds": round(seconds, 2), "stages": results}, default=str))
+    elif not ctx.obj["quiet"]:
+        for line in closing_summary(results, seconds, workspace):
+            click.echo(line)
+        if log_file:
+            click.echo(f"log: {log_file}")
 
-    results = rebuild(workspace=str(workspace), force=forced, only=chosen or None)
-    for r in results:
-        click.echo(f"{r['stage']:8s} {'ran' if r['ran'] else 'skipped'}: {r['reason']}")
+
+def _rebuild(ctx: click.Context, workspace: Path, forced: list[str], chosen: list[str], line=None):
+    """Run the rebuild flow in this process; (results, seconds, log file or None with -v).
+    ``line(index, total, result)``: the text printed as each stage ends (None: print nothing)."""
+    import time
+
+    from .logs import route_library_logs
+
+    _prefect_environment(workspace)
+    log_file = None if ctx.obj["verbose"] else route_library_logs(workspace)
+    import flows.rebuild as flow
+
+    if line is not None:
+        flow.on_stage_done = lambda index, total, result: click.echo(line(index, total, result))
+    started = time.perf_counter()
+    try:
+        results = flow.rebuild(workspace=str(workspace), force=forced, only=chosen or None)
+    finally:
+        flow.on_stage_done = None
+    return results, time.perf_counter() - started, log_file
 
 
 @main.command()
@@ -756,7 +792,8 @@ def evaluate_tagger_cmd(
 @click.argument("out", required=False, default="curate-demo", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--posts", "-n", type=click.IntRange(min=20), default=300, show_default=True, help="Posts on the demo board.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-def demo(out: Path, posts: int, seed: int) -> None:
+@click.pass_context
+def demo(ctx: click.Context, out: Path, posts: int, seed: int) -> None:
     """Synthesise a board in OUT and rebuild it through the Prefect flow, offline, scored against its truth.
 
     Every stage runs (ingest, select, images, embed, dedupe, split, train, suggest, report) on a
@@ -782,10 +819,10 @@ def demo(out: Path, posts: int, seed: int) -> None:
     config_path.write_text(text.replace("[select]\n", "[select]\nmin_tag_count = 5  # the demo: label tags with 5+ posts\n"))
     click.echo(f"workspace: {workspace} (config {config_path}, {len(detected)} sources detected)")
     click.echo("rebuilding through the Prefect flow (a temporary local server starts first) ...")
-    _prefect_environment(workspace)
-    from flows.rebuild import rebuild
+    from .runlog import stage_line
 
-    done = {r["stage"]: r["summary"] for r in rebuild(workspace=str(workspace))}
+    results, _, log_file = _rebuild(ctx, workspace, [], [], stage_line)
+    done = {r["stage"]: r["summary"] for r in results}
     truth = board / "truth"
     ingested, selected, images = done["ingest"], done["select"], done["images"]
     click.echo(f"ingest: {ingested['posts']} posts, {ingested['tags']} tags, {ingested['rejects']} rejected rows")
@@ -843,6 +880,8 @@ def demo(out: Path, posts: int, seed: int) -> None:
         f"catalog: {workspace / 'catalog.duckdb'}; ground truth: {truth}; run again with "
         f"`curate run {workspace}` (unchanged stages are skipped)"
     )
+    if log_file:
+        click.echo(f"Prefect's log: {log_file}")
 
 
 if __name__ == "__main__":  # python -m curation.cli

@@ -24,6 +24,7 @@ from pathlib import Path
 from .catalog import CATALOG_NAME, catalog_in_place, open_catalog
 from .config import Config, load_config
 from .decisions import signature
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -224,3 +225,24 @@ def run_stage(workspace: Path | str, name: str, force: set[str] | frozenset = fr
     seconds = time.perf_counter() - started
     record(workspace, name, fingerprint(workspace, name, seen), seconds, summary)
     return decision, summary, seconds
+
+
+def preflight(workspace: Path | str, stages: list[str] | None = None) -> None:
+    """The checks a rebuild can make in a moment, before any orchestrator starts: the config,
+    every source and images folder there, and no other command holding the workspace. Each
+    failure is the CurationError the stage itself would raise, one line."""
+    from .ingest.files import source_files
+    from .lock import workspace_lock
+
+    workspace = Path(workspace)
+    config = load_config(workspace)
+    wanted = set(stages or STAGE_NAMES)
+    if "ingest" in wanted:
+        for source in config.sources:
+            source_files(source)
+    if "images" in wanted:
+        for source in config.sources:
+            if source.images is not None and not source.images.is_dir():
+                raise ConfigError(f"{workspace / 'curate.toml'}: [[sources]] images = {str(source.images)!r}: no such folder")
+    with workspace_lock(workspace, config.runner.lock_wait):
+        pass

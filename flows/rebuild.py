@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 from curation import pipeline
 from curation.config import load_config
 from curation.lock import workspace_lock
+from curation.runlog import is_transient, stage_line
 
 from ._runtime import configure_process
 from .sharded import embed_on_dask, images_on_dask
@@ -41,7 +42,7 @@ def run_stage(workspace: str, name: str, force: list[str]) -> dict:
         _publish(name, summary, seconds)
     else:
         logger.info("%s skipped: %s", name, decision.reason)
-    return {"stage": name, "ran": decision.run, "reason": decision.reason, "summary": summary}
+    return {"stage": name, "ran": decision.run, "reason": decision.reason, "summary": summary, "seconds": seconds}
 
 
 @task(name="sharded-stage")
@@ -56,6 +57,7 @@ def run_sharded_stage(workspace: str, name: str, force: list[str]) -> dict:
             "ran": False,
             "reason": decision.reason,
             "summary": pipeline.recorded_runs(workspace)[name]["summary"],
+            "seconds": 0.0,
         }
     runner = load_config(workspace).runner
     shards = images_on_dask if name == "images" else embed_on_dask
@@ -68,13 +70,35 @@ def run_sharded_stage(workspace: str, name: str, force: list[str]) -> dict:
     pipeline.record(workspace, name, pipeline.fingerprint(workspace, name), seconds, summary)
     logger.info("%s ran on Dask in %.1fs: %s", name, seconds, decision.reason)
     _publish(name, summary, seconds)
-    return {"stage": name, "ran": True, "reason": decision.reason, "summary": summary}
+    return {"stage": name, "ran": True, "reason": decision.reason, "summary": summary, "seconds": seconds}
 
 
 def _stage_task(name: str, dask: bool):
     s = pipeline.stage(name)
     chosen = run_sharded_stage if dask and name in ("images", "embed") else run_stage
-    return chosen.with_options(name=name, retries=RETRIES_FOR_IO if s.io else 0, retry_delay_seconds=10)
+    return chosen.with_options(
+        name=name, retries=RETRIES_FOR_IO if s.io else 0, retry_delay_seconds=10, retry_condition_fn=_worth_retrying
+    )
+
+
+def _worth_retrying(task, task_run, state) -> bool:
+    """Only transient faults are retried (curation.runlog.is_transient): a user's error fails at once."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001 (the state holds no readable result: let the retry policy decide)
+        return True
+    return is_transient(exc if isinstance(exc, BaseException) else None)
+
+
+def _announce(index: int, total: int, result: dict) -> None:
+    """One line per finished stage, to the run logger (the CLI's console hook prints it too)."""
+    line = stage_line(index, total, result)
+    get_run_logger().info(line)
+    if on_stage_done is not None:
+        on_stage_done(index, total, result)
+
+
+on_stage_done = None  # set by the CLI: called with (index, total, result) as each stage ends
 
 
 @flow(name="rebuild", log_prints=True)
@@ -87,11 +111,11 @@ def rebuild(workspace: str, force: list[str] | None = None, only: list[str] | No
     workspace = str(Path(workspace).resolve())
     runner = load_config(workspace).runner
     results = []
+    chosen = [name for name in pipeline.STAGE_NAMES if not only or name in only]
     with workspace_lock(workspace, runner.lock_wait):  # no other writer between two stages
-        for name in pipeline.STAGE_NAMES:
-            if only and name not in only:
-                continue
+        for index, name in enumerate(chosen, start=1):
             results.append(_stage_task(name, runner.kind == "dask")(workspace, name, list(force or [])))
+            _announce(index, len(chosen), results[-1])
     return results
 
 
@@ -99,5 +123,9 @@ def rebuild(workspace: str, force: list[str] | None = None, only: list[str] | No
 def suggest(workspace: str, force: list[str] | None = None) -> list[dict]:
     """Refresh suggestions only: train (if its inputs changed, e.g. accepted decisions), suggest, report."""
     workspace = str(Path(workspace).resolve())
+    results = []
     with workspace_lock(workspace, load_config(workspace).runner.lock_wait):
-        return [_stage_task(name, False)(workspace, name, list(force or [])) for name in ("train", "suggest", "report")]
+        for index, name in enumerate(("train", "suggest", "report"), start=1):
+            results.append(_stage_task(name, False)(workspace, name, list(force or [])))
+            _announce(index, 3, results[-1])
+    return results
