@@ -592,6 +592,25 @@ def serve(workspace: Path, cron: str | None, interval: int | None, only: str, na
     )
 
 
+@main.command()
+@click.argument("workspace", required=False, type=click.Path(file_okay=False, path_type=Path))
+def doctor(workspace: Path | None) -> None:
+    """Check this machine (and WORKSPACE, if given) before a first run or after a failure.
+
+    One line a check, ok / warn / fail: Python and package versions, the embedder's weights
+    (or where to put them), GPU and faiss GPU, the config and its sources, disk space against
+    what the next rebuild needs, and the Prefect server (or whether a temporary one can start).
+    Exit 1 when a check fails.
+    """
+    from .doctor import run_checks
+
+    checks = run_checks(workspace)
+    for check in checks:
+        click.echo(f"{check.status:<5} {check.name:<9} {check.detail}")
+    if any(c.status == "fail" for c in checks):
+        raise click.exceptions.Exit(1)
+
+
 @main.command("export-sqlite")
 @workspace_argument
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))

@@ -200,6 +200,8 @@ def summarise(report) -> dict:
                 value = f"{len(value)} items"
             elif hasattr(value, "tolist") and getattr(value, "size", 0) > 20:
                 value = f"{value.size} items"
+            elif isinstance(value, (list, tuple)) and value and all(dataclasses.is_dataclass(v) for v in value):
+                value = [summarise(v) for v in value]
             out[f.name] = value
         return json.loads(json.dumps(out, default=str))
     return {"result": str(report)}
@@ -229,7 +231,8 @@ def run_stage(workspace: Path | str, name: str, force: set[str] | frozenset = fr
 
 def preflight(workspace: Path | str, stages: list[str] | None = None) -> None:
     """The checks a rebuild can make in a moment, before any orchestrator starts: the config,
-    every source and images folder there, and no other command holding the workspace. Each
+    every source and images folder there, the embedder's weights on this machine, and no other
+    command holding the workspace. Each
     failure is the CurationError the stage itself would raise, one line."""
     from .ingest.files import source_files
     from .lock import workspace_lock
@@ -244,5 +247,9 @@ def preflight(workspace: Path | str, stages: list[str] | None = None) -> None:
         for source in config.sources:
             if source.images is not None and not source.images.is_dir():
                 raise ConfigError(f"{workspace / 'curate.toml'}: [[sources]] images = {str(source.images)!r}: no such folder")
+    if "embed" in wanted:
+        from .embed.models import weights_location
+
+        weights_location(config.embed.model)  # missing weights: what to fetch and where to put it
     with workspace_lock(workspace, config.runner.lock_wait):
         pass

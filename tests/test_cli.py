@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from curation.cli import main
+from curation.pipeline import STAGE_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str):
@@ -84,15 +91,59 @@ def test_existing_board_and_config_are_not_overwritten(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.slow
-def test_demo_rebuilds_a_board_through_the_flow(tmp_path):
-    result = run("-q", "demo", str(tmp_path / "demo"), "--posts", "120")
-    assert result.exit_code == 0, result.output
+def curate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI in its own interpreter: what reaches stdout and stderr up to the process's exit."""
+    return subprocess.run([sys.executable, "-m", "curation.cli", *args], capture_output=True, text=True, cwd=cwd or ROOT)
+
+
+@pytest.mark.slow
+def test_demo_and_run_print_one_line_per_stage_and_nothing_at_exit(tmp_path):
+    done = curate("demo", str(tmp_path / "demo"), "--posts", "120")
+    assert done.returncode == 0, done.stderr
+    assert "nanobind" not in done.stderr and "leaked" not in done.stderr
     assert (tmp_path / "demo" / "board" / "truth" / "manifest.json").is_file()
-    assert (tmp_path / "demo" / "workspace" / "curate.toml").is_file()
     assert any((tmp_path / "demo" / "board" / "original").rglob("*.*"))
+    lines = done.stdout.splitlines()
     for stage in ("ingest:", "select:", "images:", "embed:", "dedupe:", "split:", "train:", "suggest:"):
-        assert any(line.startswith(stage) for line in result.output.splitlines()), (stage, result.output)
-    assert "vs planted label noise" in result.output and (tmp_path / "demo" / "workspace" / "out" / "suggestions.json").is_file()
+        assert any(line.startswith(stage) for line in lines), (stage, done.stdout)
+    assert [line.split()[1] for line in lines if re.match(r"\d/9 ", line)] == list(STAGE_NAMES)
+    assert "vs planted label noise" in done.stdout and (tmp_path / "demo" / "workspace" / "out" / "suggestions.json").is_file()
+    ws = tmp_path / "demo" / "workspace"
+    again = curate("run", str(ws))
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+    lines = again.stdout.splitlines()
+    assert len(lines) <= len(STAGE_NAMES) + 4, again.stdout  # a line per stage and the summary
+    assert all(f"{i}/9 {name}" in lines[i - 1] and "skipped" in lines[i - 1] for i, name in enumerate(STAGE_NAMES, start=1))
+    assert lines[len(STAGE_NAMES)].startswith("done in ") and "0 of 9 stages ran" in lines[len(STAGE_NAMES)]
+    assert (ws / "cache" / "logs" / "run.log").stat().st_size > 0  # Prefect's own lines went there
+    quiet = curate("-q", "run", str(ws), "--only", "report")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    as_json = curate("run", str(ws), "--only", "select,report", "--json")
+    result = json.loads(as_json.stdout)
+    assert [s["stage"] for s in result["stages"]] == ["select", "report"] and as_json.stderr == ""
+
+
+@pytest.mark.slow
+def test_run_fails_at_once_in_one_line_and_never_retries_a_users_error(tmp_path):
+    board, ws = tmp_path / "b", tmp_path / "ws"
+    assert curate("-q", "synth", str(board), "--posts", "40", "--image-size", "64").returncode == 0
+    assert curate("init", str(ws), "--source", str(board)).returncode == 0
+    toml = (ws / "curate.toml").read_text()
+    (ws / "curate.toml").write_text(toml.replace("tags000000000000.json", "gone.json"))
+    done = curate("run", str(ws))
+    assert done.returncode == 1 and done.stdout == ""
+    assert (
+        done.stderr == f"error: {board / 'metadata' / 'gone.json'}: no such file or folder (a [[sources]] path in curate.toml)\n"
+    )
+    assert not (ws / "cache" / "prefect").exists()  # failed before Prefect started
+    # an error only a stage can find (here a placeholder the images pattern lacks) fails the flow
+    # at once, once: no retry, one line, nothing at exit
+    (ws / "curate.toml").write_text(toml.replace("[images]\n", '[images]\nlayout = "pattern"\npattern = "{nope}"\n'))
+    done = curate("run", str(ws))
+    assert done.returncode == 1
+    assert done.stderr == "error: [images] pattern = '{nope}': KeyError('nope') (fields: id, md5, ext, bucket)\n"
+    log = (ws / "cache" / "logs" / "run.log").read_text()
+    assert "KeyError('nope')" in log and "Retry" not in log
 
 
 def test_ingest_select_export_and_evaluate_from_the_command_line(tmp_path):

