@@ -10,7 +10,7 @@ from .errors import WorkspaceError
 from .ingest.detect import DetectedSource, detect
 
 STARTER = """# booru-curate workspace config. Every key below shows its default; uncomment to change.
-# Docs: README.md ("Configuration"). Unknown keys and wrong types are errors.
+# Docs: docs/configuration.md and one page per stage in docs/. Unknown keys and wrong types are errors.
 dataset = "{dataset}"
 
 {sources}
@@ -81,7 +81,7 @@ drop_banned = true
 # composite_threshold = 0.95          # correlation over the drawing
 # composite_min_contrast = 8.0        # grey levels the drawing must stand out from the copy's colour
 # semantic = true
-# semantic_threshold = 0.93          # cosine of embeddings on boards too small to whiten (README: calibration)
+# semantic_threshold = 0.93          # cosine of embeddings on boards too small to whiten (docs/dedupe.md: calibration)
 # whiten_dims = 512                   # PCA-whiten embeddings first, when there are at least 2x this many; 0: never
 # whitened_threshold = 0.625          # cosine after whitening
 # align = true                        # pixel-align pairs the embeddings propose (crops, padding, transparency)
