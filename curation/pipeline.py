@@ -1,7 +1,7 @@
 """The stages in rebuild order, what each depends on, and when one can be skipped.
 
 A stage's fingerprint hashes everything its output depends on: its config sections, the code
-version (every module and SQL file of the package), the fingerprints its upstream stages
+it runs (:func:`code_files`: its package, the modules it imports, their SQL steps), the fingerprints its upstream stages
 recorded when they last ran, and outside inputs (dump files for ingest, the image folders for
 images, moderators' decisions for the label-dependent stages). After a stage succeeds, its
 fingerprint is recorded in ``stage_runs``; the next rebuild skips it while the fingerprint is
@@ -10,15 +10,17 @@ unchanged, and says why. Orchestrator-free: the Prefect flows in ``flows/`` call
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .catalog import CATALOG_NAME, catalog_in_place, open_catalog
@@ -57,13 +59,76 @@ def stage(name: str) -> Stage:
     raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of every Python module and SQL file of the package."""
-    root = Path(__file__).resolve().parent
+PACKAGE_ROOT = Path(__file__).resolve().parent
+STAGE_PACKAGES = {"ingest": "ingest", "select": "select", "images": "images", "embed": "embed", "dedupe": "dedupe",
+                  "split": "split", "train": "tagger", "suggest": "suggest", "report": "report"}  # fmt: skip
+SQL_STEP = re.compile(r"""["']((?:staging|marts|filters|schema)/[a-z0-9_]+)["']""")
+
+
+def _module_file(name: str) -> Path | None:
+    """curation.x.y -> its file (a module or a package's __init__), None when not in the package."""
+    parts = name.split(".")
+    if parts[0] != "curation":
+        return None
+    base = PACKAGE_ROOT.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """The curation modules a file imports anywhere in it (functions' lazy imports included)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            submodules = {f"{target}.{alias.name}" for alias in node.names if _module_file(f"{target}.{alias.name}")}
+            found.update(submodules or {target})  # `from .. import decisions` needs decisions, not the package
+    return {name for name in found if _module_file(name) is not None}
+
+
+@cache
+def code_files(name: str) -> tuple[Path, ...]:
+    """The files stage ``name``'s output depends on: its package, every curation module they
+    import (transitively), the SQL steps those name, and the catalog schema."""
+    todo = [f"curation.{STAGE_PACKAGES[name]}"]
+    seen: set[str] = set()
+    files: set[Path] = set()
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = _module_file(module)
+        files.add(path)
+        if path.name == "__init__.py" and module != "curation":  # a stage package: all of its modules
+            todo += [f"{module}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"]
+        todo += sorted(_imports(path, module) - seen)
+    sql = PACKAGE_ROOT / "sql"
+    for path in list(files):
+        for step in SQL_STEP.findall(path.read_text(encoding="utf-8")):
+            if (sql / f"{step}.sql").is_file():
+                files.add(sql / f"{step}.sql")
+    files.update((sql / "schema").glob("*.sql"))
+    return tuple(sorted(files))
+
+
+@cache
+def code_version(name: str) -> str:
+    """A hash of the code stage ``name`` runs (:func:`code_files`): editing the report does not
+    re-run ingest."""
     digest = hashlib.sha256()
-    for path in sorted(list(root.rglob("*.py")) + list(root.rglob("*.sql"))):
-        digest.update(path.relative_to(root.parent).as_posix().encode())
+    for path in code_files(name):
+        digest.update(path.relative_to(PACKAGE_ROOT.parent).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -110,7 +175,7 @@ def fingerprint(workspace: Path | str, name: str, decisions_seen: list | None = 
     material = {
         "stage": name,
         "config": {section: getattr(config, section) for section in s.sections},
-        "code": code_version(),
+        "code": code_version(name),
         "upstream": {u: recorded.get(u, {}).get("fingerprint") for u in s.upstream},
         "inputs": _outside_inputs(workspace, config, s),
         "decisions": decisions,

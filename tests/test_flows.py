@@ -307,3 +307,18 @@ def test_the_flow_retries_a_transient_fault_and_never_a_users_error(prefect_env)
 
     assert both() == "ok"
     assert calls == {"flaky": 2, "wrong": 1}
+
+
+def test_a_stages_fingerprint_covers_its_own_code_and_what_it_imports():
+    root = ROOT / "curation"
+    ingest = set(pipeline.code_files("ingest"))
+    assert root / "ingest" / "ingest.py" in ingest and root / "ingest" / "canonical.py" in ingest
+    assert root / "sql" / "staging" / "stg_posts_json.sql" in ingest and root / "catalog.py" in ingest
+    assert root / "report" / "build.py" not in ingest and root / "cli.py" not in ingest  # editing the report reruns no ingest
+    report = set(pipeline.code_files("report"))
+    assert root / "report" / "build.py" in report and root / "ingest" / "ingest.py" not in report
+    suggest = set(pipeline.code_files("suggest"))
+    assert root / "tagger" / "train.py" in suggest and root / "sql" / "marts" / "post_labels.sql" in suggest
+    for name in pipeline.STAGE_NAMES:  # every module of a stage's own package
+        package = root / pipeline.STAGE_PACKAGES[name]
+        assert set(package.glob("*.py")) <= set(pipeline.code_files(name)), name
