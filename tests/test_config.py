@@ -93,3 +93,29 @@ def test_memory_limit_must_be_a_size(tmp_path):
     assert load_config(write(tmp_path, '[runner]\nduckdb_memory_limit = "2GB"\n')).runner.duckdb_memory_limit == "2GB"
     with pytest.raises(ConfigError, match=r"\[runner\] duckdb_memory_limit = 'lots': String should match pattern"):
         load_config(write(tmp_path, '[runner]\nduckdb_memory_limit = "lots"\n'))
+
+
+def test_every_key_has_a_note_and_the_starter_and_docs_follow_the_models(tmp_path):
+    """Defaults are stated once (the models): the starter config and docs/configuration.md are
+    generated from them, and every key has a note."""
+    import re
+    import tomllib
+
+    from curation.config import Config
+    from curation.config_notes import NOTES, SECTIONS, reference_markdown, starter_sections
+
+    config = Config()
+    fields = {(s, k) for s in SECTIONS for k in type(getattr(config, s)).model_fields}
+    assert fields == set(NOTES)  # no key without a note, no note without a key
+    starter = starter_sections()
+    for section, key in fields:
+        block = ("\n" + starter).split(f"\n[{section}]\n")[1].split("\n\n[")[0]
+        assert re.search(rf"^(# )?{key} = ", block, re.M), (section, key)
+    uncommented = tomllib.loads("\n".join(line[2:] if re.match(r"# \w+ = ", line) else line for line in starter.splitlines()))
+    for section, key in fields:  # every value shown is the default (or, for keys unset by default, an example)
+        default = getattr(getattr(config, section), key)
+        if default is not None:
+            assert uncommented[section][key] == (default if not hasattr(default, "__fspath__") else str(default)), (section, key)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    between = docs.split("<!-- keys:start -->\n")[1].split("<!-- keys:end -->")[0]
+    assert between == reference_markdown(), "docs/configuration.md is stale: regenerate it from curation.config_notes"

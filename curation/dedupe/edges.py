@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import DedupeConfig
 from .search import radius_pairs
+
+_DEFAULTS = DedupeConfig()
 
 KIND_RANK = {"exact": 0, "pixels": 1, "perceptual": 2, "mirror": 3, "background": 4, "variant": 5}
 
@@ -77,14 +80,19 @@ class Radii:
     its copy on a colour do.
     """
 
-    phash: int = 7
-    dhash: int = 6
-    close_phash: int = 2
-    close_dhash: int = 10
-    mirror: int = 4
-    background: int = 6
-    background_dhash: int = 5
-    opaque_background: int = 4
+    phash: int = _DEFAULTS.phash_radius  # every default is [dedupe]'s, stated once in curation/config.py
+    dhash: int = _DEFAULTS.dhash_radius
+    close_phash: int = _DEFAULTS.close_phash_radius
+    close_dhash: int = _DEFAULTS.close_dhash_radius
+    mirror: int = _DEFAULTS.mirror_radius
+    background: int = _DEFAULTS.background_radius
+    background_dhash: int = _DEFAULTS.background_dhash_radius
+    opaque_background: int = _DEFAULTS.opaque_background_radius
+
+    @classmethod
+    def from_config(cls, cfg: DedupeConfig) -> Radii:
+        return cls(cfg.phash_radius, cfg.dhash_radius, cfg.close_phash_radius, cfg.close_dhash_radius, cfg.mirror_radius,
+                   cfg.background_radius, cfg.background_dhash_radius, cfg.opaque_background_radius)  # fmt: skip
 
 
 def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple[int, int], tuple[str, int]]:

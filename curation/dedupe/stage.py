@@ -141,16 +141,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             thumb_phash=np.array([r[20] or 0 for r in rows], dtype=np.uint64),
             unpadded_phash=np.array([r[21] or 0 for r in rows], dtype=np.uint64),
         )
-        radii = Radii(
-            phash=cfg.phash_radius,
-            dhash=cfg.dhash_radius,
-            close_phash=cfg.close_phash_radius,
-            close_dhash=cfg.close_dhash_radius,
-            mirror=cfg.mirror_radius,
-            background=cfg.background_radius,
-            background_dhash=cfg.background_dhash_radius,
-            opaque_background=cfg.opaque_background_radius,
-        )
+        radii = Radii.from_config(cfg)
         thumbs = Thumbnails(cat, table)
         hash_edges = confirm_mirrors(thumbs, table, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]

@@ -1,0 +1,179 @@
+"""What each curate.toml key means, for the starter config and docs/configuration.md.
+
+The defaults themselves live only in the config models (:mod:`curation.config`); these are the
+words beside them: a note and, for keys whose default is "off" or empty, an example value. A
+test fails when a model field has no note here or a note names no field.
+"""
+
+from __future__ import annotations
+
+NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (note, example)
+    ("select", "drop_deleted"): ("", None),
+    ("select", "drop_banned"): ("", None),
+    ("select", "drop_flagged"): ("", None),
+    ("select", "drop_pending"): ("", None),
+    ("select", "created_after"): ("TOML dates need no quotes", "2010-01-01"),
+    ("select", "created_before"): ("", "2026-01-01"),
+    ("select", "parents"): ("keep | drop_children | only_parentless", None),
+    ("select", "ratings"): ("empty: all", '["g", "s"]'),
+    ("select", "file_exts"): ("empty: all", '["jpg", "png", "webp"]'),
+    ("select", "min_width"): ("", None),
+    ("select", "min_height"): ("", None),
+    ("select", "require_tags"): ("a post needs all of these", '["1girl", "solo"]'),
+    ("select", "exclude_tags"): ("a post with any of these is dropped", '["comic"]'),
+    ("select", "categories"): ("tag categories kept as labels; empty: all", '["general"]'),
+    ("select", "min_tag_count"): ("labels need at least this many posts in the selection", None),
+    ("select", "top_n_tags"): ("0: no cap", None),
+    ("select", "drop_tags"): ("never used as labels", None),
+    ("select", "tag_list_files"): ("blacklist / deprecation files, one tag a line", None),
+    ("select", "min_tags_per_post"): ("", None),
+    ("select", "max_tags_per_post"): ("0: no cap", None),
+    ("select", "id_mod_1000"): ("inclusive ranges of post_id % 1000", "[[0, 899]]"),
+    ("select", "sample_fraction"): ("", None),
+    ("select", "sample_seed"): ("", None),
+    ("images", "layout"): ("board: original/{id % 1000:04d}/{id}.{ext} | flat_md5 | flat_id | pattern", None),
+    ("images", "pattern"): ('with layout = "pattern", e.g. "{md5[:2]}/{md5}.{ext}"', None),
+    ("images", "workers"): ("", None),
+    ("images", "drop_animated"): ("", None),
+    ("images", "drop_transparent"): ("", None),
+    ("images", "alpha_background"): ("", None),
+    ("images", "max_pixels"): ("decompression-bomb guard", None),
+    ("images", "jpeg_draft"): ("JPEGs decoded at the reduction the hashes need (every byte still read)", None),
+    ("embed", "model"): ('offline default; or "open_clip:ViT-B-32/laion2b_s34b_b79k"', None),
+    ("embed", "device"): ("auto | cpu | cuda", None),
+    ("embed", "batch_size"): ("", None),
+    ("embed", "workers"): ("decoding processes beside the model; 0: decode in the main process", None),
+    ("embed", "image_size"): ("0: the model's own (224)", None),
+    ("embed", "preprocess"): ("pad: longest side to S, then pad | crop: shortest side, centre crop", None),
+    ("embed", "background"): ("under transparency and in the padding", None),
+    ("embed", "shard_size"): ("", None),
+    ("dedupe", "phash_radius"): ("", None),
+    ("dedupe", "dhash_radius"): ("the dHash that confirms a pHash match", None),
+    ("dedupe", "close_phash_radius"): ("a pHash match this close ...", None),
+    ("dedupe", "close_dhash_radius"): ("... needs only this dHash (a trimmed border shifts the dHash)", None),
+    ("dedupe", "mirror_radius"): ("pHash radius against mirror images (symmetric drawings match loosely)", None),
+    ("dedupe", "mirror_threshold"): ("and the mirrored thumbnails must agree this well", None),
+    ("dedupe", "background_radius"): ("pHash with backgrounds whitened: a drawing on another colour", None),
+    ("dedupe", "background_dhash_radius"): ("the dHash that confirms it", None),
+    ("dedupe", "opaque_background_radius"): ("the same between two opaque pictures (different drawings come closer)", None),
+    ("dedupe", "min_information"): ("flat-colour images below this never match by hash alone", None),
+    ("dedupe", "near_flat_floor"): ("... unless above this, with hashes within near_flat_radius", None),
+    ("dedupe", "near_flat_radius"): ("and thumbnails that agree to near_flat_threshold", None),
+    ("dedupe", "near_flat_threshold"): ("", None),
+    ("dedupe", "composite"): ("a transparent post vs the opaque posts of its size: is one it on a colour?", None),
+    ("dedupe", "composite_tolerance"): ("grey levels a thumbnail pixel may differ from that prediction ...", None),
+    ("dedupe", "composite_max_disagree"): ("... on at most this share of the canvas", None),
+    ("dedupe", "composite_threshold"): ("correlation over the drawing", None),
+    ("dedupe", "composite_min_contrast"): ("grey levels the drawing must stand out from the copy's colour", None),
+    ("dedupe", "semantic"): ("", None),
+    ("dedupe", "semantic_threshold"): ("cosine of embeddings on boards too small to whiten (docs/dedupe.md: calibration)", None),
+    ("dedupe", "whiten_dims"): ("PCA-whiten embeddings first, when there are at least 2x this many; 0: never", None),
+    ("dedupe", "whitened_threshold"): ("cosine after whitening", None),
+    ("dedupe", "align"): ("pixel-align pairs the embeddings propose (crops, padding, transparency)", None),
+    ("dedupe", "align_whitened_floor"): ("whitened cosine from which a pair is aligned", None),
+    ("dedupe", "align_raw_floor"): ("the same on boards too small to whiten", None),
+    ("dedupe", "align_hash_radius"): ("pHashes this near are aligned too (-1: never)", None),
+    ("dedupe", "align_background_radius"): ("and whitened backgrounds, transparent vs opaque", None),
+    ("dedupe", "align_hash_threshold"): ("the correlation those need (hashes also bring lookalikes)", None),
+    ("dedupe", "overlay_area"): ("one canvas may differ in one box this large (a watermark)", None),
+    ("dedupe", "align_neighbours"): ("candidates a post; a transparent post's nearest at any similarity too", None),
+    ("dedupe", "align_threshold"): ("correlation of the aligned grey thumbnails", None),
+    ("dedupe", "align_masked_threshold"): ("the same on the opaque pixels when either post is transparent", None),
+    ("dedupe", "variants_are_duplicates"): ("parent/child near-copies share a group", None),
+    ("dedupe", "representative"): ("largest | score | parent | most_tags", None),
+    ("dedupe", "merge_tags"): ("", None),
+    ("dedupe", "contact_sheets"): ("PNGs of the largest groups in out/duplicates/", None),
+    ("split", "scheme"): ("stratified | time | id_mod_1000", None),
+    ("split", "train"): ("", None),
+    ("split", "val"): ("", None),
+    ("split", "test"): ("", None),
+    ("split", "seed"): ("", None),
+    ("split", "group_by_artist"): ("an artist's posts share a split", None),
+    ("split", "min_tag_posts"): ("stratify the label tags with at least this many posts", None),
+    ("split", "holdout_after"): ('scheme = "time": units whose oldest post is newer go to val/test', "2024-01-01"),
+    ("split", "id_mod_train"): ('scheme = "id_mod_1000": ranges of post_id % 1000 (the WD taggers\')', None),
+    ("split", "id_mod_val"): ("", None),
+    ("split", "id_mod_test"): ("", None),
+    ("split", "manifest_posts"): ("representatives | all: duplicates in out/splits/*.parquet", None),
+    ("tagger", "folds"): ("K-fold heads: every post predicted by a head that never saw it", None),
+    ("tagger", "head"): ("linear | mlp", None),
+    ("tagger", "epochs"): ("", None),
+    ("tagger", "batch_size"): ("", None),
+    ("tagger", "learning_rate"): ("", None),
+    ("tagger", "prior_weighted_loss"): ("BCE weighted by max(target, 1 - tag prior)", None),
+    ("tagger", "threshold"): ("metrics at this probability", None),
+    ("tagger", "device"): ("auto | cpu | cuda", None),
+    ("tagger", "chunk_tags"): ("predictions stored tag-major, this many tags a file", None),
+    ("tagger", "rare_from_rank"): ("metrics: tags at this frequency rank and below count as rare", None),
+    ("tagger", "min_posts"): ("comparisons: only tags in at least this many held-out posts", None),
+    ("suggest", "tagger"): ("whose out-of-fold probabilities (see `curate evaluate tagger`)", None),
+    ("suggest", "max_per_tag"): ("", None),
+    ("suggest", "max_per_post"): ("", None),
+    ("suggest", "min_confidence"): ("the model's belief in the suggested change", None),
+    ("suggest", "min_tag_posts"): ("tags with fewer labelled posts get no suggestions", None),
+    ("suggest", "chunk_tags"): ("tags per parallel task", None),
+    ("suggest", "workers"): ('processes; with [runner] kind = "dask", tasks go to the Dask cluster', None),
+    ("runner", "kind"): ("local | dask", None),
+    ("runner", "address"): ('a Dask scheduler; empty with kind = "dask": a LocalCluster', None),
+    ("runner", "workers"): ("", None),
+    ("runner", "duckdb_memory_limit"): ("DuckDB spills to disk beyond it (WORKSPACE/catalog.duckdb.tmp)", None),
+    ("runner", "lock_wait"): ("seconds to wait for another command's workspace lock; 0: refuse at once", None),
+    ("suggest", "cleanlab_filter"): ("cleanlab's filter for label issues (see docs/suggest.md)", None),
+}
+
+SECTIONS = ("select", "images", "embed", "dedupe", "split", "tagger", "suggest", "runner")
+INTRO = {
+    "select": (
+        "The starter selection is permissive: it drops only deleted and banned posts, so the first\n"
+        "run shows the whole board. Each recipe is a few uncommented lines away."
+    ),
+}
+WRITTEN_OUT = {("select", "drop_deleted"), ("select", "drop_banned")}  # set, not commented: the starter's own choice
+
+
+def _line(config, section: str, key: str) -> str:
+    from .config import toml_value
+
+    default = getattr(getattr(config, section), key)
+    note, example = NOTES[(section, key)]
+    if default is None:
+        value, note = example, "; ".join(x for x in ("unset by default", note) if x)
+    else:
+        value = toml_value(default)
+        if example is not None:
+            note = "; ".join(x for x in (note, f"e.g. {example}") if x)
+    text = f"{key} = {value}" if (section, key) in WRITTEN_OUT else f"# {key} = {value}"
+    return f"{text:<37} # {note}".rstrip() if note else text
+
+
+def starter_sections() -> str:
+    """Every section of curate.toml, every key with its default (from the models) and its note."""
+    from .config import Config
+
+    config = Config()
+    blocks = []
+    for section in SECTIONS:
+        lines = [f"[{section}]"]
+        lines += [f"# {line}" for line in INTRO.get(section, "").splitlines()]
+        lines += [_line(config, section, key) for key in type(getattr(config, section)).model_fields]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def reference_markdown() -> str:
+    """The key reference of docs/configuration.md: a table per section (defaults from the models)."""
+    from .config import Config, toml_value
+
+    config = Config()
+    out = []
+    for section in SECTIONS:
+        out += [f"### [{section}]", "", "| key | default | what |", "|---|---|---|"]
+        for key in type(getattr(config, section)).model_fields:
+            default = getattr(getattr(config, section), key)
+            note, example = NOTES[(section, key)]
+            if example is not None:
+                note = "; ".join(x for x in (note, f"e.g. `{example}`") if x)
+            shown = "unset" if default is None else f"`{toml_value(default)}`"
+            out.append(f"| `{key}` | {shown} | {note.replace('|', '/')} |")
+        out.append("")
+    return "\n".join(out)
