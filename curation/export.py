@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlite_utils
 
 from .catalog import open_catalog
-from .errors import CurationError, WorkspaceError
+from .errors import StageNotRun, WorkspaceError
 from .progress import progress
 from .sqlite_layout import IMAGE_COLUMNS, IMAGE_TAG_COLUMNS, TAG_COLUMNS
 
@@ -31,7 +31,7 @@ def export_sqlite(workspace: Path | str, out: Path | str, overwrite: bool = Fals
         out.unlink()
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection"):
-            raise CurationError(f"{workspace}: no selection yet; run `curate select {workspace}` first")
+            raise StageNotRun(f"{workspace}: no selection yet; run `curate select {workspace}` first")
         db = sqlite_utils.Database(out)
         db["images"].create(IMAGE_COLUMNS, pk="id")
         db["tags"].create(TAG_COLUMNS, pk="id")

@@ -188,3 +188,16 @@ def test_stage_errors_are_one_line(tmp_path):
     assert result.exit_code == 1 and result.output.startswith("error: ") and "run `curate ingest" in result.output
     result = CliRunner().invoke(main, ["ingest", str(tmp_path / "nowhere")])
     assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_a_missing_prerequisite_is_stage_not_run_naming_the_command(board2021, tmp_path):
+    from curation.errors import StageNotRun
+    from curation.images import run_images
+    from curation.ingest import ingest
+    from curation.workspace import init_workspace
+
+    ws = tmp_path / "ws"
+    init_workspace(ws, [board2021])
+    ingest(ws)
+    with pytest.raises(StageNotRun, match=r"no selection yet; run `curate select .*` first"):
+        run_images(ws)

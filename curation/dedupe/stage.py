@@ -23,7 +23,7 @@ import pyarrow as pa
 from ..catalog import open_catalog, staged_catalog
 from ..config import DedupeConfig, load_config
 from ..embed import configured_embedder_id, load_vectors
-from ..errors import CurationError
+from ..errors import StageNotRun
 from ..images.stage import background_rgb
 from ..progress import progress
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
@@ -115,7 +115,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
     cfg = config.dedupe
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
-            raise CurationError(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
+            raise StageNotRun(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
         rows = cat.run("marts/dedupe_inputs").fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         selected = set(ids.tolist())
@@ -204,7 +204,7 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     embedder = configured_embedder_id(config.embed)
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
     if not has.any():
-        raise CurationError(
+        raise StageNotRun(
             f"{workspace}: no embeddings from {config.embed.model} yet; run `curate embed {workspace}` "
             "first, or set [dedupe] semantic = false"
         )

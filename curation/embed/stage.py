@@ -19,7 +19,7 @@ import polars as pl
 
 from ..catalog import catalog_in_place, open_catalog
 from ..config import EmbedConfig, load_config
-from ..errors import CurationError
+from ..errors import StageNotRun
 from ..lock import workspace_lock
 from ..progress import progress
 from .models import Embedder, embedder_id, load_embedder
@@ -125,7 +125,7 @@ def plan_embed(workspace: Path | str, parts: int = 1) -> tuple[str, int, list[Em
     embedder = configured_embedder_id(cfg)
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
-            raise CurationError(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
+            raise StageNotRun(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
         todo = cat.run("marts/embed_todo", embedder=embedder).fetchall()
         cached = cat.scalar("SELECT count(*) FROM embeddings WHERE embedder = ?", [embedder])
         shard = EmbeddingStore(workspace, embedder).next_shard(cat)

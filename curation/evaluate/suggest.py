@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from ..catalog import open_catalog
-from ..errors import CurationError
+from ..errors import StageNotRun
 from ..tags import canonicaliser
 from .ingest import read_truth
 
@@ -53,7 +53,7 @@ def evaluate_suggestions(workspace: Path | str, truth_dir: Path | str, ks=(10, 1
     noise = read_truth(Path(truth_dir), "label_noise")
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("suggestions"):
-            raise CurationError(f"{workspace}: no suggestions yet; run `curate suggest {workspace}` first")
+            raise StageNotRun(f"{workspace}: no suggestions yet; run `curate suggest {workspace}` first")
         suggestions = pl.from_arrow(
             cat.con.sql("SELECT rank, post_id, tag, action FROM suggestions ORDER BY rank").to_arrow_table()
         )

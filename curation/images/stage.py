@@ -21,7 +21,7 @@ from PIL import ImageColor
 
 from ..catalog import migrate_catalog, open_catalog, sql_text, staged_catalog
 from ..config import ImagesConfig, load_config
-from ..errors import ConfigError, CurationError
+from ..errors import ConfigError, StageNotRun
 from ..processes import worker_pool
 from ..progress import progress
 from .hashing import HASH_VERSION, unpadded_phash
@@ -178,7 +178,7 @@ def plan_images(workspace: Path | str) -> ImagesPlan:
     migrate_catalog(workspace)  # planning reads newer columns; a read-only connection cannot add them
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection"):
-            raise CurationError(f"{workspace}: no selection yet; run `curate select {workspace}` first")
+            raise StageNotRun(f"{workspace}: no selection yet; run `curate select {workspace}` first")
         todo = cat.run("marts/images_todo", hash_version=HASH_VERSION).fetchall()
         unchanged = cat.scalar("SELECT count(*) FROM selection") - len(todo)
         known = _known_inspections(cat)

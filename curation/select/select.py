@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..catalog import Catalog, staged_catalog
 from ..config import SelectConfig, load_config
-from ..errors import ConfigError, CurationError
+from ..errors import ConfigError, StageNotRun
 
 FLAGS = (
     ("drop_deleted", "is_deleted", "deleted"),
@@ -132,7 +132,7 @@ def select(workspace: Path | str) -> SelectReport:
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         total = cat.scalar("SELECT count(*) FROM posts")
         if not total:
-            raise CurationError(f"{workspace}: the catalog has no posts yet; run `curate ingest {workspace}` first")
+            raise StageNotRun(f"{workspace}: the catalog has no posts yet; run `curate ingest {workspace}` first")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE selection_in AS SELECT post_id FROM posts")
         audit: list[AuditRow] = []
         for label, step, params in post_filters(cfg):

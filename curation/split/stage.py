@@ -29,7 +29,7 @@ import polars as pl
 from ..catalog import Catalog, open_catalog, staged_catalog
 from ..config import SplitConfig, load_config
 from ..dedupe.unionfind import UnionFind
-from ..errors import CurationError
+from ..errors import StageNotRun
 from .leakage import LeakageReport, check_leakage, read_split_file
 from .stratify import iterative_stratification, stable_fraction
 
@@ -134,7 +134,7 @@ def run_split(workspace: Path | str, reassign: bool = False) -> SplitReport:
     fractions = np.array([cfg.train, cfg.val, cfg.test])
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         if not cat.has_table("selection"):
-            raise CurationError(f"{workspace}: nothing selected yet; run `curate select {workspace}` first")
+            raise StageNotRun(f"{workspace}: nothing selected yet; run `curate select {workspace}` first")
         if not cat.scalar("SELECT count(*) FROM dup_edges"):
             log.warning("no duplicate edges (run `curate dedupe` first): only families keep posts together")
         posts, post_unit = selected_units(cat, cfg.group_by_artist)
@@ -242,10 +242,10 @@ def check_split(workspace: Path | str, source: str | Path | None = None) -> tupl
     cfg = load_config(workspace).split
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection"):
-            raise CurationError(f"{workspace}: nothing selected yet; run `curate select {workspace}` first")
+            raise StageNotRun(f"{workspace}: nothing selected yet; run `curate select {workspace}` first")
         if source is None:
             if not cat.has_table("splits"):
-                raise CurationError(f"{workspace}: no split yet; run `curate split {workspace}` first")
+                raise StageNotRun(f"{workspace}: no split yet; run `curate split {workspace}` first")
             split_of = dict(cat.rows("SELECT post_id, split FROM splits"))
             name = "the workspace's split"
         elif str(source) == PLAIN_ID_MOD:

@@ -30,7 +30,7 @@ import polars as pl
 from ..catalog import Catalog, open_catalog, staged_catalog
 from ..config import Config, load_config
 from ..decisions import import_review_rows
-from ..errors import CurationError
+from ..errors import CurationError, StageNotRun
 from ..processes import worker_pool
 from ..progress import progress
 from ..tagger.store import PredictionStore
@@ -262,5 +262,5 @@ def write_outputs(cat: Catalog, config: Config, store: PredictionStore, frame: p
 def load_suggestions(workspace: Path | str) -> pl.DataFrame:
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("suggestions"):
-            raise CurationError(f"{workspace}: no suggestions yet; run `curate suggest {workspace}` first")
+            raise StageNotRun(f"{workspace}: no suggestions yet; run `curate suggest {workspace}` first")
         return cat.frame("marts/suggestions_current")

@@ -18,7 +18,7 @@ import polars as pl
 
 from ..catalog import open_catalog
 from ..config import load_config
-from ..errors import CurationError
+from ..errors import CurationError, StageNotRun
 from .heads import RATINGS, dense_labels
 from .metrics import Summary, confusion_matrix, micro_counts, per_tag_table, summarise
 from .store import PredictionStore
@@ -39,7 +39,7 @@ class TaggerScore:
 def _stores(cat, names: list[str] | None) -> dict[str, PredictionStore]:
     known = dict(cat.rows("SELECT name, folder FROM taggers ORDER BY made_at"))
     if not known:
-        raise CurationError("no predictions yet; run `curate train` or `curate score` first")
+        raise StageNotRun("no predictions yet; run `curate train` or `curate score` first")
     names = names or list(known)
     missing = [n for n in names if n not in known]
     if missing:
@@ -58,7 +58,7 @@ def evaluate_taggers(
         in_split = None
         if split:
             if not cat.has_table("splits"):
-                raise CurationError(f"{workspace}: no split yet; run `curate split {workspace}` first")
+                raise StageNotRun(f"{workspace}: no split yet; run `curate split {workspace}` first")
             in_split = {r[0] for r in cat.rows("SELECT post_id FROM splits WHERE split = ?", [split])}
     position = {int(p): i for i, p in enumerate(data.post_ids)}
     # posts every tagger predicted (and in the split), tags every tagger knows

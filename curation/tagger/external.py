@@ -25,7 +25,7 @@ from PIL import Image
 from ..catalog import Catalog, staged_catalog
 from ..config import load_config
 from ..embed.preprocess import pad_square, to_rgb
-from ..errors import CurationError, ModelUnavailable
+from ..errors import CurationError, ModelUnavailable, StageNotRun
 from ..progress import progress
 from ..tags import canonicaliser
 from .store import PredictionStore, tagger_folder
@@ -143,7 +143,7 @@ def score_onnx(
         path_of = dict(paths)
         post_ids = np.array([r[0] for r in posts], dtype=np.int64)
         if not len(post_ids):
-            raise CurationError(f"{workspace}: no selected post with a usable image; run `curate images` first")
+            raise StageNotRun(f"{workspace}: no selected post with a usable image; run `curate images` first")
 
         def batches():
             from torch.utils.data import DataLoader

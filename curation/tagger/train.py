@@ -20,7 +20,7 @@ from ..catalog import Catalog, staged_catalog
 from ..config import load_config
 from ..embed import configured_embedder_id, load_vectors
 from ..embed.models import pick_device
-from ..errors import CurationError
+from ..errors import CurationError, StageNotRun
 from ..progress import progress
 from ..split.stage import label_csr, selected_units
 from ..split.stratify import iterative_stratification, stable_fraction
@@ -55,7 +55,7 @@ class LabelledPosts:
 
 def labelled_posts(cat: Catalog) -> LabelledPosts:
     if not cat.has_table("selected_tags"):
-        raise CurationError("nothing selected yet; run `curate select` first")
+        raise StageNotRun("nothing selected yet; run `curate select` first")
     posts = cat.run("marts/tagger_posts").fetchall()
     cat.run("marts/post_labels")
     post_ids = np.array([r[0] for r in posts], dtype=np.int64)  # sorted: tagger_posts orders by post_id
