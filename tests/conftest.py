@@ -21,15 +21,6 @@ def set_config(ws: Path, **sections: dict) -> None:
     write_config(ws, with_settings(load_config(ws), **sections))
 
 
-def configure(ws: Path, **sections: str) -> None:
-    """Add setting lines under sections of WS/curate.toml: ``configure(ws, tagger="folds = 2")``."""
-    text = (ws / "curate.toml").read_text()
-    for section, lines in sections.items():
-        assert f"[{section}]\n" in text, section
-        text = text.replace(f"[{section}]\n", f"[{section}]\n{lines}\n", 1)
-    (ws / "curate.toml").write_text(text)
-
-
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -9,6 +9,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from conftest import set_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -189,8 +190,7 @@ def test_groups_and_representatives():
 def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     ws = tmp_path / "ws"
     init_workspace(ws, [board2021])
-    text = (ws / "curate.toml").read_text()
-    (ws / "curate.toml").write_text(text.replace("[dedupe]\n", "[dedupe]\nmerge_tags = true\n"))
+    set_config(ws, dedupe={"merge_tags": True})
     for stage in (ingest, select, run_images, run_embed):
         stage(ws)
     report = run_dedupe(ws)
@@ -223,7 +223,9 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     assert merged == expected and set(p for p, _ in merged) == {g for g, *_ in groups}
     scores = {s.kind: s for s in evaluate_dedupe(ws, board2021 / "truth")}
     assert scores["exact"].recall == 1.0 and scores["exact"].precision == 1.0
-    assert scores["all"].precision >= 0.9 and scores["all"].recall >= 0.6
+    # measured 1.000 / 1.000 on this board for every kind: any lost pair is a regression
+    for kind, score in scores.items():
+        assert score.precision >= 0.99 and score.recall >= 0.99, (kind, score)
     truth = pl.read_parquet(board2021 / "truth" / "duplicates.parquet")
     exact = truth.filter(pl.col("kind") == "exact")
     grouped = dict(con.execute("SELECT post_id, group_id FROM dup_groups").fetchall())

@@ -10,6 +10,7 @@ import time
 import duckdb
 import numpy as np
 import pytest
+from conftest import set_config
 from PIL import Image
 
 from curation.dedupe.semantic import semantic_pairs
@@ -186,8 +187,7 @@ def test_semantic_pairs_through_an_ivf_index_find_the_planted_copies():
 def embedded_ws(board2021, tmp_path_factory):
     ws = tmp_path_factory.mktemp("embed") / "ws"
     init_workspace(ws, [board2021])
-    text = (ws / "curate.toml").read_text()
-    (ws / "curate.toml").write_text(text.replace("[embed]\n", "[embed]\nimage_size = 96\nshard_size = 64\n"))
+    set_config(ws, embed={"image_size": 96, "shard_size": 64})
     for stage in (ingest, select, run_images):
         stage(ws)
     return ws
@@ -210,8 +210,7 @@ def test_embed_stage_caches_by_file_and_embedder(embedded_ws):
     assert stored[1] == -(-files // 64)  # shards of 64
     again = run_embed(ws)
     assert again.embedded == 0 and again.cached == files
-    text = (ws / "curate.toml").read_text()
-    (ws / "curate.toml").write_text(text.replace("image_size = 96", "image_size = 64"))
+    set_config(ws, embed={"image_size": 64})
     changed = run_embed(ws)
     assert changed.embedder != report.embedder and changed.embedded == files
 

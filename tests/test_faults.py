@@ -19,7 +19,7 @@ from PIL import Image
 
 from curation.config import load_config
 from curation.decisions import read as read_decisions
-from curation.errors import DamagedFile, WorkspaceLocked
+from curation.errors import ConfigError, DamagedFile, WorkspaceLocked
 from curation.images import inspect_file, run_images
 from curation.ingest import ingest
 from curation.lock import workspace_lock
@@ -89,7 +89,7 @@ def test_an_images_folder_that_does_not_exist_is_named(flat_ws, tmp_path):
     write_config(
         flat_ws, config.model_copy(update={"sources": [config.sources[0].model_copy(update={"images": tmp_path / "nope"})]})
     )
-    with pytest.raises(Exception, match=r"images = '.*nope': no such folder"):
+    with pytest.raises(ConfigError, match=r"images = '.*nope': no such folder"):
         run_images(flat_ws)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import configure
+from conftest import set_config
 
 from curation import pipeline
 from curation.errors import ConfigError
@@ -29,10 +29,10 @@ from curation.workspace import init_workspace
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _workspace(board, tmp_path, name="ws", extra="") -> Path:
+def _workspace(board, tmp_path, name="ws", runner: dict | None = None) -> Path:
     ws = tmp_path / name
     init_workspace(ws, [board])
-    configure(ws, embed="image_size = 64", tagger="folds = 2\nepochs = 2", runner=extra)
+    set_config(ws, embed={"image_size": 64}, tagger={"folds": 2, "epochs": 2}, runner=runner or {})
     return ws
 
 
@@ -45,13 +45,12 @@ def test_fingerprints_skip_unchanged_stages_and_redo_changed_ones(board2021, tmp
     assert pipeline.decide(ws, "ingest", {"ingest"}).reason == "forced (--force)"
     pipeline.run_stage(ws, "select")
     assert not pipeline.decide(ws, "select").run
-    text = (ws / "curate.toml").read_text()
-    (ws / "curate.toml").write_text(text.replace("[select]\n", "[select]\nmin_width = 10\n"))
+    set_config(ws, select={"min_width": 10})
     assert pipeline.decide(ws, "select").run  # its config changed
     assert not pipeline.decide(ws, "ingest").run  # upstream of the change: untouched
     pipeline.run_stage(ws, "select")
     assert not pipeline.decide(ws, "select").run
-    (ws / "curate.toml").write_text(text)
+    set_config(ws, select={"min_width": 0})
     pipeline.run_stage(ws, "select")
     newer = board2021 / "metadata" / "tag_aliases.csv"
     os.utime(newer, (time.time() + 5, time.time() + 5))  # a dump file changed on disk
@@ -134,7 +133,7 @@ def test_images_and_embed_on_a_dask_cluster_match_a_local_run(board2021, tmp_pat
     from flows.sharded import embed_on_dask, images_on_dask
 
     local = _workspace(board2021, tmp_path, "local")
-    dask = _workspace(board2021, tmp_path, "dask", 'kind = "dask"')
+    dask = _workspace(board2021, tmp_path, "dask", {"kind": "dask"})
     for ws in (local, dask):
         ingest(ws)
         select(ws)

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
-from conftest import configure
+from conftest import set_config
 from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef, precision_score, recall_score
 
 from curation.dedupe import run_dedupe
@@ -115,7 +115,7 @@ def test_a_head_learns_a_planted_signal():
 def trained_ws(board2021, tmp_path_factory):
     ws = tmp_path_factory.mktemp("tagger") / "ws"
     init_workspace(ws, [board2021])
-    configure(ws, embed="image_size = 96", tagger="folds = 3\nepochs = 5", select="min_tag_count = 5")
+    set_config(ws, embed={"image_size": 96}, tagger={"folds": 3, "epochs": 5}, select={"min_tag_count": 5})
     for stage in (ingest, select, run_images, run_embed, run_dedupe):
         stage(ws)
     run_train(ws)
