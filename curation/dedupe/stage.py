@@ -116,30 +116,34 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
             raise StageNotRun(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
-        rows = cat.run("marts/dedupe_inputs").fetchall()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        inputs = cat.frame("marts/dedupe_inputs")  # one row per post, columns by name
+
+        def column(name: str, dtype, fill=0) -> np.ndarray:
+            return inputs[name].fill_null(fill).to_numpy().astype(dtype)
+
+        ids = column("post_id", np.int64)
         selected = set(ids.tolist())
-        parent = [r[8] if r[8] in selected else None for r in rows]
+        parent = [p if p in selected else None for p in inputs["parent_id"].to_list()]
         table = HashTable(
             post_id=ids,
-            file_md5=np.array([r[1] for r in rows], dtype=object),
-            pixel_sha256=np.array([r[2] for r in rows], dtype=object),
-            phash=np.array([r[3] or 0 for r in rows], dtype=np.uint64),
-            dhash=np.array([r[4] or 0 for r in rows], dtype=np.uint64),
-            phash_mirror=np.array([r[5] or 0 for r in rows], dtype=np.uint64),
-            dhash_mirror=np.array([r[6] or 0 for r in rows], dtype=np.uint64),
-            information=np.array([r[7] or 0.0 for r in rows], dtype=np.float32),
+            file_md5=np.array(inputs["file_md5"].to_list(), dtype=object),
+            pixel_sha256=np.array(inputs["pixel_sha256"].to_list(), dtype=object),
+            phash=column("phash", np.uint64),
+            dhash=column("dhash", np.uint64),
+            phash_mirror=column("phash_mirror", np.uint64),
+            dhash_mirror=column("dhash_mirror", np.uint64),
+            information=column("information", np.float32, 0.0),
             family=np.array([p if p is not None else pid for pid, p in zip(ids.tolist(), parent)], dtype=np.int64),
-            bg_phash=np.array([r[12] or 0 for r in rows], dtype=np.uint64),
-            bg_dhash=np.array([r[13] or 0 for r in rows], dtype=np.uint64),
-            has_alpha=np.array([bool(r[14]) for r in rows], dtype=bool),
-            bg_information=np.array([r[15] or 0.0 for r in rows], dtype=np.float32),
-            bg_black_phash=np.array([r[16] or 0 for r in rows], dtype=np.uint64),
-            bg_black_dhash=np.array([r[17] or 0 for r in rows], dtype=np.uint64),
-            width=np.array([r[18] for r in rows], dtype=np.int64),
-            height=np.array([r[19] for r in rows], dtype=np.int64),
-            thumb_phash=np.array([r[20] or 0 for r in rows], dtype=np.uint64),
-            unpadded_phash=np.array([r[21] or 0 for r in rows], dtype=np.uint64),
+            bg_phash=column("bg_phash", np.uint64),
+            bg_dhash=column("bg_dhash", np.uint64),
+            has_alpha=column("has_alpha", bool, False),
+            bg_information=column("bg_information", np.float32, 0.0),
+            bg_black_phash=column("bg_black_phash", np.uint64),
+            bg_black_dhash=column("bg_black_dhash", np.uint64),
+            width=column("width", np.int64),
+            height=column("height", np.int64),
+            thumb_phash=column("thumb_phash", np.uint64),
+            unpadded_phash=column("unpadded_phash", np.uint64),
         )
         radii = Radii.from_config(cfg)
         thumbs = Thumbnails(cat, table)
@@ -158,22 +162,24 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
             if cfg.align:
                 rows_out += aligned_edges(thumbs, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
-        info = {r[0]: (r[9], r[10], r[11], p) for r, p in zip(rows, parent)}
+        info = {
+            post: (pixels, score, tags, p)
+            for post, pixels, score, tags, p in zip(
+                ids.tolist(), inputs["pixels"].to_list(), inputs["score"].to_list(), inputs["tags"].to_list(), parent
+            )
+        }
         groups = group_posts(ids.tolist(), edges, cfg, info)
         group_frame = pl.DataFrame(
             [(pid, gid, rep) for pid, (gid, rep) in sorted(groups.items())],
             schema={"post_id": pl.Int64, "group_id": pl.Int64, "is_representative": pl.Boolean},
             orient="row",
         )
-        cat.con.register("new_dup_edges", edges.to_arrow())
-        cat.con.register("new_dup_groups", group_frame.to_arrow())
-        cat.run("marts/dup_tables")
-        if cfg.merge_tags:
-            cat.run("marts/dup_group_tags")
-        else:
-            cat.con.execute("DROP TABLE IF EXISTS dup_group_tags")
-        cat.con.unregister("new_dup_edges")
-        cat.con.unregister("new_dup_groups")
+        with cat.registered("new_dup_edges", edges.to_arrow()), cat.registered("new_dup_groups", group_frame.to_arrow()):
+            cat.run("marts/dup_tables")
+            if cfg.merge_tags:
+                cat.run("marts/dup_group_tags")
+            else:
+                cat.con.execute("DROP TABLE IF EXISTS dup_group_tags")
     kinds: dict[int, set[str]] = {}
     for a, b, kind in edges.select("post_a", "post_b", "kind").iter_rows():
         kinds.setdefault(a, set()).add(kind)
@@ -185,7 +191,7 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
         pl.col("post_id").map_elements(lambda p: sorted(kinds.get(p, ())), return_dtype=pl.List(pl.Utf8)).alias("kinds")
     ).write_parquet(out / "duplicates.parquet")
     counts = dict(edges.group_by("kind").len().iter_rows())
-    return DedupeReport(posts=len(rows), edges=counts, groups=len({g for g, _ in groups.values()}), grouped_posts=len(groups))
+    return DedupeReport(posts=len(ids), edges=counts, groups=len({g for g, _ in groups.values()}), grouped_posts=len(groups))
 
 
 def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tuple], list[tuple[int, int]]]:
@@ -439,11 +445,8 @@ class Thumbnails:
             wanted.setdefault(self._md5[k], []).append(k)
         if not wanted:
             return {}
-        self._cat.con.register("wanted_md5s", pa.table({"md5": list(wanted)}))
-        try:
+        with self._cat.registered("wanted_md5s", pa.table({"md5": list(wanted)})):
             found = self._cat.run("marts/dedupe_thumbs").fetchall()
-        finally:
-            self._cat.con.unregister("wanted_md5s")
         out = {}
         for md5, thumb, alpha, thumb_width, width, height in found:
             made = thumb_from(thumb, alpha, thumb_width, width, height)

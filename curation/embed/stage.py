@@ -224,9 +224,8 @@ def _record_rejects(cat, embedder_id: str, failed: list[tuple[str, str]], md5_of
         rejects = pl.DataFrame(
             {"md5": [md5_of[p] for p, _ in failed], "path": [p for p, _ in failed], "error": [e for _, e in failed]}
         )
-        cat.con.register("new_embed_rejects", rejects.to_arrow())
-        cat.run("marts/embed_rejects_add", embedder=embedder_id)
-        cat.con.unregister("new_embed_rejects")
+        with cat.registered("new_embed_rejects", rejects.to_arrow()):
+            cat.run("marts/embed_rejects_add", embedder=embedder_id)
 
 
 def commit_embed(workspace: Path | str, embedder_id: str, parts: list[EmbedPart], reports: list[EmbedReport]) -> EmbedReport:
@@ -261,12 +260,11 @@ def run_embed(workspace: Path | str, embedder: Embedder | None = None) -> EmbedR
 def load_vectors(workspace: Path | str, cat, embedder_id: str, md5s: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Vectors for ``md5s`` (N,) -> (has (N,) bool, vectors (M, D) float16 for the M files that have one, in order)."""
     store = EmbeddingStore(Path(workspace), embedder_id)
-    cat.con.register("wanted_md5", pl.DataFrame({"md5": md5s, "pos": np.arange(len(md5s))}).to_arrow())
-    rows = cat.rows(
-        "SELECT w.pos, e.shard, e.row FROM wanted_md5 w JOIN embeddings e ON e.md5 = w.md5 AND e.embedder = ? ORDER BY w.pos",
-        [embedder_id],
-    )
-    cat.con.unregister("wanted_md5")
+    with cat.registered("wanted_md5", pl.DataFrame({"md5": md5s, "pos": np.arange(len(md5s))}).to_arrow()):
+        rows = cat.rows(
+            "SELECT w.pos, e.shard, e.row FROM wanted_md5 w JOIN embeddings e ON e.md5 = w.md5 AND e.embedder = ? ORDER BY w.pos",
+            [embedder_id],
+        )
     has = np.zeros(len(md5s), dtype=bool)
     has[[r[0] for r in rows]] = True
     return has, store.gather([(r[1], r[2]) for r in rows])

@@ -227,9 +227,8 @@ def commit_images(workspace: Path | str, rows: list[tuple], unchanged: int = 0) 
     report = ImagesReport(inspected=len(rows), unchanged=unchanged)
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         if rows:
-            cat.con.register("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").to_arrow())
-            cat.run("marts/images_upsert")
-            cat.con.unregister("image_results")
+            with cat.registered("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").to_arrow()):
+                cat.run("marts/images_upsert")
         fill_unpadded_hashes(cat)
         report.statuses = Counter(
             dict(cat.rows("SELECT status, count(*) FROM images WHERE post_id IN (SELECT post_id FROM selection) GROUP BY status"))
@@ -252,11 +251,8 @@ def fill_unpadded_hashes(cat, chunk: int = 20_000) -> int:
                 codes.append(unpadded_phash(np.frombuffer(thumb, dtype=np.uint8).reshape(-1, width)))
             advance(len(batch))
     if md5s:
-        cat.con.register("unpadded_filled", pa.table({"md5": md5s, "unpadded_phash": pa.array(codes, pa.uint64())}))
-        try:
+        with cat.registered("unpadded_filled", pa.table({"md5": md5s, "unpadded_phash": pa.array(codes, pa.uint64())})):
             cat.run("marts/unpadded_fill")
-        finally:
-            cat.con.unregister("unpadded_filled")
     return len(md5s)
 
 

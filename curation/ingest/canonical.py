@@ -210,12 +210,7 @@ def canonical_post_tags(cat: Catalog, dump: list[DumpTags] | None = None) -> Non
     del parts, batches
     used = np.flatnonzero(counts)
     tag_counts = pa.table({"tag_id": arrow_array(used if id_of is None else id_of[used]), "posts": arrow_array(counts[used])})
-    cat.con.register("canonical_rows", canonical)
-    cat.con.register("tag_live_counts", tag_counts)
-    try:
+    with cat.registered("canonical_rows", canonical), cat.registered("tag_live_counts", tag_counts):
         cat.run("marts/post_tags_write")
         cat.run("marts/tag_post_counts")
-    finally:
-        cat.con.unregister("canonical_rows")
-        cat.con.unregister("tag_live_counts")
     log.info("canonical post tags: %d rows in %.2fs", n_rows, time.perf_counter() - started)

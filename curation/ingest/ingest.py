@@ -265,11 +265,8 @@ def _ingest_posts(
             raise _shrank(str(source.path), live, live - absent, absent)
     report.new, report.changed, report.unchanged = new, changed, unchanged
     all_new = not (repeated or changed or unchanged)
-    cat.con.register("batch_dump_tags", batch_tags.rows(with_file_order=not all_new))
-    try:
+    with cat.registered("batch_dump_tags", batch_tags.rows(with_file_order=not all_new)):
         cat.run("marts/posts_insert_new" if all_new else "marts/posts_upsert")
-    finally:
-        cat.con.unregister("batch_dump_tags")
     _ensure_posts_key(cat)
     fresh.add(batch_tags if all_new else None)
     if full_dump:

@@ -42,9 +42,8 @@ def stage_sqlite(cat: Catalog, path: Path) -> None:
         cat.run("staging/stg_sqlite_tables")
         for query, step in ((POST_QUERY, "staging/stg_posts_sqlite"), (TAG_QUERY, "staging/stg_dump_tags_sqlite")):
             for batch in _arrow_batches(db, query):
-                cat.con.register("sqlite_batch", batch)
-                cat.run(step)
-                cat.con.unregister("sqlite_batch")
+                with cat.registered("sqlite_batch", batch):
+                    cat.run(step)
         cat.run("staging/stg_posts_sqlite_hash")
     finally:
         db.close()

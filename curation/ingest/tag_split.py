@@ -148,10 +148,7 @@ def _add_distinct_tags(cat: Catalog, names: list[str], unknown_uses: np.ndarray)
         [TAG_COLUMNS[categorised[b]][1] if uses[u, b] else None for u, b in enumerate(best.tolist())], type=pa.int32()
     )
     unknown = pa.table({"ord": np.arange(len(names), dtype=np.int64), "name": names, "category_id": category_ids})
-    cat.con.register("stg_unknown_tags", unknown)
-    try:
+    with cat.registered("stg_unknown_tags", unknown):
         cat.run("marts/tags_from_staging")
         ids = int64s(cat.con.sql(sql_text("marts/unknown_tag_ids")).to_arrow_table().column(0))
-    finally:
-        cat.con.unregister("stg_unknown_tags")
     return ids

@@ -176,9 +176,8 @@ def run_split(workspace: Path | str, reassign: bool = False) -> SplitReport:
             {"post_id": list(split_of), "split": list(split_of.values()), "unit_key": [post_unit[p] for p in split_of]},
             schema={"post_id": pl.Int64, "split": pl.Utf8, "unit_key": pl.Int64},
         )
-        cat.con.register("new_splits", frame.to_arrow())
-        cat.run("marts/splits_write", fingerprint=fingerprint(cfg), scheme=cfg.scheme)
-        cat.con.unregister("new_splits")
+        with cat.registered("new_splits", frame.to_arrow()):
+            cat.run("marts/splits_write", fingerprint=fingerprint(cfg), scheme=cfg.scheme)
         report.posts = {s: sum(1 for v in split_of.values() if v == s) for s in SPLITS}
         report.leakage = leakage_of(cat, split_of)
         stats = write_manifests(cat, workspace / "out" / "splits", cfg)

@@ -127,16 +127,14 @@ def run_suggest(workspace: Path | str) -> SuggestReport:
             },
             orient="row",
         )
-        cat.con.register("new_suggestions", frame.to_arrow())
-        cat.con.execute("CREATE OR REPLACE TABLE suggestions AS SELECT * FROM new_suggestions ORDER BY rank")
-        cat.con.unregister("new_suggestions")
+        with cat.registered("new_suggestions", frame.to_arrow()):
+            cat.con.execute("CREATE OR REPLACE TABLE suggestions AS SELECT * FROM new_suggestions ORDER BY rank")
         for table, column, values, dtype in (
             ("suggest_scope_tags", "name", report.scope_tags, pl.Utf8),
             ("suggest_scope_posts", "post_id", report.scope_posts, pl.Int64),
         ):
-            cat.con.register("new_scope", pl.DataFrame({column: values}, schema={column: dtype}).to_arrow())
-            cat.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM new_scope")
-            cat.con.unregister("new_scope")
+            with cat.registered("new_scope", pl.DataFrame({column: values}, schema={column: dtype}).to_arrow()):
+                cat.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM new_scope")
         report.suggestions = frame.height
         report.adds = int((frame["action"] == "add").sum())
         report.removes = report.suggestions - report.adds
@@ -207,13 +205,12 @@ def _filter(cat: Catalog, suggestions: list[Suggestion], report: SuggestReport) 
     posts = sorted({s.post_id for s in suggestions})
     post_tags: dict[int, set[str]] = {}
     if posts:
-        cat.con.register("wanted_posts", pl.DataFrame({"post_id": posts}).to_arrow())
-        for post, name in cat.rows(
-            "SELECT pt.post_id, t.name FROM post_labels pt JOIN tags t USING (tag_id) "
-            "WHERE pt.post_id IN (SELECT post_id FROM wanted_posts)"
-        ):
-            post_tags.setdefault(post, set()).add(name)
-        cat.con.unregister("wanted_posts")
+        with cat.registered("wanted_posts", pl.DataFrame({"post_id": posts}).to_arrow()):
+            for post, name in cat.rows(
+                "SELECT pt.post_id, t.name FROM post_labels pt JOIN tags t USING (tag_id) "
+                "WHERE pt.post_id IN (SELECT post_id FROM wanted_posts)"
+            ):
+                post_tags.setdefault(post, set()).add(name)
     kept = apply_implications(suggestions, post_tags, parents)
     decided = {(p, t, a): d for p, t, a, d in cat.rows("SELECT post_id, tag, action, decision FROM decisions")}
     opposite = {"add": "remove", "remove": "add"}

@@ -157,9 +157,8 @@ def run_train(workspace: Path | str) -> TrainReport:
                     store.write(rows, probabilities, rating)
                 advance(1)
         frame = pl.DataFrame({"post_id": post_ids, "fold": fold})
-        cat.con.register("new_folds", frame.to_arrow())
-        cat.con.execute("DELETE FROM tagger_folds; INSERT INTO tagger_folds SELECT post_id, fold FROM new_folds")
-        cat.con.unregister("new_folds")
+        with cat.registered("new_folds", frame.to_arrow()):
+            cat.con.execute("DELETE FROM tagger_folds; INSERT INTO tagger_folds SELECT post_id, fold FROM new_folds")
         cat.run(
             "marts/taggers_add", name=OUR_TAGGER, kind="kfold-head", folder=str(folder), posts=len(post_ids), tags=report.tags
         )
