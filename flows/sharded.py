@@ -35,7 +35,7 @@ def dask_runner(address: str | None, workers: int):
 
 
 @task(name="inspect-shard")
-def inspect_shard(workspace: str, part: ImagesPlan) -> list[tuple]:
+def inspect_shard(workspace: str, part: ImagesPlan) -> list[dict]:
     return inspect_plan(part, load_config(workspace).images, workers=1)
 
 

@@ -203,7 +203,7 @@ def shard_plan(plan: ImagesPlan, shards: int) -> list[ImagesPlan]:
     return [p for p in parts if p.todo]
 
 
-def inspect_plan(plan: ImagesPlan, cfg: ImagesConfig, workers: int | None = None) -> list[tuple]:
+def inspect_plan(plan: ImagesPlan, cfg: ImagesConfig, workers: int | None = None) -> list[dict]:
     """Decode and hash every job (in a process pool with more than one worker): result rows."""
     workers = cfg.workers if workers is None else workers
     rows = []
@@ -220,14 +220,14 @@ def inspect_plan(plan: ImagesPlan, cfg: ImagesConfig, workers: int | None = None
     return rows
 
 
-def commit_images(workspace: Path | str, rows: list[tuple], unchanged: int = 0) -> ImagesReport:
+def commit_images(workspace: Path | str, rows: list[dict], unchanged: int = 0) -> ImagesReport:
     """Write inspection rows to ``images`` and ``image_hashes`` (a staged catalog: all or nothing)."""
     workspace = Path(workspace)
     config = load_config(workspace)
     report = ImagesReport(inspected=len(rows), unchanged=unchanged)
     with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
         if rows:
-            with cat.registered("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").to_arrow()):
+            with cat.registered("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA).to_arrow()):
                 cat.run("marts/images_upsert")
         fill_unpadded_hashes(cat)
         report.statuses = Counter(
@@ -274,36 +274,10 @@ def _known_inspections(cat) -> dict[str, Inspection]:
     return known
 
 
-def _row(post_id: int, md5: str | None, path: str | None, res: Inspection, cfg: ImagesConfig) -> tuple:
-    r = res.as_row()
-    return (
-        post_id,
-        md5,
-        str(path) if path else None,
-        apply_policy(res.status, res, cfg),
-        r["width"],
-        r["height"],
-        r["has_alpha"],
-        r["frames"],
-        r["error"] or None,
-        r["file_md5"],
-        r["format"],
-        r["mode"],
-        r["pixel_sha256"],
-        r["phash"],
-        r["dhash"],
-        r["phash_mirror"],
-        r["dhash_mirror"],
-        r["information"],
-        r["bg_phash"],
-        r["bg_dhash"],
-        r["bg_information"],
-        r["bg_black_phash"],
-        r["bg_black_dhash"],
-        r["thumb"],
-        r["thumb_alpha"],
-        r["thumb_width"],
-        r["thumb_phash"],
-        r["unpadded_phash"],
-        HASH_VERSION,
-    )
+def _row(post_id: int, md5: str | None, path: str | None, res: Inspection, cfg: ImagesConfig) -> dict:
+    """One inspection as a row of RESULT_SCHEMA, by column name."""
+    found = res.as_row()
+    row = {name: found.get(name) for name in RESULT_SCHEMA}
+    row.update(post_id=post_id, md5=md5, path=str(path) if path else None, status=apply_policy(res.status, res, cfg),
+               error=found["error"] or None, hash_version=HASH_VERSION)  # fmt: skip
+    return row
