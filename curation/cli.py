@@ -611,6 +611,35 @@ def doctor(workspace: Path | None) -> None:
         raise click.exceptions.Exit(1)
 
 
+@main.command("export-edits")
+@workspace_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["danbooru", "e621", "bur", "csv"]),
+    required=True,
+    help="danbooru: post updates (JSON lines); e621: tag_string_diff updates; bur: bulk update request lines; csv.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: standard output).")
+@click.option("--since", help="Only decisions made after this time (default: after the last export of this format).")
+@click.option("--dry-run", is_flag=True, help="Do not record this export (the next one repeats it).")
+def export_edits_cmd(workspace: Path, fmt: str, out: Path | None, since: str | None, dry_run: bool) -> None:
+    """The accepted decisions as the board's own edits: tags as canonical today, of an
+    implication chain only the most specific tag. Each export is recorded; the next one of the
+    same format holds only decisions made after it."""
+    from .edits import export_edits
+
+    report = export_edits(workspace, fmt, since=since, out=out, record=not dry_run)
+    if out is None:
+        click.echo(report.text, nl=False)
+    else:
+        click.echo(
+            f"wrote {out}: {report.decisions} decisions on {report.posts} posts"
+            + (f" made after {report.since}" if report.since else ""),
+            err=False,
+        )
+
+
 @main.command("export-sqlite")
 @workspace_argument
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))

@@ -35,6 +35,18 @@ def now_text() -> str:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+def time_text(value) -> str:
+    """A time as the journal stores it (UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``): such strings sort as times."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise CurationError(f"decided_at {value!r}: not a time (e.g. 2026-12-01 08:00:00)") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
 @contextlib.contextmanager
 def open_sqlite(path: Path, what: str) -> Iterator[sqlite3.Connection]:
     """A SQLite connection that waits for other writers; a file that is not a database is named."""
@@ -80,7 +92,7 @@ def journal(workspace: Path | str) -> Iterator[sqlite3.Connection]:
 def record(workspace: Path | str, rows: list[tuple]) -> int:
     """Upsert (post_id, tag, action, decision, moderator, decided_at, note) rows in one transaction;
     returns how many were new or changed the decision."""
-    rows = [(int(p), t, a, d, m or "", w or now_text(), n or "") for p, t, a, d, m, w, n in rows]
+    rows = [(int(p), t, a, d, m or "", time_text(w) if w else now_text(), n or "") for p, t, a, d, m, w, n in rows]
     for row in rows:
         if row[2] not in ACTIONS or row[3] not in VERDICTS:
             raise CurationError(f"a decision needs action add|remove and decision accept|reject, not {row[2:4]}")
