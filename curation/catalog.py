@@ -121,6 +121,12 @@ class Catalog:
         log.info("sql %s %s (%.2fs)", step, params, time.perf_counter() - started)
         return pl.from_arrow(table)
 
+    def frame_sql(self, query: str, params: dict | None = None):
+        """An ad-hoc query's result as a polars DataFrame (through Arrow)."""
+        import polars as pl
+
+        return pl.from_arrow(self.con.sql(query, params=params).to_arrow_table())
+
     def rows(self, query: str, params: dict | list | None = None) -> list[tuple]:
         """All rows of an ad-hoc query (fetched to the end, as DuckDB 2 requires)."""
         return self.con.execute(query, params or []).fetchall()

@@ -440,10 +440,27 @@ def suggest(workspace: Path) -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A CSV of decisions: columns post_id, tag, decision (accept|reject), optional action and note.",
 )
+@click.option("--serve", is_flag=True, help="Open the review page (a local web app) instead of recording decisions here.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="With --serve: the address to bind (loopback unless --token)."
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="With --serve: the port.")
+@click.option(
+    "--token", help="With --serve: a secret every request must carry ('generate' for a random one); needed off loopback."
+)
 def review(
-    workspace: Path, accept: tuple[str, ...], reject: tuple[str, ...], moderator: str, note: str, decision_file: Path | None
+    workspace: Path,
+    accept: tuple[str, ...],
+    reject: tuple[str, ...],
+    moderator: str,
+    note: str,
+    decision_file: Path | None,
+    serve: bool,
+    host: str,
+    port: int,
+    token: str | None,
 ) -> None:
-    """Record moderators' decisions on suggestions; they persist across rebuilds.
+    """Record moderators' decisions on suggestions, or review them on a page (--serve).
 
     ACTION (add or remove) defaults to the current suggestion's; a tag may hold colons
     (`1407::d:add`, `12:re:zero`). Posts and tags are checked against the catalog (tags through
@@ -451,7 +468,15 @@ def review(
     rebuild runs. Rejected ones are never suggested again; accepted ones change the labels the
     tagger trains on and are listed in out/tag_edits.csv. Rows written straight into
     out/review.sqlite's decisions table count too.
+
+    --serve opens the review page: the queue in rank order with each picture, its tags and
+    evidence; keys a accept, r reject, s skip, u undo, arrows move; bulk decisions per tag.
     """
+    if serve:
+        from .review import serve as serve_page
+
+        serve_page(workspace, host, port, moderator, token, announce=click.echo)
+        return
     from .suggest import review as record
 
     if not accept and not reject and decision_file is None:

@@ -113,8 +113,7 @@ def test_a_failed_stage_leaves_the_catalog_consistent_and_the_next_run_resumes(b
 
     ws = _workspace(board2021, tmp_path)
     rebuild(workspace=str(ws), only=["ingest", "select"])
-    text = (ws / "curate.toml").read_text()
-    (ws / "curate.toml").write_text(text.replace("[images]\n", '[images]\nlayout = "pattern"\npattern = "{nope}"\n'))
+    set_config(ws, images={"layout": "pattern", "pattern": "{nope}"})
     before = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True).execute("SELECT count(*) FROM posts").fetchall()
     with pytest.raises(ConfigError, match="pattern"):
         rebuild(workspace=str(ws), only=["images"])
@@ -123,7 +122,7 @@ def test_a_failed_stage_leaves_the_catalog_consistent_and_the_next_run_resumes(b
     assert con.execute("SELECT count(*) FROM images").fetchall() == [(0,)]
     assert "images" not in {r[0] for r in con.execute("SELECT stage FROM stage_runs").fetchall()}
     con.close()
-    (ws / "curate.toml").write_text(text)
+    set_config(ws, images={"layout": "board", "pattern": ""})
     resumed = rebuild(workspace=str(ws), only=["ingest", "select", "images"])
     assert [r["ran"] for r in resumed] == [False, False, True]
 

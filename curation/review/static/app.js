@@ -1,0 +1,144 @@
+// The review page: one card at a time, decided with one key. Every text from the data is set
+// with textContent (never innerHTML): tag names like <3 or >_< stay text.
+"use strict";
+const state = { cards: [], index: 0, offset: 0, total: 0, history: [], filter: {}, pageSize: 50 };
+const token = new URLSearchParams(location.search).get("token");
+const headers = { "Content-Type": "application/json" };
+if (token) headers["X-Curate-Token"] = token;
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+}
+
+async function api(path, body) {
+  const options = body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) };
+  const response = await fetch(path, options);
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+function query(extra) {
+  const params = new URLSearchParams({ ...state.filter, ...extra });
+  return params.toString();
+}
+
+async function load(offset) {
+  const page = await api(`/api/queue?${query({ offset, limit: state.pageSize })}`);
+  state.cards = page.cards; state.offset = offset; state.total = page.total; state.index = 0;
+  const select = document.querySelector("select[name=category]");
+  if (select.options.length === 1) for (const c of page.categories) select.append(new Option(c, c));
+  render();
+}
+
+function render() {
+  const card = document.getElementById("card");
+  card.replaceChildren();
+  const c = state.cards[state.index];
+  document.getElementById("status").textContent =
+    `${state.total} suggestions match; showing ${state.total ? state.offset + state.index + 1 : 0} of them`;
+  if (!c) { card.append(el("p", "Nothing left to review with these filters.")); renderBulk(null); return; }
+  card.dataset.postId = c.post_id; card.dataset.tag = c.tag; card.dataset.action = c.action;
+  if (c.has_image) {
+    const img = el("img"); img.alt = `post ${c.post_id}`;
+    img.src = `/api/image/${c.post_id}` + (token ? `?token=${encodeURIComponent(token)}` : "");
+    card.append(img);
+  }
+  const change = el("p", "", `change ${c.action}`);
+  change.append(el("span", c.action === "add" ? "add " : "remove "), el("strong", c.tag, "tagname"),
+    el("span", ` (${c.category}) on post ${c.post_id}: precision ${c.precision_estimate.toFixed(2)}, confidence ${c.confidence.toFixed(2)}`));
+  card.append(change);
+  if (c.decision) card.append(el("p", `decided: ${c.decision}`, "decided"));
+  const tags = el("div", "", "tags");
+  for (const [category, names] of Object.entries(c.tags)) {
+    const row = el("p"); row.append(el("em", `${category}: `));
+    for (const name of names) row.append(el("span", name));
+    tags.append(row);
+  }
+  card.append(el("h2", "Current tags"), tags);
+  if (c.group.length) {
+    const list = el("ul", "", "evidence");
+    for (const m of c.group) list.append(el("li", `duplicate post ${m.post_id} ${m.has_tag ? "has" : "lacks"} ${c.tag}`));
+    card.append(el("h2", "Duplicate group"), list);
+  }
+  renderBulk(c);
+  card.focus();
+}
+
+function renderBulk(c) {
+  const box = document.getElementById("bulk");
+  box.replaceChildren();
+  if (!c) return;
+  const p = c.precision_estimate;
+  for (const decision of ["accept", "reject"]) {
+    const button = el("button", `${decision} every open ${c.action} of ${c.tag} with precision >= ${p.toFixed(2)}`);
+    button.className = `bulk-${decision}`;
+    button.onclick = () => bulk(c, decision, p);
+    box.append(button, el("br"));
+  }
+}
+
+async function bulk(c, decision, minScore) {
+  const scope = await api(`/api/bulk?${new URLSearchParams({ tag: c.tag, action: c.action, min_score: minScore })}`);
+  if (!confirm(`${decision} ${scope.count} open suggestions (${c.action} ${c.tag}, precision >= ${minScore.toFixed(2)})?`)) return;
+  const done = await api("/api/bulk", { tag: c.tag, action: c.action, min_score: minScore, decision });
+  document.getElementById("status").textContent = `${done.decided} decisions recorded`;
+  await load(state.offset); loadRates();
+}
+
+async function decide(decision) {
+  const c = state.cards[state.index];
+  if (!c) return;
+  await api("/api/decide", { post_id: c.post_id, tag: c.tag, action: c.action, decision });
+  c.decision = decision; state.history.push(c);
+  next(); loadRates();
+}
+
+async function undo() {
+  const c = state.history.pop();
+  if (!c) return;
+  await api("/api/undo", { post_id: c.post_id, tag: c.tag, action: c.action });
+  c.decision = null;
+  const at = state.cards.indexOf(c);
+  if (at >= 0) { state.index = at; render(); } else { await load(state.offset); }
+  loadRates();
+}
+
+function next() {
+  if (state.index + 1 < state.cards.length) { state.index += 1; render(); }
+  else if (state.offset + state.cards.length < state.total) { load(state.offset + state.cards.length); }
+  else { state.index = state.cards.length; render(); }
+}
+
+function previous() {
+  if (state.index > 0) { state.index -= 1; render(); }
+  else if (state.offset > 0) { load(Math.max(0, state.offset - state.pageSize)).then(() => { state.index = state.cards.length - 1; render(); }); }
+}
+
+async function loadRates() {
+  const stats = await api("/api/stats");
+  const body = document.querySelector("#rates tbody");
+  body.replaceChildren();
+  for (const t of stats.tags) {
+    const row = el("tr");
+    row.append(el("td", t.tag), el("td", String(t.accepted)), el("td", String(t.rejected)), el("td", t.rate.toFixed(2)));
+    body.append(row);
+  }
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
+  const actions = { a: () => decide("accept"), r: () => decide("reject"), s: next, u: undo, ArrowRight: next, ArrowLeft: previous };
+  if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
+});
+
+document.getElementById("filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  state.filter = Object.fromEntries([...form.entries()].filter(([, v]) => v !== "" && v !== "0"));
+  load(0);
+});
+
+load(0); loadRates();
