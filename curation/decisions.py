@@ -187,3 +187,46 @@ def sync_decisions(cat, workspace: Path | str) -> int:
     with cat.registered("journal_decisions", frame.to_arrow()):
         cat.con.execute(f"INSERT INTO decisions SELECT {', '.join(COLUMNS)} FROM journal_decisions")
     return len(latest)
+
+
+def acceptance_rates(workspace: Path | str) -> dict[str, tuple[int, int]]:
+    """tag -> (accepted, rejected) over every decision in the journal."""
+    out: dict[str, list[int]] = {}
+    for _, tag, _, decision, *_ in read(workspace):
+        counts = out.setdefault(tag, [0, 0])
+        counts[0 if decision == "accept" else 1] += 1
+    return {t: (a, r) for t, (a, r) in out.items()}
+
+
+def _dup_tables(con) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS dup_splits (post_a INTEGER NOT NULL, post_b INTEGER NOT NULL, moderator TEXT, "
+        "decided_at TEXT, PRIMARY KEY (post_a, post_b))"
+    )
+    con.execute("CREATE TABLE IF NOT EXISTS dup_representatives (post_id INTEGER PRIMARY KEY, moderator TEXT, decided_at TEXT)")
+
+
+def record_not_duplicates(workspace: Path | str, post: int, other: int, moderator: str) -> None:
+    """A moderator's verdict that ``post`` is not a duplicate of ``other``: the next ``curate
+    dedupe`` keeps them apart (``post`` leaves the group if other edges still join them)."""
+    with journal(workspace) as con:
+        _dup_tables(con)
+        con.execute("INSERT OR REPLACE INTO dup_splits VALUES (?, ?, ?, ?)", [int(post), int(other), moderator, now_text()])
+
+
+def record_representative(workspace: Path | str, post: int, moderator: str) -> None:
+    """A moderator's choice of the post that stands for its duplicate group (honoured by ``curate dedupe``)."""
+    with journal(workspace) as con:
+        _dup_tables(con)
+        con.execute("INSERT OR REPLACE INTO dup_representatives VALUES (?, ?, ?)", [int(post), moderator, now_text()])
+
+
+def duplicate_decisions(workspace: Path | str) -> tuple[set[tuple[int, int]], set[int]]:
+    """(pairs judged not duplicates, as (post that leaves, other); posts chosen as representatives)."""
+    if not (Path(workspace) / JOURNAL_NAME).exists():
+        return set(), set()
+    with journal(workspace) as con:
+        _dup_tables(con)
+        splits = {(a, b) for a, b in con.execute("SELECT post_a, post_b FROM dup_splits")}
+        reps = {r[0] for r in con.execute("SELECT post_id FROM dup_representatives")}
+    return splits, reps

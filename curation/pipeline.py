@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .catalog import CATALOG_NAME, catalog_in_place, open_catalog
 from .config import Config, load_config
-from .decisions import signature
+from .decisions import duplicate_decisions, signature
 from .errors import ConfigError
 
 
@@ -159,6 +159,9 @@ def _outside_inputs(workspace: Path, config: Config, s: Stage) -> list:
         return _files_signature([src.path for src in config.sources])
     if s.name == "images":
         return _files_signature([src.images for src in config.sources if src.images is not None])
+    if s.name == "dedupe":  # moderators' "not duplicates" and "representative" verdicts
+        apart, chosen = duplicate_decisions(workspace)
+        return [sorted(apart), sorted(chosen)]
     if s.name == "suggest":
         return _files_signature([workspace / "out" / "review.sqlite"])  # moderators' rows written there
     return []

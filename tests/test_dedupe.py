@@ -354,3 +354,15 @@ def test_alignment_candidates_for_padded_and_near_flat_copies():
     assert pairs(alignment_candidates(t, 10.0, 4, -1)) == {(1, 2)}  # 2 less its padding is 1 bit from 1's whole
     assert pairs(alignment_candidates(t, 10.0, 4, -1, floor=2.0)) == {(1, 2), (1, 3), (1, 4), (2, 3), (2, 4)}  # not (3, 4)
     assert pairs(alignment_candidates(t, 10.0, 4, -1, floor=6.0)) == {(1, 2)}  # below the floor: never
+
+
+def test_moderators_keep_posts_apart_and_choose_representatives():
+    edges = edge_frame([(1, 2, "exact", 0, None), (2, 3, "perceptual", 3, None), (1, 3, "perceptual", 4, None),
+                        (4, 5, "exact", 0, None)])  # fmt: skip
+    info = {p: (100, 0, 0, None) for p in range(1, 6)}
+    cfg = DedupeConfig()
+    plain = group_posts([1, 2, 3, 4, 5], edges, cfg, info)
+    assert {p: g for p, (g, _) in plain.items()} == {1: 1, 2: 1, 3: 1, 4: 4, 5: 4}
+    # 3 is not a duplicate of 1: the direct edge goes, and as 2 still joins them, 3 leaves the group
+    apart = group_posts([1, 2, 3, 4, 5], edges, cfg, info, apart={(3, 1)}, chosen={5})
+    assert apart == {1: (1, True), 2: (1, False), 4: (5, False), 5: (5, True)}

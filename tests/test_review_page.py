@@ -81,9 +81,11 @@ def review_ws(built_ws, tmp_path) -> Path:
 
 
 def _wait(driver, condition, timeout=10.0):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(lambda d: condition(d))
+    ignored = (NoSuchElementException, StaleElementReferenceException)  # the page re-renders under us
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(lambda d: condition(d))
 
 
 def _card(driver) -> tuple[int, str, str]:
@@ -235,3 +237,35 @@ def test_pictures_only_by_catalog_post_id_and_tokens(review_ws):
         guarded.stop()
     with pytest.raises(CurationError, match="not a loopback address"):
         serve(review_ws, "0.0.0.0", _free_port(), "m", None)
+
+
+@pytest.mark.slow
+def test_duplicate_verdicts_on_the_page_are_honoured_by_the_next_dedupe(review_ws):
+    from curation.dedupe import run_dedupe
+
+    con = duckdb.connect(str(review_ws / "catalog.duckdb"), read_only=True)
+    before = dict(con.execute("SELECT post_id, group_id FROM dup_groups").fetchall())
+    con.close()
+    server, driver = Server(review_ws), _browser()
+    try:
+        driver.get(server.url + "duplicates")
+        _wait(driver, lambda d: d.find_elements("css selector", ".group"))
+        groups = driver.find_elements("css selector", ".group")
+        first, second = groups[0], groups[1]
+        leaving = int(first.find_elements("css selector", ".member")[1].get_attribute("data-post-id"))
+        first.find_element("css selector", "button.not-duplicate").click()
+        _wait(driver, lambda d: "marked: not a duplicate" in d.find_elements("css selector", ".group")[0].text)
+        second = driver.find_elements("css selector", ".group")[1]
+        chosen = int(second.find_elements("css selector", ".member")[1].get_attribute("data-post-id"))
+        second.find_element("css selector", "button.make-representative").click()
+        _wait(driver, lambda d: "chosen as representative" in d.find_elements("css selector", ".group")[1].text)
+    finally:
+        driver.quit()
+        server.stop()
+    run_dedupe(review_ws)
+    con = duckdb.connect(str(review_ws / "catalog.duckdb"), read_only=True)
+    after = {p: (g, r) for p, g, r in con.execute("SELECT post_id, group_id, is_representative FROM dup_groups").fetchall()}
+    con.close()
+    old_group = before[leaving]
+    assert leaving not in after or after[leaving][0] != after.get(old_group, (None,))[0]
+    assert after[chosen] == (chosen, True)

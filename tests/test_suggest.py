@@ -185,3 +185,15 @@ def test_unknown_tagger_is_a_clear_error(oracle_ws):
             run_suggest(oracle_ws)
     finally:
         (oracle_ws / "curate.toml").write_text(text)
+
+
+def test_moderators_feedback_moves_a_tag_up_or_down_the_queue():
+    from curation.suggest.relations import feedback_factor
+
+    assert feedback_factor(0, 0) == 1.0
+    assert feedback_factor(0, 10) < 0.2 < 1.8 < feedback_factor(10, 0) < 2.0
+    liked = Suggestion(1, "liked", "add", 0.6, 0.1, feedback=feedback_factor(9, 1))
+    plain = Suggestion(2, "plain", "add", 0.8, 0.1)
+    disliked = Suggestion(3, "disliked", "add", 0.95, 0.1, feedback=feedback_factor(0, 8))
+    ranked = cap_per_post([plain, disliked, liked], limit=10)
+    assert [s.tag for s in ranked] == ["liked", "plain", "disliked"]

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from ..catalog import open_catalog, staged_catalog
 from ..config import DedupeConfig, load_config
+from ..decisions import duplicate_decisions
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import StageNotRun
 from ..images.stage import background_rgb
@@ -69,18 +70,36 @@ def pick_representative(members: list[int], info: dict[int, tuple], rule: str) -
 
 
 def group_posts(
-    post_ids: list[int], edges: pl.DataFrame, cfg: DedupeConfig, info: dict[int, tuple]
+    post_ids: list[int],
+    edges: pl.DataFrame,
+    cfg: DedupeConfig,
+    info: dict[int, tuple],
+    apart: set[tuple[int, int]] = frozenset(),
+    chosen: set[int] = frozenset(),
 ) -> dict[int, tuple[int, bool]]:
     """post_id -> (group_id, is_representative) for posts in groups of two or more; the group
-    id is its representative's post id. ``edges``: rows of EDGE_SCHEMA."""
-    uf = UnionFind(post_ids)
-    for a, b in edges.filter(pl.col("kind").is_in(sorted(counted_kinds(cfg)))).select("post_a", "post_b").iter_rows():
-        uf.union(a, b)
+    id is its representative's post id. ``edges``: rows of EDGE_SCHEMA.
+
+    Moderators' verdicts: ``apart`` holds (post, other) pairs judged not duplicates; their edge
+    is dropped, and when other edges still join them, every edge of ``post`` goes (it leaves the
+    group). A post in ``chosen`` represents its group."""
+    counted = edges.filter(pl.col("kind").is_in(sorted(counted_kinds(cfg)))).select("post_a", "post_b").iter_rows()
+    pairs = [(a, b) for a, b in counted if (a, b) not in apart and (b, a) not in apart]
+    for _ in range(len(apart) + 1):
+        uf = UnionFind(post_ids)
+        for a, b in pairs:
+            uf.union(a, b)
+        joined = [(a, b) for a, b in apart if a in uf.parent and b in uf.parent and uf.find(a) == uf.find(b)]
+        if not joined:
+            break
+        leaving = {post for post, _ in joined}
+        pairs = [(a, b) for a, b in pairs if a not in leaving and b not in leaving]
     out: dict[int, tuple[int, bool]] = {}
     for members in uf.groups().values():
         if len(members) < 2:
             continue
-        rep = pick_representative(members, info, cfg.representative)
+        picked = sorted(set(members) & set(chosen))
+        rep = picked[0] if picked else pick_representative(members, info, cfg.representative)
         out.update({m: (rep, m == rep) for m in members})
     return out
 
@@ -168,7 +187,8 @@ def run_dedupe(workspace: Path | str) -> DedupeReport:
                 ids.tolist(), inputs["pixels"].to_list(), inputs["score"].to_list(), inputs["tags"].to_list(), parent
             )
         }
-        groups = group_posts(ids.tolist(), edges, cfg, info)
+        apart, chosen = duplicate_decisions(workspace)
+        groups = group_posts(ids.tolist(), edges, cfg, info, apart, chosen)
         group_frame = pl.DataFrame(
             [(pid, gid, rep) for pid, (gid, rep) in sorted(groups.items())],
             schema={"post_id": pl.Int64, "group_id": pl.Int64, "is_representative": pl.Boolean},

@@ -138,6 +138,28 @@ class ReviewData:
             "has_image": post in self.paths,
         }
 
+    def groups(self, offset: int = 0, limit: int = 20) -> dict:
+        """Duplicate groups, largest first: members with the representative first, and the
+        moderators' verdicts so far."""
+        self.refresh()
+        with open_catalog(self.workspace, read_only=True) as cat:
+            rows = cat.rows("SELECT group_id, post_id, is_representative FROM dup_groups ORDER BY group_id, post_id")
+        members: dict[int, list[tuple[int, bool]]] = {}
+        for group, post, rep in rows:
+            members.setdefault(group, []).append((post, rep))
+        apart, chosen = journal.duplicate_decisions(self.workspace)
+        ordered = sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        out = []
+        for group, posts in ordered[offset : offset + limit]:
+            rep = next(p for p, r in posts if r)
+            out.append({
+                "group_id": group,
+                "members": [{"post_id": p, "representative": r, "has_image": p in self.paths,
+                             "not_duplicate": (p, rep) in apart, "chosen": p in chosen}
+                            for p, r in sorted(posts, key=lambda pr: (not pr[1], pr[0]))],
+            })  # fmt: skip
+        return {"total": len(members), "offset": offset, "groups": out}
+
     def image_path(self, post_id: int) -> Path | None:
         """The file of a post the catalog knows; None for any other id (nothing from the request is a path)."""
         path = self.paths.get(post_id)
@@ -147,12 +169,3 @@ class ReviewData:
         """Open suggestions of one tag and action at or above a precision estimate (a bulk decision's scope)."""
         return [(c["post_id"], c["tag"], c["action"]) for c in
                 self.page(QueueFilter(action=action, tag=tag, min_score=min_score), 0, 10**9)["cards"]]  # fmt: skip
-
-
-def acceptance_rates(workspace: Path | str) -> dict[str, tuple[int, int]]:
-    """tag -> (accepted, rejected) over every decision in the journal."""
-    out: dict[str, list[int]] = {}
-    for _, tag, _, decision, *_ in journal.read(workspace):
-        counts = out.setdefault(tag, [0, 0])
-        counts[0 if decision == "accept" else 1] += 1
-    return {t: (a, r) for t, (a, r) in out.items()}

@@ -17,8 +17,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .. import decisions as journal
+from ..decisions import acceptance_rates
 from ..errors import CurationError
-from .queue import STATES, QueueFilter, ReviewData, acceptance_rates
+from .queue import STATES, QueueFilter, ReviewData
 
 STATIC = Path(__file__).resolve().parent / "static"
 TOKEN_HEADER = "x-curate-token"
@@ -38,6 +39,11 @@ class Key(BaseModel):
     post_id: int
     tag: str
     action: str
+
+
+class Pair(BaseModel):
+    post_id: int
+    other: int = 0
 
 
 class Bulk(BaseModel):
@@ -127,6 +133,24 @@ def create_app(workspace: Path | str, moderator: str, token: str | None = None):
         note = b.note or f"bulk: every {b.action} of {b.tag} at or above {b.min_score:.2f}"
         journal.record(workspace, [(p, t, a, b.decision, moderator, None, note) for p, t, a in keys])
         return {"ok": True, "decided": len(keys)}
+
+    @app.get("/duplicates", response_class=HTMLResponse)
+    def duplicates_page() -> str:
+        return (STATIC / "duplicates.html").read_text(encoding="utf-8")
+
+    @app.get("/api/groups")
+    def groups(offset: int = 0, limit: int = 20) -> dict:
+        return data.groups(max(offset, 0), min(max(limit, 1), 100))
+
+    @app.post("/api/not-duplicate")
+    def not_duplicate(pair: Pair) -> dict:
+        journal.record_not_duplicates(workspace, pair.post_id, pair.other, moderator)
+        return {"ok": True}
+
+    @app.post("/api/representative")
+    def representative(pair: Pair) -> dict:
+        journal.record_representative(workspace, pair.post_id, moderator)
+        return {"ok": True}
 
     @app.get("/api/stats")
     def stats() -> dict:

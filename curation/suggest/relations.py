@@ -21,11 +21,20 @@ class Suggestion:
     label_quality: float
     tag_ap: float = 1.0  # how well the tagger predicts this tag at all (average precision)
     implies: list[str] = field(default_factory=list)
+    feedback: float = 1.0  # moderators' acceptance of this tag's suggestions so far (feedback_factor)
 
     @property
     def score(self) -> float:
-        """The ranking key: the model's confidence in the change, discounted by how well it knows the tag."""
-        return self.confidence * self.tag_ap
+        """The ranking key: the model's confidence in the change, discounted by how well it knows the
+        tag, and raised or lowered by how moderators have received the tag's suggestions."""
+        return self.confidence * self.tag_ap * self.feedback
+
+
+def feedback_factor(accepted: int, rejected: int) -> float:
+    """Moderators' acceptance of a tag's suggestions as a ranking factor: the smoothed acceptance
+    rate ((a + 1) / (a + r + 2)) over its no-decision value 1/2: 1.0 without decisions, towards 2
+    for a tag they accept, towards 0 for one they reject."""
+    return 2.0 * (accepted + 1) / (accepted + rejected + 2)
 
 
 def apply_implications(

@@ -29,14 +29,14 @@ import polars as pl
 
 from ..catalog import Catalog, open_catalog, staged_catalog
 from ..config import Config, load_config
-from ..decisions import import_review_rows
+from ..decisions import acceptance_rates, import_review_rows
 from ..errors import CurationError, StageNotRun
 from ..processes import worker_pool
 from ..progress import progress
 from ..tagger.store import PredictionStore
 from ..tagger.train import labelled_posts
 from .detect import TagTask, run_task
-from .relations import Suggestion, apply_implications, cap_per_post
+from .relations import Suggestion, apply_implications, cap_per_post, feedback_factor
 from .review import export_tag_edits, write_review_db
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,9 @@ def run_suggest(workspace: Path | str) -> SuggestReport:
         data = labelled_posts(cat)
         suggestions = _flag(config, store, data, report)
         suggestions = _filter(cat, suggestions, report)
+        rates = acceptance_rates(workspace)
+        for s in suggestions:  # moderators' verdicts on a tag so far move its suggestions up or down
+            s.feedback = feedback_factor(*rates.get(s.tag, (0, 0)))
         suggestions = cap_per_post(suggestions, cfg.max_per_post)
         category = dict(zip(data.tags["name"], data.tags["category"]))
         frame = pl.DataFrame(
