@@ -269,3 +269,28 @@ def test_duplicate_verdicts_on_the_page_are_honoured_by_the_next_dedupe(review_w
     old_group = before[leaving]
     assert leaving not in after or after[leaving][0] != after.get(old_group, (None,))[0]
     assert after[chosen] == (chosen, True)
+
+
+def test_a_card_shows_its_nearest_labelled_neighbours(review_ws):
+    from curation.review import ReviewData
+
+    data = ReviewData(review_ws)
+    card = data.page(data_filter(), 0, 1)["cards"][0]
+    found = data.neighbours(card["post_id"], card["tag"])
+    assert len(found) == 5 and all(n["post_id"] != card["post_id"] for n in found)
+    assert [n["similarity"] for n in found] == sorted((n["similarity"] for n in found), reverse=True)
+    members = {m["post_id"] for m in card["group"]}
+    assert not members & {n["post_id"] for n in found}  # its duplicates are not "neighbours"
+    con = duckdb.connect(str(review_ws / "catalog.duckdb"), read_only=True)
+    for n in found:
+        has = con.execute(
+            "SELECT count(*) FROM post_tags JOIN tags USING (tag_id) WHERE post_id = ? AND name = ?", [n["post_id"], card["tag"]]
+        ).fetchall()[0][0]
+        assert n["has_tag"] == bool(has)
+    con.close()
+
+
+def data_filter():
+    from curation.review import QueueFilter
+
+    return QueueFilter()

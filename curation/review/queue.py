@@ -18,6 +18,8 @@ from ..catalog import CATALOG_NAME, open_catalog
 from ..errors import StageNotRun
 
 STATES = ("open", "accepted", "rejected", "all")
+NEIGHBOURS = 5  # nearest labelled posts shown on a card
+MAX_INDEXED = 300_000  # beyond this many selected posts the page shows no neighbours (a flat index's memory)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class ReviewData:
         for post, name in every_tag:
             self.tags_of_member.setdefault(post, set()).add(name)
         self.categories = sorted(set(self.frame["category"].drop_nulls().to_list()))
+        self._index = None  # the neighbour index, built on first use
         self._stamp = self._catalog_stamp()
 
     def refresh(self) -> None:
@@ -159,6 +162,64 @@ class ReviewData:
                             for p, r in sorted(posts, key=lambda pr: (not pr[1], pr[0]))],
             })  # fmt: skip
         return {"total": len(members), "offset": offset, "groups": out}
+
+    def neighbours(self, post_id: int, tag: str, k: int = NEIGHBOURS) -> list[dict]:
+        """The ``k`` labelled posts nearest this one in embedding space (its duplicate group left
+        out), and whether each carries ``tag``: what the tagger's neighbourhood says. Empty when
+        the workspace has no embeddings. The index is built on first use (faiss, inner product
+        over L2-normalised vectors)."""
+        if self._index is None:
+            self._build_index()
+        if not self._index_posts.size:
+            return []
+        row = self._row_of.get(post_id)
+        if row is None:
+            return []
+        query = self._index.reconstruct(int(row)).reshape(1, -1)
+        group = set(self.members.get(self.group_of.get(post_id), [])) | {post_id}
+        scores, found = self._index.search(query, k + len(group))
+        out = []
+        for score, i in zip(scores[0], found[0]):
+            other = int(self._index_posts[i]) if i >= 0 else None
+            if other is None or other in group:
+                continue
+            out.append({"post_id": other, "similarity": round(float(score), 3),
+                        "has_tag": tag in self._labels.get(other, set())})  # fmt: skip
+            if len(out) == k:
+                break
+
+        return out
+
+    def _build_index(self) -> None:
+        import faiss
+        import numpy as np
+
+        from ..config import load_config
+        from ..embed.stage import configured_embedder_id, load_vectors
+
+        self._index_posts = np.zeros(0, dtype=np.int64)
+        self._index = faiss.IndexFlatIP(1)
+        with open_catalog(self.workspace, read_only=True) as cat:
+            if not cat.has_table("embeddings") or not cat.has_table("selection"):
+                return
+            rows = cat.rows(
+                "SELECT s.post_id, i.file_md5 FROM selection s JOIN images i USING (post_id) WHERE i.file_md5 IS NOT NULL"
+            )
+            if not rows or len(rows) > MAX_INDEXED:
+                return
+            has, vectors = load_vectors(self.workspace, cat, configured_embedder_id(load_config(self.workspace).embed),
+                                        [m for _, m in rows])  # fmt: skip
+            labels = cat.rows("SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t USING (tag_id) "
+                              "WHERE pt.post_id IN (SELECT post_id FROM selection)")  # fmt: skip
+        if not has.any():
+            return
+        self._index_posts = np.array([p for (p, _), h in zip(rows, has) if h], dtype=np.int64)
+        self._row_of = {int(p): i for i, p in enumerate(self._index_posts)}
+        self._index = faiss.IndexFlatIP(vectors.shape[1])
+        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self._labels: dict[int, set[str]] = {}
+        for post, name in labels:
+            self._labels.setdefault(post, set()).add(name)
 
     def image_path(self, post_id: int) -> Path | None:
         """The file of a post the catalog knows; None for any other id (nothing from the request is a path)."""

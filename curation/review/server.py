@@ -103,6 +103,10 @@ def create_app(workspace: Path | str, moderator: str, token: str | None = None):
         result["categories"] = data.categories
         return result
 
+    @app.get("/api/neighbours/{post_id}")
+    def neighbours(post_id: int, tag: str) -> dict:
+        return {"post_id": post_id, "tag": tag, "neighbours": data.neighbours(post_id, tag)}
+
     @app.get("/api/image/{post_id}")
     def image(post_id: int):
         path = data.image_path(post_id)

@@ -2,6 +2,8 @@
 // with textContent (never innerHTML): tag names like <3 or >_< stay text.
 "use strict";
 const state = { cards: [], index: 0, offset: 0, total: 0, history: [], filter: {}, pageSize: 50 };
+// key press -> card shown, in ms (read by bench/bench_review_page.py)
+window.curateTimings = { renders: [], lastKey: null, latencies: [] };
 const token = new URLSearchParams(location.search).get("token");
 const headers = { "Content-Type": "application/json" };
 if (token) headers["X-Curate-Token"] = token;
@@ -41,6 +43,12 @@ function render() {
     `${state.total} suggestions match; showing ${state.total ? state.offset + state.index + 1 : 0} of them`;
   if (!c) { card.append(el("p", "Nothing left to review with these filters.")); renderBulk(null); return; }
   card.dataset.postId = c.post_id; card.dataset.tag = c.tag; card.dataset.action = c.action;
+  const now = performance.now();
+  window.curateTimings.renders.push(now);
+  if (window.curateTimings.lastKey !== null) {
+    window.curateTimings.latencies.push(now - window.curateTimings.lastKey);
+    window.curateTimings.lastKey = null;
+  }
   if (c.has_image) {
     const img = el("img"); img.alt = `post ${c.post_id}`;
     img.src = `/api/image/${c.post_id}` + (token ? `?token=${encodeURIComponent(token)}` : "");
@@ -65,6 +73,19 @@ function render() {
   }
   renderBulk(c);
   card.focus();
+  showNeighbours(c);
+}
+
+async function showNeighbours(c) {
+  // fetched after the card is shown: the next card never waits for the neighbour search
+  const found = await api(`/api/neighbours/${c.post_id}?${new URLSearchParams({ tag: c.tag })}`);
+  if (state.cards[state.index] !== c || !found.neighbours.length) return;
+  const list = el("ul", "", "evidence neighbours");
+  for (const n of found.neighbours) {
+    list.append(el("li", `post ${n.post_id} (similarity ${n.similarity.toFixed(2)}) ${n.has_tag ? "has" : "lacks"} ${c.tag}`));
+  }
+  const have = found.neighbours.filter((n) => n.has_tag).length;
+  document.getElementById("card").append(el("h2", `Nearest labelled posts: ${have} of ${found.neighbours.length} have ${c.tag}`), list);
 }
 
 function renderBulk(c) {
@@ -84,8 +105,8 @@ async function bulk(c, decision, minScore) {
   const scope = await api(`/api/bulk?${new URLSearchParams({ tag: c.tag, action: c.action, min_score: minScore })}`);
   if (!confirm(`${decision} ${scope.count} open suggestions (${c.action} ${c.tag}, precision >= ${minScore.toFixed(2)})?`)) return;
   const done = await api("/api/bulk", { tag: c.tag, action: c.action, min_score: minScore, decision });
-  document.getElementById("status").textContent = `${done.decided} decisions recorded`;
   await load(state.offset); loadRates();
+  document.getElementById("status").textContent = `${done.decided} decisions recorded (${c.action} ${c.tag})`;
 }
 
 async function decide(decision) {
@@ -131,7 +152,7 @@ async function loadRates() {
 document.addEventListener("keydown", (event) => {
   if (event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
   const actions = { a: () => decide("accept"), r: () => decide("reject"), s: next, u: undo, ArrowRight: next, ArrowLeft: previous };
-  if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
+  if (actions[event.key]) { event.preventDefault(); window.curateTimings.lastKey = performance.now(); actions[event.key](); }
 });
 
 document.getElementById("filters").addEventListener("submit", (event) => {
