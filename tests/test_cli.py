@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import set_config
 
 from curation.cli import main
 from curation.pipeline import STAGE_NAMES
@@ -121,6 +122,11 @@ def test_demo_and_run_print_one_line_per_stage_and_nothing_at_exit(tmp_path):
     as_json = curate("run", str(ws), "--only", "select,report", "--json")
     result = json.loads(as_json.stdout)
     assert [s["stage"] for s in result["stages"]] == ["select", "report"] and as_json.stderr == ""
+    # under Dask (a LocalCluster of worker processes), no distributed log line reaches the console
+    set_config(ws, runner={"kind": "dask"})
+    dask = curate("run", str(ws), "--only", "images,embed,suggest", "--force", "images,embed,suggest")
+    assert dask.returncode == 0 and dask.stderr == "", dask.stderr
+    assert len(dask.stdout.splitlines()) <= 3 + 4 and "ran" in dask.stdout.splitlines()[2]
 
 
 @pytest.mark.slow
