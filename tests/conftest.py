@@ -14,6 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def catalog_rows(ws: Path, query: str, params: list | None = None) -> list[tuple]:
+    """Rows of a query on WS's catalog, through a read-only connection closed after."""
+    import duckdb
+
+    con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+    try:
+        return con.execute(query, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def set_config(ws: Path, **sections: dict) -> None:
     """Change keys of WS/curate.toml through the config models: ``set_config(ws, tagger={"folds": 2})``."""
     from curation.config import load_config, with_settings, write_config

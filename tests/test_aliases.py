@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
-from conftest import set_config
+from conftest import catalog_rows, set_config
 
 from curation.catalog import open_catalog
 from curation.decisions import read as read_decisions
@@ -46,14 +45,6 @@ def ws(tmp_path) -> Path:
     report = ingest(ws)
     assert report.alias_cycles == ["loop_a", "loop_b"]
     return ws
-
-
-def catalog_rows(ws: Path, query: str) -> list[tuple]:
-    con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
 
 
 def test_follow_chains_known_answer():

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
+from conftest import catalog_rows as rows
 from conftest import set_config
 from PIL import Image
 
@@ -29,14 +29,6 @@ from curation.workspace import init_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 POST = {"created_at": "2020-01-02T03:04:05Z", "rating": "s", "file_ext": "png", "image_width": 8, "image_height": 8}
-
-
-def rows(ws: Path, query: str) -> list[tuple]:
-    con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
 
 
 def curate(*args: str, **kwargs) -> subprocess.CompletedProcess:

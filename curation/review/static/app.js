@@ -4,17 +4,6 @@
 const state = { cards: [], index: 0, offset: 0, total: 0, history: [], filter: {}, pageSize: 50 };
 // key press -> card shown, in ms (read by bench/bench_review_page.py)
 window.curateTimings = { renders: [], lastKey: null, latencies: [] };
-const token = new URLSearchParams(location.search).get("token");
-const headers = { "Content-Type": "application/json" };
-if (token) headers["X-Curate-Token"] = token;
-
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (cls) node.className = cls;
-  return node;
-}
-
 async function api(path, body) {
   const options = body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) };
   const response = await fetch(path, options);
@@ -51,7 +40,7 @@ function render() {
   }
   if (c.has_image) {
     const img = el("img"); img.alt = `post ${c.post_id}`;
-    img.src = `/api/image/${c.post_id}` + (token ? `?token=${encodeURIComponent(token)}` : "");
+    img.src = imageUrl(c.post_id);
     card.append(img);
   }
   const change = el("p", "", `change ${c.action}`);

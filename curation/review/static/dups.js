@@ -1,17 +1,6 @@
 // The duplicates view: each group with its thumbnails; "not a duplicate" and "representative"
 // verdicts go to the decisions journal. Data is set with textContent only.
 "use strict";
-const token = new URLSearchParams(location.search).get("token");
-const headers = { "Content-Type": "application/json" };
-if (token) headers["X-Curate-Token"] = token;
-
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (cls) node.className = cls;
-  return node;
-}
-
 async function post(path, body) {
   const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
@@ -34,7 +23,7 @@ async function load() {
       figure.dataset.postId = m.post_id;
       if (m.has_image) {
         const img = el("img"); img.alt = `post ${m.post_id}`; img.width = 160;
-        img.src = `/api/image/${m.post_id}` + (token ? `?token=${encodeURIComponent(token)}` : "");
+        img.src = imageUrl(m.post_id);
         figure.append(img);
       }
       const caption = el("figcaption", `post ${m.post_id}${m.representative ? " (representative)" : ""}`);
