@@ -618,6 +618,35 @@ def serve(workspace: Path, cron: str | None, interval: int | None, only: str, na
 
 
 @main.command()
+@workspace_argument
+@click.option("--last", type=click.IntRange(min=1), default=5, show_default=True, help="How many rebuilds.")
+@click.option("--json", "as_json", is_flag=True, help="The runs as JSON.")
+def runs(workspace: Path, last: int, as_json: bool) -> None:
+    """The last rebuilds, newest first: when, what started them, each stage ran or skipped and
+    why, how long, what it changed, and any failure."""
+    from .runlog import recent_runs
+
+    found = recent_runs(workspace, last)
+    if as_json:
+        click.echo(json.dumps(found, default=str, indent=1))
+        return
+    if not found:
+        click.echo(f"{workspace}: no rebuild recorded yet (`curate run {workspace}` records one)")
+        return
+    for run in found:
+        failed = [s for s in run["stages"] if s["outcome"] != "ok"]
+        state = f"FAILED at {failed[0]['stage']}" if failed else "ok"
+        ran = sum(s["ran"] for s in run["stages"] if s["outcome"] == "ok")
+        click.echo(
+            f"{run['finished']:%Y-%m-%d %H:%M:%S} UTC  {run['trigger']:<8} {state:<18} {ran} ran, "
+            f"{run['seconds']:.1f} s  (run {run['run_id']})"
+        )
+        for s in run["stages"]:
+            what = s["outcome"] if s["outcome"] != "ok" else (s["changed"] if s["ran"] else s["reason"])
+            click.echo(f"    {s['stage']:<8} {'ran' if s['ran'] else 'skipped':<8} {s['seconds'] or 0:6.1f} s  {what}")
+
+
+@main.command()
 @click.argument("workspace", required=False, type=click.Path(file_okay=False, path_type=Path))
 def doctor(workspace: Path | None) -> None:
     """Check this machine (and WORKSPACE, if given) before a first run or after a failure.

@@ -232,6 +232,7 @@ class RunnerConfig(_Section):
     workers: int = Field(default=2, ge=1)
     duckdb_memory_limit: str = Field(default="1500MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     lock_wait: float = Field(default=0.0, ge=0)  # seconds a command waits for another's workspace lock; 0: refuse at once
+    notify_url: str = ""  # a webhook POSTed (JSON) when a rebuild fails; empty: none
 
 
 class Config(_Section):

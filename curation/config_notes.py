@@ -118,6 +118,10 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("runner", "workers"): ("", None),
     ("runner", "duckdb_memory_limit"): ("DuckDB spills to disk beyond it (WORKSPACE/catalog.duckdb.tmp)", None),
     ("runner", "lock_wait"): ("seconds to wait for another command's workspace lock; 0: refuse at once", None),
+    ("runner", "notify_url"): (
+        "a webhook POSTed (JSON) when a rebuild fails; empty: none",
+        '"http://127.0.0.1:9000/hooks/curate"',
+    ),
     ("suggest", "cleanlab_filter"): ("cleanlab's filter for label issues (see docs/suggest.md)", None),
 }
 

@@ -83,3 +83,63 @@ def closing_summary(results: list[dict], seconds: float, workspace: Path) -> lis
     if (out / "suggestions.json").exists():
         lines.append(f"next: review the queue with `curate review {workspace} --serve`, or open {out / 'report.html'}")
     return lines
+
+
+def record_stage(workspace: Path | str, run_id: str, trigger: str, result: dict, outcome: str = "ok") -> None:
+    """One stage of a rebuild into ``run_history`` (in place: one row, under the workspace lock)."""
+    import datetime as dt
+
+    from .catalog import catalog_in_place
+
+    with catalog_in_place(workspace) as cat:
+        cat.con.execute(
+            "INSERT INTO run_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, trigger, result["stage"], result.get("ran", False), result.get("reason", ""),
+             dt.datetime.now(dt.UTC).replace(tzinfo=None), result.get("seconds", 0.0),
+             what_changed(result["stage"], result.get("summary") or {}) if result.get("ran") else "", outcome],
+        )  # fmt: skip
+
+
+def recent_runs(workspace: Path | str, last: int = 5) -> list[dict]:
+    """The ``last`` rebuilds, newest first: {run_id, trigger, started, finished, seconds, stages: [...]}."""
+    from .catalog import open_catalog
+
+    with open_catalog(workspace, read_only=True) as cat:
+        if not cat.has_table("run_history"):
+            return []
+        rows = cat.rows(
+            "WITH runs AS (SELECT run_id, max(finished_at) AS last FROM run_history GROUP BY run_id "
+            "ORDER BY last DESC LIMIT ?) "
+            "SELECT h.run_id, h.trigger, h.stage, h.ran, h.reason, h.finished_at, h.seconds, h.changed, h.outcome "
+            "FROM run_history h JOIN runs USING (run_id) ORDER BY runs.last DESC, h.finished_at",
+            [last],
+        )
+    runs: dict[str, dict] = {}
+    for run_id, trigger, stage, ran, reason, finished, seconds, changed, outcome in rows:
+        run = runs.setdefault(run_id, {"run_id": run_id, "trigger": trigger, "finished": finished, "seconds": 0.0, "stages": []})
+        run["finished"] = max(run["finished"], finished)
+        run["seconds"] += seconds or 0.0
+        run["stages"].append({"stage": stage, "ran": ran, "reason": reason, "seconds": seconds, "changed": changed,
+                              "outcome": outcome})  # fmt: skip
+    return list(runs.values())
+
+
+def notify_failure(url: str, workspace: Path | str, stage: str, exc: BaseException) -> bool:
+    """POST a failed rebuild to ``[runner] notify_url`` as JSON ({"event", "workspace", "stage",
+    "error", "error_kind"}); a notification that cannot be sent is logged, never raised."""
+    import json
+    import logging
+    import urllib.request
+
+    if not url:
+        return False
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    body = {"event": "rebuild failed", "workspace": str(workspace), "stage": stage, "error": first,
+            "error_kind": "user" if isinstance(exc, CurationError) else "internal"}  # fmt: skip
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return 200 <= answer.status < 300
+    except OSError as err:
+        logging.getLogger(__name__).warning("could not notify %s of the failed rebuild: %s", url, err)
+        return False

@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 from curation import pipeline
 from curation.config import load_config
 from curation.lock import workspace_lock
-from curation.runlog import is_transient, stage_line
+from curation.runlog import is_transient, notify_failure, record_stage, stage_line
 
 from ._runtime import configure_process
 from .sharded import embed_on_dask, images_on_dask
@@ -90,12 +90,33 @@ def _worth_retrying(task, task_run, state) -> bool:
     return is_transient(exc if isinstance(exc, BaseException) else None)
 
 
-def _announce(index: int, total: int, result: dict) -> None:
-    """One line per finished stage, to the run logger (the CLI's console hook prints it too)."""
+def _announce(workspace: str, index: int, total: int, result: dict) -> None:
+    """One line per finished stage, to the run logger (the CLI's console hook prints it too),
+    and a row of the workspace's run history (`curate runs`)."""
     line = stage_line(index, total, result)
     get_run_logger().info(line)
+    record_stage(workspace, _run_id(), _trigger(), result)
     if on_stage_done is not None:
         on_stage_done(index, total, result)
+
+
+def _run_id() -> str:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id or "local")
+
+
+def _trigger() -> str:
+    """ "schedule" for a run of a deployment (`curate serve`), "cli" for `curate run` and the demo."""
+    from prefect.runtime import deployment
+
+    return "schedule" if deployment.id else "cli"
+
+
+def _record_failure(workspace: str, name: str, exc: BaseException) -> None:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    result = {"stage": name, "ran": True, "reason": "failed", "seconds": 0.0, "summary": {}}
+    record_stage(workspace, _run_id(), _trigger(), result, outcome=f"failed: {first}")
 
 
 on_stage_done = None  # set by the CLI: called with (index, total, result) as each stage ends
@@ -114,8 +135,13 @@ def rebuild(workspace: str, force: list[str] | None = None, only: list[str] | No
     chosen = [name for name in pipeline.STAGE_NAMES if not only or name in only]
     with workspace_lock(workspace, runner.lock_wait):  # no other writer between two stages
         for index, name in enumerate(chosen, start=1):
-            results.append(_stage_task(name, runner.kind == "dask")(workspace, name, list(force or [])))
-            _announce(index, len(chosen), results[-1])
+            try:
+                results.append(_stage_task(name, runner.kind == "dask")(workspace, name, list(force or [])))
+            except Exception as exc:
+                _record_failure(workspace, name, exc)
+                notify_failure(runner.notify_url, workspace, name, exc)
+                raise
+            _announce(workspace, index, len(chosen), results[-1])
     return results
 
 
@@ -127,5 +153,5 @@ def suggest(workspace: str, force: list[str] | None = None) -> list[dict]:
     with workspace_lock(workspace, load_config(workspace).runner.lock_wait):
         for index, name in enumerate(("train", "suggest", "report"), start=1):
             results.append(_stage_task(name, False)(workspace, name, list(force or [])))
-            _announce(index, 3, results[-1])
+            _announce(workspace, index, 3, results[-1])
     return results

@@ -144,12 +144,52 @@ def test_run_fails_at_once_in_one_line_and_never_retries_a_users_error(tmp_path)
     assert not (ws / "cache" / "prefect").exists()  # failed before Prefect started
     # an error only a stage can find (here a placeholder the images pattern lacks) fails the flow
     # at once, once: no retry, one line, nothing at exit
-    (ws / "curate.toml").write_text(toml.replace("[images]\n", '[images]\nlayout = "pattern"\npattern = "{nope}"\n'))
-    done = curate("run", str(ws))
+    (ws / "curate.toml").write_text(toml)
+    hook = _Webhook()
+    set_config(ws, images={"layout": "pattern", "pattern": "{nope}"}, runner={"notify_url": hook.url})
+    try:
+        done = curate("run", str(ws))
+    finally:
+        hook.stop()
     assert done.returncode == 1
     assert done.stderr == "error: [images] pattern = '{nope}': KeyError('nope') (fields: id, md5, ext, bucket)\n"
     log = (ws / "cache" / "logs" / "run.log").read_text()
     assert "KeyError('nope')" in log and "Retry" not in log
+    assert hook.received == [{"event": "rebuild failed", "workspace": str(ws.resolve()), "stage": "images",
+                              "error": "[images] pattern = '{nope}': KeyError('nope') (fields: id, md5, ext, bucket)",
+                              "error_kind": "user"}]  # fmt: skip
+    history = json.loads(curate("runs", str(ws), "--json").stdout)
+    assert [(s["stage"], s["ran"], s["outcome"][:6]) for s in history[0]["stages"]] == [
+        ("ingest", True, "ok"), ("select", True, "ok"), ("images", True, "failed")]  # fmt: skip
+    listed = curate("runs", str(ws)).stdout
+    assert "FAILED at images" in listed and "KeyError('nope')" in listed
+
+
+class _Webhook:
+    """A loopback HTTP server that keeps the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (the http.server API)
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
 
 
 def test_ingest_select_export_and_evaluate_from_the_command_line(tmp_path):

@@ -168,6 +168,17 @@ CREATE TABLE IF NOT EXISTS decisions (      -- moderators' verdicts on suggestio
     note VARCHAR,
     PRIMARY KEY (post_id, tag, action)
 );
+CREATE TABLE IF NOT EXISTS run_history (   -- every stage of every rebuild, ran or skipped: `curate runs`
+    run_id VARCHAR,              -- one rebuild
+    trigger VARCHAR,             -- cli | schedule | a flow's name
+    stage VARCHAR,
+    ran BOOLEAN,
+    reason VARCHAR,              -- why it ran or was skipped
+    finished_at TIMESTAMP,       -- UTC
+    seconds DOUBLE,
+    changed VARCHAR,             -- what it added, changed or found, in a few words
+    outcome VARCHAR              -- ok | failed: the error's first line
+);
 CREATE TABLE IF NOT EXISTS stage_runs (     -- the last successful run of each stage: a rebuild skips unchanged ones
     stage VARCHAR PRIMARY KEY,
     fingerprint VARCHAR,         -- of its config, the code, upstream fingerprints and input files
