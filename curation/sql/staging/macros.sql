@@ -38,4 +38,5 @@ CREATE OR REPLACE TEMP MACRO utc_time(ts) AS make_timestamp(epoch_us(ts));
 -- is_json_container: a string value that is a JSON list or object (a dump that put a list where
 -- a tag string belongs); parsed only when it starts like one, so plain tag strings cost a compare.
 CREATE OR REPLACE TEMP MACRO is_json_container(x) AS
-    CASE WHEN left(ltrim(x), 1) IN ('[', '{') THEN json_type(TRY_CAST(x AS JSON)) IN ('ARRAY', 'OBJECT') ELSE false END;
+    CASE WHEN starts_with(x, '[') OR starts_with(x, '{') THEN json_type(TRY_CAST(x AS JSON)) IN ('ARRAY', 'OBJECT')
+         ELSE false END;

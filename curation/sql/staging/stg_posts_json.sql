@@ -11,7 +11,8 @@ WITH checked AS (
            CASE
                WHEN malformed THEN 'malformed JSON (not one JSON object on the line)'
                WHEN id IS NULL THEN 'row without id'
-               WHEN TRY_CAST(id AS BIGINT) IS NULL OR NOT regexp_full_match(id::VARCHAR, '\s*-?[0-9]+\s*')
+               -- TRY_CAST rounds '1.5' to 2: a fraction or an exponent is not an id
+               WHEN TRY_CAST(id AS BIGINT) IS NULL OR contains(id, '.') OR contains(id, 'e') OR contains(id, 'E')
                    THEN 'id ' || id || ' is not an integer'
                WHEN has_children IS NOT NULL AND TRY_CAST(has_children AS BOOLEAN) IS NULL
                    THEN 'has_children ''' || has_children || ''' is not true or false'
@@ -31,8 +32,9 @@ WITH checked AS (
                  OR is_json_container(tag_string)
                    THEN 'a tag string that is a JSON list or object, not text'
                -- 0x01 separates the category strings for the splitter (macros.sql joined_tags)
-               WHEN contains(concat(tag_string_general, tag_string_artist, tag_string_copyright, tag_string_character,
-                                    tag_string_meta, tag_string), chr(1))
+               WHEN contains(tag_string_general, chr(1)) OR contains(tag_string_artist, chr(1))
+                 OR contains(tag_string_copyright, chr(1)) OR contains(tag_string_character, chr(1))
+                 OR contains(tag_string_meta, chr(1)) OR contains(tag_string, chr(1))
                    THEN 'a control byte 0x01 in a tag string'
                WHEN created_at IS NOT NULL AND TRY_CAST(created_at AS TIMESTAMPTZ) IS NULL
                    THEN 'created_at ''' || created_at || ''' is not a timestamp'
