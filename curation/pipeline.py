@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .catalog import CATALOG_NAME, catalog_in_place, open_catalog
 from .config import Config, load_config
+from .context import stage_context
 from .decisions import duplicate_decisions, signature
 from .errors import ConfigError
 
@@ -286,12 +287,14 @@ def markdown(name: str, summary: dict, seconds: float) -> str:
 
 def run_stage(workspace: Path | str, name: str, force: set[str] | frozenset = frozenset()) -> tuple[Decision, dict, float]:
     """Run one stage unless it can be skipped; returns (decision, summary, seconds)."""
+    ctx = stage_context(workspace)  # the config read once for the stage and everything it calls
+    workspace = ctx.workspace
     decision = decide(workspace, name, force)
     if not decision.run:
         return decision, recorded_runs(workspace)[name]["summary"], 0.0
     started = time.perf_counter()
     seen = signature(workspace)
-    summary = summarise(runner(name)(workspace))
+    summary = summarise(runner(name)(ctx))
     seconds = time.perf_counter() - started
     record(workspace, name, fingerprint(workspace, name, seen), seconds, summary)
     return decision, summary, seconds

@@ -102,3 +102,20 @@ def test_external_tagger_names_and_evaluation_follow_the_chain(ws):
         assert canonical_names(cat, ["nekomimi", "Cat_Ear", "solo", "loop_b"]) == ["cat_ears", "cat_ears", "solo", "loop_b"]
         canonical = canonicaliser(cat)  # what curate evaluate suggest maps the truth's names with
         assert canonical("nekomimi") == "cat_ears"
+
+
+def test_a_stage_given_a_context_uses_its_config_and_reads_no_file(ws):
+    """The stage context is built once and passed down: the stage and its helpers use the
+    config it carries, not a fresh read of curate.toml."""
+    from curation.config import with_settings
+    from curation.context import StageContext, stage_context
+
+    ctx = stage_context(ws)
+    assert stage_context(ctx) is ctx
+    narrowed = StageContext(ctx.workspace, with_settings(ctx.config, select={"require_tags": ["nekomimi"]}))
+    (ws / "curate.toml").rename(ws / "curate.toml.away")  # a read of the file would now fail
+    try:
+        select(narrowed)
+    finally:
+        (ws / "curate.toml.away").rename(ws / "curate.toml")
+    assert [r[0] for r in catalog_rows(ws, "SELECT post_id FROM selection ORDER BY 1")] == [1, 2, 3]

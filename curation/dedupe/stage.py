@@ -20,8 +20,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from ..catalog import open_catalog, staged_catalog
-from ..config import DedupeConfig, load_config
+from ..catalog import open_catalog
+from ..config import DedupeConfig
+from ..context import Where, stage_context
 from ..decisions import duplicate_decisions
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import StageNotRun
@@ -128,11 +129,11 @@ def _draw_sheets(workspace: Path, groups: dict[int, tuple[int, bool]], edges: pl
         )
 
 
-def run_dedupe(workspace: Path | str) -> DedupeReport:
-    workspace = Path(workspace)
-    config = load_config(workspace)
+def run_dedupe(workspace: Where) -> DedupeReport:
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     cfg = config.dedupe
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with ctx.staged() as cat:
         if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
             raise StageNotRun(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
         inputs = cat.frame("marts/dedupe_inputs")  # one row per post, columns by name

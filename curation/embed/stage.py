@@ -19,6 +19,7 @@ import polars as pl
 
 from ..catalog import catalog_in_place, open_catalog
 from ..config import EmbedConfig, load_config
+from ..context import Where, stage_context
 from ..errors import StageNotRun
 from ..lock import workspace_lock
 from ..progress import progress
@@ -114,13 +115,13 @@ class EmbedPart:
     first_shard: int
 
 
-def plan_embed(workspace: Path | str, parts: int = 1) -> tuple[str, int, list[EmbedPart]]:
+def plan_embed(workspace: Where, parts: int = 1) -> tuple[str, int, list[EmbedPart]]:
     """(embedder id, files already stored, parts of the work split by md5) -- read-only.
 
     Each part owns a range of shard numbers wide enough for its files, so that parts written by
     different workers never collide."""
-    workspace = Path(workspace)
-    config = load_config(workspace)
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     cfg = config.embed
     embedder = configured_embedder_id(cfg)
     with open_catalog(workspace, read_only=True) as cat:
@@ -141,7 +142,7 @@ def plan_embed(workspace: Path | str, parts: int = 1) -> tuple[str, int, list[Em
 
 
 def embed_part(
-    workspace: Path | str,
+    workspace: Where,
     part: EmbedPart,
     embedder: Embedder | None = None,
     index: bool = True,
@@ -149,10 +150,11 @@ def embed_part(
 ) -> EmbedReport:
     """:func:`_embed_part` under the workspace lock when it indexes into the catalog (in place:
     no other writer may replace the catalog meanwhile)."""
+    ctx = stage_context(workspace)
     if not index:
-        return _embed_part(workspace, part, embedder, index, loader_workers)
-    with workspace_lock(workspace, load_config(workspace).runner.lock_wait):
-        return _embed_part(workspace, part, embedder, index, loader_workers)
+        return _embed_part(ctx, part, embedder, index, loader_workers)
+    with workspace_lock(ctx.workspace, ctx.config.runner.lock_wait):
+        return _embed_part(ctx, part, embedder, index, loader_workers)
 
 
 def _embed_part(
@@ -170,8 +172,8 @@ def _embed_part(
     distributed run, which must not write the catalog) the shards and failures are returned
     for :func:`commit_embed`. ``loader_workers`` overrides ``[embed] workers`` (0 inside a worker of a
     cluster, which is itself the parallelism)."""
-    workspace = Path(workspace)
-    config = load_config(workspace)
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     cfg = config.embed
     embedder = embedder or embedder_for(cfg)
     store = EmbeddingStore(workspace, embedder.id)
@@ -246,13 +248,13 @@ def commit_embed(workspace: Path | str, embedder_id: str, parts: list[EmbedPart]
     return total
 
 
-def run_embed(workspace: Path | str, embedder: Embedder | None = None) -> EmbedReport:
+def run_embed(workspace: Where, embedder: Embedder | None = None) -> EmbedReport:
     """Embed every selected, decodable file not yet in the store for the configured embedder."""
-    workspace = Path(workspace)
-    embedder_key, cached, parts = plan_embed(workspace)
+    ctx = stage_context(workspace)  # read once, passed down
+    embedder_key, cached, parts = plan_embed(ctx)
     if not parts:
         return EmbedReport(embedder=embedder_key, cached=cached)
-    report = embed_part(workspace, parts[0], embedder)
+    report = embed_part(ctx, parts[0], embedder)
     report.cached = cached
     return report
 

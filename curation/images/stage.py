@@ -19,8 +19,9 @@ import polars as pl
 import pyarrow as pa
 from PIL import ImageColor
 
-from ..catalog import migrate_catalog, open_catalog, sql_text, staged_catalog
-from ..config import ImagesConfig, load_config
+from ..catalog import migrate_catalog, open_catalog, sql_text
+from ..config import ImagesConfig
+from ..context import StageContext, Where, stage_context
 from ..errors import ConfigError, StageNotRun
 from ..processes import worker_pool
 from ..progress import progress
@@ -162,10 +163,10 @@ class ImagesPlan:
     unchanged: int = 0
 
 
-def plan_images(workspace: Path | str) -> ImagesPlan:
+def plan_images(workspace: Where) -> ImagesPlan:
     """Locate the files of selected posts that are new or changed since the last run (read-only)."""
-    workspace = Path(workspace)
-    config = load_config(workspace)
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     cfg = config.images
     _validate_pattern(cfg)
     background = background_rgb(cfg)
@@ -220,12 +221,11 @@ def inspect_plan(plan: ImagesPlan, cfg: ImagesConfig, workers: int | None = None
     return rows
 
 
-def commit_images(workspace: Path | str, rows: list[dict], unchanged: int = 0) -> ImagesReport:
+def commit_images(workspace: Where, rows: list[dict], unchanged: int = 0) -> ImagesReport:
     """Write inspection rows to ``images`` and ``image_hashes`` (a staged catalog: all or nothing)."""
-    workspace = Path(workspace)
-    config = load_config(workspace)
+    ctx = stage_context(workspace)
     report = ImagesReport(inspected=len(rows), unchanged=unchanged)
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with ctx.staged() as cat:
         if rows:
             with cat.registered("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA).to_arrow()):
                 cat.run("marts/images_upsert")
@@ -256,11 +256,12 @@ def fill_unpadded_hashes(cat, chunk: int = 20_000) -> int:
     return len(md5s)
 
 
-def run_images(workspace: Path | str) -> ImagesReport:
+def run_images(workspace: Path | str | StageContext) -> ImagesReport:
     """Inspect the files of the selected posts that are new or changed since the last run."""
-    plan = plan_images(workspace)
-    rows = inspect_plan(plan, load_config(workspace).images)
-    return commit_images(workspace, rows, plan.unchanged)
+    ctx = stage_context(workspace)  # read once, passed down
+    plan = plan_images(ctx)
+    rows = inspect_plan(plan, ctx.config.images)
+    return commit_images(ctx, rows, plan.unchanged)
 
 
 def _known_inspections(cat) -> dict[str, Inspection]:

@@ -26,8 +26,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..catalog import Catalog, staged_catalog
-from ..config import Config, Source, load_config
+from ..catalog import Catalog
+from ..config import Config, Source
+from ..context import StageContext, Where, stage_context
 from ..errors import DumpShrank, SourceError
 from ..progress import progress
 from .canonical import DumpTags, arrow_array, canonical_post_tags
@@ -442,14 +443,14 @@ def _collector_paused():
 SHRINK_LIMIT = 0.5  # a full dump (or one of its files) keeping less than this share of its posts is refused
 
 
-def ingest(workspace: Path | str, allow_shrink: bool = False) -> IngestReport:
+def ingest(workspace: Where, allow_shrink: bool = False) -> IngestReport:
     """Ingest every source of the workspace's curate.toml; returns what changed.
 
     A full dump that would remove more than half of its format's live posts, or a file of it
     that holds less than half the posts it held when last ingested (an emptied or cut-off
     re-download), is refused with DumpShrank unless ``allow_shrink``."""
     with _collector_paused():
-        return _ingest(Path(workspace), allow_shrink)
+        return _ingest(stage_context(workspace), allow_shrink)
 
 
 def _shrank(path: str, held: int, now: int, removing: int) -> DumpShrank:
@@ -459,13 +460,13 @@ def _shrank(path: str, held: int, now: int, removing: int) -> DumpShrank:
     )
 
 
-def _ingest(workspace: Path, allow_shrink: bool) -> IngestReport:
-    cfg = load_config(workspace)
+def _ingest(ctx: StageContext, allow_shrink: bool) -> IngestReport:
+    workspace, cfg = ctx.workspace, ctx.config
     if not cfg.sources:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
     report = IngestReport()
     with contextlib.ExitStack() as stack:
-        cat = stack.enter_context(staged_catalog(workspace, memory_limit=cfg.runner.duckdb_memory_limit))
+        cat = stack.enter_context(ctx.staged())
         cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))

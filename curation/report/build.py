@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..catalog import open_catalog
 from ..config import load_config
+from ..context import Where, stage_context
 from . import plots
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,9 @@ class _Page:
         return self.files / f"{name}.png"
 
 
-def build_report(workspace: Path | str, top_suggestions: int = 60) -> ReportResult:
-    workspace = Path(workspace)
-    config = load_config(workspace)
+def build_report(workspace: Where, top_suggestions: int = 60) -> ReportResult:
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     out = workspace / "out"
     page = _Page(out)
     with open_catalog(workspace, read_only=True) as cat:

@@ -11,8 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog import Catalog, staged_catalog
-from ..config import SelectConfig, load_config
+from ..catalog import Catalog
+from ..config import SelectConfig
+from ..context import Where, stage_context
 from ..errors import ConfigError, StageNotRun
 
 FLAGS = (
@@ -123,13 +124,13 @@ def _apply(cat: Catalog, label: str, step: str, params: dict, audit: list[AuditR
     audit.append(AuditRow(label, before, after))
 
 
-def select(workspace: Path | str) -> SelectReport:
+def select(workspace: Where) -> SelectReport:
     """Apply curate.toml's [select] to the catalog; returns the audit."""
-    workspace = Path(workspace)
-    config = load_config(workspace)
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     cfg = config.select
     drop_tags = [t.lower() for t in cfg.drop_tags] + read_tag_lists(cfg.tag_list_files)
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with ctx.staged() as cat:
         total = cat.scalar("SELECT count(*) FROM posts")
         if not total:
             raise StageNotRun(f"{workspace}: the catalog has no posts yet; run `curate ingest {workspace}` first")

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..catalog import Catalog, open_catalog, staged_catalog
+from ..catalog import Catalog, open_catalog
 from ..config import SplitConfig, load_config
+from ..context import Where, stage_context
 from ..dedupe.unionfind import UnionFind
 from ..errors import StageNotRun
 from .leakage import LeakageReport, check_leakage, read_split_file
@@ -127,12 +128,12 @@ def label_csr(unit_index: dict[int, int], post_unit: dict[int, int], rows: list[
     return indptr, grouped["label"].to_numpy().astype(np.int64), grouped["len"].to_numpy().astype(np.float64), len(tags)
 
 
-def run_split(workspace: Path | str, reassign: bool = False) -> SplitReport:
-    workspace = Path(workspace)
-    config = load_config(workspace)
+def run_split(workspace: Where, reassign: bool = False) -> SplitReport:
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     cfg = config.split
     fractions = np.array([cfg.train, cfg.val, cfg.test])
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with ctx.staged() as cat:
         if not cat.has_table("selection"):
             raise StageNotRun(f"{workspace}: nothing selected yet; run `curate select {workspace}` first")
         if not cat.scalar("SELECT count(*) FROM dup_edges"):

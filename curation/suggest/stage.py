@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..catalog import Catalog, open_catalog, staged_catalog
-from ..config import Config, load_config
+from ..catalog import Catalog, open_catalog
+from ..config import Config
+from ..context import Where, stage_context
 from ..decisions import acceptance_rates, import_review_rows
 from ..errors import CurationError, StageNotRun
 from ..processes import worker_pool
@@ -79,15 +80,15 @@ def _executor(config: Config):
     return pool, pool.shutdown
 
 
-def run_suggest(workspace: Path | str) -> SuggestReport:
-    workspace = Path(workspace)
-    config = load_config(workspace)
+def run_suggest(workspace: Where) -> SuggestReport:
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     cfg = config.suggest
     out = workspace / "out"
     out.mkdir(exist_ok=True)
     report = SuggestReport(tagger=cfg.tagger, out=out)
     report.decisions_imported = import_review_rows(workspace)
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with ctx.staged() as cat:
         folder = cat.scalar("SELECT folder FROM taggers WHERE name = ?", [cfg.tagger])
         if folder is None:
             known = [r[0] for r in cat.rows("SELECT name FROM taggers")]

@@ -22,8 +22,8 @@ import numpy as np
 import polars as pl
 from PIL import Image
 
-from ..catalog import Catalog, staged_catalog
-from ..config import load_config
+from ..catalog import Catalog
+from ..context import Where, stage_context
 from ..embed.preprocess import pad_square, to_rgb
 from ..errors import CurationError, ModelUnavailable, StageNotRun
 from ..progress import progress
@@ -104,7 +104,7 @@ def _register(
 
 
 def score_onnx(
-    workspace: Path | str,
+    workspace: Where,
     model_path: Path,
     tags_path: Path,
     name: str | None = None,
@@ -116,8 +116,8 @@ def score_onnx(
 
     from ..embed.stage import ImageFiles, collate_images, worker_context
 
-    workspace = Path(workspace)
-    config = load_config(workspace)
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelUnavailable(f"{model_path}: no such ONNX model")
@@ -137,7 +137,7 @@ def score_onnx(
     if isinstance(outputs, int) and outputs != len(tags):
         raise CurationError(f"{model_path.name} has {outputs} outputs but {tags_path} lists {len(tags)} tags")
     name = name or f"onnx:{model_path.stem}"
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with ctx.staged() as cat:
         posts = cat.run("marts/tagger_posts").fetchall()
         paths = cat.rows("SELECT post_id, path FROM images WHERE status = 'ok'")
         path_of = dict(paths)
@@ -178,11 +178,11 @@ def score_onnx(
 
 
 def import_predictions(
-    workspace: Path | str, path: Path, tags_path: Path | None = None, post_ids_path: Path | None = None, name: str | None = None
+    workspace: Where, path: Path, tags_path: Path | None = None, post_ids_path: Path | None = None, name: str | None = None
 ) -> PredictionStore:
     """Register a file of probabilities (see the module docstring for the layouts)."""
-    workspace = Path(workspace)
-    config = load_config(workspace)
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     path = Path(path)
     if not path.is_file():
         raise CurationError(f"{path}: no such predictions file")
@@ -211,7 +211,7 @@ def import_predictions(
     if matrix.ndim != 2 or matrix.shape != (len(post_ids), len(tags)):
         raise CurationError(f"{path}: probabilities are {matrix.shape}, expected ({len(post_ids)} posts, {len(tags)} tags)")
     name = name or f"imported:{path.stem}"
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with ctx.staged() as cat:
 
         def batches():
             for start in range(0, len(post_ids), 65536):

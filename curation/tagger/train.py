@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..catalog import Catalog, staged_catalog
-from ..config import load_config
+from ..catalog import Catalog
+from ..context import Where, stage_context
 from ..embed import configured_embedder_id, load_vectors
 from ..embed.models import pick_device
 from ..errors import CurationError, StageNotRun
@@ -97,9 +97,9 @@ def assign_folds(
     return chosen[unit_of].astype(np.int64)
 
 
-def run_train(workspace: Path | str) -> TrainReport:
-    workspace = Path(workspace)
-    config = load_config(workspace)
+def run_train(workspace: Where) -> TrainReport:
+    ctx = stage_context(workspace)
+    workspace, config = ctx.workspace, ctx.config
     cfg = config.tagger
     device = pick_device(cfg.device)
     options = TrainOptions(
@@ -111,7 +111,7 @@ def run_train(workspace: Path | str) -> TrainReport:
         seed=config.split.seed,
     )
     started = time.perf_counter()
-    with staged_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) as cat:
+    with ctx.staged() as cat:
         data = labelled_posts(cat)
         embedder = configured_embedder_id(config.embed)
         has, vectors = load_vectors(workspace, cat, embedder, data.md5)
