@@ -298,3 +298,25 @@ def test_two_writers_at_once_one_refuses_nothing_is_lost(built_ws, tmp_path):
         assert any(code == 0 for code, _ in results)
     assert rows(ws, "SELECT count(*) FROM posts")[0][0] > 100
     assert rows(ws, "SELECT count(*) FROM suggestions")[0][0] > 0
+
+
+def test_any_fault_of_one_file_ends_in_a_status_for_that_file(tmp_path, monkeypatch):
+    """MemoryError while decoding or hashing is `bomb`; any other unexpected fault is `corrupt`
+    with its reason: one file never stops the images stage."""
+    import curation.images.inspect as inspect
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(inspect, "inspect_one", out_of_memory)
+    result = inspect.inspect_file(tmp_path / "ok.png", 89_478_485)
+    assert (result.status, result.error) == ("bomb", "ran out of memory decoding or hashing it")
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in a hash")
+
+    monkeypatch.setattr(inspect, "inspect_one", broken)
+    result = inspect.inspect_file(tmp_path / "ok.png", 89_478_485)
+    assert result.status == "corrupt" and result.error == "inspection failed: ZeroDivisionError: a bug in a hash"
