@@ -202,6 +202,9 @@ class TaggerConfig(_Section):
     batch_size: int = Field(default=1024, ge=1)
     learning_rate: float = Field(default=3e-3, gt=0.0)
     prior_weighted_loss: bool = False  # BCE weighted by max(target, 1 - tag prior)
+    neighbours: int = Field(default=50, ge=1)  # nearest posts of the other folds whose labels are evidence
+    neighbour_weight: float = Field(default=0.3, ge=0.0, le=1.0)  # their share of the probability; 0: off
+    group_weight: float = Field(default=0.8, ge=0.0, le=1.0)  # a duplicate group's other members' share; 0: off
     threshold: float = Field(default=0.35, gt=0.0, lt=1.0)  # metrics at this probability
     device: Literal["auto", "cpu", "cuda"] = "auto"
     chunk_tags: int = Field(default=1024, ge=1)  # predictions stored tag-major, this many tags a file
@@ -213,9 +216,11 @@ class SuggestConfig(_Section):
     """cleanlab suggestions for moderators."""
 
     tagger: str = "kfold-heads"  # whose out-of-fold probabilities (a name in `curate evaluate tagger`)
-    max_per_tag: int = Field(default=100, ge=1)
-    max_per_post: int = Field(default=10, ge=1)
-    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # the model's belief in the suggested change
+    min_precision_add: float = Field(default=0.5, ge=0.0, le=1.0)  # shown when its precision estimate reaches this
+    min_precision_remove: float = Field(default=0.7, ge=0.0, le=1.0)
+    max_per_tag: int = Field(default=25, ge=1)  # a tag's suggestions per round of the queue's order
+    max_per_post: int = Field(default=3, ge=1)  # a post's suggestions per round
+    max_suggestions: int = Field(default=0, ge=0)  # the queue's length; 0: every suggestion above the floors
     min_tag_posts: int = Field(default=10, ge=1)  # tags with fewer labelled posts get no suggestions (too few to learn)
     cleanlab_filter: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"] = (
         "prune_by_noise_rate"  # cleanlab.filter.find_label_issues(filter_by=)
@@ -263,10 +268,17 @@ def _where(loc: tuple) -> str:
     return f"[{parts[0]}] {'.'.join(parts[1:])}"
 
 
+RETIRED = {
+    ("suggest", "min_confidence"): "suggestions are shown by their calibrated precision now; "
+    "use min_precision_add and min_precision_remove",
+}
+
+
 def _describe(error: dict) -> str:
     where = _where(error["loc"])
     if error["type"] == "extra_forbidden":
-        return f"unknown key {where}"
+        retired = RETIRED.get(tuple(str(p) for p in error["loc"]))
+        return f"{where} is no longer a setting: {retired}" if retired else f"unknown key {where}"
     if error["type"] == "missing":
         return f"{where} is required"
     message = error["msg"]

@@ -189,11 +189,11 @@ def sync_decisions(cat, workspace: Path | str) -> int:
     return len(latest)
 
 
-def acceptance_rates(workspace: Path | str) -> dict[str, tuple[int, int]]:
-    """tag -> (accepted, rejected) over every decision in the journal."""
-    out: dict[str, list[int]] = {}
-    for _, tag, _, decision, *_ in read(workspace):
-        counts = out.setdefault(tag, [0, 0])
+def acceptance_rates(workspace: Path | str, by_action: bool = False) -> dict:
+    """tag (or with ``by_action`` (tag, action)) -> (accepted, rejected) over every decision in the journal."""
+    out: dict = {}
+    for _, tag, action, decision, *_ in read(workspace):
+        counts = out.setdefault((tag, action) if by_action else tag, [0, 0])
         counts[0 if decision == "accept" else 1] += 1
     return {t: (a, r) for t, (a, r) in out.items()}
 

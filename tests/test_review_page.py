@@ -74,7 +74,8 @@ def review_ws(built_ws, tmp_path) -> Path:
     post = con.execute("SELECT post_id FROM suggestions ORDER BY rank LIMIT 1").fetchall()[0][0]
     # a hostile tag name at the end of the queue: it must render as text
     con.execute(
-        "INSERT INTO suggestions SELECT max(rank) + 1, ?, ?, 'general', 'add', 0.51, 0.5, [] FROM suggestions", [post, HOSTILE]
+        "INSERT INTO suggestions SELECT max(rank) + 1, ?, ?, 'general', 'add', 0.51, 0.51, 0.5, [] FROM suggestions",
+        [post, HOSTILE],
     )
     con.close()
     return ws
@@ -146,12 +147,12 @@ def test_bulk_decision_with_confirmation(review_ws):
         post, tag, action = _card(driver)
         con = duckdb.connect(str(review_ws / "catalog.duckdb"), read_only=True)
         p = con.execute(
-            "SELECT confidence FROM suggestions WHERE post_id = ? AND tag = ? AND action = ?", [post, tag, action]
+            "SELECT precision_estimate FROM suggestions WHERE post_id = ? AND tag = ? AND action = ?", [post, tag, action]
         ).fetchall()[0][0]
         expected = {
             (r[0], tag, action)
             for r in con.execute(
-                "SELECT post_id FROM suggestions WHERE tag = ? AND action = ? AND confidence >= ?", [tag, action, p]
+                "SELECT post_id FROM suggestions WHERE tag = ? AND action = ? AND precision_estimate >= ?", [tag, action, p]
             ).fetchall()
         }
         con.close()

@@ -18,8 +18,10 @@ from curation.evaluate.suggest import evaluate_suggestions, oracle_predictions, 
 from curation.images import run_images
 from curation.ingest import ingest
 from curation.select import select
-from curation.suggest import Suggestion, apply_implications, cap_per_post, load_suggestions, review, run_suggest
+from curation.suggest import Suggestion, apply_implications, interleave, load_suggestions, review, run_suggest
+from curation.suggest.calibrate import Calibration, tag_evidence, with_feedback
 from curation.suggest.detect import tag_issues
+from curation.suggest.relations import against_group_consensus
 from curation.suggest.stage import SCHEMA
 from curation.tagger.external import import_predictions
 from curation.workspace import init_workspace
@@ -32,17 +34,71 @@ def test_cleanlab_flags_planted_flips_in_one_tag():
     y = truth.copy()
     missing, wrong = np.flatnonzero(truth)[:20], np.flatnonzero(~truth)[:20]
     y[missing], y[wrong] = False, True
-    rows, is_add, confidence, quality = tag_issues(y, p, min_confidence=0.5, max_per_tag=1000)
+    rows, is_add, quality = tag_issues(y, p)
     found = set(rows.tolist())
     assert len(found & set(missing.tolist())) >= 16 and len(found & set(wrong.tolist())) >= 16
-    assert (is_add == ~y[rows]).all() and (confidence >= 0.5).all()
+    assert (is_add == ~y[rows]).all()
     assert (np.diff(quality) >= 0).all()  # lowest label quality first
-    assert len(tag_issues(y, p, 0.5, max_per_tag=5)[0]) == 5
-    assert len(tag_issues(np.zeros(10, bool), np.full(10, 0.9), 0.5, 10)[0]) == 0  # one class only: nothing to learn
+    assert len(tag_issues(np.zeros(10, bool), np.full(10, 0.9))[0]) == 0  # one class only: nothing to learn
 
 
-def s(post, tag, action, confidence=0.9, quality=0.1, ap=1.0):
-    return Suggestion(post, tag, action, confidence, quality, ap)
+def s(post, tag, action, precision=0.9, quality=0.1):
+    return Suggestion(post, tag, action, 0.5, quality, precision)
+
+
+def noisy_tag(separation: tuple[float, float], n=20_000, missing=0.2, wrong=0.02, seed=0, jitter=0.0, sure=0.0):
+    """One tag with class-conditional label noise and a calibrated tagger: each post's chance of
+    truly having the tag is s ~ Beta(separation), or for a share ``sure`` of posts exactly 0 or 1;
+    the tagger outputs P(labelled | s), plus ``jitter``."""
+    rng = np.random.default_rng(seed)
+    chance = rng.beta(*separation, n)
+    certain = rng.random(n) < sure
+    chance[certain] = (chance[certain] > 0.5).astype(float)
+    truth = rng.random(n) < chance
+    labels = np.where(truth, rng.random(n) >= missing, rng.random(n) < wrong)
+    p = np.clip(chance * (1 - missing) + (1 - chance) * wrong + rng.normal(0, jitter, n), 0, 1)
+    return truth, labels, p
+
+
+def test_precision_estimates_match_how_often_suggestions_are_right():
+    # the known-answer case: the tagger is sure of some posts each way (where the noise rates are read)
+    truth, labels, p = noisy_tag((0.3, 0.7), n=100_000, wrong=0.04, sure=0.5)
+    calibration = Calibration({"t": tag_evidence(labels, p)})
+    curve = calibration.curves["t"]
+    assert curve.missing_rate == pytest.approx(0.2, abs=0.06) and curve.wrong_rate == pytest.approx(0.04, abs=0.015)
+    for action, pool, right in (("add", ~labels, truth), ("remove", labels, ~truth)):
+        estimate = calibration.precision("t", action, p[pool])
+        confident = estimate >= 0.3
+        assert confident.sum() > 100
+        # the estimate tracks the truth: on the suggestions it would show, estimated and real precision agree
+        for band in (estimate < 0.3, (estimate >= 0.3) & (estimate < 0.7), estimate >= 0.7):
+            assert estimate[band].mean() == pytest.approx(right[pool][band].mean(), abs=0.08)
+        order = np.argsort(-estimate)  # and ranking by it puts the right ones first
+        assert right[pool][order[:200]].mean() > 3 * right[pool].mean()
+
+
+def test_a_rare_tag_borrows_its_frequency_band_curve():
+    rng = np.random.default_rng(1)
+    p = rng.random(5000)
+    lonely = np.zeros(5000, bool)
+    lonely[np.argsort(p)[:6]] = True  # six labelled posts where the tagger is surest they lack it
+    peers = {}
+    for i in range(6):  # tags of the same band that the tagger knows: their labelled posts score high
+        y = np.zeros(5000, bool)
+        y[rng.choice(np.argsort(-p)[:40], 8, replace=False)] = True
+        peers[f"peer{i}"] = tag_evidence(y, p)
+    alone = Calibration({"lonely": tag_evidence(lonely, p)}).curves["lonely"]
+    pooled = Calibration({"lonely": tag_evidence(lonely, p), **peers}).curves["lonely"]
+    band = Calibration(peers).curves["peer0"]
+    top = np.array([0.99])
+    alone_q, pooled_q, band_q = (c.labelled_probability(top)[0] for c in (alone, pooled, band))
+    assert abs(pooled_q - band_q) < abs(alone_q - band_q) / 2
+
+
+def test_moderators_verdicts_correct_a_precision_estimate():
+    assert with_feedback(0.6, 0, 0) == 0.6
+    assert with_feedback(0.9, 0, 10) == pytest.approx(0.45)  # ten verdicts move it half way
+    assert with_feedback(0.5, 30, 0) > 0.85
 
 
 def test_implications_shape_the_suggestions():
@@ -64,15 +120,26 @@ def test_implications_shape_the_suggestions():
     assert got == {(1, "fox", "add"): ["canine"], (3, "animal_ears", "remove"): [], (3, "cat_ears", "remove"): []}
 
 
-def test_ranking_and_caps():
-    items = [
-        s(1, "a", "add", 0.9, 0.2, ap=0.5),
-        s(1, "b", "add", 0.8, 0.1),
-        s(1, "c", "add", 0.7, 0.3),
-        s(2, "a", "add", 0.95, 0.0, 0.1),
-    ]
-    ranked = cap_per_post(items, limit=2)
-    assert [(x.post_id, x.tag) for x in ranked] == [(1, "b"), (1, "c"), (2, "a")]  # score = confidence x tag AP
+def test_the_queue_interleaves_tags_and_posts_by_precision():
+    one_tag = [s(i, "solo", "add", 0.99 - i / 1000) for i in range(10)]
+    others = [s(100 + i, f"tag{i}", "add", 0.8 - i / 100) for i in range(4)]
+    ranked = interleave(one_tag + others, per_tag=3, per_post=2)
+    assert [x.tag for x in ranked[:7]] == ["solo"] * 3 + ["tag0", "tag1", "tag2", "tag3"]
+    assert [x.post_id for x in ranked[7:10]] == [3, 4, 5]  # solo's second round, still by precision
+    assert len(ranked) == 14 and len(interleave(one_tag + others, 3, 2, budget=5)) == 5
+    busy_post = [s(1, f"t{i}", "add", 0.9 - i / 100) for i in range(4)] + [s(2, "x", "add", 0.5)]
+    assert [(x.post_id, x.tag) for x in interleave(busy_post, per_tag=10, per_post=2)][:3] == [(1, "t0"), (1, "t1"), (2, "x")]
+
+
+def test_a_removal_the_duplicate_group_contradicts_is_dropped():
+    remove, add = s(1, "smile", "remove"), s(1, "smile", "add")
+    assert against_group_consensus(remove, mates=2, carrying=1)  # half the copies carry it
+    assert not against_group_consensus(remove, mates=3, carrying=1)
+    assert not against_group_consensus(remove, mates=0, carrying=0)  # not in a group
+    assert not against_group_consensus(add, mates=2, carrying=0)
+
+
+def test_ranking_metrics():
     precision_at, ap = ranked_scores(np.array([True, False, True, False]), planted=4, ks=(1, 2))
     assert precision_at == {1: 1.0, 2: 0.5} and ap == pytest.approx((1 + 2 / 3) / 4)
 
@@ -118,6 +185,9 @@ def test_suggest_stage_outputs_and_finds_the_planted_noise(oracle_ws, board2021)
     for x in document["suggestions"]:
         per_post[x["post_id"]] = per_post.get(x["post_id"], 0) + 1
     assert max(per_post.values()) <= 10
+    estimates = [x["precision_estimate"] for x in document["suggestions"]]
+    assert all(x["precision_estimate"] >= (0.5 if x["action"] == "add" else 0.7) for x in document["suggestions"])
+    assert estimates[:20] == sorted(estimates[:20], reverse=True)  # the first round is ranked by the estimate
     scores = {(x.action, x.band): x for x in evaluate_suggestions(oracle_ws, board2021 / "truth")}
     for action in ("add", "remove"):
         assert scores[(action, "all")].planted > 0
@@ -188,12 +258,8 @@ def test_unknown_tagger_is_a_clear_error(oracle_ws):
 
 
 def test_moderators_feedback_moves_a_tag_up_or_down_the_queue():
-    from curation.suggest.relations import feedback_factor
-
-    assert feedback_factor(0, 0) == 1.0
-    assert feedback_factor(0, 10) < 0.2 < 1.8 < feedback_factor(10, 0) < 2.0
-    liked = Suggestion(1, "liked", "add", 0.6, 0.1, feedback=feedback_factor(9, 1))
-    plain = Suggestion(2, "plain", "add", 0.8, 0.1)
-    disliked = Suggestion(3, "disliked", "add", 0.95, 0.1, feedback=feedback_factor(0, 8))
-    ranked = cap_per_post([plain, disliked, liked], limit=10)
-    assert [s.tag for s in ranked] == ["liked", "plain", "disliked"]
+    liked = s(1, "liked", "add", with_feedback(0.6, 18, 1))
+    plain = s(2, "plain", "add", 0.8)
+    disliked = s(3, "disliked", "add", with_feedback(0.95, 0, 8))
+    ranked = interleave([plain, disliked, liked], per_tag=10, per_post=10)
+    assert [x.tag for x in ranked] == ["liked", "plain", "disliked"]

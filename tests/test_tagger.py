@@ -206,3 +206,23 @@ def test_evaluate_one_tagger_reports_slices_and_rating(trained_ws):
     assert set(score.per_tag.columns) >= {"name", "category", "positives", "precision", "recall", "f1", "ap"}
     with pytest.raises(CurationError, match="no tagger named nope"):
         evaluate_taggers(trained_ws, ["nope"])
+
+
+def test_neighbour_and_group_evidence_blend_into_held_out_probabilities():
+    from curation.tagger.evidence import EvidenceOptions, FoldEvidence, label_rows
+
+    # four posts on two directions; tags: 0 = "cat" (posts 0, 1), 1 = "dog" (posts 2, 3)
+    vectors = np.array([[1, 0], [0.99, 0.14], [0, 1], [0.14, 0.99]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    indptr, indices = np.array([0, 1, 2, 3, 4]), np.array([0, 0, 1, 1])
+    summed = label_rows(indptr, indices, np.array([[0, 2], [1, 1]]), np.array([[0.25, 0.75], [0.5, 0.5]], np.float32), 2)
+    assert summed.tolist() == [[0.25, 0.75], [1.0, 0.0]]
+    training = np.array([1, 2, 3])  # post 0 is held out; its nearest training post (1) is a cat
+    no_group = np.full(4, -1)
+    only_neighbours = FoldEvidence(vectors, indptr, indices, 2, training, no_group, EvidenceOptions(2, 0.05, 1.0, 0.0))
+    share = only_neighbours.blend(np.array([0]), np.array([[0.5, 0.5]], np.float32))
+    assert share[0, 0] > 0.95 and share[0, 1] < 0.05
+    # post 0 and post 2 are copies of one picture: post 2's tags are evidence for post 0
+    grouped = FoldEvidence(vectors, indptr, indices, 2, training, np.array([7, -1, 7, -1]), EvidenceOptions(2, 0.05, 0.0, 0.8))
+    blended = grouped.blend(np.array([0, 1]), np.array([[0.5, 0.5], [0.5, 0.5]], np.float32))
+    assert blended[0].tolist() == pytest.approx([0.1, 0.9]) and blended[1].tolist() == pytest.approx([0.5, 0.5])

@@ -4,9 +4,9 @@ Each tag is its own binary problem (present / absent), as cleanlab's multi-label
 treats classes one-vs-rest: ``cleanlab.filter.find_label_issues`` flags the posts whose label
 disagrees with the confident joint of labels and probabilities, and
 ``cleanlab.rank.get_label_quality_scores`` scores every label (low: probably wrong). A flagged
-absent tag becomes an ``add``, a flagged present tag a ``remove``; flags below
-``min_confidence`` are dropped and each tag keeps its ``max_per_tag`` lowest-quality ones
-(cleanlab over-flags rare tags, so the ranking, not the raw flag, decides what is shown).
+absent tag becomes an ``add``, a flagged present tag a ``remove``. Whether a flag is shown is
+decided later, by its calibrated precision (:mod:`curation.suggest.calibrate`), for which each
+tag also returns its evidence.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .calibrate import TagEvidence, tag_evidence
 
 
 @dataclass(frozen=True)
@@ -27,22 +29,19 @@ class TagTask:
     stop: int
     positives: list[np.ndarray]  # per tag: positions (in the store's post order) of posts that have it
     predicted: np.ndarray  # (N,) bool: posts the store has probabilities for
-    min_confidence: float
-    max_per_tag: int
     filter_by: str = "prune_by_noise_rate"
 
 
-def tag_issues(
-    y: np.ndarray, p: np.ndarray, min_confidence: float, max_per_tag: int, filter_by: str = "prune_by_noise_rate"
-) -> tuple[np.ndarray, ...]:
+def tag_issues(y: np.ndarray, p: np.ndarray, filter_by: str = "prune_by_noise_rate") -> tuple[np.ndarray, ...]:
     """One tag over N posts. y : (N,) bool labels; p : (N,) float probabilities of the tag.
 
-    Returns (rows, is_add, confidence, label_quality), each (M,), M <= max_per_tag, best first.
+    Returns (rows, is_add, label_quality) for the labels cleanlab flags, each (M,), lowest
+    label quality first.
     """
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    empty = (np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.float32), np.zeros(0, np.float32))
+    empty = (np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.float32))
     positives = int(y.sum())
     if positives == 0 or positives == len(y):
         return empty  # cleanlab needs both classes to estimate how noisy each is
@@ -52,42 +51,31 @@ def tag_issues(
         warnings.simplefilter("ignore")  # cleanlab warns on classes it thinks too small; we rank anyway
         flagged = find_label_issues(labels, probabilities, filter_by=filter_by, n_jobs=1)
         quality = get_label_quality_scores(labels, probabilities)
-    confidence = np.where(y, 1.0 - p, p)
-    rows = np.flatnonzero(flagged & (confidence >= min_confidence))
-    rows = rows[np.argsort(quality[rows], kind="stable")][:max_per_tag]
-    return rows, ~y[rows], confidence[rows].astype(np.float32), quality[rows].astype(np.float32)
+    rows = np.flatnonzero(flagged)
+    rows = rows[np.argsort(quality[rows], kind="stable")]
+    return rows, ~y[rows], quality[rows].astype(np.float32)
 
 
-def run_task(task: TagTask) -> list[tuple[int, int, bool, float, float, float]]:
-    """(post position, tag index, is_add, confidence, label_quality, tag AP) for the task's tags.
-
-    The tag's average precision (of its probabilities against the current labels) says how well
-    the tagger knows the tag at all; suggestions are ranked by confidence times it, so that a
-    tag the model cannot predict does not crowd the top with confident-looking flags.
-    """
-    from ..tagger.metrics import average_precision
+def run_task(task: TagTask) -> tuple[list[tuple[int, int, bool, float, float]], dict[int, TagEvidence]]:
+    """For the task's tags: the flagged labels as (post position, tag index, is_add, probability,
+    label_quality), and each tag's :class:`TagEvidence` for calibration."""
     from ..tagger.store import PredictionStore
 
     store = PredictionStore(Path(task.folder))
     size = store.meta["chunk_tags"]
-    out = []
+    flagged, evidence = [], {}
     rows_with_scores = np.flatnonzero(task.predicted)
     for tag in range(task.start, task.stop):
+        positives = task.positives[tag - task.start]
+        if not len(positives):
+            continue
         scores = np.asarray(store.chunk(tag // size)[tag % size], dtype=np.float32)[rows_with_scores]
         y = np.zeros(len(task.predicted), dtype=bool)
-        y[task.positives[tag - task.start]] = True
+        y[positives] = True
         labels = y[rows_with_scores]
-        rows, is_add, confidence, quality = tag_issues(labels, scores, task.min_confidence, task.max_per_tag, task.filter_by)
-        if len(rows):
-            ap = float(average_precision(labels[:, None], scores[:, None])[0])
-            out.extend(
-                zip(
-                    rows_with_scores[rows].tolist(),
-                    [tag] * len(rows),
-                    is_add.tolist(),
-                    confidence.tolist(),
-                    quality.tolist(),
-                    [ap] * len(rows),
-                )
-            )
-    return out
+        evidence[tag] = tag_evidence(labels, scores)
+        rows, is_add, quality = tag_issues(labels, scores, task.filter_by)
+        flagged.extend(
+            zip(rows_with_scores[rows].tolist(), [tag] * len(rows), is_add.tolist(), scores[rows].tolist(), quality.tolist())
+        )
+    return flagged, evidence

@@ -5,6 +5,9 @@
   an ``add`` of such a parent on the same post is folded into the child's.
 - A ``remove`` of a tag implied by another tag the post keeps is dropped (removing it alone
   would be undone by the implication); kept when that other tag is also suggested for removal.
+
+Then the duplicate group's word (:func:`against_group_consensus`) and the queue's order
+(:func:`interleave`).
 """
 
 from __future__ import annotations
@@ -17,24 +20,15 @@ class Suggestion:
     post_id: int
     tag: str
     action: str  # add | remove
-    confidence: float
-    label_quality: float
-    tag_ap: float = 1.0  # how well the tagger predicts this tag at all (average precision)
+    probability: float  # the tagger's out-of-fold probability that the post has the tag
+    label_quality: float  # cleanlab's score of the current label (low: probably wrong)
+    precision: float = 0.0  # calibrated chance that the change is right (calibrate.py), feedback applied
     implies: list[str] = field(default_factory=list)
-    feedback: float = 1.0  # moderators' acceptance of this tag's suggestions so far (feedback_factor)
 
     @property
-    def score(self) -> float:
-        """The ranking key: the model's confidence in the change, discounted by how well it knows the
-        tag, and raised or lowered by how moderators have received the tag's suggestions."""
-        return self.confidence * self.tag_ap * self.feedback
-
-
-def feedback_factor(accepted: int, rejected: int) -> float:
-    """Moderators' acceptance of a tag's suggestions as a ranking factor: the smoothed acceptance
-    rate ((a + 1) / (a + r + 2)) over its no-decision value 1/2: 1.0 without decisions, towards 2
-    for a tag they accept, towards 0 for one they reject."""
-    return 2.0 * (accepted + 1) / (accepted + rejected + 2)
+    def confidence(self) -> float:
+        """The model's belief in the change: p for an add, 1 - p for a remove."""
+        return self.probability if self.action == "add" else 1.0 - self.probability
 
 
 def apply_implications(
@@ -63,12 +57,26 @@ def apply_implications(
     return kept
 
 
-def cap_per_post(suggestions: list[Suggestion], limit: int) -> list[Suggestion]:
-    """Ranked best first (score, then lowest label quality), each post keeping its ``limit`` best."""
-    seen: dict[int, int] = {}
-    out = []
-    for s in sorted(suggestions, key=lambda s: (-s.score, s.label_quality, s.post_id, s.tag)):
-        if seen.get(s.post_id, 0) < limit:
-            seen[s.post_id] = seen.get(s.post_id, 0) + 1
-            out.append(s)
-    return out
+def against_group_consensus(suggestion: Suggestion, mates: int, carrying: int) -> bool:
+    """True for a removal that the other members of the post's duplicate group contradict: of its
+    ``mates`` (the other members), at least half (``carrying``) carry the tag: the same picture,
+    tagged by other people. An add is never contradicted this way: a tag can be missing from
+    every copy."""
+    return suggestion.action == "remove" and mates > 0 and 2 * carrying >= mates
+
+
+def interleave(suggestions: list[Suggestion], per_tag: int, per_post: int, budget: int = 0) -> list[Suggestion]:
+    """The queue's order: by precision estimate, in rounds, so that one tag or one post cannot
+    fill the top. A suggestion's round is how many times over its tag's ``per_tag`` (or its post's
+    ``per_post``) better suggestions have already filled; round 0 comes first, each round by
+    precision (then lowest label quality). ``budget`` > 0 keeps the first ``budget``."""
+    best_first = sorted(suggestions, key=lambda s: (-s.precision, s.label_quality, s.post_id, s.tag, s.action))
+    by_tag: dict[str, int] = {}
+    by_post: dict[int, int] = {}
+    rounds = []
+    for order, s in enumerate(best_first):
+        rounds.append((max(by_tag.get(s.tag, 0) // per_tag, by_post.get(s.post_id, 0) // per_post), order))
+        by_tag[s.tag] = by_tag.get(s.tag, 0) + 1
+        by_post[s.post_id] = by_post.get(s.post_id, 0) + 1
+    ranked = [best_first[order] for _, order in sorted(rounds)]
+    return ranked[:budget] if budget > 0 else ranked

@@ -21,7 +21,8 @@ from ..errors import CurationError
 from ..tags import canonicaliser
 
 REVIEW_TABLES = {
-    "suggestions": "rank INTEGER PRIMARY KEY, post_id INTEGER, tag TEXT, category TEXT, action TEXT, confidence REAL, "
+    "suggestions": "rank INTEGER PRIMARY KEY, post_id INTEGER, tag TEXT, category TEXT, action TEXT, "
+    "precision_estimate REAL, confidence REAL, "
     "label_quality REAL, implies TEXT, path TEXT",
     "posts": "post_id INTEGER PRIMARY KEY, path TEXT, rating TEXT, score INTEGER, tags TEXT",
     "tags": "name TEXT PRIMARY KEY, category TEXT, count INTEGER",
@@ -150,7 +151,8 @@ def write_review_db(cat: Catalog, frame: pl.DataFrame, path: Path, workspace: Pa
     paths = {r[0]: r[1] for r in post_rows}
     tag_rows = cat.rows("SELECT name, category, count FROM selected_tags ORDER BY count DESC, name")
     suggestion_rows = [
-        (r["rank"], r["post_id"], r["tag"], r["category"], r["action"], r["confidence"], r["label_quality"],
+        (r["rank"], r["post_id"], r["tag"], r["category"], r["action"], r["precision_estimate"], r["confidence"],
+         r["label_quality"],
          " ".join(r["implies"] or []), paths.get(r["post_id"]))
         for r in frame.to_dicts()
     ]  # fmt: skip
@@ -165,7 +167,7 @@ def write_review_db(cat: Catalog, frame: pl.DataFrame, path: Path, workspace: Pa
         for table, columns in REVIEW_TABLES.items():
             con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(f"CREATE TABLE {table} ({columns})")
-        con.executemany("INSERT INTO suggestions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", suggestion_rows)
+        con.executemany("INSERT INTO suggestions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", suggestion_rows)
         con.executemany("INSERT INTO posts VALUES (?, ?, ?, ?, ?)", [(r[0], r[1], r[2], r[3], r[4] or "") for r in post_rows])
         con.executemany("INSERT INTO tags VALUES (?, ?, ?)", tag_rows)
         con.execute("DELETE FROM decisions")

@@ -5,11 +5,14 @@
 2. The configured tagger's out-of-fold probabilities and the posts' labels (accepted decisions
    applied) go through cleanlab per tag, in parallel chunks of tags (processes, or a Dask
    cluster with ``[runner] kind = "dask"``), reading the tag-major store: memory stays bounded.
-3. Implications are respected (:mod:`curation.suggest.relations`), decided (post, tag, action)
-   triples are never suggested again, each post keeps ``max_per_post``, and the rest is ranked
-   by the model's confidence in the change times its average precision on that tag (how well
-   it knows the tag at all), then by cleanlab's label quality.
-4. Outputs: table ``suggestions``; ``out/suggestions.json`` (schema_version 1, validated against
+3. Each flag gets a precision estimate, calibrated on the same out-of-fold probabilities
+   (:mod:`curation.suggest.calibrate`) and corrected by moderators' verdicts on its tag so far.
+   Implications are respected (:mod:`curation.suggest.relations`), decided (post, tag, action)
+   triples are never suggested again, removals the post's duplicate group contradicts are
+   dropped, and every flag at or above ``min_precision_add`` / ``min_precision_remove`` is
+   ranked by its estimate, interleaved so that no tag or post fills the top
+   (:func:`~curation.suggest.relations.interleave`).
+4. Outputs: table ``suggestions``; ``out/suggestions.json`` (schema_version 2, validated against
    the JSON Schema shipped in ``curation/schemas/``); ``out/incomplete_posts.json``
    (``{"tag": [post_id, ...]}`` for adds, the layout of the Danbooru cleanlab tooling);
    ``out/review.sqlite`` (suggestions, posts, tags, decisions; browsable in Datasette);
@@ -36,8 +39,9 @@ from ..processes import worker_pool
 from ..progress import progress
 from ..tagger.store import PredictionStore
 from ..tagger.train import labelled_posts
+from .calibrate import Calibration, with_feedback
 from .detect import TagTask, run_task
-from .relations import Suggestion, apply_implications, cap_per_post, feedback_factor
+from .relations import Suggestion, against_group_consensus, apply_implications, interleave
 from .review import export_tag_edits, write_review_db
 
 log = logging.getLogger(__name__)
@@ -49,12 +53,14 @@ class SuggestReport:
     tagger: str = ""
     posts: int = 0
     tags: int = 0
-    flagged: int = 0  # cleanlab flags kept per tag (before relations, decisions and caps)
+    flagged: int = 0  # labels cleanlab flags (before relations, decisions and the precision floor)
+    skipped_decided: int = 0
+    against_group: int = 0  # removals the post's duplicate group contradicts
+    below_precision: int = 0  # flags whose precision estimate is under [suggest] min_precision_*
     suggestions: int = 0
     adds: int = 0
     removes: int = 0
     decisions_imported: int = 0
-    skipped_decided: int = 0
     out: Path | None = None
     scope_tags: list[str] | None = None  # tags suggestions were made for
     scope_posts: np.ndarray | None = None  # posts that had probabilities
@@ -100,10 +106,13 @@ def run_suggest(workspace: Where) -> SuggestReport:
         data = labelled_posts(cat)
         suggestions = _flag(config, store, data, report)
         suggestions = _filter(cat, suggestions, report)
-        rates = acceptance_rates(workspace)
-        for s in suggestions:  # moderators' verdicts on a tag so far move its suggestions up or down
-            s.feedback = feedback_factor(*rates.get(s.tag, (0, 0)))
-        suggestions = cap_per_post(suggestions, cfg.max_per_post)
+        rates = acceptance_rates(workspace, by_action=True)
+        for s in suggestions:  # moderators' verdicts on a tag so far correct its estimates
+            s.precision = with_feedback(s.precision, *rates.get((s.tag, s.action), (0, 0)))
+        floor = {"add": cfg.min_precision_add, "remove": cfg.min_precision_remove}
+        shown = [s for s in suggestions if s.precision >= floor[s.action]]
+        report.below_precision = len(suggestions) - len(shown)
+        suggestions = interleave(shown, cfg.max_per_tag, cfg.max_per_post, cfg.max_suggestions)
         category = dict(zip(data.tags["name"], data.tags["category"]))
         frame = pl.DataFrame(
             [
@@ -113,6 +122,7 @@ def run_suggest(workspace: Where) -> SuggestReport:
                     s.tag,
                     category.get(s.tag, ""),
                     s.action,
+                    round(s.precision, 4),
                     round(s.confidence, 4),
                     round(s.label_quality, 4),
                     s.implies,
@@ -125,6 +135,7 @@ def run_suggest(workspace: Where) -> SuggestReport:
                 "tag": pl.Utf8,
                 "category": pl.Utf8,
                 "action": pl.Utf8,
+                "precision_estimate": pl.Float64,
                 "confidence": pl.Float64,
                 "label_quality": pl.Float64,
                 "implies": pl.List(pl.Utf8),
@@ -177,31 +188,37 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
             np.asarray(by_tag.get(label_index[tag_names[j]], []) if j in known_set else [], dtype=np.int64)
             for j in range(start, stop)
         ]
-        tasks.append(
-            TagTask(
-                str(store.folder), start, stop, positives, predicted, cfg.min_confidence, cfg.max_per_tag, cfg.cleanlab_filter
-            )
-        )
+        tasks.append(TagTask(str(store.folder), start, stop, positives, predicted, cfg.cleanlab_filter))
     raw: list[tuple] = []
+    evidence = {}
     executor, close = _executor(config)
     try:
         with progress(f"cleanlab over {len(known)} tags", len(tasks)) as advance:
-            for result in executor.map(run_task, tasks):
-                raw.extend(result)
+            for flagged, tag_evidence in executor.map(run_task, tasks):
+                raw.extend(flagged)
+                evidence.update(tag_evidence)
                 advance(1)
     finally:
         close()
-    raw = [r for r in raw if r[1] in known_set]
     report.flagged = len(raw)
-    return [
-        Suggestion(int(store_ids[row]), tag_names[tag], "add" if is_add else "remove", confidence, quality, ap)
-        for row, tag, is_add, confidence, quality, ap in raw
+    calibration = Calibration({tag_names[j]: e for j, e in evidence.items()})
+    suggestions = [
+        Suggestion(int(store_ids[row]), tag_names[tag], "add" if is_add else "remove", p, quality)
+        for row, tag, is_add, p, quality in raw
     ]
+    by_kind: dict[tuple[str, str], list[Suggestion]] = {}
+    for s in suggestions:
+        by_kind.setdefault((s.tag, s.action), []).append(s)
+    for (tag, action), items in by_kind.items():
+        for s, precision in zip(items, calibration.precision(tag, action, np.array([s.probability for s in items]))):
+            s.precision = float(precision)
+    return suggestions
 
 
 def _filter(cat: Catalog, suggestions: list[Suggestion], report: SuggestReport) -> list[Suggestion]:
-    """Implications, then decisions: a decided (post, tag, action) never comes back, and an
-    accepted change is not reversed by a suggestion of the opposite action."""
+    """Implications, then decisions (a decided (post, tag, action) never comes back, and an
+    accepted change is not reversed by a suggestion of the opposite action), then removals
+    that the post's duplicate group contradicts."""
     parents: dict[str, set[str]] = {}
     if cat.has_table("tag_implication_closure"):
         for child, parent in cat.rows("SELECT antecedent, consequent FROM tag_implication_closure"):
@@ -224,7 +241,16 @@ def _filter(cat: Catalog, suggestions: list[Suggestion], report: SuggestReport) 
         if (s.post_id, s.tag, s.action) not in decided and decided.get((s.post_id, s.tag, opposite[s.action])) != "accept"
     ]
     report.skipped_decided = len(kept) - len(out)
-    return out
+    consensus: dict[tuple[int, str], tuple[int, int]] = {}
+    removing = sorted({s.post_id for s in out if s.action == "remove"})
+    if removing and cat.has_table("dup_groups"):
+        with cat.registered("wanted_posts", pl.DataFrame({"post_id": removing}).to_arrow()):
+            consensus = {
+                (post, tag): (mates, carrying) for post, mates, tag, carrying in cat.run("marts/group_consensus").fetchall()
+            }
+    agreed = [s for s in out if not against_group_consensus(s, *consensus.get((s.post_id, s.tag), (0, 0)))]
+    report.against_group = len(out) - len(agreed)
+    return agreed
 
 
 def write_outputs(cat: Catalog, config: Config, store: PredictionStore, frame: pl.DataFrame, workspace: Path) -> None:
@@ -233,7 +259,7 @@ def write_outputs(cat: Catalog, config: Config, store: PredictionStore, frame: p
     out = workspace / "out"
     meta = store.meta
     document = {
-        "schema_version": 1,
+        "schema_version": 2,
         "dataset": config.dataset,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model": {

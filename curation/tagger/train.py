@@ -3,6 +3,8 @@
 Posts are dealt into K folds by unit (duplicate groups and families never straddle folds,
 as in splits) with the same multi-label stratification; for each fold a head is trained on
 the other K - 1 and predicts this one, so no post is ever scored by a head that saw it. The
+head's probabilities are blended with neighbour and duplicate-group evidence
+(:mod:`curation.tagger.evidence`), drawn from the other folds and from other posts only. The
 probabilities go to a :class:`~curation.tagger.store.PredictionStore` named ``kfold-heads``.
 """
 
@@ -24,6 +26,7 @@ from ..errors import CurationError, StageNotRun
 from ..progress import progress
 from ..split.stage import label_csr, selected_units
 from ..split.stratify import iterative_stratification, stable_fraction
+from .evidence import EvidenceOptions, FoldEvidence
 from .heads import RATINGS, TrainOptions, csr_entries, predict, train_head
 from .store import PredictionStore, tagger_folder
 
@@ -97,6 +100,17 @@ def assign_folds(
     return chosen[unit_of].astype(np.int64)
 
 
+def duplicate_group_of(cat: Catalog, post_ids: np.ndarray) -> np.ndarray:
+    """(N,) duplicate-group number of each post (-1: in none)."""
+    group = np.full(len(post_ids), -1, dtype=np.int64)
+    if cat.has_table("dup_groups"):
+        position = {int(p): i for i, p in enumerate(post_ids)}
+        for post, group_id in cat.rows("SELECT post_id, group_id FROM dup_groups"):
+            if post in position:
+                group[position[post]] = group_id
+    return group
+
+
 def run_train(workspace: Where) -> TrainReport:
     ctx = stage_context(workspace)
     workspace, config = ctx.workspace, ctx.config
@@ -133,6 +147,10 @@ def run_train(workspace: Where) -> TrainReport:
         indices = data.indices[csr_entries(data.indptr, keep)[1]]
         ratings = data.ratings[keep]
         fold = assign_folds(cat, post_ids, cfg.folds, config.split.seed, config.split.group_by_artist, config.split.min_tag_posts)
+        group = duplicate_group_of(cat, post_ids)
+        evidence = EvidenceOptions(
+            neighbours=cfg.neighbours, neighbour_weight=cfg.neighbour_weight, group_weight=cfg.group_weight
+        )
         folder = tagger_folder(workspace, OUR_TAGGER)
         store = PredictionStore.create(
             folder,
@@ -147,14 +165,18 @@ def run_train(workspace: Where) -> TrainReport:
                 "head": cfg.head,
                 "epochs": cfg.epochs,
                 "prior_weighted_loss": cfg.prior_weighted_loss,
+                "neighbours": cfg.neighbours,
+                "neighbour_weight": cfg.neighbour_weight,
+                "group_weight": cfg.group_weight,
             },
         )
         with progress(f"train {cfg.folds}-fold {cfg.head} heads ({device})", cfg.folds) as advance:
             for k in range(cfg.folds):
                 held_out, training = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
                 model = train_head(vectors, indptr, indices, ratings, training, report.tags, options, device)
+                beside = FoldEvidence(vectors, indptr, indices, report.tags, training, group, evidence)
                 for rows, probabilities, rating in predict(model, vectors, held_out, device=device):
-                    store.write(rows, probabilities, rating)
+                    store.write(rows, beside.blend(rows, probabilities).astype(np.float16), rating)
                 advance(1)
         frame = pl.DataFrame({"post_id": post_ids, "fold": fold})
         with cat.registered("new_folds", frame.to_arrow()):
