@@ -9,7 +9,10 @@ noise). Then `run_suggest` is timed, peak memory of it and its worker processes 
 suggestions scored against the planted label noise (`evaluate_suggestions`).
 
     python bench/bench_suggest.py [--posts 100000] [--tags 2000] [--strength 12] [--filter prune_by_noise_rate]
-                                  [--max-per-tag 100] [--max-per-post 10] [--keep DIR]
+                                  [--set KEY=VALUE ...] [--keep DIR]
+
+``--set`` puts further ``[suggest]`` keys in the config (TOML values: ``--set max_suggestions=1000``);
+without it every setting is the default.
 """
 
 from __future__ import annotations
@@ -34,8 +37,7 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=2000)
     parser.add_argument("--strength", type=float, default=12.0)
     parser.add_argument("--filter", default="prune_by_noise_rate")
-    parser.add_argument("--max-per-tag", type=int, default=100, help="the [suggest] cap (100 is the default)")
-    parser.add_argument("--max-per-post", type=int, default=10)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a further [suggest] setting")
     parser.add_argument("--keep", type=Path)
     opts = parser.parse_args()
 
@@ -58,8 +60,11 @@ def main() -> None:
         text = (ws / "curate.toml").read_text()
         start, stop = text.index("#BENCH\n"), text.index("#END\n") + 5 if "#END\n" in text else text.index("#BENCH\n") + 7
         (ws / "curate.toml").write_text(
-            text[:start] + f'#BENCH\ncleanlab_filter = "{opts.filter}"\nmax_per_tag = '
-            f"{opts.max_per_tag}\nmax_per_post = {opts.max_per_post}\n#END\n" + text[stop:]
+            text[:start]
+            + f'#BENCH\ncleanlab_filter = "{opts.filter}"\n'
+            + "".join(f"{setting.replace('=', ' = ', 1)}\n" for setting in opts.set)
+            + "#END\n"
+            + text[stop:]
         )
         with open_catalog(ws) as cat:  # scaffolding: every selected post "has" a usable file
             cat.con.execute("DELETE FROM images")
@@ -100,8 +105,7 @@ def main() -> None:
                     "tags": report.tags,
                     "filter": opts.filter,
                     "strength": opts.strength,
-                    "max_per_tag": opts.max_per_tag,
-                    "max_per_post": opts.max_per_post,
+                    "settings": opts.set,
                     "suggest_seconds": round(seconds, 1),
                     "target_seconds": 600,
                     "peak_rss_gb": {"driver": round(peak_self, 2), "largest_worker": round(peak_children, 2)},

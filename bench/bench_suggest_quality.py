@@ -107,6 +107,37 @@ def board(ws: Path, truth: Path, reference: bool) -> dict:
             out[f"queue_{s.action}_ap"] = round(s.average_precision, 4)
             out[f"queue_{s.action}_p_at_100"] = round(s.precision_at[100], 3)
             out[f"queue_{s.action}_recall"] = round(s.recall, 3)
+    out.update(calibration_and_orders(ws, planted))
+    return out
+
+
+def calibration_and_orders(ws: Path, planted: set) -> dict:
+    """How honest the precision estimates are (estimated vs real precision of the shown suggestions,
+    by estimate band), and the queue's AP if it were ranked by cleanlab's label quality instead."""
+    from curation.catalog import open_catalog
+    from curation.evaluate.suggest import ranked_scores
+
+    with open_catalog(ws, read_only=True) as cat:
+        shown = cat.frame_sql("SELECT rank, post_id, tag, action, precision_estimate, label_quality FROM suggestions")
+    change = {"add": "missing", "remove": "wrong"}
+    right = np.array([(p, t, change[a]) in planted for p, t, a in shown.select("post_id", "tag", "action").iter_rows()])
+    shown = shown.with_columns(pl.Series("right", right))
+    out = {}
+    for action in ("add", "remove"):
+        mine = shown.filter(pl.col("action") == action)
+        bands = []
+        for lo, hi in ((0.0, 0.7), (0.7, 0.9), (0.9, 1.01)):
+            band = mine.filter((pl.col("precision_estimate") >= lo) & (pl.col("precision_estimate") < hi))
+            if band.height:
+                bands.append(
+                    f"[{lo:.1f},{min(hi, 1):.1f}): n={band.height} est={band['precision_estimate'].mean():.2f} "
+                    f"real={band['right'].mean():.2f}"
+                )
+        out[f"calibration_{action}"] = bands
+        planted_here = sum(1 for x in planted if x[2] == change[action])
+        for order, column in (("queue order", "rank"), ("by label quality", "label_quality")):
+            hits = mine.sort(column)["right"].to_numpy()
+            out.setdefault(f"orders_{action}", {})[order] = round(ranked_scores(hits, planted_here)[1], 4)
     return out
 
 
@@ -119,7 +150,7 @@ def main() -> None:
     for pair in args.boards:
         ws, truth = pair.split(":")
         results[ws] = board(Path(ws), Path(truth), not args.no_reference)
-    keys = [k for k in next(iter(results.values())) if k not in ("posts",)]
+    keys = [k for k, v in next(iter(results.values())).items() if k != "posts" and isinstance(v, (int, float))]
     medians = {k: round(statistics.median(r[k] for r in results.values()), 4) for k in keys}
     print(json.dumps({"boards": results, "medians": medians}, indent=1))
 

@@ -420,7 +420,16 @@ def suggest(workspace: Path) -> None:
         click.echo(f"{report.decisions_imported} decisions imported from {report.out / 'review.sqlite'}")
     click.echo(
         f"{report.tagger}: {report.posts} posts x {report.tags} tags through cleanlab; {report.flagged} flags, "
-        f"{report.skipped_decided} already decided"
+        f"{report.skipped_decided} already decided, {report.against_group} removals the duplicate group contradicts, "
+        f"{report.below_precision} under the precision floors"
+    )
+    click.echo(
+        f"noise rates: {report.missing_rate:.1%} of true tags left off, {report.wrong_share:.1%} of labels wrong "
+        + (
+            f"(read from the {report.sure_tags} tags the tagger is sure of)"
+            if report.sure_tags
+            else "(defaults: no tag is known well enough to read them)"
+        )
     )
     click.echo(
         f"{report.suggestions} suggestions ({report.adds} add, {report.removes} remove) in "
@@ -488,7 +497,12 @@ def review(
 @main.command()
 @workspace_argument
 @click.option("--top", type=click.IntRange(min=1), default=60, show_default=True, help="Suggestions shown with thumbnails.")
-def report(workspace: Path, top: int) -> None:
+@click.option(
+    "--truth",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A synthetic board's truth folder: also score the queue against its planted label noise.",
+)
+def report(workspace: Path, top: int, truth: Path | None) -> None:
     """The curator's report: out/report.html, one static page with every stage's results in pictures.
 
     Selection funnel, tag frequencies before and after selection, duplicate groups by kind with
@@ -498,7 +512,7 @@ def report(workspace: Path, top: int) -> None:
     """
     from .report import build_report
 
-    result = build_report(workspace, top)
+    result = build_report(workspace, top, truth)
     note = f"; not run yet: {', '.join(result.empty)}" if result.empty else ""
     click.echo(f"wrote {result.path} ({len(result.sections)} sections, {result.images} images{note})")
 
@@ -798,12 +812,13 @@ def evaluate_suggest_cmd(workspace: Path, truth_dir: Path) -> None:
     """Suggestions against the planted label noise: precision@k, recall and AP, by frequency band."""
     from rich.table import Table
 
-    from .evaluate.suggest import evaluate_suggestions
+    from .evaluate.suggest import evaluate_suggestions, plain_ranking_ap
 
     table = Table(title=f"suggestions {workspace} vs {truth_dir}")
     for col in ("action", "tags", "planted", "suggested", "found", "recall", "P@10", "P@100", "AP"):
         table.add_column(col, justify="left" if col in ("action", "tags") else "right")
-    for s in evaluate_suggestions(workspace, truth_dir):
+    scores = evaluate_suggestions(workspace, truth_dir)
+    for s in scores:
         table.add_row(
             s.action,
             s.band,
@@ -816,6 +831,15 @@ def evaluate_suggest_cmd(workspace: Path, truth_dir: Path) -> None:
             f"{s.average_precision:.3f}",
         )
     _console().print(table)
+    ceiling = plain_ranking_ap(workspace, truth_dir)
+    queue = {s.action: s.average_precision for s in scores if s.band == "all"}
+    for action in ("add", "remove"):
+        click.echo(
+            f"{action}: queue AP {queue[action]:.3f}; the tagger's plain ranking of the same pairs: AP {ceiling[action]:.3f} "
+            f"(the queue keeps {queue[action] / ceiling[action]:.0%} of it)"
+            if ceiling[action] == ceiling[action] and ceiling[action] > 0
+            else f"{action}: nothing planted in the suggestion scope"
+        )
 
 
 @evaluate.command("tagger")
@@ -903,7 +927,8 @@ def demo(ctx: click.Context, out: Path, posts: int, seed: int) -> None:
     compares with the board's ground truth.
     """
     from .evaluate import evaluate_dedupe, evaluate_images, evaluate_ingest
-    from .evaluate.suggest import evaluate_suggestions
+    from .evaluate.suggest import evaluate_suggestions, plain_ranking_ap
+    from .report import build_report
     from .split import check_split
     from .synth import generate_board
     from .tagger import OUR_TAGGER
@@ -973,10 +998,16 @@ def demo(ctx: click.Context, out: Path, posts: int, seed: int) -> None:
         f"{workspace / 'out' / 'suggestions.json'} (review: {workspace / 'out' / 'review.sqlite'})"
     )
     by_action = {x.action: x for x in evaluate_suggestions(workspace, truth) if x.band == "all"}
+    ceiling = plain_ranking_ap(workspace, truth)
     click.echo(
         "  vs planted label noise: "
-        + "; ".join(f"{a} precision@10 {x.precision_at[10]:.2f}, recall {x.recall:.2f}" for a, x in by_action.items())
+        + "; ".join(
+            f"{a} precision@10 {x.precision_at[10]:.2f}, recall {x.recall:.2f}, AP {x.average_precision:.2f} "
+            f"(the tagger's plain ranking: {ceiling[a]:.2f})"
+            for a, x in by_action.items()
+        )
     )
+    build_report(workspace, truth=truth)  # again, with the queue scored against the board's truth
     click.echo(f"report: {workspace / 'out' / 'report.html'} (open it in a browser)")
     click.echo(
         f"catalog: {workspace / 'catalog.duckdb'}; ground truth: {truth}; run again with "

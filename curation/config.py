@@ -198,7 +198,7 @@ class TaggerConfig(_Section):
 
     folds: int = Field(default=5, ge=2)
     head: Literal["linear", "mlp"] = "linear"
-    epochs: int = Field(default=10, ge=1)
+    epochs: int = Field(default=30, ge=1)
     batch_size: int = Field(default=1024, ge=1)
     learning_rate: float = Field(default=3e-3, gt=0.0)
     prior_weighted_loss: bool = False  # BCE weighted by max(target, 1 - tag prior)
@@ -216,14 +216,14 @@ class SuggestConfig(_Section):
     """cleanlab suggestions for moderators."""
 
     tagger: str = "kfold-heads"  # whose out-of-fold probabilities (a name in `curate evaluate tagger`)
-    min_precision_add: float = Field(default=0.5, ge=0.0, le=1.0)  # shown when its precision estimate reaches this
-    min_precision_remove: float = Field(default=0.7, ge=0.0, le=1.0)
+    min_precision_add: float = Field(default=0.15, ge=0.0, le=1.0)  # shown when its precision estimate reaches this
+    min_precision_remove: float = Field(default=0.3, ge=0.0, le=1.0)
     max_per_tag: int = Field(default=25, ge=1)  # a tag's suggestions per round of the queue's order
     max_per_post: int = Field(default=3, ge=1)  # a post's suggestions per round
     max_suggestions: int = Field(default=0, ge=0)  # the queue's length; 0: every suggestion above the floors
     min_tag_posts: int = Field(default=10, ge=1)  # tags with fewer labelled posts get no suggestions (too few to learn)
     cleanlab_filter: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"] = (
-        "prune_by_noise_rate"  # cleanlab.filter.find_label_issues(filter_by=)
+        "predicted_neq_given"  # cleanlab.filter.find_label_issues(filter_by=)
     )
     chunk_tags: int = Field(default=256, ge=1)  # tags per parallel task
     workers: int = Field(default=2, ge=1)  # processes (with [runner] kind = "dask": the cluster's workers)

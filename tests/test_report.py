@@ -83,3 +83,14 @@ def test_sections_of_stages_not_run_say_what_to_run(board2021, tmp_path):
     assert result.empty == ["duplicates", "splits", "tagger", "suggestions"]
     html = result.path.read_text()
     assert "Not available yet: run `curate train`" in html and (ws / "out" / "report_files" / "funnel.png").exists()
+
+
+@pytest.mark.slow
+def test_with_truth_the_report_scores_the_queue_beside_the_tagger(built_ws, board2021, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(built_ws, ws, ignore=shutil.ignore_patterns(".curate.lock", "decisions.sqlite*"))
+    page = build_report(ws, truth=board2021 / "truth").path.read_text()
+    section = page.split('id="suggestions"')[1]
+    assert "tagger&#x27;s plain-ranking AP" in section or "tagger's plain-ranking AP" in section
+    assert "about" in section and "right by their estimates" in section
+    assert "plain-ranking" not in build_report(ws).path.read_text()  # without truth: no scoring

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from ..catalog import open_catalog
+from ..config import load_config
 from ..errors import StageNotRun
 from ..tags import canonicaliser
 from .ingest import read_truth
@@ -79,6 +80,68 @@ def evaluate_suggestions(workspace: Path | str, truth_dir: Path | str, ks=(10, 1
             hits = np.array([(p, t, action) in in_band for p, t in ranked.select("post_id", "tag").iter_rows()], dtype=bool)
             precision_at, ap = ranked_scores(hits, len(in_band), ks)
             out.append(SuggestScore(action, band, len(in_band), ranked.height, int(hits.sum()), precision_at, ap))
+    return out
+
+
+def plain_ranking_ap(workspace: Path | str, truth_dir: Path | str) -> dict[str, float]:
+    """The ceiling the queue is measured against: the AP of ranking the planted label noise by the
+    suggest tagger's probabilities alone, over the same posts and tags as the queue (the
+    suggestion scope). ``add``: every unlabelled (post, tag) pair by p; ``remove``: every labelled
+    pair by 1 - p. Exact on the store's float16 values, counted per value (memory O(65,536),
+    whatever the board's size); tied scores are one step, as in scikit-learn."""
+    from ..tagger.store import PredictionStore
+    from ..tagger.train import labelled_posts
+
+    noise = read_truth(Path(truth_dir), "label_noise")
+    with open_catalog(workspace, read_only=True) as cat:
+        if not cat.has_table("suggest_scope_tags"):
+            raise StageNotRun(f"{workspace}: no suggestions yet; run `curate suggest {workspace}` first")
+        folder = cat.scalar("SELECT folder FROM taggers WHERE name = ?", [load_config(workspace).suggest.tagger])
+        scope_tags = [r[0] for r in cat.rows("SELECT name FROM suggest_scope_tags")]
+        data = labelled_posts(cat)
+        canonical = canonicaliser(cat)
+    store = PredictionStore(Path(folder))
+    position = {int(p): i for i, p in enumerate(store.post_ids)}
+    label_row = {int(p): i for i, p in enumerate(data.post_ids)}
+    rows_in_store = np.array([label_row.get(int(p), -1) for p in store.post_ids])
+    name_to_idx = {n: int(i) for n, i in zip(data.tags["name"], data.tags["idx"])}
+    planted: dict[tuple[str, str], list[int]] = {}
+    for p, t, c in noise.select("post_id", "tag", "change").iter_rows():
+        if int(p) in position:
+            planted.setdefault(("add" if c == "missing" else "remove", canonical(t)), []).append(position[int(p)])
+    entry_rows = np.repeat(np.arange(len(data.post_ids)), np.diff(data.indptr))
+    by_idx = np.argsort(data.indices, kind="stable")
+    bounds = np.searchsorted(data.indices[by_idx], np.arange(len(data.tags) + 1))
+    counts = {a: np.zeros((2, 65536), dtype=np.int64) for a in ("add", "remove")}  # [not planted, planted] per float16 value
+    size = store.meta["chunk_tags"]
+    column = {t: j for j, t in enumerate(store.tags)}
+    for tag in scope_tags:
+        j, idx = column.get(tag), name_to_idx.get(tag)
+        if j is None or idx is None:
+            continue
+        scores = np.asarray(store.chunk(j // size)[j % size], dtype=np.float16)
+        has = np.zeros(len(data.post_ids) + 1, dtype=bool)  # the extra last entry answers row -1: not labelled
+        has[entry_rows[by_idx[bounds[idx] : bounds[idx + 1]]]] = True
+        labelled = has[rows_in_store]
+        keys = scores.view(np.uint16)
+        for action, pool in (("add", ~labelled), ("remove", labelled)):
+            hit = np.zeros(len(scores), dtype=bool)
+            hit[planted.get((action, tag), [])] = True
+            np.add.at(counts[action], (hit[pool].astype(np.int64), keys[pool]), 1)
+    out = {}
+    for action, table in counts.items():
+        values = np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float64)
+        present = table.sum(axis=0) > 0
+        order = np.argsort(values[present])  # ascending p
+        if action == "add":
+            order = order[::-1]  # add: highest p first; remove: lowest p first
+        hits, total = table[1][present][order], table.sum(axis=0)[present][order]
+        planted_total = hits.sum()
+        if not planted_total:
+            out[action] = float("nan")
+            continue
+        tp, seen = np.cumsum(hits), np.cumsum(total)
+        out[action] = float(np.sum(hits / planted_total * tp / seen))
     return out
 
 

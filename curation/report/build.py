@@ -91,7 +91,9 @@ class _Page:
         return self.files / f"{name}.png"
 
 
-def build_report(workspace: Where, top_suggestions: int = 60) -> ReportResult:
+def build_report(workspace: Where, top_suggestions: int = 60, truth: Path | None = None) -> ReportResult:
+    """``out/report.html``. With ``truth`` (a synthetic board's truth folder) the suggestions section
+    also scores the queue against the planted label noise, beside the tagger's plain ranking."""
     ctx = stage_context(workspace)
     workspace, config = ctx.workspace, ctx.config
     out = workspace / "out"
@@ -102,7 +104,7 @@ def build_report(workspace: Where, top_suggestions: int = 60) -> ReportResult:
         _duplicates(page, cat, out)
         _splits(page, cat, workspace)
         _tagger(page, cat, workspace, config.tagger.threshold)
-        _suggestions(page, cat, top_suggestions)
+        _suggestions(page, cat, top_suggestions, _queue_against_truth(workspace, truth) if truth else "")
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     nav = " · ".join(f'<a href="#{k}">{k}</a>' for k in SECTIONS)
     document = TEMPLATE.format(
@@ -242,12 +244,30 @@ def _tagger(page: _Page, cat, workspace: Path, threshold: float) -> None:
     )
 
 
-def _suggestions(page: _Page, cat, top: int) -> None:
+def _queue_against_truth(workspace: Path, truth: Path) -> str:
+    from ..evaluate.suggest import evaluate_suggestions, plain_ranking_ap
+
+    ceiling = plain_ranking_ap(workspace, truth)
+    rows = [
+        [s.action, s.planted, s.suggested, f"{s.recall:.3f}", f"{s.precision_at[100]:.2f}", f"{s.average_precision:.3f}",
+         f"{ceiling[s.action]:.3f}"]
+        for s in evaluate_suggestions(workspace, truth)
+        if s.band == "all"
+    ]  # fmt: skip
+    return (
+        f"<p>Against the planted label noise of {_esc(str(truth))}: the queue, and the tagger's plain ranking "
+        "(every unlabelled pair by p for add, every labelled pair by 1 - p for remove), the most the queue "
+        "could reach from these probabilities.</p>"
+        + _table(["action", "planted", "suggested", "recall", "P@100", "queue AP", "tagger's plain-ranking AP"], rows)
+    )
+
+
+def _suggestions(page: _Page, cat, top: int, scored: str = "") -> None:
     if not cat.has_table("suggestions") or not cat.scalar("SELECT count(*) FROM suggestions"):
         return page.section("suggestions", "Suggestions", None, "run `curate suggest`")
     rows = cat.rows(
         """
-        SELECT s.rank, s.post_id, s.tag, s.action, s.confidence, s.label_quality, i.path,
+        SELECT s.rank, s.post_id, s.tag, s.action, s.precision_estimate, s.label_quality, i.path,
                (SELECT string_agg(t.name, ' ' ORDER BY t.name) FROM post_tags pt JOIN tags t USING (tag_id)
                 WHERE pt.post_id = s.post_id) AS tags
         FROM suggestions s LEFT JOIN images i USING (post_id)
@@ -255,7 +275,7 @@ def _suggestions(page: _Page, cat, top: int) -> None:
         [top],
     )
     by_tag: dict[tuple[str, str], list[str]] = {}
-    for rank, post, tag, action, confidence, quality, path, tags in rows:
+    for rank, post, tag, action, precision, quality, path, tags in rows:
         thumb = page.files / "thumbs" / f"{post}.jpg"
         picture = (
             _img(f"report_files/thumbs/{post}.jpg", f"post {post}", THUMB)
@@ -266,17 +286,25 @@ def _suggestions(page: _Page, cat, top: int) -> None:
             page.result.images += 1
         by_tag.setdefault((tag, action), []).append(
             f'<div class="card">{picture}<div><b>#{rank}</b> post {post}: {action} <code>{_esc(tag)}</code> '
-            f"(confidence {confidence:.2f}, label quality {quality:.2f})</div><div class='tags'>{_esc(tags or '')}</div></div>"
+            f"(precision estimate {precision:.2f}, label quality {quality:.2f})</div>"
+            f"<div class='tags'>{_esc(tags or '')}</div></div>"
         )
     body = "".join(
         f"<h3>{_esc(action)} <code>{_esc(tag)}</code></h3><div class='cards'>{''.join(cards)}</div>"
         for (tag, action), cards in sorted(by_tag.items(), key=lambda kv: kv[0])
     )
     total = cat.scalar("SELECT count(*) FROM suggestions")
+    expected = cat.rows(
+        "SELECT action, count(*), sum(precision_estimate), sum(precision_estimate) FILTER (WHERE rank <= 100) "
+        "FROM suggestions GROUP BY action ORDER BY action"
+    )
+    outlook = "; ".join(
+        f"{a}: {n:,} suggested, about {right:,.0f} of them right by their estimates" for a, n, right, _ in expected
+    )
     page.section(
         "suggestions",
         "Top suggestions",
-        f"<p>The top {len(rows)} of {total:,} (all in out/suggestions.json "
+        f"<p>{_esc(outlook)}.</p>" + scored + f"<p>The top {len(rows)} of {total:,} (all in out/suggestions.json "
         "and out/review.sqlite), grouped by tag, beside each post's current tags.</p>" + body,
     )
 

@@ -7,11 +7,13 @@ noise (a true tag is left off with rate ``m``, a wrong one put on with rate ``w`
 tagger blind to a post's own label (out-of-fold), posts that miss a tag look like the posts
 that carry it, and posts that carry a tag wrongly look like the posts that lack it:
 
-- an ``add`` at p is right with odds m / (1 - m) · q / (1 - q),
-- a ``remove`` at p is right with odds w / (1 - w) · (1 - q) / q,
+- an ``add`` at p is right with probability m / (1 - m) · q / (1 - q) (the unlabelled posts at p
+  hold m / (1 - m) as many true carriers as the labelled ones do),
+- a ``remove`` at p with probability w / (1 - w) · (1 - q) / q,
 
-capped at 1. A tag the tagger does not know has a flat q near its base rate, so its
-suggestions get precision near the board's noise rates: low, as they should be.
+capped at 1 (the queue is ordered by it, then by the tagger's confidence). A tag the tagger
+does not know has a flat q near its base rate, so its suggestions get precision near the
+board's noise rates: low, as they should be.
 
 The noise rates are the board's, read where the tagger is sure: over the tags whose curve
 separates (q reaches ``SURE_TOP`` at the top and stays under a tenth of that at the bottom),
@@ -35,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BINS = 20
-TOP, BOTTOM = 0.5, 0.5  # shares of labelled / unlabelled posts where the noise rates are read
+BINS = 50
+TOP, BOTTOM = 0.1, 0.5  # shares of labelled / unlabelled posts where the noise rates are read
 SURE_TOP = 0.5
 DEFAULT_MISSING, DEFAULT_WRONG_SHARE = 0.05, 0.02  # when no tag is known well enough to read them
 PRIOR_POSITIVES = 20.0  # the frequency band's weight in each tag's curve and curve, in labelled posts
@@ -93,8 +95,9 @@ class TagCurve:
     wrong_rate: float  # w: P(labelled | truly lacks it)
 
     def labelled_probability(self, p: np.ndarray, own_label: bool | None = None) -> np.ndarray:
-        """q at each p; with ``own_label`` that post's own label is left out of it (a sparse bin
-        holding one wrong label would otherwise vouch for it)."""
+        """q at each p; with ``own_label`` = True a labelled post's own label is left out of it (a
+        sparse bin holding one wrong label would otherwise vouch for it). An unlabelled post's own
+        0 is left in: taking it out of a block of two would make the other post's label certainty."""
         if not len(self.x):
             return np.full_like(p, 1e-6)
         q, block = np.interp(p, self.x, self.q), np.interp(p, self.x, self.block)
@@ -105,12 +108,12 @@ class TagCurve:
     def precision(self, action: str, p: np.ndarray) -> np.ndarray:
         """(M,) probabilities of the tag -> (M,) chance that the ``action`` suggested on such a post
         is right (an add is suggested on a post without the tag, a remove on one with it)."""
-        q = self.labelled_probability(np.asarray(p, dtype=np.float64), own_label=action == "remove")
+        q = self.labelled_probability(np.asarray(p, dtype=np.float64), own_label=True if action == "remove" else None)
         if action == "add":
-            odds = self.missing_rate / (1.0 - self.missing_rate) * q / (1.0 - q)
+            share = self.missing_rate / (1.0 - self.missing_rate) * q / (1.0 - q)
         else:
-            odds = self.wrong_rate / (1.0 - self.wrong_rate) * (1.0 - q) / q
-        return np.minimum(odds, 1.0)
+            share = self.wrong_rate / (1.0 - self.wrong_rate) * (1.0 - q) / q
+        return np.minimum(share, 1.0)
 
 
 def _tail_weights(counts: np.ndarray, share: float) -> np.ndarray:
@@ -161,7 +164,7 @@ class Calibration:
             labelled, unlabelled, p_sum = bands[band_of(e.positives)]
             scale = PRIOR_POSITIVES / max(labelled.sum(), 1.0)
             fits[tag] = _fit(e.labelled + scale * labelled, e.unlabelled + scale * unlabelled, e.p_sum + scale * p_sum)
-        sure = [f for f in fits.values() if f.top >= SURE_TOP and f.bottom <= f.top / 10]
+        sure = [f for f in fits.values() if f.top >= SURE_TOP and f.bottom <= 0.1 * f.labelled / max(f.posts, 1.0)]
         self.sure_tags = len(sure)
         weight = sum(f.labelled for f in sure)
         if weight > 0:
@@ -170,16 +173,12 @@ class Calibration:
         else:
             self.missing_rate, self.wrong_share = DEFAULT_MISSING, DEFAULT_WRONG_SHARE
         self.missing_rate = float(np.clip(self.missing_rate, 1e-4, 0.9))
-        self.curves = {
-            tag: TagCurve(
-                f.x,
-                f.q,
-                f.block,
-                self.missing_rate,
-                float(np.clip(self.wrong_share * f.labelled / max(f.posts - f.labelled, 1.0), 1e-6, 0.9)),
-            )
-            for tag, f in fits.items()
-        }
+        self.curves = {}
+        for tag, f in fits.items():
+            own = f.top >= SURE_TOP and f.bottom <= 0.1 * f.labelled / max(f.posts, 1.0)
+            missing = 1.0 - f.top if own else self.missing_rate
+            wrong = f.bottom if own else self.wrong_share * f.labelled / max(f.posts - f.labelled, 1.0)
+            self.curves[tag] = TagCurve(f.x, f.q, f.block, float(np.clip(missing, 1e-4, 0.9)), float(np.clip(wrong, 1e-6, 0.9)))
 
     def precision(self, tag: str, action: str, p: np.ndarray) -> np.ndarray:
         return self.curves[tag].precision(action, p)

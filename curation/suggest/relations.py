@@ -70,7 +70,7 @@ def interleave(suggestions: list[Suggestion], per_tag: int, per_post: int, budge
     fill the top. A suggestion's round is how many times over its tag's ``per_tag`` (or its post's
     ``per_post``) better suggestions have already filled; round 0 comes first, each round by
     precision (then lowest label quality). ``budget`` > 0 keeps the first ``budget``."""
-    best_first = sorted(suggestions, key=lambda s: (-s.precision, s.label_quality, s.post_id, s.tag, s.action))
+    best_first = sorted(suggestions, key=lambda s: (-s.precision, -s.confidence, s.label_quality, s.post_id, s.tag, s.action))
     by_tag: dict[str, int] = {}
     by_post: dict[int, int] = {}
     rounds = []

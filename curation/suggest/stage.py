@@ -57,6 +57,9 @@ class SuggestReport:
     skipped_decided: int = 0
     against_group: int = 0  # removals the post's duplicate group contradicts
     below_precision: int = 0  # flags whose precision estimate is under [suggest] min_precision_*
+    missing_rate: float = 0.0  # the board's noise rates as calibration read them (calibrate.py)
+    wrong_share: float = 0.0
+    sure_tags: int = 0
     suggestions: int = 0
     adds: int = 0
     removes: int = 0
@@ -108,7 +111,8 @@ def run_suggest(workspace: Where) -> SuggestReport:
         suggestions = _filter(cat, suggestions, report)
         rates = acceptance_rates(workspace, by_action=True)
         for s in suggestions:  # moderators' verdicts on a tag so far correct its estimates
-            s.precision = with_feedback(s.precision, *rates.get((s.tag, s.action), (0, 0)))
+            verdicts = rates.get((s.tag, s.action), (0, 0))
+            s.precision = with_feedback(s.precision, *verdicts)
         floor = {"add": cfg.min_precision_add, "remove": cfg.min_precision_remove}
         shown = [s for s in suggestions if s.precision >= floor[s.action]]
         report.below_precision = len(suggestions) - len(shown)
@@ -202,6 +206,11 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
         close()
     report.flagged = len(raw)
     calibration = Calibration({tag_names[j]: e for j, e in evidence.items()})
+    report.missing_rate, report.wrong_share, report.sure_tags = (
+        calibration.missing_rate,
+        calibration.wrong_share,
+        calibration.sure_tags,
+    )
     suggestions = [
         Suggestion(int(store_ids[row]), tag_names[tag], "add" if is_add else "remove", p, quality)
         for row, tag, is_add, p, quality in raw
