@@ -15,12 +15,13 @@ capped at 1 (the queue is ordered by it, then by the tagger's confidence). A tag
 does not know has a flat q near its base rate, so its suggestions get precision near the
 board's noise rates: low, as they should be.
 
-The noise rates are the board's, read where the tagger is sure: over the tags whose curve
-separates (q reaches ``SURE_TOP`` at the top and stays under a tenth of that at the bottom),
-``m`` is 1 - q where the top ``TOP`` of their labelled posts lie and the wrong share of labels
-``rho`` is q where the bottom ``BOTTOM`` of their unlabelled posts lie, over the base rate; a
-tag's ``w`` is ``rho`` scaled by its own frequency. With no such tag (a tagger that knows
-nothing), ``DEFAULT_MISSING`` and ``DEFAULT_WRONG_SHARE`` stand in. Per tag the rates differ
+The noise rates are read where the tagger is sure. A tag is "sure" when its curve separates: q
+reaches ``SURE_TOP`` where the top ``TOP`` of its labelled posts lie, and stays under a tenth
+of its base rate where the bottom ``BOTTOM`` of its unlabelled posts lie. A sure tag's own
+rates are m = 1 - q at the top and w = q at the bottom. Every other tag takes the board's: m
+averaged over the sure tags (weighted by labelled posts), and the sure tags' share of labels
+that are wrong, scaled by the tag's own frequency into its w. With no sure tag (a tagger that
+knows nothing), ``DEFAULT_MISSING`` and ``DEFAULT_WRONG_SHARE`` stand in. Rates differ by tag
 (moderators omit some tags more than others): moderators' verdicts on a tag correct its
 estimates (:func:`with_feedback`).
 
@@ -41,7 +42,7 @@ BINS = 50
 TOP, BOTTOM = 0.1, 0.5  # shares of labelled / unlabelled posts where the noise rates are read
 SURE_TOP = 0.5
 DEFAULT_MISSING, DEFAULT_WRONG_SHARE = 0.05, 0.02  # when no tag is known well enough to read them
-PRIOR_POSITIVES = 20.0  # the frequency band's weight in each tag's curve and curve, in labelled posts
+PRIOR_POSITIVES = 20.0  # the frequency band's weight in each tag's curve, in labelled posts
 
 
 @dataclass
@@ -137,6 +138,11 @@ class _Fit:
     labelled: float
     posts: float
 
+    @property
+    def sure(self) -> bool:
+        """The curve separates: high where the labelled posts are, far under the base rate below."""
+        return self.top >= SURE_TOP and self.bottom <= 0.1 * self.labelled / max(self.posts, 1.0)
+
 
 def _fit(labelled: np.ndarray, unlabelled: np.ndarray, p_sum: np.ndarray) -> _Fit:
     posts = labelled + unlabelled
@@ -164,7 +170,7 @@ class Calibration:
             labelled, unlabelled, p_sum = bands[band_of(e.positives)]
             scale = PRIOR_POSITIVES / max(labelled.sum(), 1.0)
             fits[tag] = _fit(e.labelled + scale * labelled, e.unlabelled + scale * unlabelled, e.p_sum + scale * p_sum)
-        sure = [f for f in fits.values() if f.top >= SURE_TOP and f.bottom <= 0.1 * f.labelled / max(f.posts, 1.0)]
+        sure = [f for f in fits.values() if f.sure]
         self.sure_tags = len(sure)
         weight = sum(f.labelled for f in sure)
         if weight > 0:
@@ -175,9 +181,8 @@ class Calibration:
         self.missing_rate = float(np.clip(self.missing_rate, 1e-4, 0.9))
         self.curves = {}
         for tag, f in fits.items():
-            own = f.top >= SURE_TOP and f.bottom <= 0.1 * f.labelled / max(f.posts, 1.0)
-            missing = 1.0 - f.top if own else self.missing_rate
-            wrong = f.bottom if own else self.wrong_share * f.labelled / max(f.posts - f.labelled, 1.0)
+            missing = 1.0 - f.top if f.sure else self.missing_rate
+            wrong = f.bottom if f.sure else self.wrong_share * f.labelled / max(f.posts - f.labelled, 1.0)
             self.curves[tag] = TagCurve(f.x, f.q, f.block, float(np.clip(missing, 1e-4, 0.9)), float(np.clip(wrong, 1e-6, 0.9)))
 
     def precision(self, tag: str, action: str, p: np.ndarray) -> np.ndarray:
