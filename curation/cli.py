@@ -104,12 +104,28 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option("--no-images", is_flag=True, help="Metadata and truth only (fast; md5s are synthetic).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Processes rendering images.")
 @click.option("--overwrite", is_flag=True, help="Replace a board already in OUT.")
-def synth(out: Path, posts: int, seed: int, fmt: str, image_size: int, no_images: bool, workers: int, overwrite: bool) -> None:
+@click.option(
+    "--earlier",
+    is_flag=True,
+    help="Also write OUT/earlier/: the same board a day before (1%% fewer posts, some tag edits, "
+    "deletions, an alias and an implication not yet there), for rebuild benchmarks.",
+)
+def synth(
+    out: Path, posts: int, seed: int, fmt: str, image_size: int, no_images: bool, workers: int, overwrite: bool, earlier: bool
+) -> None:
     """Generate a synthetic board dump with images and ground truth in OUT/truth/."""
     from .synth import generate_board
 
     manifest = generate_board(
-        out, posts, seed=seed, fmt=fmt, image_size=image_size, images=not no_images, workers=workers, overwrite=overwrite
+        out,
+        posts,
+        seed=seed,
+        fmt=fmt,
+        image_size=image_size,
+        images=not no_images,
+        workers=workers,
+        overwrite=overwrite,
+        earlier=earlier,
     )
     _print_board_summary(out, manifest)
 
@@ -129,6 +145,14 @@ def _print_board_summary(out: Path, manifest: dict) -> None:
     table.add_row("deleted / banned posts", f"{counts['deleted']} / {counts['banned']}")
     table.add_row("images", "yes" if manifest["images"] else "no (--no-images)")
     table.add_row("ground truth", str(out / "truth"))
+    if "earlier" in manifest:
+        e = manifest["earlier"]
+        table.add_row(
+            "earlier snapshot",
+            f"{out / 'earlier'}: {e['posts_earlier']} posts; since then {e['new_posts']} new "
+            f"({e['new_duplicates_of_old_posts']} duplicates of older posts), {e['deleted_since']} deleted, "
+            f"{e['tag_edits']} tag edits, alias {' -> '.join(e['new_alias'])}, implication {' -> '.join(e['new_implication'])}",
+        )
     _console().print(table)
 
 

@@ -252,3 +252,39 @@ def test_same_arguments_same_bytes_in_processes_with_other_string_hashes(tmp_pat
             env={**os.environ, "PYTHONHASHSEED": hash_seed},
         )
     assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+
+
+def test_an_earlier_snapshot_is_the_same_board_a_day_before(tmp_path):
+    """`curate synth --earlier`: the newest 1% of posts missing, deletions and tag edits undone,
+    the newest alias and implication absent; everything else the same records."""
+    import csv
+
+    manifest = generate_board(tmp_path, 400, seed=2, images=False, earlier=True)
+    changes = json.loads((tmp_path / "earlier" / "changes.json").read_text())
+    assert manifest["earlier"]["posts_earlier"] == 396 and len(changes["new_posts"]) == 4
+
+    def records(folder: Path) -> dict:
+        out = {}
+        for path in sorted(folder.glob("posts0*.json")):
+            for line in path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # the dump's planted quirks
+                if isinstance(row, dict) and "id" in row:
+                    out[row["id"]] = row
+        return out
+
+    earlier, now = records(tmp_path / "earlier" / "metadata"), records(tmp_path / "metadata")
+    assert set(changes["new_posts"]) == set(now) - set(earlier)
+    edited = {e["post_id"]: e for e in changes["tag_edits"]}
+    differ = {i for i in earlier if earlier[i] != now[i]}
+    assert differ == set(changes["deleted_since"]) | set(edited) and differ
+    for post in changes["deleted_since"]:
+        assert earlier[post]["is_deleted"] is False and now[post]["is_deleted"] is True
+    for post, edit in edited.items():
+        before, after = set(earlier[post]["tag_string"].split()), set(now[post]["tag_string"].split())
+        assert after - before == {edit["added_since"]} if "added_since" in edit else before - after == {edit["removed_since"]}
+    for name, pair in (("tag_aliases.csv", changes["new_alias"]), ("tag_implications.csv", changes["new_implication"])):
+        rows = [r[1:3] for r in csv.reader((tmp_path / "earlier" / "metadata" / name).open())]
+        assert pair not in rows and pair in [r[1:3] for r in csv.reader((tmp_path / "metadata" / name).open())]

@@ -20,7 +20,7 @@ from .vocab import build_vocabulary
 from .writers import FORMAT_FLAVOUR, FORMATS, write_metadata
 
 log = logging.getLogger(__name__)
-BOARD_ENTRIES = ("metadata", "db_export", "original", "truth")
+BOARD_ENTRIES = ("metadata", "db_export", "original", "truth", "earlier")
 
 
 def generate_board(
@@ -32,12 +32,14 @@ def generate_board(
     images: bool = True,
     workers: int = 2,
     overwrite: bool = False,
+    earlier: bool = False,
     **overrides,
 ) -> dict:
     """Generate a synthetic board under ``out`` and return its truth manifest.
 
     ``overrides`` set :class:`~curation.synth.posts.SynthParams` fields (``duplicate_rate``,
-    ``missing_rate``, ...). The same arguments always give the same files.
+    ``missing_rate``, ...). The same arguments always give the same files. With ``earlier`` an
+    earlier dump of the same board goes to ``out/earlier/`` (:mod:`curation.synth.snapshot`).
     """
     if fmt not in FORMATS:
         raise SynthError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -73,6 +75,13 @@ def generate_board(
         advance(1)
         manifest = write_truth(out, fmt, board, vocab, params, images, quirks, paths)
         advance(1)
+    if earlier:
+        from .snapshot import write_earlier_snapshot
+
+        changes = write_earlier_snapshot(out, fmt, board, vocab, seed, params.snapshot)
+        manifest["earlier"] = {
+            k: len(v) if isinstance(v, list) and k not in ("new_alias", "new_implication") else v for k, v in changes.items()
+        }
     return manifest
 
 
