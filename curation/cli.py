@@ -542,7 +542,7 @@ def report(workspace: Path, top: int, truth: Path | None) -> None:
 
 
 def _prefect_environment(workspace: Path) -> None:
-    """Settings Prefect needs here (../shared/STACK.md), unless the user set them: its home in the
+    """Settings Prefect needs here (docs/operations.md), unless the user set them: its home in the
     workspace, no telemetry, a patient start for the temporary server."""
     os.environ.setdefault("PREFECT_HOME", str((Path(workspace) / "cache" / "prefect").resolve()))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
