@@ -571,7 +571,8 @@ def run(ctx: click.Context, workspace: Path, force: str, only: str, as_json: boo
 
     Prints one line per stage as it ends (ran with its time and what changed, or skipped and
     why) and a closing summary. Uses the Prefect server in PREFECT_API_URL, or starts a
-    temporary local one (offline, ~15-30 s). Prefect's and Dask's own logs go to
+    temporary local one (offline, ~15-30 s); when no stage would run (nothing changed) and no
+    server is configured, it says so without starting one. Prefect's and Dask's own logs go to
     WORKSPACE/cache/logs/run.log (and the Prefect UI); -v shows them here. A wrong input (config,
     sources, a locked workspace) fails at once, before Prefect starts, and is never retried.
     """
@@ -580,9 +581,16 @@ def run(ctx: click.Context, workspace: Path, force: str, only: str, as_json: boo
 
     forced, chosen = _stage_list(force), _stage_list(only)
     preflight(workspace, chosen or None)  # one line, in a moment, before Prefect starts
-    results, seconds, log_file = _rebuild(
-        ctx, workspace, forced, chosen, stage_line if not (as_json or ctx.obj["quiet"]) else None
-    )
+    unchanged = None if forced or os.environ.get("PREFECT_API_URL") else _nothing_to_do(workspace, chosen)
+    if unchanged is not None:  # every stage would be skipped: no temporary Prefect server for that
+        results, seconds, log_file = unchanged
+        if not (as_json or ctx.obj["quiet"]):
+            for index, result in enumerate(results, start=1):
+                click.echo(stage_line(index, len(results), result))
+    else:
+        results, seconds, log_file = _rebuild(
+            ctx, workspace, forced, chosen, stage_line if not (as_json or ctx.obj["quiet"]) else None
+        )
     if as_json:
         click.echo(json.dumps({"workspace": str(workspace), "seconds": round(seconds, 2), "stages": results}, default=str))
     elif not ctx.obj["quiet"]:
@@ -590,6 +598,25 @@ def run(ctx: click.Context, workspace: Path, force: str, only: str, as_json: boo
             click.echo(line)
         if log_file:
             click.echo(f"log: {log_file}")
+
+
+def _nothing_to_do(workspace: Path, chosen: list[str]):
+    """(results, seconds, None) when no stage would run, recorded in the run history as a
+    rebuild of skipped stages; None when any stage must run (then the flow does everything)."""
+    import time
+    import uuid
+
+    from .pipeline import nothing_to_do
+    from .runlog import record_stage
+
+    started = time.perf_counter()
+    results = nothing_to_do(workspace, chosen or None)
+    if results is None:
+        return None
+    run_id = f"unchanged-{uuid.uuid4().hex[:12]}"
+    for result in results:
+        record_stage(workspace, run_id, "cli", result)
+    return results, time.perf_counter() - started, None
 
 
 def _rebuild(ctx: click.Context, workspace: Path, forced: list[str], chosen: list[str], line=None):

@@ -324,3 +324,19 @@ def preflight(workspace: Path | str, stages: list[str] | None = None) -> None:
         weights_location(config.embed.model)  # missing weights: what to fetch and where to put it
     with workspace_lock(workspace, config.runner.lock_wait):
         pass
+
+
+def nothing_to_do(workspace: Path | str, stages: list[str] | None = None) -> list[dict] | None:
+    """When every stage of the rebuild would be skipped (no input, config or code changed):
+    each stage's result as the flow would return it ({stage, ran, reason, summary, seconds}),
+    so `curate run` can say so without starting an orchestrator; None when any stage must run."""
+    recorded = recorded_runs(workspace)
+    results = []
+    for name in stages or STAGE_NAMES:
+        decision = decide(workspace, name)
+        if decision.run:
+            return None
+        results.append(
+            {"stage": name, "ran": False, "reason": decision.reason, "summary": recorded[name]["summary"], "seconds": 0.0}
+        )
+    return results

@@ -117,6 +117,9 @@ def test_demo_and_run_print_one_line_per_stage_and_nothing_at_exit(tmp_path):
     assert all(f"{i}/9 {name}" in lines[i - 1] and "skipped" in lines[i - 1] for i, name in enumerate(STAGE_NAMES, start=1))
     assert lines[len(STAGE_NAMES)].startswith("done in ") and "0 of 9 stages ran" in lines[len(STAGE_NAMES)]
     assert (ws / "cache" / "logs" / "run.log").stat().st_size > 0  # Prefect's own lines went there
+    # nothing changed: said without starting a temporary Prefect server, and recorded as a run
+    history = json.loads(curate("runs", str(ws), "--last", "1", "--json").stdout)
+    assert history[0]["run_id"].startswith("unchanged-") and not any(s["ran"] for s in history[0]["stages"])
     quiet = curate("-q", "run", str(ws), "--only", "report")
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
     as_json = curate("run", str(ws), "--only", "select,report", "--json")
