@@ -79,7 +79,7 @@ def test_sections_of_stages_not_run_say_what_to_run(board2021, tmp_path):
     for name in ("ingest", "select"):
         pipeline.run_stage(ws, name)
     result = build_report(ws)
-    assert result.sections == ["funnel", "tags"]
+    assert result.sections == ["since", "funnel", "tags"]
     assert result.empty == ["duplicates", "splits", "tagger", "suggestions"]
     html = result.path.read_text()
     assert "Not available yet: run `curate train`" in html and (ws / "out" / "report_files" / "funnel.png").exists()
@@ -94,3 +94,24 @@ def test_with_truth_the_report_scores_the_queue_beside_the_tagger(built_ws, boar
     assert "tagger&#x27;s plain-ranking AP" in section or "tagger's plain-ranking AP" in section
     assert "about" in section and "right by their estimates" in section
     assert "plain-ranking" not in build_report(ws).path.read_text()  # without truth: no scoring
+
+
+@pytest.mark.slow
+def test_since_the_last_rebuild_counts_what_changed(built_ws, tmp_path):
+    from curation.dedupe import run_dedupe
+    from curation.suggest import load_suggestions, review, run_suggest
+
+    ws = tmp_path / "ws"
+    shutil.copytree(built_ws, ws, ignore=shutil.ignore_patterns(".curate.lock", "decisions.sqlite*"))
+    assert run_dedupe(ws).since_last == {"new_groups": 0, "gone_groups": 0}  # the same posts: the same groups
+    first = load_suggestions(ws).row(0, named=True)
+    review(ws, accept=[f"{first['post_id']}:{first['tag']}:{first['action']}"], reject=[], moderator="alice")
+    report = run_suggest(ws)
+    assert report.since_last["resolved"] == 1
+    from curation.pipeline import record, summarise
+
+    record(ws, "suggest", "test", 1.0, summarise(report))  # as the flow records a stage it ran
+    page = build_report(ws)
+    assert page.sections[0] == "since"
+    section = page.path.read_text().split('id="since"')[1].split("</section>")[0]
+    assert "1 resolved by moderators" in section and f"+{report.since_last['added']} added" in section

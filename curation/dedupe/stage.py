@@ -55,6 +55,7 @@ class DedupeReport:
     edges: dict[str, int] = field(default_factory=dict)
     groups: int = 0
     grouped_posts: int = 0
+    since_last: dict[str, int] = field(default_factory=dict)  # new_groups, gone_groups against the last run
 
 
 def pick_representative(members: list[int], info: dict[int, tuple], rule: str) -> int:
@@ -196,6 +197,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             orient="row",
         )
         with cat.registered("new_dup_edges", edges.to_arrow()), cat.registered("new_dup_groups", group_frame.to_arrow()):
+            new_groups, gone_groups = cat.run("marts/dup_groups_since").fetchone()
             cat.run("marts/dup_tables")
             if cfg.merge_tags:
                 cat.run("marts/dup_group_tags")
@@ -212,7 +214,13 @@ def run_dedupe(workspace: Where) -> DedupeReport:
         pl.col("post_id").map_elements(lambda p: sorted(kinds.get(p, ())), return_dtype=pl.List(pl.Utf8)).alias("kinds")
     ).write_parquet(out / "duplicates.parquet")
     counts = dict(edges.group_by("kind").len().iter_rows())
-    return DedupeReport(posts=len(ids), edges=counts, groups=len({g for g, _ in groups.values()}), grouped_posts=len(groups))
+    return DedupeReport(
+        posts=len(ids),
+        edges=counts,
+        groups=len({g for g, _ in groups.values()}),
+        grouped_posts=len(groups),
+        since_last={"new_groups": int(new_groups), "gone_groups": int(gone_groups)},
+    )
 
 
 def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tuple], list[tuple[int, int]]]:

@@ -23,7 +23,7 @@ from ..context import Where, stage_context
 from . import plots
 
 log = logging.getLogger(__name__)
-SECTIONS = ("funnel", "tags", "duplicates", "splits", "tagger", "suggestions")
+SECTIONS = ("since", "funnel", "tags", "duplicates", "splits", "tagger", "suggestions")
 THUMB = 128
 
 
@@ -99,6 +99,7 @@ def build_report(workspace: Where, top_suggestions: int = 60, truth: Path | None
     out = workspace / "out"
     page = _Page(out)
     with open_catalog(workspace, read_only=True) as cat:
+        _since(page, cat, workspace)
         _funnel(page, cat)
         _tags(page, cat)
         _duplicates(page, cat, out)
@@ -112,6 +113,47 @@ def build_report(workspace: Where, top_suggestions: int = 60, truth: Path | None
     )
     page.result.path.write_text(document, encoding="utf-8")
     return page.result
+
+
+def _since(page: _Page, cat, workspace: Path) -> None:
+    """What the last run of each stage changed: posts, duplicate groups, suggestions; and the
+    last rebuild's stages, ran or skipped."""
+    from ..pipeline import recorded_runs
+    from ..runlog import recent_runs
+
+    recorded = recorded_runs(workspace)
+    if not recorded:
+        return page.section("since", "Since the last rebuild", None, "run `curate run`")
+    rows = []
+    if "ingest" in recorded:
+        sources = [x for x in recorded["ingest"]["summary"].get("sources", []) if isinstance(x, dict)]
+        new, changed, removed = (sum(int(x.get(k) or 0) for x in sources) for k in ("new", "changed", "removed"))
+        rows.append(["posts", f"+{new:,} new, {changed:,} changed, {removed:,} removed", recorded["ingest"]["finished_at"]])
+    dedupe = (recorded.get("dedupe") or {}).get("summary", {}).get("since_last")
+    if dedupe:
+        rows.append(
+            [
+                "duplicate groups",
+                f"+{dedupe['new_groups']:,} new, {dedupe['gone_groups']:,} gone",
+                recorded["dedupe"]["finished_at"],
+            ]
+        )
+    suggest = (recorded.get("suggest") or {}).get("summary", {}).get("since_last")
+    if suggest:
+        rows.append(
+            ["suggestions", f"+{suggest['added']:,} added, {suggest['resolved']:,} resolved by moderators, "
+             f"{suggest['withdrawn']:,} withdrawn", recorded["suggest"]["finished_at"]]
+        )  # fmt: skip
+    body = _table(["what", "changed", "when (UTC)"], rows) if rows else "<p>No stage has reported changes yet.</p>"
+    last = recent_runs(workspace, 1)
+    if last:
+        ran = [x["stage"] for x in last[0]["stages"] if x["ran"]]
+        body += (
+            f"<p>Last rebuild ({_esc(last[0]['trigger'])}, finished {_esc(str(last[0]['finished'])[:19])} UTC): "
+            + (f"ran {_esc(', '.join(ran))}" if ran else "nothing to do, every stage unchanged")
+            + ". Every rebuild: <code>curate runs WORKSPACE</code>.</p>"
+        )
+    page.section("since", "Since the last rebuild", body)
 
 
 def _funnel(page: _Page, cat) -> None:

@@ -60,6 +60,7 @@ class SuggestReport:
     missing_rate: float = 0.0  # the board's noise rates as calibration read them (calibrate.py)
     wrong_share: float = 0.0
     sure_tags: int = 0
+    since_last: dict[str, int] | None = None  # added, resolved, withdrawn against the last run
     suggestions: int = 0
     adds: int = 0
     removes: int = 0
@@ -147,6 +148,11 @@ def run_suggest(workspace: Where) -> SuggestReport:
             orient="row",
         )
         with cat.registered("new_suggestions", frame.to_arrow()):
+            if cat.has_table("suggestions"):
+                added, resolved, withdrawn = cat.run("marts/suggestions_since").fetchone()
+                report.since_last = {"added": int(added), "resolved": int(resolved), "withdrawn": int(withdrawn)}
+            else:
+                report.since_last = {"added": frame.height, "resolved": 0, "withdrawn": 0}
             cat.con.execute("CREATE OR REPLACE TABLE suggestions AS SELECT * FROM new_suggestions ORDER BY rank")
         for table, column, values, dtype in (
             ("suggest_scope_tags", "name", report.scope_tags, pl.Utf8),
