@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import catalog_rows as rows
 from conftest import set_config
@@ -320,3 +321,31 @@ def test_any_fault_of_one_file_ends_in_a_status_for_that_file(tmp_path, monkeypa
     monkeypatch.setattr(inspect, "inspect_one", broken)
     result = inspect.inspect_file(tmp_path / "ok.png", 89_478_485)
     assert result.status == "corrupt" and result.error == "inspection failed: ZeroDivisionError: a bug in a hash"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["dedupe", "split", "train"])
+def test_kill_9_mid_stage_keeps_the_last_complete_results(built_ws, tmp_path, stage):
+    """A rerun killed at several moments leaves the stage's tables and files as the last complete
+    run wrote them (the prediction store included: it is written aside and swapped in), and a
+    plain `curate run` after it finds nothing to redo but what the kill left undone."""
+    from curation.pipeline import STAGE_NAMES
+    from curation.tagger.store import PredictionStore
+
+    table = {"dedupe": "dup_groups", "split": "splits", "train": "tagger_folds"}[stage]
+    query = f"SELECT * FROM {table} ORDER BY ALL"
+    for k, delay in enumerate((2.0, 4.0)):
+        ws = _copy_built(built_ws, tmp_path / str(k))
+        before = rows(ws, query)
+        store = ws / "cache" / "predictions" / "kfold-heads"
+        predicted = np.concatenate([c for _, c in PredictionStore(store).chunks()], axis=0)
+        child = subprocess.Popen([sys.executable, "-m", "curation.cli", "-q", stage, str(ws)], cwd=ROOT)
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert rows(ws, query) == before  # the same inputs: a finished rerun writes the same rows too
+        again = np.concatenate([c for _, c in PredictionStore(store).chunks()], axis=0)
+        assert not np.isnan(again).any() and again.shape == predicted.shape  # never a half-written store
+        done = curate("run", str(ws), "--only", ",".join(STAGE_NAMES[STAGE_NAMES.index(stage) :]))
+        assert done.returncode == 0, done.stderr
+        assert rows(ws, query) == before

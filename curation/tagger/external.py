@@ -28,7 +28,7 @@ from ..embed.preprocess import pad_square, to_rgb
 from ..errors import CurationError, ModelUnavailable, StageNotRun
 from ..progress import progress
 from ..tags import canonicaliser
-from .store import PredictionStore, tagger_folder
+from .store import PredictionStore, building, tagger_folder
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +89,12 @@ def _register(
         first.setdefault(t, i)
     columns = np.array(sorted(first.values()))
     folder = tagger_folder(workspace, name)
-    store = PredictionStore.create(
-        folder,
-        post_ids,
-        [canonical[i] for i in columns],
-        chunk_tags,
-        meta={"name": name, "kind": "external", **meta},
-        ratings=False,
-    )
-    for rows, probabilities in probabilities_by_batch:
-        store.write(rows, probabilities[:, columns].astype(np.float16))
+    meta = {"name": name, "kind": "external", **meta}
+    with building(folder, post_ids, [canonical[i] for i in columns], chunk_tags, meta, ratings=False) as store:
+        for rows, probabilities in probabilities_by_batch:
+            store.write(rows, probabilities[:, columns].astype(np.float16))
     cat.run("marts/taggers_add", name=name, kind="external", folder=str(folder), posts=len(post_ids), tags=len(columns))
-    return store
+    return PredictionStore(folder)
 
 
 def score_onnx(

@@ -5,13 +5,20 @@ tag names in column order), ``chunk_<c>.npy`` of shape (tags in chunk, N) float1
 one tag's scores over all posts are contiguous, which is how suggestions and per-tag metrics
 read them), optionally ``rating.npy`` (N, 4) float16, and ``meta.json``. Rows never written are
 NaN. A 1M x 5k set is 10 GB on disk and is never one array in RAM.
+
+A new store is written aside, in ``<name>.partial/``, and swapped in only when complete
+(:func:`building`): a run killed while writing leaves the previous store whole, and a kill in
+the middle of the swap is undone the next time the store is opened.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +31,41 @@ def tagger_folder(workspace: Path, name: str) -> Path:
     return Path(workspace) / PREDICTIONS_DIR / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+def _aside(folder: Path, suffix: str) -> Path:
+    return folder.with_name(folder.name + suffix)
+
+
+def _recover(folder: Path) -> None:
+    """A swap cut short between its two renames: the previous store goes back in place."""
+    old = _aside(folder, ".old")
+    if not folder.exists() and old.exists():
+        os.replace(old, folder)
+
+
+@contextmanager
+def building(
+    folder: Path, post_ids: np.ndarray, tags: list[str], chunk_tags: int, meta: dict, ratings: bool = True
+) -> Iterator[PredictionStore]:
+    """A new store for ``folder``, written in ``<folder>.partial`` and swapped in when the block
+    ends without an error (the old one set aside, the new one renamed in, the old one removed)."""
+    folder = Path(folder)
+    _recover(folder)
+    partial, old = _aside(folder, ".partial"), _aside(folder, ".old")
+    store = PredictionStore.create(partial, post_ids, tags, chunk_tags, meta, ratings)
+    yield store
+    store.close()
+    if old.exists():
+        shutil.rmtree(old)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(partial, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 class PredictionStore:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        _recover(self.folder)
         self._chunks: dict[int, np.ndarray] = {}
 
     @classmethod
@@ -76,6 +115,10 @@ class PredictionStore:
         if c not in self._chunks:
             self._chunks[c] = np.load(self.folder / f"chunk_{c:05d}.npy", mmap_mode="r")
         return self._chunks[c]
+
+    def close(self) -> None:
+        """Drop the memory maps this object holds (writes are flushed as they are made)."""
+        self._chunks.clear()
 
     def chunks(self):
         """Yield (first tag index, (k, N) array) for every chunk."""

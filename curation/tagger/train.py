@@ -28,7 +28,7 @@ from ..split.stage import label_csr, selected_units
 from ..split.stratify import iterative_stratification, stable_fraction
 from .evidence import EvidenceOptions, FoldEvidence
 from .heads import RATINGS, TrainOptions, csr_entries, predict, train_head
-from .store import PredictionStore, tagger_folder
+from .store import building, tagger_folder
 
 log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
@@ -152,25 +152,27 @@ def run_train(workspace: Where) -> TrainReport:
             neighbours=cfg.neighbours, neighbour_weight=cfg.neighbour_weight, group_weight=cfg.group_weight
         )
         folder = tagger_folder(workspace, OUR_TAGGER)
-        store = PredictionStore.create(
-            folder,
-            post_ids,
-            data.tags["name"].to_list(),
-            cfg.chunk_tags,
-            meta={
-                "name": OUR_TAGGER,
-                "kind": "kfold-head",
-                "embedder": embedder,
-                "folds": cfg.folds,
-                "head": cfg.head,
-                "epochs": cfg.epochs,
-                "prior_weighted_loss": cfg.prior_weighted_loss,
-                "neighbours": cfg.neighbours,
-                "neighbour_weight": cfg.neighbour_weight,
-                "group_weight": cfg.group_weight,
-            },
-        )
-        with progress(f"train {cfg.folds}-fold {cfg.head} heads ({device})", cfg.folds) as advance:
+        with (
+            building(
+                folder,
+                post_ids,
+                data.tags["name"].to_list(),
+                cfg.chunk_tags,
+                meta={
+                    "name": OUR_TAGGER,
+                    "kind": "kfold-head",
+                    "embedder": embedder,
+                    "folds": cfg.folds,
+                    "head": cfg.head,
+                    "epochs": cfg.epochs,
+                    "prior_weighted_loss": cfg.prior_weighted_loss,
+                    "neighbours": cfg.neighbours,
+                    "neighbour_weight": cfg.neighbour_weight,
+                    "group_weight": cfg.group_weight,
+                },
+            ) as store,
+            progress(f"train {cfg.folds}-fold {cfg.head} heads ({device})", cfg.folds) as advance,
+        ):
             for k in range(cfg.folds):
                 held_out, training = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
                 model = train_head(vectors, indptr, indices, ratings, training, report.tags, options, device)
