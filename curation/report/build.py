@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,10 +119,14 @@ def build_report(workspace: Where, top_suggestions: int = 60, truth: Path | None
 def _since(page: _Page, cat, workspace: Path) -> None:
     """What the last run of each stage changed: posts, duplicate groups, suggestions; and the
     last rebuild's stages, ran or skipped."""
-    from ..pipeline import recorded_runs
     from ..runlog import recent_runs
 
-    recorded = recorded_runs(workspace)
+    recorded = {
+        stage: {"finished_at": finished, "summary": json.loads(summary or "{}")}
+        for stage, finished, summary in (
+            cat.rows("SELECT stage, finished_at, summary FROM stage_runs") if cat.has_table("stage_runs") else []
+        )
+    }
     if not recorded:
         return page.section("since", "Since the last rebuild", None, "run `curate run`")
     rows = []
