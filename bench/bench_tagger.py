@@ -97,7 +97,7 @@ def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, fol
         started = time.perf_counter()
         for k in range(folds):
             training = np.flatnonzero(fold != k)
-            model = train_head(x, indptr, cols, ratings, training, tags, TrainOptions(epochs=10))
+            model = train_head(x, indptr, cols, ratings, training, tags, TrainOptions())
             beside = FoldEvidence(x, indptr, cols, tags, training, group, EvidenceOptions())
             for batch, probabilities, _ in predict(model, x, np.flatnonzero(fold == k)):
                 beside.blend(batch, probabilities)
@@ -107,7 +107,7 @@ def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, fol
         "dim": dim,
         "tags": tags,
         "folds": folds,
-        "epochs": 10,
+        "epochs": TrainOptions().epochs,
         "torch_threads": torch.get_num_threads(),
         "runs_s": [round(r, 1) for r in runs],
         "median_s": round(statistics.median(runs), 1),

@@ -119,3 +119,14 @@ def test_every_key_has_a_note_and_the_starter_and_docs_follow_the_models(tmp_pat
     docs = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
     between = docs.split("<!-- keys:start -->\n")[1].split("<!-- keys:end -->")[0]
     assert between == reference_markdown(), "docs/configuration.md is stale: regenerate it from curation.config_notes"
+
+
+def test_component_options_take_their_defaults_from_the_config_models():
+    from curation.dedupe.edges import Radii
+    from curation.tagger.evidence import EvidenceOptions
+    from curation.tagger.heads import TrainOptions
+
+    defaults = Config()
+    assert Radii() == Radii.from_config(defaults.dedupe)
+    assert EvidenceOptions() == EvidenceOptions.from_config(defaults.tagger)
+    assert TrainOptions() == TrainOptions.from_config(defaults.tagger, seed=0)

@@ -36,12 +36,14 @@ def test_cleanlab_flags_planted_flips_in_one_tag():
     y = truth.copy()
     missing, wrong = np.flatnonzero(truth)[:20], np.flatnonzero(~truth)[:20]
     y[missing], y[wrong] = False, True
-    rows, is_add, quality = tag_issues(y, p)
+    rows, is_add, quality = tag_issues(y, p, SuggestConfig().cleanlab_filter)
     found = set(rows.tolist())
     assert len(found & set(missing.tolist())) >= 16 and len(found & set(wrong.tolist())) >= 16
     assert (is_add == ~y[rows]).all()
     assert (np.diff(quality) >= 0).all()  # lowest label quality first
-    assert len(tag_issues(np.zeros(10, bool), np.full(10, 0.9))[0]) == 0  # one class only: nothing to learn
+    assert (
+        len(tag_issues(np.zeros(10, bool), np.full(10, 0.9), "predicted_neq_given")[0]) == 0
+    )  # one class only: nothing to learn
 
 
 def s(post, tag, action, precision=0.9, quality=0.1):

@@ -29,10 +29,10 @@ class TagTask:
     stop: int
     positives: list[np.ndarray]  # per tag: positions (in the store's post order) of posts that have it
     predicted: np.ndarray  # (N,) bool: posts the store has probabilities for
-    filter_by: str = "predicted_neq_given"
+    filter_by: str  # [suggest] cleanlab_filter
 
 
-def tag_issues(y: np.ndarray, p: np.ndarray, filter_by: str = "predicted_neq_given") -> tuple[np.ndarray, ...]:
+def tag_issues(y: np.ndarray, p: np.ndarray, filter_by: str) -> tuple[np.ndarray, ...]:
     """One tag over N posts. y : (N,) bool labels; p : (N,) float probabilities of the tag.
 
     Returns (rows, is_add, label_quality) for the labels cleanlab flags, each (M,), lowest

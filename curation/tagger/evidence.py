@@ -19,15 +19,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import TaggerConfig
 from .heads import csr_entries
+
+_DEFAULTS = TaggerConfig()
+TEMPERATURE = 0.05  # softmax temperature over cosine similarities; not a setting (measured once, BENCHMARKS.md)
 
 
 @dataclass(frozen=True)
 class EvidenceOptions:
-    neighbours: int = 50
-    temperature: float = 0.05
-    neighbour_weight: float = 0.3
-    group_weight: float = 0.8
+    """How much neighbour and group evidence to blend in; every default is ``[tagger]``'s."""
+
+    neighbours: int = _DEFAULTS.neighbours
+    temperature: float = TEMPERATURE
+    neighbour_weight: float = _DEFAULTS.neighbour_weight
+    group_weight: float = _DEFAULTS.group_weight
+
+    @classmethod
+    def from_config(cls, cfg: TaggerConfig) -> EvidenceOptions:
+        return cls(neighbours=cfg.neighbours, neighbour_weight=cfg.neighbour_weight, group_weight=cfg.group_weight)
 
 
 def label_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, weights: np.ndarray, tags: int) -> np.ndarray:

@@ -11,20 +11,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import TaggerConfig
+
 RATINGS = ("g", "s", "q", "e")
+_DEFAULTS = TaggerConfig()
 MIN_STEPS = 25  # optimiser steps per epoch at least
 
 
 @dataclass(frozen=True)
 class TrainOptions:
-    head: str = "linear"  # linear | mlp
-    epochs: int = 8
-    batch_size: int = 1024
-    learning_rate: float = 3e-3
+    """How a head is trained; the defaults are ``[tagger]``'s (weight decay and width are not settings)."""
+
+    head: str = _DEFAULTS.head  # linear | mlp
+    epochs: int = _DEFAULTS.epochs
+    batch_size: int = _DEFAULTS.batch_size
+    learning_rate: float = _DEFAULTS.learning_rate
     weight_decay: float = 1e-4
-    prior_weighted_loss: bool = False
+    prior_weighted_loss: bool = _DEFAULTS.prior_weighted_loss
     hidden: int = 1024  # mlp
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: TaggerConfig, seed: int) -> TrainOptions:
+        return cls(
+            head=cfg.head,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate,
+            prior_weighted_loss=cfg.prior_weighted_loss,
+            seed=seed,
+        )
 
 
 def build_head(dim: int, tags: int, options: TrainOptions):

@@ -116,14 +116,7 @@ def run_train(workspace: Where) -> TrainReport:
     workspace, config = ctx.workspace, ctx.config
     cfg = config.tagger
     device = pick_device(cfg.device)
-    options = TrainOptions(
-        head=cfg.head,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate,
-        prior_weighted_loss=cfg.prior_weighted_loss,
-        seed=config.split.seed,
-    )
+    options = TrainOptions.from_config(cfg, seed=config.split.seed)
     started = time.perf_counter()
     with ctx.staged() as cat:
         data = labelled_posts(cat)
@@ -148,9 +141,7 @@ def run_train(workspace: Where) -> TrainReport:
         ratings = data.ratings[keep]
         fold = assign_folds(cat, post_ids, cfg.folds, config.split.seed, config.split.group_by_artist, config.split.min_tag_posts)
         group = duplicate_group_of(cat, post_ids)
-        evidence = EvidenceOptions(
-            neighbours=cfg.neighbours, neighbour_weight=cfg.neighbour_weight, group_weight=cfg.group_weight
-        )
+        evidence = EvidenceOptions.from_config(cfg)
         folder = tagger_folder(workspace, OUR_TAGGER)
         with (
             building(
