@@ -41,6 +41,7 @@ def test_cleanlab_flags_planted_flips_in_one_tag():
     assert len(found & set(missing.tolist())) >= 16 and len(found & set(wrong.tolist())) >= 16
     assert (is_add == ~y[rows]).all()
     assert (np.diff(quality) >= 0).all()  # lowest label quality first
+    # one class only: nothing to learn
     assert (
         len(tag_issues(np.zeros(10, bool), np.full(10, 0.9), "predicted_neq_given")[0]) == 0
     )  # one class only: nothing to learn
