@@ -177,23 +177,25 @@ def test_a_damaged_review_database_is_named(flat_ws):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", ["ingest", "images"])
+@pytest.mark.parametrize("stage", ["ingest", "select", "images"])
 def test_kill_9_mid_stage_leaves_the_workspace_as_before_and_the_rerun_resumes(board2021, tmp_path, stage):
     """Killed at several moments, a stage leaves its table empty or whole, never partial; the
     rerun ends where an uninterrupted run does."""
     clean = tmp_path / "clean"
     init_workspace(clean, [board2021])
     ingest(clean)
-    if stage == "images":
+    if stage in ("select", "images"):
         select(clean)
+    if stage == "images":
         run_images(clean)
-    table = "posts" if stage == "ingest" else "images"
+    table = {"ingest": "posts", "select": "selection", "images": "images"}[stage]
     expected = rows(clean, f"SELECT count(*) FROM {table}")[0][0]
     for k, delay in enumerate((0.8, 1.6, 2.4)):
         ws = tmp_path / f"ws{k}"
         init_workspace(ws, [board2021])
-        if stage == "images":
+        if stage in ("select", "images"):
             ingest(ws)
+        if stage == "images":
             select(ws)
         child = subprocess.Popen([sys.executable, "-m", "curation.cli", "-q", stage, str(ws)], cwd=ROOT)
         time.sleep(delay)
@@ -349,3 +351,80 @@ def test_kill_9_mid_stage_keeps_the_last_complete_results(built_ws, tmp_path, st
         done = curate("run", str(ws), "--only", ",".join(STAGE_NAMES[STAGE_NAMES.index(stage) :]))
         assert done.returncode == 0, done.stderr
         assert rows(ws, query) == before
+
+
+@pytest.mark.slow
+def test_kill_9_mid_embed_keeps_whole_shards_and_the_rerun_embeds_the_rest(board2021, tmp_path):
+    """Embeddings are indexed shard by shard as each file completes: a kill keeps every indexed
+    vector whole and equal to an uninterrupted run's, and the rerun embeds only what is left."""
+    from curation.catalog import open_catalog
+    from curation.embed import run_embed
+    from curation.embed.stage import configured_embedder_id, load_vectors
+    from curation.embed.store import EmbeddingStore
+
+    def prepared(ws: Path) -> Path:
+        init_workspace(ws, [board2021])
+        set_config(ws, embed={"image_size": 64, "shard_size": 16, "batch_size": 8, "workers": 0})
+        ingest(ws)
+        select(ws)
+        run_images(ws)
+        return ws
+
+    def vectors(ws: Path) -> dict[str, np.ndarray]:
+        embedder = configured_embedder_id(load_config(ws).embed)
+        with open_catalog(ws, read_only=True) as cat:
+            md5s = [r[0] for r in cat.rows("SELECT md5 FROM embeddings ORDER BY md5")]
+            has, found = load_vectors(ws, cat, embedder, md5s)
+        assert has.all() and np.isfinite(found).all()
+        return dict(zip(md5s, found.astype(np.float32)))
+
+    clean = prepared(tmp_path / "clean")
+    run_embed(clean)
+    expected = vectors(clean)
+    ws = prepared(tmp_path / "ws")
+    store = EmbeddingStore(ws, configured_embedder_id(load_config(ws).embed)).folder
+    for shards in (2, 4):  # killed once this many shard files exist: every one before the last is indexed
+        child = subprocess.Popen([sys.executable, "-m", "curation.cli", "-q", "embed", str(ws)], cwd=ROOT)
+        deadline = time.monotonic() + 120
+        while len(list(store.glob("shard_*.npy"))) < shards and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        kept = vectors(ws)
+        assert 0 < len(kept) < len(expected)
+        for md5, vector in kept.items():  # whole, and the same picture's vector (float16 storage)
+            assert np.allclose(vector, expected[md5], atol=2e-2), md5
+    done = curate("embed", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert set(vectors(ws)) == set(expected)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_report_leaves_a_whole_page_whose_files_exist(built_ws, tmp_path):
+    """The page is replaced in one rename and its charts are new files: a kill leaves the old page
+    or the new one, never a cut page or a page showing another run's charts; a rerun ends clean."""
+    import re
+
+    ws = _copy_built(built_ws, tmp_path)
+    assert curate("report", str(ws)).returncode == 0
+    page = ws / "out" / "report.html"
+
+    def check() -> str:
+        text = page.read_text()
+        assert text.rstrip().endswith("</html>")
+        for src in re.findall(r'src="(report_files/[^"]+)"', text):
+            assert (ws / "out" / src).is_file(), src
+        return text
+
+    before = check()
+    for delay in (1.5, 2.5, 3.5):
+        child = subprocess.Popen([sys.executable, "-m", "curation.cli", "-q", "report", str(ws)], cwd=ROOT)
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        check()
+    assert curate("report", str(ws)).returncode == 0
+    after = check()
+    assert after != before  # a new page (its time stamp), with only its own charts left beside it
+    charts = {p.name for p in (ws / "out" / "report_files").glob("*.png")}
+    assert charts == set(re.findall(r'src="report_files/([^"/]+\.png)"', after))

@@ -59,7 +59,7 @@ def test_every_section_renders_in_chromium_with_no_broken_image(full_ws, tmp_pat
     assert result.sections == list(SECTIONS) and not result.empty and result.images > 5
     page = result.path
     html = page.read_text()
-    assert 'class="sortable"' in html and "report_files/precision_recall.png" in html
+    assert 'class="sortable"' in html and re.search(r"report_files/precision_recall-\w+\.png", html)
     dom = open_in_chromium(page, tmp_path, "--virtual-time-budget=10000", "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     body = re.search(r"<body([^>]*)>", dom.stdout).group(1)
@@ -82,7 +82,7 @@ def test_sections_of_stages_not_run_say_what_to_run(board2021, tmp_path):
     assert result.sections == ["since", "funnel", "tags"]
     assert result.empty == ["duplicates", "splits", "tagger", "suggestions"]
     html = result.path.read_text()
-    assert "Not available yet: run `curate train`" in html and (ws / "out" / "report_files" / "funnel.png").exists()
+    assert "Not available yet: run `curate train`" in html and any((ws / "out" / "report_files").glob("funnel-*.png"))
 
 
 @pytest.mark.slow

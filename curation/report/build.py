@@ -3,6 +3,10 @@
 Charts (PNG) and thumbnails go to ``out/report_files/`` beside the page, contact sheets are the
 ones in ``out/duplicates/``; all links are relative, so the ``out`` folder can be copied and
 opened offline. A stage that has not run yet gets its section with a note saying so.
+
+The page is written aside and renamed over the old one, and each build's charts carry the
+build's stamp in their names (``funnel-<stamp>.png``): a build killed half way leaves the
+previous page whole and showing its own charts. Charts no page links to are removed after.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import datetime as dt
 import html
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,7 +69,9 @@ def _thumbnail(source: str | None, target: Path) -> bool:
             picture = img.convert("RGB")
             picture.thumbnail((THUMB, THUMB))
             target.parent.mkdir(parents=True, exist_ok=True)
-            picture.save(target, "JPEG", quality=85)
+            partial = target.with_name(target.name + ".partial")
+            picture.save(partial, "JPEG", quality=85)
+            os.replace(partial, target)  # never a cut thumbnail under a post's name
         return True
     except Exception as exc:  # an unreadable file gets a text placeholder, never a broken image
         log.warning("no thumbnail for %s: %s", source, exc)
@@ -76,6 +83,7 @@ class _Page:
         self.out = out
         self.files = out / "report_files"
         self.files.mkdir(parents=True, exist_ok=True)
+        self.stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         self.parts: list[str] = []
         self.result = ReportResult(out / "report.html")
 
@@ -89,7 +97,16 @@ class _Page:
 
     def chart(self, name: str) -> Path:
         self.result.images += 1
-        return self.files / f"{name}.png"
+        return self.files / f"{name}-{self.stamp}.png"
+
+    def publish(self, document: str) -> None:
+        """The page renamed over the old one, then every chart of other builds removed."""
+        partial = self.result.path.with_name(self.result.path.name + ".partial")
+        partial.write_text(document, encoding="utf-8")
+        os.replace(partial, self.result.path)
+        for stale in self.files.glob("*.png"):
+            if not stale.name.endswith(f"-{self.stamp}.png"):
+                stale.unlink(missing_ok=True)
 
 
 def build_report(workspace: Where, top_suggestions: int = 60, truth: Path | None = None) -> ReportResult:
@@ -112,7 +129,7 @@ def build_report(workspace: Where, top_suggestions: int = 60, truth: Path | None
     document = TEMPLATE.format(
         title=_esc(f"booru-curate report: {config.dataset}"), generated=generated, nav=nav, body="\n".join(page.parts)
     )
-    page.result.path.write_text(document, encoding="utf-8")
+    page.publish(document)
     return page.result
 
 
