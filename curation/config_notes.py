@@ -104,6 +104,12 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("tagger", "neighbours"): ("the nearest posts of the other folds whose tags count as evidence", None),
     ("tagger", "neighbour_weight"): ("their share of each probability, beside the head's; 0: off", None),
     ("tagger", "group_weight"): ("the share of a duplicate group's other members carrying the tag; 0: off", None),
+    ("tagger", "warm_start"): (
+        "a fold's head continues from the last run's when none of the fold's posts was in its training; false: from scratch",
+        None,
+    ),
+    ("tagger", "warm_start_epochs"): ("epochs of a warm-started head (a scheduled rebuild's new posts and tag edits)", None),
+    ("tagger", "warm_start_max_new_tags"): ("share of label tags the last run lacked above which heads start afresh", None),
     ("tagger", "threshold"): ("metrics at this probability", None),
     ("tagger", "device"): ("auto | cpu | cuda", None),
     ("tagger", "chunk_tags"): ("predictions stored tag-major, this many tags a file", None),

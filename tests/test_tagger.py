@@ -91,15 +91,20 @@ def test_prediction_store_is_tag_major_and_round_trips(tmp_path):
     assert store.tags == ["a", "b", "c", "d", "e"] and store.post_ids.tolist() == [10, 20, 30]
 
 
-def test_a_head_learns_a_planted_signal():
-    rng = np.random.default_rng(0)
-    n, dim, tags = 3000, 32, 6
+def _planted(n: int = 3000, dim: int = 32, tags: int = 6, seed: int = 0):
+    """x (n, dim) float16; y (n, tags) bool, linear in x plus noise; its nonzero (rows, cols);
+    ratings (n,) g or s from the first feature."""
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, dim)).astype(np.float16)
-    weights = rng.standard_normal((dim, tags))
-    y = (x.astype(np.float32) @ weights + rng.standard_normal((n, tags)) * 0.5) > 1.5
+    y = (x.astype(np.float32) @ rng.standard_normal((dim, tags)) + rng.standard_normal((n, tags)) * 0.5) > 1.5
     rows, cols = np.nonzero(y)
+    return x, y, rows, cols, (x[:, 0] > 0).astype(np.int8)
+
+
+def test_a_head_learns_a_planted_signal():
+    x, y, rows, cols, ratings = _planted()
+    n, tags = y.shape
     indptr = np.searchsorted(rows, np.arange(n + 1))
-    ratings = (x[:, 0] > 0).astype(np.int8)  # g or s, from the first feature
     assert np.array_equal(dense_labels(indptr, cols, np.arange(n), tags).astype(bool), y)
     train, held = np.arange(2400), np.arange(2400, n)
     for options in (TrainOptions(epochs=10), TrainOptions(head="mlp", epochs=10, prior_weighted_loss=True)):
@@ -226,3 +231,77 @@ def test_neighbour_and_group_evidence_blend_into_held_out_probabilities():
     grouped = FoldEvidence(vectors, indptr, indices, 2, training, np.array([7, -1, 7, -1]), EvidenceOptions(2, 0.05, 0.0, 0.8))
     blended = grouped.blend(np.array([0, 1]), np.array([[0.5, 0.5], [0.5, 0.5]], np.float32))
     assert blended[0].tolist() == pytest.approx([0.1, 0.9]) and blended[1].tolist() == pytest.approx([0.5, 0.5])
+
+
+def test_a_warm_head_continues_by_tag_name_and_learns_a_new_tag(tmp_path):
+    from curation.tagger.heads import _continue_from, build_head, load_head, save_head
+
+    x, y, rows, cols, ratings = _planted()
+    indptr = np.searchsorted(rows, np.arange(len(x) + 1))
+    train, held = np.arange(2400), np.arange(2400, 3000)
+    first = [f"t{j}" for j in range(5)]  # the first run knew tags 0-4 only
+    known = cols < 5
+    kept_indptr = np.searchsorted(rows[known], np.arange(len(x) + 1))
+    model = train_head(x, kept_indptr, cols[known], ratings, train, 5, TrainOptions(epochs=10))
+    save_head(model, tmp_path / "fold_0.pt", first, TrainOptions())
+    saved = load_head(tmp_path / "fold_0.pt")
+    assert saved is not None and saved.tags == first and saved.dim == 32
+    now = ["t5", "t3", "t0", "t1", "t2", "t4"]  # reordered, with t5 new
+    fresh = build_head(32, 6, TrainOptions())
+    assert _continue_from(fresh, saved, now) == 5
+    assert np.array_equal(fresh.tags.weight.detach().numpy()[1], model.tags.weight.detach().numpy()[3])
+    order = [int(t[1]) for t in now]
+    relabelled = np.array([order.index(c) for c in cols])
+    warm = train_head(x, indptr, relabelled, ratings, train, 6, TrainOptions(epochs=3), start=(saved, now))
+    p = np.concatenate([b[1] for b in predict(warm, x, held)]).astype(np.float32)
+    ap = average_precision(y[held][:, order], p)
+    assert np.nanmean(ap[1:]) > 0.85 and ap[0] > 0.7  # the old tags kept, the new one learnt in 3 epochs
+    assert load_head(tmp_path / "missing.pt") is None
+    (tmp_path / "bad.pt").write_bytes(b"not a torch file")
+    assert load_head(tmp_path / "bad.pt") is None
+
+
+def test_warm_starts_only_where_no_post_of_the_fold_was_trained_on(tmp_path):
+    from types import SimpleNamespace
+
+    from curation.tagger.heads import build_head, save_head
+    from curation.tagger.train import head_path, trained_path, warm_starts
+
+    meta = {"embedder": "e", "head": "linear", "folds": 2}
+    tags = [f"t{j}" for j in range(40)]
+    previous = tmp_path / "kfold-heads"
+    PredictionStore.create(previous, np.arange(10), tags, 16, meta).close()
+    for k, trained in ((0, [5, 6, 7, 8, 9]), (1, [0, 1, 2, 3, 4])):
+        save_head(build_head(8, 40, TrainOptions()), head_path(previous, k), tags, TrainOptions())
+        np.save(trained_path(previous, k), np.array(trained))
+    cfg = SimpleNamespace(warm_start=True, warm_start_max_new_tags=0.05)
+    ids = np.arange(12)  # posts 10 and 11 are new
+    fold = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1])
+    heads, reason = warm_starts(previous, ids, fold, tags, meta, cfg)
+    assert sorted(heads) == [0, 1] and reason == ""
+    assert heads[1][1].tolist() == [0, 1, 2, 3, 4]
+    moved = fold.copy()
+    moved[7] = 0  # post 7 trained head 0; now head 0 would score it
+    heads, reason = warm_starts(previous, ids, moved, tags, meta, cfg)
+    assert sorted(heads) == [1] and "folds 0" in reason
+    assert warm_starts(previous, ids, fold, [*tags, "new1", "new2", "new3"], meta, cfg)[0] == {}  # 7% new tags
+    assert warm_starts(previous, ids, fold, tags, {**meta, "embedder": "other"}, cfg) == ({}, "embedder changed")
+    assert warm_starts(previous, ids, fold, tags, meta, SimpleNamespace(warm_start=False))[1] == "warm_start = false"
+    assert warm_starts(tmp_path / "none", ids, fold, tags, meta, cfg) == ({}, "no earlier heads")
+
+
+@pytest.mark.slow
+def test_a_rerun_warm_starts_every_fold_and_scores_as_well(trained_ws, tmp_path):
+    import shutil
+
+    from curation.config import load_config
+
+    ws = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
+    [cold] = evaluate_taggers(ws, ["kfold-heads"])
+    report = run_train(ws)
+    assert report.warm_folds == load_config(ws).tagger.folds and report.cold_reason == ""
+    [warm] = evaluate_taggers(ws, ["kfold-heads"])
+    assert warm.overall.macro_ap > cold.overall.macro_ap - 0.02
+    set_config(ws, tagger={"warm_start": False})
+    assert run_train(ws).warm_folds == 0

@@ -8,6 +8,7 @@ so that N x K never has to be dense; each batch is made dense on the fly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -65,6 +66,60 @@ def build_head(dim: int, tags: int, options: TrainOptions):
     return Head()
 
 
+@dataclass
+class SavedHead:
+    """A trained head as saved beside its predictions: weights and the tag names of its rows."""
+
+    state: dict  # torch state_dict
+    tags: list[str]  # (K_saved,) the tag of each row of tags.weight
+    head: str
+    hidden: int
+    dim: int
+
+
+def save_head(model, path: Path, tags: list[str], options: TrainOptions) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dim = model.body[0].in_features if options.head == "mlp" else model.tags.in_features
+    torch.save(
+        {"state": model.state_dict(), "tags": list(tags), "head": options.head, "hidden": options.hidden, "dim": dim}, path
+    )
+
+
+def load_head(path: Path) -> SavedHead | None:
+    """The head saved at ``path``; None when there is none or it does not load (from scratch then)."""
+    import torch
+
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return SavedHead(saved["state"], list(saved["tags"]), saved["head"], int(saved["hidden"]), int(saved["dim"]))
+    except Exception as exc:  # a damaged or foreign file costs a cold start, never the run
+        import logging
+
+        logging.getLogger(__name__).warning("%s: not loaded (%s); that fold's head starts from scratch", path, exc)
+        return None
+
+
+def _continue_from(model, saved: SavedHead, tag_names: list[str]) -> int:
+    """Copy ``saved``'s weights into ``model``: shared layers whole, tag rows by tag name (rows
+    of tags the saved head lacks keep their fresh start). Returns how many tag rows were copied."""
+    import torch
+
+    row_of = {t: i for i, t in enumerate(saved.tags)}
+    new_rows = [i for i, t in enumerate(tag_names) if t in row_of]
+    old_rows = [row_of[tag_names[i]] for i in new_rows]
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.startswith("tags."):
+                param[new_rows] = saved.state[name][old_rows].to(param.device)
+            else:
+                param.copy_(saved.state[name])
+    return len(new_rows)
+
+
 def csr_entries(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For CSR ``rows``: (position of each entry in ``rows``, its index into the CSR data)."""
     starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
@@ -90,11 +145,13 @@ def train_head(
     tags: int,
     options: TrainOptions,
     device: str = "cpu",
+    start: tuple[SavedHead, list[str]] | None = None,
 ):
     """Train a head on the posts ``rows`` (indices into x).
 
     x : (N, D) float16/float32 embeddings; indptr/indices : CSR tag labels for the N posts;
-    ratings : (N,) int8 rating index (-1 unknown, left out of the rating loss).
+    ratings : (N,) int8 rating index (-1 unknown, left out of the rating loss). ``start``: a
+    saved head and the current tag names (K,) to continue from instead of a fresh start.
     """
     import torch
     import torch.nn.functional as F
@@ -107,6 +164,8 @@ def train_head(
     prior = torch.from_numpy(frequency).to(device)
     with torch.no_grad():  # start from each tag's base rate: rare tags need not unlearn 0.5 first
         model.tags.bias.copy_(torch.logit(prior))
+    if start is not None:
+        _continue_from(model, *start)
     # small boards: smaller batches, so that every epoch still takes MIN_STEPS optimiser steps
     batch_size = max(1, min(options.batch_size, -(-len(rows) // MIN_STEPS)))
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay, fused=True)

@@ -5,11 +5,21 @@ as in splits) with the same multi-label stratification; for each fold a head is 
 the other K - 1 and predicts this one, so no post is ever scored by a head that saw it. The
 head's probabilities are blended with neighbour and duplicate-group evidence
 (:mod:`curation.tagger.evidence`), drawn from the other folds and from other posts only. The
-probabilities go to a :class:`~curation.tagger.store.PredictionStore` named ``kfold-heads``.
+probabilities go to a :class:`~curation.tagger.store.PredictionStore` named ``kfold-heads``,
+with each fold's head beside them (``heads/fold_<k>.pt``) and the ids of every post that head
+has ever trained on (``heads/fold_<k>.trained.npy``).
+
+A scheduled rebuild warm-starts (``[tagger] warm_start``): fold k's head continues from the
+last run's fold-k head for ``warm_start_epochs`` when that is leak-free, i.e. no post now in
+fold k is among the posts that head (or any head it continued from) trained on. Folds are dealt
+by stable unit hashes, so old posts keep their folds and new posts only join. At most
+``warm_start_max_new_tags`` of the label tags may be new. Otherwise that fold, or every fold,
+starts from scratch, and the log says why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -27,8 +37,8 @@ from ..progress import progress
 from ..split.stage import label_csr, selected_units
 from ..split.stratify import iterative_stratification, stable_fraction
 from .evidence import EvidenceOptions, FoldEvidence
-from .heads import RATINGS, TrainOptions, csr_entries, predict, train_head
-from .store import building, tagger_folder
+from .heads import RATINGS, SavedHead, TrainOptions, csr_entries, load_head, predict, save_head, train_head
+from .store import PredictionStore, building, tagger_folder
 
 log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
@@ -40,6 +50,8 @@ class TrainReport:
     without_embedding: int = 0
     tags: int = 0
     folds: int = 0
+    warm_folds: int = 0  # folds whose head continued from the last run's
+    cold_reason: str = ""  # why the other folds started from scratch
     seconds: float = 0.0
     folder: Path | None = None
 
@@ -100,6 +112,50 @@ def assign_folds(
     return chosen[unit_of].astype(np.int64)
 
 
+def head_path(folder: Path, k: int) -> Path:
+    return folder / "heads" / f"fold_{k}.pt"
+
+
+def trained_path(folder: Path, k: int) -> Path:
+    return folder / "heads" / f"fold_{k}.trained.npy"
+
+
+def warm_starts(
+    previous: Path, post_ids: np.ndarray, fold: np.ndarray, tags: list[str], meta: dict, cfg
+) -> tuple[dict[int, tuple[SavedHead, np.ndarray]], str]:
+    """The last run's heads each fold may continue from (with the posts each has trained on),
+    and why the others may not.
+
+    post_ids, fold : (N,) this run's posts and their folds; ``meta`` is this run's store meta
+    (embedder, head, folds: a change in any means from scratch)."""
+    if not cfg.warm_start:
+        return {}, "warm_start = false"
+    if not (previous / "heads").is_dir():
+        return {}, "no earlier heads"
+    last = PredictionStore(previous)
+    changed = [k for k in ("embedder", "head", "folds") if last.meta.get(k) != meta[k]]
+    if changed:
+        return {}, f"{', '.join(changed)} changed"
+    new_tags = len(set(tags) - set(last.tags)) / max(len(tags), 1)
+    if new_tags > cfg.warm_start_max_new_tags:
+        return {}, f"{new_tags:.0%} of the label tags are new (warm_start_max_new_tags {cfg.warm_start_max_new_tags:g})"
+    heads, leaky = {}, []
+    for k in range(meta["folds"]):
+        if not trained_path(previous, k).is_file():
+            continue
+        trained = np.load(trained_path(previous, k))
+        if np.isin(post_ids[fold == k], trained).any():  # it would score posts it learnt from
+            leaky.append(k)
+            continue
+        saved = load_head(head_path(previous, k))
+        if saved is not None and saved.head == meta["head"]:
+            heads[k] = (saved, trained)
+    reason = f"folds {', '.join(map(str, leaky))} hold posts their last head trained on" if leaky else ""
+    if len(heads) + len(leaky) < meta["folds"]:
+        reason = "; ".join(filter(None, [reason, "some earlier heads are missing"]))
+    return heads, reason
+
+
 def duplicate_group_of(cat: Catalog, post_ids: np.ndarray) -> np.ndarray:
     """(N,) duplicate-group number of each post (-1: in none)."""
     group = np.full(len(post_ids), -1, dtype=np.int64)
@@ -143,30 +199,37 @@ def run_train(workspace: Where) -> TrainReport:
         group = duplicate_group_of(cat, post_ids)
         evidence = EvidenceOptions.from_config(cfg)
         folder = tagger_folder(workspace, OUR_TAGGER)
+        tag_names = data.tags["name"].to_list()
+        meta = {
+            "name": OUR_TAGGER,
+            "kind": "kfold-head",
+            "embedder": embedder,
+            "folds": cfg.folds,
+            "head": cfg.head,
+            "epochs": cfg.epochs,
+            "prior_weighted_loss": cfg.prior_weighted_loss,
+            "neighbours": cfg.neighbours,
+            "neighbour_weight": cfg.neighbour_weight,
+            "group_weight": cfg.group_weight,
+        }
+        warm, report.cold_reason = warm_starts(folder, post_ids, fold, tag_names, meta, cfg)
+        report.warm_folds = len(warm)
+        if report.cold_reason:
+            log.info("heads from scratch where not warm-started: %s", report.cold_reason)
+        warm_options = dataclasses.replace(options, epochs=cfg.warm_start_epochs)
         with (
-            building(
-                folder,
-                post_ids,
-                data.tags["name"].to_list(),
-                cfg.chunk_tags,
-                meta={
-                    "name": OUR_TAGGER,
-                    "kind": "kfold-head",
-                    "embedder": embedder,
-                    "folds": cfg.folds,
-                    "head": cfg.head,
-                    "epochs": cfg.epochs,
-                    "prior_weighted_loss": cfg.prior_weighted_loss,
-                    "neighbours": cfg.neighbours,
-                    "neighbour_weight": cfg.neighbour_weight,
-                    "group_weight": cfg.group_weight,
-                },
-            ) as store,
-            progress(f"train {cfg.folds}-fold {cfg.head} heads ({device})", cfg.folds) as advance,
+            building(folder, post_ids, tag_names, cfg.chunk_tags, meta={**meta, "warm_folds": sorted(warm)}) as store,
+            progress(f"train {cfg.folds}-fold {cfg.head} heads ({device}, {len(warm)} warm)", cfg.folds) as advance,
         ):
             for k in range(cfg.folds):
                 held_out, training = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
-                model = train_head(vectors, indptr, indices, ratings, training, report.tags, options, device)
+                start = (warm[k][0], tag_names) if k in warm else None
+                model = train_head(
+                    vectors, indptr, indices, ratings, training, report.tags, warm_options if start else options, device, start
+                )
+                save_head(model, head_path(store.folder, k), tag_names, options)
+                earlier = warm[k][1] if k in warm else np.zeros(0, np.int64)
+                np.save(trained_path(store.folder, k), np.union1d(earlier, post_ids[training]))
                 beside = FoldEvidence(vectors, indptr, indices, report.tags, training, group, evidence)
                 for rows, probabilities, rating in predict(model, vectors, held_out, device=device):
                     store.write(rows, beside.blend(rows, probabilities).astype(np.float16), rating)
