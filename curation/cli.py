@@ -110,8 +110,34 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     help="Also write OUT/earlier/: the same board a day before (1%% fewer posts, some tag edits, "
     "deletions, an alias and an implication not yet there), for rebuild benchmarks.",
 )
+@click.option(
+    "--reposts",
+    type=click.Choice(["classic", "all"]),
+    default="classic",
+    show_default=True,
+    help="Duplicate kinds planted: classic (exact, re-encodes, resizes, small crops, borders, ...), or all: also "
+    "heavy and corner crops, turns, censor bars, mosaics, captions, signatures, greyscale, destroyed JPEGs, several "
+    "edits together, and hard negatives (other pictures sharing a palette, a layout or a character design).",
+)
+@click.option(
+    "--duplicate-rate",
+    type=click.FloatRange(0.0, 0.9),
+    default=0.10,
+    show_default=True,
+    help="Share of posts that are planted duplicates of an earlier post.",
+)
 def synth(
-    out: Path, posts: int, seed: int, fmt: str, image_size: int, no_images: bool, workers: int, overwrite: bool, earlier: bool
+    out: Path,
+    posts: int,
+    seed: int,
+    fmt: str,
+    image_size: int,
+    no_images: bool,
+    workers: int,
+    overwrite: bool,
+    earlier: bool,
+    reposts: str,
+    duplicate_rate: float,
 ) -> None:
     """Generate a synthetic board dump with images and ground truth in OUT/truth/."""
     from .synth import generate_board
@@ -126,6 +152,8 @@ def synth(
         workers=workers,
         overwrite=overwrite,
         earlier=earlier,
+        reposts=reposts,
+        duplicate_rate=duplicate_rate,
     )
     _print_board_summary(out, manifest)
 
@@ -824,10 +852,12 @@ def evaluate_images_cmd(workspace: Path, truth_dir: Path) -> None:
 @truth_option
 @click.option("--compare", is_flag=True, help="Score hashes only, embeddings only and both side by side.")
 def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None:
-    """Pairwise precision, recall and F1 of the duplicate groups per planted kind."""
+    """Pairwise precision, recall and F1 of the duplicate groups per planted kind, and how many
+    planted look-alikes (boards made with `curate synth --reposts all`) were wrongly grouped."""
     from rich.table import Table
 
     from .evaluate import evaluate_dedupe
+    from .evaluate.dedupe import evaluate_hard_negatives
 
     if compare:
         runs = {signals: evaluate_dedupe(workspace, truth_dir, signals) for signals in ("hashes", "embeddings", "both")}
@@ -854,6 +884,14 @@ def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None
             f"{s.f1:.3f}",
         )
     _console().print(table)
+    negatives = evaluate_hard_negatives(workspace, truth_dir)
+    if negatives:
+        table = Table(title="hard negatives: other pictures made to look alike (each one grouped is a wrong pair)")
+        for col in ("look-alike", "pairs", "grouped"):
+            table.add_column(col, justify="left" if col == "look-alike" else "right")
+        for n in negatives:
+            table.add_row(n.kind, str(n.pairs), str(n.grouped))
+        _console().print(table)
 
 
 @evaluate.command("suggest")

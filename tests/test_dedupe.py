@@ -366,3 +366,34 @@ def test_moderators_keep_posts_apart_and_choose_representatives():
     # 3 is not a duplicate of 1: the direct edge goes, and as 2 still joins them, 3 leaves the group
     apart = group_posts([1, 2, 3, 4, 5], edges, cfg, info, apart={(3, 1)}, chosen={5})
     assert apart == {1: (1, True), 2: (1, False), 4: (5, False), 5: (5, True)}
+
+
+@pytest.mark.slow
+def test_every_repost_kind_is_scored_and_wrongly_grouped_look_alikes_are_counted(tmp_path):
+    from curation.evaluate.dedupe import evaluate_hard_negatives
+    from curation.synth import generate_board
+
+    board, ws = tmp_path / "board", tmp_path / "ws"
+    generate_board(board, 260, seed=11, image_size=96, workers=1, reposts="all", duplicate_rate=0.3, hard_negative_rate=0.15)
+    init_workspace(ws, [board])
+    set_config(ws, embed={"image_size": 64}, select={"drop_deleted": False, "drop_banned": False})
+    for stage in (ingest, select, run_images, run_embed, run_dedupe):
+        stage(ws)
+    truth = pl.read_parquet(board / "truth" / "duplicates.parquet")
+    scores = {s.kind: s for s in evaluate_dedupe(ws, board / "truth")}
+    assert set(scores) == (set(truth["kind"]) - {"original"}) | {"all"}
+    assert scores["exact"].recall == 1.0 and scores["all"].precision >= 0.95
+    before = {n.kind: n for n in evaluate_hard_negatives(ws, board / "truth")}
+    assert before["all"].pairs == sum(n.pairs for k, n in before.items() if k != "all") > 0
+    with duckdb.connect(str(ws / "catalog.duckdb"), read_only=True) as con:
+        linked = {post for pair in con.execute("SELECT post_a, post_b FROM dup_edges").fetchall() for post in pair}
+        usable = {r[0] for r in con.execute("SELECT post_id FROM images WHERE status = 'ok'").fetchall()}
+    negatives = pl.read_parquet(board / "truth" / "hard_negatives.parquet")
+    p, q, kind = next(  # a look-alike pair that dedupe kept apart, neither post in any group: join them
+        (p, q, k) for p, q, k in negatives.iter_rows() if {p, q} <= usable and not {p, q} & linked
+    )
+    with duckdb.connect(str(ws / "catalog.duckdb")) as con:
+        con.execute("INSERT INTO dup_edges (post_a, post_b, kind, distance) VALUES (?, ?, 'exact', 0)", [min(p, q), max(p, q)])
+    after = {n.kind: n for n in evaluate_hard_negatives(ws, board / "truth")}
+    assert after[kind].grouped == before[kind].grouped + 1 and after["all"].grouped == before["all"].grouped + 1
+    assert evaluate_hard_negatives(ws, tmp_path / "none") == []  # a board without look-alikes: nothing to say

@@ -16,7 +16,7 @@ from PIL import Image
 
 from curation.errors import SynthError
 from curation.synth import generate_board
-from curation.synth.transforms import DUPLICATE_KINDS
+from curation.synth.transforms import DUPLICATE_KINDS, REPOST_KINDS, apply, sample_params, transformed_size
 from curation.synth.vocab import COLOURS, OBJECT_SIZES, OBJECT_STYLES, SHAPES, build_vocabulary, object_tag, parse_object_tag
 
 
@@ -288,3 +288,43 @@ def test_an_earlier_snapshot_is_the_same_board_a_day_before(tmp_path):
     for name, pair in (("tag_aliases.csv", changes["new_alias"]), ("tag_implications.csv", changes["new_implication"])):
         rows = [r[1:3] for r in csv.reader((tmp_path / "earlier" / "metadata" / name).open())]
         assert pair not in rows and pair in [r[1:3] for r in csv.reader((tmp_path / "metadata" / name).open())]
+
+
+@pytest.mark.parametrize("kind", sorted(REPOST_KINDS))
+def test_each_repost_kind_gives_the_size_its_metadata_says(kind):
+    rng = np.random.default_rng(3)
+    source = Image.new("RGB", (173, 121), (40, 90, 200))
+    source.paste((250, 250, 250), (40, 30, 90, 80))
+    for _ in range(5):
+        params = sample_params(kind, rng, "png")
+        out = apply(kind, params, source)
+        assert out.size == transformed_size(kind, params, *source.size), params
+    if kind == "heavy_crop":  # the middle 60% of each side, pixel for pixel
+        w, h = out.size
+        left, top = (173 - w) // 2, (121 - h) // 2
+        assert np.array_equal(np.asarray(out), np.asarray(source.crop((left, top, left + w, top + h))))
+    if kind == "censor_bars":  # every bar is black over the picture
+        box = params["boxes"][0]
+        x, y = int((box[0] + box[2]) / 2 * 173), int((box[1] + box[3]) / 2 * 121)
+        assert out.getpixel((x, y)) == COLOURS["black"]
+
+
+def test_all_reposts_plants_every_kind_and_hard_negatives(tmp_path):
+    board = tmp_path / "b"
+    manifest = generate_board(board, 700, seed=5, image_size=64, workers=1, reposts="all", duplicate_rate=0.6)
+    kinds = set(truth(board, "duplicates")["kind"]) - {"original"}
+    assert kinds == set(DUPLICATE_KINDS) | set(REPOST_KINDS)
+    negatives = truth(board, "hard_negatives")
+    assert set(negatives["kind"]) == {"palette", "layout", "character"}
+    posts = {r["post_id"]: r for r in truth(board, "posts").iter_rows(named=True)}
+    dup_pairs = set(zip(truth(board, "duplicates")["post_id"], truth(board, "duplicates")["source_post_id"]))
+    for post, like, kind in negatives.iter_rows():
+        assert (post, like) not in dup_pairs and (like, post) not in dup_pairs
+        assert (posts[post]["width"], posts[post]["height"]) == (posts[like]["width"], posts[like]["height"])
+        assert posts[post]["md5"] != posts[like]["md5"]
+        if kind == "character":
+            assert posts[post]["artist"] == posts[like]["artist"]
+    assert manifest["counts"]["hard_negatives"] == negatives.height
+    classic = generate_board(tmp_path / "c", 300, seed=5, images=False)
+    assert set(truth(tmp_path / "c", "duplicates")["kind"]) - {"original"} <= set(DUPLICATE_KINDS)
+    assert classic["counts"]["hard_negatives"] == 0

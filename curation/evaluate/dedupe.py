@@ -14,6 +14,10 @@ grouped), ``hashes`` (edges with a ``distance``: hash matches, ``composite`` edg
 or above ``min_alignment`` (``min_masked_alignment`` when either post is transparent): one
 dedupe run at low thresholds can be scored at every higher one (that is how the defaults are
 calibrated).
+
+:func:`evaluate_hard_negatives` counts, per kind, the planted look-alikes (other pictures sharing a
+palette, a layout or a character design with an earlier post; ``curate synth --reposts all``)
+that were put in one group with the post they resemble: each one is a wrong pair.
 """
 
 from __future__ import annotations
@@ -53,17 +57,23 @@ class KindScore:
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
 
-def evaluate_dedupe(
+@dataclass(frozen=True)
+class NegativeScore:
+    kind: str  # palette | layout | character | all
+    pairs: int  # planted look-alike pairs whose two files both reached dedupe
+    grouped: int  # of those, put in one group (wrong)
+
+
+def _grouping(
     workspace: Path | str,
-    truth_dir: Path | str,
-    signals: str = "both",
-    min_similarity: float | None = None,
-    min_alignment: float | None = None,
-    min_masked_alignment: float | None = None,
-) -> list[KindScore]:
+    signals: str,
+    min_similarity: float | None,
+    min_alignment: float | None,
+    min_masked_alignment: float | None,
+) -> tuple[set[int], dict[int, int], set[tuple[int, int]]]:
+    """(posts dedupe considered, post -> group number for posts in a group of 2+, pairs an edge links)."""
     if signals not in SIGNALS:
         raise ValueError(f"signals must be one of {SIGNALS}, not {signals!r}")
-    truth = read_truth(Path(truth_dir), "duplicates")
     counted = counted_kinds(load_config(workspace).dedupe)
     with open_catalog(workspace, read_only=True) as cat:
         considered = {r[0] for r in cat.run("marts/dedupe_inputs").fetchall()}
@@ -74,12 +84,24 @@ def evaluate_dedupe(
             if (signals == "both" or (dist is not None) == (signals == "hashes"))
             and _kept(k, sim, a in transparent or b in transparent, min_similarity, min_alignment, min_masked_alignment)
         ]
-    linked = {(a, b) for a, b, _ in edges}
     uf = UnionFind(sorted(considered))
     for a, b, kind in edges:
         if kind in counted:
             uf.union(a, b)
     group = {p: gid for gid, members in enumerate(uf.groups().values()) if len(members) > 1 for p in members}
+    return considered, group, {(a, b) for a, b, _ in edges}
+
+
+def evaluate_dedupe(
+    workspace: Path | str,
+    truth_dir: Path | str,
+    signals: str = "both",
+    min_similarity: float | None = None,
+    min_alignment: float | None = None,
+    min_masked_alignment: float | None = None,
+) -> list[KindScore]:
+    truth = read_truth(Path(truth_dir), "duplicates")
+    considered, group, linked = _grouping(workspace, signals, min_similarity, min_alignment, min_masked_alignment)
     truth_group = dict(zip(truth["post_id"], truth["group_id"]))
     kind_of = dict(zip(truth["post_id"], truth["kind"]))
     members: dict[int, list[int]] = {}
@@ -103,6 +125,23 @@ def evaluate_dedupe(
         correct = sum(1 for a, b in touching if a in truth_group and truth_group.get(a) == truth_group.get(b))
         scores.append(KindScore(kind, len(pairs), found, len(touching), correct))
     return scores
+
+
+def evaluate_hard_negatives(workspace: Path | str, truth_dir: Path | str, signals: str = "both") -> list[NegativeScore]:
+    """Per look-alike kind (and ``all``): planted pairs, and how many dedupe grouped. A board made
+    without ``--reposts all`` has none: an empty list."""
+    if not (Path(truth_dir) / "hard_negatives.parquet").is_file():
+        return []
+    negatives = read_truth(Path(truth_dir), "hard_negatives")
+    if not negatives.height:
+        return []
+    considered, group, _ = _grouping(workspace, signals, None, None, None)
+    rows = [(p, q, k) for p, q, k in negatives.iter_rows() if p in considered and q in considered]
+    out = []
+    for kind in sorted({k for _, _, k in rows}) + ["all"]:
+        mine = [(p, q) for p, q, k in rows if kind == "all" or k == kind]
+        out.append(NegativeScore(kind, len(mine), sum(1 for p, q in mine if p in group and group.get(p) == group.get(q))))
+    return out
 
 
 def _kept(

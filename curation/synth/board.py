@@ -15,6 +15,7 @@ from ..processes import worker_pool
 from ..progress import progress
 from .posts import Post, SynthParams, sample_posts
 from .render import RenderResult, board_path, job_for, render_job
+from .transforms import REPOSTS
 from .truth import write_truth
 from .vocab import build_vocabulary
 from .writers import FORMAT_FLAVOUR, FORMATS, write_metadata
@@ -50,6 +51,8 @@ def generate_board(
     unknown = set(overrides) - set(SynthParams.__dataclass_fields__)
     if unknown:
         raise SynthError(f"unknown generator parameter(s): {', '.join(sorted(unknown))}")
+    if overrides.get("reposts", "classic") not in REPOSTS:
+        raise SynthError(f"--reposts {overrides['reposts']!r} is not one of {', '.join(REPOSTS)}")
     out = Path(out)
     existing = [out / e for e in BOARD_ENTRIES if (out / e).exists()]
     if existing and not overwrite:

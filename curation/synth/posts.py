@@ -14,7 +14,7 @@ import numpy as np
 
 from ..progress import progress
 from .scene import Figure, Glyph, Scene
-from .transforms import DUPLICATE_KINDS, sample_params, transformed_size
+from .transforms import DUPLICATE_KINDS, REPOST_KINDS, sample_params, transformed_size
 from .vocab import (
     ACCESSORIES,
     BACKGROUNDS,
@@ -70,6 +70,8 @@ class SynthParams:
     transparent_rate: float = 0.035
     animated_rate: float = 0.012
     bad_file_rate: float = 0.003  # at least one of each bad-file kind is always planted
+    reposts: str = "classic"  # "all": also the crops, turns, censoring, captions... of REPOST_KINDS
+    hard_negative_rate: float = 0.04  # with reposts = "all": originals made to look like an earlier one
 
 
 @dataclass
@@ -107,6 +109,8 @@ class Post:
     dup_of: int | None = None
     dup_kind: str | None = None
     dup_params: dict | None = None
+    negative_of: int | None = None  # a hard negative: another picture made to look like this post
+    negative_kind: str | None = None  # palette | layout | character
     bad: str | None = None
     md5: str = ""
     file_size: int = 0
@@ -127,6 +131,7 @@ _HAIRS = Weighted(HAIR_COLOURS, [1] * len(HAIR_COLOURS))
 _EYES = Weighted(EYE_COLOURS, [1] * len(EYE_COLOURS))
 _SPECIES = Weighted(SPECIES, [1] * len(SPECIES))
 _DUP_KINDS = Weighted(DUPLICATE_KINDS, DUPLICATE_KINDS.values())
+_ALL_KINDS = Weighted({**DUPLICATE_KINDS, **REPOST_KINDS}, {**DUPLICATE_KINDS, **REPOST_KINDS}.values())
 
 
 def _dims(rng: np.random.Generator, image_size: int) -> tuple[int, int]:
@@ -416,16 +421,22 @@ def sample_posts(vocab: Vocabulary, params: SynthParams) -> list[Post]:
     by_id: dict[int, Post] = {}
     sources: list[int] = []  # slots of originals eligible as duplicate sources
     transparent_sources: list[int] = []
+    opaque_sources: list[int] = []
     with progress("sampling posts", n) as advance:
         for slot in range(n):
             post_id, created = int(ids[slot]), times[slot]
             if is_dup[slot] and sources:
-                kind = _DUP_KINDS.pick(rng)
+                kind = (_ALL_KINDS if params.reposts == "all" else _DUP_KINDS).pick(rng)
                 if kind == "alpha_background" and not transparent_sources:
                     kind = "reencode"
                 pool = transparent_sources if kind == "alpha_background" else sources
                 src = posts[pool[int(rng.integers(len(pool)))]]
                 post = _duplicate(vocab, params, src, kind, post_id, created, rng)
+            elif slot not in bad_slots and opaque_sources and _plants_negative(params, rng):
+                src = posts[opaque_sources[int(rng.integers(len(opaque_sources)))]]
+                post = _hard_negative(vocab, params, src, str(rng.choice(HARD_NEGATIVE_KINDS)), post_id, created, rng)
+                sources.append(slot)
+                opaque_sources.append(slot)
             else:
                 bad = bad_slots.get(slot)
                 transparent = bad == "palette_transparency" or (bad is None and rng.random() < params.transparent_rate)
@@ -459,8 +470,7 @@ def sample_posts(vocab: Vocabulary, params: SynthParams) -> list[Post]:
                 )
                 if bad is None and frames == 1:
                     sources.append(slot)
-                    if transparent:
-                        transparent_sources.append(slot)
+                    (transparent_sources if transparent else opaque_sources).append(slot)
             post.true_tags = vocab.closure(post.true_tags)
             _history(post, params, rng)
             posts.append(post)
@@ -489,6 +499,12 @@ def _duplicate(
     tag_scene = scene
     if kind == "overlay":
         tag_scene = replace(scene, watermark=True)
+    elif kind == "greyscale":
+        tag_scene = replace(scene, greyscale=True)
+    elif kind == "signature":
+        tag_scene = replace(scene, signature=True)
+    elif kind == "caption":
+        tag_scene = replace(scene, text=scene.text or "caption")
     elif kind == "alpha_background":
         tag_scene = replace(scene, transparent=False, background=f"{dup_params['colour']}_background")
     tags = (
@@ -515,6 +531,65 @@ def _duplicate(
     )
     if kind == "variant" or rng.random() < 0.3:
         post.parent_id = src.post_id
+    return post
+
+
+HARD_NEGATIVE_KINDS = ("palette", "layout", "character")
+
+
+def _plants_negative(params: SynthParams, rng: np.random.Generator) -> bool:
+    """Whether this original is a hard negative (draws from ``rng`` only for ``reposts = "all"``,
+    so that classic boards stay what they were)."""
+    return params.reposts == "all" and rng.random() < params.hard_negative_rate
+
+
+def _hard_negative(
+    vocab: Vocabulary, params: SynthParams, src: Post, kind: str, post_id: int, created: dt.datetime, rng: np.random.Generator
+) -> Post:
+    """A different picture made to look like ``src``, of its size: the same background and figure
+    colours (``palette``), figures in the same places with other looks (``layout``), or the same
+    character design, by the same artist, posed elsewhere (``character``)."""
+    fresh, rating = sample_scene(vocab, post_id, rng, params, False, 1)
+    old = src.scene
+    if kind == "character" and not old.figures:  # no character to share: the composition then
+        kind = "layout"
+    fresh = replace(fresh, width=old.width, height=old.height)
+    if kind == "palette":
+        figures = (
+            tuple(replace(f, hair=o.hair, eyes=o.eyes) for f, o in zip(fresh.figures, old.figures))
+            + fresh.figures[len(old.figures) :]
+        )
+        scene = replace(fresh, background=old.background or fresh.background, figures=figures)
+    elif kind == "layout":
+        figures = tuple(replace(f, x=o.x, y=o.y, scale=o.scale) for f, o in zip(fresh.figures, old.figures))
+        glyphs = tuple(replace(g, x=o.x, y=o.y, size=o.size) for g, o in zip(fresh.glyphs, old.glyphs))
+        glyphs = tuple(replace(g, tag=object_tag(g.size, g.colour, g.shape, g.style)) for g in glyphs)
+        scene = replace(fresh, figures=figures, glyphs=glyphs, border=old.border)
+    else:
+        figures = tuple(replace(o, x=f.x, y=f.y, scale=f.scale) for f, o in zip(fresh.figures, old.figures)) or old.figures
+        scene = replace(fresh, figures=figures, artist=old.artist)
+    if len({g.tag for g in scene.glyphs}) < len(scene.glyphs):  # two glyphs became one tag: keep the first
+        seen: set[str] = set()
+        scene = replace(scene, glyphs=tuple(g for g in scene.glyphs if not (g.tag in seen or seen.add(g.tag))))
+    ext = _ext(rng, False, 1)
+    post = Post(
+        post_id,
+        created,
+        created,
+        scene,
+        rating if scene.figures else "g",
+        ext,
+        int(rng.integers(85, 96)),
+        scene.width,
+        scene.height,
+        set(),
+        _invisible_tags(vocab, rng, scene),
+        scene.artist,
+        negative_of=src.post_id,
+        negative_kind=kind,
+    )
+    meta = file_meta_tags(vocab, scene.width, scene.height, False, 1, params.image_size)
+    post.true_tags = scene_tags(scene, vocab) | meta | post.invisible_tags
     return post
 
 

@@ -3,7 +3,8 @@
 | file | one row per | columns |
 |---|---|---|
 | posts.parquet | post | post_id, md5, file_ext, width, height, rating, artist, created_at, parent_id, is_deleted, is_banned, is_flagged, is_pending, path (relative to OUT; null without images), true_tags (list of canonical names, implications expanded), dump_tags (list, as written in the dump) |
-| duplicates.parquet | post in a planted duplicate group | post_id, group_id (the original's post_id), kind (original, exact, reencode, resize, crop, border, alpha_background, color_shift, overlay, mirror, variant), source_post_id (null for the original), params (JSON) |
+| duplicates.parquet | post in a planted duplicate group | post_id, group_id (the original's post_id), kind (original, a key of DUPLICATE_KINDS, or with `--reposts all` of REPOST_KINDS: see curation/synth/transforms.py), source_post_id (null for the original), params (JSON) |
+| hard_negatives.parquet | a different picture made to look like an earlier one (`--reposts all`) | post_id, like_post_id, kind (palette, layout, character): never a duplicate pair |
 | label_noise.parquet | planted label error | post_id, tag, change (missing: a true tag left out of the dump; wrong: a false tag added to it) |
 | bad_files.parquet | post with a damaged or unusual file | post_id, path, problem, expected_status (ok, missing, corrupt, bomb) |
 | dump_quirks.parquet | planted format quirk | file, line (1-based), post_id (null for rows without id), quirk |
@@ -84,6 +85,11 @@ def write_truth(
         schema={"post_id": pl.Int64, "group_id": pl.Int64, "kind": pl.Utf8, "source_post_id": pl.Int64, "params": pl.Utf8},
     ).sort("post_id").write_parquet(truth / "duplicates.parquet")
 
+    pl.DataFrame(
+        [{"post_id": p.post_id, "like_post_id": p.negative_of, "kind": p.negative_kind} for p in posts if p.negative_of],
+        schema={"post_id": pl.Int64, "like_post_id": pl.Int64, "kind": pl.Utf8},
+    ).write_parquet(truth / "hard_negatives.parquet")
+
     noise = [{"post_id": p.post_id, "tag": t, "change": "missing"} for p in posts for t in p.missing]
     noise += [{"post_id": p.post_id, "tag": t, "change": "wrong"} for p in posts for t in p.wrong]
     pl.DataFrame(noise, schema={"post_id": pl.Int64, "tag": pl.Utf8, "change": pl.Utf8}).sort("post_id", "tag").write_parquet(
@@ -125,6 +131,7 @@ def write_truth(
         "tags_in_dump": len({t for p in posts for t in p.dump_tags}),
         "duplicates": sum(p.dup_of is not None for p in posts),
         "duplicates_by_kind": {k: sum(p.dup_kind == k for p in posts) for k in sorted({p.dup_kind for p in posts if p.dup_kind})},
+        "hard_negatives": sum(p.negative_of is not None for p in posts),
         "missing_tags": len([1 for p in posts for _ in p.missing]),
         "wrong_tags": len([1 for p in posts for _ in p.wrong]),
         "bad_files": sum(p.bad is not None for p in posts),
