@@ -70,6 +70,11 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("dedupe", "whiten_dims"): ("PCA-whiten embeddings first, when there are at least 2x this many; 0: never", None),
     ("dedupe", "whitened_threshold"): ("cosine after whitening", None),
     ("dedupe", "align"): ("pixel-align pairs the embeddings propose (crops, padding, transparency)", None),
+    ("dedupe", "rotations"): (
+        "reposts turned by quarter turns: a turned thumbnail's pHash within align_hash_radius, then its pixels "
+        "to align_hash_threshold",
+        None,
+    ),
     ("dedupe", "align_whitened_floor"): ("whitened cosine from which a pair is aligned", None),
     ("dedupe", "align_raw_floor"): ("the same on boards too small to whiten", None),
     ("dedupe", "align_hash_radius"): ("pHashes this near are aligned too (-1: never)", None),

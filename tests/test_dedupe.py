@@ -383,6 +383,8 @@ def test_every_repost_kind_is_scored_and_wrongly_grouped_look_alikes_are_counted
     scores = {s.kind: s for s in evaluate_dedupe(ws, board / "truth")}
     assert set(scores) == (set(truth["kind"]) - {"original"}) | {"all"}
     assert scores["exact"].recall == 1.0 and scores["all"].precision >= 0.95
+    for kind in ("rotate_90", "rotate_180"):  # turned thumbnails' pHashes, then their pixels
+        assert scores[kind].recall == 1.0 and scores[kind].precision == 1.0, scores[kind]
     before = {n.kind: n for n in evaluate_hard_negatives(ws, board / "truth")}
     assert before["all"].pairs == sum(n.pairs for k, n in before.items() if k != "all") > 0
     with duckdb.connect(str(ws / "catalog.duckdb"), read_only=True) as con:
@@ -397,3 +399,52 @@ def test_every_repost_kind_is_scored_and_wrongly_grouped_look_alikes_are_counted
     after = {n.kind: n for n in evaluate_hard_negatives(ws, board / "truth")}
     assert after[kind].grouped == before[kind].grouped + 1 and after["all"].grouped == before["all"].grouped + 1
     assert evaluate_hard_negatives(ws, tmp_path / "none") == []  # a board without look-alikes: nothing to say
+
+
+def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not():
+    """Known case: post 2 is post 1 turned a quarter, post 4 is post 1 upside down; post 3 is
+    post 1 with a quarter of its blocks redrawn, turned a quarter: its pHash comes within the
+    radius, its pixels do not agree (the hard negative)."""
+    from PIL import Image
+
+    from curation.config import DedupeConfig
+    from curation.dedupe.align import Thumb
+    from curation.dedupe.edges import turned_candidates
+    from curation.dedupe.stage import turned_edges
+    from curation.images.hashing import thumbnail
+
+    blocks = np.random.default_rng(4).integers(0, 255, (6, 8), dtype=np.uint8)
+    redrawn, rng = blocks.copy(), np.random.default_rng(1)
+    redrawn.flat[rng.choice(48, 12, replace=False)] = rng.integers(0, 255, 12)
+    first = Image.fromarray(blocks).resize((128, 96), Image.Resampling.NEAREST)
+    other = Image.fromarray(redrawn).resize((128, 96), Image.Resampling.NEAREST)
+    pictures = [first, first.transpose(Image.Transpose.ROTATE_90), other.transpose(Image.Transpose.ROTATE_90)]
+    pictures.append(first.transpose(Image.Transpose.ROTATE_180))
+    made = [thumbnail(p.convert("RGB"), None) for p in pictures]
+    n = len(made)
+
+    class Thumbs:
+        def of(self, rows):
+            return {
+                k: Thumb(np.frombuffer(made[k]["thumb"], np.uint8).reshape(-1, made[k]["thumb_width"]), None, *pictures[k].size)
+                for k in set(rows)
+            }
+
+    table = HashTable(
+        post_id=np.arange(1, n + 1),
+        file_md5=np.array([f"m{k}" for k in range(n)], dtype=object),
+        pixel_sha256=np.array([f"s{k}" for k in range(n)], dtype=object),
+        phash=np.ones(n, np.uint64),
+        dhash=np.ones(n, np.uint64),
+        phash_mirror=np.ones(n, np.uint64),
+        dhash_mirror=np.ones(n, np.uint64),
+        information=np.full(n, 50.0, np.float32),
+        family=np.arange(1, n + 1),
+        thumb_phash=np.array([m["thumb_phash"] for m in made], np.uint64),
+        turned_phash=np.array([[m[f"turned_phash_{d}"] for d in (90, 180, 270)] for m in made], np.uint64),
+    )
+    proposed = {tuple(sorted((i + 1, j + 1))) for i, j, _, _ in turned_candidates(table, 10.0, 10)}
+    assert (1, 3) in proposed  # the look-alike is proposed ...
+    edges = turned_edges(Thumbs(), table, DedupeConfig(), set())
+    assert {(a, b) for a, b, *_ in edges} == {(1, 2), (1, 4), (2, 4)}  # ... and refused by its pixels
+    assert all(kind == "rotated" and dist <= 2 and score >= 0.97 for _, _, kind, dist, score in edges)

@@ -311,21 +311,36 @@ def test_uniform_margins_and_the_unpadded_phash():
     assert uniform_margins(np.zeros((2, 1), np.uint8)) == (0, 0, 0, 0)  # a sliver: nothing to cut
 
 
-def test_unpadded_hashes_are_filled_from_stored_thumbnails(images_ws, monkeypatch):
-    """A catalog hashed before the column existed gets it from its thumbnails, no file decoded."""
+def test_thumbnail_hashes_are_filled_from_stored_thumbnails(images_ws, monkeypatch):
+    """A catalog hashed before the columns existed gets them from its thumbnails, no file decoded."""
     import curation.images.stage as stage
 
     run_images(images_ws)
+    columns = "unpadded_phash, turned_phash_90, turned_phash_180, turned_phash_270"
+    query = f"SELECT md5, {columns} FROM image_hashes WHERE thumb IS NOT NULL ORDER BY md5"
     con = duckdb.connect(str(images_ws / "catalog.duckdb"))
-    before = dict(con.execute("SELECT md5, unpadded_phash FROM image_hashes WHERE thumb IS NOT NULL").fetchall())
-    con.execute("UPDATE image_hashes SET unpadded_phash = NULL")
+    before = con.execute(query).fetchall()
+    con.execute(f"UPDATE image_hashes SET ({columns}) = (NULL, NULL, NULL, NULL)")
     con.close()
     monkeypatch.setattr(stage, "inspect_file", lambda *a, **k: pytest.fail("no file should be decoded"))
     assert run_images(images_ws).inspected == 0
     con = duckdb.connect(str(images_ws / "catalog.duckdb"))
-    after = dict(con.execute("SELECT md5, unpadded_phash FROM image_hashes WHERE thumb IS NOT NULL").fetchall())
+    after = con.execute(query).fetchall()
     con.close()
-    assert after == before and len(before) > 10 and any(before.values()) and not all(before.values())
+    assert after == before and len(before) > 10
+    unpadded = [r[1] for r in before]
+    assert any(unpadded) and not all(unpadded) and all(all(r[2:]) for r in before)
+
+
+def test_a_turned_picture_hashes_like_the_turned_thumbnail_of_its_original():
+    from curation.images.hashing import thumbnail
+
+    img = drawing()
+    original = thumbnail(img, None)
+    for degrees, turn in ((90, Image.Transpose.ROTATE_90), (180, Image.Transpose.ROTATE_180), (270, Image.Transpose.ROTATE_270)):
+        turned = thumbnail(img.transpose(turn), None)
+        assert hamming(turned["thumb_phash"], original[f"turned_phash_{degrees}"]) <= 2, degrees
+        assert hamming(turned["thumb_phash"], original["thumb_phash"]) > 16  # turned, it is another picture to a pHash
 
 
 def test_jpeg_draft_decoding_reads_every_byte_and_hashes_alike(tmp_path):

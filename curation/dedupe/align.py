@@ -42,6 +42,12 @@ class Thumb:
         alpha = None if self.alpha is None else np.ascontiguousarray(self.alpha[:, ::-1])
         return Thumb(np.ascontiguousarray(self.grey[:, ::-1]), alpha, self.width, self.height)
 
+    def turned(self, quarters: int) -> Thumb:
+        """The thumbnail of the picture turned ``quarters`` x 90 degrees counterclockwise."""
+        alpha = None if self.alpha is None else np.ascontiguousarray(np.rot90(self.alpha, quarters))
+        width, height = (self.height, self.width) if quarters % 2 else (self.width, self.height)
+        return Thumb(np.ascontiguousarray(np.rot90(self.grey, quarters)), alpha, width, height)
+
 
 @dataclass(frozen=True)
 class AlignLimits:

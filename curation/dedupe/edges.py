@@ -45,6 +45,7 @@ class HashTable:
     height: np.ndarray | None = None  # int64
     thumb_phash: np.ndarray | None = None  # uint64: pHash of the whole untrimmed thumbnail; 0 when none
     unpadded_phash: np.ndarray | None = None  # uint64: of that thumbnail less its flat margins; 0 when none
+    turned_phash: np.ndarray | None = None  # (N, 3) uint64: of that thumbnail turned 90, 180, 270 degrees; 0 when none
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -174,6 +175,23 @@ def near_flat_candidates(
             & (_popcount(dquery[i] ^ t.dhash[j]) <= dhash_radius)
         )
         out += [(a, b, d, mirrored) for a, b, d in zip(i[ok].tolist(), j[ok].tolist(), dist[ok].tolist())]
+    return out
+
+
+def turned_candidates(t: HashTable, min_information: float, radius: int) -> list[tuple[int, int, int, int]]:
+    """Row pairs (i, j, quarters, distance): row i's thumbnail turned ``quarters`` x 90 degrees
+    counterclockwise hashes within ``radius`` of row j's whole thumbnail (a repost turned on its
+    side or upside down), both pictures informative. For the pixel check, turned the same way."""
+    if t.turned_phash is None or t.thumb_phash is None or radius < 0:
+        return []
+    hashed = np.flatnonzero((t.information >= min_information) & (t.thumb_phash != 0))
+    out = []
+    for column, quarters in enumerate((1, 2, 3)):
+        turned = hashed[t.turned_phash[hashed, column] != 0]
+        qi, ij, dist = radius_pairs(t.thumb_phash[hashed], t.turned_phash[turned, column], radius)
+        i, j = turned[qi], hashed[ij]
+        keep = i != j
+        out += [(a, b, quarters, d) for a, b, d in zip(i[keep].tolist(), j[keep].tolist(), dist[keep].tolist())]
     return out
 
 

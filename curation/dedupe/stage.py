@@ -30,13 +30,13 @@ from ..images.stage import background_rgb
 from ..progress import progress
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
-from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates
+from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates, turned_candidates
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
 log = logging.getLogger(__name__)
-DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "composite", "semantic", "aligned")
+DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "composite", "semantic", "aligned", "rotated")
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
 COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size compared with its transparent posts at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
@@ -165,6 +165,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             height=column("height", np.int64),
             thumb_phash=column("thumb_phash", np.uint64),
             unpadded_phash=column("unpadded_phash", np.uint64),
+            turned_phash=np.stack([column(f"turned_phash_{d}", np.uint64) for d in (90, 180, 270)], axis=1),
         )
         radii = Radii.from_config(cfg)
         thumbs = Thumbnails(cat, table)
@@ -177,6 +178,8 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             )
         if cfg.align:
             rows_out += hash_aligned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
+        if cfg.rotations:
+            rows_out += turned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
         if cfg.semantic:
             semantic_rows, candidates = semantic_edges(workspace, cat, config, table)
             rows_out += semantic_rows
@@ -382,6 +385,41 @@ def hash_aligned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, join
     )
     distance = {(i, j): d for i, j, d in best.values()}
     return _aligned_rows(thumbs, t, list(distance), limits, distance, same_canvas_too=True)
+
+
+def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
+    """Edge rows (post_a, post_b, "rotated", distance, correlation) for pairs where one picture
+    turned by a quarter, a half or three quarters hashes near the other
+    (:func:`curation.dedupe.edges.turned_candidates`, within ``align_hash_radius``) and, turned
+    so, agrees with it pixel for pixel (:func:`curation.dedupe.align.agreement`) to
+    ``align_hash_threshold`` (``align_masked_threshold`` when either is transparent)."""
+    best: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    for i, j, quarters, dist in turned_candidates(t, cfg.min_information, cfg.align_hash_radius):
+        key = _posts(t, i, j)
+        if key not in joined and (key not in best or dist < best[key][3]):
+            best[key] = (i, j, quarters, dist)
+    limits = AlignLimits(
+        threshold=cfg.align_hash_threshold,
+        masked_threshold=cfg.align_masked_threshold,
+        overlay_area=cfg.overlay_area,
+        min_std=HASH_ALIGN_STD,
+        canvas_min_std=NEAR_FLAT_STD,
+    )
+    out = []
+    pairs = list(best.values())
+    with progress("checking turned pairs", len(pairs)) as advance:
+        for start in range(0, len(pairs), ALIGN_CHUNK):
+            chunk = pairs[start : start + ALIGN_CHUNK]
+            loaded = thumbs.of(k for i, j, _, _ in chunk for k in (i, j))
+            for i, j, quarters, dist in chunk:
+                if i not in loaded or j not in loaded:
+                    continue
+                score = agreement(loaded[i].turned(quarters), loaded[j], limits)
+                masked = loaded[i].alpha is not None or loaded[j].alpha is not None
+                if score is not None and score >= (limits.masked_threshold if masked else limits.threshold):
+                    out.append((*_posts(t, i, j), _in_family(t, i, j, "rotated"), int(dist), round(score, 4)))
+            advance(len(chunk))
+    return out
 
 
 def near_flat_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:

@@ -267,8 +267,23 @@ def thumbnail(picture: Image.Image, alpha: Image.Image | None) -> dict[str, byte
         "thumb_width": size[0],
         "thumb_phash": _pack(low > np.median(low)),
         "thumb_alpha": None if alpha is None else alpha.resize(size, Image.Resampling.BOX).tobytes(),
-        "unpadded_phash": unpadded_phash(np.asarray(grey)),
+        **thumbnail_hashes(np.asarray(grey)),
     }
+
+
+TURNS = (90, 180, 270)  # degrees counterclockwise: the turned_phash_<deg> columns
+
+
+def thumbnail_hashes(grey: np.ndarray) -> dict[str, int]:
+    """The hashes computed from a (h, w) uint8 thumbnail alone (so a catalog hashed before a
+    column existed fills it from stored thumbnails, no file decoded again): ``unpadded_phash``
+    and ``turned_phash_90/180/270``, the pHash of the whole thumbnail turned by that many degrees
+    counterclockwise. A turned repost's own ``thumb_phash`` comes near one of its original's."""
+    out = {"unpadded_phash": unpadded_phash(grey)}
+    for degrees in TURNS:
+        _, low = _low_frequencies(Image.fromarray(np.ascontiguousarray(np.rot90(grey, degrees // 90))))
+        out[f"turned_phash_{degrees}"] = _pack(low > np.median(low))
+    return out
 
 
 def uniform_margins(grey: np.ndarray, tolerance: int = PADDING_TOLERANCE) -> tuple[int, int, int, int]:

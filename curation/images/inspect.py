@@ -49,6 +49,9 @@ class Inspection:
     thumb_width: int | None = None
     thumb_phash: int | None = None  # pHash of the whole (untrimmed) thumbnail
     unpadded_phash: int | None = None  # of that thumbnail less its flat margins; 0 when it has none
+    turned_phash_90: int | None = None  # of that thumbnail turned 90 degrees counterclockwise
+    turned_phash_180: int | None = None
+    turned_phash_270: int | None = None
 
     def as_row(self) -> dict:
         return asdict(self)

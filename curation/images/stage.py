@@ -25,7 +25,7 @@ from ..context import StageContext, Where, stage_context
 from ..errors import ConfigError, StageNotRun
 from ..processes import worker_pool
 from ..progress import progress
-from .hashing import HASH_VERSION, unpadded_phash
+from .hashing import HASH_VERSION, thumbnail_hashes
 from .inspect import Inspection, inspect_file
 
 RESULT_SCHEMA = {
@@ -57,6 +57,9 @@ RESULT_SCHEMA = {
     "thumb_width": pl.Int16,
     "thumb_phash": pl.UInt64,
     "unpadded_phash": pl.UInt64,
+    "turned_phash_90": pl.UInt64,
+    "turned_phash_180": pl.UInt64,
+    "turned_phash_270": pl.UInt64,
     "hash_version": pl.Int32,
 }
 
@@ -229,30 +232,32 @@ def commit_images(workspace: Where, rows: list[dict], unchanged: int = 0) -> Ima
         if rows:
             with cat.registered("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA).to_arrow()):
                 cat.run("marts/images_upsert")
-        fill_unpadded_hashes(cat)
+        fill_thumbnail_hashes(cat)
         report.statuses = Counter(
             dict(cat.rows("SELECT status, count(*) FROM images WHERE post_id IN (SELECT post_id FROM selection) GROUP BY status"))
         )
     return report
 
 
-def fill_unpadded_hashes(cat, chunk: int = 20_000) -> int:
-    """Compute ``unpadded_phash`` from the stored thumbnail of every hashed file that lacks it
-    (hashed by a version before the column existed): no file is decoded again. Returns how many."""
-    todo = cat.scalar(f"SELECT count(*) FROM ({sql_text('marts/unpadded_todo').rstrip().rstrip(';')})")
+def fill_thumbnail_hashes(cat, chunk: int = 20_000) -> int:
+    """Compute the hashes that come from the thumbnail alone (:func:`~curation.images.hashing.thumbnail_hashes`)
+    for every hashed file that lacks one (hashed before the column existed) from its stored
+    thumbnail: no file is decoded again. Returns how many files were filled."""
+    todo = cat.scalar(f"SELECT count(*) FROM ({sql_text('marts/thumb_hashes_todo').rstrip().rstrip(';')})")
     if not todo:
         return 0
     md5s, codes = [], []
-    with progress("hashing stored thumbnails less their margins", todo) as advance:
-        cursor = cat.run("marts/unpadded_todo")
+    with progress("hashing stored thumbnails", todo) as advance:
+        cursor = cat.run("marts/thumb_hashes_todo")
         while batch := cursor.fetchmany(chunk):
             for md5, thumb, width in batch:
                 md5s.append(md5)
-                codes.append(unpadded_phash(np.frombuffer(thumb, dtype=np.uint8).reshape(-1, width)))
+                codes.append(thumbnail_hashes(np.frombuffer(thumb, dtype=np.uint8).reshape(-1, width)))
             advance(len(batch))
+    columns = {name: pa.array([c[name] for c in codes], pa.uint64()) for name in codes[0]} if codes else {}
     if md5s:
-        with cat.registered("unpadded_filled", pa.table({"md5": md5s, "unpadded_phash": pa.array(codes, pa.uint64())})):
-            cat.run("marts/unpadded_fill")
+        with cat.registered("thumb_hashes_filled", pa.table({"md5": md5s, **columns})):
+            cat.run("marts/thumb_hashes_fill")
     return len(md5s)
 
 

@@ -3,7 +3,8 @@ SELECT p.post_id, i.file_md5, h.pixel_sha256, h.phash, h.dhash, h.phash_mirror, 
        p.parent_id, coalesce(i.width, 0) * coalesce(i.height, 0) AS pixels, coalesce(p.score, 0) AS score,
        coalesce(t.n, 0) AS tags, h.bg_phash, h.bg_dhash, coalesce(i.has_alpha, false) AS has_alpha,
        h.bg_information, h.bg_black_phash, h.bg_black_dhash, coalesce(i.width, 0) AS width,
-       coalesce(i.height, 0) AS height, h.thumb_phash, h.unpadded_phash
+       coalesce(i.height, 0) AS height, h.thumb_phash, h.unpadded_phash, h.turned_phash_90, h.turned_phash_180,
+       h.turned_phash_270
 FROM selection s
 JOIN posts p USING (post_id)
 JOIN images i USING (post_id)

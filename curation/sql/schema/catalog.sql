@@ -118,6 +118,9 @@ CREATE TABLE IF NOT EXISTS image_hashes (   -- cached by the file's md5: a new d
     thumb_width SMALLINT,        -- the thumbnail's width (its height: length / width)
     thumb_phash UBIGINT,         -- pHash of that whole thumbnail (untrimmed): resizes keep it
     unpadded_phash UBIGINT,      -- pHash of the thumbnail less its flat margins (letterbox padding); 0 when none
+    turned_phash_90 UBIGINT,     -- pHash of the whole thumbnail turned 90 degrees counterclockwise
+    turned_phash_180 UBIGINT,
+    turned_phash_270 UBIGINT,
     hash_version INTEGER         -- hashes of another version are recomputed (curation.images.hashing.HASH_VERSION)
 );
 CREATE TABLE IF NOT EXISTS embeddings (     -- where each file's vector is in cache/embeddings/<embedder>/

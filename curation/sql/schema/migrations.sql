@@ -17,5 +17,8 @@ ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS thumb BLOB;
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS thumb_alpha BLOB;
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS thumb_width SMALLINT;
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS thumb_phash UBIGINT;
-ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS unpadded_phash UBIGINT;  -- filled from the stored thumbnails (marts/unpadded_todo)
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS unpadded_phash UBIGINT;  -- filled from the stored thumbnails (marts/thumb_hashes_todo)
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS turned_phash_90 UBIGINT;  -- the same
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS turned_phash_180 UBIGINT;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS turned_phash_270 UBIGINT;
 ALTER TABLE dumps ADD COLUMN IF NOT EXISTS file_size BIGINT;
