@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import sys
 import threading
@@ -22,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import WorkspaceLocked
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = ".curate.lock"
 _held: dict[Path, list] = {}  # resolved workspace -> [file, depth]
@@ -73,7 +76,7 @@ def workspace_lock(workspace: Path | str, wait: float = 0.0) -> Iterator[None]:
                     f"{key}: locked by {_describe(holder(key))}; wait for it to finish (or set [runner] lock_wait to wait for it)"
                 ) from None
             if not told:
-                print(f"waiting for {key}: locked by {_describe(holder(key))}", file=sys.stderr)
+                log.warning("waiting for %s: locked by %s", key, _describe(holder(key)))  # the CLI shows warnings
                 told = True
             time.sleep(0.2)
     handle.seek(0)
