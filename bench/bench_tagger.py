@@ -111,6 +111,7 @@ def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, fol
         "tags": tags,
         "folds": folds,
         "epochs": TrainOptions().epochs,
+        "max_steps": TrainOptions().max_steps,
         "torch_threads": torch.get_num_threads(),
         "runs_s": [round(r, 1) for r in runs],
         "median_s": round(statistics.median(runs), 1),

@@ -200,6 +200,7 @@ class TaggerConfig(_Section):
     folds: int = Field(default=5, ge=2)
     head: Literal["linear", "mlp"] = "linear"
     epochs: int = Field(default=30, ge=1)
+    max_steps: int = Field(default=800, ge=1)  # optimiser steps a head takes at most: large boards stop sooner
     batch_size: int = Field(default=1024, ge=1)
     learning_rate: float = Field(default=3e-3, gt=0.0)
     prior_weighted_loss: bool = False  # BCE weighted by max(target, 1 - tag prior)

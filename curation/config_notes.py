@@ -103,6 +103,10 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("tagger", "folds"): ("K-fold heads: every post predicted by a head that never saw it", None),
     ("tagger", "head"): ("linear | mlp", None),
     ("tagger", "epochs"): ("", None),
+    ("tagger", "max_steps"): (
+        "optimiser steps per head at most: boards past ~30,000 posts train fewer epochs (time follows the board)",
+        None,
+    ),
     ("tagger", "batch_size"): ("", None),
     ("tagger", "learning_rate"): ("", None),
     ("tagger", "prior_weighted_loss"): ("BCE weighted by max(target, 1 - tag prior)", None),

@@ -233,6 +233,17 @@ def test_neighbour_and_group_evidence_blend_into_held_out_probabilities():
     assert blended[0].tolist() == pytest.approx([0.1, 0.9]) and blended[1].tolist() == pytest.approx([0.5, 0.5])
 
 
+def test_the_step_budget_shortens_only_large_boards():
+    from curation.tagger.heads import training_plan
+
+    options = TrainOptions(epochs=30, max_steps=800, batch_size=1024)
+    assert training_plan(3_760, options) == (30, 151, 25)  # a 5,000-post board: 750 steps, every epoch
+    assert training_plan(16_000, options) == (30, 640, 25)
+    assert training_plan(80_000, options) == (10, 1024, 79)  # 100,000 posts: 10 epochs of 79 steps
+    assert training_plan(8_000_000, options) == (1, 1024, 7813)  # at least one whole epoch
+    assert training_plan(10, TrainOptions(epochs=3)) == (3, 1, 10)
+
+
 def test_a_warm_head_continues_by_tag_name_and_learns_a_new_tag(tmp_path):
     from curation.tagger.heads import _continue_from, build_head, load_head, save_head
 

@@ -25,6 +25,7 @@ class TrainOptions:
 
     head: str = _DEFAULTS.head  # linear | mlp
     epochs: int = _DEFAULTS.epochs
+    max_steps: int = _DEFAULTS.max_steps  # the epochs stop short of this many optimiser steps
     batch_size: int = _DEFAULTS.batch_size
     learning_rate: float = _DEFAULTS.learning_rate
     weight_decay: float = 1e-4
@@ -37,6 +38,7 @@ class TrainOptions:
         return cls(
             head=cfg.head,
             epochs=cfg.epochs,
+            max_steps=cfg.max_steps,
             batch_size=cfg.batch_size,
             learning_rate=cfg.learning_rate,
             prior_weighted_loss=cfg.prior_weighted_loss,
@@ -136,6 +138,16 @@ def dense_labels(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, tags
     return out
 
 
+def training_plan(rows: int, options: TrainOptions) -> tuple[int, int, int]:
+    """(epochs, batch size, optimiser steps per epoch) for a head trained on ``rows`` posts.
+    Small boards get smaller batches, so that every epoch still takes ``MIN_STEPS`` steps; large
+    ones stop after the whole epochs that fit in ``max_steps`` (at least one), so training time
+    grows with the board only until the step budget is spent."""
+    batch_size = max(1, min(options.batch_size, -(-rows // MIN_STEPS)))
+    per_epoch = max(1, -(-rows // batch_size))
+    return max(1, min(options.epochs, options.max_steps // per_epoch)), batch_size, per_epoch
+
+
 def train_head(
     x: np.ndarray,
     indptr: np.ndarray,
@@ -166,13 +178,11 @@ def train_head(
         model.tags.bias.copy_(torch.logit(prior))
     if start is not None:
         _continue_from(model, *start)
-    # small boards: smaller batches, so that every epoch still takes MIN_STEPS optimiser steps
-    batch_size = max(1, min(options.batch_size, -(-len(rows) // MIN_STEPS)))
+    epochs, batch_size, per_epoch = training_plan(len(rows), options)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay, fused=True)
-    steps = options.epochs * max(1, -(-len(rows) // batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=options.learning_rate, total_steps=steps)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=options.learning_rate, total_steps=epochs * per_epoch)
     model.train()
-    for _ in range(options.epochs):
+    for _ in range(epochs):
         shuffled = rows[rng.permutation(len(rows))]
         for start in range(0, len(rows), batch_size):
             batch = shuffled[start : start + batch_size]
