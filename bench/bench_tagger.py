@@ -75,7 +75,7 @@ def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, fol
     import torch
 
     from curation.tagger.evidence import EvidenceOptions, FoldEvidence
-    from curation.tagger.heads import TrainOptions, predict, train_head
+    from curation.tagger.heads import TrainOptions, predict, train_head, training_plan
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, dim)).astype(np.float32)
@@ -112,6 +112,7 @@ def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, fol
         "folds": folds,
         "epochs": TrainOptions().epochs,
         "max_steps": TrainOptions().max_steps,
+        "epochs_run": training_plan(int((fold != 0).sum()), TrainOptions())[0],
         "torch_threads": torch.get_num_threads(),
         "runs_s": [round(r, 1) for r in runs],
         "median_s": round(statistics.median(runs), 1),
