@@ -56,7 +56,8 @@ def build(work: Path, posts: int, suggestions: int) -> Path:
     con.execute("CREATE TEMP TABLE conf AS SELECT unnest(?::DOUBLE[]) AS c, generate_subscripts(?::DOUBLE[], 1) AS i",
                 [rng.uniform(0.5, 1.0, n).tolist()] * 2)  # fmt: skip
     con.execute(
-        "INSERT INTO suggestions SELECT ? + row_number() OVER (), p.post_id, p.tag, p.category, 'add', c.c, 0.5, [] "
+        "INSERT INTO suggestions BY NAME SELECT ? + row_number() OVER () AS rank, p.post_id, p.tag, p.category, "
+        "'add' AS action, c.c AS precision_estimate, c.c AS confidence, 0.5 AS label_quality, [] AS implies "
         "FROM (SELECT *, row_number() OVER () AS i FROM pairs) p JOIN conf c USING (i)",
         [have],
     )
