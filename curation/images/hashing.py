@@ -267,22 +267,33 @@ def thumbnail(picture: Image.Image, alpha: Image.Image | None) -> dict[str, byte
         "thumb_width": size[0],
         "thumb_phash": _pack(low > np.median(low)),
         "thumb_alpha": None if alpha is None else alpha.resize(size, Image.Resampling.BOX).tobytes(),
-        **thumbnail_hashes(np.asarray(grey)),
+        **thumbnail_hashes(np.asarray(grey), low),
     }
 
 
 TURNS = (90, 180, 270)  # degrees counterclockwise: the turned_phash_<deg> columns
+_ROWS, _COLS = np.arange(8)[:, None], np.arange(8)[None, :]
 
 
-def thumbnail_hashes(grey: np.ndarray) -> dict[str, int]:
+def turned_frequencies(low: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (8, 8) lowest DCT-II frequencies of a picture turned 90, 180 and 270 degrees
+    counterclockwise, from its own: a quarter turn transposes the frequencies and negates the
+    odd rows (three quarters: the odd columns), a half turn negates those with an odd sum of
+    indices. The reduction to 32 x 32 turns with the picture, so no resize or DCT is redone."""
+    return low.T * (-1.0) ** _ROWS, low * (-1.0) ** (_ROWS + _COLS), low.T * (-1.0) ** _COLS
+
+
+def thumbnail_hashes(grey: np.ndarray, low: np.ndarray | None = None) -> dict[str, int]:
     """The hashes computed from a (h, w) uint8 thumbnail alone (so a catalog hashed before a
     column existed fills it from stored thumbnails, no file decoded again): ``unpadded_phash``
     and ``turned_phash_90/180/270``, the pHash of the whole thumbnail turned by that many degrees
-    counterclockwise. A turned repost's own ``thumb_phash`` comes near one of its original's."""
+    counterclockwise. A turned repost's own ``thumb_phash`` comes near one of its original's.
+    ``low``: the thumbnail's (8, 8) low frequencies when already computed."""
+    if low is None:
+        _, low = _low_frequencies(Image.fromarray(np.ascontiguousarray(grey)))
     out = {"unpadded_phash": unpadded_phash(grey)}
-    for degrees in TURNS:
-        _, low = _low_frequencies(Image.fromarray(np.ascontiguousarray(np.rot90(grey, degrees // 90))))
-        out[f"turned_phash_{degrees}"] = _pack(low > np.median(low))
+    for degrees, turned in zip(TURNS, turned_frequencies(low)):
+        out[f"turned_phash_{degrees}"] = _pack(turned > np.median(turned))
     return out
 
 
