@@ -316,3 +316,24 @@ def test_a_rerun_warm_starts_every_fold_and_scores_as_well(trained_ws, tmp_path)
     assert warm.overall.macro_ap > cold.overall.macro_ap - 0.02
     set_config(ws, tagger={"warm_start": False})
     assert run_train(ws).warm_folds == 0
+
+
+@pytest.mark.slow
+def test_folds_stay_put_across_rebuilds_and_new_posts_restore_the_balance(trained_ws):
+    from curation.catalog import open_catalog
+    from curation.config import load_config
+    from curation.tagger.train import assign_folds
+
+    split = load_config(trained_ws).split
+    with open_catalog(trained_ws, read_only=True) as cat:
+        previous = dict(cat.rows("SELECT post_id, fold FROM tagger_folds"))
+        post_ids = np.array(sorted(previous), dtype=np.int64)
+        args = (cat, post_ids, 3, split.seed, split.group_by_artist, split.min_tag_posts)
+        assert assign_folds(*args, previous).tolist() == [previous[p] for p in post_ids]
+        newcomers = set(post_ids[::4].tolist())  # a quarter of the posts as if new this rebuild
+        known = {p: f for p, f in previous.items() if p not in newcomers}
+        dealt = dict(zip(post_ids.tolist(), assign_folds(*args, known).tolist()))
+    unit_moved = [p for p in known if dealt[p] != known[p]]
+    assert not unit_moved  # every post placed before keeps its fold (its unit's smallest placed post's)
+    sizes = np.bincount(list(dealt.values()), minlength=3)
+    assert sizes.max() - sizes.min() <= 0.15 * len(dealt)  # the newcomers went where posts were wanted

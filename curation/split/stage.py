@@ -32,7 +32,7 @@ from ..context import Where, stage_context
 from ..dedupe.unionfind import UnionFind
 from ..errors import StageNotRun
 from .leakage import LeakageReport, check_leakage, read_split_file
-from .stratify import iterative_stratification, stable_fraction
+from .stratify import place_new_units, stable_fraction
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -200,23 +200,9 @@ def _stratify(
     """Split names for all units; units already named (kept) count as prior placements."""
     rows = cat.run("marts/split_labels", min_posts=cfg.min_tag_posts).fetchall()
     indptr, labels, counts, n_labels = label_csr(unit_index, post_unit, rows)
-    kept = unit_split != ""
-    prior_posts = np.zeros(3)
-    prior_labels = np.zeros((n_labels, 3))
-    for u in np.flatnonzero(kept):
-        j = SPLITS.index(unit_split[u])
-        prior_posts[j] += sizes[u]
-        prior_labels[labels[indptr[u] : indptr[u + 1]], j] += counts[indptr[u] : indptr[u + 1]]
-    # place only the new units: give the kept ones no labels and size 0
-    new_sizes = np.where(kept, 0, sizes)
-    keep_entries = np.repeat(~kept, np.diff(indptr))
-    new_counts = np.diff(indptr) * ~kept
-    new_indptr = np.concatenate([[0], np.cumsum(new_counts)])
-    chosen = iterative_stratification(
-        new_sizes, new_indptr, labels[keep_entries], counts[keep_entries], fractions, order, prior_posts, prior_labels, n_labels
-    )
-    names = np.array(SPLITS, dtype=object)[chosen]
-    return np.where(kept, unit_split, names)
+    kept = np.array([SPLITS.index(s) if s else -1 for s in unit_split], dtype=np.int64)
+    chosen = place_new_units(sizes, indptr, labels, counts, fractions, order, kept, n_labels)
+    return np.array(SPLITS, dtype=object)[chosen]
 
 
 def _coverage(stats: pl.DataFrame, min_posts: int) -> dict[str, float]:

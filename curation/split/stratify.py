@@ -85,3 +85,38 @@ def iterative_stratification(
         if assigned[u] < 0:
             place(int(u), best(np.zeros(n_splits), int(u)))
     return assigned
+
+
+def place_new_units(
+    unit_sizes: np.ndarray,
+    indptr: np.ndarray,
+    labels: np.ndarray,
+    counts: np.ndarray,
+    fractions: np.ndarray,
+    order: np.ndarray,
+    kept: np.ndarray,
+    n_labels: int,
+) -> np.ndarray:
+    """(U,) split index per unit: ``kept`` (U,) int, a unit's placement from an earlier run or -1
+    for a new unit. Kept units stay where they are and count as prior placements, so that the new
+    units restore the proportions (:func:`iterative_stratification`); the arguments are its own."""
+    keep = kept >= 0
+    prior_posts = np.bincount(kept[keep], weights=unit_sizes[keep], minlength=len(fractions)).astype(np.float64)
+    prior_labels = np.zeros((n_labels, len(fractions)))
+    lengths = np.diff(indptr)
+    entry_unit = np.repeat(np.arange(len(unit_sizes)), lengths)
+    kept_entries = keep[entry_unit]
+    np.add.at(prior_labels, (labels[kept_entries], kept[entry_unit[kept_entries]]), counts[kept_entries])
+    new_indptr = np.concatenate([[0], np.cumsum(lengths * ~keep)])  # kept units: no labels, size 0
+    chosen = iterative_stratification(
+        np.where(keep, 0, unit_sizes),
+        new_indptr,
+        labels[~kept_entries],
+        counts[~kept_entries],
+        fractions,
+        order,
+        prior_posts,
+        prior_labels,
+        n_labels,
+    )
+    return np.where(keep, kept, chosen)

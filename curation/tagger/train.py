@@ -35,7 +35,7 @@ from ..embed.models import pick_device
 from ..errors import CurationError, StageNotRun
 from ..progress import progress
 from ..split.stage import label_csr, selected_units
-from ..split.stratify import iterative_stratification, stable_fraction
+from ..split.stratify import place_new_units, stable_fraction
 from .evidence import EvidenceOptions, FoldEvidence
 from .heads import RATINGS, SavedHead, TrainOptions, csr_entries, load_head, predict, save_head, train_head
 from .store import PredictionStore, building, tagger_folder
@@ -95,9 +95,18 @@ def labelled_posts(cat: Catalog) -> LabelledPosts:
 
 
 def assign_folds(
-    cat: Catalog, post_ids: np.ndarray, folds: int, seed: int, group_by_artist: bool, min_tag_posts: int
+    cat: Catalog,
+    post_ids: np.ndarray,
+    folds: int,
+    seed: int,
+    group_by_artist: bool,
+    min_tag_posts: int,
+    previous: dict[int, int] | None = None,
 ) -> np.ndarray:
-    """(N,) fold per post: whole units, stratified on the label tags with at least ``min_tag_posts`` posts."""
+    """(N,) fold per post: whole units, stratified on the label tags with at least ``min_tag_posts``
+    posts. With ``previous`` (post -> fold of the last run, same number of folds) a unit keeps the
+    fold of its smallest post placed before, and only new units are dealt, restoring the
+    proportions: folds stay put across rebuilds, which is what lets heads warm-start."""
     _, post_unit = selected_units(cat, group_by_artist)
     keys = np.array(sorted({post_unit[int(p)] for p in post_ids}), dtype=np.int64)
     unit_index = {int(k): i for i, k in enumerate(keys)}
@@ -106,10 +115,23 @@ def assign_folds(
     indptr, labels, counts, n_labels = label_csr(unit_index, {p: post_unit[p] for p in wanted}, rows)
     unit_of = np.array([unit_index[post_unit[int(p)]] for p in post_ids])
     sizes = np.bincount(unit_of, minlength=len(keys))
-    chosen = iterative_stratification(
-        sizes, indptr, labels, counts, np.full(folds, 1.0 / folds), stable_fraction(keys, seed), n_labels=n_labels
+    kept = np.full(len(keys), -1, dtype=np.int64)
+    for post in sorted(previous or {}):
+        u = unit_index.get(post_unit.get(post, -1), -1)
+        if u >= 0 and kept[u] < 0:
+            kept[u] = previous[post]
+    chosen = place_new_units(
+        sizes, indptr, labels, counts, np.full(folds, 1.0 / folds), stable_fraction(keys, seed), kept, n_labels
     )
     return chosen[unit_of].astype(np.int64)
+
+
+def previous_folds(cat: Catalog, folder: Path, folds: int) -> dict[int, int]:
+    """post -> fold of the last run, when it dealt the same number of folds (else none)."""
+    meta = folder / "meta.json"
+    if not meta.is_file() or PredictionStore(folder).meta.get("folds") != folds:
+        return {}
+    return dict(cat.rows("SELECT post_id, fold FROM tagger_folds"))
 
 
 def head_path(folder: Path, k: int) -> Path:
@@ -195,10 +217,11 @@ def run_train(workspace: Where) -> TrainReport:
         indptr = np.concatenate([[0], np.cumsum(np.diff(data.indptr)[keep])])
         indices = data.indices[csr_entries(data.indptr, keep)[1]]
         ratings = data.ratings[keep]
-        fold = assign_folds(cat, post_ids, cfg.folds, config.split.seed, config.split.group_by_artist, config.split.min_tag_posts)
+        folder = tagger_folder(workspace, OUR_TAGGER)
+        split, before = config.split, previous_folds(cat, folder, cfg.folds)
+        fold = assign_folds(cat, post_ids, cfg.folds, split.seed, split.group_by_artist, split.min_tag_posts, before)
         group = duplicate_group_of(cat, post_ids)
         evidence = EvidenceOptions.from_config(cfg)
-        folder = tagger_folder(workspace, OUR_TAGGER)
         tag_names = data.tags["name"].to_list()
         meta = {
             "name": OUR_TAGGER,
