@@ -374,17 +374,21 @@ def hash_aligned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, join
         key = _posts(t, i, j)
         if key not in joined and (key not in best or dist < best[key][2]):
             best[key] = (i, j, dist)
-    # stricter than for embedding-proposed pairs: hashes near each other also bring different
-    # drawings of one layout, which align at up to ~0.966 on the calibration boards
-    limits = AlignLimits(
+    distance = {(i, j): d for i, j, d in best.values()}
+    return _aligned_rows(thumbs, t, list(distance), hash_align_limits(cfg), distance, same_canvas_too=True)
+
+
+def hash_align_limits(cfg: DedupeConfig) -> AlignLimits:
+    """The pixel check of pairs the hashes propose. Stricter than for embedding-proposed pairs:
+    hashes near each other also bring different drawings of one layout, which align at up to
+    ~0.966 on the calibration boards."""
+    return AlignLimits(
         threshold=cfg.align_hash_threshold,
         masked_threshold=cfg.align_masked_threshold,
         overlay_area=cfg.overlay_area,
         min_std=HASH_ALIGN_STD,
         canvas_min_std=NEAR_FLAT_STD,
     )
-    distance = {(i, j): d for i, j, d in best.values()}
-    return _aligned_rows(thumbs, t, list(distance), limits, distance, same_canvas_too=True)
 
 
 def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
@@ -398,13 +402,7 @@ def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: se
         key = _posts(t, i, j)
         if key not in joined and (key not in best or dist < best[key][3]):
             best[key] = (i, j, quarters, dist)
-    limits = AlignLimits(
-        threshold=cfg.align_hash_threshold,
-        masked_threshold=cfg.align_masked_threshold,
-        overlay_area=cfg.overlay_area,
-        min_std=HASH_ALIGN_STD,
-        canvas_min_std=NEAR_FLAT_STD,
-    )
+    limits = hash_align_limits(cfg)
     out = []
     pairs = list(best.values())
     with progress("checking turned pairs", len(pairs)) as advance:

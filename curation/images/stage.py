@@ -254,10 +254,11 @@ def fill_thumbnail_hashes(cat, chunk: int = 20_000) -> int:
                 md5s.append(md5)
                 codes.append(thumbnail_hashes(np.frombuffer(thumb, dtype=np.uint8).reshape(-1, width)))
             advance(len(batch))
-    columns = {name: pa.array([c[name] for c in codes], pa.uint64()) for name in codes[0]} if codes else {}
-    if md5s:
-        with cat.registered("thumb_hashes_filled", pa.table({"md5": md5s, **columns})):
-            cat.run("marts/thumb_hashes_fill")
+    if not md5s:
+        return 0
+    columns = {name: pa.array([c[name] for c in codes], pa.uint64()) for name in codes[0]}
+    with cat.registered("thumb_hashes_filled", pa.table({"md5": md5s, **columns})):
+        cat.run("marts/thumb_hashes_fill")
     return len(md5s)
 
 

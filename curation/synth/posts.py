@@ -568,9 +568,10 @@ def _hard_negative(
     else:
         figures = tuple(replace(o, x=f.x, y=f.y, scale=f.scale) for f, o in zip(fresh.figures, old.figures)) or old.figures
         scene = replace(fresh, figures=figures, artist=old.artist)
-    if len({g.tag for g in scene.glyphs}) < len(scene.glyphs):  # two glyphs became one tag: keep the first
-        seen: set[str] = set()
-        scene = replace(scene, glyphs=tuple(g for g in scene.glyphs if not (g.tag in seen or seen.add(g.tag))))
+    first: dict[str, Glyph] = {}  # two glyphs may have become one tag: keep the first
+    for glyph in scene.glyphs:
+        first.setdefault(glyph.tag, glyph)
+    scene = replace(scene, glyphs=tuple(first.values()))
     ext = _ext(rng, False, 1)
     post = Post(
         post_id,

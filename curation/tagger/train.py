@@ -11,8 +11,9 @@ has ever trained on (``heads/fold_<k>.trained.npy``).
 
 A scheduled rebuild warm-starts (``[tagger] warm_start``): fold k's head continues from the
 last run's fold-k head for ``warm_start_epochs`` when that is leak-free, i.e. no post now in
-fold k is among the posts that head (or any head it continued from) trained on. Folds are dealt
-by stable unit hashes, so old posts keep their folds and new posts only join. At most
+fold k is among the posts that head (or any head it continued from) trained on. Folds stay put
+across rebuilds (:func:`assign_folds`: a unit keeps its fold, only new units are dealt), so old
+posts keep their folds unless their unit merged with another. At most
 ``warm_start_max_new_tags`` of the label tags may be new. Otherwise that fold, or every fold,
 starts from scratch, and the log says why.
 """
