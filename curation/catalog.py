@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from functools import cache
@@ -83,14 +81,17 @@ LOCKED_FILE_WAIT = 15.0  # seconds a connection waits for another process's mome
 class Catalog:
     """A connection to ``WORKSPACE/catalog.duckdb`` (or an in-memory catalog for ``None``)."""
 
-    def __init__(self, path: Path | str | None, read_only: bool = False, memory_limit: str | None = None) -> None:
+    def __init__(
+        self, path: Path | str | None, read_only: bool = False, memory_limit: str | None = None, schema: bool = True
+    ) -> None:
         self.path = Path(path) if path else None
         self.con = _connect(self.path, read_only)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")  # the library never prints
         if memory_limit:  # beyond it DuckDB spills to WORKSPACE/catalog.duckdb.tmp
             self.con.execute("SET memory_limit = ?", [memory_limit])
-        if not read_only:
+        self.dropped: set[str] = set()  # tables a stage drops from the catalog (see drop_table)
+        if not read_only and schema:
             self.con.execute(sql_text("schema/catalog"))
             self.con.execute(sql_text("schema/migrations"))
             if not self.scalar("SELECT count(*) FROM tag_canonical") and self.scalar(
@@ -144,6 +145,12 @@ class Catalog:
         finally:
             self.con.unregister(name)
 
+    def drop_table(self, name: str) -> None:
+        """Drop ``name``; in a stage's scratch database, drop it from the catalog when the stage lands."""
+        [(own,)] = self.rows("SELECT current_database()")
+        self.con.execute(f'DROP TABLE IF EXISTS "{own}".main."{name}"')
+        self.dropped.add(name)
+
     def has_table(self, name: str) -> bool:
         return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
 
@@ -182,42 +189,115 @@ def migrate_catalog(workspace: Path | str) -> None:
         Catalog(Path(workspace) / CATALOG_NAME).close()
 
 
-@contextlib.contextmanager
-def staged_catalog(workspace: Path | str, memory_limit: str | None = None) -> Iterator[Catalog]:
-    """A working copy of the workspace's catalog that replaces it only if the block succeeds.
+SCRATCH_NAME = "stage.duckdb"  # a stage's own writes, beside the catalog until they land
 
-    A failed or interrupted stage leaves the catalog exactly as it was. (We swap files rather
-    than wrap the stage in one DuckDB transaction: DuckDB 2.0.0 loses rows inserted into a
-    table created within the same transaction once they are large, so big stages cannot run
-    inside one.)
+
+@contextlib.contextmanager
+def staged_catalog(
+    workspace: Path | str,
+    memory_limit: str | None = None,
+    changes: tuple[str, ...] = (),
+    upserts: dict[str, str] | None = None,
+) -> Iterator[Catalog]:
+    """The catalog as a stage sees it: every table it creates or replaces is written to a scratch
+    database beside the catalog, which stays attached read-only as ``catalog`` (readers keep
+    reading it). The tables in ``changes``, which the stage updates in place, are copied there
+    first. Each table in ``upserts`` (name -> key column) starts empty there: the stage writes
+    only its new and changed rows, which replace the catalog's rows with the same key, and reads
+    the catalog's own rows as ``catalog.<name>``. When the block succeeds the scratch tables land
+    in the catalog in one DuckDB transaction, so a stage writes what it changes, never a copy of
+    the whole catalog; when it fails or is killed the catalog is as it was.
+
+    (Not one long transaction on the catalog itself: a writer holds the file exclusively, so the
+    review page could not read during a stage; and DuckDB 2.0.0 loses rows inserted into a table
+    created in the same transaction once they are large and read back in it. The landing
+    transaction inserts without reading back.)
     """
     workspace = Path(workspace)
     if not workspace.is_dir():
         raise WorkspaceError(f"{workspace}: no such workspace (create one with `curate init {workspace} --source DUMP`)")
     with workspace_lock(workspace, _lock_wait(workspace)):
         target = workspace / CATALOG_NAME
-        work = workspace / f"{CATALOG_NAME}.work"
-        for leftover in (work, Path(f"{work}.wal")):
-            leftover.unlink(missing_ok=True)
-        if target.exists():
-            with Catalog(target) as current:  # fold any write-ahead log into the file before copying
-                current.con.execute("CHECKPOINT")
-            shutil.copyfile(target, work)
-        cat = Catalog(work, memory_limit=memory_limit)
+        scratch = workspace / SCRATCH_NAME
+        _remove_scratch(workspace)
+        with Catalog(target) as current:  # creates or migrates the schema; folds the write-ahead log in
+            current.con.execute("CHECKPOINT")
+        cat = Catalog(scratch, memory_limit=memory_limit, schema=False)
         try:
+            cat.con.execute(f"ATTACH '{_sql_path(target)}' AS catalog (READ_ONLY)")
+            [(own,)] = cat.rows("SELECT current_database()")
+            cat.con.execute(f"SET search_path = '\"{own}\".main,catalog.main'")
+            for table in ("decisions", *changes):  # every stage folds moderators' decisions in
+                _copy_table(cat, "catalog", table)
+            for table in upserts or {}:
+                cat.con.execute(_table_sql(cat.con, "catalog", table))
             from .decisions import sync_decisions
 
             sync_decisions(cat, workspace)
             yield cat
+            written = [
+                name for (name,) in cat.rows("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()")
+            ]
             cat.con.execute("CHECKPOINT")
             cat.close()
-            os.replace(work, target)
-            Path(f"{target}.wal").unlink(missing_ok=True)
+            _land(target, scratch, written, cat.dropped, upserts or {})
         except BaseException:
             cat.close()
-            for leftover in (work, Path(f"{work}.wal")):
-                leftover.unlink(missing_ok=True)
             raise
+        finally:
+            _remove_scratch(workspace)
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _remove_scratch(workspace: Path) -> None:
+    for name in (SCRATCH_NAME, f"{SCRATCH_NAME}.wal", f"{CATALOG_NAME}.work", f"{CATALOG_NAME}.work.wal"):
+        (workspace / name).unlink(missing_ok=True)
+
+
+def _copy_table(cat: Catalog, source: str, table: str) -> None:
+    """``source.table`` into the connection's own database, with its constraints (an upsert needs its key)."""
+    cat.con.execute(_table_sql(cat.con, source, table))
+    cat.con.execute(f'INSERT INTO main."{table}" SELECT * FROM {source}."{table}"')
+
+
+def _table_sql(con: duckdb.DuckDBPyConnection, database: str, table: str) -> str | None:
+    """The table's CREATE statement (columns and constraints), None if it does not exist."""
+    rows = con.execute("SELECT sql FROM duckdb_tables() WHERE database_name = ? AND table_name = ?", [database, table]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _land(target: Path, scratch: Path, written: list[str], dropped: set[str], upserts: dict[str, str]) -> None:
+    """The scratch tables into the catalog, all or none: one transaction, then a checkpoint."""
+    with Catalog(target) as cat:
+        con = cat.con
+        con.execute(f"ATTACH '{_sql_path(scratch)}' AS stage (READ_ONLY)")
+        [(own,)] = con.execute("SELECT current_database()").fetchall()
+        started = time.perf_counter()
+        con.execute("BEGIN")
+        try:
+            for table in dropped - set(written):
+                con.execute(f'DROP TABLE IF EXISTS "{table}"')
+            for table in written:
+                ddl = _table_sql(con, "stage", table)
+                if table in upserts:
+                    key = upserts[table]
+                    con.execute(f'DELETE FROM "{table}" WHERE "{key}" IN (SELECT "{key}" FROM stage."{table}")')
+                elif _table_sql(con, own, table) == ddl:
+                    con.execute(f'DELETE FROM "{table}"')
+                else:  # new, or replaced with other columns or constraints
+                    con.execute(f'DROP TABLE IF EXISTS "{table}"')
+                    con.execute(ddl)
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM stage."{table}"')
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("DETACH stage")
+        con.execute("CHECKPOINT")
+        log.info("landed %d tables in the catalog (%.2fs)", len(written), time.perf_counter() - started)
 
 
 def _lock_wait(workspace: Path) -> float:

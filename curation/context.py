@@ -28,11 +28,15 @@ class StageContext:
         folder.mkdir(exist_ok=True)
         return folder
 
-    def staged(self):
-        """The catalog as a staged copy (all or nothing), under the workspace lock."""
+    def staged(self, *changes: str, upserts: dict[str, str] | None = None):
+        """The catalog for a stage's writes (all or nothing), under the workspace lock: ``changes``
+        names the tables the stage updates in place, ``upserts`` those it adds rows to by key
+        (see :func:`~curation.catalog.staged_catalog`)."""
         from .catalog import staged_catalog
 
-        return staged_catalog(self.workspace, memory_limit=self.config.runner.duckdb_memory_limit)
+        return staged_catalog(
+            self.workspace, memory_limit=self.config.runner.duckdb_memory_limit, changes=changes, upserts=upserts
+        )
 
     def read(self):
         """The catalog, read-only."""

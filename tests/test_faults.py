@@ -205,7 +205,7 @@ def test_kill_9_mid_stage_leaves_the_workspace_as_before_and_the_rerun_resumes(b
             assert rows(ws, f"SELECT count(*) FROM {table}")[0][0] in (0, expected)
         done = curate(stage, str(ws))
         assert done.returncode == 0, done.stderr
-        assert not (ws / "catalog.duckdb.work").exists()
+        assert not (ws / "stage.duckdb").exists()
         assert rows(ws, f"SELECT count(*) FROM {table}")[0][0] == expected
 
 

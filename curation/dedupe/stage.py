@@ -205,7 +205,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             if cfg.merge_tags:
                 cat.run("marts/dup_group_tags")
             else:
-                cat.con.execute("DROP TABLE IF EXISTS dup_group_tags")
+                cat.drop_table("dup_group_tags")
     kinds: dict[int, set[str]] = {}
     for a, b, kind in edges.select("post_a", "post_b", "kind").iter_rows():
         kinds.setdefault(a, set()).add(kind)

@@ -225,14 +225,16 @@ def inspect_plan(plan: ImagesPlan, cfg: ImagesConfig, workers: int | None = None
 
 
 def commit_images(workspace: Where, rows: list[dict], unchanged: int = 0) -> ImagesReport:
-    """Write inspection rows to ``images`` and ``image_hashes`` (a staged catalog: all or nothing)."""
+    """Write inspection rows to ``images`` and ``image_hashes`` (all or nothing): only the rows of
+    the files inspected now are written, the catalog's others are left where they are."""
     ctx = stage_context(workspace)
     report = ImagesReport(inspected=len(rows), unchanged=unchanged)
-    with ctx.staged() as cat:
+    with ctx.staged(upserts={"images": "post_id", "image_hashes": "md5"}) as cat:
         if rows:
             with cat.registered("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA).to_arrow()):
                 cat.run("marts/images_upsert")
         fill_thumbnail_hashes(cat)
+    with ctx.read() as cat:
         report.statuses = Counter(
             dict(cat.rows("SELECT status, count(*) FROM images WHERE post_id IN (SELECT post_id FROM selection) GROUP BY status"))
         )

@@ -282,6 +282,18 @@ def _ingest_posts(
     _drop_staged(cat)
 
 
+# the catalog tables ingest updates in place (the rest it replaces)
+INGEST_CHANGES = (
+    "posts",
+    "dump_tags",
+    "post_tags",
+    "tags",
+    "tag_aliases",
+    "tag_canonical",
+    "tag_implications",
+    "ingest_rejects",
+    "dumps",
+)
 RELATION_STEPS = ("marts/tags_from_relations", "marts/tag_canonical", "marts/alias_map", "marts/tag_implication_closure")
 
 
@@ -466,7 +478,7 @@ def _ingest(ctx: StageContext, allow_shrink: bool) -> IngestReport:
         raise SourceError(f"{workspace / 'curate.toml'}: no [[sources]] to ingest")
     report = IngestReport()
     with contextlib.ExitStack() as stack:
-        cat = stack.enter_context(ctx.staged())
+        cat = stack.enter_context(ctx.staged(*INGEST_CHANGES))
         cat.run("staging/macros")
         cat.con.execute("CREATE OR REPLACE TEMP TABLE tag_category_names (category_id INTEGER, category VARCHAR)")
         cat.con.executemany("INSERT INTO tag_category_names VALUES (?, ?)", list(category_names(cfg).items()))

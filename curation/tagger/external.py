@@ -131,7 +131,7 @@ def score_onnx(
     if isinstance(outputs, int) and outputs != len(tags):
         raise CurationError(f"{model_path.name} has {outputs} outputs but {tags_path} lists {len(tags)} tags")
     name = name or f"onnx:{model_path.stem}"
-    with ctx.staged() as cat:
+    with ctx.staged("taggers", "tagger_folds") as cat:
         posts = cat.run("marts/tagger_posts").fetchall()
         paths = cat.rows("SELECT post_id, path FROM images WHERE status = 'ok'")
         path_of = dict(paths)
@@ -205,7 +205,7 @@ def import_predictions(
     if matrix.ndim != 2 or matrix.shape != (len(post_ids), len(tags)):
         raise CurationError(f"{path}: probabilities are {matrix.shape}, expected ({len(post_ids)} posts, {len(tags)} tags)")
     name = name or f"imported:{path.stem}"
-    with ctx.staged() as cat:
+    with ctx.staged("taggers", "tagger_folds") as cat:
 
         def batches():
             for start in range(0, len(post_ids), 65536):

@@ -197,7 +197,7 @@ def run_train(workspace: Where) -> TrainReport:
     device = pick_device(cfg.device)
     options = TrainOptions.from_config(cfg, seed=config.split.seed)
     started = time.perf_counter()
-    with ctx.staged() as cat:
+    with ctx.staged("taggers", "tagger_folds") as cat:
         data = labelled_posts(cat)
         embedder = configured_embedder_id(config.embed)
         has, vectors = load_vectors(workspace, cat, embedder, data.md5)
