@@ -190,6 +190,7 @@ def migrate_catalog(workspace: Path | str) -> None:
 
 
 SCRATCH_NAME = "stage.duckdb"  # a stage's own writes, beside the catalog until they land
+REMOVED_SUFFIX = "__removed"  # a stage's table of keys whose rows leave an upserted table
 
 
 @contextlib.contextmanager
@@ -204,7 +205,8 @@ def staged_catalog(
     reading it). The tables in ``changes``, which the stage updates in place, are copied there
     first. Each table in ``upserts`` (name -> key column) starts empty there: the stage writes
     only its new and changed rows, which replace the catalog's rows with the same key, and reads
-    the catalog's own rows as ``catalog.<name>``. When the block succeeds the scratch tables land
+    the catalog's own rows as ``catalog.<name>``; the keys of rows to remove go in a table
+    ``<name>__removed`` (REMOVED_SUFFIX) with the key column. When the block succeeds the scratch tables land
     in the catalog in one DuckDB transaction, so a stage writes what it changes, never a copy of
     the whole catalog; when it fails or is killed the catalog is as it was.
 
@@ -281,6 +283,11 @@ def _land(target: Path, scratch: Path, written: list[str], dropped: set[str], up
             for table in dropped - set(written):
                 con.execute(f'DROP TABLE IF EXISTS "{table}"')
             for table in written:
+                if table.endswith(REMOVED_SUFFIX) and table.removesuffix(REMOVED_SUFFIX) in upserts:
+                    kept = table.removesuffix(REMOVED_SUFFIX)
+                    key = upserts[kept]
+                    con.execute(f'DELETE FROM "{kept}" WHERE "{key}" IN (SELECT "{key}" FROM stage."{table}")')
+                    continue
                 ddl = _table_sql(con, "stage", table)
                 if table in upserts:
                     key = upserts[table]

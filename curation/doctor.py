@@ -58,7 +58,7 @@ def _gpu() -> Check:
 
 
 def _disk(workspace: Path) -> Check:
-    """A rebuild copies the catalog once while a stage runs: it needs about its size again, plus room."""
+    """A stage writes its tables beside the catalog before they land: at most about its size again, plus room."""
     catalog = workspace / "catalog.duckdb"
     size = catalog.stat().st_size if catalog.exists() else 0
     free = shutil.disk_usage(workspace).free

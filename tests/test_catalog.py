@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from conftest import catalog_rows as rows
 
-from curation.catalog import SCRATCH_NAME, Catalog, staged_catalog
+from curation.catalog import REMOVED_SUFFIX, SCRATCH_NAME, Catalog, staged_catalog
 from curation.images import run_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +65,10 @@ def test_upserted_rows_replace_theirs_by_key_and_leave_the_others(ws):
         assert cat.scalar("SELECT count(*) FROM catalog.kept") == 2
         cat.con.execute("INSERT INTO kept VALUES (2, 'B'), (3, 'c')")
     assert rows(ws, "SELECT * FROM kept ORDER BY id") == [(1, "a"), (2, "B"), (3, "c")]
+    with staged_catalog(ws, upserts={"kept": "id"}) as cat:
+        cat.con.execute(f"CREATE TABLE kept{REMOVED_SUFFIX} AS SELECT 1 AS id")
+    assert rows(ws, "SELECT * FROM kept ORDER BY id") == [(2, "B"), (3, "c")]
+    assert rows(ws, f"SELECT count(*) FROM information_schema.tables WHERE table_name = 'kept{REMOVED_SUFFIX}'") == [(0,)]
 
 
 def test_a_dropped_table_leaves_the_catalog(ws):

@@ -29,6 +29,7 @@ from ..errors import StageNotRun
 from ..images.stage import background_rgb
 from ..progress import progress
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
+from .checks import PixelChecks, check_id
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates, turned_candidates
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
@@ -185,6 +186,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             rows_out += semantic_rows
             if cfg.align:
                 rows_out += aligned_edges(thumbs, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
+        thumbs.checks.write()
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
         info = {
             post: (pixels, score, tags, p)
@@ -307,23 +309,30 @@ def _aligned_rows(
     same_canvas_too: bool = False,
 ) -> list[tuple]:
     """Edge rows for the row pairs that align (:func:`curation.dedupe.align.aligned_pairs`),
-    their thumbnails read ``ALIGN_CHUNK`` pairs at a time; ``distance``: the Hamming distance
-    that proposed each pair, kept beside the correlation."""
-    out = []
-    with progress("aligning candidate pairs", len(pairs)) as advance:
-        for start in range(0, len(pairs), ALIGN_CHUNK):
-            chunk = pairs[start : start + ALIGN_CHUNK]
-            for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits, same_canvas_too):
-                out.append(
-                    (
-                        *_posts(t, i, j),
-                        _in_family(t, i, j, "aligned"),
-                        None if distance is None else int(distance[(i, j)]),
-                        round(score, 4),
-                    )
-                )
+    their thumbnails read ``ALIGN_CHUNK`` pairs at a time; pairs the last run checked the same
+    way take its answer (:class:`~curation.dedupe.checks.PixelChecks`). ``distance``: the
+    Hamming distance that proposed each pair, kept beside the correlation."""
+    check = check_id(limits, same_canvas_too)
+    keys = {(i, j): PixelChecks.key(check, t.file_md5[i], t.file_md5[j]) for i, j in pairs}
+    scores = thumbs.checks.known(list(keys.values()))
+    todo = [pair for pair in pairs if keys[pair] not in scores]
+    with progress("aligning candidate pairs", len(todo)) as advance:
+        for start in range(0, len(todo), ALIGN_CHUNK):
+            chunk = todo[start : start + ALIGN_CHUNK]
+            found = {
+                (i, j): score
+                for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits, same_canvas_too)
+            }
+            for pair in chunk:
+                scores[keys[pair]] = found.get(pair)
+                thumbs.checks.add(keys[pair], found.get(pair))
             advance(len(chunk))
-    log.info("%d of %d candidate pairs align", len(out), len(pairs))
+    out = [
+        (*_posts(t, i, j), _in_family(t, i, j, "aligned"), None if distance is None else int(distance[(i, j)]), round(score, 4))
+        for (i, j) in pairs
+        if (score := scores[keys[(i, j)]]) is not None
+    ]
+    log.info("%d of %d candidate pairs align (%d checked now, the rest as the last run found)", len(out), len(pairs), len(todo))
     return out
 
 
@@ -502,6 +511,7 @@ class Thumbnails:
 
     def __init__(self, cat, t: HashTable) -> None:
         self._cat, self._md5 = cat, t.file_md5
+        self.checks = PixelChecks(cat)  # the answers of pixel checks made before
 
     def of(self, rows) -> dict[int, Thumb]:
         """Row index -> :class:`Thumb` for the given rows that have a thumbnail."""

@@ -233,6 +233,7 @@ def commit_images(workspace: Where, rows: list[dict], unchanged: int = 0) -> Ima
         if rows:
             with cat.registered("image_results", pl.DataFrame(rows, schema=RESULT_SCHEMA).to_arrow()):
                 cat.run("marts/images_upsert")
+        cat.run("marts/images_unselected")
         fill_thumbnail_hashes(cat)
     with ctx.read() as cat:
         report.statuses = Counter(
