@@ -84,9 +84,10 @@ def save_head(model, path: Path, tags: list[str], options: TrainOptions) -> None
 
     path.parent.mkdir(parents=True, exist_ok=True)
     dim = model.body[0].in_features if options.head == "mlp" else model.tags.in_features
-    torch.save(
-        {"state": model.state_dict(), "tags": list(tags), "head": options.head, "hidden": options.hidden, "dim": dim}, path
-    )
+    # half precision: the saved head only seeds the next rebuild's training, and is rewritten on
+    # every rebuild, so its size is bytes a delta writes (1,235 tags x 1,280 dims: 6.3 -> 3.2 MB)
+    state = {name: value.half() if value.is_floating_point() else value for name, value in model.state_dict().items()}
+    torch.save({"state": state, "tags": list(tags), "head": options.head, "hidden": options.hidden, "dim": dim}, path)
 
 
 def load_head(path: Path) -> SavedHead | None:
@@ -97,7 +98,8 @@ def load_head(path: Path) -> SavedHead | None:
         return None
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        return SavedHead(saved["state"], list(saved["tags"]), saved["head"], int(saved["hidden"]), int(saved["dim"]))
+        state = {name: value.float() if value.is_floating_point() else value for name, value in saved["state"].items()}
+        return SavedHead(state, list(saved["tags"]), saved["head"], int(saved["hidden"]), int(saved["dim"]))
     except Exception as exc:  # a damaged or foreign file costs a cold start, never the run
         import logging
 
