@@ -65,6 +65,17 @@ def test_summary_matches_sklearn(noisy_scores):
     assert s.mcc_at_pr == pytest.approx(matthews_corrcoef(y.ravel(), (p >= at).ravel()))
 
 
+def test_micro_counts_from_sorted_scores_equal_the_full_pass():
+    from curation.tagger.metrics import MicroCounts
+
+    rng = np.random.default_rng(4)
+    y = rng.random((300, 40)) < 0.1
+    for p in (rng.random((300, 40)).astype(np.float32), np.round(rng.random((300, 40)), 1)):  # float32; many ties
+        counts = MicroCounts(y, p)
+        for t in [0.0, 0.1, 0.3, 0.5, 0.7, float(p[3, 4]), float(np.float32(0.3)), 0.30000001, 1.0, 1.5]:
+            assert counts(t) == micro_counts(y, p, t), t
+
+
 def test_hand_computed_values():
     y = np.array([[1, 0], [1, 1], [0, 0], [0, 1]], dtype=bool)
     p = np.array([[0.9, 0.2], [0.4, 0.8], [0.6, 0.1], [0.1, 0.3]])

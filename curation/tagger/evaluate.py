@@ -20,7 +20,7 @@ from ..catalog import open_catalog
 from ..config import load_config
 from ..errors import CurationError, StageNotRun
 from .heads import RATINGS, dense_labels
-from .metrics import Summary, confusion_matrix, micro_counts, per_tag_table, summarise
+from .metrics import MicroCounts, Summary, confusion_matrix, per_tag_table, summarise
 from .store import PredictionStore
 from .train import labelled_posts
 
@@ -122,8 +122,9 @@ def _score(name: str, y: np.ndarray, p: np.ndarray, tags: pl.DataFrame, threshol
             slices[label] = summarise(y[:, mask], p[:, mask], threshold)
     thresholds = np.round(np.arange(0.02, 0.99, 0.02), 2)
     precision, recall = [], []
+    counts = MicroCounts(y, p)
     for t in thresholds:
-        tp, fp, fn, _ = micro_counts(y, p, float(t))
+        tp, fp, fn, _ = counts(float(t))
         precision.append(tp / (tp + fp) if tp + fp else 1.0)
         recall.append(tp / (tp + fn) if tp + fn else 0.0)
     return TaggerScore(

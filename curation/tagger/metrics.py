@@ -35,11 +35,11 @@ def average_precision(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 def confusion(y: np.ndarray, p: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(tp, fp, fn, tn) per tag, each (K,) int64, at ``threshold`` (predicted when p >= threshold)."""
     predicted = p >= threshold
-    tp = (predicted & y).sum(axis=0)
-    fp = (predicted & ~y).sum(axis=0)
-    fn = (~predicted & y).sum(axis=0)
+    tp = (predicted & y).sum(axis=0, dtype=np.int64)
+    fp = predicted.sum(axis=0, dtype=np.int64) - tp
+    fn = y.sum(axis=0, dtype=np.int64) - tp
     tn = len(y) - tp - fp - fn
-    return tp.astype(np.int64), fp.astype(np.int64), fn.astype(np.int64), tn.astype(np.int64)
+    return tp, fp, fn, tn
 
 
 def _ratio(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
@@ -62,13 +62,36 @@ def micro_counts(y: np.ndarray, p: np.ndarray, threshold: float) -> tuple[int, i
     return tuple(int(x.sum()) for x in confusion(y, p, threshold))
 
 
-def threshold_where_precision_equals_recall(y: np.ndarray, p: np.ndarray, iterations: int = 40) -> float:
+class MicroCounts:
+    """Micro (pooled) (tp, fp, fn, tn) at any threshold, as :func:`micro_counts` gives them, from
+    the scores sorted once: each threshold then costs two binary searches, not four passes over
+    (N, K) (a 20,000-post x 2,000-tag report asked for ~400 thresholds: 80 s)."""
+
+    def __init__(self, y: np.ndarray, p: np.ndarray) -> None:
+        self._all = np.sort(p, axis=None)
+        self._positive = np.sort(p[y])
+        self._size = y.size
+
+    def __call__(self, threshold: float) -> tuple[int, int, int, int]:
+        at = self._all.dtype.type(threshold)
+        if at < threshold:  # the smallest score of this dtype >= threshold: p >= threshold exactly
+            at = np.nextafter(at, self._all.dtype.type(np.inf))
+        predicted = len(self._all) - int(np.searchsorted(self._all, at, side="left"))
+        tp = len(self._positive) - int(np.searchsorted(self._positive, at, side="left"))
+        fp, fn = predicted - tp, len(self._positive) - tp
+        return tp, fp, fn, self._size - tp - fp - fn
+
+
+def threshold_where_precision_equals_recall(
+    y: np.ndarray, p: np.ndarray, iterations: int = 40, counts: MicroCounts | None = None
+) -> float:
     """The threshold at which micro precision equals micro recall, by bisection: raising the
     threshold raises precision and lowers recall, so their difference changes sign once."""
+    counts = counts or MicroCounts(y, p)
     lo, hi = 0.0, 1.0
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        tp, fp, fn, _ = micro_counts(y, p, mid)
+        tp, fp, fn, _ = counts(mid)
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         if precision < recall:
@@ -123,10 +146,11 @@ def summarise(y: np.ndarray, p: np.ndarray, threshold: float, informedness_at=(0
     """Everything above for (N, K) labels and scores; tags without positives are left out of macro means."""
     table = per_tag_table(y, p, threshold)
     has = table["positives"] > 0
-    tp, fp, fn, _ = micro_counts(y, p, threshold)
+    counts = MicroCounts(y, p)
+    tp, fp, fn, _ = counts(threshold)
     micro_p, micro_r = (tp / (tp + fp) if tp + fp else 0.0), (tp / (tp + fn) if tp + fn else 0.0)
-    at = threshold_where_precision_equals_recall(y, p)
-    tp2, fp2, fn2, tn2 = micro_counts(y, p, at)
+    at = threshold_where_precision_equals_recall(y, p, counts=counts)
+    tp2, fp2, fn2, tn2 = counts(at)
     p2, r2 = (tp2 / (tp2 + fp2) if tp2 + fp2 else 0.0), (tp2 / (tp2 + fn2) if tp2 + fn2 else 0.0)
 
     def mean(x):
