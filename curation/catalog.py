@@ -260,9 +260,14 @@ def _remove_scratch(workspace: Path) -> None:
 
 
 def _copy_table(cat: Catalog, source: str, table: str) -> None:
-    """``source.table`` into the connection's own database, with its constraints (an upsert needs its key)."""
-    cat.con.execute(_table_sql(cat.con, source, table))
-    cat.con.execute(f'INSERT INTO main."{table}" SELECT * FROM {source}."{table}"')
+    """``source.table`` into the connection's own database, with its constraints (an upsert needs
+    its key); nothing when ``source`` has no such table (the stage creates it)."""
+    ddl = _table_sql(cat.con, source, table)
+    if ddl is None:
+        return
+    [(own,)] = cat.rows("SELECT current_database()")
+    cat.con.execute(ddl)
+    cat.con.execute(f'INSERT INTO "{own}".main."{table}" SELECT * FROM {source}."{table}"')
 
 
 def _table_sql(con: duckdb.DuckDBPyConnection, database: str, table: str) -> str | None:

@@ -120,3 +120,9 @@ def test_images_write_only_the_files_inspected_now_and_backfill_old_hashes(built
     run_images(ws)
     assert rows(ws, query) == before  # filled from the stored thumbnails, nothing else changed
     assert rows(ws, "SELECT * FROM images ORDER BY post_id") == kept_images
+
+
+def test_a_changed_table_the_catalog_lacks_is_made_by_the_stage(ws):
+    with staged_catalog(ws, changes=("later",)) as cat:
+        cat.con.execute("CREATE TABLE later AS SELECT 7 AS x")
+    assert rows(ws, "SELECT * FROM later") == [(7,)]
