@@ -151,6 +151,7 @@ class DedupeConfig(_Section):
     align_background_radius: int = Field(default=12, ge=-1, le=64)  # and whitened backgrounds, transparent vs opaque
     align_hash_threshold: float = Field(default=0.97, ge=-1.0, le=1.0)  # the correlation those need
     rotations: bool = True  # reposts turned 90, 180 or 270 degrees: turned thumbnails' pHashes, then pixels
+    keypoints: bool = True  # alignment candidates left apart: ORB keypoints (crops, small turns, bars), then pixels
     overlay_area: float = Field(
         default=0.1, ge=0.0, le=1.0
     )  # pictures of one canvas may differ in one box this large (a watermark)

@@ -75,6 +75,11 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
         "to align_hash_threshold",
         None,
     ),
+    ("dedupe", "keypoints"): (
+        "alignment candidates still apart: ORB keypoints matched under one similarity transform (crops of any "
+        "size and scale, small turns, bars painted over), then the warped pixels",
+        None,
+    ),
     ("dedupe", "align_whitened_floor"): ("whitened cosine from which a pair is aligned", None),
     ("dedupe", "align_raw_floor"): ("the same on boards too small to whiten", None),
     ("dedupe", "align_hash_radius"): ("pHashes this near are aligned too (-1: never)", None),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import pyarrow as pa
 
@@ -24,14 +25,15 @@ from . import align
 
 
 @cache
-def _align_code() -> bytes:
-    return Path(align.__file__).read_bytes()
+def _code(*modules: ModuleType) -> bytes:
+    return b"".join(Path(m.__file__).read_bytes() for m in modules)
 
 
-def check_id(limits: align.AlignLimits, same_canvas_too: bool) -> str:
-    """Names one pixel check: its limits, the thumbnails' hash version and the alignment code.
-    A stored answer is reused only by the same check."""
-    digest = hashlib.sha1(_align_code())
+def check_id(limits, same_canvas_too: bool = False, modules: tuple[ModuleType, ...] = (align,)) -> str:
+    """Names one pixel check: its limits, the thumbnails' hash version and the code of the
+    modules that make it (the alignment's by default). A stored answer is reused only by the
+    same check."""
+    digest = hashlib.sha1(_code(*modules))
     digest.update(repr((limits, same_canvas_too, HASH_VERSION)).encode())
     return digest.hexdigest()[:16]
 

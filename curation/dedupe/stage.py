@@ -26,18 +26,25 @@ from ..context import Where, stage_context
 from ..decisions import duplicate_decisions
 from ..embed import configured_embedder_id, load_vectors
 from ..errors import StageNotRun
+from ..images.keypoints import Keypoints
 from ..images.stage import background_rgb
 from ..progress import progress
+from . import align as align_module
+from . import keypoints as keypoint_check
 from .align import AlignLimits, Thumb, agreement, aligned_pairs
 from .checks import PixelChecks, check_id
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates, turned_candidates
+from .keypoints import KeypointLimits, decode, encode, verify_pair
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
 
 log = logging.getLogger(__name__)
-DUPLICATE_KINDS = ("exact", "pixels", "perceptual", "mirror", "background", "composite", "semantic", "aligned", "rotated")
+DUPLICATE_KINDS = (
+    "exact", "pixels", "perceptual", "mirror", "background", "composite", "semantic", "aligned", "rotated",
+    "resized", "cropped", "edited",
+)  # fmt: skip
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
 COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size compared with its transparent posts at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
@@ -186,6 +193,8 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             rows_out += semantic_rows
             if cfg.align:
                 rows_out += aligned_edges(thumbs, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
+            if cfg.keypoints:
+                rows_out += keypoint_edges(thumbs, table, candidates, rows_out, cfg)
         thumbs.checks.write()
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
         info = {
@@ -347,6 +356,50 @@ def aligned_edges(
     todo = sorted({(min(i, j), max(i, j)) for i, j in candidates if _posts(t, i, j) not in joined})
     limits = AlignLimits(threshold=cfg.align_threshold, masked_threshold=cfg.align_masked_threshold)
     return _aligned_rows(thumbs, t, todo, limits)
+
+
+def keypoint_edges(
+    thumbs: Thumbnails, t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple], cfg: DedupeConfig
+) -> list[tuple]:
+    """Edge rows (post_a, post_b, relation, None, correlation) for candidate pairs (row indices
+    of ``t``, from :func:`semantic_edges`) whose posts the edges so far leave in different
+    groups, where the keypoints of one picture map onto the other's under one similarity
+    transform and the warped pixels agree (:mod:`curation.dedupe.keypoints`): crops of any
+    size and scale, small turns, boxes painted over. The relation (``cropped``, ``rotated``,
+    ``edited``, ``resized``) is the edge's kind; pairs the last run checked take its answer."""
+    counted = counted_kinds(cfg)
+    uf = UnionFind(t.post_id.tolist())
+    for a, b, kind, *_ in edges:
+        if kind in counted:
+            uf.union(a, b)
+    pairs = sorted({(min(i, j), max(i, j)) for i, j in candidates if uf.find(int(t.post_id[i])) != uf.find(int(t.post_id[j]))})
+    limits = KeypointLimits()
+    check = check_id(limits, modules=(keypoint_check, align_module))
+    keys = {(i, j): PixelChecks.key(check, t.file_md5[i], t.file_md5[j]) for i, j in pairs}
+    scores = thumbs.checks.known(list(keys.values()))
+    todo = [pair for pair in pairs if keys[pair] not in scores]
+    with progress("matching keypoints of candidate pairs", len(todo)) as advance:
+        for start in range(0, len(todo), ALIGN_CHUNK):
+            chunk = todo[start : start + ALIGN_CHUNK]
+            rows = {k for pair in chunk for k in pair}
+            loaded, points = thumbs.of(rows), thumbs.keypoints_of(rows)
+            for i, j in chunk:
+                match = None
+                if i in loaded and j in loaded and i in points and j in points:
+                    match = verify_pair(points[i], points[j], loaded[i], loaded[j], limits) or verify_pair(
+                        points[j], points[i], loaded[j], loaded[i], limits
+                    )
+                score = None if match is None else encode(match)
+                scores[keys[(i, j)]] = score
+                thumbs.checks.add(keys[(i, j)], score)
+            advance(len(chunk))
+    out = []
+    for i, j in pairs:
+        if (score := scores[keys[(i, j)]]) is not None:
+            relation, correlation = decode(score)
+            out.append((*_posts(t, i, j), _in_family(t, i, j, relation), None, round(correlation, 4)))
+    log.info("%d of %d candidate pairs match by keypoints (%d checked now)", len(out), len(pairs), len(todo))
+    return out
 
 
 def confirm_mirrors(
@@ -512,6 +565,23 @@ class Thumbnails:
     def __init__(self, cat, t: HashTable) -> None:
         self._cat, self._md5 = cat, t.file_md5
         self.checks = PixelChecks(cat)  # the answers of pixel checks made before
+
+    def keypoints_of(self, rows) -> dict[int, Keypoints]:
+        """Row index -> :class:`~curation.images.keypoints.Keypoints` for the given rows whose
+        file has enough of them."""
+        wanted: dict[str, list[int]] = {}
+        for k in set(rows):
+            wanted.setdefault(self._md5[k], []).append(k)
+        if not wanted:
+            return {}
+        with self._cat.registered("wanted_md5s", pa.table({"md5": list(wanted)})):
+            found = self._cat.run("marts/dedupe_keypoints").fetchall()
+        out = {}
+        for md5, xy, descriptors in found:
+            points = Keypoints.unpack(xy, descriptors)
+            if points is not None:
+                out.update({k: points for k in wanted[md5]})
+        return out
 
     def of(self, rows) -> dict[int, Thumb]:
         """Row index -> :class:`Thumb` for the given rows that have a thumbnail."""

@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 from scipy import ndimage
 
+from .keypoints import KEYPOINT_SIDE, find_keypoints
+
 BORDER_TOLERANCE = 24  # max channel difference from the corner colour still counted as border
 LAYER_CONTRAST = 96  # colour difference between two trimmed layers across which a blended line is shaved
 BORDER_NOISE = 0.02  # a row or column with up to this fraction of other pixels still counts as border
@@ -23,7 +25,7 @@ MIN_FOREGROUND = 0.05  # the least share of a picture left once its flat backgro
 HASH_SIDE = 128  # pictures are box-reduced to about this short side before hashing
 THUMB_SIDE = 64  # long side of the grey thumbnail kept for aligning crops and padded copies
 PADDING_TOLERANCE = 1  # grey levels a thumbnail row or column may vary by and still be letterbox padding
-HASH_VERSION = 17  # bump when a hash changes: cached hashes of another version are recomputed
+HASH_VERSION = 18  # bump when a hash changes: cached hashes of another version are recomputed
 
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
@@ -375,4 +377,16 @@ def picture_hashes(
     black_whitened = None if on_black is None else whiten_flat_background(on_black)
     black = None if black_whitened is None else perceptual_hashes(black_whitened)
     hashes["bg_black_phash"], hashes["bg_black_dhash"] = (black["phash"], black["dhash"]) if black else (None, None)
+    hashes.update(keypoint_columns(img, background))
     return hashes
+
+
+def keypoint_columns(img: Image.Image, background: tuple[int, int, int]) -> dict[str, bytes]:
+    """``keypoint_xy`` and ``keypoints``: the ORB keypoints of the picture (alpha flattened on
+    ``background``, reduced to about ``KEYPOINT_SIDE`` on the long side), both empty when it has
+    too few (:mod:`curation.dedupe.keypoints`)."""
+    factor = max(img.size) // KEYPOINT_SIDE
+    small = img.reduce(factor) if factor >= 2 and img.mode not in WIDE_MODES else img
+    grey = flatten_alpha(small, background).convert("L") if has_alpha_channel(small) else to_8bit(small).convert("L")
+    found = find_keypoints(grey)
+    return dict(zip(("keypoint_xy", "keypoints"), found.pack())) if found else {"keypoint_xy": b"", "keypoints": b""}

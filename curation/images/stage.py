@@ -60,6 +60,8 @@ RESULT_SCHEMA = {
     "turned_phash_90": pl.UInt64,
     "turned_phash_180": pl.UInt64,
     "turned_phash_270": pl.UInt64,
+    "keypoint_xy": pl.Binary,
+    "keypoints": pl.Binary,
     "hash_version": pl.Int32,
 }
 
