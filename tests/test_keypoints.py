@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from test_align import thumb
 
 from curation.dedupe.keypoints import RELATIONS, KeypointLimits, Match, decode, encode, verify_pair
-from curation.images.hashing import WHITE, picture_hashes
+from curation.images.hashing import WHITE, keypoint_grey, picture_hashes
 from curation.images.keypoints import Keypoints, find_keypoints
 
 LIMITS = KeypointLimits()
@@ -38,10 +38,13 @@ def points(img: Image.Image) -> Keypoints:
     return found
 
 
+def grey(img: Image.Image):
+    """The reader the dedupe stage passes: the picture's grey in its keypoint frame."""
+    return lambda: np.asarray(keypoint_grey(img, WHITE), dtype=np.float32)
+
+
 def match(a: Image.Image, b: Image.Image) -> Match | None:
-    return verify_pair(points(a), points(b), thumb(a), thumb(b), LIMITS) or verify_pair(
-        points(b), points(a), thumb(b), thumb(a), LIMITS
-    )
+    return verify_pair(points(a), points(b), thumb(a), thumb(b), grey(a), grey(b), LIMITS)
 
 
 def censored(img: Image.Image) -> Image.Image:

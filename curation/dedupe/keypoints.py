@@ -18,42 +18,55 @@ share of keypoints in the overlap that the transform explains.
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
+from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import Thumb
 
+log = logging.getLogger(__name__)
 RATIO_TEST = 0.8  # a match must be this much nearer than the second-best (Lowe)
 
 
 @dataclass(frozen=True)
 class KeypointLimits:
     """What a pair needs to count as one picture: matched keypoints under one similarity
-    transform, and pixels that agree once warped by it."""
+    transform, thumbnails that agree once warped by it, then the two files' grey pictures
+    (``KEYPOINT_SIDE`` on the long side) that agree closely: few pixels and few edges that the
+    transform does not explain."""
 
     min_inliers: int = 6
-    min_inlier_share: float = 0.4  # of the keypoints (of the side with fewer) that fall in the overlap
     min_scale: float = 0.3  # the transform's scale (frame to frame) is bounded to this ...
     max_scale: float = 3.3  # ... and this
     ransac_error: float = 5.0  # keypoint-frame pixels a match may miss the transform by
     min_overlap: float = 0.5  # share of the smaller picture the other covers once warped
-    threshold: float = 0.93  # correlation of the warped grey thumbnails over the overlap
-    edited_threshold: float = 0.93  # the same outside the boxes left out, when some are
-    max_boxes: int = 3  # bars, a caption: compact patches where the two differ ...
+    threshold: float = 0.9  # correlation of the warped grey thumbnails over the overlap
+    edited_threshold: float = 0.9  # the same outside the boxes left out, when some are
+    max_boxes: int = 3  # bars, a caption: compact patches where the two thumbnails differ ...
     max_box_area: float = 0.3  # ... covering at most this share of the overlap together
     blur: float = 0.8  # Gaussian radius (thumbnail pixels) both sides get before they are compared
     min_pixels: int = 150  # overlapping thumbnail pixels needed
+    fine_blur: float = 2.0  # Gaussian radius (keypoint-frame pixels) of the files' grey pictures
+    fine_threshold: float = 0.9  # their correlation over the overlap, after a gain and offset
+    max_unexplained: float = 0.015  # share of the overlap in blobs where they differ (flat boxes aside)
+    max_unmatched_edges: float = 0.2  # share of one picture's edges with no edge of the other near
+    residual: float = 0.5  # a pixel differs when it misses the gain-and-offset fit by this many grey spreads
 
 
 @dataclass(frozen=True)
 class Match:
-    """A verified pair: the transform (2, 3) from a's keypoint frame to b's, its inliers and
-    the pixel score; ``relation`` names what one is of the other."""
+    """A verified pair: the transform (2, 3) between the two keypoint frames (from the picture
+    whose keypoints were matched in the other's), its inliers and the pixel score; ``relation``
+    names what one is of the other."""
 
     transform: np.ndarray
     inliers: int
@@ -61,51 +74,42 @@ class Match:
     relation: str  # cropped | rotated | edited | resized
 
 
-_matcher = None
+def good_matches(a: Keypoints, b: Keypoints) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The keypoint matches that pass Lowe's ratio test (the nearest descriptor, by Hamming
+    distance, clearly nearer than the second): ((indices into a, into b) of a's keypoints
+    matched in b, (indices into b, into a) of b's matched in a)."""
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if len(a.descriptors) < 2 or len(b.descriptors) < 2:
+        return empty, empty
+    return _ratio_test(a.descriptors, b.descriptors), _ratio_test(b.descriptors, a.descriptors)
+
+
+def _ratio_test(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of ``a`` (n, 32) whose nearest row of ``b`` (m, 32) passes the ratio test, that row)."""
+    distance, nearest = cv2.batchDistance(a, b, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2)
+    rows = np.flatnonzero(distance[:, 0] < RATIO_TEST * distance[:, 1])
+    return rows, nearest[rows, 0].astype(np.int64)
 
 
 def fit_transform(
-    a: Keypoints, b: Keypoints, limits: KeypointLimits, a_size: tuple[float, float], b_size: tuple[float, float]
+    a: Keypoints, b: Keypoints, limits: KeypointLimits, matches: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, int] | None:
     """(the similarity transform (2, 3) taking a's keypoint frame to b's, its inlier count), or
-    None when too few keypoints match under one transform of bounded scale, or the inliers are
-    too small a share of the keypoints that the overlap holds. ``a_size``, ``b_size``: (w, h)
-    of each picture in its keypoint frame."""
-    global _matcher
-    if _matcher is None:
-        _matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    if len(a.descriptors) < 2 or len(b.descriptors) < 2:
+    None when too few keypoints match under one transform of bounded scale. ``matches``: a's
+    good matches in b (:func:`good_matches`) when already found."""
+    mine, theirs = good_matches(a, b)[0] if matches is None else matches
+    if len(mine) < limits.min_inliers:
         return None
-    pairs = _matcher.knnMatch(a.descriptors, b.descriptors, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO_TEST * p[1].distance]
-    if len(good) < limits.min_inliers:
-        return None
-    src = a.xy[[m.queryIdx for m in good]]
-    dst = b.xy[[m.trainIdx for m in good]]
-    transform, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=limits.ransac_error)
+    transform, mask = cv2.estimateAffinePartial2D(
+        a.xy[mine], b.xy[theirs], method=cv2.RANSAC, ransacReprojThreshold=limits.ransac_error
+    )
     if transform is None:
         return None
     scale = math.hypot(transform[0, 0], transform[1, 0])
     inliers = int(mask.sum())
     if not limits.min_scale <= scale <= limits.max_scale or inliers < limits.min_inliers:
         return None
-    inside_b = _inside(a.xy @ transform[:, :2].T + transform[:, 2], b_size)
-    inverse = cv2.invertAffineTransform(transform)
-    inside_a = _inside(b.xy @ inverse[:, :2].T + inverse[:, 2], a_size)
-    if inliers < limits.min_inlier_share * max(1, min(inside_a, inside_b)):
-        return None
     return transform, inliers
-
-
-def _inside(points: np.ndarray, size: tuple[float, float]) -> int:
-    """How many of ``points`` (n, 2) fall within a picture of ``size`` (w, h)."""
-    return int(((points >= 0) & (points < np.array(size, dtype=np.float32))).all(axis=1).sum())
-
-
-def frame_size(thumb: Thumb) -> tuple[float, float]:
-    """(w, h) of a picture in its keypoint frame, from its thumbnail's aspect."""
-    h, w = thumb.grey.shape
-    return KEYPOINT_SIDE * w / max(h, w), KEYPOINT_SIDE * h / max(h, w)
 
 
 def warped_agreement(a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits) -> tuple[float, float, bool] | None:
@@ -176,9 +180,18 @@ def _outside_boxes(x: np.ndarray, y: np.ndarray, valid: np.ndarray, limits: Keyp
     return rest
 
 
-def verify_pair(a_points: Keypoints, b_points: Keypoints, a: Thumb, b: Thumb, limits: KeypointLimits) -> Match | None:
-    """The :class:`Match` of two pictures, or None when their keypoints or pixels disagree."""
-    fitted = fit_transform(a_points, b_points, limits, frame_size(a), frame_size(b))
+def coarse_match(
+    a_points: Keypoints,
+    b_points: Keypoints,
+    a: Thumb,
+    b: Thumb,
+    limits: KeypointLimits,
+    matches: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    """(transform a -> b (2, 3), inliers, edited) when a's keypoints, matched in b's, fit one
+    transform and the thumbnails agree under it; else None.
+    Reads nothing but the catalog's columns: most candidate pairs stop here."""
+    fitted = fit_transform(a_points, b_points, limits, matches)
     if fitted is None:
         return None
     transform, inliers = fitted
@@ -188,10 +201,133 @@ def verify_pair(a_points: Keypoints, b_points: Keypoints, a: Thumb, b: Thumb, li
     correlation, overlap, edited = agreed
     if correlation < limits.threshold or overlap < limits.min_overlap:
         return None
-    return Match(transform, inliers, correlation, _relation(transform, a, b, edited))
+    return transform, inliers, edited
 
 
-def _relation(transform: np.ndarray, a: Thumb, b: Thumb, edited: bool) -> str:
+@dataclass(frozen=True)
+class FineScore:
+    """How closely two files' grey pictures agree under a transform (:func:`fine_agreement`)."""
+
+    correlation: float  # over the overlap less the flat boxes, after the best gain and offset
+    unexplained: float  # share of the overlap in blobs where they differ, flat boxes aside
+    unmatched_edges: float  # share of one picture's edges (the better side) with no edge of the other near
+    boxes: float  # share of the overlap in flat boxes (bars painted over one of them)
+
+    def passes(self, limits: KeypointLimits) -> bool:
+        return (
+            self.correlation >= limits.fine_threshold
+            and self.unexplained <= limits.max_unexplained
+            and self.unmatched_edges <= limits.max_unmatched_edges
+        )
+
+
+def fine_agreement(a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: KeypointLimits) -> FineScore | None:
+    """Grey picture ``a`` (h, w) float32 warped by ``transform`` onto ``b`` (H, W) float32, both in
+    their keypoint frames (``KEYPOINT_SIDE`` on the long side), compared where both are. None
+    when they hardly overlap or either is nearly flat there.
+
+    The thumbnails cannot tell a copy from another drawing that reuses the same figure in the
+    same place (a changed mouth, a small object added): at 64 pixels those are a few pixels.
+    Here they are blobs of differing pixels and edges with no partner."""
+    h, w = b.shape
+    to_b = transform.astype(np.float64)
+    sharp_a, sharp_b = cv2.warpAffine(a, to_b, (w, h), flags=cv2.INTER_LINEAR), b
+    a = cv2.GaussianBlur(a, (0, 0), limits.fine_blur)
+    b = cv2.GaussianBlur(b, (0, 0), limits.fine_blur)
+    warped = cv2.warpAffine(a, to_b, (w, h), flags=cv2.INTER_LINEAR)
+    coverage = cv2.warpAffine(np.ones_like(a), to_b, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    valid = cv2.erode((coverage > 0.99).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    area = int(valid.sum())
+    if area < 500:
+        return None
+    x, y = warped[valid].astype(np.float64), b[valid].astype(np.float64)
+    spread = float(y.std())
+    if spread < 2.0 or x.std() < 2.0:
+        return None
+    gain = float(((x - x.mean()) * (y - y.mean())).mean() / x.var())  # least squares: y ~ gain x + offset
+    offset = float(y.mean() - gain * x.mean())
+    differ = (np.abs(b - (gain * warped + offset)) > limits.residual * spread) & valid
+    differ = cv2.morphologyEx(differ.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(differ, connectivity=8)
+    boxes = np.zeros_like(valid)
+    unexplained = 0
+    margin = math.ceil(2 * limits.fine_blur)
+    for k in range(1, count):
+        left, top, width, height, size = stats[k]
+        inner = (slice(top + margin, top + height - margin), slice(left + margin, left + width - margin))
+        if size > 30 and size >= 0.85 * width * height and min(width, height) > 2 * margin + 2:
+            # a filled rectangle, flat inside (the blur aside) in one of the two: a bar painted over
+            if min(float(sharp_a[inner].std()), float(sharp_b[inner].std())) < 6.0:
+                box = (slice(top, top + height), slice(left, left + width))
+                boxes[box] |= labels[box] == k
+                continue
+        unexplained += int(size)
+    kept = valid & ~boxes
+    correlation = _correlation(warped, b, kept) if kept.sum() >= 500 else -1.0
+    return FineScore(correlation, unexplained / area, _unmatched_edges(warped, b, valid), float(boxes.sum() / area))
+
+
+def _unmatched_edges(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> float:
+    """The smaller of: the share of a's edges (Canny) inside ``valid`` with no edge of b within
+    2 pixels, and the same of b's; 1 when either has almost no edges there."""
+    inner = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    edges_a = (cv2.Canny(np.clip(a, 0, 255).astype(np.uint8), 40, 100) > 0) & inner
+    edges_b = (cv2.Canny(np.clip(b, 0, 255).astype(np.uint8), 40, 100) > 0) & inner
+    if edges_a.sum() < 50 or edges_b.sum() < 50:
+        return 1.0
+    near = np.ones((5, 5), np.uint8)
+    near_a = cv2.dilate(edges_a.astype(np.uint8), near).astype(bool)
+    near_b = cv2.dilate(edges_b.astype(np.uint8), near).astype(bool)
+    return float(min((edges_a & ~near_b).sum() / edges_a.sum(), (edges_b & ~near_a).sum() / edges_b.sum()))
+
+
+def verify_pair(
+    a_points: Keypoints,
+    b_points: Keypoints,
+    a: Thumb,
+    b: Thumb,
+    read_a: Callable[[], np.ndarray | None],
+    read_b: Callable[[], np.ndarray | None],
+    limits: KeypointLimits,
+) -> Match | None:
+    """The :class:`Match` of two pictures, or None when their keypoints, thumbnails or grey
+    pictures disagree. ``read_a``, ``read_b`` give each file's grey picture in its keypoint
+    frame (:func:`read_keypoint_grey`); they are called only for pairs the catalog's columns
+    cannot refuse, and None from either refuses the pair."""
+    forward, backward = good_matches(a_points, b_points)
+    sides = ((a_points, b_points, a, b, read_a, read_b, forward), (b_points, a_points, b, a, read_b, read_a, backward))
+    for p_points, q_points, p, q, read_p, read_q, matches in sides:  # a's matched in b's, then b's in a's
+        coarse = coarse_match(p_points, q_points, p, q, limits, matches)
+        if coarse is None:
+            continue
+        transform, inliers, _ = coarse
+        grey_p = read_p()
+        grey_q = read_q() if grey_p is not None else None
+        if grey_q is None:
+            return None
+        score = fine_agreement(grey_p, grey_q, transform, limits)
+        if score is not None and score.passes(limits):
+            return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
+    return None
+
+
+def read_keypoint_grey(path: str | Path, background: tuple[int, int, int]) -> np.ndarray | None:
+    """(h, w) float32: a file's grey picture in its keypoint frame (as
+    :func:`~curation.images.hashing.keypoint_grey` makes it), or None when it no longer reads."""
+    try:
+        with Image.open(path) as img:
+            if img.format == "JPEG":
+                img.draft(None, (KEYPOINT_SIDE, KEYPOINT_SIDE))
+            img.load()
+            if img.mode not in ("L", "RGB", "RGBA", *WIDE_MODES):  # palettes, CMYK: as the images stage converts them
+                img = img.convert("RGBA" if has_alpha_channel(img) else "RGB")
+            return np.asarray(keypoint_grey(img, background), dtype=np.float32)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        log.warning("%s: not compared by keypoints (%s)", path, exc)
+        return None
+
+
+def relation(transform: np.ndarray, a: Thumb, b: Thumb, edited: bool) -> str:
     """What the transform says one picture is of the other: ``rotated`` (turned by more than a
     degree), ``cropped`` (one covers clearly less than the other's canvas), ``edited`` (boxes
     painted over), else ``resized``."""

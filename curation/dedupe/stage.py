@@ -13,7 +13,9 @@ members_with_tag)``: the union of a group's tags credited to its representative.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,7 @@ from .align import AlignLimits, Thumb, agreement, aligned_pairs
 from .checks import PixelChecks, check_id
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates, turned_candidates
-from .keypoints import KeypointLimits, decode, encode, verify_pair
+from .keypoints import KeypointLimits, decode, encode, read_keypoint_grey, verify_pair
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
@@ -189,12 +191,13 @@ def run_dedupe(workspace: Where) -> DedupeReport:
         if cfg.rotations:
             rows_out += turned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
         if cfg.semantic:
-            semantic_rows, candidates = semantic_edges(workspace, cat, config, table)
+            semantic_rows, candidates, neighbours = semantic_edges(workspace, cat, config, table)
             rows_out += semantic_rows
             if cfg.align:
                 rows_out += aligned_edges(thumbs, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
             if cfg.keypoints:
-                rows_out += keypoint_edges(thumbs, table, candidates, rows_out, cfg)
+                background = background_rgb(config.images)
+                rows_out += keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background)
         thumbs.checks.write()
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
         info = {
@@ -237,7 +240,9 @@ def run_dedupe(workspace: Where) -> DedupeReport:
     )
 
 
-def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tuple], list[tuple[int, int]]]:
+def semantic_edges(
+    workspace: Path, cat, config, t: HashTable
+) -> tuple[list[tuple], list[tuple[int, int]], list[tuple[int, int]]]:
     """Edge rows (post_a, post_b, kind, None, similarity) for pairs whose embeddings are alike;
     ``variant`` inside a parent/child family. With at least 2 x ``whiten_dims`` vectors they are
     PCA-whitened first and compared against ``whitened_threshold``, else raw against
@@ -248,7 +253,10 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
     the alignment floor (``align_whitened_floor`` or ``align_raw_floor``; those above the
     threshold too, so that one run at a low threshold can be scored at every higher one), at
     most ``align_neighbours`` a post (its most similar), and each transparent post with its
-    ``align_neighbours`` nearest embeddings at any similarity."""
+    ``align_neighbours`` nearest embeddings at any similarity.
+
+    And with ``keypoints``, every post's ``align_neighbours`` nearest at any similarity (row
+    pairs): a heavy crop embeds far from its original, yet stays among its nearest."""
     cfg = config.dedupe
     embedder = configured_embedder_id(config.embed)
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
@@ -291,11 +299,18 @@ def semantic_edges(workspace: Path, cat, config, t: HashTable) -> tuple[list[tup
         ids = ids.ravel()
         ok = (ids >= 0) & (ids != q)
         candidates += list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
+    neighbours: list[tuple[int, int]] = []
+    if cfg.keypoints and cfg.align_neighbours and len(vectors) > 1:
+        _, ids = knn(index[0], vectors, min(cfg.align_neighbours + 1, len(vectors)))
+        q = np.repeat(np.arange(len(vectors)), ids.shape[1])
+        ids = ids.ravel()
+        ok = (ids >= 0) & (ids != q)
+        neighbours = list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
     out = [
         (*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
         for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())
     ]
-    return out, candidates
+    return out, candidates, neighbours
 
 
 def _posts(t: HashTable, i: int, j: int) -> tuple[int, int]:
@@ -358,15 +373,42 @@ def aligned_edges(
     return _aligned_rows(thumbs, t, todo, limits)
 
 
+class GreyReader:
+    """Files' grey pictures in their keypoint frames, read on first use and kept for the chunk
+    of pairs being checked (``paths``: row index -> file path, set per chunk)."""
+
+    def __init__(self, background: tuple[int, int, int]) -> None:
+        self.background, self.paths, self.read = background, {}, 0
+        self._greys: dict[int, np.ndarray | None] = {}
+
+    def of(self, row: int) -> Callable[[], np.ndarray | None]:
+        return partial(self._get, row)
+
+    def _get(self, row: int) -> np.ndarray | None:
+        if row not in self._greys:
+            if len(self._greys) >= 2 * ALIGN_CHUNK:
+                self._greys.clear()
+            self.read += 1
+            self._greys[row] = read_keypoint_grey(self.paths[row], self.background) if row in self.paths else None
+        return self._greys[row]
+
+
 def keypoint_edges(
-    thumbs: Thumbnails, t: HashTable, candidates: list[tuple[int, int]], edges: list[tuple], cfg: DedupeConfig
+    thumbs: Thumbnails,
+    t: HashTable,
+    candidates: list[tuple[int, int]],
+    edges: list[tuple],
+    cfg: DedupeConfig,
+    background: tuple[int, int, int],
 ) -> list[tuple]:
     """Edge rows (post_a, post_b, relation, None, correlation) for candidate pairs (row indices
-    of ``t``, from :func:`semantic_edges`) whose posts the edges so far leave in different
-    groups, where the keypoints of one picture map onto the other's under one similarity
-    transform and the warped pixels agree (:mod:`curation.dedupe.keypoints`): crops of any
-    size and scale, small turns, boxes painted over. The relation (``cropped``, ``rotated``,
-    ``edited``, ``resized``) is the edge's kind; pairs the last run checked take its answer."""
+    of ``t``: the alignment's and each post's nearest embeddings) whose posts the edges so far
+    leave in different groups, where the keypoints of one picture map onto the other's under
+    one similarity transform and the pixels agree under it (:mod:`curation.dedupe.keypoints`):
+    crops of any size and scale, small turns, bars painted over. The two files are read again
+    (reduced to the keypoint frame) only for the pairs whose thumbnails agree. The relation
+    (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind; pairs the last run
+    checked take its answer."""
     counted = counted_kinds(cfg)
     uf = UnionFind(t.post_id.tolist())
     for a, b, kind, *_ in edges:
@@ -374,21 +416,22 @@ def keypoint_edges(
             uf.union(a, b)
     pairs = sorted({(min(i, j), max(i, j)) for i, j in candidates if uf.find(int(t.post_id[i])) != uf.find(int(t.post_id[j]))})
     limits = KeypointLimits()
-    check = check_id(limits, modules=(keypoint_check, align_module))
+    check = check_id((limits, background), modules=(keypoint_check, align_module))
     keys = {(i, j): PixelChecks.key(check, t.file_md5[i], t.file_md5[j]) for i, j in pairs}
     scores = thumbs.checks.known(list(keys.values()))
     todo = [pair for pair in pairs if keys[pair] not in scores]
+    reader = GreyReader(background)
     with progress("matching keypoints of candidate pairs", len(todo)) as advance:
         for start in range(0, len(todo), ALIGN_CHUNK):
             chunk = todo[start : start + ALIGN_CHUNK]
             rows = {k for pair in chunk for k in pair}
-            loaded, points = thumbs.of(rows), thumbs.keypoints_of(rows)
+            loaded, points, paths = thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows)
+            reader.paths = paths
+
             for i, j in chunk:
                 match = None
-                if i in loaded and j in loaded and i in points and j in points:
-                    match = verify_pair(points[i], points[j], loaded[i], loaded[j], limits) or verify_pair(
-                        points[j], points[i], loaded[j], loaded[i], limits
-                    )
+                if all(k in loaded and k in points for k in (i, j)):
+                    match = verify_pair(points[i], points[j], loaded[i], loaded[j], reader.of(i), reader.of(j), limits)
                 score = None if match is None else encode(match)
                 scores[keys[(i, j)]] = score
                 thumbs.checks.add(keys[(i, j)], score)
@@ -396,9 +439,15 @@ def keypoint_edges(
     out = []
     for i, j in pairs:
         if (score := scores[keys[(i, j)]]) is not None:
-            relation, correlation = decode(score)
-            out.append((*_posts(t, i, j), _in_family(t, i, j, relation), None, round(correlation, 4)))
-    log.info("%d of %d candidate pairs match by keypoints (%d checked now)", len(out), len(pairs), len(todo))
+            kind, correlation = decode(score)
+            out.append((*_posts(t, i, j), _in_family(t, i, j, kind), None, round(correlation, 4)))
+    log.info(
+        "%d of %d candidate pairs match by keypoints (%d checked now, %d files read again)",
+        len(out),
+        len(pairs),
+        len(todo),
+        reader.read,
+    )
     return out
 
 
@@ -565,6 +614,15 @@ class Thumbnails:
     def __init__(self, cat, t: HashTable) -> None:
         self._cat, self._md5 = cat, t.file_md5
         self.checks = PixelChecks(cat)  # the answers of pixel checks made before
+
+    def paths_of(self, rows) -> dict[int, str]:
+        """Row index -> the path of its file (for the few checks that read files again)."""
+        wanted: dict[str, list[int]] = {}
+        for k in set(rows):
+            wanted.setdefault(self._md5[k], []).append(k)
+        with self._cat.registered("wanted_md5s", pa.table({"md5": list(wanted)})):
+            found = self._cat.run("marts/dedupe_paths").fetchall()
+        return {k: path for md5, path in found for k in wanted[md5]}
 
     def keypoints_of(self, rows) -> dict[int, Keypoints]:
         """Row index -> :class:`~curation.images.keypoints.Keypoints` for the given rows whose

@@ -382,11 +382,21 @@ def picture_hashes(
 
 
 def keypoint_columns(img: Image.Image, background: tuple[int, int, int]) -> dict[str, bytes]:
-    """``keypoint_xy`` and ``keypoints``: the ORB keypoints of the picture (alpha flattened on
-    ``background``, reduced to about ``KEYPOINT_SIDE`` on the long side), both empty when it has
-    too few (:mod:`curation.dedupe.keypoints`)."""
+    """``keypoint_xy`` and ``keypoints``: the ORB keypoints of the picture's :func:`keypoint_grey`,
+    both empty when it has too few (:mod:`curation.images.keypoints`)."""
+    found = find_keypoints(keypoint_grey(img, background, exact=False))
+    return dict(zip(("keypoint_xy", "keypoints"), found.pack())) if found else {"keypoint_xy": b"", "keypoints": b""}
+
+
+def keypoint_grey(img: Image.Image, background: tuple[int, int, int], exact: bool = True) -> Image.Image:
+    """The grey picture keypoints are found on (mode L): alpha flattened on ``background``,
+    reduced to about ``KEYPOINT_SIDE`` on the long side by whole pixels; with ``exact``, then
+    resized to exactly that long side (small pictures enlarged), so that its pixels are the
+    keypoint frame's."""
     factor = max(img.size) // KEYPOINT_SIDE
     small = img.reduce(factor) if factor >= 2 and img.mode not in WIDE_MODES else img
     grey = flatten_alpha(small, background).convert("L") if has_alpha_channel(small) else to_8bit(small).convert("L")
-    found = find_keypoints(grey)
-    return dict(zip(("keypoint_xy", "keypoints"), found.pack())) if found else {"keypoint_xy": b"", "keypoints": b""}
+    if exact and max(grey.size) != KEYPOINT_SIDE:
+        scale = KEYPOINT_SIDE / max(grey.size)
+        grey = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))), Image.Resampling.BOX)
+    return grey
