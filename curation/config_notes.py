@@ -80,6 +80,12 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
         "size and scale, small turns, bars painted over), then the warped pixels",
         None,
     ),
+    ("dedupe", "keypoint_neighbours"): (
+        "each post's nearest embeddings (at any similarity) matched by keypoints too: a heavy crop embeds far from "
+        "its original yet stays among its nearest",
+        None,
+    ),
+    ("dedupe", "workers"): ("processes that match keypoints (a CPU core each); 0: in the main process", None),
     ("dedupe", "align_whitened_floor"): ("whitened cosine from which a pair is aligned", None),
     ("dedupe", "align_raw_floor"): ("the same on boards too small to whiten", None),
     ("dedupe", "align_hash_radius"): ("pHashes this near are aligned too (-1: never)", None),

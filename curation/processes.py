@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 
 POLL_SECONDS = 1.0
@@ -35,3 +36,20 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
     )
+
+
+def bounded_map(pool: ProcessPoolExecutor | None, fn, argument_lists, in_flight: int):
+    """``fn(*arguments)`` for each tuple of ``argument_lists``, in order, in ``pool`` (None: here)
+    with at most ``in_flight`` tasks submitted at once, so that the arguments of a long run are
+    not all pickled up front."""
+    if pool is None:
+        for arguments in argument_lists:
+            yield fn(*arguments)
+        return
+    pending: deque = deque()
+    for arguments in argument_lists:
+        pending.append(pool.submit(fn, *arguments))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()

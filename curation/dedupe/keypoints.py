@@ -22,19 +22,19 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import Thumb
 
 log = logging.getLogger(__name__)
-RATIO_TEST = 0.8  # a match must be this much nearer than the second-best (Lowe)
+RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class KeypointLimits:
     transform does not explain."""
 
     min_inliers: int = 6
+    min_spread: float = 0.05  # the fitted matches' bounding box, as a share of the picture they fall in
     min_scale: float = 0.3  # the transform's scale (frame to frame) is bounded to this ...
     max_scale: float = 3.3  # ... and this
     ransac_error: float = 5.0  # keypoint-frame pixels a match may miss the transform by
@@ -55,10 +56,12 @@ class KeypointLimits:
     max_box_area: float = 0.3  # ... covering at most this share of the overlap together
     blur: float = 0.8  # Gaussian radius (thumbnail pixels) both sides get before they are compared
     min_pixels: int = 150  # overlapping thumbnail pixels needed
-    fine_blur: float = 2.0  # Gaussian radius (keypoint-frame pixels) of the files' grey pictures
+    fine_blur: float = 1.5  # Gaussian radius (keypoint-frame pixels) of the files' grey pictures
     fine_threshold: float = 0.9  # their correlation over the overlap, after a gain and offset
     max_unexplained: float = 0.015  # share of the overlap in blobs where they differ (flat boxes aside)
-    max_unmatched_edges: float = 0.2  # share of one picture's edges with no edge of the other near
+    max_unmatched_edges_worse: float = 0.3  # the same of the picture with more edges the other lacks
+    max_unmatched_edges: float = 0.3  # share of one picture's edges with no edge of the other near
+    shift: int = 0  # pixels (keypoint frame) a pixel may be off before it counts as differing
     residual: float = 0.5  # a pixel differs when it misses the gain-and-offset fit by this many grey spreads
 
 
@@ -93,10 +96,11 @@ def _ratio_test(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_transform(
     a: Keypoints, b: Keypoints, limits: KeypointLimits, matches: tuple[np.ndarray, np.ndarray] | None = None
-) -> tuple[np.ndarray, int] | None:
-    """(the similarity transform (2, 3) taking a's keypoint frame to b's, its inlier count), or
-    None when too few keypoints match under one transform of bounded scale. ``matches``: a's
-    good matches in b (:func:`good_matches`) when already found."""
+) -> tuple[np.ndarray, int, float] | None:
+    """(the similarity transform (2, 3) taking a's keypoint frame to b's, its inlier count, the
+    area of the inliers' bounding box in b over the frame's), or None when too few keypoints
+    match under one transform of bounded scale. ``matches``: a's good matches in b
+    (:func:`good_matches`) when already found."""
     mine, theirs = good_matches(a, b)[0] if matches is None else matches
     if len(mine) < limits.min_inliers:
         return None
@@ -109,7 +113,9 @@ def fit_transform(
     inliers = int(mask.sum())
     if not limits.min_scale <= scale <= limits.max_scale or inliers < limits.min_inliers:
         return None
-    return transform, inliers
+    fitted = b.xy[theirs][mask.ravel().astype(bool)]
+    spread = float(np.prod(fitted.max(axis=0) - fitted.min(axis=0))) / KEYPOINT_SIDE**2
+    return transform, inliers, spread
 
 
 def warped_agreement(a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits) -> tuple[float, float, bool] | None:
@@ -163,18 +169,16 @@ def _outside_boxes(x: np.ndarray, y: np.ndarray, valid: np.ndarray, limits: Keyp
     ``max_box_area`` of the overlap (bars or a caption painted over a copy); else None."""
     zx = (x - x[valid].mean()) / (x[valid].std() + 1e-6)
     zy = (y - y[valid].mean()) / (y[valid].std() + 1e-6)
-    differ = ndimage.binary_opening((np.abs(zx - zy) > 1.0) & valid, iterations=1)
-    labels, count = ndimage.label(ndimage.binary_dilation(differ, iterations=2))
-    if not count:
-        return None
-    boxes = ndimage.find_objects(labels)
-    sizes = ndimage.sum(differ, labels, index=np.arange(1, count + 1))
-    big = [box for box, size in zip(boxes, sizes) if size >= 4]
+    differ = cv2.morphologyEx(((np.abs(zx - zy) > 1.0) & valid).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(differ, np.ones((5, 5), np.uint8)), connectivity=8)
+    sizes = np.bincount(labels[differ.astype(bool)], minlength=count)
+    big = [k for k in range(1, count) if sizes[k] >= 4]
     if not big or len(big) > limits.max_boxes:
         return None
     rest = valid.copy()
-    for box in big:
-        rest[box] = False
+    for k in big:
+        left, top, width, height, _ = stats[k]
+        rest[top : top + height, left : left + width] = False
     if (valid.sum() - rest.sum()) > limits.max_box_area * valid.sum() or rest.sum() < limits.min_pixels:
         return None
     return rest
@@ -188,20 +192,23 @@ def coarse_match(
     limits: KeypointLimits,
     matches: tuple[np.ndarray, np.ndarray] | None = None,
 ):
-    """(transform a -> b (2, 3), inliers, edited) when a's keypoints, matched in b's, fit one
+    """(transform a -> b (2, 3), inliers, edited, spread) when a's keypoints, matched in b's, fit one
     transform and the thumbnails agree under it; else None.
     Reads nothing but the catalog's columns: most candidate pairs stop here."""
     fitted = fit_transform(a_points, b_points, limits, matches)
     if fitted is None:
         return None
-    transform, inliers = fitted
+    transform, inliers, spread = fitted
+    h, w = b.grey.shape
+    if spread < limits.min_spread * (w * h / max(w, h) ** 2):
+        return None  # the matches sit on one small shape: a glyph two pictures share
     agreed = warped_agreement(a, b, transform, limits)
     if agreed is None:
         return None
     correlation, overlap, edited = agreed
     if correlation < limits.threshold or overlap < limits.min_overlap:
         return None
-    return transform, inliers, edited
+    return transform, inliers, edited, spread
 
 
 @dataclass(frozen=True)
@@ -211,6 +218,7 @@ class FineScore:
     correlation: float  # over the overlap less the flat boxes, after the best gain and offset
     unexplained: float  # share of the overlap in blobs where they differ, flat boxes aside
     unmatched_edges: float  # share of one picture's edges (the better side) with no edge of the other near
+    unmatched_edges_worse: float  # the same of the worse side (what one picture has that the other lacks)
     boxes: float  # share of the overlap in flat boxes (bars painted over one of them)
 
     def passes(self, limits: KeypointLimits) -> bool:
@@ -218,13 +226,19 @@ class FineScore:
             self.correlation >= limits.fine_threshold
             and self.unexplained <= limits.max_unexplained
             and self.unmatched_edges <= limits.max_unmatched_edges
+            and self.unmatched_edges_worse <= limits.max_unmatched_edges_worse
         )
 
 
-def fine_agreement(a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: KeypointLimits) -> FineScore | None:
+def fine_agreement(
+    a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: KeypointLimits, detail: tuple[float, float] = (1.0, 1.0)
+) -> FineScore | None:
     """Grey picture ``a`` (h, w) float32 warped by ``transform`` onto ``b`` (H, W) float32, both in
     their keypoint frames (``KEYPOINT_SIDE`` on the long side), compared where both are. None
-    when they hardly overlap or either is nearly flat there.
+    when they hardly overlap or either is nearly flat there. ``detail``: how much detail each
+    frame holds per pixel (the file's long side over ``KEYPOINT_SIDE``, at most 1): a small
+    crop enlarged to the frame is blurrier than its original, so the sharper of the two is
+    blurred to match before they are compared.
 
     The thumbnails cannot tell a copy from another drawing that reuses the same figure in the
     same place (a changed mouth, a small object added): at 64 pixels those are a few pixels.
@@ -232,9 +246,13 @@ def fine_agreement(a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: 
     h, w = b.shape
     to_b = transform.astype(np.float64)
     sharp_a, sharp_b = cv2.warpAffine(a, to_b, (w, h), flags=cv2.INTER_LINEAR), b
-    a = cv2.GaussianBlur(a, (0, 0), limits.fine_blur)
-    b = cv2.GaussianBlur(b, (0, 0), limits.fine_blur)
-    warped = cv2.warpAffine(a, to_b, (w, h), flags=cv2.INTER_LINEAR)
+    scale = math.hypot(to_b[0, 0], to_b[1, 0])
+    detail_a, detail_b = min(1.0, detail[0] / scale), min(1.0, detail[1])  # per pixel of b's frame
+    extra = 0.5 * math.sqrt(abs(1 / min(detail_a, detail_b) ** 2 - 1 / max(detail_a, detail_b) ** 2))
+    blur_a = math.hypot(limits.fine_blur, extra) if detail_a > detail_b else limits.fine_blur
+    blur_b = math.hypot(limits.fine_blur, extra) if detail_b > detail_a else limits.fine_blur
+    warped = cv2.GaussianBlur(sharp_a, (0, 0), blur_a)
+    b = cv2.GaussianBlur(b, (0, 0), blur_b)
     coverage = cv2.warpAffine(np.ones_like(a), to_b, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
     valid = cv2.erode((coverage > 0.99).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     area = int(valid.sum())
@@ -246,7 +264,13 @@ def fine_agreement(a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: 
         return None
     gain = float(((x - x.mean()) * (y - y.mean())).mean() / x.var())  # least squares: y ~ gain x + offset
     offset = float(y.mean() - gain * x.mean())
-    differ = (np.abs(b - (gain * warped + offset)) > limits.residual * spread) & valid
+    predicted = gain * warped + offset
+    if limits.shift:  # b may sit anywhere between the predicted pixel's neighbours: a fraction of a pixel's misfit
+        near = np.ones((2 * limits.shift + 1,) * 2, np.uint8)
+        miss = np.maximum(b - cv2.dilate(predicted, near), cv2.erode(predicted, near) - b)
+    else:
+        miss = np.abs(b - predicted)
+    differ = (miss > limits.residual * spread) & valid
     differ = cv2.morphologyEx(differ.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(differ, connectivity=8)
     boxes = np.zeros_like(valid)
@@ -264,21 +288,23 @@ def fine_agreement(a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: 
         unexplained += int(size)
     kept = valid & ~boxes
     correlation = _correlation(warped, b, kept) if kept.sum() >= 500 else -1.0
-    return FineScore(correlation, unexplained / area, _unmatched_edges(warped, b, valid), float(boxes.sum() / area))
+    better, worse = _unmatched_edges(warped, b, valid & ~boxes)
+    return FineScore(correlation, unexplained / area, better, worse, float(boxes.sum() / area))
 
 
-def _unmatched_edges(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> float:
-    """The smaller of: the share of a's edges (Canny) inside ``valid`` with no edge of b within
-    2 pixels, and the same of b's; 1 when either has almost no edges there."""
+def _unmatched_edges(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """(the smaller, the larger) of: the share of a's edges (Canny) inside ``valid`` with no edge
+    of b within 2 pixels, and the same of b's; (1, 1) when either has almost no edges there."""
     inner = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     edges_a = (cv2.Canny(np.clip(a, 0, 255).astype(np.uint8), 40, 100) > 0) & inner
     edges_b = (cv2.Canny(np.clip(b, 0, 255).astype(np.uint8), 40, 100) > 0) & inner
     if edges_a.sum() < 50 or edges_b.sum() < 50:
-        return 1.0
+        return 1.0, 1.0
     near = np.ones((5, 5), np.uint8)
     near_a = cv2.dilate(edges_a.astype(np.uint8), near).astype(bool)
     near_b = cv2.dilate(edges_b.astype(np.uint8), near).astype(bool)
-    return float(min((edges_a & ~near_b).sum() / edges_a.sum(), (edges_b & ~near_a).sum() / edges_b.sum()))
+    shares = sorted(((edges_a & ~near_b).sum() / edges_a.sum(), (edges_b & ~near_a).sum() / edges_b.sum()))
+    return float(shares[0]), float(shares[1])
 
 
 def verify_pair(
@@ -300,15 +326,54 @@ def verify_pair(
         coarse = coarse_match(p_points, q_points, p, q, limits, matches)
         if coarse is None:
             continue
-        transform, inliers, _ = coarse
+        transform, inliers, *_ = coarse
         grey_p = read_p()
         grey_q = read_q() if grey_p is not None else None
         if grey_q is None:
             return None
-        score = fine_agreement(grey_p, grey_q, transform, limits)
+        score = fine_agreement(grey_p, grey_q, transform, limits, (_detail(p), _detail(q)))
         if score is not None and score.passes(limits):
             return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
     return None
+
+
+@dataclass(frozen=True)
+class PairFile:
+    """What checking a pair needs of one of its files: the catalog's thumbnail and keypoints,
+    and the path to read it again from (None: it cannot be)."""
+
+    thumb: Thumb
+    points: Keypoints
+    path: str | None
+
+
+def check_batch(
+    pairs: list[tuple[int, int]], files: dict[int, PairFile], background: tuple[int, int, int], limits: KeypointLimits
+) -> tuple[list[float | None], int]:
+    """(the :func:`encode` d answer of each pair (keys of ``files``; None: not one picture), the
+    number of files read): what a dedupe worker process does with one batch of candidates."""
+    greys: dict[int, np.ndarray | None] = {}
+
+    def grey(row: int) -> np.ndarray | None:
+        if row not in greys:
+            path = files[row].path
+            greys[row] = None if path is None else read_keypoint_grey(path, background)
+        return greys[row]
+
+    out: list[float | None] = []
+    for i, j in pairs:
+        if i not in files or j not in files:
+            out.append(None)
+            continue
+        a, b = files[i], files[j]
+        match = verify_pair(a.points, b.points, a.thumb, b.thumb, partial(grey, i), partial(grey, j), limits)
+        out.append(None if match is None else encode(match))
+    return out, len(greys)
+
+
+def _detail(thumb: Thumb) -> float:
+    """Detail per pixel of a picture's keypoint frame: its long side over ``KEYPOINT_SIDE``, at most 1."""
+    return min(1.0, max(thumb.width, thumb.height) / KEYPOINT_SIDE)
 
 
 def read_keypoint_grey(path: str | Path, background: tuple[int, int, int]) -> np.ndarray | None:

@@ -13,9 +13,7 @@ members_with_tag)``: the union of a group's tags credited to its representative.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from ..embed import configured_embedder_id, load_vectors
 from ..errors import StageNotRun
 from ..images.keypoints import Keypoints
 from ..images.stage import background_rgb
+from ..processes import bounded_map, worker_pool
 from ..progress import progress
 from . import align as align_module
 from . import keypoints as keypoint_check
@@ -37,7 +36,7 @@ from .align import AlignLimits, Thumb, agreement, aligned_pairs
 from .checks import PixelChecks, check_id
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates, turned_candidates
-from .keypoints import KeypointLimits, decode, encode, read_keypoint_grey, verify_pair
+from .keypoints import KeypointLimits, PairFile, check_batch, decode
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
@@ -47,6 +46,7 @@ DUPLICATE_KINDS = (
     "exact", "pixels", "perceptual", "mirror", "background", "composite", "semantic", "aligned", "rotated",
     "resized", "cropped", "edited",
 )  # fmt: skip
+KEYPOINT_BATCH = 256  # candidate pairs a worker checks by keypoints at a time
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
 COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size compared with its transparent posts at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
@@ -255,7 +255,7 @@ def semantic_edges(
     most ``align_neighbours`` a post (its most similar), and each transparent post with its
     ``align_neighbours`` nearest embeddings at any similarity.
 
-    And with ``keypoints``, every post's ``align_neighbours`` nearest at any similarity (row
+    And with ``keypoints``, every post's ``keypoint_neighbours`` nearest at any similarity (row
     pairs): a heavy crop embeds far from its original, yet stays among its nearest."""
     cfg = config.dedupe
     embedder = configured_embedder_id(config.embed)
@@ -300,8 +300,8 @@ def semantic_edges(
         ok = (ids >= 0) & (ids != q)
         candidates += list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
     neighbours: list[tuple[int, int]] = []
-    if cfg.keypoints and cfg.align_neighbours and len(vectors) > 1:
-        _, ids = knn(index[0], vectors, min(cfg.align_neighbours + 1, len(vectors)))
+    if cfg.keypoints and cfg.keypoint_neighbours and len(vectors) > 1:
+        _, ids = knn(index[0], vectors, min(cfg.keypoint_neighbours + 1, len(vectors)))
         q = np.repeat(np.arange(len(vectors)), ids.shape[1])
         ids = ids.ravel()
         ok = (ids >= 0) & (ids != q)
@@ -373,26 +373,6 @@ def aligned_edges(
     return _aligned_rows(thumbs, t, todo, limits)
 
 
-class GreyReader:
-    """Files' grey pictures in their keypoint frames, read on first use and kept for the chunk
-    of pairs being checked (``paths``: row index -> file path, set per chunk)."""
-
-    def __init__(self, background: tuple[int, int, int]) -> None:
-        self.background, self.paths, self.read = background, {}, 0
-        self._greys: dict[int, np.ndarray | None] = {}
-
-    def of(self, row: int) -> Callable[[], np.ndarray | None]:
-        return partial(self._get, row)
-
-    def _get(self, row: int) -> np.ndarray | None:
-        if row not in self._greys:
-            if len(self._greys) >= 2 * ALIGN_CHUNK:
-                self._greys.clear()
-            self.read += 1
-            self._greys[row] = read_keypoint_grey(self.paths[row], self.background) if row in self.paths else None
-        return self._greys[row]
-
-
 def keypoint_edges(
     thumbs: Thumbnails,
     t: HashTable,
@@ -406,7 +386,8 @@ def keypoint_edges(
     leave in different groups, where the keypoints of one picture map onto the other's under
     one similarity transform and the pixels agree under it (:mod:`curation.dedupe.keypoints`):
     crops of any size and scale, small turns, bars painted over. The two files are read again
-    (reduced to the keypoint frame) only for the pairs whose thumbnails agree. The relation
+    (reduced to the keypoint frame) only for the pairs whose thumbnails agree. Batches of
+    pairs go to ``[dedupe] workers`` processes. The relation
     (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind; pairs the last run
     checked take its answer."""
     counted = counted_kinds(cfg)
@@ -420,22 +401,28 @@ def keypoint_edges(
     keys = {(i, j): PixelChecks.key(check, t.file_md5[i], t.file_md5[j]) for i, j in pairs}
     scores = thumbs.checks.known(list(keys.values()))
     todo = [pair for pair in pairs if keys[pair] not in scores]
-    reader = GreyReader(background)
-    with progress("matching keypoints of candidate pairs", len(todo)) as advance:
-        for start in range(0, len(todo), ALIGN_CHUNK):
-            chunk = todo[start : start + ALIGN_CHUNK]
-            rows = {k for pair in chunk for k in pair}
-            loaded, points, paths = thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows)
-            reader.paths = paths
-
-            for i, j in chunk:
-                match = None
-                if all(k in loaded and k in points for k in (i, j)):
-                    match = verify_pair(points[i], points[j], loaded[i], loaded[j], reader.of(i), reader.of(j), limits)
-                score = None if match is None else encode(match)
-                scores[keys[(i, j)]] = score
-                thumbs.checks.add(keys[(i, j)], score)
-            advance(len(chunk))
+    read = 0
+    pool = worker_pool(cfg.workers) if cfg.workers and len(todo) > KEYPOINT_BATCH else None
+    try:
+        with progress("matching keypoints of candidate pairs", len(todo)) as advance:
+            for start in range(0, len(todo), ALIGN_CHUNK):
+                chunk = todo[start : start + ALIGN_CHUNK]
+                rows = {k for pair in chunk for k in pair}
+                loaded, points, paths = thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows)
+                files = {k: PairFile(loaded[k], points[k], paths.get(k)) for k in rows if k in loaded and k in points}
+                batches = [chunk[b : b + KEYPOINT_BATCH] for b in range(0, len(chunk), KEYPOINT_BATCH)]
+                tasks = (
+                    (batch, {k: files[k] for pair in batch for k in pair if k in files}, background, limits) for batch in batches
+                )
+                for batch, (answers, files_read) in zip(batches, bounded_map(pool, check_batch, tasks, 2 * max(1, cfg.workers))):
+                    read += files_read
+                    for pair, score in zip(batch, answers):
+                        scores[keys[pair]] = score
+                        thumbs.checks.add(keys[pair], score)
+                    advance(len(batch))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     out = []
     for i, j in pairs:
         if (score := scores[keys[(i, j)]]) is not None:
@@ -446,7 +433,7 @@ def keypoint_edges(
         len(out),
         len(pairs),
         len(todo),
-        reader.read,
+        read,
     )
     return out
 
