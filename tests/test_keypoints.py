@@ -1,8 +1,8 @@
 """Keypoint matching (curation.dedupe.keypoints): a copy with censor bars matches its original
 under one similarity transform and agrees on the pixels outside the bars; a different picture
-reusing part of the same shapes does not; keypoints survive the catalog's packing. Crops and
-small turns are measured on synthetic boards (BENCHMARKS.md), whose drawings the limits were
-set on."""
+reusing part of the same shapes does not; on a synthetic board, heavy crops, rescaled crops,
+small turns and censored copies match with the right relation and no look-alike matches;
+keypoints survive the catalog's packing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from test_align import thumb
 
 from curation.dedupe.keypoints import RELATIONS, KeypointLimits, Match, decode, encode, verify_pair
-from curation.images.hashing import WHITE, keypoint_grey, picture_hashes
+from curation.images.hashing import WHITE, keypoint_columns, keypoint_grey
 from curation.images.keypoints import Keypoints, find_keypoints
 
 LIMITS = KeypointLimits()
@@ -80,9 +80,9 @@ def test_keypoints_pack_and_unpack_as_the_catalog_keeps_them():
     back = Keypoints.unpack(*found.pack())
     assert np.array_equal(back.descriptors, found.descriptors)
     assert np.abs(back.xy - found.xy).max() < 0.2  # float16 in a 256-pixel frame
-    stored = Keypoints.unpack(*(picture_hashes(img, WHITE, False)[k] for k in ("keypoint_xy", "keypoints")))
+    stored = Keypoints.unpack(*keypoint_columns(img, WHITE).values())
     assert stored is not None and 4 <= len(stored.xy) <= 128 and stored.xy.max() <= 256
-    flat = picture_hashes(Image.new("RGB", (300, 200), (90, 90, 90)), WHITE, False)
+    flat = keypoint_columns(Image.new("RGB", (300, 200), (90, 90, 90)), WHITE)
     assert flat["keypoints"] == b"" and flat["keypoint_xy"] == b""
     assert Keypoints.unpack(b"", b"") is None
 
@@ -93,3 +93,52 @@ def test_a_match_survives_the_pixel_checks_encoding():
             code = encode(Match(np.eye(2, 3), 10, correlation, relation))
             got_relation, got_correlation = decode(code)
             assert got_relation == relation and abs(got_correlation - correlation) < 1e-9
+
+
+@pytest.fixture(scope="module")
+def reposts_board(tmp_path_factory):
+    """A 200-post synthetic board with every repost kind and look-alike hard negatives."""
+    from curation.synth import generate_board
+
+    out = tmp_path_factory.mktemp("reposts")
+    generate_board(out, 200, seed=5, image_size=256, workers=1, reposts="all", duplicate_rate=0.5)
+    return out
+
+
+def _board_file(board, post_id: int):
+    """(keypoints, thumbnail, grey reader) of a synthetic post's file, as the stages make them."""
+    import polars as pl
+
+    path = dict(pl.read_parquet(board / "truth/posts.parquet").select("post_id", "path").iter_rows())[post_id]
+    img = Image.open(board / path)
+    img = img.convert("RGBA" if img.mode in ("P", "RGBA", "LA") else "RGB")
+    return Keypoints.unpack(*keypoint_columns(img, WHITE).values()), thumb(img), grey(img)
+
+
+@pytest.mark.parametrize(
+    "kind,relation,at_least",
+    [("heavy_crop", "cropped", 1), ("crop_resize", "cropped", 2), ("rotate_small", "rotated", 3), ("censor_bars", "edited", 1)],
+)
+def test_reposts_the_hashes_miss_match_and_say_what_they_are(reposts_board, kind, relation, at_least):
+    import polars as pl
+
+    truth = pl.read_parquet(reposts_board / "truth/duplicates.parquet").filter(pl.col("kind") == kind)
+    found = []
+    for post, source in truth.select("post_id", "source_post_id").iter_rows():
+        a, b = _board_file(reposts_board, post), _board_file(reposts_board, source)
+        if a[0] is not None and b[0] is not None:
+            match = verify_pair(a[0], b[0], a[1], b[1], a[2], b[2], LIMITS)
+            if match is not None:
+                found.append(match.relation)
+    assert len(found) >= at_least, (kind, found, truth.height)
+    assert set(found) == {relation}
+
+
+def test_look_alikes_of_every_kind_do_not_match(reposts_board):
+    import polars as pl
+
+    negatives = pl.read_parquet(reposts_board / "truth/hard_negatives.parquet")
+    assert set(negatives["kind"]) == {"palette", "layout", "character"}
+    for post, like, _ in negatives.iter_rows():
+        a, b = _board_file(reposts_board, post), _board_file(reposts_board, like)
+        assert a[0] is None or b[0] is None or verify_pair(a[0], b[0], a[1], b[1], a[2], b[2], LIMITS) is None

@@ -377,7 +377,6 @@ def picture_hashes(
     black_whitened = None if on_black is None else whiten_flat_background(on_black)
     black = None if black_whitened is None else perceptual_hashes(black_whitened)
     hashes["bg_black_phash"], hashes["bg_black_dhash"] = (black["phash"], black["dhash"]) if black else (None, None)
-    hashes.update(keypoint_columns(img, background))
     return hashes
 
 

@@ -15,7 +15,16 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .hashing import HASH_SIDE, WIDE_MODES, as_mode, has_alpha_channel, has_real_alpha, picture_hashes, pixel_digest
+from .hashing import (
+    HASH_SIDE,
+    WIDE_MODES,
+    as_mode,
+    has_alpha_channel,
+    has_real_alpha,
+    keypoint_columns,
+    picture_hashes,
+    pixel_digest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,5 +153,7 @@ def inspect_one(
         result.pixel_sha256 = pixel_digest(img, f"1/{round(result.width / img.width)}" if reduced else "")
         first = img if result.frames == 1 else as_mode(img, "RGBA")
         for key, value in picture_hashes(first, background, result.has_alpha).items():
+            setattr(result, key, value)
+        for key, value in keypoint_columns(first, background).items():
             setattr(result, key, value)
     return result
