@@ -142,3 +142,33 @@ def test_look_alikes_of_every_kind_do_not_match(reposts_board):
     for post, like, _ in negatives.iter_rows():
         a, b = _board_file(reposts_board, post), _board_file(reposts_board, like)
         assert a[0] is None or b[0] is None or verify_pair(a[0], b[0], a[1], b[1], a[2], b[2], LIMITS) is None
+
+
+def test_worker_processes_give_the_answers_of_the_main_process(reposts_board):
+    """The stage sends batches of pairs, with only the files they need, to spawned workers."""
+    import polars as pl
+
+    from curation.dedupe.keypoints import PairFile, check_batch
+    from curation.processes import bounded_map, worker_pool
+
+    posts = pl.read_parquet(reposts_board / "truth/posts.parquet").filter(pl.col("path").is_not_null())
+    truth = pl.read_parquet(reposts_board / "truth/duplicates.parquet").filter(
+        pl.col("kind").is_in(["heavy_crop", "rotate_small", "censor_bars", "corner_crop"])
+    )
+    pairs = list(truth.select("post_id", "source_post_id").iter_rows()) + [
+        (a, b) for a, b, _ in pl.read_parquet(reposts_board / "truth/hard_negatives.parquet").iter_rows()
+    ]
+    path = dict(posts.select("post_id", "path").iter_rows())
+    files = {}
+    for post in {p for pair in pairs for p in pair}:
+        points, small, _ = _board_file(reposts_board, post)
+        if points is not None:
+            files[post] = PairFile(small, points, str(reposts_board / path[post]))
+    batches = [pairs[k : k + 5] for k in range(0, len(pairs), 5)]
+    tasks = [(batch, {p: files[p] for pair in batch for p in pair if p in files}, WHITE, LIMITS) for batch in batches]
+    here = [answer for answers, _ in bounded_map(None, check_batch, tasks, 2) for answer in answers]
+    with worker_pool(2) as pool:
+        there = [answer for answers, _ in bounded_map(pool, check_batch, tasks, 3) for answer in answers]
+    assert here == there
+    assert sum(a is not None for a in here) >= 5  # the reposts above match, the look-alikes do not
+    assert all(a is None for a in here[len(truth) :])
