@@ -285,10 +285,14 @@ def dedupe_with(ws: Path, setting: str) -> tuple[dict[int, int], set[str]]:
         run_dedupe(ws)
 
 
-def test_without_alignment_the_crop_is_not_found(pitfall_ws):
-    """The crop of 50 is found only by aligning pixels: with `align = false` it stays alone
-    (and the rest of the board groups as before)."""
+def test_without_alignment_the_crop_is_found_by_keypoints_alone(pitfall_ws):
+    """The crop of 50 is found by aligning pixels and by matching keypoints: with `align =
+    false` a keypoint edge still joins it to 50; with keypoints off too it stays alone (and the
+    rest of the board groups as before)."""
     grouped, kinds = dedupe_with(pitfall_ws, "align = false")
+    assert grouped.get(52) is not None and grouped.get(52) == grouped.get(50) and "aligned" not in kinds
+    assert kinds & {"cropped", "resized"}
+    grouped, kinds = dedupe_with(pitfall_ws, "align = false\nkeypoints = false")
     assert 52 not in grouped and grouped[10] == grouped[11] == grouped[12] and "aligned" not in kinds
 
 
