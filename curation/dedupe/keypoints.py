@@ -50,8 +50,8 @@ class KeypointLimits:
     max_scale: float = 3.3  # ... and this
     ransac_error: float = 5.0  # keypoint-frame pixels a match may miss the transform by
     min_overlap: float = 0.5  # share of the smaller picture the other covers once warped
-    threshold: float = 0.9  # correlation of the warped grey thumbnails over the overlap
-    edited_threshold: float = 0.9  # the same outside the boxes left out, when some are
+    threshold: float = 0.95  # correlation of the warped grey thumbnails over the overlap
+    edited_threshold: float = 0.95  # the same outside the boxes left out, when some are
     max_boxes: int = 3  # bars, a caption: compact patches where the two thumbnails differ ...
     max_box_area: float = 0.3  # ... covering at most this share of the overlap together
     blur: float = 0.8  # Gaussian radius (thumbnail pixels) both sides get before they are compared
