@@ -4,16 +4,20 @@ A crop of the middle 60% of a picture, a crop then resized, a repost turned by a
 copy with censor bars: hashes of the whole picture move, and the sliding alignment of
 :mod:`.align` needs both at the scale their file sizes imply and no turn. Corners and blobs of
 the drawing do not move with the canvas. Each file keeps up to ``MAX_KEYPOINTS`` ORB keypoints
-(found on its grey picture reduced to ``KEYPOINT_SIDE`` on the long side, where they are stored);
-a pair that the embedding search proposes is matched (Hamming distance, Lowe's ratio test) and
-fitted with a similarity transform by RANSAC, its scale bounded (an unbounded fit can fold
-unrelated pictures onto one spot). The transform is then checked on the pixels: the grey
-thumbnails warped onto each other must overlap over most of the smaller picture and correlate
-there, with up to ``max_boxes`` boxes (bars, a caption) left out when the rest agrees.
+(:mod:`curation.images.keypoints`); a candidate pair goes through three checks, each dearer
+than the last and each refusing most of what reaches it:
 
-Two different pictures that reuse one drawing (the same figure on another scene) match many
-keypoints under one transform; the pixels around the figure tell them apart, and so does the
-share of keypoints in the overlap that the transform explains.
+1. the keypoints are matched (Hamming distance, Lowe's ratio test) and fitted with one
+   similarity transform by RANSAC, its scale bounded (an unbounded fit can fold unrelated
+   pictures onto one spot), the inliers spread over more than one small shape;
+2. the catalog's grey thumbnails, warped onto each other, must overlap over much of the smaller
+   picture and correlate there (up to ``max_boxes`` boxes left out when bars spoil them);
+3. the two files are read again at ``KEYPOINT_SIDE`` pixels and compared under the transform:
+   few blobs of differing pixels (flat rectangles painted over one of them aside), few edges
+   without a partner.
+
+The third check is what tells a repost from another drawing that reuses the same figure in the
+same place with a changed mouth or an added object: at thumbnail size those are a few pixels.
 """
 
 from __future__ import annotations
@@ -59,9 +63,8 @@ class KeypointLimits:
     fine_blur: float = 1.5  # Gaussian radius (keypoint-frame pixels) of the files' grey pictures
     fine_threshold: float = 0.9  # their correlation over the overlap, after a gain and offset
     max_unexplained: float = 0.015  # share of the overlap in blobs where they differ (flat boxes aside)
-    max_unmatched_edges_worse: float = 0.3  # the same of the picture with more edges the other lacks
     max_unmatched_edges: float = 0.3  # share of one picture's edges with no edge of the other near
-    shift: int = 0  # pixels (keypoint frame) a pixel may be off before it counts as differing
+    max_unmatched_edges_worse: float = 0.3  # the same of the picture with more edges the other lacks
     residual: float = 0.5  # a pixel differs when it misses the gain-and-offset fit by this many grey spreads
 
 
@@ -264,13 +267,7 @@ def fine_agreement(
         return None
     gain = float(((x - x.mean()) * (y - y.mean())).mean() / x.var())  # least squares: y ~ gain x + offset
     offset = float(y.mean() - gain * x.mean())
-    predicted = gain * warped + offset
-    if limits.shift:  # b may sit anywhere between the predicted pixel's neighbours: a fraction of a pixel's misfit
-        near = np.ones((2 * limits.shift + 1,) * 2, np.uint8)
-        miss = np.maximum(b - cv2.dilate(predicted, near), cv2.erode(predicted, near) - b)
-    else:
-        miss = np.abs(b - predicted)
-    differ = (miss > limits.residual * spread) & valid
+    differ = (np.abs(b - (gain * warped + offset)) > limits.residual * spread) & valid
     differ = cv2.morphologyEx(differ.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(differ, connectivity=8)
     boxes = np.zeros_like(valid)
