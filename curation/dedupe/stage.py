@@ -294,23 +294,25 @@ def semantic_edges(
         # A transparent drawing and its copy on a colour embed far apart (the colour is most
         # of the copy's picture) but stay near neighbours; their pixels are compared on the
         # drawing alone, against a stricter threshold.
-        _, ids = knn(index[0], vectors[transparent], min(cfg.align_neighbours + 1, len(vectors)))
-        q = np.repeat(transparent, ids.shape[1])
-        ids = ids.ravel()
-        ok = (ids >= 0) & (ids != q)
-        candidates += list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
+        candidates += _nearest_pairs(index[0], vectors, transparent, cfg.align_neighbours, where)
     neighbours: list[tuple[int, int]] = []
     if cfg.keypoints and cfg.keypoint_neighbours and len(vectors) > 1:
-        _, ids = knn(index[0], vectors, min(cfg.keypoint_neighbours + 1, len(vectors)))
-        q = np.repeat(np.arange(len(vectors)), ids.shape[1])
-        ids = ids.ravel()
-        ok = (ids >= 0) & (ids != q)
-        neighbours = list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
+        neighbours = _nearest_pairs(index[0], vectors, np.arange(len(vectors)), cfg.keypoint_neighbours, where)
     out = [
         (*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
         for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())
     ]
     return out, candidates, neighbours
+
+
+def _nearest_pairs(index, vectors: np.ndarray, queries: np.ndarray, k: int, where: np.ndarray) -> list[tuple[int, int]]:
+    """(row, neighbour row) pairs of ``t``: each query (positions in ``vectors`` (N, D)) with its
+    ``k`` nearest other vectors in ``index``; ``where`` (N,) maps positions to rows of ``t``."""
+    _, ids = knn(index, vectors[queries], min(k + 1, len(vectors)))
+    q = np.repeat(queries, ids.shape[1])
+    ids = ids.ravel()
+    ok = (ids >= 0) & (ids != q)
+    return list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
 
 
 def _posts(t: HashTable, i: int, j: int) -> tuple[int, int]:
@@ -602,25 +604,25 @@ class Thumbnails:
         self._cat, self._md5 = cat, t.file_md5
         self.checks = PixelChecks(cat)  # the answers of pixel checks made before
 
-    def paths_of(self, rows) -> dict[int, str]:
-        """Row index -> the path of its file (for the few checks that read files again)."""
+    def _by_file(self, rows, mart: str) -> tuple[dict[str, list[int]], list[tuple]]:
+        """(md5 -> the given rows with that file, the rows ``mart`` gives for those md5s)."""
         wanted: dict[str, list[int]] = {}
         for k in set(rows):
             wanted.setdefault(self._md5[k], []).append(k)
+        if not wanted:
+            return wanted, []
         with self._cat.registered("wanted_md5s", pa.table({"md5": list(wanted)})):
-            found = self._cat.run("marts/dedupe_paths").fetchall()
+            return wanted, self._cat.run(mart).fetchall()
+
+    def paths_of(self, rows) -> dict[int, str]:
+        """Row index -> the path of its file (for the few checks that read files again)."""
+        wanted, found = self._by_file(rows, "marts/dedupe_paths")
         return {k: path for md5, path in found for k in wanted[md5]}
 
     def keypoints_of(self, rows) -> dict[int, Keypoints]:
         """Row index -> :class:`~curation.images.keypoints.Keypoints` for the given rows whose
         file has enough of them."""
-        wanted: dict[str, list[int]] = {}
-        for k in set(rows):
-            wanted.setdefault(self._md5[k], []).append(k)
-        if not wanted:
-            return {}
-        with self._cat.registered("wanted_md5s", pa.table({"md5": list(wanted)})):
-            found = self._cat.run("marts/dedupe_keypoints").fetchall()
+        wanted, found = self._by_file(rows, "marts/dedupe_keypoints")
         out = {}
         for md5, xy, descriptors in found:
             points = Keypoints.unpack(xy, descriptors)
@@ -630,13 +632,7 @@ class Thumbnails:
 
     def of(self, rows) -> dict[int, Thumb]:
         """Row index -> :class:`Thumb` for the given rows that have a thumbnail."""
-        wanted: dict[str, list[int]] = {}
-        for k in set(rows):
-            wanted.setdefault(self._md5[k], []).append(k)
-        if not wanted:
-            return {}
-        with self._cat.registered("wanted_md5s", pa.table({"md5": list(wanted)})):
-            found = self._cat.run("marts/dedupe_thumbs").fetchall()
+        wanted, found = self._by_file(rows, "marts/dedupe_thumbs")
         out = {}
         for md5, thumb, alpha, thumb_width, width, height in found:
             made = thumb_from(thumb, alpha, thumb_width, width, height)
