@@ -10,8 +10,9 @@ bytes written by the run's processes (their block output, ``ru_oublock``; the te
 Prefect server's own database included), the total size of the workspace files created or
 changed (an upper bound: a catalog changed in place counts whole), the workspace's size after,
 and its peak size during the run (sampled every 0.2 s). Last, the tagger of the delta rebuild
-(warm-started heads) against one trained from scratch on a copy of the same workspace
-(`[tagger] warm_start = false`): macro AP on the posts' labels, and the train time of each.
+(kept heads topped up with the new posts, or warm-started ones when the change is larger) against
+one trained from scratch on a copy of the same workspace (`[tagger] warm_start = false`,
+`retrain_after_change = 0`): macro AP on the posts' labels, and the train time of each.
 
     python bench/bench_rebuild.py [--posts 20000] [--seed 1] [--keep DIR]
 
@@ -120,7 +121,10 @@ def tagger_from_scratch(ws: Path) -> dict:
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(ws, scratch, ignore=shutil.ignore_patterns(".curate.lock"))
     config = load_config(scratch)
-    write_config(scratch, config.model_copy(update={"tagger": config.tagger.model_copy(update={"warm_start": False})}))
+    write_config(
+        scratch,
+        config.model_copy(update={"tagger": config.tagger.model_copy(update={"warm_start": False, "retrain_after_change": 0.0})}),
+    )
     started = time.perf_counter()
     curate("train", str(scratch))
     seconds = time.perf_counter() - started

@@ -391,10 +391,17 @@ def train(workspace: Path) -> None:
     from .tagger import run_train
 
     report = run_train(workspace)
-    click.echo(
-        f"trained {report.folds} heads in {report.seconds:.1f}s: out-of-fold probabilities for {report.posts} posts "
-        f"x {report.tags} tags in {report.folder}"
-    )
+    if report.mode == "topped up":
+        click.echo(
+            f"kept the {report.folds} heads ({report.changed_share:.1%} of posts changed since they trained, "
+            f"[tagger] retrain_after_change): predicted {report.new_posts} new posts, dropped {report.removed_posts}, "
+            f"in {report.seconds:.1f}s; {report.folder}"
+        )
+    else:
+        click.echo(
+            f"trained {report.folds} heads in {report.seconds:.1f}s ({report.why_trained}): out-of-fold probabilities "
+            f"for {report.posts} posts x {report.tags} tags in {report.folder}"
+        )
     if report.without_embedding:
         click.echo(f"{report.without_embedding} selected posts have no embedding (run `curate embed`) and were skipped")
 

@@ -130,6 +130,11 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ),
     ("tagger", "warm_start_epochs"): ("epochs of a warm-started head (a scheduled rebuild's new posts and tag edits)", None),
     ("tagger", "warm_start_max_new_tags"): ("share of label tags the last run lacked above which heads start afresh", None),
+    ("tagger", "retrain_after_change"): (
+        "share of posts new, removed or relabelled since the heads last trained above which a rebuild trains them; "
+        "below it the new posts are only predicted by their fold's head; 0: always train",
+        None,
+    ),
     ("tagger", "threshold"): ("metrics at this probability", None),
     ("tagger", "device"): ("auto | cpu | cuda", None),
     ("tagger", "chunk_tags"): ("predictions stored tag-major, this many tags a file", None),

@@ -55,6 +55,11 @@ def what_changed(stage: str, summary: dict) -> str:
     if stage == "split":
         return ", ".join(f"{n} {k}" for k, n in (s.get("posts") or {}).items())
     if stage == "train":
+        if s.get("mode") == "topped up":
+            return (
+                f"kept the heads ({s.get('changed_share', 0.0):.1%} changed since they trained): "
+                f"+{s.get('new_posts', 0)} posts predicted, {s.get('removed_posts', 0)} removed"
+            )
         return f"{s.get('folds', 0)} folds, {s.get('posts', 0)} posts x {s.get('tags', 0)} tags"
     if stage == "suggest":
         return f"{s.get('adds', 0)} add, {s.get('removes', 0)} remove suggestions"

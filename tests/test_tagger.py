@@ -102,6 +102,32 @@ def test_prediction_store_is_tag_major_and_round_trips(tmp_path):
     assert store.tags == ["a", "b", "c", "d", "e"] and store.post_ids.tolist() == [10, 20, 30]
 
 
+def test_a_store_grows_by_segments_and_reads_as_one(tmp_path):
+    tags = ["a", "b", "c", "d", "e"]
+    store = PredictionStore.create(tmp_path / "p", np.array([10, 20, 30]), tags, chunk_tags=2, meta={})
+    base = np.arange(15, dtype=np.float32).reshape(3, 5) / 20
+    store.write(np.arange(3), base, np.full((3, 4), 0.25))
+    first = np.full((2, 5), 0.5, np.float32) + np.arange(5) / 100
+    store.append(np.array([40, 50]), first, np.full((2, 4), 0.5), dropped=np.array([20]))
+    (store.folder / "more" / "seg_00009").mkdir()  # a segment a killed run never named
+    second = np.full((1, 5), 0.9, np.float32)
+    store = PredictionStore(tmp_path / "p")
+    store.append(np.array([60]), second, None, dropped=np.array([50, 10]))
+    store = PredictionStore(tmp_path / "p")
+    assert store.post_ids.tolist() == [30, 40, 60] and store.segments == ["seg_00001", "seg_00002"]
+    assert not (store.folder / "more" / "seg_00009").exists()
+    expected = np.vstack([base[2], first[0], second[0]])
+    assert np.allclose(store.dense(np.array([2, 0, 1]), np.array([4, 0])), expected[[2, 0, 1]][:, [4, 0]], atol=1e-3)
+    assert np.allclose(np.asarray(store.scores(3), np.float32), expected[:, 3], atol=1e-3)
+    rating = store.rating().astype(np.float32)
+    assert np.allclose(rating[:2], [[0.25] * 4, [0.5] * 4]) and np.isnan(rating[2]).all()  # the last segment had none
+    with pytest.raises(ValueError, match="in the store already"):
+        store.append(np.array([40]), first[:1], None, dropped=np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="expected"):
+        store.append(np.array([70]), first[:1, :3], None, dropped=np.zeros(0, np.int64))
+    assert PredictionStore(tmp_path / "p").post_ids.tolist() == [30, 40, 60]  # a refused append changes nothing
+
+
 def _planted(n: int = 3000, dim: int = 32, tags: int = 6, seed: int = 0):
     """x (n, dim) float16; y (n, tags) bool, linear in x plus noise; its nonzero (rows, cols);
     ratings (n,) g or s from the first feature."""
@@ -322,11 +348,16 @@ def test_a_rerun_warm_starts_every_fold_and_scores_as_well(trained_ws, tmp_path)
     ws = tmp_path / "ws"
     shutil.copytree(trained_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
     [cold] = evaluate_taggers(ws, ["kfold-heads"])
+    set_config(ws, tagger={"retrain_after_change": 0})  # train even though nothing changed
     report = run_train(ws)
-    assert report.warm_folds == load_config(ws).tagger.folds and report.cold_reason == ""
+    assert (
+        report.why_trained == "retrain_after_change = 0"
+        and report.warm_folds == load_config(ws).tagger.folds
+        and report.cold_reason == ""
+    )
     [warm] = evaluate_taggers(ws, ["kfold-heads"])
     assert warm.overall.macro_ap > cold.overall.macro_ap - 0.02
-    set_config(ws, tagger={"warm_start": False})
+    set_config(ws, tagger={"warm_start": False, "retrain_after_change": 0})
     assert run_train(ws).warm_folds == 0
 
 
@@ -349,3 +380,46 @@ def test_folds_stay_put_across_rebuilds_and_new_posts_restore_the_balance(traine
     assert not unit_moved  # every post placed before keeps its fold (its unit's smallest placed post's)
     sizes = np.bincount(list(dealt.values()), minlength=3)
     assert sizes.max() - sizes.min() <= 0.15 * len(dealt)  # the newcomers went where posts were wanted
+
+
+@pytest.mark.slow
+def test_a_small_change_keeps_the_heads_and_predicts_only_new_posts(trained_ws, tmp_path):
+    import shutil
+
+    from curation.catalog import open_catalog
+    from curation.tagger.train import trained_path
+
+    ws = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
+    with open_catalog(ws, read_only=True) as cat:
+        dates = sorted(d for (d,) in cat.rows("SELECT created_at FROM posts JOIN tagger_folds USING (post_id)"))
+    cut = dates[-4]  # the newest few posts (of ~150) wait for the next rebuild
+    waiting = sum(d >= cut for d in dates)
+    set_config(ws, select={"created_before": cut}, tagger={"retrain_after_change": 0})
+    select(ws)
+    trained = run_train(ws)
+    folder = trained.folder
+    before = PredictionStore(folder)
+    old_ids, old_scores = before.post_ids.copy(), np.stack([np.asarray(before.scores(j)) for j in range(4)])
+    set_config(ws, select={"created_before": None}, tagger={"retrain_after_change": 0.05})
+    select(ws)
+    report = run_train(ws)
+    assert report.mode == "topped up" and report.new_posts == waiting and report.removed_posts == 0
+    assert 0 < report.changed_share <= 0.05
+    store = PredictionStore(folder)
+    ids = store.post_ids
+    assert ids[: len(old_ids)].tolist() == old_ids.tolist() and len(ids) == len(old_ids) + waiting
+    assert np.array_equal(np.stack([np.asarray(store.scores(j)) for j in range(4)])[:, : len(old_ids)], old_scores)
+    with open_catalog(ws, read_only=True) as cat:
+        fold = dict(cat.rows("SELECT post_id, fold FROM tagger_folds"))
+    for post in ids[len(old_ids) :].tolist():  # each new post scored by a head that never trained on it
+        assert post not in np.load(trained_path(folder, fold[post])).tolist()
+    new_scores = store.dense(np.arange(len(old_ids), len(ids)), np.arange(len(store.tags)))
+    assert not np.isnan(new_scores).any() and new_scores.std() > 0.01
+    [topped] = evaluate_taggers(ws, ["kfold-heads"])
+    set_config(ws, tagger={"retrain_after_change": 0.001})  # the same change is now too large: train
+    retrained = run_train(ws)
+    assert retrained.mode == "trained" and "retrain_after_change 0.001" in retrained.why_trained
+    assert PredictionStore(folder).segments == []
+    [full] = evaluate_taggers(ws, ["kfold-heads"])
+    assert abs(topped.overall.macro_ap - full.overall.macro_ap) < 0.02

@@ -113,13 +113,12 @@ def plain_ranking_ap(workspace: Path | str, truth_dir: Path | str) -> dict[str, 
     by_idx = np.argsort(data.indices, kind="stable")
     bounds = np.searchsorted(data.indices[by_idx], np.arange(len(data.tags) + 1))
     counts = {a: np.zeros((2, 65536), dtype=np.int64) for a in ("add", "remove")}  # [not planted, planted] per float16 value
-    size = store.meta["chunk_tags"]
     column = {t: j for j, t in enumerate(store.tags)}
     for tag in scope_tags:
         j, idx = column.get(tag), name_to_idx.get(tag)
         if j is None or idx is None:
             continue
-        scores = np.asarray(store.chunk(j // size)[j % size], dtype=np.float16)
+        scores = np.asarray(store.scores(j), dtype=np.float16)
         has = np.zeros(len(data.post_ids) + 1, dtype=bool)  # the extra last entry answers row -1: not labelled
         has[entry_rows[by_idx[bounds[idx] : bounds[idx + 1]]]] = True
         labelled = has[rows_in_store]

@@ -62,14 +62,13 @@ def run_task(task: TagTask) -> tuple[list[tuple[int, int, bool, float, float]], 
     from ..tagger.store import PredictionStore
 
     store = PredictionStore(Path(task.folder))
-    size = store.meta["chunk_tags"]
     flagged, evidence = [], {}
     rows_with_scores = np.flatnonzero(task.predicted)
     for tag in range(task.start, task.stop):
         positives = task.positives[tag - task.start]
         if not len(positives):
             continue
-        scores = np.asarray(store.chunk(tag // size)[tag % size], dtype=np.float32)[rows_with_scores]
+        scores = np.asarray(store.scores(tag), dtype=np.float32)[rows_with_scores]
         y = np.zeros(len(task.predicted), dtype=bool)
         y[positives] = True
         labels = y[rows_with_scores]

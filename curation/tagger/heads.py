@@ -107,6 +107,15 @@ def load_head(path: Path) -> SavedHead | None:
         return None
 
 
+def head_model(saved: SavedHead, tags: list[str], device: str = "cpu"):
+    """A saved head ready to predict; its tag rows must be ``tags`` (K,), in order."""
+    if saved is None or saved.tags != list(tags):
+        raise ValueError("the saved head does not predict these tags")
+    model = build_head(saved.dim, len(saved.tags), TrainOptions(head=saved.head, hidden=saved.hidden))
+    model.load_state_dict(saved.state)
+    return model.to(device).eval()
+
+
 def _continue_from(model, saved: SavedHead, tag_names: list[str]) -> int:
     """Copy ``saved``'s weights into ``model``: shared layers whole, tag rows by tag name (rows
     of tags the saved head lacks keep their fresh start). Returns how many tag rows were copied."""

@@ -16,6 +16,17 @@ across rebuilds (:func:`assign_folds`: a unit keeps its fold, only new units are
 posts keep their folds unless their unit merged with another. At most
 ``warm_start_max_new_tags`` of the label tags may be new. Otherwise that fold, or every fold,
 starts from scratch, and the log says why.
+
+A small change does not train at all (``[tagger] retrain_after_change``): when the posts that are
+new, removed or relabelled since the heads last trained are at most that share of the posts they
+trained on, the same heads stay, each new post is predicted by its fold's head (which never saw
+it: leak-free as before) and appended to the store as a segment, and removed posts leave it;
+every other post keeps its probabilities. A label tag new since then (a tag that crossed
+``[select] min_tag_count``) has no head row: it gets probabilities at the next training. The share counts from the last training
+(``labels_at_training.npz`` in the store: each post's label fingerprint then), so a run of small
+deltas retrains once they add up. More new label tags than that share of the tags, another
+embedder or head, a changed ``TAGGER_VERSION``, or a fold holding a post its head trained on
+mean training.
 """
 
 from __future__ import annotations
@@ -38,11 +49,13 @@ from ..progress import progress
 from ..split.stage import label_csr, selected_units
 from ..split.stratify import place_new_units, stable_fraction
 from .evidence import EvidenceOptions, FoldEvidence
-from .heads import RATINGS, SavedHead, TrainOptions, csr_entries, load_head, predict, save_head, train_head
+from .heads import RATINGS, SavedHead, TrainOptions, csr_entries, head_model, load_head, predict, save_head, train_head
 from .store import PredictionStore, building, tagger_folder
 
 log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
+TAGGER_VERSION = 1  # raise when training or blending changes what a head predicts: the next rebuild trains
+LABELS_AT_TRAINING = "labels_at_training.npz"
 
 
 @dataclass
@@ -53,6 +66,11 @@ class TrainReport:
     folds: int = 0
     warm_folds: int = 0  # folds whose head continued from the last run's
     cold_reason: str = ""  # why the other folds started from scratch
+    mode: str = "trained"  # trained | topped up (new posts predicted by the existing heads)
+    why_trained: str = ""  # why a rebuild trained rather than topped up
+    new_posts: int = 0  # topped up: posts predicted and appended
+    removed_posts: int = 0  # topped up: posts that left the store
+    changed_share: float = 0.0  # topped up: share of posts new, removed or relabelled since the heads trained
     seconds: float = 0.0
     folder: Path | None = None
 
@@ -190,6 +208,116 @@ def duplicate_group_of(cat: Catalog, post_ids: np.ndarray) -> np.ndarray:
     return group
 
 
+def label_fingerprints(
+    tag_names: list[str], indptr: np.ndarray, indices: np.ndarray, ratings: np.ndarray, among: set[str] | None = None
+) -> np.ndarray:
+    """(N,) uint64 per post: a fingerprint of its label set and rating (equal sets, equal values),
+    counting only the tags in ``among`` when given."""
+    import hashlib
+
+    values = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") if among is None or t in among else 0
+            for t in tag_names
+        ],
+        np.uint64,
+    )
+    with np.errstate(over="ignore"):
+        total = np.concatenate([[np.uint64(0)], np.cumsum(values[indices], dtype=np.uint64)])
+        return total[indptr[1:]] - total[indptr[:-1]] + ratings.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass
+class FoldedPosts:
+    """The N posts with embeddings a run trains on or predicts, with everything beside them."""
+
+    post_ids: np.ndarray  # (N,) int64
+    vectors: np.ndarray  # (N, D) embeddings
+    indptr: np.ndarray  # (N + 1,) CSR over label tag indices
+    indices: np.ndarray
+    ratings: np.ndarray  # (N,) int8
+    fold: np.ndarray  # (N,) int64
+    group: np.ndarray  # (N,) duplicate group, -1 for none
+    fingerprints: np.ndarray  # (N,) uint64, label_fingerprints
+    evidence: EvidenceOptions
+
+
+@dataclass
+class TopUp:
+    """A rebuild that predicts its new posts with the existing heads instead of training."""
+
+    new_rows: np.ndarray  # (n,) positions in this run's posts of the posts the store lacks
+    removed: np.ndarray  # (m,) post ids in the store that are gone
+    changed_share: float
+
+
+def top_up_plan(folder: Path, posts: FoldedPosts, tag_names: list[str], meta: dict, cfg) -> tuple[TopUp | None, str]:
+    """A top-up when the last run's store and heads can serve this one, else (None, why not).
+    ``meta`` is what this run's store would record."""
+    post_ids, fold, fingerprints = posts.post_ids, posts.fold, posts.fingerprints
+    if cfg.retrain_after_change <= 0:
+        return None, "retrain_after_change = 0"
+    if not (folder / "meta.json").is_file() or not (folder / LABELS_AT_TRAINING).is_file():
+        return None, "no earlier heads"
+    store = PredictionStore(folder)
+    differ = [k for k in meta if k != "warm_folds" and store.meta.get(k) != meta[k]]
+    if differ:
+        return None, f"{', '.join(differ)} changed"
+    unknown = set(tag_names) - set(store.tags)  # their heads' rows do not exist yet: they wait for the next training
+    if len(unknown) > cfg.retrain_after_change * len(tag_names):
+        return None, f"{len(unknown)} new label tags (retrain_after_change {cfg.retrain_after_change:g})"
+    for k in range(meta["folds"]):
+        if not head_path(folder, k).is_file() or not trained_path(folder, k).is_file():
+            return None, "some earlier heads are missing"
+        if np.isin(post_ids[fold == k], np.load(trained_path(folder, k))).any():
+            return None, f"fold {k} holds posts its head trained on"
+    if unknown:  # a new tag's carriers are not relabelled as far as the heads are concerned
+        fingerprints = label_fingerprints(tag_names, posts.indptr, posts.indices, posts.ratings, set(store.tags))
+    with np.load(folder / LABELS_AT_TRAINING) as then:
+        then_ids, then_prints = then["post_ids"], then["fingerprints"]
+    order = np.argsort(then_ids)
+    at = np.searchsorted(then_ids[order], post_ids)
+    found = at < len(then_ids)
+    found[found] = then_ids[order][at[found]] == post_ids[found]
+    relabelled = int((then_prints[order][at[found]] != fingerprints[found]).sum())
+    gone = len(then_ids) - int(found.sum())
+    share = (int((~found).sum()) + gone + relabelled) / max(len(then_ids), 1)
+    if share > cfg.retrain_after_change:
+        return None, (
+            f"{share:.1%} of posts new, removed or relabelled since the heads trained "
+            f"(retrain_after_change {cfg.retrain_after_change:g})"
+        )
+    stored = store.post_ids
+    return TopUp(np.flatnonzero(~np.isin(post_ids, stored)), stored[~np.isin(stored, post_ids)], share), ""
+
+
+def top_up(folder: Path, plan: TopUp, posts: FoldedPosts, tag_names: list[str], device: str) -> None:
+    """Predict ``plan.new_rows`` with their folds' heads, blend in the other folds' evidence, and
+    append them to the store with ``plan.removed`` dropped. The labels (over ``tag_names``) are
+    mapped to the store's columns for the evidence; tags the heads do not know get no column
+    until the next training."""
+    store = PredictionStore(folder)
+    columns = {t: j for j, t in enumerate(store.tags)}
+    vectors, fold = posts.vectors, posts.fold
+    mapped = np.array([columns.get(t, -1) for t in tag_names], dtype=np.int64)[posts.indices]
+    known = mapped >= 0  # labels of tags new since the heads trained are left out of the evidence
+    entry_rows = np.repeat(np.arange(len(posts.post_ids)), np.diff(posts.indptr))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(entry_rows[known], minlength=len(posts.post_ids)))])
+    indices = mapped[known]
+    probabilities = np.zeros((len(plan.new_rows), len(columns)), np.float16)
+    ratings = np.zeros((len(plan.new_rows), len(RATINGS)), np.float16)
+    for k in np.unique(fold[plan.new_rows]).tolist():
+        at = np.flatnonzero(fold[plan.new_rows] == k)
+        model = head_model(load_head(head_path(folder, k)), store.tags, device)
+        beside = FoldEvidence(vectors, indptr, indices, len(columns), np.flatnonzero(fold != k), posts.group, posts.evidence)
+        for rows, p, rating in predict(model, vectors, plan.new_rows[at], device=device):
+            where = at[np.searchsorted(plan.new_rows[at], rows)]
+            probabilities[where] = beside.blend(rows, p).astype(np.float16)
+            ratings[where] = rating
+    if len(plan.new_rows) or len(plan.removed):
+        store.append(posts.post_ids[plan.new_rows], probabilities, ratings, plan.removed)
+
+
 def run_train(workspace: Where) -> TrainReport:
     ctx = stage_context(workspace)
     workspace, config = ctx.workspace, ctx.config
@@ -235,29 +363,24 @@ def run_train(workspace: Where) -> TrainReport:
             "neighbours": cfg.neighbours,
             "neighbour_weight": cfg.neighbour_weight,
             "group_weight": cfg.group_weight,
+            "version": TAGGER_VERSION,
         }
-        warm, report.cold_reason = warm_starts(folder, post_ids, fold, tag_names, meta, cfg)
-        report.warm_folds = len(warm)
-        if report.cold_reason:
-            log.info("heads from scratch where not warm-started: %s", report.cold_reason)
-        warm_options = dataclasses.replace(options, epochs=cfg.warm_start_epochs)
-        with (
-            building(folder, post_ids, tag_names, cfg.chunk_tags, meta={**meta, "warm_folds": sorted(warm)}) as store,
-            progress(f"train {cfg.folds}-fold {cfg.head} heads ({device}, {len(warm)} warm)", cfg.folds) as advance,
-        ):
-            for k in range(cfg.folds):
-                held_out, training = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
-                start = (warm[k][0], tag_names) if k in warm else None
-                model = train_head(
-                    vectors, indptr, indices, ratings, training, report.tags, warm_options if start else options, device, start
-                )
-                save_head(model, head_path(store.folder, k), tag_names, options)
-                earlier = warm[k][1] if k in warm else np.zeros(0, np.int64)
-                np.save(trained_path(store.folder, k), np.union1d(earlier, post_ids[training]))
-                beside = FoldEvidence(vectors, indptr, indices, report.tags, training, group, evidence)
-                for rows, probabilities, rating in predict(model, vectors, held_out, device=device):
-                    store.write(rows, beside.blend(rows, probabilities).astype(np.float16), rating)
-                advance(1)
+        fingerprints = label_fingerprints(tag_names, indptr, indices, ratings)
+        posts = FoldedPosts(post_ids, vectors, indptr, indices, ratings, fold, group, fingerprints, evidence)
+        plan, report.why_trained = top_up_plan(folder, posts, tag_names, meta, cfg)
+        if plan is not None:
+            top_up(folder, plan, posts, tag_names, device)
+            report.mode, report.changed_share = "topped up", plan.changed_share
+            report.new_posts, report.removed_posts = len(plan.new_rows), len(plan.removed)
+            log.info(
+                "kept the heads (%.1f%% of posts changed since they trained): predicted %d new posts, %d removed",
+                100 * plan.changed_share,
+                report.new_posts,
+                report.removed_posts,
+            )
+        else:
+            log.info("training heads: %s", report.why_trained)
+            _train_folds(folder, report, posts, tag_names, meta, cfg, options, device)
         frame = pl.DataFrame({"post_id": post_ids, "fold": fold})
         with cat.registered("new_folds", frame.to_arrow()):
             cat.con.execute("DELETE FROM tagger_folds; INSERT INTO tagger_folds SELECT post_id, fold FROM new_folds")
@@ -267,3 +390,40 @@ def run_train(workspace: Where) -> TrainReport:
     report.seconds = time.perf_counter() - started
     report.folder = folder
     return report
+
+
+def _train_folds(
+    folder: Path,
+    report: TrainReport,
+    posts: FoldedPosts,
+    tag_names: list[str],
+    meta: dict,
+    cfg,
+    options: TrainOptions,
+    device: str,
+) -> None:
+    """Train every fold's head (warm where leak-free) and write a new store of their predictions."""
+    post_ids, vectors, indptr, indices, fold = posts.post_ids, posts.vectors, posts.indptr, posts.indices, posts.fold
+    warm, report.cold_reason = warm_starts(folder, post_ids, fold, tag_names, meta, cfg)
+    report.warm_folds = len(warm)
+    if report.cold_reason:
+        log.info("heads from scratch where not warm-started: %s", report.cold_reason)
+    warm_options = dataclasses.replace(options, epochs=cfg.warm_start_epochs)
+    with (
+        building(folder, post_ids, tag_names, cfg.chunk_tags, meta={**meta, "warm_folds": sorted(warm)}) as store,
+        progress(f"train {cfg.folds}-fold {cfg.head} heads ({device}, {len(warm)} warm)", cfg.folds) as advance,
+    ):
+        for k in range(cfg.folds):
+            held_out, training = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
+            start = (warm[k][0], tag_names) if k in warm else None
+            model = train_head(
+                vectors, indptr, indices, posts.ratings, training, report.tags, warm_options if start else options, device, start
+            )
+            save_head(model, head_path(store.folder, k), tag_names, options)
+            earlier = warm[k][1] if k in warm else np.zeros(0, np.int64)
+            np.save(trained_path(store.folder, k), np.union1d(earlier, post_ids[training]))
+            beside = FoldEvidence(vectors, indptr, indices, report.tags, training, posts.group, posts.evidence)
+            for rows, probabilities, rating in predict(model, vectors, held_out, device=device):
+                store.write(rows, beside.blend(rows, probabilities).astype(np.float16), rating)
+            advance(1)
+        np.savez(store.folder / LABELS_AT_TRAINING, post_ids=post_ids, fingerprints=posts.fingerprints)
