@@ -213,9 +213,7 @@ class TaggerConfig(_Section):
     warm_start: bool = True  # a fold's head continues from the last run's when that is leak-free
     warm_start_epochs: int = Field(default=6, ge=1)  # epochs of a warm-started head
     warm_start_max_new_tags: float = Field(default=0.05, ge=0.0, le=1.0)  # a larger share of new tags: from scratch
-    retrain_after_change: float = Field(
-        default=0.05, ge=0.0, le=1.0
-    )  # share of posts new, removed or relabelled since training above which a rebuild trains again
+    retrain_after_change: float = Field(default=0.05, ge=0.0, le=1.0)  # more posts changed since training: train
     threshold: float = Field(default=0.35, gt=0.0, lt=1.0)  # metrics at this probability
     device: Literal["auto", "cpu", "cuda"] = "auto"
     chunk_tags: int = Field(default=1024, ge=1)  # predictions stored tag-major, this many tags a file

@@ -339,6 +339,56 @@ def test_warm_starts_only_where_no_post_of_the_fold_was_trained_on(tmp_path):
     assert warm_starts(tmp_path / "none", ids, fold, tags, meta, cfg) == ({}, "no earlier heads")
 
 
+def test_a_top_up_needs_a_small_change_and_heads_that_never_saw_a_new_post_or_its_duplicates(tmp_path):
+    from types import SimpleNamespace
+
+    from curation.tagger.evidence import EvidenceOptions
+    from curation.tagger.heads import build_head, save_head
+    from curation.tagger.train import LABELS_AT_TRAINING, FoldedPosts, head_path, label_fingerprints, top_up_plan, trained_path
+
+    meta = {"embedder": "e", "head": "linear", "folds": 2}
+    tags = [f"t{j}" for j in range(40)]
+    folder = tmp_path / "kfold-heads"
+    PredictionStore.create(folder, np.arange(40), tags, 16, meta).close()
+    fold_then = np.arange(40) % 2
+    for k in (0, 1):
+        save_head(build_head(8, 40, TrainOptions()), head_path(folder, k), tags, TrainOptions())
+        np.save(trained_path(folder, k), np.flatnonzero(fold_then != k))
+    indptr, indices = np.arange(41), np.arange(40) % 40  # post i carries tag i
+    ratings = np.zeros(40, np.int8)
+    np.savez(folder / LABELS_AT_TRAINING, post_ids=np.arange(40), fingerprints=label_fingerprints(tags, indptr, indices, ratings))
+    cfg = SimpleNamespace(retrain_after_change=0.05)
+
+    def plan(post_ids, fold, units, labels=(indptr, indices), names=tags):
+        n, rated = len(post_ids), np.zeros(len(post_ids), np.int8)
+        prints = label_fingerprints(names, *labels, rated)
+        posts = FoldedPosts(post_ids, np.zeros((n, 8)), *labels, rated, fold, -np.ones(n), prints, EvidenceOptions())
+        return top_up_plan(folder, posts, units, names, meta, cfg)
+
+    ids = np.arange(41)  # post 40 is new, alone in its unit
+    grown = (np.append(indptr, 41), np.append(indices, 0))
+    fold = np.append(fold_then, 0)
+    got, why = plan(ids, fold, ids.copy(), grown)
+    assert why == "" and got.new_rows.tolist() == [40] and got.removed.size == 0 and got.changed_share == pytest.approx(1 / 40)
+    units = ids.copy()
+    units[40] = units[3]  # a repost of post 3 (fold 1): head 0 trained on post 3, so it may not score post 40
+    assert plan(ids, fold, units, grown)[0] is None and "duplicates" in plan(ids, fold, units, grown)[1]
+    gone = np.arange(1, 41)  # post 0 removed as well: 2 of 40 changed
+    got, why = plan(gone, fold[1:], gone.copy(), (np.append(indptr[1:] - 1, 40), np.append(indices[1:], 0)))
+    assert why == "" and got.removed.tolist() == [0] and got.changed_share == pytest.approx(2 / 40)
+    relabelled = (indptr, (indices + 1) % 40)  # every post's tag changed
+    assert "retrain_after_change 0.05" in plan(np.arange(40), fold_then, np.arange(40), relabelled)[1]
+    more = [*tags, "brand_new"]  # a new tag, carried by post 5 only: not a relabel, and 1 of 41 tags is new
+    with_new = (np.concatenate([indptr[:6], indptr[6:] + 1]), np.insert(indices, 6, 40))
+    got, why = plan(np.arange(40), fold_then, np.arange(40), with_new, more)
+    assert why == "" and got.changed_share == 0
+    assert "new label tags" in plan(np.arange(40), fold_then, np.arange(40), with_new, [*more, "b", "c"])[1]
+    assert (
+        plan(np.arange(40), fold_then, np.arange(40))[1] == ""
+        and plan(np.arange(40), fold_then, np.arange(40))[0].new_rows.size == 0
+    )
+
+
 @pytest.mark.slow
 def test_a_rerun_warm_starts_every_fold_and_scores_as_well(trained_ws, tmp_path):
     import shutil

@@ -52,14 +52,15 @@ def _recover(folder: Path) -> None:
 
 @contextmanager
 def building(
-    folder: Path, post_ids: np.ndarray, tags: list[str], chunk_tags: int, meta: dict, ratings: bool = True
+    folder: Path, post_ids: np.ndarray, tags: list[str], chunk_tags: int, meta: dict, ratings: bool = True, fill: bool = True
 ) -> Iterator[PredictionStore]:
     """A new store for ``folder``, written in ``<folder>.partial`` and swapped in when the block
-    ends without an error (the old one set aside, the new one renamed in, the old one removed)."""
+    ends without an error (the old one set aside, the new one renamed in, the old one removed).
+    ``fill=False`` when every post will be written (see :meth:`PredictionStore.create`)."""
     folder = Path(folder)
     _recover(folder)
     partial, old = _aside(folder, ".partial"), _aside(folder, ".old")
-    store = PredictionStore.create(partial, post_ids, tags, chunk_tags, meta, ratings)
+    store = PredictionStore.create(partial, post_ids, tags, chunk_tags, meta, ratings, fill)
     yield store
     store.close()
     if old.exists():
@@ -79,9 +80,18 @@ class PredictionStore:
 
     @classmethod
     def create(
-        cls, folder: Path, post_ids: np.ndarray, tags: list[str], chunk_tags: int, meta: dict, ratings: bool = True
+        cls,
+        folder: Path,
+        post_ids: np.ndarray,
+        tags: list[str],
+        chunk_tags: int,
+        meta: dict,
+        ratings: bool = True,
+        fill: bool = True,
     ) -> PredictionStore:
-        """A new, NaN-filled store (an old one in ``folder`` is replaced)."""
+        """A new, NaN-filled store (an old one in ``folder`` is replaced). ``fill=False`` leaves the
+        files sparse, zeros until written: for a writer that writes every post, it saves writing
+        the whole store once more."""
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
@@ -94,12 +104,14 @@ class PredictionStore:
                 dtype=np.float16,
                 shape=(min(chunk_tags, len(tags) - start), len(post_ids)),
             )
-            chunk[:] = np.nan
-            chunk.flush()
+            if fill:
+                chunk[:] = np.nan
+                chunk.flush()
         if ratings:
             rating = np.lib.format.open_memmap(folder / "rating.npy", mode="w+", dtype=np.float16, shape=(len(post_ids), 4))
-            rating[:] = np.nan
-            rating.flush()
+            if fill:
+                rating[:] = np.nan
+                rating.flush()
         (folder / "meta.json").write_text(
             json.dumps({**meta, "chunk_tags": chunk_tags, "posts": len(post_ids), "tags": len(tags)}, indent=1, default=str)
         )

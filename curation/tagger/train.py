@@ -145,6 +145,12 @@ def assign_folds(
     return chosen[unit_of].astype(np.int64)
 
 
+def post_units(cat: Catalog, post_ids: np.ndarray, group_by_artist: bool) -> np.ndarray:
+    """(N,) unit key of each post (its duplicate group, family or artist, as splits deal them)."""
+    _, post_unit = selected_units(cat, group_by_artist)
+    return np.array([post_unit.get(int(p), -int(p) - 1) for p in post_ids], dtype=np.int64)
+
+
 def previous_folds(cat: Catalog, folder: Path, folds: int) -> dict[int, int]:
     """post -> fold of the last run, when it dealt the same number of folds (else none)."""
     meta = folder / "meta.json"
@@ -251,9 +257,12 @@ class TopUp:
     changed_share: float
 
 
-def top_up_plan(folder: Path, posts: FoldedPosts, tag_names: list[str], meta: dict, cfg) -> tuple[TopUp | None, str]:
+def top_up_plan(
+    folder: Path, posts: FoldedPosts, units: np.ndarray, tag_names: list[str], meta: dict, cfg
+) -> tuple[TopUp | None, str]:
     """A top-up when the last run's store and heads can serve this one, else (None, why not).
-    ``meta`` is what this run's store would record."""
+    ``posts.fold`` keeps every old post's fold (its prediction stands); units (N,) is each post's
+    unit (duplicate group, family); ``meta`` is what this run's store would record."""
     post_ids, fold, fingerprints = posts.post_ids, posts.fold, posts.fingerprints
     if cfg.retrain_after_change <= 0:
         return None, "retrain_after_change = 0"
@@ -266,11 +275,15 @@ def top_up_plan(folder: Path, posts: FoldedPosts, tag_names: list[str], meta: di
     unknown = set(tag_names) - set(store.tags)  # their heads' rows do not exist yet: they wait for the next training
     if len(unknown) > cfg.retrain_after_change * len(tag_names):
         return None, f"{len(unknown)} new label tags (retrain_after_change {cfg.retrain_after_change:g})"
+    stored = store.post_ids
+    new = ~np.isin(post_ids, stored)
     for k in range(meta["folds"]):
         if not head_path(folder, k).is_file() or not trained_path(folder, k).is_file():
             return None, "some earlier heads are missing"
-        if np.isin(post_ids[fold == k], np.load(trained_path(folder, k))).any():
-            return None, f"fold {k} holds posts its head trained on"
+        # a new post's duplicates and family share its unit: its head must not have trained on them
+        scored = (fold == k) & ~new | np.isin(units, units[(fold == k) & new])
+        if np.isin(post_ids[scored], np.load(trained_path(folder, k))).any():
+            return None, f"fold {k} would score posts (or duplicates of new posts) its head trained on"
     if unknown:  # a new tag's carriers are not relabelled as far as the heads are concerned
         fingerprints = label_fingerprints(tag_names, posts.indptr, posts.indices, posts.ratings, set(store.tags))
     with np.load(folder / LABELS_AT_TRAINING) as then:
@@ -287,8 +300,7 @@ def top_up_plan(folder: Path, posts: FoldedPosts, tag_names: list[str], meta: di
             f"{share:.1%} of posts new, removed or relabelled since the heads trained "
             f"(retrain_after_change {cfg.retrain_after_change:g})"
         )
-    stored = store.post_ids
-    return TopUp(np.flatnonzero(~np.isin(post_ids, stored)), stored[~np.isin(stored, post_ids)], share), ""
+    return TopUp(np.flatnonzero(new), stored[~np.isin(stored, post_ids)], share), ""
 
 
 def top_up(folder: Path, plan: TopUp, posts: FoldedPosts, tag_names: list[str], device: str) -> None:
@@ -367,9 +379,13 @@ def run_train(workspace: Where) -> TrainReport:
         }
         fingerprints = label_fingerprints(tag_names, indptr, indices, ratings)
         posts = FoldedPosts(post_ids, vectors, indptr, indices, ratings, fold, group, fingerprints, evidence)
-        plan, report.why_trained = top_up_plan(folder, posts, tag_names, meta, cfg)
+        # a top-up moves no old post: a unit merged since keeps its posts' folds until the next training
+        kept = dataclasses.replace(posts, fold=np.array([before.get(p, f) for p, f in zip(post_ids.tolist(), fold.tolist())]))
+        units = post_units(cat, post_ids, split.group_by_artist)
+        plan, report.why_trained = top_up_plan(folder, kept, units, tag_names, meta, cfg)
         if plan is not None:
-            top_up(folder, plan, posts, tag_names, device)
+            fold = kept.fold
+            top_up(folder, plan, kept, tag_names, device)
             report.mode, report.changed_share = "topped up", plan.changed_share
             report.new_posts, report.removed_posts = len(plan.new_rows), len(plan.removed)
             log.info(
@@ -409,8 +425,14 @@ def _train_folds(
     if report.cold_reason:
         log.info("heads from scratch where not warm-started: %s", report.cold_reason)
     warm_options = dataclasses.replace(options, epochs=cfg.warm_start_epochs)
+    # the store holds the posts fold by fold, so that each fold's predictions are one contiguous
+    # run of every tag row: written once, not a scatter that dirties every page once per fold
+    order = np.argsort(fold, kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    store_meta = {**meta, "warm_folds": sorted(warm)}
     with (
-        building(folder, post_ids, tag_names, cfg.chunk_tags, meta={**meta, "warm_folds": sorted(warm)}) as store,
+        building(folder, post_ids[order], tag_names, cfg.chunk_tags, store_meta, fill=False) as store,
         progress(f"train {cfg.folds}-fold {cfg.head} heads ({device}, {len(warm)} warm)", cfg.folds) as advance,
     ):
         for k in range(cfg.folds):
@@ -424,6 +446,6 @@ def _train_folds(
             np.save(trained_path(store.folder, k), np.union1d(earlier, post_ids[training]))
             beside = FoldEvidence(vectors, indptr, indices, report.tags, training, posts.group, posts.evidence)
             for rows, probabilities, rating in predict(model, vectors, held_out, device=device):
-                store.write(rows, beside.blend(rows, probabilities).astype(np.float16), rating)
+                store.write(position[rows], beside.blend(rows, probabilities).astype(np.float16), rating)
             advance(1)
         np.savez(store.folder / LABELS_AT_TRAINING, post_ids=post_ids, fingerprints=posts.fingerprints)
