@@ -478,7 +478,9 @@ def suggest(workspace: Path) -> None:
     if report.decisions_imported:
         click.echo(f"{report.decisions_imported} decisions imported from {report.out / 'review.sqlite'}")
     click.echo(
-        f"{report.tagger}: {report.posts} posts x {report.tags} tags through cleanlab; {report.flagged} flags, "
+        f"{report.tagger}: {report.posts} posts x {report.tags} tags through cleanlab"
+        + (f" ({report.kept_tags} unchanged since the last run kept their flags)" if report.kept_tags else "")
+        + f"; {report.flagged} flags, "
         f"{report.skipped_decided} already decided, {report.against_group} removals the duplicate group contradicts, "
         f"{report.below_precision} under the precision floors"
     )

@@ -298,3 +298,40 @@ def test_the_plain_ranking_ceiling_matches_a_brute_force_count(oracle_ws, board2
     ours = plain_ranking_ap(oracle_ws, board2021 / "truth")
     for action, (scores, hits) in pairs.items():
         assert ours[action] == pytest.approx(average_precision_score(hits, scores), abs=1e-9)
+
+
+def test_a_tag_fingerprint_and_floor():
+    from curation.suggest.reuse import positives_fingerprint, tag_floor
+
+    assert positives_fingerprint(np.array([3, 9, 27])) == positives_fingerprint(np.array([27, 3, 9]))
+    assert positives_fingerprint(np.array([3, 9, 27])) != positives_fingerprint(np.array([3, 9, 28]))
+    assert positives_fingerprint(np.array([3, 9])) != positives_fingerprint(np.array([3, 9, 0]))
+    labels = np.array([True, True, False, False])
+    scores = np.array([0.9, 0.7, 0.6, 0.1], np.float32)
+    assert tag_floor(labels, scores, np.array([0.6])) == pytest.approx(0.6)  # a flagged add lower than the positives' mean
+    assert tag_floor(labels, scores, np.zeros(0)) == pytest.approx(0.8)
+
+
+@pytest.mark.slow
+def test_a_rerun_keeps_the_flags_of_tags_whose_inputs_did_not_change(oracle_ws, tmp_path):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(oracle_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
+    shutil.rmtree(ws / "cache" / "suggest", ignore_errors=True)
+    first = run_suggest(ws)
+    assert first.kept_tags == 0 and first.reran_tags == first.tags
+    before = (ws / "out" / "suggestions.json").read_text()
+    again = run_suggest(ws)
+    assert again.kept_tags == again.tags and again.reran_tags == 0  # nothing changed: cleanlab runs on no tag
+    strip = lambda text: json.loads(text)["suggestions"]  # noqa: E731
+    assert strip((ws / "out" / "suggestions.json").read_text()) == strip(before)
+    current = load_suggestions(ws)
+    add = current.filter(current["action"] == "add").row(0, named=True)
+    review(ws, accept=[f"{add['post_id']}:{add['tag']}"], reject=[], moderator="alice")  # one tag's labels change
+    changed = run_suggest(ws)
+    assert changed.reran_tags == 1 and changed.kept_tags == changed.tags - 1
+    kept_result = strip((ws / "out" / "suggestions.json").read_text())
+    shutil.rmtree(ws / "cache" / "suggest")
+    from_scratch = run_suggest(ws)
+    assert from_scratch.kept_tags == 0 and strip((ws / "out" / "suggestions.json").read_text()) == kept_result

@@ -473,3 +473,20 @@ def test_a_small_change_keeps_the_heads_and_predicts_only_new_posts(trained_ws, 
     assert PredictionStore(folder).segments == []
     [full] = evaluate_taggers(ws, ["kfold-heads"])
     assert abs(topped.overall.macro_ap - full.overall.macro_ap) < 0.02
+
+
+def test_the_catalog_records_a_store_relative_to_the_workspace(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from curation.tagger.store import open_recorded, recorded_folder, tagger_folder
+
+    folder = tagger_folder(tmp_path / "ws", "kfold-heads")
+    PredictionStore.create(folder, np.arange(3), ["a"], 1, {}).close()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    recorded = recorded_folder(Path("ws"), Path("ws") / "cache" / "predictions" / "kfold-heads")
+    assert recorded == str(Path("cache") / "predictions" / "kfold-heads")
+    monkeypatch.chdir(tmp_path / "elsewhere")  # a later command run from another directory
+    assert open_recorded(tmp_path / "ws", recorded).post_ids.tolist() == [0, 1, 2]
+    assert open_recorded(tmp_path / "ws", "ws/cache/predictions/kfold-heads").folder == folder  # an older catalog's row
+    assert recorded_folder(tmp_path / "ws", tmp_path / "shared") == str(tmp_path / "shared")

@@ -89,7 +89,7 @@ def plain_ranking_ap(workspace: Path | str, truth_dir: Path | str) -> dict[str, 
     suggestion scope). ``add``: every unlabelled (post, tag) pair by p; ``remove``: every labelled
     pair by 1 - p. Exact on the store's float16 values, counted per value (memory O(65,536),
     whatever the board's size); tied scores are one step, as in scikit-learn."""
-    from ..tagger.store import PredictionStore
+    from ..tagger.store import open_recorded
     from ..tagger.train import labelled_posts
 
     noise = read_truth(Path(truth_dir), "label_noise")
@@ -100,7 +100,7 @@ def plain_ranking_ap(workspace: Path | str, truth_dir: Path | str) -> dict[str, 
         scope_tags = [r[0] for r in cat.rows("SELECT name FROM suggest_scope_tags")]
         data = labelled_posts(cat)
         canonical = canonicaliser(cat)
-    store = PredictionStore(Path(folder))
+    store = open_recorded(workspace, folder)
     position = {int(p): i for i, p in enumerate(store.post_ids)}
     label_row = {int(p): i for i, p in enumerate(data.post_ids)}
     rows_in_store = np.array([label_row.get(int(p), -1) for p in store.post_ids])

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibrate import TagEvidence, tag_evidence
+from .reuse import tag_floor
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class TagTask:
     positives: list[np.ndarray]  # per tag: positions (in the store's post order) of posts that have it
     predicted: np.ndarray  # (N,) bool: posts the store has probabilities for
     filter_by: str  # [suggest] cleanlab_filter
+    reuse_floor: dict[int, float]  # tags whose last flags may stand: their floor (reuse.py)
+    new_rows: np.ndarray  # positions of the posts new since those flags
 
 
 def tag_issues(y: np.ndarray, p: np.ndarray, filter_by: str) -> tuple[np.ndarray, ...]:
@@ -56,25 +59,33 @@ def tag_issues(y: np.ndarray, p: np.ndarray, filter_by: str) -> tuple[np.ndarray
     return rows, ~y[rows], quality[rows].astype(np.float32)
 
 
-def run_task(task: TagTask) -> tuple[list[tuple[int, int, bool, float, float]], dict[int, TagEvidence]]:
+def run_task(task: TagTask) -> tuple[list[tuple[int, int, bool, float, float]], dict[int, TagEvidence], dict[int, float]]:
     """For the task's tags: the flagged labels as (post position, tag index, is_add, probability,
-    label_quality), and each tag's :class:`TagEvidence` for calibration."""
+    label_quality), each tag's :class:`TagEvidence` for calibration, and the floor
+    (:func:`~curation.suggest.reuse.tag_floor`) of each tag cleanlab ran on. A tag in
+    ``reuse_floor`` whose new posts all score under its floor gets evidence only (no floor):
+    its last flags stand."""
     from ..tagger.store import PredictionStore
 
     store = PredictionStore(Path(task.folder))
-    flagged, evidence = [], {}
+    flagged, evidence, floors = [], {}, {}
     rows_with_scores = np.flatnonzero(task.predicted)
     for tag in range(task.start, task.stop):
         positives = task.positives[tag - task.start]
         if not len(positives):
             continue
-        scores = np.asarray(store.scores(tag), dtype=np.float32)[rows_with_scores]
+        column = np.asarray(store.scores(tag), dtype=np.float32)
+        scores = column[rows_with_scores]
         y = np.zeros(len(task.predicted), dtype=bool)
         y[positives] = True
         labels = y[rows_with_scores]
         evidence[tag] = tag_evidence(labels, scores)
+        floor = task.reuse_floor.get(tag)
+        if floor is not None and not (column[task.new_rows] >= floor).any():
+            continue
         rows, is_add, quality = tag_issues(labels, scores, task.filter_by)
+        floors[tag] = tag_floor(labels, scores, scores[rows[is_add]])
         flagged.extend(
             zip(rows_with_scores[rows].tolist(), [tag] * len(rows), is_add.tolist(), scores[rows].tolist(), quality.tolist())
         )
-    return flagged, evidence
+    return flagged, evidence, floors

@@ -37,8 +37,9 @@ from ..decisions import acceptance_rates, import_review_rows
 from ..errors import CurationError, StageNotRun
 from ..processes import worker_pool
 from ..progress import progress
-from ..tagger.store import PredictionStore
+from ..tagger.store import PredictionStore, open_recorded
 from ..tagger.train import labelled_posts
+from . import reuse
 from .calibrate import Calibration, with_feedback
 from .detect import TagTask, run_task
 from .relations import Suggestion, against_group_consensus, apply_implications, interleave
@@ -68,6 +69,9 @@ class SuggestReport:
     out: Path | None = None
     scope_tags: list[str] | None = None  # tags suggestions were made for
     scope_posts: np.ndarray | None = None  # posts that had probabilities
+    reran_tags: int = 0  # tags cleanlab ran on
+    kept_tags: int = 0  # tags whose inputs had not changed: the last run's flags stand (reuse.py)
+    flag_cache: tuple | None = None  # what reuse.save writes once the run succeeds
 
 
 def _executor(config: Config):
@@ -106,9 +110,9 @@ def run_suggest(workspace: Where) -> SuggestReport:
                 f"{workspace}: no predictions from tagger {cfg.tagger!r}; "
                 + (f"known: {', '.join(known)} ([suggest] tagger)" if known else "run `curate train` first")
             )
-        store = PredictionStore(Path(folder))
+        store = open_recorded(workspace, folder)
         data = labelled_posts(cat)
-        suggestions = _flag(config, store, data, report)
+        suggestions = _flag(config, store, data, report, workspace)
         suggestions = _filter(cat, suggestions, report)
         rates = acceptance_rates(workspace, by_action=True)
         for s in suggestions:  # moderators' verdicts on a tag so far correct its estimates
@@ -164,10 +168,13 @@ def run_suggest(workspace: Where) -> SuggestReport:
         report.adds = int((frame["action"] == "add").sum())
         report.removes = report.suggestions - report.adds
         write_outputs(cat, config, store, frame, workspace)
+    if report.flag_cache is not None:
+        reuse.save(workspace, *report.flag_cache)
+        report.flag_cache = None
     return report
 
 
-def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -> list[Suggestion]:
+def _flag(config: Config, store: PredictionStore, data, report: SuggestReport, workspace: Path) -> list[Suggestion]:
     """cleanlab over every tag both the store and the labels know, in parallel chunks."""
     cfg = config.suggest
     store_ids = store.post_ids
@@ -188,6 +195,19 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
     by_tag = {int(part[0]): rows for part, rows in zip(np.split(tags_sorted, bounds), np.split(rows_sorted, bounds)) if len(part)}
     known = [j for j, n in enumerate(tag_names) if n in label_index and len(by_tag.get(label_index[n], ())) >= cfg.min_tag_posts]
     known_set = set(known)
+    positives_of = {j: store_ids[by_tag[label_index[tag_names[j]]]] for j in known}
+    fingerprints = {j: reuse.positives_fingerprint(positives_of[j]) for j in known}
+    key = reuse.cache_key(store.meta, cfg.cleanlab_filter)
+    cached = reuse.load(workspace, key)
+    reuse_floor: dict[int, float] = {}
+    new_rows = np.zeros(0, np.int64)
+    if cached is not None:
+        new_rows = np.flatnonzero(predicted & ~np.isin(store_ids, cached.posts))
+        reuse_floor = {
+            j: cached.floor[tag_names[j]]
+            for j in known
+            if tag_names[j] in cached.floor and cached.fingerprint.get(tag_names[j]) == fingerprints[j]
+        }
     report.scope_tags = [tag_names[j] for j in known]
     report.scope_posts = store_ids[predicted]
     report.posts, report.tags = int(predicted.sum()), len(known)
@@ -198,19 +218,47 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport) -
             np.asarray(by_tag.get(label_index[tag_names[j]], []) if j in known_set else [], dtype=np.int64)
             for j in range(start, stop)
         ]
-        tasks.append(TagTask(str(store.folder), start, stop, positives, predicted, cfg.cleanlab_filter))
+        floors_here = {j: f for j, f in reuse_floor.items() if start <= j < stop}
+        tasks.append(TagTask(str(store.folder), start, stop, positives, predicted, cfg.cleanlab_filter, floors_here, new_rows))
     raw: list[tuple] = []
-    evidence = {}
+    evidence, floors = {}, {}
     executor, close = _executor(config)
     try:
         with progress(f"cleanlab over {len(known)} tags", len(tasks)) as advance:
-            for flagged, tag_evidence in executor.map(run_task, tasks):
+            for flagged, tag_evidence, tag_floors in executor.map(run_task, tasks):
                 raw.extend(flagged)
                 evidence.update(tag_evidence)
+                floors.update(tag_floors)
                 advance(1)
     finally:
         close()
+    kept = [j for j in reuse_floor if j not in floors]
+    report.kept_tags, report.reran_tags = len(kept), len(known) - len(kept)
+    if kept:
+        column = {tag_names[j]: j for j in kept}
+        row_of = {int(p): i for i, p in zip(np.flatnonzero(predicted).tolist(), store_ids[predicted].tolist())}
+        for tag, post, is_add, p, quality in cached.flags_of(set(column)).iter_rows():
+            if post in row_of:  # a post that left takes its flags with it
+                raw.append((row_of[post], column[tag], is_add, p, quality))
+        log.info("cleanlab on %d tags; %d unchanged since the last run kept their flags", report.reran_tags, len(kept))
     report.flagged = len(raw)
+    report.flag_cache = (
+        key,
+        store_ids[predicted],
+        pl.DataFrame(
+            {
+                "tag": [tag_names[j] for j in known],
+                "fingerprint": [fingerprints[j] for j in known],
+                "floor": [floors[j] if j in floors else reuse_floor[j] for j in known],
+            },
+            schema={"tag": pl.Utf8, "fingerprint": pl.UInt64, "floor": pl.Float64},
+        ),
+        pl.DataFrame(
+            [(tag_names[tag], int(store_ids[row]), is_add, p, quality) for row, tag, is_add, p, quality in raw],
+            schema=reuse.FLAG_SCHEMA,
+            orient="row",
+        ),
+    )
     calibration = Calibration({tag_names[j]: e for j, e in evidence.items()})
     report.missing_rate, report.wrong_share, report.sure_tags = (
         calibration.missing_rate,

@@ -21,7 +21,7 @@ from ..config import load_config
 from ..errors import CurationError, StageNotRun
 from .heads import RATINGS, dense_labels
 from .metrics import MicroCounts, Summary, confusion_matrix, per_tag_table, summarise
-from .store import PredictionStore
+from .store import PredictionStore, open_recorded
 from .train import labelled_posts
 
 
@@ -44,7 +44,7 @@ def _stores(cat, names: list[str] | None) -> dict[str, PredictionStore]:
     missing = [n for n in names if n not in known]
     if missing:
         raise CurationError(f"no tagger named {', '.join(missing)}; known: {', '.join(known)}")
-    return {n: PredictionStore(Path(known[n])) for n in names}
+    return {n: open_recorded(cat.path.parent, known[n]) for n in names}
 
 
 def evaluate_taggers(

@@ -15,7 +15,8 @@ A small rebuild does not rewrite the store: :meth:`PredictionStore.append` adds 
 ``rating.npy``, and ``dropped.npy``, the posts that leave the store with it) and then names it
 in ``meta.json``, which is replaced in one rename: a segment not named there does not exist. A
 reader sees one store: the base posts, then each segment's, less the posts dropped after them.
-A full training writes a new store without segments.
+A full training writes a new store without segments, under a new ``store_id`` (in ``meta.json``;
+segments keep it, so it names a set of probabilities that only grows).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +39,23 @@ SEGMENTS_DIR = "more"  # a store's appended segments
 
 def tagger_folder(workspace: Path, name: str) -> Path:
     return Path(workspace) / PREDICTIONS_DIR / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def recorded_folder(workspace: Path, folder: Path) -> str:
+    """How the ``taggers`` table records a store: relative to the workspace when inside it, so
+    that the workspace reads the same from any directory and after a move."""
+    folder, workspace = Path(folder).resolve(), Path(workspace).resolve()
+    return str(folder.relative_to(workspace)) if folder.is_relative_to(workspace) else str(folder)
+
+
+def open_recorded(workspace: Path, recorded: str) -> PredictionStore:
+    """The store a ``taggers`` row names. Older catalogs recorded paths relative to the directory
+    ``curate`` ran in; those are found by their name under the workspace."""
+    path = Path(recorded)
+    if path.is_absolute():
+        return PredictionStore(path)
+    candidates = [Path(workspace) / path, Path(workspace) / PREDICTIONS_DIR / path.name, path]
+    return PredictionStore(next((c for c in candidates if (c / "meta.json").is_file()), candidates[0]))
 
 
 def _aside(folder: Path, suffix: str) -> Path:
@@ -113,7 +132,11 @@ class PredictionStore:
                 rating[:] = np.nan
                 rating.flush()
         (folder / "meta.json").write_text(
-            json.dumps({**meta, "chunk_tags": chunk_tags, "posts": len(post_ids), "tags": len(tags)}, indent=1, default=str)
+            json.dumps(
+                {**meta, "chunk_tags": chunk_tags, "posts": len(post_ids), "tags": len(tags), "store_id": uuid.uuid4().hex},
+                indent=1,
+                default=str,
+            )
         )
         return cls(folder)
 

@@ -50,7 +50,7 @@ from ..split.stage import label_csr, selected_units
 from ..split.stratify import place_new_units, stable_fraction
 from .evidence import EvidenceOptions, FoldEvidence
 from .heads import RATINGS, SavedHead, TrainOptions, csr_entries, head_model, load_head, predict, save_head, train_head
-from .store import PredictionStore, building, tagger_folder
+from .store import PredictionStore, building, recorded_folder, tagger_folder
 
 log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
@@ -401,7 +401,12 @@ def run_train(workspace: Where) -> TrainReport:
         with cat.registered("new_folds", frame.to_arrow()):
             cat.con.execute("DELETE FROM tagger_folds; INSERT INTO tagger_folds SELECT post_id, fold FROM new_folds")
         cat.run(
-            "marts/taggers_add", name=OUR_TAGGER, kind="kfold-head", folder=str(folder), posts=len(post_ids), tags=report.tags
+            "marts/taggers_add",
+            name=OUR_TAGGER,
+            kind="kfold-head",
+            folder=recorded_folder(workspace, folder),
+            posts=len(post_ids),
+            tags=report.tags,
         )
     report.seconds = time.perf_counter() - started
     report.folder = folder
