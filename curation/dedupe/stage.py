@@ -503,21 +503,29 @@ def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: se
         if key not in joined and (key not in best or dist < best[key][3]):
             best[key] = (i, j, quarters, dist)
     limits = hash_align_limits(cfg)
-    out = []
+    check = check_id(("turned", limits))
     pairs = list(best.values())
-    with progress("checking turned pairs", len(pairs)) as advance:
-        for start in range(0, len(pairs), ALIGN_CHUNK):
-            chunk = pairs[start : start + ALIGN_CHUNK]
+    keys = {(i, j, q): PixelChecks.key(f"{check}q{q}", t.file_md5[i], t.file_md5[j]) for i, j, q, _ in pairs}
+    scores = thumbs.checks.known(list(keys.values()))  # the last run's answers for pairs of unchanged files
+    todo = [pair for pair in pairs if keys[pair[:3]] not in scores]
+    with progress("checking turned pairs", len(todo)) as advance:
+        for start in range(0, len(todo), ALIGN_CHUNK):
+            chunk = todo[start : start + ALIGN_CHUNK]
             loaded = thumbs.of(k for i, j, _, _ in chunk for k in (i, j))
-            for i, j, quarters, dist in chunk:
+            for i, j, quarters, _ in chunk:
                 if i not in loaded or j not in loaded:
                     continue
                 score = agreement(loaded[i].turned(quarters), loaded[j], limits)
                 masked = loaded[i].alpha is not None or loaded[j].alpha is not None
-                if score is not None and score >= (limits.masked_threshold if masked else limits.threshold):
-                    out.append((*_posts(t, i, j), _in_family(t, i, j, "rotated"), int(dist), round(score, 4)))
+                passed = score is not None and score >= (limits.masked_threshold if masked else limits.threshold)
+                scores[keys[(i, j, quarters)]] = score if passed else None
+                thumbs.checks.add(keys[(i, j, quarters)], scores[keys[(i, j, quarters)]])
             advance(len(chunk))
-    return out
+    return [
+        (*_posts(t, i, j), _in_family(t, i, j, "rotated"), int(dist), round(score, 4))
+        for i, j, quarters, dist in pairs
+        if (score := scores.get(keys[(i, j, quarters)])) is not None
+    ]
 
 
 def near_flat_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: set[tuple[int, int]]) -> list[tuple]:
