@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from curation.config import DedupeConfig
 from curation.dedupe import HashTable, UnionFind, find_edges, group_posts, pick_representative, radius_pairs, run_dedupe
+from curation.dedupe.checks import PixelChecks
 from curation.dedupe.edges import Radii
 from curation.dedupe.search import choose_layout
 from curation.dedupe.stage import EDGE_SCHEMA
@@ -423,7 +424,15 @@ def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not():
     made = [thumbnail(p.convert("RGB"), None) for p in pictures]
     n = len(made)
 
+    class Remembered(PixelChecks):
+        """Answers kept in memory, as pixel_checks keeps them between runs."""
+
+        def known(self, keys):
+            return {k: self._used[k] for k in keys if k in self._used}
+
     class Thumbs:
+        checks = Remembered(None)
+
         def of(self, rows):
             return {
                 k: Thumb(np.frombuffer(made[k]["thumb"], np.uint8).reshape(-1, made[k]["thumb_width"]), None, *pictures[k].size)
@@ -448,3 +457,9 @@ def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not():
     edges = turned_edges(Thumbs(), table, DedupeConfig(), set())
     assert {(a, b) for a, b, *_ in edges} == {(1, 2), (1, 4), (2, 4)}  # ... and refused by its pixels
     assert all(kind == "rotated" and dist <= 2 and score >= 0.97 for _, _, kind, dist, score in edges)
+
+    class Unread(Thumbs):
+        def of(self, rows):
+            raise AssertionError("a checked pair's thumbnails are read again")
+
+    assert turned_edges(Unread(), table, DedupeConfig(), set()) == edges  # the next run takes the answers
