@@ -266,8 +266,10 @@ def top_up_plan(
     post_ids, fold, fingerprints = posts.post_ids, posts.fold, posts.fingerprints
     if cfg.retrain_after_change <= 0:
         return None, "retrain_after_change = 0"
-    if not (folder / "meta.json").is_file() or not (folder / LABELS_AT_TRAINING).is_file():
+    if not (folder / "meta.json").is_file():
         return None, "no earlier heads"
+    if not (folder / LABELS_AT_TRAINING).is_file():
+        return None, "the last training kept no label fingerprints (an older version)"
     store = PredictionStore(folder)
     differ = [k for k in meta if k != "warm_folds" and store.meta.get(k) != meta[k]]
     if differ:
