@@ -44,7 +44,7 @@ def board(ws: Path, truth: Path, reference: bool) -> dict:
     from curation.embed.stage import configured_embedder_id, load_vectors
     from curation.evaluate.suggest import evaluate_suggestions
     from curation.tagger.heads import TrainOptions, predict, train_head
-    from curation.tagger.store import PredictionStore
+    from curation.tagger.store import open_recorded
     from curation.tagger.train import labelled_posts
 
     config = load_config(ws)
@@ -53,7 +53,7 @@ def board(ws: Path, truth: Path, reference: bool) -> dict:
         folds = dict(cat.rows("SELECT post_id, fold FROM tagger_folds"))
         data = labelled_posts(cat)
         has, vectors = load_vectors(ws, cat, configured_embedder_id(config.embed), data.md5)
-    store = PredictionStore(Path(folder))
+    store = open_recorded(ws, folder)
     post_ids, tag_names = store.post_ids, store.tags
     general = set(pl.read_parquet(truth / "tags.parquet").filter(pl.col("category") == "general")["name"])
     columns = np.array([j for j, t in enumerate(tag_names) if t in general])

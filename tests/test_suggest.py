@@ -275,7 +275,7 @@ def test_the_plain_ranking_ceiling_matches_a_brute_force_count(oracle_ws, board2
     from sklearn.metrics import average_precision_score
 
     from curation.evaluate.suggest import plain_ranking_ap
-    from curation.tagger.store import PredictionStore
+    from curation.tagger.store import open_recorded
 
     run_suggest(oracle_ws)
     con = duckdb.connect(str(oracle_ws / "catalog.duckdb"), read_only=True)
@@ -284,12 +284,12 @@ def test_the_plain_ranking_ceiling_matches_a_brute_force_count(oracle_ws, board2
     con.execute(sql_text("marts/post_labels"))
     labels = set(con.execute("SELECT post_id, t.name FROM post_labels JOIN tags t USING (tag_id)").fetchall())
     con.close()
-    store = PredictionStore(folder)
+    store = open_recorded(oracle_ws, folder)
     noise = {(int(p), t, c) for p, t, c in pl.read_parquet(board2021 / "truth" / "label_noise.parquet").iter_rows()}
     pairs = {"add": ([], []), "remove": ([], [])}
     column = {t: j for j, t in enumerate(store.tags)}
     for tag in scope:
-        p = np.asarray(store.chunk(column[tag] // store.meta["chunk_tags"])[column[tag] % store.meta["chunk_tags"]], np.float16)
+        p = np.asarray(store.scores(column[tag]), np.float16)
         for row, post in enumerate(store.post_ids.tolist()):
             action = "remove" if (post, tag) in labels else "add"
             scores, hits = pairs[action]
