@@ -71,7 +71,6 @@ class SuggestReport:
     scope_posts: np.ndarray | None = None  # posts that had probabilities
     reran_tags: int = 0  # tags cleanlab ran on
     kept_tags: int = 0  # tags whose inputs had not changed: the last run's flags stand (reuse.py)
-    flag_cache: tuple | None = None  # what reuse.save writes once the run succeeds
 
 
 def _executor(config: Config):
@@ -112,7 +111,7 @@ def run_suggest(workspace: Where) -> SuggestReport:
             )
         store = open_recorded(workspace, folder)
         data = labelled_posts(cat)
-        suggestions = _flag(config, store, data, report, workspace)
+        suggestions, flag_cache = _flag(config, store, data, report, workspace)
         suggestions = _filter(cat, suggestions, report)
         rates = acceptance_rates(workspace, by_action=True)
         for s in suggestions:  # moderators' verdicts on a tag so far correct its estimates
@@ -168,14 +167,14 @@ def run_suggest(workspace: Where) -> SuggestReport:
         report.adds = int((frame["action"] == "add").sum())
         report.removes = report.suggestions - report.adds
         write_outputs(cat, config, store, frame, workspace)
-    if report.flag_cache is not None:
-        reuse.save(workspace, *report.flag_cache)
-        report.flag_cache = None
+    reuse.save(workspace, *flag_cache)  # once the run has succeeded
     return report
 
 
-def _flag(config: Config, store: PredictionStore, data, report: SuggestReport, workspace: Path) -> list[Suggestion]:
-    """cleanlab over every tag both the store and the labels know, in parallel chunks."""
+def _flag(config: Config, store: PredictionStore, data, report: SuggestReport, workspace: Path) -> tuple[list[Suggestion], tuple]:
+    """cleanlab over every tag both the store and the labels know, in parallel chunks (the tags
+    whose inputs did not change keep the last run's flags: reuse.py). Returns the suggestions
+    and what :func:`reuse.save` keeps for the next run."""
     cfg = config.suggest
     store_ids = store.post_ids
     position = {int(p): i for i, p in enumerate(data.post_ids)}
@@ -195,8 +194,7 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport, w
     by_tag = {int(part[0]): rows for part, rows in zip(np.split(tags_sorted, bounds), np.split(rows_sorted, bounds)) if len(part)}
     known = [j for j, n in enumerate(tag_names) if n in label_index and len(by_tag.get(label_index[n], ())) >= cfg.min_tag_posts]
     known_set = set(known)
-    positives_of = {j: store_ids[by_tag[label_index[tag_names[j]]]] for j in known}
-    fingerprints = {j: reuse.positives_fingerprint(positives_of[j]) for j in known}
+    fingerprints = {j: reuse.positives_fingerprint(store_ids[by_tag[label_index[tag_names[j]]]]) for j in known}
     key = reuse.cache_key(store.meta, cfg.cleanlab_filter)
     cached = reuse.load(workspace, key)
     reuse_floor: dict[int, float] = {}
@@ -242,7 +240,7 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport, w
                 raw.append((row_of[post], column[tag], is_add, p, quality))
         log.info("cleanlab on %d tags; %d unchanged since the last run kept their flags", report.reran_tags, len(kept))
     report.flagged = len(raw)
-    report.flag_cache = (
+    flag_cache = (
         key,
         store_ids[predicted],
         pl.DataFrame(
@@ -275,7 +273,7 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport, w
     for (tag, action), items in by_kind.items():
         for s, precision in zip(items, calibration.precision(tag, action, np.array([s.probability for s in items]))):
             s.precision = float(precision)
-    return suggestions
+    return suggestions, flag_cache
 
 
 def _filter(cat: Catalog, suggestions: list[Suggestion], report: SuggestReport) -> list[Suggestion]:

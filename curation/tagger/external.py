@@ -28,7 +28,7 @@ from ..embed.preprocess import pad_square, to_rgb
 from ..errors import CurationError, ModelUnavailable, StageNotRun
 from ..progress import progress
 from ..tags import canonicaliser
-from .store import PredictionStore, building, recorded_folder, tagger_folder
+from .store import PredictionStore, building, register, tagger_folder
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +93,7 @@ def _register(
     with building(folder, post_ids, [canonical[i] for i in columns], chunk_tags, meta, ratings=False) as store:
         for rows, probabilities in probabilities_by_batch:
             store.write(rows, probabilities[:, columns].astype(np.float16))
-    cat.run(
-        "marts/taggers_add",
-        name=name,
-        kind="external",
-        folder=recorded_folder(workspace, folder),
-        posts=len(post_ids),
-        tags=len(columns),
-    )
+    register(cat, workspace, name, "external", folder, len(post_ids), len(columns))
     return PredictionStore(folder)
 
 

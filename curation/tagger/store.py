@@ -41,6 +41,11 @@ def tagger_folder(workspace: Path, name: str) -> Path:
     return Path(workspace) / PREDICTIONS_DIR / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+def register(cat, workspace: Path, name: str, kind: str, folder: Path, posts: int, tags: int) -> None:
+    """Record a prediction set in the catalog's ``taggers`` table (folder by :func:`recorded_folder`)."""
+    cat.run("marts/taggers_add", name=name, kind=kind, folder=recorded_folder(workspace, folder), posts=posts, tags=tags)
+
+
 def recorded_folder(workspace: Path, folder: Path) -> str:
     """How the ``taggers`` table records a store: relative to the workspace when inside it, so
     that the workspace reads the same from any directory and after a move."""

@@ -22,9 +22,9 @@ new, removed or relabelled since the heads last trained are at most that share o
 trained on, the same heads stay, each new post is predicted by its fold's head (which never saw
 it: leak-free as before) and appended to the store as a segment, and removed posts leave it;
 every other post keeps its probabilities. A label tag new since then (a tag that crossed
-``[select] min_tag_count``) has no head row: it gets probabilities at the next training. The share counts from the last training
-(``labels_at_training.npz`` in the store: each post's label fingerprint then), so a run of small
-deltas retrains once they add up. More new label tags than that share of the tags, another
+``[select] min_tag_count``) has no head row: it gets probabilities at the next training. The
+share counts from the last training (``labels_at_training.npz`` in the store: each post's label
+fingerprint then), so a run of small deltas retrains once they add up. More new label tags than that share of the tags, another
 embedder or head, a changed ``TAGGER_VERSION``, or a fold holding a post its head trained on
 mean training.
 """
@@ -50,7 +50,7 @@ from ..split.stage import label_csr, selected_units
 from ..split.stratify import place_new_units, stable_fraction
 from .evidence import EvidenceOptions, FoldEvidence
 from .heads import RATINGS, SavedHead, TrainOptions, csr_entries, head_model, load_head, predict, save_head, train_head
-from .store import PredictionStore, building, recorded_folder, tagger_folder
+from .store import PredictionStore, building, register, tagger_folder
 
 log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
@@ -402,14 +402,7 @@ def run_train(workspace: Where) -> TrainReport:
         frame = pl.DataFrame({"post_id": post_ids, "fold": fold})
         with cat.registered("new_folds", frame.to_arrow()):
             cat.con.execute("DELETE FROM tagger_folds; INSERT INTO tagger_folds SELECT post_id, fold FROM new_folds")
-        cat.run(
-            "marts/taggers_add",
-            name=OUR_TAGGER,
-            kind="kfold-head",
-            folder=recorded_folder(workspace, folder),
-            posts=len(post_ids),
-            tags=report.tags,
-        )
+        register(cat, workspace, OUR_TAGGER, "kfold-head", folder, len(post_ids), report.tags)
     report.seconds = time.perf_counter() - started
     report.folder = folder
     return report
