@@ -49,7 +49,11 @@ def stage_context(where: Path | str | StageContext) -> StageContext:
     """``where`` as a context: itself, or the workspace at that path with its config read now."""
     if isinstance(where, StageContext):
         return where
-    return StageContext(Path(where), load_config(where))
+    from .images.limits import use_pixel_limit
+
+    config = load_config(where)
+    use_pixel_limit(config.images.max_pixels)  # files are opened under the workspace's guard, workers too
+    return StageContext(Path(where), config)
 
 
 Where = Path | str | StageContext  # what a stage function takes: a workspace path, or its context

@@ -28,12 +28,20 @@ def exit_with_parent(parent: int | None = None) -> None:
     threading.Thread(target=_watch, args=(parent or os.getppid(),), daemon=True, name="exit-with-parent").start()
 
 
+def _start_worker(parent: int) -> None:
+    from .images.limits import inherit_pixel_limit
+
+    exit_with_parent(parent)
+    inherit_pixel_limit()
+
+
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes, each of which exits when this process dies."""
+    """A pool of ``workers`` spawned processes, each of which exits when this process dies and
+    opens image files under the parent's ``[images] max_pixels``."""
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=exit_with_parent,
+        initializer=_start_worker,
         initargs=(os.getpid(),),
     )
 

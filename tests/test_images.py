@@ -371,3 +371,29 @@ def test_jpeg_draft_decoding_reads_every_byte_and_hashes_alike(tmp_path):
         inspect_file(tmp_path / "s.jpg", 10**8, jpeg_draft=True).pixel_sha256
         == inspect_file(tmp_path / "s.png", 10**8).pixel_sha256
     )
+
+
+def test_worker_processes_open_files_under_the_workspace_pixel_limit(tmp_path, monkeypatch):
+    """Pillow's guard is a module global: spawned workers (dedupe's keypoint checks, embedding
+    loaders) must take the workspace's ``[images] max_pixels``, not Pillow's default."""
+    from curation.context import stage_context
+    from curation.dedupe.keypoints import read_keypoint_grey
+    from curation.images.limits import ENV_MAX_PIXELS, pixel_limit
+    from curation.processes import worker_pool
+
+    monkeypatch.delenv(ENV_MAX_PIXELS, raising=False)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "curate.toml").write_text(
+        f'[[sources]]\npath = "x.json"\nformat = "danbooru2021"\nimages = "{tmp_path}"\n\n[images]\nmax_pixels = 5000\n'
+    )
+    small, large = tmp_path / "small.png", tmp_path / "large.png"
+    drawing((60, 50)).save(small)  # 3,000 pixels
+    drawing((120, 100)).save(large)  # 12,000: over twice the limit, refused as a bomb
+    stage_context(ws)
+    assert pixel_limit() == 5000
+    with worker_pool(1) as pool:
+        assert pool.submit(pixel_limit).result() == 5000
+        assert pool.submit(read_keypoint_grey, str(small), (255, 255, 255)).result() is not None
+        assert pool.submit(read_keypoint_grey, str(large), (255, 255, 255)).result() is None

@@ -21,6 +21,7 @@ from ..catalog import catalog_in_place, open_catalog
 from ..config import EmbedConfig, load_config
 from ..context import Where, stage_context
 from ..errors import StageNotRun
+from ..images.limits import inherit_pixel_limit
 from ..lock import workspace_lock
 from ..progress import progress
 from .models import Embedder, embedder_id, load_embedder
@@ -94,6 +95,7 @@ def batches(paths: list[str], embedder: Embedder, batch_size: int, workers: int)
         prefetch_factor=4 if workers else None,
         pin_memory=embedder.device == "cuda",
         multiprocessing_context=worker_context(workers),
+        worker_init_fn=inherit_pixel_limit if workers else None,
     )
     yield from loader
 
