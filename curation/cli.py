@@ -866,7 +866,7 @@ def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None
     from rich.table import Table
 
     from .evaluate import evaluate_dedupe
-    from .evaluate.dedupe import evaluate_hard_negatives
+    from .evaluate.dedupe import edge_calibration, evaluate_hard_negatives
 
     if compare:
         runs = {signals: evaluate_dedupe(workspace, truth_dir, signals) for signals in ("hashes", "embeddings", "both")}
@@ -901,6 +901,12 @@ def evaluate_dedupe_cmd(workspace: Path, truth_dir: Path, compare: bool) -> None
         for n in negatives:
             table.add_row(n.kind, str(n.pairs), str(n.grouped))
         _console().print(table)
+    table = Table(title="edges by kind: the share the truth confirms beside the precision_estimate dedupe gave them")
+    for col in ("edge kind", "edges", "right", "precision", "estimated"):
+        table.add_column(col, justify="left" if col == "edge kind" else "right")
+    for e in edge_calibration(workspace, truth_dir):
+        table.add_row(e.kind, str(e.edges), str(e.right), f"{e.precision:.3f}", f"{e.estimate:.3f}")
+    _console().print(table)
 
 
 @evaluate.command("suggest")

@@ -96,6 +96,7 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("dedupe", "align_threshold"): ("correlation of the aligned grey thumbnails", None),
     ("dedupe", "align_masked_threshold"): ("the same on the opaque pixels when either post is transparent", None),
     ("dedupe", "variants_are_duplicates"): ("parent/child near-copies share a group", None),
+    ("dedupe", "min_precision"): ("an edge whose precision_estimate is lower joins no group (docs/dedupe.md)", None),
     ("dedupe", "representative"): ("largest | score | parent | most_tags", None),
     ("dedupe", "merge_tags"): ("", None),
     ("dedupe", "contact_sheets"): ("PNGs of the largest groups in out/duplicates/", None),

@@ -17,10 +17,12 @@ from curation.config import DedupeConfig
 from curation.dedupe import HashTable, UnionFind, find_edges, group_posts, pick_representative, radius_pairs, run_dedupe
 from curation.dedupe.checks import PixelChecks
 from curation.dedupe.edges import Radii
+from curation.dedupe.precision import Calibration, fit_calibration, read_calibration, shipped_calibration
 from curation.dedupe.search import choose_layout
 from curation.dedupe.stage import EDGE_SCHEMA
 from curation.embed import run_embed
 from curation.evaluate import evaluate_dedupe
+from curation.evaluate.dedupe import edge_calibration
 from curation.images import run_images
 from curation.ingest import ingest
 from curation.select import select
@@ -241,6 +243,10 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     for kind, both in by_signal["both"].items():  # the union of the signals finds what either finds
         assert both.found >= max(by_signal["hashes"][kind].found, by_signal["embeddings"][kind].found)
     assert by_signal["embeddings"]["all"].found > 0 and by_signal["both"]["all"].found > by_signal["hashes"]["all"].found
+    estimates = con.execute("SELECT kind, precision_estimate FROM dup_edges").fetchall()
+    assert all(0.0 < p <= 1.0 for _, p in estimates) and all(p == 1.0 for k, p in estimates if k == "exact")
+    calibration = {e.kind: e for e in edge_calibration(ws, board2021 / "truth")}
+    assert calibration["all"].edges == len(edges) and calibration["exact"].right == calibration["exact"].edges
 
 
 def test_transparent_post_as_reposted_on_black_matches_the_copy():
@@ -386,6 +392,15 @@ def test_every_repost_kind_is_scored_and_wrongly_grouped_look_alikes_are_counted
     assert scores["exact"].recall == 1.0 and scores["all"].precision >= 0.95
     for kind in ("rotate_90", "rotate_180"):  # turned thumbnails' pHashes, then their pixels
         assert scores[kind].recall == 1.0 and scores[kind].precision == 1.0, scores[kind]
+    from click.testing import CliRunner
+
+    from curation.cli import main
+
+    shown = CliRunner().invoke(main, ["evaluate", "dedupe", str(ws), "--truth", str(board / "truth")], catch_exceptions=False)
+    assert shown.exit_code == 0 and "edges by kind" in shown.output and "estimated" in shown.output
+    strict = evaluate_dedupe(ws, board / "truth", min_precision=1.0)  # only exact and pixel copies are that sure
+    assert next(s for s in strict if s.kind == "exact").recall == 1.0
+    assert next(s for s in strict if s.kind == "all").found < scores["all"].found
     before = {n.kind: n for n in evaluate_hard_negatives(ws, board / "truth")}
     assert before["all"].pairs == sum(n.pairs for k, n in before.items() if k != "all") > 0
     with duckdb.connect(str(ws / "catalog.duckdb"), read_only=True) as con:
@@ -463,3 +478,66 @@ def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not():
             raise AssertionError("a checked pair's thumbnails are read again")
 
     assert turned_edges(Unread(), table, DedupeConfig(), set()) == edges  # the next run takes the answers
+
+
+def _labelled(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={"kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32, "right": pl.Boolean},
+        orient="row",
+    )
+
+
+def test_edge_precision_calibration_with_a_known_answer(tmp_path):
+    """Weak semantic edges right half the time, strong ones always; hash edges worse further out."""
+    rows = [("semantic", None, 0.60 + 0.001 * n, n % 2 == 0) for n in range(80)]
+    rows += [("semantic", None, 0.90 + 0.001 * n, True) for n in range(80)]
+    rows += [("perceptual", d, None, d <= 2) for d in range(7) for _ in range(20)]
+    rows += [("exact", 0, None, False)] * 3  # a synthetic truth's two posts that render alike: still one picture
+    calibration = fit_calibration(_labelled(rows), band_edges=40, prior_edges=4.0)
+    weak, strong = calibration.estimate("semantic", None, 0.62), calibration.estimate("semantic", None, 0.95)
+    assert 0.45 <= weak <= 0.6 and strong >= 0.95
+    assert calibration.estimate("semantic", None, 0.2) == weak  # below the first band: the first band's
+    assert calibration.estimate("perceptual", 1, None) > 0.9 > calibration.estimate("perceptual", 5, None)
+    assert calibration.estimate("exact", 0, None) == 1.0
+    pooled = calibration.estimate("cropped", None, 0.99)  # no band of its own: every edge pooled
+    assert pooled == pytest.approx((sum(r[3] for r in rows) + 1) / (len(rows) + 2), abs=1e-4)
+    for kind in ("semantic", "perceptual"):  # never less likely right for a stronger edge
+        values = [b.precision for b in calibration.bands if b.kind == kind]
+        assert values == sorted(values) and len(values) >= 2
+    calibration.write(tmp_path / "table.csv")
+    again = read_calibration(tmp_path / "table.csv")
+    assert [b.precision for b in again.bands] == [b.precision for b in calibration.bands]
+    assert again.estimate("semantic", None, 0.62) == weak
+
+
+def test_isotonic_bands_pool_a_weaker_band_that_looks_better():
+    rows = [("aligned", None, 0.95 + 0.0001 * n, n < 36) for n in range(40)]  # 0.9 right
+    rows += [("aligned", None, 0.97 + 0.0001 * n, n < 30) for n in range(40)]  # 0.75 right, though stronger
+    rows += [("aligned", None, 0.99 + 0.0001 * n, True) for n in range(40)]
+    bands = [b for b in fit_calibration(_labelled(rows), band_edges=40, prior_edges=0.0).bands if b.kind == "aligned"]
+    assert [b.edges for b in bands] == [80, 40]  # the two pooled bands read as one
+    assert bands[0].precision == pytest.approx(66 / 80, abs=1e-4) and bands[1].precision == 1.0
+
+
+def test_min_precision_keeps_unlikely_edges_out_of_groups():
+    edges = edge_frame([(1, 2, "exact", 0, None), (2, 3, "semantic", None, 0.63), (4, 5, "semantic", None, 0.99)])
+    edges = edges.with_columns(pl.Series("precision_estimate", [1.0, 0.6, 0.999], dtype=pl.Float32))
+    info = {p: (100, 0, 0, None) for p in range(1, 6)}
+    everything = group_posts([1, 2, 3, 4, 5], edges, DedupeConfig(), info)
+    assert set(everything) == {1, 2, 3, 4, 5}
+    strict = group_posts([1, 2, 3, 4, 5], edges, DedupeConfig(min_precision=0.9), info)
+    assert set(strict) == {1, 2, 4, 5} and strict[1][0] == strict[2][0] and strict[4][0] == strict[5][0]
+
+
+def test_the_shipped_edge_precision_table_covers_the_kinds_dedupe_makes():
+    from curation.dedupe.stage import DUPLICATE_KINDS
+
+    calibration = shipped_calibration()
+    kinds = {b.kind for b in calibration.bands}
+    assert "*" in kinds and {"semantic", "aligned", "perceptual", "variant"} <= kinds
+    assert set(DUPLICATE_KINDS) - {"exact", "pixels"} - kinds <= {"edited", "resized", "composite", "rotated", "cropped"}
+    for kind in kinds:
+        values = [b.precision for b in calibration.bands if b.kind == kind]
+        assert values == sorted(values) and all(0.0 < v <= 1.0 for v in values)
+    assert isinstance(calibration, Calibration)

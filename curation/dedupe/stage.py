@@ -37,6 +37,7 @@ from .checks import PixelChecks, check_id
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates, turned_candidates
 from .keypoints import KeypointLimits, PairFile, check_batch, decode
+from .precision import shipped_calibration
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet
 from .unionfind import UnionFind
@@ -90,12 +91,16 @@ def group_posts(
     chosen: set[int] = frozenset(),
 ) -> dict[int, tuple[int, bool]]:
     """post_id -> (group_id, is_representative) for posts in groups of two or more; the group
-    id is its representative's post id. ``edges``: rows of EDGE_SCHEMA.
+    id is its representative's post id. ``edges``: rows of EDGE_SCHEMA; with a
+    ``precision_estimate`` column, those below ``[dedupe] min_precision`` join nothing.
 
     Moderators' verdicts: ``apart`` holds (post, other) pairs judged not duplicates; their edge
     is dropped, and when other edges still join them, every edge of ``post`` goes (it leaves the
     group). A post in ``chosen`` represents its group."""
-    counted = edges.filter(pl.col("kind").is_in(sorted(counted_kinds(cfg)))).select("post_a", "post_b").iter_rows()
+    counted = edges.filter(pl.col("kind").is_in(sorted(counted_kinds(cfg))))
+    if "precision_estimate" in counted.columns and cfg.min_precision > 0:
+        counted = counted.filter(pl.col("precision_estimate") >= cfg.min_precision)
+    counted = counted.select("post_a", "post_b").iter_rows()
     pairs = [(a, b) for a, b in counted if (a, b) not in apart and (b, a) not in apart]
     for _ in range(len(apart) + 1):
         uf = UnionFind(post_ids)
@@ -129,8 +134,8 @@ def _draw_sheets(workspace: Path, groups: dict[int, tuple[int, bool]], edges: pl
     with open_catalog(workspace, read_only=True) as cat:
         paths = dict(cat.rows("SELECT post_id, path FROM images WHERE post_id IN (SELECT post_id FROM dup_groups)"))
     how = {}
-    for a, b, kind, dist, sim in edges.iter_rows():
-        label = f"{kind} {dist}" if sim is None else f"{kind} {sim:.3f}"
+    for a, b, kind, dist, sim, estimate in edges.select(*EDGE_SCHEMA, "precision_estimate").iter_rows():
+        label = (f"{kind} {dist}" if sim is None else f"{kind} {sim:.3f}") + f", p {estimate:.2f}"
         how.setdefault(a, label)
         how.setdefault(b, label)
     for gid, posts in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:count]:
@@ -200,6 +205,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
                 rows_out += keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background)
         thumbs.checks.write()
         edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
+        edges = edges.with_columns(shipped_calibration().of_edges(edges))
         info = {
             post: (pixels, score, tags, p)
             for post, pixels, score, tags, p in zip(
@@ -392,10 +398,10 @@ def keypoint_edges(
     pairs go to ``[dedupe] workers`` processes. The relation
     (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind; pairs the last run
     checked take its answer."""
-    counted = counted_kinds(cfg)
+    counted, calibration = counted_kinds(cfg), shipped_calibration()
     uf = UnionFind(t.post_id.tolist())
-    for a, b, kind, *_ in edges:
-        if kind in counted:
+    for a, b, kind, distance, similarity in edges:
+        if kind in counted and (not cfg.min_precision or calibration.estimate(kind, distance, similarity) >= cfg.min_precision):
             uf.union(a, b)
     pairs = sorted({(min(i, j), max(i, j)) for i, j in candidates if uf.find(int(t.post_id[i])) != uf.find(int(t.post_id[j]))})
     limits = KeypointLimits()

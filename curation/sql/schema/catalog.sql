@@ -144,7 +144,8 @@ CREATE TABLE IF NOT EXISTS dup_edges (      -- written by `curate dedupe` (empty
     post_b BIGINT,
     kind VARCHAR,                -- exact pixels perceptual mirror background semantic variant
     distance INTEGER,            -- Hamming distance, for hash edges
-    similarity REAL              -- cosine similarity, for embedding edges
+    similarity REAL,             -- cosine similarity, for embedding edges
+    precision_estimate REAL      -- how likely such an edge is right (curation/dedupe/precision.py)
 );
 CREATE TABLE IF NOT EXISTS dup_groups (
     post_id BIGINT,
