@@ -85,7 +85,10 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
         "its original yet stays among its nearest",
         None,
     ),
-    ("dedupe", "workers"): ("processes that match keypoints (a CPU core each); 0: in the main process", None),
+    ("dedupe", "workers"): (
+        "processes for the pixel checks: alignment, turns, keypoints (a CPU core each); 0: in the main process",
+        None,
+    ),
     ("dedupe", "align_whitened_floor"): ("whitened cosine from which a pair is aligned", None),
     ("dedupe", "align_raw_floor"): ("the same on boards too small to whiten", None),
     ("dedupe", "align_hash_radius"): ("pHashes this near are aligned too (-1: never)", None),

@@ -46,6 +46,37 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
+class LazyPool:
+    """A :func:`worker_pool` of ``workers`` processes started only when work of at least
+    ``min_tasks`` tasks asks for one, shared by a stage's steps, shut down when the block ends.
+    Small boards never pay for starting processes."""
+
+    def __init__(self, workers: int, min_tasks: int = 2) -> None:
+        self.workers, self.min_tasks = workers, min_tasks
+        self._pool: ProcessPoolExecutor | None = None
+
+    def for_tasks(self, tasks: int) -> ProcessPoolExecutor | None:
+        """The pool, or None (work in this process) for no workers or fewer than ``min_tasks`` tasks."""
+        if self.workers <= 0 or tasks < self.min_tasks:
+            return None
+        if self._pool is None:
+            self._pool = worker_pool(self.workers)
+        return self._pool
+
+    @property
+    def in_flight(self) -> int:
+        """How many tasks to keep submitted: two a worker."""
+        return 2 * max(1, self.workers)
+
+    def __enter__(self) -> LazyPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
 def bounded_map(pool: ProcessPoolExecutor | None, fn, argument_lists, in_flight: int):
     """``fn(*arguments)`` for each tuple of ``argument_lists``, in order, in ``pool`` (None: here)
     with at most ``in_flight`` tasks submitted at once, so that the arguments of a long run are

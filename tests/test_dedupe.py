@@ -417,17 +417,19 @@ def test_every_repost_kind_is_scored_and_wrongly_grouped_look_alikes_are_counted
     assert evaluate_hard_negatives(ws, tmp_path / "none") == []  # a board without look-alikes: nothing to say
 
 
-def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not():
+def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not(monkeypatch):
     """Known case: post 2 is post 1 turned a quarter, post 4 is post 1 upside down; post 3 is
     post 1 with a quarter of its blocks redrawn, turned a quarter: its pHash comes within the
     radius, its pixels do not agree (the hard negative)."""
     from PIL import Image
 
+    import curation.dedupe.stage as stage_module
     from curation.config import DedupeConfig
     from curation.dedupe.align import Thumb
     from curation.dedupe.edges import turned_candidates
-    from curation.dedupe.stage import turned_edges
+    from curation.dedupe.stage import Thumbnails, turned_edges
     from curation.images.hashing import thumbnail
+    from curation.processes import LazyPool
 
     blocks = np.random.default_rng(4).integers(0, 255, (6, 8), dtype=np.uint8)
     redrawn, rng = blocks.copy(), np.random.default_rng(1)
@@ -445,8 +447,11 @@ def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not():
         def known(self, keys):
             return {k: self._used[k] for k in keys if k in self._used}
 
-    class Thumbs:
+    class Thumbs(Thumbnails):
         checks = Remembered(None)
+
+        def __init__(self, workers: LazyPool | None = None) -> None:
+            self.workers = workers or LazyPool(0)
 
         def of(self, rows):
             return {
@@ -478,6 +483,12 @@ def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not():
             raise AssertionError("a checked pair's thumbnails are read again")
 
     assert turned_edges(Unread(), table, DedupeConfig(), set()) == edges  # the next run takes the answers
+    monkeypatch.setattr(stage_module, "ALIGN_BATCH", 1)  # a batch a pair: the checks go to worker processes
+    with LazyPool(2) as workers:
+        spread = Thumbs(workers)
+        spread.checks = Remembered(None)
+        assert turned_edges(spread, table, DedupeConfig(), set()) == edges
+        assert workers._pool is not None
 
 
 def _labelled(rows: list[tuple]) -> pl.DataFrame:

@@ -261,6 +261,23 @@ def agreement(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     return inside if score is None else max(score, inside)
 
 
+def turned_scores(
+    thumbs: dict[int, Thumb], candidates: list[tuple[int, int, int]], limits: AlignLimits
+) -> dict[tuple[int, int, int], float | None]:
+    """(i, j, quarters) -> the :func:`agreement` of thumbnail i turned ``quarters`` x 90 degrees
+    with thumbnail j when it reaches ``limits.threshold`` (``masked_threshold`` when either is
+    transparent), else None; pairs missing a thumbnail are left out."""
+    out: dict[tuple[int, int, int], float | None] = {}
+    for i, j, quarters in candidates:
+        if i not in thumbs or j not in thumbs:
+            continue
+        score = agreement(thumbs[i].turned(quarters), thumbs[j], limits)
+        masked = thumbs[i].alpha is not None or thumbs[j].alpha is not None
+        passed = score is not None and score >= (limits.masked_threshold if masked else limits.threshold)
+        out[(i, j, quarters)] = score if passed else None
+    return out
+
+
 def aligned_pairs(
     thumbs: dict[int, Thumb], candidates: list[tuple[int, int]], limits: AlignLimits, same_canvas_too: bool = False
 ) -> list[tuple[int, int, float]]:

@@ -28,11 +28,11 @@ from ..embed import configured_embedder_id, load_vectors
 from ..errors import StageNotRun
 from ..images.keypoints import Keypoints
 from ..images.stage import background_rgb
-from ..processes import bounded_map, worker_pool
+from ..processes import LazyPool, bounded_map
 from ..progress import progress
 from . import align as align_module
 from . import keypoints as keypoint_check
-from .align import AlignLimits, Thumb, agreement, aligned_pairs
+from .align import AlignLimits, Thumb, agreement, aligned_pairs, turned_scores
 from .checks import PixelChecks, check_id
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
 from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates, turned_candidates
@@ -49,6 +49,7 @@ DUPLICATE_KINDS = (
 )  # fmt: skip
 KEYPOINT_BATCH = 256  # candidate pairs a worker checks by keypoints at a time
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
+ALIGN_BATCH = 1_000  # candidate pairs a worker aligns at a time (with the thumbnails they need)
 COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size compared with its transparent posts at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
 HASH_ALIGN_STD = 6.0  # grey spread the smaller picture of a hash-proposed pair needs for the sliding search
@@ -149,7 +150,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
     ctx = stage_context(workspace)
     workspace, config = ctx.workspace, ctx.config
     cfg = config.dedupe
-    with ctx.staged() as cat:
+    with ctx.staged() as cat, LazyPool(cfg.workers) as workers:
         if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
             raise StageNotRun(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
         inputs = cat.frame("marts/dedupe_inputs")  # one row per post, columns by name
@@ -183,7 +184,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             turned_phash=np.stack([column(f"turned_phash_{d}", np.uint64) for d in (90, 180, 270)], axis=1),
         )
         radii = Radii.from_config(cfg)
-        thumbs = Thumbnails(cat, table)
+        thumbs = Thumbnails(cat, table, workers)
         hash_edges = confirm_mirrors(thumbs, table, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
         rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
         rows_out += near_flat_edges(thumbs, table, cfg, {(a, b) for a, b in hash_edges})
@@ -350,15 +351,14 @@ def _aligned_rows(
     todo = [pair for pair in pairs if keys[pair] not in scores]
     with progress("aligning candidate pairs", len(todo)) as advance:
         for start in range(0, len(todo), ALIGN_CHUNK):
-            chunk = todo[start : start + ALIGN_CHUNK]
-            found = {
-                (i, j): score
-                for i, j, score in aligned_pairs(thumbs.of(k for pair in chunk for k in pair), chunk, limits, same_canvas_too)
-            }
-            for pair in chunk:
-                scores[keys[pair]] = found.get(pair)
-                thumbs.checks.add(keys[pair], found.get(pair))
-            advance(len(chunk))
+            for batch, aligned in thumbs.batched(
+                aligned_pairs, todo[start : start + ALIGN_CHUNK], ALIGN_BATCH, limits, same_canvas_too
+            ):
+                found = {(i, j): score for i, j, score in aligned}
+                for pair in batch:
+                    scores[keys[pair]] = found.get(pair)
+                    thumbs.checks.add(keys[pair], found.get(pair))
+                advance(len(batch))
     out = [
         (*_posts(t, i, j), _in_family(t, i, j, "aligned"), None if distance is None else int(distance[(i, j)]), round(score, 4))
         for (i, j) in pairs
@@ -410,27 +410,23 @@ def keypoint_edges(
     scores = thumbs.checks.known(list(keys.values()))
     todo = [pair for pair in pairs if keys[pair] not in scores]
     read = 0
-    pool = worker_pool(cfg.workers) if cfg.workers and len(todo) > KEYPOINT_BATCH else None
-    try:
-        with progress("matching keypoints of candidate pairs", len(todo)) as advance:
-            for start in range(0, len(todo), ALIGN_CHUNK):
-                chunk = todo[start : start + ALIGN_CHUNK]
-                rows = {k for pair in chunk for k in pair}
-                loaded, points, paths = thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows)
-                files = {k: PairFile(loaded[k], points[k], paths.get(k)) for k in rows if k in loaded and k in points}
-                batches = [chunk[b : b + KEYPOINT_BATCH] for b in range(0, len(chunk), KEYPOINT_BATCH)]
-                tasks = (
-                    (batch, {k: files[k] for pair in batch for k in pair if k in files}, background, limits) for batch in batches
-                )
-                for batch, (answers, files_read) in zip(batches, bounded_map(pool, check_batch, tasks, 2 * max(1, cfg.workers))):
-                    read += files_read
-                    for pair, score in zip(batch, answers):
-                        scores[keys[pair]] = score
-                        thumbs.checks.add(keys[pair], score)
-                    advance(len(batch))
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    with progress("matching keypoints of candidate pairs", len(todo)) as advance:
+        for start in range(0, len(todo), ALIGN_CHUNK):
+            chunk = todo[start : start + ALIGN_CHUNK]
+            rows = {k for pair in chunk for k in pair}
+            loaded, points, paths = thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows)
+            files = {k: PairFile(loaded[k], points[k], paths.get(k)) for k in rows if k in loaded and k in points}
+            batches = [chunk[b : b + KEYPOINT_BATCH] for b in range(0, len(chunk), KEYPOINT_BATCH)]
+            tasks = (
+                (batch, {k: files[k] for pair in batch for k in pair if k in files}, background, limits) for batch in batches
+            )
+            pool = thumbs.workers.for_tasks(len(batches) if len(todo) > KEYPOINT_BATCH else 0)
+            for batch, (answers, files_read) in zip(batches, bounded_map(pool, check_batch, tasks, thumbs.workers.in_flight)):
+                read += files_read
+                for pair, score in zip(batch, answers):
+                    scores[keys[pair]] = score
+                    thumbs.checks.add(keys[pair], score)
+                advance(len(batch))
     out = []
     for i, j in pairs:
         if (score := scores[keys[(i, j)]]) is not None:
@@ -513,20 +509,14 @@ def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: se
     pairs = list(best.values())
     keys = {(i, j, q): PixelChecks.key(f"{check}q{q}", t.file_md5[i], t.file_md5[j]) for i, j, q, _ in pairs}
     scores = thumbs.checks.known(list(keys.values()))  # the last run's answers for pairs of unchanged files
-    todo = [pair for pair in pairs if keys[pair[:3]] not in scores]
+    todo = [pair[:3] for pair in pairs if keys[pair[:3]] not in scores]
     with progress("checking turned pairs", len(todo)) as advance:
         for start in range(0, len(todo), ALIGN_CHUNK):
-            chunk = todo[start : start + ALIGN_CHUNK]
-            loaded = thumbs.of(k for i, j, _, _ in chunk for k in (i, j))
-            for i, j, quarters, _ in chunk:
-                if i not in loaded or j not in loaded:
-                    continue
-                score = agreement(loaded[i].turned(quarters), loaded[j], limits)
-                masked = loaded[i].alpha is not None or loaded[j].alpha is not None
-                passed = score is not None and score >= (limits.masked_threshold if masked else limits.threshold)
-                scores[keys[(i, j, quarters)]] = score if passed else None
-                thumbs.checks.add(keys[(i, j, quarters)], scores[keys[(i, j, quarters)]])
-            advance(len(chunk))
+            for batch, found in thumbs.batched(turned_scores, todo[start : start + ALIGN_CHUNK], ALIGN_BATCH, limits):
+                for triple, score in found.items():  # pairs missing a thumbnail are not answered
+                    scores[keys[triple]] = score
+                    thumbs.checks.add(keys[triple], score)
+                advance(len(batch))
     return [
         (*_posts(t, i, j), _in_family(t, i, j, "rotated"), int(dist), round(score, 4))
         for i, j, quarters, dist in pairs
@@ -614,9 +604,19 @@ class Thumbnails:
     """The alignment thumbnails of the rows of a :class:`HashTable`, read from the catalog only
     for the rows asked for (a board's thumbnails take ~4 KB a file: too many to hold at once)."""
 
-    def __init__(self, cat, t: HashTable) -> None:
+    def __init__(self, cat, t: HashTable, workers: LazyPool | None = None) -> None:
         self._cat, self._md5 = cat, t.file_md5
         self.checks = PixelChecks(cat)  # the answers of pixel checks made before
+        self.workers = workers or LazyPool(0)  # the stage's worker processes, for batches of checks
+
+    def batched(self, fn, chunk: list[tuple], batch: int, *arguments):
+        """(batch, ``fn(thumbnails of its rows, batch, *arguments)``) for batches of ``chunk`` (row
+        pairs or (i, j, ...) tuples), in order, in the worker processes when there are several
+        batches: the chunk's thumbnails are read here once, each batch takes only its own."""
+        loaded = self.of(k for pair in chunk for k in pair[:2])
+        batches = [chunk[b : b + batch] for b in range(0, len(chunk), batch)]
+        tasks = (({k: loaded[k] for pair in part for k in pair[:2] if k in loaded}, part, *arguments) for part in batches)
+        yield from zip(batches, bounded_map(self.workers.for_tasks(len(batches)), fn, tasks, self.workers.in_flight))
 
     def _by_file(self, rows, mart: str) -> tuple[dict[str, list[int]], list[tuple]]:
         """(md5 -> the given rows with that file, the rows ``mart`` gives for those md5s)."""
