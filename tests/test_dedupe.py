@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from curation.config import DedupeConfig
 from curation.dedupe import HashTable, UnionFind, find_edges, group_posts, pick_representative, radius_pairs, run_dedupe
 from curation.dedupe.checks import PixelChecks
-from curation.dedupe.edges import Radii
+from curation.dedupe.edges import Radii, hash_near_misses
 from curation.dedupe.precision import Calibration, fit_calibration, read_calibration, shipped_calibration
 from curation.dedupe.search import choose_layout
 from curation.dedupe.stage import EDGE_SCHEMA
@@ -119,6 +119,9 @@ def test_edges_by_kind_with_known_answers():
     assert edges[(6, 7)] == ("variant", 1)
     assert not any(5 in pair or 8 in pair or 9 in pair for pair in edges)
     assert all(a < b for a, b in edges)
+    # just outside a radius of 2: pHashes 3 bits apart (1-4, 2-4, 3-4, and 4-5's 0 are inside, 5 too)
+    misses = {(int(t.post_id[i]), int(t.post_id[j]), d) for i, j, d in hash_near_misses(t, Radii(phash=2), 6.0, extra=2)}
+    assert misses == {(1, 4, 3), (2, 4, 3), (3, 4, 3), (1, 5, 3), (2, 5, 3), (3, 5, 3)}
 
 
 def test_mirror_edges():
@@ -211,8 +214,13 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     out = pl.read_parquet(ws / "out" / "duplicates.parquet")
     assert out.columns == ["post_id", "group_id", "is_representative", "kinds"] and out.height == sum(n for _, n, _ in groups)
     sheets = sorted((ws / "out" / "duplicates").glob("group_*.png"))
-    assert 0 < len(sheets) <= 20
+    kinds_drawn = {p.stem.removeprefix("kind_") for p in (ws / "out" / "duplicates").glob("kind_*.png")}
+    assert kinds_drawn >= {k for _, _, k, _, _ in edges} and "semantic" in kinds_drawn  # joined and refused pairs
     from PIL import Image
+
+    with Image.open(ws / "out" / "duplicates" / "kind_semantic.png") as sheet:
+        assert sheet.width == 160 * 2 * 3 and sheet.height > 2 * 160  # three pairs a row, two rows
+    assert 0 < len(sheets) <= 20
 
     biggest = max(groups, key=lambda g: (g[1], -g[0]))
     with Image.open(ws / "out" / "duplicates" / f"group_{biggest[0]}.png") as sheet:

@@ -152,6 +152,19 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
     return edges
 
 
+def hash_near_misses(t: HashTable, radii: Radii, min_information: float, extra: int = 2) -> list[tuple[int, int, int]]:
+    """Row pairs (i, j, pHash distance) just outside the ``perceptual`` radius: within
+    ``radii.phash + extra`` but beyond ``radii.phash``, both pictures informative; what a
+    person looks at to judge ``phash_radius`` (the contact sheets), closest first."""
+    hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
+    if len(hashed) < 2:
+        return []
+    qi, ij, dist = radius_pairs(t.phash[hashed], None, radii.phash + extra)
+    keep = dist > radii.phash
+    order = np.argsort(dist[keep], kind="stable")
+    return list(zip(hashed[qi[keep]][order].tolist(), hashed[ij[keep]][order].tolist(), dist[keep][order].tolist()))
+
+
 def near_flat_candidates(
     t: HashTable, min_information: float, floor: float, radius: int, dhash_radius: int
 ) -> list[tuple[int, int, int, bool]]:

@@ -35,11 +35,19 @@ from . import keypoints as keypoint_check
 from .align import AlignLimits, Thumb, agreement, aligned_pairs, turned_scores
 from .checks import PixelChecks, check_id
 from .composite import CompositeLimits, Copies, background_grey, composite_scores
-from .edges import HashTable, Radii, alignment_candidates, find_edges, near_flat_candidates, turned_candidates
+from .edges import (
+    HashTable,
+    Radii,
+    alignment_candidates,
+    find_edges,
+    hash_near_misses,
+    near_flat_candidates,
+    turned_candidates,
+)
 from .keypoints import KeypointLimits, PairFile, check_batch, decode
 from .precision import shipped_calibration
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
-from .sheets import contact_sheet
+from .sheets import contact_sheet, pair_sheet
 from .unionfind import UnionFind
 
 log = logging.getLogger(__name__)
@@ -53,6 +61,8 @@ ALIGN_BATCH = 1_000  # candidate pairs a worker aligns at a time (with the thumb
 COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size compared with its transparent posts at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
 HASH_ALIGN_STD = 6.0  # grey spread the smaller picture of a hash-proposed pair needs for the sliding search
+SHEET_PAIRS = 3  # pairs a kind's contact sheet shows on each of its two rows
+NEAR_MISSES = 50  # refused pairs kept for the sheets, per source, closest first
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
 
 
@@ -196,9 +206,15 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             rows_out += hash_aligned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
         if cfg.rotations:
             rows_out += turned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
+        near = (
+            [(*_posts(table, i, j), "perceptual", d, None) for i, j, d in hash_near_misses(table, radii, cfg.min_information)]
+            if cfg.contact_sheets
+            else []
+        )
         if cfg.semantic:
-            semantic_rows, candidates, neighbours = semantic_edges(workspace, cat, config, table)
+            semantic_rows, candidates, neighbours, below = semantic_edges(workspace, cat, config, table)
             rows_out += semantic_rows
+            near += below
             if cfg.align:
                 rows_out += aligned_edges(thumbs, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
             if cfg.keypoints:
@@ -234,6 +250,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
     out = workspace / "out"
     out.mkdir(exist_ok=True)
     _draw_sheets(workspace, groups, edges, cfg.contact_sheets)
+    _draw_kind_sheets(workspace, edges if cfg.contact_sheets else edges.clear(), near if cfg.contact_sheets else [])
     group_frame.with_columns(
         pl.col("post_id").map_elements(lambda p: sorted(kinds.get(p, ())), return_dtype=pl.List(pl.Utf8)).alias("kinds")
     ).write_parquet(out / "duplicates.parquet")
@@ -247,9 +264,45 @@ def run_dedupe(workspace: Where) -> DedupeReport:
     )
 
 
+def _draw_kind_sheets(workspace: Path, edges: pl.DataFrame, near: list[tuple]) -> None:
+    """Per edge kind, ``out/duplicates/kind_<kind>.png``: the ``SHEET_PAIRS`` weakest pairs it
+    joined (lowest precision_estimate, then strength) above the closest pairs refused just below
+    its threshold (``semantic``: the most similar embeddings under it; ``perceptual``: pHashes a
+    bit or two beyond the radius), so a person can judge the threshold by eye. Old sheets go."""
+    from .precision import strength
+
+    folder = workspace / "out" / "duplicates"
+    for old in folder.glob("kind_*.png"):
+        old.unlink()
+    if not near and not edges.height:
+        return
+    linked = {(a, b) for a, b in edges.select("post_a", "post_b").iter_rows()}
+    misses: dict[str, list[tuple]] = {}
+    for a, b, kind, dist, sim in near:
+        if (a, b) not in linked and len(misses.setdefault(kind, [])) < SHEET_PAIRS:
+            misses[kind].append((a, b, f"{kind} {dist if sim is None else f'{sim:.3f}'}"))
+    chosen: dict[str, list[tuple]] = {}
+    for kind, rows in edges.group_by("kind"):
+        ranked = sorted(
+            rows.select("post_a", "post_b", "kind", "distance", "similarity", "precision_estimate").iter_rows(),
+            key=lambda r: (r[5], strength(r[2], r[3], r[4]), r[0], r[1]),
+        )
+        chosen[kind[0]] = [
+            (a, b, (f"{k} {d}" if s is None else f"{k} {s:.3f}") + f", p {p:.2f}") for a, b, k, d, s, p in ranked[:SHEET_PAIRS]
+        ]
+    posts = {p for pairs in list(chosen.values()) + list(misses.values()) for a, b, _ in pairs for p in (a, b)}
+    with open_catalog(workspace, read_only=True) as cat, cat.registered("sheet_posts", pa.table({"post_id": sorted(posts)})):
+        paths = dict(cat.rows("SELECT post_id, path FROM images WHERE post_id IN (SELECT post_id FROM sheet_posts)"))
+    for kind in sorted(set(chosen) | set(misses)):
+        rows = [(f"{kind}: the weakest pairs joined", chosen.get(kind, []))]
+        if kind in misses:
+            rows.append((f"{kind}: the closest pairs refused", misses[kind]))
+        pair_sheet(rows, paths, folder / f"kind_{kind}.png")
+
+
 def semantic_edges(
     workspace: Path, cat, config, t: HashTable
-) -> tuple[list[tuple], list[tuple[int, int]], list[tuple[int, int]]]:
+) -> tuple[list[tuple], list[tuple[int, int]], list[tuple[int, int]], list[tuple]]:
     """Edge rows (post_a, post_b, kind, None, similarity) for pairs whose embeddings are alike;
     ``variant`` inside a parent/child family. With at least 2 x ``whiten_dims`` vectors they are
     PCA-whitened first and compared against ``whitened_threshold``, else raw against
@@ -263,7 +316,10 @@ def semantic_edges(
     ``align_neighbours`` nearest embeddings at any similarity.
 
     And with ``keypoints``, every post's ``keypoint_neighbours`` nearest at any similarity (row
-    pairs): a heavy crop embeds far from its original, yet stays among its nearest."""
+    pairs): a heavy crop embeds far from its original, yet stays among its nearest.
+
+    And the ``NEAR_MISSES`` most similar pairs below the threshold (rows like the edges'), for
+    the contact sheets."""
     cfg = config.dedupe
     embedder = configured_embedder_id(config.embed)
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
@@ -309,7 +365,10 @@ def semantic_edges(
         (*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
         for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())
     ]
-    return out, candidates, neighbours
+    below = np.flatnonzero(~above)
+    below = below[np.argsort(-sim[below], kind="stable")[:NEAR_MISSES]]
+    misses = [(*_posts(t, int(a[k]), int(b[k])), "semantic", None, round(float(sim[k]), 4)) for k in below]
+    return out, candidates, neighbours, misses
 
 
 def _nearest_pairs(index, vectors: np.ndarray, queries: np.ndarray, k: int, where: np.ndarray) -> list[tuple[int, int]]:

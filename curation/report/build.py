@@ -230,7 +230,18 @@ def _duplicates(page: _Page, cat, out: Path) -> None:
             f"<figure>{_img(f'duplicates/{sheet.name}', f'group {gid}')}<figcaption>group {gid}</figcaption></figure>"
         )
     gallery = "".join(f"<h3>{_esc(kind)}</h3>" + "".join(figs) for kind, figs in sorted(by_kind.items()))
-    page.result.images += len(sheets)
+    kind_sheets = sorted((out / "duplicates").glob("kind_*.png"))
+    if kind_sheets:
+        gallery += (
+            "<h3>Each kind at its threshold</h3><p>Per edge kind, the weakest pairs dedupe joined (each with "
+            "its precision estimate) above the closest pairs it refused, to judge the threshold by eye.</p>"
+            + "".join(
+                f"<figure>{_img(f'duplicates/{s.name}', s.stem.removeprefix('kind_'))}"
+                f"<figcaption>{_esc(s.stem.removeprefix('kind_'))}</figcaption></figure>"
+                for s in kind_sheets
+            )
+        )
+    page.result.images += len(sheets) + len(kind_sheets)
     page.section(
         "duplicates",
         "Duplicates by kind",
