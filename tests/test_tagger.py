@@ -316,7 +316,7 @@ def test_warm_starts_only_where_no_post_of_the_fold_was_trained_on(tmp_path):
     from curation.tagger.heads import build_head, save_head
     from curation.tagger.train import head_path, trained_path, warm_starts
 
-    meta = {"embedder": "e", "head": "linear", "folds": 2}
+    meta = {"embedder": "e", "head": "linear", "folds": 2, "version": 2}
     tags = [f"t{j}" for j in range(40)]
     previous = tmp_path / "kfold-heads"
     PredictionStore.create(previous, np.arange(10), tags, 16, meta).close()
@@ -335,6 +335,10 @@ def test_warm_starts_only_where_no_post_of_the_fold_was_trained_on(tmp_path):
     assert sorted(heads) == [1] and "folds 0" in reason
     assert warm_starts(previous, ids, fold, [*tags, "new1", "new2", "new3"], meta, cfg)[0] == {}  # 7% new tags
     assert warm_starts(previous, ids, fold, tags, {**meta, "embedder": "other"}, cfg) == ({}, "embedder changed")
+    assert warm_starts(previous, ids, fold, tags, {**meta, "version": 3}, cfg) == (
+        {},
+        "version changed",
+    )  # heads that learn otherwise
     assert warm_starts(previous, ids, fold, tags, meta, SimpleNamespace(warm_start=False))[1] == "warm_start = false"
     assert warm_starts(tmp_path / "none", ids, fold, tags, meta, cfg) == ({}, "no earlier heads")
 

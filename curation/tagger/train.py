@@ -54,7 +54,7 @@ from .store import PredictionStore, building, register, tagger_folder
 
 log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
-TAGGER_VERSION = 1  # raise when training or blending changes what a head predicts: the next rebuild trains
+TAGGER_VERSION = 2  # raise when training or blending changes what a head predicts: the next rebuild trains
 LABELS_AT_TRAINING = "labels_at_training.npz"
 
 
@@ -174,13 +174,13 @@ def warm_starts(
     and why the others may not.
 
     post_ids, fold : (N,) this run's posts and their folds; ``meta`` is this run's store meta
-    (embedder, head, folds: a change in any means from scratch)."""
+    (embedder, head, folds, version: a change in any means from scratch)."""
     if not cfg.warm_start:
         return {}, "warm_start = false"
     if not (previous / "heads").is_dir():
         return {}, "no earlier heads"
     last = PredictionStore(previous)
-    changed = [k for k in ("embedder", "head", "folds") if last.meta.get(k) != meta[k]]
+    changed = [k for k in ("embedder", "head", "folds", "version") if last.meta.get(k) != meta[k]]
     if changed:
         return {}, f"{', '.join(changed)} changed"
     new_tags = len(set(tags) - set(last.tags)) / max(len(tags), 1)
