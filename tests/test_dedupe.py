@@ -122,6 +122,10 @@ def test_edges_by_kind_with_known_answers():
     # just outside a radius of 2: pHashes 3 bits apart (1-4, 2-4, 3-4, and 4-5's 0 are inside, 5 too)
     misses = {(int(t.post_id[i]), int(t.post_id[j]), d) for i, j, d in hash_near_misses(t, Radii(phash=2), 6.0, extra=2)}
     assert misses == {(1, 4, 3), (2, 4, 3), (3, 4, 3), (1, 5, 3), (2, 5, 3), (3, 5, 3)}
+    sampled = {
+        (int(t.post_id[i]), int(t.post_id[j]), d) for i, j, d in hash_near_misses(t, Radii(phash=2), 6.0, 2, max_queries=2)
+    }
+    assert sampled and sampled <= misses  # a large board searches a sample of its pictures: right pairs, fewer
 
 
 def test_mirror_edges():

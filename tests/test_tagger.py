@@ -153,6 +153,27 @@ def test_a_head_learns_a_planted_signal():
         assert (rating.argmax(axis=1) == ratings[held]).mean() > 0.9
 
 
+def test_a_linear_head_fits_unit_length_embeddings():
+    # 1,280-d rows of unit length, as the embed store holds them (each value about 0.03); one tag
+    # is on where a row leans towards a planted direction. The default linear head must fit it:
+    # its posts near 1, the others near 0 (fitted: 0.96 vs 0.01). Fed the rows unscaled, the
+    # same training underfits (0.66 vs 0.15).
+    rng = np.random.default_rng(3)
+    n, d = 3000, 1280
+    direction = rng.normal(size=d).astype(np.float32)
+    direction /= np.linalg.norm(direction)
+    y = rng.random(n) < 0.3
+    x = rng.normal(size=(n, d)).astype(np.float32) + np.outer(np.where(y, 3.0, -3.0), direction).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    rows = np.flatnonzero(y)
+    indptr = np.searchsorted(rows, np.arange(n + 1))
+    train, held = np.arange(2400), np.arange(2400, n)
+    no_rating = np.full(n, -1, np.int8)
+    model = train_head(x.astype(np.float16), indptr, np.zeros(len(rows), np.int64), no_rating, train, 1, TrainOptions())
+    p = np.concatenate([b[1] for b in predict(model, x, held)]).astype(np.float32)[:, 0]
+    assert p[y[held]].mean() - p[~y[held]].mean() > 0.8
+
+
 @pytest.fixture(scope="module")
 def trained_ws(board2021, tmp_path_factory):
     ws = tmp_path_factory.mktemp("tagger") / "ws"

@@ -152,17 +152,31 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
     return edges
 
 
-def hash_near_misses(t: HashTable, radii: Radii, min_information: float, extra: int = 2) -> list[tuple[int, int, int]]:
-    """Row pairs (i, j, pHash distance) just outside the ``perceptual`` radius: within
+def hash_near_misses(
+    t: HashTable, radii: Radii, min_information: float, extra: int = 2, max_queries: int = 20_000
+) -> list[tuple[int, int, int]]:
+    """Row pairs (i, j, pHash distance), i < j, just outside the ``perceptual`` radius: within
     ``radii.phash + extra`` but beyond ``radii.phash``, both pictures informative; what a
-    person looks at to judge ``phash_radius`` (the contact sheets), closest first."""
+    person looks at to judge ``phash_radius`` (the contact sheets), closest first.
+
+    Only the sheets want these, so on a large board only ``max_queries`` evenly spread pictures
+    are searched for them (against every picture): a few examples, at a bounded cost, instead
+    of a second search of the whole board."""
     hashed = np.flatnonzero((t.information >= min_information) & (t.phash != 0))
     if len(hashed) < 2:
         return []
-    qi, ij, dist = radius_pairs(t.phash[hashed], None, radii.phash + extra)
-    keep = dist > radii.phash
-    order = np.argsort(dist[keep], kind="stable")
-    return list(zip(hashed[qi[keep]][order].tolist(), hashed[ij[keep]][order].tolist(), dist[keep][order].tolist()))
+    if len(hashed) > max_queries:
+        sample = hashed[np.linspace(0, len(hashed) - 1, max_queries).astype(np.int64)]
+        qi, ij, dist = radius_pairs(t.phash[hashed], t.phash[sample], radii.phash + extra)
+        first, second = sample[qi], hashed[ij]
+    else:
+        qi, ij, dist = radius_pairs(t.phash[hashed], None, radii.phash + extra)
+        first, second = hashed[qi], hashed[ij]
+    keep = (dist > radii.phash) & (first != second)
+    pairs = {}
+    for i, j, d in zip(first[keep].tolist(), second[keep].tolist(), dist[keep].tolist()):
+        pairs[(min(i, j), max(i, j))] = d
+    return sorted(((i, j, d) for (i, j), d in pairs.items()), key=lambda r: (r[2], r[0], r[1]))
 
 
 def near_flat_candidates(

@@ -3,8 +3,8 @@
 A head maps (B, D) embeddings to (B, K) tag logits and (B, 4) rating logits (g, s, q, e). It
 scales its input by sqrt(D) first: embeddings arrive L2-normalised, so each of their D values is
 about 1/sqrt(D) (0.03 at 1,280 dims), and a linear head trained for a few hundred steps on values
-that small underfits (on two 5,000-post synth boards, scaling doubles the AP of its plain ranking
-of missing tags, 0.11 -> 0.22).
+that small underfits (on a 5,000-post synth board, linear heads alone ranked missing tags at AP
+0.11 unscaled and 0.22 scaled; the whole tagger went from 0.27 to 0.36 on two boards).
 Labels arrive as CSR rows (``indptr``, ``indices``: post i has tags indices[indptr[i]:indptr[i+1]])
 so that N x K never has to be dense; each batch is made dense on the fly.
 """
