@@ -64,7 +64,7 @@ def generate_board(
     params = SynthParams(posts=posts, seed=seed, flavour=FORMAT_FLAVOUR[fmt], image_size=image_size, **overrides)
     started = time.perf_counter()
     vocab = build_vocabulary(seed, params.flavour, posts)
-    board = sample_posts(vocab, params)
+    board = sample_posts(vocab, params, see=images, workers=workers)
     log.info("sampled %d posts and %d tags in %.1fs", len(board), len(vocab.tags), time.perf_counter() - started)
     paths: dict[int, str] = {}
     if images:

@@ -95,19 +95,44 @@ def _shape_mask(shape: str, size: int, r: float, angle: float) -> Image.Image:
     return mask
 
 
-def _draw_glyph(canvas: Image.Image, glyph: Glyph, style: ArtistStyle, scale: float) -> None:
-    w, h = canvas.size
-    r = OBJECT_SIZES[glyph.size] * min(w, h) / 2
-    size = int(2 * r + 6)
+def _glyph_tile(glyph: Glyph, canvas_size: tuple[int, int]) -> tuple[Image.Image, int, int, float]:
+    """(the glyph's filled shape as an L mask tile, its left, its top, its radius) on a canvas."""
+    r = OBJECT_SIZES[glyph.size] * min(canvas_size) / 2
+    x0, y0, x1, _ = glyph_box(glyph, canvas_size)
+    return _shape_mask(glyph.shape, x1 - x0, r, glyph.angle), x0, y0, r
+
+
+def _outline_ring(mask: Image.Image, line_width: int) -> Image.Image:
+    """The band ``line_width`` wide inside a filled mask: what an outline glyph paints."""
+    inner = mask.filter(ImageFilter.MinFilter(2 * line_width + 1))
+    return Image.fromarray(np.clip(np.asarray(mask, np.int16) - np.asarray(inner, np.int16), 0, 255).astype(np.uint8))
+
+
+def glyph_box(glyph: Glyph, canvas_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) of the tile :func:`glyph_paint_mask` paints a glyph in."""
+    w, h = canvas_size
+    size = int(OBJECT_SIZES[glyph.size] * min(w, h) + 6)
     x0, y0 = int(glyph.x * w - size / 2), int(glyph.y * h - size / 2)
+    return x0, y0, x0 + size, y0 + size
+
+
+def glyph_paint_mask(glyph: Glyph, style: ArtistStyle, canvas_size: tuple[int, int]) -> tuple[Image.Image, int, int]:
+    """(the L mask of the pixels a glyph paints, its left, its top) on a canvas of ``canvas_size``."""
+    mask, x0, y0, _ = _glyph_tile(glyph, canvas_size)
+    if glyph.style == "outline":
+        scale = min(canvas_size) / 256
+        mask = _outline_ring(mask, max(2, int(round(style.line_width * scale))))
+    return mask, x0, y0
+
+
+def _draw_glyph(canvas: Image.Image, glyph: Glyph, style: ArtistStyle, scale: float) -> None:
+    mask, x0, y0, _ = _glyph_tile(glyph, canvas.size)
+    size = mask.size[0]
     colour = COLOURS[glyph.colour]
-    mask = _shape_mask(glyph.shape, size, r, glyph.angle)
     edge = mask.filter(ImageFilter.MaxFilter(3)) if style.outline else None
     lw = max(2, int(round(style.line_width * scale)))
     if glyph.style == "outline":
-        inner = mask.filter(ImageFilter.MinFilter(2 * lw + 1))
-        ring = Image.fromarray(np.clip(np.asarray(mask, np.int16) - np.asarray(inner, np.int16), 0, 255).astype(np.uint8))
-        canvas.paste(colour + (255,), (x0, y0), ring)
+        canvas.paste(colour + (255,), (x0, y0), _outline_ring(mask, lw))
         return
     if edge is not None:
         outline_mask = edge.filter(ImageFilter.MaxFilter(2 * max(1, lw // 2) + 1))
@@ -169,7 +194,28 @@ def _background(scene: Scene, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(arr, "RGB").convert("RGBA")
 
 
-def _draw_figure(canvas: Image.Image, fig: Figure, style: ArtistStyle, scale: float, index: int) -> None:
+def figure_box(fig: Figure, canvas_size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """A box (x0, y0, x1, y1) that holds everything :func:`draw_figure` paints for ``fig``: ears,
+    hat and halo above the head, hair and body below it."""
+    w, h = canvas_size
+    r = fig.scale * min(w, h)
+    cx, cy = fig.x * w, fig.y * h
+    return cx - r * 1.5, cy - r * 2.4, cx + r * 1.5, min(h + r, cy + r * 4.2) + 1
+
+
+def eye_boxes(fig: Figure, canvas_size: tuple[int, int]) -> list[list[float]]:
+    """The bounding boxes [x0, y0, x1, y1] of a figure's two eyes on a canvas of ``canvas_size``."""
+    w, h = canvas_size
+    r = fig.scale * min(w, h)
+    cx, cy = fig.x * w, fig.y * h
+    boxes = []
+    for sgn in (-1, 1):
+        ex, ey, er = cx + sgn * r * 0.38, cy + r * 0.05, r * 0.2
+        boxes.append([ex - er, ey - er * 1.2, ex + er, ey + er * 1.2])
+    return boxes
+
+
+def draw_figure(canvas: Image.Image, fig: Figure, style: ArtistStyle, scale: float, index: int) -> None:
     w, h = canvas.size
     d = ImageDraw.Draw(canvas)
     short = min(w, h)
@@ -248,9 +294,9 @@ def _draw_figure(canvas: Image.Image, fig: Figure, style: ArtistStyle, scale: fl
         d.chord([cx - r * 1.05, cy - r * 1.1, cx + r * 1.05, cy + r * 0.4], 180, 360, fill=hair)
     # Eyes.
     eye = EYE_COLOURS[fig.eyes] + (255,)
-    for sgn in (-1, 1):
-        ex, ey, er = cx + sgn * r * 0.38, cy + r * 0.05, r * 0.2
-        d.ellipse([ex - er, ey - er * 1.2, ex + er, ey + er * 1.2], fill=eye)
+    for box in eye_boxes(fig, canvas.size):
+        d.ellipse(box, fill=eye)
+        ex, ey, er = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, (box[2] - box[0]) / 2
         d.ellipse([ex - er * 0.4, ey - er * 0.5, ex + er * 0.4, ey + er * 0.5], fill=(15, 15, 15, 255))
     # Expressions.
     if "blush" in fig.expressions:
@@ -318,12 +364,38 @@ def render(scene: Scene, style: ArtistStyle, frame: int = 0) -> Image.Image:
         )
         _draw_glyph(canvas, moved, style, scale)
     for i, fig in enumerate(scene.figures):
-        _draw_figure(canvas, fig, style, scale, i)
+        draw_figure(canvas, fig, style, scale, i)
     if scene.sparkle:
         for _ in range(6):
             sx, sy, sr = rng.uniform(0, w), rng.uniform(0, h), min(w, h) * 0.035
             d.polygon([(sx, sy - sr), (sx + sr * 0.25, sy), (sx, sy + sr), (sx - sr * 0.25, sy)], fill=(255, 250, 200, 255))
             d.polygon([(sx - sr, sy), (sx, sy + sr * 0.25), (sx + sr, sy), (sx, sy - sr * 0.25)], fill=(255, 250, 200, 255))
+    draw_front(canvas, scene, style)
+    if scene.watermark:
+        canvas = overlay_watermark(canvas, "br", 0.6)
+    return _apply_style(canvas, scene, style, rng)
+
+
+def front_boxes(scene: Scene, canvas_size: tuple[int, int]) -> list[tuple[float, float, float, float]]:
+    """Boxes (x0, y0, x1, y1) that hold everything :func:`draw_front` paints."""
+    w, h = canvas_size
+    boxes = []
+    if scene.speech_bubble:
+        boxes.append((w * 0.55 - 2, h * 0.06 - 2, w * 0.95 + 2, h * 0.30 + 2))
+    if scene.text:
+        boxes.append((w * 0.05 - 2, h * 0.82 - 2, w * 0.7 + 2, h * 0.94 + 2))
+    if scene.border:
+        bw = max(3, int(min(w, h) * 0.04)) + 1
+        boxes += [(0, 0, w, bw), (0, h - bw, w, h), (0, 0, bw, h), (w - bw, 0, w, h)]
+    if scene.signature:
+        boxes.append((w * 0.72 - 2, h * 0.93 - 2, w, h))
+    return boxes
+
+
+def draw_front(canvas: Image.Image, scene: Scene, style: ArtistStyle) -> None:
+    """What covers the drawing: the speech bubble, the caption box, the border and the signature."""
+    w, h = canvas.size
+    d = ImageDraw.Draw(canvas)
     if scene.speech_bubble:
         bx, by = w * 0.55, h * 0.06
         d.ellipse([bx, by, bx + w * 0.4, by + h * 0.16], fill=(255, 255, 255, 255), outline=(0, 0, 0, 255), width=2)
@@ -340,9 +412,6 @@ def render(scene: Scene, style: ArtistStyle, frame: int = 0) -> Image.Image:
     if scene.signature:
         colour = style.outline or (30, 30, 30)
         d.text((w * 0.72, h * 0.93), scene.artist[:10], fill=colour + (255,), font=_font(int(h * 0.05)))
-    if scene.watermark:
-        canvas = overlay_watermark(canvas, "br", 0.6)
-    return _apply_style(canvas, scene, style, rng)
 
 
 def _apply_style(canvas: Image.Image, scene: Scene, style: ArtistStyle, rng: np.random.Generator) -> Image.Image:

@@ -15,6 +15,7 @@ import numpy as np
 from ..progress import progress
 from .scene import Figure, Glyph, Scene
 from .transforms import DUPLICATE_KINDS, REPOST_KINDS, sample_params, transformed_size
+from .visibility import HiddenParts, hidden_parts_of
 from .vocab import (
     ACCESSORIES,
     BACKGROUNDS,
@@ -23,6 +24,7 @@ from .vocab import (
     EYE_COLOURS,
     HAIR_COLOURS,
     HAIR_LENGTHS,
+    SHAPES,
     SPECIES,
     Vocabulary,
     Weighted,
@@ -85,9 +87,10 @@ class Post:
     quality: int
     width: int
     height: int
-    true_tags: set[str]
+    true_tags: set[str]  # while sampling: only the tags no drawing carries (meta, invisible)
     invisible_tags: set[str]
     artist: str
+    tag_scene: Scene | None = None  # the drawing whose visible parts the post's tags name
     dump_tags: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
@@ -254,10 +257,17 @@ def sample_scene(
     return scene, rating
 
 
-def scene_tags(scene: Scene, vocab: Vocabulary) -> set[str]:
-    """The visible tags of a drawing (before implications): what the renderer draws."""
+def scene_tags(scene: Scene, vocab: Vocabulary, hidden: HiddenParts | None = None) -> set[str]:
+    """The tags a viewer can see in a drawing (before implications): what the renderer draws and
+    leaves in view. The glyphs and eyes that ``hidden`` names (mostly hidden behind later
+    drawing, :mod:`.visibility`) are left out; a monochrome picture shows shapes but no colours, so its glyphs carry
+    only their shape's tag, and eye and hair colours are left out."""
     e621 = vocab.flavour == "e621"
-    tags = {g.tag for g in scene.glyphs} | {scene.artist}
+    hidden = hidden or HiddenParts(frozenset(), frozenset())
+    colourless = scene.monochrome or scene.greyscale
+    tags = {SHAPES[g.shape] if colourless else g.tag for i, g in enumerate(scene.glyphs) if i not in hidden.glyphs} | {
+        scene.artist
+    }
     if scene.background:
         tags.add(scene.background)
     for flag, tag in (
@@ -273,7 +283,7 @@ def scene_tags(scene: Scene, vocab: Vocabulary) -> set[str]:
     ):
         if flag:
             tags.add(tag)
-    if scene.border:
+    if scene.border and not (colourless and scene.border == "pink"):
         tags.add(f"{scene.border}_border")
     figures = scene.figures
     if e621:
@@ -291,13 +301,17 @@ def scene_tags(scene: Scene, vocab: Vocabulary) -> set[str]:
             tags.add("solo")
         elif not figures:
             tags.add("no_humans")
-    for f in figures:
-        tags.add(f"{f.eyes}_eyes")
-        tags.update(f.expressions)
+    for i, f in enumerate(figures):
+        if i not in hidden.faces:
+            tags.update(f.expressions)
+            if not colourless:
+                tags.add(f"{f.eyes}_eyes")
         if e621:
-            tags.update({f.species, f"{f.hair}_fur", f.sex})
+            tags.update({f.species, f.sex})
         else:
-            tags.update({f"{f.hair}_hair", f.hair_length, *f.accessories})
+            tags.update({f.hair_length, *f.accessories})
+        if not colourless:
+            tags.add(f"{f.hair}_fur" if e621 else f"{f.hair}_hair")
         if f.character:
             tags.update({f.character, vocab.character(f.character).copyright})
     return {t for t in tags if t}
@@ -405,8 +419,11 @@ def _post_ids_and_times(params: SynthParams, rng: np.random.Generator) -> tuple[
     return ids.astype(np.int64), times
 
 
-def sample_posts(vocab: Vocabulary, params: SynthParams) -> list[Post]:
-    """All posts of the board, in id order, with true tags, flags and planted problems."""
+def sample_posts(vocab: Vocabulary, params: SynthParams, see: bool = True, workers: int = 1) -> list[Post]:
+    """All posts of the board, in id order, with true tags, flags and planted problems.
+
+    With ``see`` the true tags are what each picture shows (:mod:`.visibility`, measured in
+    ``workers`` processes); without it (a board without images) every drawn part's tags."""
     rng = np.random.default_rng([params.seed, 2])
     n = params.posts
     ids, times = _post_ids_and_times(params, rng)
@@ -463,21 +480,22 @@ def sample_posts(vocab: Vocabulary, params: SynthParams) -> list[Post]:
                     scene.artist,
                     bad=bad,
                 )
+                post.tag_scene = scene
                 post.true_tags = (
-                    scene_tags(scene, vocab)
-                    | file_meta_tags(vocab, width, height, transparent, frames, params.image_size)
-                    | post.invisible_tags
+                    file_meta_tags(vocab, width, height, transparent, frames, params.image_size) | post.invisible_tags
                 )
                 if bad is None and frames == 1:
                     sources.append(slot)
                     (transparent_sources if transparent else opaque_sources).append(slot)
-            post.true_tags = vocab.closure(post.true_tags)
             _history(post, params, rng)
             posts.append(post)
             by_id[post_id] = post
             if slot % 1000 == 999 or slot == n - 1:
                 advance(slot % 1000 + 1)
     _sequence_children(posts, rng)
+    hidden = hidden_parts_of([p.tag_scene for p in posts], vocab.styles, workers) if see else [None] * len(posts)
+    for post, parts in zip(posts, hidden):
+        post.true_tags = vocab.closure(scene_tags(post.tag_scene, vocab, parts) | post.true_tags)
     noise_rng = np.random.default_rng([params.seed, 4])
     for post in posts:
         if post.parent_id is not None and post.parent_id in by_id:
@@ -507,11 +525,7 @@ def _duplicate(
         tag_scene = replace(scene, text=scene.text or "caption")
     elif kind == "alpha_background":
         tag_scene = replace(scene, transparent=False, background=f"{dup_params['colour']}_background")
-    tags = (
-        scene_tags(tag_scene, vocab)
-        | file_meta_tags(vocab, width, height, transparent, src.scene.frames, params.image_size)
-        | src.invisible_tags
-    )
+    tags = file_meta_tags(vocab, width, height, transparent, src.scene.frames, params.image_size) | src.invisible_tags
     post = Post(
         post_id,
         created,
@@ -528,6 +542,7 @@ def _duplicate(
         dup_of=src.post_id,
         dup_kind=kind,
         dup_params=dup_params,
+        tag_scene=tag_scene,
     )
     if kind == "variant" or rng.random() < 0.3:
         post.parent_id = src.post_id
@@ -590,7 +605,8 @@ def _hard_negative(
         negative_kind=kind,
     )
     meta = file_meta_tags(vocab, scene.width, scene.height, False, 1, params.image_size)
-    post.true_tags = scene_tags(scene, vocab) | meta | post.invisible_tags
+    post.tag_scene = scene
+    post.true_tags = meta | post.invisible_tags
     return post
 
 
