@@ -118,16 +118,30 @@ def test_a_second_writer_refuses_with_the_holders_pid_and_command(flat_ws):
 
 
 def test_lock_wait_waits_for_the_holder(flat_ws):
-    set_config(flat_ws, runner={"lock_wait": 30.0})
+    """The holder keeps the lock until the waiting command has said it waits (no race with a
+    slow start under load), then lets go: the command goes on and succeeds."""
+    set_config(flat_ws, runner={"lock_wait": 60.0})
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from curation.lock import workspace_lock\n"
-         "with workspace_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(2)", str(flat_ws)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        [sys.executable, "-c", "import sys; from curation.lock import workspace_lock\n"
+         "with workspace_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.readline()", str(flat_ws)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
-    assert holder.stdout.readline().strip() == "held"
-    done = curate("select", str(flat_ws))
-    holder.wait()
-    assert done.returncode == 0 and "waiting for" in done.stderr
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        waiter = subprocess.Popen(
+            [sys.executable, "-m", "curation.cli", "select", str(flat_ws)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        said = ""
+        while "waiting for" not in said and (line := waiter.stderr.readline()):
+            said += line
+        assert "waiting for" in said and f"PID {holder.pid}" in said
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert waiter.wait(timeout=300) == 0
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_reviews_during_a_stage_are_kept_and_seen_by_the_next(flat_ws):
