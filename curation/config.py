@@ -146,7 +146,7 @@ class DedupeConfig(_Section):
     align_whitened_floor: float = Field(default=0.25, ge=-1.0, le=1.0)  # whitened cosine from which pairs are aligned
     align_neighbours: int = Field(
         default=8, ge=0
-    )  # candidates a post (its most similar); a transparent post's nearest at any similarity
+    )  # candidates a post (its most similar; its closest by hash); a transparent post's nearest at any similarity
     align_hash_radius: int = Field(default=10, ge=-1, le=64)  # pHashes this near are aligned too (-1: never)
     align_background_radius: int = Field(default=12, ge=-1, le=64)  # and whitened backgrounds, transparent vs opaque
     align_hash_threshold: float = Field(default=0.97, ge=-1.0, le=1.0)  # the correlation those need

@@ -119,9 +119,10 @@ def test_edges_by_kind_with_known_answers():
     assert edges[(6, 7)] == ("variant", 1)
     assert not any(5 in pair or 8 in pair or 9 in pair for pair in edges)
     assert all(a < b for a, b in edges)
-    # just outside a radius of 2: pHashes 3 bits apart (1-4, 2-4, 3-4, and 4-5's 0 are inside, 5 too)
+    # just outside a radius of 2: pHashes 3 bits apart (1-4, 2-4, 3-4, and 5 too); inside it
+    # but refused by the dHash check: 4-5 (the same pHash, dHashes 22 bits apart)
     misses = {(int(t.post_id[i]), int(t.post_id[j]), d) for i, j, d in hash_near_misses(t, Radii(phash=2), 6.0, extra=2)}
-    assert misses == {(1, 4, 3), (2, 4, 3), (3, 4, 3), (1, 5, 3), (2, 5, 3), (3, 5, 3)}
+    assert misses == {(4, 5, 0), (1, 4, 3), (2, 4, 3), (3, 4, 3), (1, 5, 3), (2, 5, 3), (3, 5, 3)}
     sampled = {
         (int(t.post_id[i]), int(t.post_id[j]), d) for i, j, d in hash_near_misses(t, Radii(phash=2), 6.0, 2, max_queries=2)
     }
@@ -205,6 +206,8 @@ def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
         stage(ws)
     report = run_dedupe(ws)
     assert report.groups > 0 and report.edges.get("exact", 0) > 0 and report.edges.get("semantic", 0) > 0
+    assert {"hash search", "embedding search", "keypoints", "grouping and tables"} <= set(report.seconds)
+    assert all(s >= 0 for s in report.seconds.values()) and sum(report.seconds.values()) > 0
     con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
     edges = con.execute("SELECT post_a, post_b, kind, distance, similarity FROM dup_edges").fetchall()
     assert all(a < b for a, b, *_ in edges)
@@ -564,3 +567,16 @@ def test_the_shipped_edge_precision_table_covers_the_kinds_dedupe_makes():
         values = [b.precision for b in calibration.bands if b.kind == kind]
         assert values == sorted(values) and all(0.0 < v <= 1.0 for v in values)
     assert isinstance(calibration, Calibration)
+
+
+def test_closest_per_post_bounds_the_pairs_a_post_takes_part_in():
+    """Four look-alikes all near each other: with k = 1 a pair stays only when it is the closest
+    pair of one of its two pictures; the rest of each tuple rides along."""
+    from curation.dedupe.stage import closest_per_post
+
+    a, b, c, d = range(4)
+    pairs = [(a, b, "x", 1), (a, c, "x", 2), (a, d, "x", 3), (b, c, "x", 4), (b, d, "x", 5), (c, d, "x", 6)]
+    # closest of a: ab; of b: ab; of c: ac; of d: ad
+    assert closest_per_post(pairs, 1) == [(a, b, "x", 1), (a, c, "x", 2), (a, d, "x", 3)]
+    assert closest_per_post(pairs, 3) == pairs  # no picture has more than 3 pairs
+    assert closest_per_post([], 1) == [] and closest_per_post(pairs, 0) == []

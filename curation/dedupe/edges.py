@@ -155,9 +155,10 @@ def find_edges(t: HashTable, radii: Radii, min_information: float) -> dict[tuple
 def hash_near_misses(
     t: HashTable, radii: Radii, min_information: float, extra: int = 2, max_queries: int = 20_000
 ) -> list[tuple[int, int, int]]:
-    """Row pairs (i, j, pHash distance), i < j, just outside the ``perceptual`` radius: within
-    ``radii.phash + extra`` but beyond ``radii.phash``, both pictures informative; what a
-    person looks at to judge ``phash_radius`` (the contact sheets), closest first.
+    """Row pairs (i, j, pHash distance), i < j, that just missed a ``perceptual`` edge: within
+    ``radii.phash + extra`` but beyond ``radii.phash``, or within it but refused by the dHash
+    check, both pictures informative; what a person looks at to judge ``phash_radius`` and
+    ``dhash_radius`` (the contact sheets), closest first.
 
     Only the sheets want these, so on a large board only ``max_queries`` evenly spread pictures
     are searched for them (against every picture): a few examples, at a bounded cost, instead
@@ -172,7 +173,9 @@ def hash_near_misses(
     else:
         qi, ij, dist = radius_pairs(t.phash[hashed], None, radii.phash + extra)
         first, second = hashed[qi], hashed[ij]
-    keep = (dist > radii.phash) & (first != second)
+    ddist = _popcount(t.dhash[first] ^ t.dhash[second])
+    confirmed = (ddist <= radii.dhash) | ((dist <= radii.close_phash) & (ddist <= radii.close_dhash))
+    keep = ((dist > radii.phash) | ~confirmed) & (first != second)
     pairs = {}
     for i, j, d in zip(first[keep].tolist(), second[keep].tolist(), dist[keep].tolist()):
         pairs[(min(i, j), max(i, j))] = d

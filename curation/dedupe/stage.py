@@ -13,6 +13,8 @@ members_with_tag)``: the union of a group's tags credited to its representative.
 from __future__ import annotations
 
 import logging
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +80,25 @@ class DedupeReport:
     groups: int = 0
     grouped_posts: int = 0
     since_last: dict[str, int] = field(default_factory=dict)  # new_groups, gone_groups against the last run
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time by step, in the order they ran
+
+
+class StepClock:
+    """Wall time by named step: ``with clock("hash search"): ...``; a step entered twice adds up."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, step: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - started
+
+    def summary(self) -> str:
+        return ", ".join(f"{step} {seconds:.1f} s" for step, seconds in self.seconds.items())
 
 
 def pick_representative(members: list[int], info: dict[int, tuple], rule: str) -> int:
@@ -160,6 +181,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
     ctx = stage_context(workspace)
     workspace, config = ctx.workspace, ctx.config
     cfg = config.dedupe
+    clock = StepClock()
     with ctx.staged() as cat, LazyPool(cfg.workers) as workers:
         if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
             raise StageNotRun(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
@@ -195,62 +217,74 @@ def run_dedupe(workspace: Where) -> DedupeReport:
         )
         radii = Radii.from_config(cfg)
         thumbs = Thumbnails(cat, table, workers)
-        hash_edges = confirm_mirrors(thumbs, table, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
-        rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
-        rows_out += near_flat_edges(thumbs, table, cfg, {(a, b) for a, b in hash_edges})
+        with clock("hash search"):
+            hash_edges = confirm_mirrors(thumbs, table, find_edges(table, radii, cfg.min_information), cfg.mirror_threshold)
+            rows_out = [(a, b, kind, dist, None) for (a, b), (kind, dist) in hash_edges.items()]
+        with clock("near-flat pairs"):
+            rows_out += near_flat_edges(thumbs, table, cfg, {(a, b) for a, b in hash_edges})
         if cfg.composite:
-            rows_out += composite_edges(
-                thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out}, background_grey(background_rgb(config.images))
-            )
+            with clock("composites"):
+                rows_out += composite_edges(
+                    thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out}, background_grey(background_rgb(config.images))
+                )
         if cfg.align:
-            rows_out += hash_aligned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
+            with clock("hash pairs aligned"):
+                rows_out += hash_aligned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
         if cfg.rotations:
-            rows_out += turned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
-        near = (
-            [(*_posts(table, i, j), "perceptual", d, None) for i, j, d in hash_near_misses(table, radii, cfg.min_information)]
-            if cfg.contact_sheets
-            else []
-        )
-        if cfg.semantic:
-            semantic_rows, candidates, neighbours, below = semantic_edges(workspace, cat, config, table)
-            rows_out += semantic_rows
-            near += below
-            if cfg.align:
-                rows_out += aligned_edges(thumbs, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
-            if cfg.keypoints:
-                background = background_rgb(config.images)
-                rows_out += keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background)
-        thumbs.checks.write()
-        edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
-        edges = edges.with_columns(shipped_calibration().of_edges(edges))
-        info = {
-            post: (pixels, score, tags, p)
-            for post, pixels, score, tags, p in zip(
-                ids.tolist(), inputs["pixels"].to_list(), inputs["score"].to_list(), inputs["tags"].to_list(), parent
+            with clock("turned pairs"):
+                rows_out += turned_edges(thumbs, table, cfg, {(a, b) for a, b, *_ in rows_out})
+        with clock("near misses"):
+            near = (
+                [(*_posts(table, i, j), "perceptual", d, None) for i, j, d in hash_near_misses(table, radii, cfg.min_information)]
+                if cfg.contact_sheets
+                else []
             )
-        }
-        apart, chosen = duplicate_decisions(workspace)
-        groups = group_posts(ids.tolist(), edges, cfg, info, apart, chosen)
-        group_frame = pl.DataFrame(
-            [(pid, gid, rep) for pid, (gid, rep) in sorted(groups.items())],
-            schema={"post_id": pl.Int64, "group_id": pl.Int64, "is_representative": pl.Boolean},
-            orient="row",
-        )
-        with cat.registered("new_dup_edges", edges.to_arrow()), cat.registered("new_dup_groups", group_frame.to_arrow()):
-            new_groups, gone_groups = cat.run("marts/dup_groups_since").fetchone()
-            cat.run("marts/dup_tables")
-            if cfg.merge_tags:
-                cat.run("marts/dup_group_tags")
-            else:
-                cat.drop_table("dup_group_tags")
+        if cfg.semantic:
+            with clock("embedding search"):
+                semantic_rows, candidates, neighbours, below = semantic_edges(workspace, cat, config, table)
+                rows_out += semantic_rows
+                near += below
+            if cfg.align:
+                with clock("embedding pairs aligned"):
+                    rows_out += aligned_edges(thumbs, table, candidates, [r for r in rows_out if r[3] is not None], cfg)
+            if cfg.keypoints:
+                with clock("keypoints"):
+                    background = background_rgb(config.images)
+                    rows_out += keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background)
+        thumbs.checks.write()
+        with clock("grouping and tables"):
+            edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
+            edges = edges.with_columns(shipped_calibration().of_edges(edges))
+            info = {
+                post: (pixels, score, tags, p)
+                for post, pixels, score, tags, p in zip(
+                    ids.tolist(), inputs["pixels"].to_list(), inputs["score"].to_list(), inputs["tags"].to_list(), parent
+                )
+            }
+            apart, chosen = duplicate_decisions(workspace)
+            groups = group_posts(ids.tolist(), edges, cfg, info, apart, chosen)
+            group_frame = pl.DataFrame(
+                [(pid, gid, rep) for pid, (gid, rep) in sorted(groups.items())],
+                schema={"post_id": pl.Int64, "group_id": pl.Int64, "is_representative": pl.Boolean},
+                orient="row",
+            )
+            with cat.registered("new_dup_edges", edges.to_arrow()), cat.registered("new_dup_groups", group_frame.to_arrow()):
+                new_groups, gone_groups = cat.run("marts/dup_groups_since").fetchone()
+                cat.run("marts/dup_tables")
+                if cfg.merge_tags:
+                    cat.run("marts/dup_group_tags")
+                else:
+                    cat.drop_table("dup_group_tags")
     kinds: dict[int, set[str]] = {}
     for a, b, kind in edges.select("post_a", "post_b", "kind").iter_rows():
         kinds.setdefault(a, set()).add(kind)
         kinds.setdefault(b, set()).add(kind)
     out = workspace / "out"
     out.mkdir(exist_ok=True)
-    _draw_sheets(workspace, groups, edges, cfg.contact_sheets)
-    _draw_kind_sheets(workspace, edges if cfg.contact_sheets else edges.clear(), near if cfg.contact_sheets else [])
+    with clock("contact sheets"):
+        _draw_sheets(workspace, groups, edges, cfg.contact_sheets)
+        _draw_kind_sheets(workspace, edges if cfg.contact_sheets else edges.clear(), near if cfg.contact_sheets else [])
+    log.info("dedupe time by step: %s", clock.summary())
     group_frame.with_columns(
         pl.col("post_id").map_elements(lambda p: sorted(kinds.get(p, ())), return_dtype=pl.List(pl.Utf8)).alias("kinds")
     ).write_parquet(out / "duplicates.parquet")
@@ -261,6 +295,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
         groups=len({g for g, _ in groups.values()}),
         grouped_posts=len(groups),
         since_last={"new_groups": int(new_groups), "gone_groups": int(gone_groups)},
+        seconds=clock.seconds,
     )
 
 
@@ -527,7 +562,8 @@ def hash_aligned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, join
     whitened backgrounds within ``align_background_radius``) and whose pixels align to
     ``align_hash_threshold`` (``align_masked_threshold`` when either is transparent); the
     Hamming distance that proposed them is kept beside the correlation, and they count as hash
-    evidence (they need no embeddings)."""
+    evidence (they need no embeddings). At most ``align_neighbours`` pairs a post, its closest
+    (:func:`closest_per_post`)."""
     best: dict[tuple[int, int], tuple[int, int, int]] = {}
     for i, j, dist in alignment_candidates(
         t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius, cfg.near_flat_floor
@@ -535,8 +571,19 @@ def hash_aligned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, join
         key = _posts(t, i, j)
         if key not in joined and (key not in best or dist < best[key][2]):
             best[key] = (i, j, dist)
-    distance = {(i, j): d for i, j, d in best.values()}
+    distance = {(i, j): d for i, j, d in closest_per_post(list(best.values()), cfg.align_neighbours)}
     return _aligned_rows(thumbs, t, list(distance), hash_align_limits(cfg), distance, same_canvas_too=True)
+
+
+def closest_per_post(pairs: list[tuple], k: int) -> list[tuple]:
+    """The pairs (i, j, ..., distance) among the ``k`` closest (smallest last field) of i or of
+    j, in their order. Hash candidates within a radius grow with the square of a board's
+    look-alikes; this keeps the pixel work a post gets bounded, as for embedding candidates."""
+    if not pairs:
+        return []
+    i, j, distance = (np.array([p[c] for p in pairs]) for c in (0, 1, -1))
+    keep = strongest_per_item(i, j, -distance.astype(np.float64), k)
+    return [p for p, kept in zip(pairs, keep) if kept]
 
 
 def hash_align_limits(cfg: DedupeConfig) -> AlignLimits:
@@ -557,7 +604,8 @@ def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: se
     turned by a quarter, a half or three quarters hashes near the other
     (:func:`curation.dedupe.edges.turned_candidates`, within ``align_hash_radius``) and, turned
     so, agrees with it pixel for pixel (:func:`curation.dedupe.align.agreement`) to
-    ``align_hash_threshold`` (``align_masked_threshold`` when either is transparent)."""
+    ``align_hash_threshold`` (``align_masked_threshold`` when either is transparent). At most
+    ``align_neighbours`` pairs a post, its closest (:func:`closest_per_post`)."""
     best: dict[tuple[int, int], tuple[int, int, int, int]] = {}
     for i, j, quarters, dist in turned_candidates(t, cfg.min_information, cfg.align_hash_radius):
         key = _posts(t, i, j)
@@ -565,7 +613,7 @@ def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: se
             best[key] = (i, j, quarters, dist)
     limits = hash_align_limits(cfg)
     check = check_id(("turned", limits))
-    pairs = list(best.values())
+    pairs = closest_per_post(list(best.values()), cfg.align_neighbours)
     keys = {(i, j, q): PixelChecks.key(f"{check}q{q}", t.file_md5[i], t.file_md5[j]) for i, j, q, _ in pairs}
     scores = thumbs.checks.known(list(keys.values()))  # the last run's answers for pairs of unchanged files
     todo = [pair[:3] for pair in pairs if keys[pair[:3]] not in scores]
