@@ -354,6 +354,25 @@ def test_alignment_candidates_with_known_answers():
     found = {tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))): d for i, j, d in alignment_candidates(t, 6.0, 12, 12)}
     assert found[(3, 4)] == 8  # transparent 3's whitened background near opaque 4's
     assert alignment_candidates(t, 6.0, -1, -1) == []
+    capped = {
+        tuple(sorted((int(t.post_id[i]), int(t.post_id[j])))) for i, j, _ in alignment_candidates(t, 6.0, 12, 12, per_post=2)
+    }
+    assert capped == set(found)  # no post has more than 2 pairs: the cap changes nothing
+
+
+def test_capped_radius_search_keeps_each_querys_closest():
+    """A dense cluster of 200 look-alikes: uncapped, every pair within the radius (quadratic);
+    capped, each query's k closest by (distance, index), so the output grows with the queries."""
+    from curation.dedupe.search import radius_pairs
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 2**63, 2000, dtype=np.int64).astype(np.uint64)
+    codes[:200] = codes[0] ^ (np.uint64(1) << rng.integers(0, 64, 200).astype(np.uint64))
+    i, j, d = radius_pairs(codes, codes, 4)
+    ci, cj, cd = radius_pairs(codes, codes, 4, per_query=5)
+    assert len(i) > 20_000 and len(ci) <= 5 * len(codes) and np.bincount(ci).max() == 5
+    for q in range(0, 2000, 37):
+        assert sorted(zip(cd[ci == q].tolist(), cj[ci == q].tolist())) == sorted(zip(d[i == q].tolist(), j[i == q].tolist()))[:5]
 
 
 def test_alignment_candidates_for_padded_and_near_flat_copies():

@@ -467,10 +467,20 @@ def test_a_small_change_keeps_the_heads_and_predicts_only_new_posts(trained_ws, 
     ws = tmp_path / "ws"
     shutil.copytree(trained_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
     with open_catalog(ws, read_only=True) as cat:
-        dates = sorted(d for (d,) in cat.rows("SELECT created_at FROM posts JOIN tagger_folds USING (post_id)"))
-    cut = dates[-4]  # the newest few posts (of ~150) wait for the next rebuild
-    waiting = sum(d >= cut for d in dates)
-    set_config(ws, select={"created_before": cut}, tagger={"retrain_after_change": 0})
+        newest = cat.rows(
+            "SELECT created_at, group_id IS NULL AND parent_id IS NULL "
+            "AND post_id NOT IN (SELECT parent_id FROM posts WHERE parent_id IS NOT NULL) "
+            "FROM posts JOIN tagger_folds USING (post_id) LEFT JOIN dup_groups USING (post_id) ORDER BY created_at DESC"
+        )
+    # the newest few posts (of ~150) wait for the next rebuild; none is a repost, a child or a
+    # parent of an older post, which would send its fold's head back to training (a leak otherwise)
+    alone = next(k for k, (_, free) in enumerate(newest) if not free)
+    waiting = min(alone, 4)
+    assert waiting >= 2
+    cut = newest[waiting - 1][0]
+    # from scratch: a warm start would continue heads that trained on the waiting posts, and a
+    # waiting post dealt back into such a fold rightly sends it to training
+    set_config(ws, select={"created_before": cut}, tagger={"retrain_after_change": 0, "warm_start": False})
     select(ws)
     trained = run_train(ws)
     folder = trained.folder
@@ -479,7 +489,8 @@ def test_a_small_change_keeps_the_heads_and_predicts_only_new_posts(trained_ws, 
     set_config(ws, select={"created_before": None}, tagger={"retrain_after_change": 0.05})
     select(ws)
     report = run_train(ws)
-    assert report.mode == "topped up" and report.new_posts == waiting and report.removed_posts == 0
+    assert report.mode == "topped up", report.why_trained
+    assert report.new_posts == waiting and report.removed_posts == 0
     assert 0 < report.changed_share <= 0.05
     store = PredictionStore(folder)
     ids = store.post_ids

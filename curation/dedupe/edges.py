@@ -208,17 +208,20 @@ def near_flat_candidates(
     return out
 
 
-def turned_candidates(t: HashTable, min_information: float, radius: int) -> list[tuple[int, int, int, int]]:
+def turned_candidates(t: HashTable, min_information: float, radius: int, per_post: int = 0) -> list[tuple[int, int, int, int]]:
     """Row pairs (i, j, quarters, distance): row i's thumbnail turned ``quarters`` x 90 degrees
     counterclockwise hashes within ``radius`` of row j's whole thumbnail (a repost turned on its
-    side or upside down), both pictures informative. For the pixel check, turned the same way."""
+    side or upside down), both pictures informative. For the pixel check, turned the same way.
+    With ``per_post`` > 0 each turned thumbnail brings only its ``per_post`` closest."""
     if t.turned_phash is None or t.thumb_phash is None or radius < 0:
         return []
     hashed = np.flatnonzero((t.information >= min_information) & (t.thumb_phash != 0))
     out = []
     for column, quarters in enumerate((1, 2, 3)):
         turned = hashed[t.turned_phash[hashed, column] != 0]
-        qi, ij, dist = radius_pairs(t.thumb_phash[hashed], t.turned_phash[turned, column], radius)
+        qi, ij, dist = radius_pairs(
+            t.thumb_phash[hashed], t.turned_phash[turned, column], radius, per_query=per_post and per_post + 1
+        )  # + 1: a symmetric picture finds itself
         i, j = turned[qi], hashed[ij]
         keep = i != j
         out += [(a, b, quarters, d) for a, b, d in zip(i[keep].tolist(), j[keep].tolist(), dist[keep].tolist())]
@@ -226,7 +229,7 @@ def turned_candidates(t: HashTable, min_information: float, radius: int) -> list
 
 
 def alignment_candidates(
-    t: HashTable, min_information: float, radius: int, background_radius: int, floor: float | None = None
+    t: HashTable, min_information: float, radius: int, background_radius: int, floor: float | None = None, per_post: int = 0
 ) -> list[tuple[int, int, int]]:
     """Row pairs (i, j, distance) whose hashes come near without matching, for a pixel check
     (:func:`curation.dedupe.align.alignment`): pHashes within ``radius`` (a padded copy whose
@@ -237,7 +240,12 @@ def alignment_candidates(
     ``background_radius`` between a transparent and an opaque picture (a drawing reposted on a
     colour). Pictures below ``min_information`` take no part, except that with ``floor`` one
     at or above it may pair with one above ``min_information`` (padding that makes a copy
-    near-flat: the original still has the spread that the pixel check needs)."""
+    near-flat: the original still has the spread that the pixel check needs).
+
+    With ``per_post`` > 0 each search gives each picture only its ``per_post`` closest pairs (a
+    pair may come from either side, and twice), so the pairs grow with the board, not with the
+    square of its look-alikes."""
+    own = per_post and per_post + 1  # a search of a set against itself finds each picture too
     out: list[tuple[int, int, int]] = []
     lowest = min_information if floor is None else min(floor, min_information)
     hashed = np.flatnonzero((t.information >= lowest) & (t.phash != 0))
@@ -248,18 +256,18 @@ def alignment_candidates(
     if len(hashed) > 1 and radius >= 0:
         for codes in (t.phash, t.thumb_phash):
             if codes is not None:
-                qi, ij, dist = radius_pairs(codes[hashed], None, radius)
+                qi, ij, dist = radius_pairs(codes[hashed], codes[hashed] if per_post else None, radius, per_query=own)
                 keep = informative(hashed[qi], hashed[ij])
                 out += list(zip(hashed[qi[keep]].tolist(), hashed[ij[keep]].tolist(), dist[keep].tolist()))
         if t.thumb_phash is not None and t.unpadded_phash is not None:
             padded = hashed[t.unpadded_phash[hashed] != 0]
-            qi, ij, dist = radius_pairs(t.thumb_phash[hashed], t.unpadded_phash[padded], radius)
+            qi, ij, dist = radius_pairs(t.thumb_phash[hashed], t.unpadded_phash[padded], radius, per_query=own)
             keep = informative(padded[qi], hashed[ij])
             out += list(zip(padded[qi[keep]].tolist(), hashed[ij[keep]].tolist(), dist[keep].tolist()))
     if t.bg_phash is not None and t.has_alpha is not None and background_radius >= 0:
         transparent = np.flatnonzero(t.has_alpha & (t.bg_phash != 0))
         opaque = np.flatnonzero(~t.has_alpha & (t.bg_phash != 0) & (t.information >= min_information))
         for query in (t.bg_phash[transparent],) + ((t.bg_black_phash[transparent],) if t.bg_black_phash is not None else ()):
-            qi, ij, dist = radius_pairs(t.bg_phash[opaque], query, background_radius)
+            qi, ij, dist = radius_pairs(t.bg_phash[opaque], query, background_radius, per_query=per_post)
             out += list(zip(transparent[qi].tolist(), opaque[ij].tolist(), dist.tolist()))
     return out

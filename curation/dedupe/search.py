@@ -40,8 +40,9 @@ def _popcount(x):
 
 
 @numba.njit(cache=True, nogil=True)
-def _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips, sub_radius, radius, self_join):
-    """Pairs (query i in [lo, hi), indexed j) within ``radius``, each found once.
+def _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips, sub_radius, radius, self_join, per_query):
+    """Pairs (query i in [lo, hi), indexed j) within ``radius``, each found once; with
+    ``per_query`` > 0 only each query's ``per_query`` closest (ties: the lower j).
 
     queries (Q,) uint64, codes (N,) uint64, orders (m, N) int64 (ids sorted by substring key),
     starts (m, 2**b + 1) int64 (bucket offsets into orders), shifts/masks (m,) uint64,
@@ -55,6 +56,7 @@ def _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips
     m = shifts.shape[0]
     for i in range(lo, hi):
         q = queries[i]
+        first = n
         for t in range(m):
             key = (q >> shifts[t]) & masks[t]
             for f in range(n_flips[t]):
@@ -83,6 +85,13 @@ def _probe(lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips
                     out_j[n] = j
                     out_d[n] = d
                     n += 1
+        if per_query > 0 and n - first > per_query:
+            order = np.argsort(out_d[first:n].astype(np.int64) * codes.shape[0] + out_j[first:n])[:per_query]
+            kept_j = out_j[first:n][order].copy()
+            kept_d = out_d[first:n][order].copy()
+            n = first + per_query
+            out_j[first:n] = kept_j
+            out_d[first:n] = kept_d
     return out_i[:n].copy(), out_j[:n].copy(), out_d[:n].copy()
 
 
@@ -143,9 +152,11 @@ def _tables(codes: np.ndarray, layout: Layout) -> tuple[np.ndarray, ...]:
 
 
 def radius_pairs(
-    index_hashes: np.ndarray, query_hashes: np.ndarray | None, radius: int, threads: int | None = None
+    index_hashes: np.ndarray, query_hashes: np.ndarray | None, radius: int, threads: int | None = None, per_query: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (query i, indexed j, distance) with Hamming distance <= ``radius``, exactly.
+    """All (query i, indexed j, distance) with Hamming distance <= ``radius``, exactly; with
+    ``per_query`` > 0 only each query's ``per_query`` closest (ties: the lower j), so that the
+    output grows with the queries, not with the square of a dense neighbourhood.
 
     index_hashes : (N,) uint64; query_hashes : (M,) uint64, or None to join the index with
     itself, returning each unordered pair once (i < j, no self pairs). Returns three (K,)
@@ -162,8 +173,9 @@ def radius_pairs(
 
     def work(lo: int, hi: int):
         return _probe(
-            lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips, layout.sub_radius, int(radius), self_join
-        )
+            lo, hi, queries, codes, orders, starts, shifts, masks, flips, n_flips, layout.sub_radius, int(radius), self_join,
+            int(per_query),
+        )  # fmt: skip
 
     bounds = [(lo, min(lo + CHUNK, len(queries))) for lo in range(0, len(queries), CHUNK)]
     workers = max(1, min(threads or os.cpu_count() or 1, len(bounds)))

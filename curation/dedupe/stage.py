@@ -566,7 +566,7 @@ def hash_aligned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, join
     (:func:`closest_per_post`)."""
     best: dict[tuple[int, int], tuple[int, int, int]] = {}
     for i, j, dist in alignment_candidates(
-        t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius, cfg.near_flat_floor
+        t, cfg.min_information, cfg.align_hash_radius, cfg.align_background_radius, cfg.near_flat_floor, cfg.align_neighbours
     ):
         key = _posts(t, i, j)
         if key not in joined and (key not in best or dist < best[key][2]):
@@ -607,7 +607,7 @@ def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: se
     ``align_hash_threshold`` (``align_masked_threshold`` when either is transparent). At most
     ``align_neighbours`` pairs a post, its closest (:func:`closest_per_post`)."""
     best: dict[tuple[int, int], tuple[int, int, int, int]] = {}
-    for i, j, quarters, dist in turned_candidates(t, cfg.min_information, cfg.align_hash_radius):
+    for i, j, quarters, dist in turned_candidates(t, cfg.min_information, cfg.align_hash_radius, cfg.align_neighbours):
         key = _posts(t, i, j)
         if key not in joined and (key not in best or dist < best[key][3]):
             best[key] = (i, j, quarters, dist)
