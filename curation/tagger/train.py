@@ -152,11 +152,28 @@ def post_units(cat: Catalog, post_ids: np.ndarray, group_by_artist: bool) -> np.
 
 
 def previous_folds(cat: Catalog, folder: Path, folds: int) -> dict[int, int]:
-    """post -> fold of the last run, when it dealt the same number of folds (else none)."""
+    """post -> fold of the last run, when it dealt the same number of folds (else none).
+
+    A post that has left the selection since and comes back keeps the fold its heads imply: the
+    one fold whose head never trained on it (every other head did). Dealt anew, it could land
+    in a fold whose head learnt it, which no head may then score, and a small rebuild would
+    have to train instead of topping up."""
     meta = folder / "meta.json"
     if not meta.is_file() or PredictionStore(folder).meta.get("folds") != folds:
         return {}
-    return dict(cat.rows("SELECT post_id, fold FROM tagger_folds"))
+    placed = dict(cat.rows("SELECT post_id, fold FROM tagger_folds"))
+    lists = [trained_path(folder, k) for k in range(folds)]
+    if folds < 2 or not all(path.is_file() for path in lists):
+        return placed
+    trained = [np.load(path) for path in lists]
+    seen = np.unique(np.concatenate(trained))
+    learnt = np.zeros((len(seen), folds), dtype=bool)  # learnt[i, k]: head k trained on seen[i]
+    for k, ids in enumerate(trained):
+        learnt[np.searchsorted(seen, ids), k] = True
+    left_out = learnt.sum(axis=1) == folds - 1
+    for post, fold in zip(seen[left_out].tolist(), np.argmin(learnt[left_out], axis=1).tolist()):
+        placed.setdefault(post, fold)
+    return placed
 
 
 def head_path(folder: Path, k: int) -> Path:
