@@ -232,6 +232,7 @@ class SuggestConfig(_Section):
     max_per_post: int = Field(default=3, ge=1)  # a post's suggestions per round
     max_suggestions: int = Field(default=0, ge=0)  # the queue's length; 0: every suggestion above the floors
     min_tag_posts: int = Field(default=10, ge=1)  # tags with fewer labelled posts get no suggestions (too few to learn)
+    categories: list[str] = Field(default_factory=lambda: ["general"])  # tag categories suggested for; empty: all
     cleanlab_filter: Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"] = (
         "predicted_neq_given"  # cleanlab.filter.find_label_issues(filter_by=)
     )

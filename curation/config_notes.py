@@ -151,6 +151,7 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("suggest", "max_per_post"): ("a post's suggestions per round", None),
     ("suggest", "max_suggestions"): ("the queue's length; 0: every suggestion above the floors", None),
     ("suggest", "min_tag_posts"): ("tags with fewer labelled posts get no suggestions", None),
+    ("suggest", "categories"): ("tag categories suggested for; empty: all (pixels say little of artist or meta tags)", None),
     ("suggest", "chunk_tags"): ("tags per parallel task", None),
     ("suggest", "workers"): ('processes; with [runner] kind = "dask", tasks go to the Dask cluster', None),
     ("runner", "kind"): ("local | dask", None),

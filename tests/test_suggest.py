@@ -335,3 +335,27 @@ def test_a_rerun_keeps_the_flags_of_tags_whose_inputs_did_not_change(oracle_ws, 
     shutil.rmtree(ws / "cache" / "suggest")
     from_scratch = run_suggest(ws)
     assert from_scratch.kept_tags == 0 and strip((ws / "out" / "suggestions.json").read_text()) == kept_result
+
+
+@pytest.mark.slow
+def test_suggestions_are_made_for_the_configured_tag_categories(oracle_ws, tmp_path):
+    """By default only general tags get suggestions (pixels say little of who drew a picture or
+    of its file); an empty list opens every category."""
+    import shutil
+
+    from conftest import set_config
+
+    from curation.catalog import open_catalog
+
+    ws = tmp_path / "ws"
+    shutil.copytree(oracle_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
+    with open_catalog(ws, read_only=True) as cat:
+        category = dict(cat.rows("SELECT name, category FROM selected_tags"))
+    default = run_suggest(ws)
+    assert default.scope_tags and {category[t] for t in default.scope_tags} == {"general"}
+    document = json.loads((ws / "out" / "suggestions.json").read_text())
+    assert {category[x["tag"]] for x in document["suggestions"]} == {"general"}
+    set_config(ws, suggest={"categories": []})
+    every = run_suggest(ws)
+    assert set(default.scope_tags) < set(every.scope_tags)
+    assert {category[t] for t in every.scope_tags} > {"general"}

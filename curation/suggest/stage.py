@@ -192,7 +192,14 @@ def _flag(config: Config, store: PredictionStore, data, report: SuggestReport, w
     tags_sorted, rows_sorted = data.indices[keep][order], entry_store_rows[keep][order]
     bounds = np.flatnonzero(np.diff(tags_sorted)) + 1
     by_tag = {int(part[0]): rows for part, rows in zip(np.split(tags_sorted, bounds), np.split(rows_sorted, bounds)) if len(part)}
-    known = [j for j, n in enumerate(tag_names) if n in label_index and len(by_tag.get(label_index[n], ())) >= cfg.min_tag_posts]
+    category = dict(zip(data.tags["name"], data.tags["category"]))
+    known = [
+        j
+        for j, n in enumerate(tag_names)
+        if n in label_index
+        and len(by_tag.get(label_index[n], ())) >= cfg.min_tag_posts
+        and (not cfg.categories or category[n] in cfg.categories)
+    ]
     known_set = set(known)
     fingerprints = {j: reuse.positives_fingerprint(store_ids[by_tag[label_index[tag_names[j]]]]) for j in known}
     key = reuse.cache_key(store.meta, cfg.cleanlab_filter)
