@@ -66,6 +66,10 @@ def test_scene_tags_leave_out_hidden_glyphs_and_colours_a_monochrome_picture_lac
     assert "heart" in grey and beside.tag not in grey
     assert not {"red_eyes", "blue_hair"} & grey
     assert {"smile", "long_hair", "monochrome", "greyscale"} <= grey
+    blue = Scene(**{**drawn.__dict__, "background": "blue_background"})
+    assert "blue_background" in scene_tags(blue, vocab, parts)
+    grey_blue = scene_tags(Scene(**{**blue.__dict__, "monochrome": True, "greyscale": True}), vocab, parts)
+    assert "blue_background" not in grey_blue and "simple_background" in grey_blue  # flat, of no colour one can name
     assert behind.tag in scene_tags(drawn, vocab)  # without visibility: every drawn part
 
 

@@ -257,11 +257,15 @@ def sample_scene(
     return scene, rating
 
 
+COLOURED_BACKGROUNDS = ("pink", "blue", "yellow")  # flat backgrounds whose colour a monochrome picture loses
+
+
 def scene_tags(scene: Scene, vocab: Vocabulary, hidden: HiddenParts | None = None) -> set[str]:
     """The tags a viewer can see in a drawing (before implications): what the renderer draws and
     leaves in view. The glyphs and eyes that ``hidden`` names (mostly hidden behind later
-    drawing, :mod:`.visibility`) are left out; a monochrome picture shows shapes but no colours, so its glyphs carry
-    only their shape's tag, and eye and hair colours are left out."""
+    drawing, :mod:`.visibility`) are left out; a monochrome picture shows shapes but no
+    colours, so its glyphs carry only their shape's tag, and eye, hair and flat background
+    colours are left out."""
     e621 = vocab.flavour == "e621"
     hidden = hidden or HiddenParts(frozenset(), frozenset())
     colourless = scene.monochrome or scene.greyscale
@@ -269,7 +273,8 @@ def scene_tags(scene: Scene, vocab: Vocabulary, hidden: HiddenParts | None = Non
         scene.artist
     }
     if scene.background:
-        tags.add(scene.background)
+        coloured = scene.background.split("_")[0] in COLOURED_BACKGROUNDS
+        tags.add("simple_background" if colourless and coloured else scene.background)
     for flag, tag in (
         (scene.speech_bubble, "speech_bubble"),
         (scene.sparkle, "sparkle"),
