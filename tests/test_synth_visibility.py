@@ -101,3 +101,21 @@ def test_planted_missing_tags_are_always_visible(tmp_path):
             monochrome += 1
             assert not colours & set(true_tags[post.post_id])
     assert hidden > 10 and monochrome > 3
+
+
+def test_a_hat_hides_the_ears_and_horns_under_it_but_not_what_is_drawn_over_it():
+    vocab = build_vocabulary(0, "danbooru", 50)
+    artist = next(iter(vocab.styles))
+    hatted = Figure("girl", "blue", "red", "short_hair", ("hat", "cat_ears", "horns", "hair_bow"), (), None, 0.5, 0.4, 0.14, 1.0)
+    drawn = Scene(1, 256, 256, "white_background", False, (hatted,), (), artist)
+    parts = hidden_parts(drawn, vocab.styles[artist])
+    # the bow is drawn over the hat and the hair shows below it; horns are not drawn beside ears
+    assert parts.under_hats == {(0, "cat_ears"), (0, "horns")}
+    tags = scene_tags(drawn, vocab, parts)
+    assert {"hat", "hair_bow", "blue_hair", "short_hair"} <= tags and not {"cat_ears", "horns"} & tags
+    for shown in (("cat_ears",), ("horns",)):
+        bare = Scene(**{**drawn.__dict__, "figures": (Figure(**{**hatted.__dict__, "accessories": shown}),)})
+        assert hidden_parts(bare, vocab.styles[artist]).under_hats == frozenset()
+        assert set(shown) <= scene_tags(bare, vocab, hidden_parts(bare, vocab.styles[artist]))
+    both = Scene(**{**drawn.__dict__, "figures": (Figure(**{**hatted.__dict__, "accessories": ("cat_ears", "horns")}),)})
+    assert hidden_parts(both, vocab.styles[artist]).under_hats == {(0, "horns")}

@@ -311,11 +311,12 @@ def scene_tags(scene: Scene, vocab: Vocabulary, hidden: HiddenParts | None = Non
             tags.update(f.expressions)
             if not colourless:
                 tags.add(f"{f.eyes}_eyes")
+        under_hat = {part for j, part in hidden.under_hats if j == i}
         if e621:
             tags.update({f.species, f.sex})
         else:
-            tags.update({f.hair_length, *f.accessories})
-        if not colourless:
+            tags.update({f.hair_length, *(a for a in f.accessories if a not in under_hat)})
+        if not colourless and "hair" not in under_hat:
             tags.add(f"{f.hair}_fur" if e621 else f"{f.hair}_hair")
         if f.character:
             tags.update({f.character, vocab.character(f.character).copyright})

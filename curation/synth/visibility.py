@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from ..processes import worker_pool
 from ..progress import progress
 from .draw import draw_figure, draw_front, eye_boxes, glyph_paint_mask
-from .scene import Scene
+from .scene import Figure, Scene
 from .vocab import ArtistStyle
 
 POOL_FROM = 4000  # fewer scenes than this are measured in this process: a pool costs seconds to start
@@ -32,12 +33,18 @@ _GLYPH, _FIGURE, _EYES, _FRONT = 1, 100, 150, 255  # id of glyph i: _GLYPH + i, 
 _OPAQUE = [0] + [255] * 255  # a lookup table: any alpha above 0 paints
 
 
+UNDER_A_HAT = ("cat_ears", "fox_ears", "horns")  # accessories drawn before a hat, where it sits
+
+
 @dataclass(frozen=True)
 class HiddenParts:
-    """Indices into ``scene.glyphs`` and ``scene.figures`` (whose eyes) that are out of view."""
+    """Indices into ``scene.glyphs`` and ``scene.figures`` (whose eyes) that are out of view, and
+    (figure index, part) pairs a figure's own hat hides (or that are not drawn): an accessory of
+    ``UNDER_A_HAT`` or ``"hair"`` (its colour)."""
 
     glyphs: frozenset[int]
     faces: frozenset[int]
+    under_hats: frozenset[tuple[int, str]] = frozenset()
 
 
 def hidden_parts(scene: Scene, style: ArtistStyle) -> HiddenParts:
@@ -70,7 +77,41 @@ def hidden_parts(scene: Scene, style: ArtistStyle) -> HiddenParts:
     return HiddenParts(
         frozenset(i for i, area in enumerate(glyph_areas) if in_view[_GLYPH + i] < MIN_SHOWN * area or not area),
         frozenset(i for i, area in enumerate(eye_areas) if in_view[_EYES + i] < MIN_SHOWN * area or not area),
+        frozenset((i, part) for i, fig in enumerate(small.figures) for part in _under_hat(fig, style, size, i)),
     )
+
+
+def _under_hat(fig: Figure, style: ArtistStyle, size: tuple[int, int], index: int) -> list[str]:
+    """The parts of ``fig`` its hat hides, or that are not drawn at all: each is drawn with and
+    without the part (the hair: in another colour), with the hat and without it; a part is
+    hidden when less than ``MIN_SHOWN`` of the pixels it changes bare still change under the
+    hat, or when it changes none (horns give way to animal ears)."""
+    parts = [a for a in UNDER_A_HAT if a in fig.accessories] + (["hair"] if "hat" in fig.accessories else [])
+    bare = replace(fig, accessories=tuple(a for a in fig.accessories if a != "hat"))
+    hidden = []
+    for part in parts:
+        seen = _changed(fig, _without(fig, part), style, size, index)
+        whole = _changed(bare, _without(bare, part), style, size, index)
+        if seen < MIN_SHOWN * whole or not whole:  # not drawn at all: horns give way to animal ears
+            hidden.append(part)
+    return hidden
+
+
+def _without(fig: Figure, part: str) -> Figure:
+    """``fig`` without an accessory, or for ``"hair"`` with hair of another colour."""
+    if part == "hair":
+        return replace(fig, hair="black" if fig.hair != "black" else "blonde")
+    return replace(fig, accessories=tuple(a for a in fig.accessories if a != part))
+
+
+def _changed(a: Figure, b: Figure, style: ArtistStyle, size: tuple[int, int], index: int) -> int:
+    """How many pixels differ between ``a`` and ``b`` drawn alone on a transparent canvas."""
+    layers = []
+    for fig in (a, b):
+        layer = Image.new("RGBA", size, (0, 0, 0, 0))
+        draw_figure(layer, fig, style, min(size) / 256, index)
+        layers.append(np.asarray(layer))
+    return int((layers[0] != layers[1]).any(axis=2).sum())
 
 
 def hidden_parts_of(scenes: list[Scene], styles: dict[str, ArtistStyle], workers: int = 1) -> list[HiddenParts]:
