@@ -202,7 +202,7 @@ def test_decisions_persist_and_change_the_labels(oracle_ws):
     current = load_suggestions(oracle_ws)
     add = current.filter(current["action"] == "add").row(0, named=True)
     remove = current.filter(current["action"] == "remove").row(0, named=True)
-    rejected = current.row(2, named=True)
+    rejected = next(r for r in current.iter_rows(named=True) if r not in (add, remove))  # a third suggestion
     recorded, edits = review(
         oracle_ws,
         accept=[f"{add['post_id']}:{add['tag']}", f"{remove['post_id']}:{remove['tag']}:remove"],
@@ -219,7 +219,7 @@ def test_decisions_persist_and_change_the_labels(oracle_ws):
     with pytest.raises(CurationError, match="no tag 'never_a_tag' in the catalog"):
         review(oracle_ws, accept=[f"{add['post_id']}:never_a_tag:add"], reject=[], moderator="alice")
     # a moderator's row written straight into review.sqlite counts too
-    fourth = current.row(3, named=True)
+    fourth = next(r for r in current.iter_rows(named=True) if r not in (add, remove, rejected))
     db = sqlite_utils.Database(oracle_ws / "out" / "review.sqlite")
     db["decisions"].insert(
         {
