@@ -208,6 +208,12 @@ class TaggerConfig(_Section):
     batch_size: int = Field(default=1024, ge=1)
     learning_rate: float = Field(default=3e-3, gt=0.0)
     prior_weighted_loss: bool = False  # BCE weighted by max(target, 1 - tag prior)
+    finetune: bool = False  # each fold also tunes the embedder's last stages (timm EfficientNet-style models)
+    finetune_blocks: int = Field(default=2, ge=1)  # backbone stages tuned, counted from the last
+    finetune_epochs: int = Field(default=8, ge=1)
+    finetune_batch_size: int = Field(default=64, ge=1)
+    finetune_learning_rate: float = Field(default=2e-3, gt=0.0)
+    finetune_max_cpu_posts: int = Field(default=20_000, ge=0)  # larger boards fine-tune on a GPU only
     neighbours: int = Field(default=50, ge=1)  # nearest posts of the other folds whose labels are evidence
     neighbour_weight: float = Field(default=0.3, ge=0.0, le=1.0)  # their share of the probability; 0: off
     group_weight: float = Field(default=0.8, ge=0.0, le=1.0)  # a duplicate group's other members' share; 0: off

@@ -125,6 +125,16 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("tagger", "batch_size"): ("", None),
     ("tagger", "learning_rate"): ("", None),
     ("tagger", "prior_weighted_loss"): ("BCE weighted by max(target, 1 - tag prior)", None),
+    ("tagger", "finetune"): (
+        "each fold's head also tunes the embedder's last stages: sees small details pooled embeddings lose; "
+        "minutes an epoch on a CPU (docs/tagger.md)",
+        None,
+    ),
+    ("tagger", "finetune_blocks"): ("backbone stages tuned, counted from the last", None),
+    ("tagger", "finetune_epochs"): ("epochs of a fine-tuned head (capped by max_steps too)", None),
+    ("tagger", "finetune_batch_size"): ("", None),
+    ("tagger", "finetune_learning_rate"): ("", None),
+    ("tagger", "finetune_max_cpu_posts"): ("larger boards fine-tune only on a CUDA GPU", None),
     ("tagger", "neighbours"): ("the nearest posts of the other folds whose tags count as evidence", None),
     ("tagger", "neighbour_weight"): ("their share of each probability, beside the head's; 0: off", None),
     ("tagger", "group_weight"): ("the share of a duplicate group's other members carrying the tag; 0: off", None),

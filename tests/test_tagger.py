@@ -526,3 +526,110 @@ def test_the_catalog_records_a_store_relative_to_the_workspace(tmp_path, monkeyp
     assert open_recorded(tmp_path / "ws", recorded).post_ids.tolist() == [0, 1, 2]
     assert open_recorded(tmp_path / "ws", "ws/cache/predictions/kfold-heads").folder == folder  # an older catalog's row
     assert recorded_folder(tmp_path / "ws", tmp_path / "shared") == str(tmp_path / "shared")
+
+
+def test_the_tuned_tail_on_the_trunk_maps_is_the_embedder_before_training():
+    import torch
+
+    from curation.config import EmbedConfig
+    from curation.tagger.finetune import cut_of, load_backbone, tail_module
+
+    embedder = load_backbone(EmbedConfig(image_size=64), "cpu")
+    network = embedder.network
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(3, 3, 64, 64)).astype(np.float32))
+    trunk = network.bn1(network.conv_stem(x))
+    for stage in network.blocks[: cut_of(network, 2)]:
+        trunk = stage(trunk)
+    tail = tail_module(network, 2).train()  # training mode keeps the ImageNet batch-norm statistics
+    assert all(not m.training for m in tail.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+    with torch.no_grad():
+        tuned = tail(trunk).numpy()
+    assert tuned.shape == (3, 1280)
+    np.testing.assert_allclose(tuned, embedder.embed(x).astype(np.float32), atol=2e-3)
+    loss = tail(trunk).sum()
+    loss.backward()
+    assert next(tail.blocks.parameters()).grad is not None  # the copy trains; the backbone does not
+    assert next(network.blocks[-1].parameters()).grad is None
+    with pytest.raises(CurationError, match="finetune_blocks = 9: this backbone has 7 stages"):
+        cut_of(network, 9)
+
+
+def test_finetune_refuses_a_backbone_it_cannot_cut():
+    from curation.config import EmbedConfig
+    from curation.tagger.finetune import load_backbone
+
+    with pytest.raises(CurationError, match="needs a timm EfficientNet-style embedder"):
+        load_backbone(EmbedConfig(model="open_clip:ViT-B-32/laion2b_s34b_b79k"), "cpu")
+
+
+def test_trunk_maps_are_kept_by_file_and_an_unfinished_part_is_ignored(tmp_path):
+    from curation.tagger.finetune import TrunkStore
+
+    store = TrunkStore(tmp_path, "model|pad|#fff|trunk-2")
+    maps = np.arange(3 * 2 * 2 * 2, dtype=np.float16).reshape(3, 2, 2, 2)
+    store.write(0, ["a", "b", "c"], maps)
+    np.save(store.folder / "part_000001.npy", maps)  # killed before its file list was written
+    assert store.parts() == [0]
+    index = store.index()
+    assert index == {"a": (0, 0), "b": (0, 1), "c": (0, 2)}
+    np.testing.assert_array_equal(store.gather([index["c"], index["a"]]), maps[[2, 0]])
+
+
+@pytest.mark.slow
+def test_finetuned_heads_predict_every_post_and_top_up_new_ones(trained_ws, tmp_path):
+    import shutil
+
+    import torch
+
+    from curation.catalog import open_catalog
+    from curation.errors import ConfigError
+    from curation.tagger.finetune import TRUNK_DIR
+    from curation.tagger.train import head_path, trained_path
+
+    ws = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
+    set_config(ws, tagger={"finetune": True, "finetune_max_cpu_posts": 20})
+    with pytest.raises(ConfigError, match="finetune_max_cpu_posts = 20 posts"):
+        run_train(ws)
+    with open_catalog(ws, read_only=True) as cat:
+        newest = cat.rows(
+            "SELECT created_at, group_id IS NULL AND parent_id IS NULL "
+            "AND post_id NOT IN (SELECT parent_id FROM posts WHERE parent_id IS NOT NULL) "
+            "FROM posts JOIN tagger_folds USING (post_id) LEFT JOIN dup_groups USING (post_id) ORDER BY created_at DESC"
+        )
+    waiting = min(next(k for k, (_, free) in enumerate(newest) if not free), 3)  # no repost, child or parent among them
+    assert waiting >= 2
+    set_config(
+        ws,
+        tagger={"finetune_max_cpu_posts": 20_000, "finetune_epochs": 2, "finetune_blocks": 1, "retrain_after_change": 0},
+        select={"created_before": newest[waiting - 1][0]},
+    )
+    select(ws)
+    report = run_train(ws)
+    assert report.mode == "trained" and "finetune changed" in report.cold_reason + report.why_trained
+    folder = report.folder
+    parts = sorted((ws / TRUNK_DIR).rglob("part_*.md5.npy"))
+    with open_catalog(ws, read_only=True) as cat:
+        files = cat.scalar("SELECT count(DISTINCT file_md5) FROM tagger_folds JOIN images USING (post_id)")
+    assert parts and sum(len(np.load(p)) for p in parts) == files  # one set of maps a file
+    saved = torch.load(head_path(folder, 0), weights_only=True)
+    assert saved["finetune_blocks"] == 1 and any(k.startswith("features.blocks.") for k in saved["state"])
+    store = PredictionStore(folder)
+    scores = store.dense(np.arange(len(store.post_ids)), np.arange(len(store.tags)))
+    assert not np.isnan(scores).any() and scores.std() > 0.01
+    old_ids = store.post_ids.copy()
+    stamps = [p.stat().st_mtime_ns for p in parts]
+    set_config(ws, select={"created_before": None}, tagger={"retrain_after_change": 0.05})
+    select(ws)
+    topped = run_train(ws)  # the newest posts are predicted by the fine-tuned heads that never saw them
+    assert topped.mode == "topped up", topped.why_trained
+    assert topped.new_posts == waiting
+    store = PredictionStore(folder)
+    new_rows = np.arange(len(old_ids), len(store.post_ids))
+    new_scores = store.dense(new_rows, np.arange(len(store.tags)))
+    assert len(new_rows) == waiting and not np.isnan(new_scores).any() and new_scores.std() > 0.01
+    with open_catalog(ws, read_only=True) as cat:
+        fold = dict(cat.rows("SELECT post_id, fold FROM tagger_folds"))
+    for post in store.post_ids[new_rows].tolist():
+        assert post not in np.load(trained_path(folder, fold[post])).tolist()
+    assert [p.stat().st_mtime_ns for p in parts] == stamps  # cached maps were read, not recomputed

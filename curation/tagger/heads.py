@@ -37,9 +37,21 @@ class TrainOptions:
     prior_weighted_loss: bool = _DEFAULTS.prior_weighted_loss
     hidden: int = 1024  # mlp
     seed: int = 0
+    finetune_blocks: int = 0  # backbone stages trained with the head (0: a head on frozen embeddings)
 
     @classmethod
     def from_config(cls, cfg: TaggerConfig, seed: int) -> TrainOptions:
+        if cfg.finetune:
+            return cls(
+                head=cfg.head,
+                epochs=cfg.finetune_epochs,
+                max_steps=cfg.max_steps,
+                batch_size=cfg.finetune_batch_size,
+                learning_rate=cfg.finetune_learning_rate,
+                prior_weighted_loss=cfg.prior_weighted_loss,
+                seed=seed,
+                finetune_blocks=cfg.finetune_blocks,
+            )
         return cls(
             head=cfg.head,
             epochs=cfg.epochs,
@@ -51,12 +63,15 @@ class TrainOptions:
         )
 
 
-def build_head(dim: int, tags: int, options: TrainOptions):
+def build_head(dim: int, tags: int, options: TrainOptions, features=None):
+    """A head over (B, dim) unit vectors; with ``features`` (a module making those vectors from
+    its own input, e.g. :func:`curation.tagger.finetune.tail_module`) it is trained with the head."""
     import torch
 
     class Head(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
+            self.features = features if features is not None else torch.nn.Identity()
             self.scale = math.sqrt(dim)  # unit-length rows -> values of about 1 (module docstring)
             if options.head == "mlp":
                 self.body = torch.nn.Sequential(torch.nn.Linear(dim, options.hidden), torch.nn.GELU(), torch.nn.Dropout(0.1))
@@ -68,7 +83,7 @@ def build_head(dim: int, tags: int, options: TrainOptions):
             self.rating = torch.nn.Linear(width, len(RATINGS))
 
         def forward(self, x):
-            h = self.body(x * self.scale)
+            h = self.body(self.features(x) * self.scale)
             return self.tags(h), self.rating(h)
 
     return Head()
@@ -83,6 +98,7 @@ class SavedHead:
     head: str
     hidden: int
     dim: int
+    finetune_blocks: int = 0  # backbone stages inside it (its ``features.*`` weights)
 
 
 def save_head(model, path: Path, tags: list[str], options: TrainOptions) -> None:
@@ -93,7 +109,17 @@ def save_head(model, path: Path, tags: list[str], options: TrainOptions) -> None
     # half precision: the saved head only seeds the next rebuild's training, and is rewritten on
     # every rebuild, so its size is bytes a delta writes (1,235 tags x 1,280 dims: 6.3 -> 3.2 MB)
     state = {name: value.half() if value.is_floating_point() else value for name, value in model.state_dict().items()}
-    torch.save({"state": state, "tags": list(tags), "head": options.head, "hidden": options.hidden, "dim": dim}, path)
+    torch.save(
+        {
+            "state": state,
+            "tags": list(tags),
+            "head": options.head,
+            "hidden": options.hidden,
+            "dim": dim,
+            "finetune_blocks": options.finetune_blocks,
+        },
+        path,
+    )
 
 
 def load_head(path: Path) -> SavedHead | None:
@@ -105,7 +131,14 @@ def load_head(path: Path) -> SavedHead | None:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         state = {name: value.float() if value.is_floating_point() else value for name, value in saved["state"].items()}
-        return SavedHead(state, list(saved["tags"]), saved["head"], int(saved["hidden"]), int(saved["dim"]))
+        return SavedHead(
+            state,
+            list(saved["tags"]),
+            saved["head"],
+            int(saved["hidden"]),
+            int(saved["dim"]),
+            int(saved.get("finetune_blocks", 0)),
+        )
     except Exception as exc:  # a damaged or foreign file costs a cold start, never the run
         import logging
 
@@ -113,11 +146,13 @@ def load_head(path: Path) -> SavedHead | None:
         return None
 
 
-def head_model(saved: SavedHead, tags: list[str], device: str = "cpu"):
-    """A saved head ready to predict; its tag rows must be ``tags`` (K,), in order."""
+def head_model(saved: SavedHead, tags: list[str], device: str = "cpu", features=None):
+    """A saved head ready to predict; its tag rows must be ``tags`` (K,), in order. A fine-tuned
+    head needs ``features``: a module of the same layout, whose weights are then the saved ones."""
     if saved is None or saved.tags != list(tags):
         raise ValueError("the saved head does not predict these tags")
-    model = build_head(saved.dim, len(saved.tags), TrainOptions(head=saved.head, hidden=saved.hidden))
+    options = TrainOptions(head=saved.head, hidden=saved.hidden, finetune_blocks=saved.finetune_blocks)
+    model = build_head(saved.dim, len(saved.tags), options, features)
     model.load_state_dict(saved.state)
     return model.to(device).eval()
 
@@ -175,10 +210,13 @@ def train_head(
     options: TrainOptions,
     device: str = "cpu",
     start: tuple[SavedHead, list[str]] | None = None,
+    features=None,
 ):
     """Train a head on the posts ``rows`` (indices into x).
 
-    x : (N, D) float16/float32 embeddings; indptr/indices : CSR tag labels for the N posts;
+    x : (N, D) float16/float32 embeddings, or with ``features`` (a module trained with the head,
+    mapping x's rows to (B, features.dim) unit vectors) whatever it reads, e.g. (N, C, h, w)
+    trunk maps; indptr/indices : CSR tag labels for the N posts;
     ratings : (N,) int8 rating index (-1 unknown, left out of the rating loss). ``start``: a
     saved head and the current tag names (K,) to continue from instead of a fresh start.
     """
@@ -187,7 +225,7 @@ def train_head(
 
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
-    model = build_head(x.shape[1], tags, options).to(device)
+    model = build_head(x.shape[1] if features is None else features.dim, tags, options, features).to(device)
     counts = np.bincount(indices[csr_entries(indptr, rows)[1]], minlength=tags)
     frequency = np.clip(counts / max(len(rows), 1), 1e-4, 1 - 1e-4).astype(np.float32)
     prior = torch.from_numpy(frequency).to(device)

@@ -44,11 +44,12 @@ from ..catalog import Catalog
 from ..context import Where, stage_context
 from ..embed import configured_embedder_id, load_vectors
 from ..embed.models import pick_device
-from ..errors import CurationError, StageNotRun
+from ..errors import ConfigError, CurationError, StageNotRun
 from ..progress import progress
 from ..split.stage import label_csr, selected_units
 from ..split.stratify import place_new_units, stable_fraction
 from .evidence import EvidenceOptions, FoldEvidence
+from .finetune import load_backbone, tail_module, trunk_maps
 from .heads import RATINGS, SavedHead, TrainOptions, csr_entries, head_model, load_head, predict, save_head, train_head
 from .store import PredictionStore, building, register, tagger_folder
 
@@ -176,6 +177,15 @@ def previous_folds(cat: Catalog, folder: Path, folds: int) -> dict[int, int]:
     return placed
 
 
+def options_blocks(meta: dict) -> int:
+    """The backbone stages a run's heads tune (meta's ``finetune``; 0 when absent)."""
+    return int((meta.get("finetune") or {}).get("blocks", 0))
+
+
+def _predict_batch(posts: FoldedPosts) -> int:
+    return 4096 if posts.tuning is None else posts.tuning.predict_batch
+
+
 def head_path(folder: Path, k: int) -> Path:
     return folder / "heads" / f"fold_{k}.pt"
 
@@ -197,7 +207,7 @@ def warm_starts(
     if not (previous / "heads").is_dir():
         return {}, "no earlier heads"
     last = PredictionStore(previous)
-    changed = [k for k in ("embedder", "head", "folds", "version") if last.meta.get(k) != meta[k]]
+    changed = [k for k in ("embedder", "head", "folds", "version", "finetune") if last.meta.get(k) != meta.get(k)]
     if changed:
         return {}, f"{', '.join(changed)} changed"
     new_tags = len(set(tags) - set(last.tags)) / max(len(tags), 1)
@@ -212,7 +222,7 @@ def warm_starts(
             leaky.append(k)
             continue
         saved = load_head(head_path(previous, k))
-        if saved is not None and saved.head == meta["head"]:
+        if saved is not None and saved.head == meta["head"] and saved.finetune_blocks == options_blocks(meta):
             heads[k] = (saved, trained)
     reason = f"folds {', '.join(map(str, leaky))} hold posts their last head trained on" if leaky else ""
     if len(heads) + len(leaky) < meta["folds"]:
@@ -255,7 +265,7 @@ class FoldedPosts:
     """The N posts with embeddings a run trains on or predicts, with everything beside them."""
 
     post_ids: np.ndarray  # (N,) int64
-    vectors: np.ndarray  # (N, D) embeddings
+    vectors: np.ndarray  # (N, D) embeddings: the neighbour evidence, and what the heads read unless fine-tuning
     indptr: np.ndarray  # (N + 1,) CSR over label tag indices
     indices: np.ndarray
     ratings: np.ndarray  # (N,) int8
@@ -263,6 +273,29 @@ class FoldedPosts:
     group: np.ndarray  # (N,) duplicate group, -1 for none
     fingerprints: np.ndarray  # (N,) uint64, label_fingerprints
     evidence: EvidenceOptions
+    tuning: Tuning | None = None  # [tagger] finetune: trunk maps and the backbone's tail
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """What the heads read: (N, D) embeddings, or (N, C, h, w) trunk maps when fine-tuning."""
+        return self.vectors if self.tuning is None else self.tuning.maps
+
+    def features(self):
+        """A fresh trainable copy of the backbone's tail for one fold's head (None: a plain head)."""
+        return None if self.tuning is None else tail_module(self.tuning.network, self.tuning.blocks)
+
+
+@dataclass
+class Tuning:
+    """What ``[tagger] finetune`` trains on."""
+
+    maps: np.ndarray  # (N, C, h, w) float16 trunk maps of the posts
+    network: object  # the embedder's network, whose last ``blocks`` stages each fold copies and tunes
+    blocks: int
+
+    @property
+    def predict_batch(self) -> int:
+        return 256  # the tail's activations of 4,096 posts at once would take gigabytes
 
 
 @dataclass
@@ -339,9 +372,9 @@ def top_up(folder: Path, plan: TopUp, posts: FoldedPosts, tag_names: list[str], 
     ratings = np.zeros((len(plan.new_rows), len(RATINGS)), np.float16)
     for k in np.unique(fold[plan.new_rows]).tolist():
         at = np.flatnonzero(fold[plan.new_rows] == k)
-        model = head_model(load_head(head_path(folder, k)), store.tags, device)
+        model = head_model(load_head(head_path(folder, k)), store.tags, device, posts.features())
         beside = FoldEvidence(vectors, indptr, indices, len(columns), np.flatnonzero(fold != k), posts.group, posts.evidence)
-        for rows, p, rating in predict(model, vectors, plan.new_rows[at], device=device):
+        for rows, p, rating in predict(model, posts.inputs, plan.new_rows[at], _predict_batch(posts), device):
             where = at[np.searchsorted(plan.new_rows[at], rows)]
             probabilities[where] = beside.blend(rows, p).astype(np.float16)
             ratings[where] = rating
@@ -372,6 +405,10 @@ def run_train(workspace: Where) -> TrainReport:
                 f"{workspace}: {report.posts} posts with embeddings and {report.tags} label tags: too few "
                 f"to train {cfg.folds}-fold heads (run `curate embed`, or select more)"
             )
+        tuning = None
+        if cfg.finetune:
+            has, vectors, tuning = _tuning(ctx, cat, data, has, vectors, device)
+            report.posts = int(has.sum())
         post_ids = data.post_ids[has]
         keep = np.flatnonzero(has)
         indptr = np.concatenate([[0], np.cumsum(np.diff(data.indptr)[keep])])
@@ -396,8 +433,14 @@ def run_train(workspace: Where) -> TrainReport:
             "group_weight": cfg.group_weight,
             "version": TAGGER_VERSION,
         }
+        if cfg.finetune:  # absent otherwise, so that stores written before the setting existed still match
+            meta["finetune"] = {
+                "blocks": cfg.finetune_blocks,
+                "epochs": cfg.finetune_epochs,
+                "learning_rate": cfg.finetune_learning_rate,
+            }
         fingerprints = label_fingerprints(tag_names, indptr, indices, ratings)
-        posts = FoldedPosts(post_ids, vectors, indptr, indices, ratings, fold, group, fingerprints, evidence)
+        posts = FoldedPosts(post_ids, vectors, indptr, indices, ratings, fold, group, fingerprints, evidence, tuning)
         # a top-up moves no old post: a unit merged since keeps its posts' folds until the next training
         kept = dataclasses.replace(posts, fold=np.array([before.get(p, f) for p, f in zip(post_ids.tolist(), fold.tolist())]))
         units = post_units(cat, post_ids, split.group_by_artist)
@@ -423,6 +466,29 @@ def run_train(workspace: Where) -> TrainReport:
     report.seconds = time.perf_counter() - started
     report.folder = folder
     return report
+
+
+def _tuning(ctx, cat: Catalog, data: LabelledPosts, has: np.ndarray, vectors: np.ndarray, device: str):
+    """``[tagger] finetune``: the trunk maps of the posts with embeddings (computed for files
+    that have none yet). Returns (has, vectors, Tuning) narrowed to the posts that have both."""
+    cfg, embed_cfg = ctx.config.tagger, ctx.config.embed
+    if device == "cpu" and int(has.sum()) > cfg.finetune_max_cpu_posts:
+        raise ConfigError(
+            f"[tagger] finetune = true on the CPU is for boards up to finetune_max_cpu_posts = "
+            f"{cfg.finetune_max_cpu_posts} posts; this one has {int(has.sum())}. Fine-tune on a CUDA GPU "
+            "(device = 'auto' picks it), raise the limit knowing it costs about 50 s an epoch a fold per "
+            "4,000 posts on 2 cores (docs/tagger.md), or set finetune = false"
+        )
+    backbone = load_backbone(embed_cfg, device)
+    md5s = [data.md5[i] for i in np.flatnonzero(has)]
+    paths = dict(cat.rows("SELECT file_md5, min(path) FROM images WHERE file_md5 IS NOT NULL GROUP BY file_md5"))
+    found, maps = trunk_maps(ctx.workspace, embed_cfg, backbone, cfg.finetune_blocks, md5s, [paths.get(m) or "" for m in md5s])
+    if not found.all():
+        log.warning("%d posts have no trunk maps (their files did not read); they get no predictions", int((~found).sum()))
+        narrowed = has.copy()
+        narrowed[np.flatnonzero(has)[~found]] = False
+        has, vectors = narrowed, vectors[found]
+    return has, vectors, Tuning(maps, backbone.network, cfg.finetune_blocks)
 
 
 def _train_folds(
@@ -456,13 +522,22 @@ def _train_folds(
             held_out, training = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
             start = (warm[k][0], tag_names) if k in warm else None
             model = train_head(
-                vectors, indptr, indices, posts.ratings, training, report.tags, warm_options if start else options, device, start
+                posts.inputs,
+                indptr,
+                indices,
+                posts.ratings,
+                training,
+                report.tags,
+                warm_options if start else options,
+                device,
+                start,
+                posts.features(),
             )
             save_head(model, head_path(store.folder, k), tag_names, options)
             earlier = warm[k][1] if k in warm else np.zeros(0, np.int64)
             np.save(trained_path(store.folder, k), np.union1d(earlier, post_ids[training]))
             beside = FoldEvidence(vectors, indptr, indices, report.tags, training, posts.group, posts.evidence)
-            for rows, probabilities, rating in predict(model, vectors, held_out, device=device):
+            for rows, probabilities, rating in predict(model, posts.inputs, held_out, _predict_batch(posts), device):
                 store.write(position[rows], beside.blend(rows, probabilities).astype(np.float16), rating)
             advance(1)
         np.savez(store.folder / LABELS_AT_TRAINING, post_ids=post_ids, fingerprints=posts.fingerprints)
