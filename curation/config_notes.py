@@ -99,7 +99,11 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("dedupe", "align_threshold"): ("correlation of the aligned grey thumbnails", None),
     ("dedupe", "align_masked_threshold"): ("the same on the opaque pixels when either post is transparent", None),
     ("dedupe", "variants_are_duplicates"): ("parent/child near-copies share a group", None),
-    ("dedupe", "min_precision"): ("an edge whose precision_estimate is lower joins no group (docs/dedupe.md)", None),
+    ("dedupe", "min_precision"): (
+        "the setting to turn: an edge whose calibrated precision_estimate is lower joins no group; "
+        "raise it (e.g. 0.9) for fewer, surer groups (docs/dedupe.md)",
+        None,
+    ),
     ("dedupe", "representative"): ("largest | score | parent | most_tags", None),
     ("dedupe", "merge_tags"): ("", None),
     ("dedupe", "contact_sheets"): ("PNGs of the largest groups in out/duplicates/", None),
@@ -184,6 +188,28 @@ INTRO = {
     ),
 }
 WRITTEN_OUT = {("select", "drop_deleted"), ("select", "drop_banned")}  # set, not commented: the starter's own choice
+# Dedupe's thresholds, calibrated on synthetic boards (docs/dedupe.md): accepted in curate.toml but
+# left out of the starter, which shows the one setting to turn, [dedupe] min_precision. Each
+# edge's precision_estimate says how likely it is right whichever threshold let it in.
+EXPERT = {
+    ("dedupe", key)
+    for key in (
+        "phash_radius", "dhash_radius", "close_phash_radius", "close_dhash_radius", "mirror_radius", "mirror_threshold",
+        "background_radius", "background_dhash_radius", "opaque_background_radius", "min_information", "near_flat_floor",
+        "near_flat_radius", "near_flat_threshold", "composite_tolerance", "composite_max_disagree", "composite_threshold",
+        "composite_min_contrast", "semantic_threshold", "whiten_dims", "whitened_threshold", "align_whitened_floor",
+        "align_neighbours", "align_hash_radius", "align_background_radius", "align_hash_threshold", "keypoint_neighbours",
+        "overlay_area", "align_raw_floor", "align_threshold", "align_masked_threshold",
+    )
+}  # fmt: skip
+EXPERT_NOTE = {
+    "dedupe": (
+        "The thresholds that decide which pairs become edges at all are expert settings, calibrated on\n"
+        'synthetic boards (docs/dedupe.md, "Expert settings"). Each edge carries a precision_estimate,\n'
+        "and min_precision above is the setting to turn."
+    )
+}
+STARTER_EXPERT_NOTE = {"dedupe": "They are accepted here too; docs/configuration.md lists them."}
 
 
 def _line(config, section: str, key: str) -> str:
@@ -210,7 +236,11 @@ def starter_sections() -> str:
     for section in SECTIONS:
         lines = [f"[{section}]"]
         lines += [f"# {line}" for line in INTRO.get(section, "").splitlines()]
-        lines += [_line(config, section, key) for key in type(getattr(config, section)).model_fields]
+        lines += [
+            _line(config, section, key) for key in type(getattr(config, section)).model_fields if (section, key) not in EXPERT
+        ]
+        note = "\n".join(filter(None, (EXPERT_NOTE.get(section), STARTER_EXPERT_NOTE.get(section))))
+        lines += [f"# {line}" for line in note.splitlines()]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -222,13 +252,23 @@ def reference_markdown() -> str:
     config = Config()
     out = []
     for section in SECTIONS:
-        out += [f"### [{section}]", "", "| key | default | what |", "|---|---|---|"]
-        for key in type(getattr(config, section)).model_fields:
-            default = getattr(getattr(config, section), key)
-            note, example = NOTES[(section, key)]
-            if example is not None:
-                note = "; ".join(x for x in (note, f"e.g. `{example}`") if x)
-            shown = "unset" if default is None else f"`{toml_value(default)}`"
-            out.append(f"| `{key}` | {shown} | {note.replace('|', '/')} |")
-        out.append("")
+        keys = list(type(getattr(config, section)).model_fields)
+        for title, shown_keys in (
+            (f"### [{section}]", [k for k in keys if (section, k) not in EXPERT]),
+            (f"### [{section}]: expert settings", [k for k in keys if (section, k) in EXPERT]),
+        ):
+            if not shown_keys:
+                continue
+            out += [title, ""]
+            if title.endswith("expert settings"):
+                out += [EXPERT_NOTE[section].replace("\n", " "), ""]
+            out += ["| key | default | what |", "|---|---|---|"]
+            for key in shown_keys:
+                default = getattr(getattr(config, section), key)
+                note, example = NOTES[(section, key)]
+                if example is not None:
+                    note = "; ".join(x for x in (note, f"e.g. `{example}`") if x)
+                shown = "unset" if default is None else f"`{toml_value(default)}`"
+                out.append(f"| `{key}` | {shown} | {note.replace('|', '/')} |")
+            out.append("")
     return "\n".join(out)
