@@ -92,32 +92,98 @@ def test_composite_edges_pair_posts_of_one_size_even_when_their_thumbnails_diffe
 
     from curation.config import DedupeConfig
     from curation.dedupe.align import Thumb
-    from curation.dedupe.edges import HashTable
     from curation.dedupe.stage import composite_edges
 
     original, copy = thumb(glyph()), thumb(on(glyph(), (245, 130, 190)))
     odd = Thumb(np.full((47, 64), 200, np.uint8), None, 256, 192)  # one row short
     rows = {0: original, 1: copy, 2: odd}
 
-    class Rows:
-        def of(self, wanted):
-            return {k: rows[k] for k in wanted}
+    t = posts_table([10, 11, 12], ["a", "b", "c"], [True, False, False])
+    edges = composite_edges(Rows(rows), t, DedupeConfig(), set(), WHITE_GREY)
+    assert [(a, b, kind, disagree) for a, b, kind, disagree, _ in edges] == [(10, 11, "composite", 0)]
+    assert composite_edges(Rows(rows), t, DedupeConfig(), {(10, 11)}, WHITE_GREY) == []  # already joined
 
-    n = 3
-    t = HashTable(
-        post_id=np.array([10, 11, 12]),
-        file_md5=np.array(["a", "b", "c"], object),
-        pixel_sha256=np.array(["a", "b", "c"], object),
+
+class StoredChecks:
+    """``pixel_checks`` as a dict: the last run's answers, and this run's (what PixelChecks keeps)."""
+
+    def __init__(self, last: dict | None = None) -> None:
+        self.last, self.used = dict(last or {}), {}
+
+    def known(self, keys):
+        found = {k: self.last[k] for k in keys if k in self.last}
+        self.used.update(found)
+        return found
+
+    def stored_with_prefix(self, prefix):
+        return {k: v for k, v in self.last.items() if k.startswith(prefix)}
+
+    def add(self, key, score):
+        self.used[key] = score
+
+
+class Rows:
+    """Thumbnails by row, as dedupe's Thumbnails serves them, with the stored checks beside them."""
+
+    def __init__(self, thumbs: dict, checks: StoredChecks | None = None) -> None:
+        self.thumbs, self.checks = thumbs, checks or StoredChecks()
+
+    def of(self, wanted):
+        return {k: self.thumbs[k] for k in wanted if k in self.thumbs}
+
+
+def posts_table(post_ids: list[int], md5s: list[str], transparent: list[bool]):
+    import numpy as np
+
+    from curation.dedupe.edges import HashTable
+
+    n = len(post_ids)
+    return HashTable(
+        post_id=np.array(post_ids),
+        file_md5=np.array(md5s, object),
+        pixel_sha256=np.array(md5s, object),
         phash=np.zeros(n, np.uint64),
         dhash=np.zeros(n, np.uint64),
         phash_mirror=np.zeros(n, np.uint64),
         dhash_mirror=np.zeros(n, np.uint64),
         information=np.full(n, 5.0, np.float32),
-        family=np.array([10, 11, 12]),
-        has_alpha=np.array([True, False, False]),
+        family=np.array(post_ids),
+        has_alpha=np.array(transparent),
         width=np.full(n, 256),
         height=np.full(n, 192),
     )
-    edges = composite_edges(Rows(), t, DedupeConfig(), set(), WHITE_GREY)
-    assert [(a, b, kind, disagree) for a, b, kind, disagree, _ in edges] == [(10, 11, "composite", 0)]
-    assert composite_edges(Rows(), t, DedupeConfig(), {(10, 11)}, WHITE_GREY) == []  # already joined
+
+
+def test_a_rebuild_compares_only_pairs_with_a_new_file_and_finds_what_a_fresh_run_finds(monkeypatch):
+    from curation.config import DedupeConfig
+    from curation.dedupe import stage
+
+    compared: list[tuple[int, int]] = []
+    real = stage.composite_scores
+
+    def counting(original, copies, background, limits):
+        compared.append((id(original), len(copies.grey)))
+        return real(original, copies, background, limits)
+
+    monkeypatch.setattr(stage, "composite_scores", counting)
+    bolt, ring = glyph("bolt"), glyph("ring", at=(40, 100))
+    thumbs = {0: thumb(bolt), 1: thumb(on(bolt, (245, 130, 190))), 2: thumb(on(ring, (90, 200, 120)))}
+    first = Rows(thumbs)
+    before = stage.composite_edges(
+        first, posts_table([10, 11, 12], ["a", "b", "c"], [True, False, False]), DedupeConfig(), set(), WHITE_GREY
+    )
+    assert [(a, b) for a, b, *_ in before] == [(10, 11)]
+    assert sum(n for _, n in compared) == 2  # the bolt against both opaque posts
+    # the next snapshot: the ring arrives, a second copy of the bolt, and a repost of file b
+    thumbs.update({3: thumb(ring), 4: thumb(on(bolt, (250, 220, 60)))})
+    newer = posts_table([10, 11, 12, 13, 14, 15], ["a", "b", "c", "d", "e", "b"], [True, False, False, True, False, False])
+    compared.clear()
+    thumbs[5] = thumbs[1]
+    rebuilt = stage.composite_edges(Rows(thumbs, StoredChecks(first.checks.used)), newer, DedupeConfig(), set(), WHITE_GREY)
+    reused_compares = sum(n for _, n in compared)
+    compared.clear()
+    fresh = stage.composite_edges(Rows(thumbs), newer, DedupeConfig(), set(), WHITE_GREY)
+    assert rebuilt == fresh
+    assert [(a, b) for a, b, *_ in fresh] == [(10, 11), (10, 14), (10, 15), (12, 13)]
+    # from scratch: 2 transparent x 4 opaque; the rebuild: the new ring x 4, the old bolt x the new copy (e)
+    assert sum(n for _, n in compared) == 8 and reused_compares == 5

@@ -65,6 +65,13 @@ class PixelChecks:
         self.reused += len(found)
         return found
 
+    def stored_with_prefix(self, prefix: str) -> dict[str, float | None]:
+        """Every answer of the last run whose key starts with ``prefix`` (not carried into this
+        run's table unless :meth:`add` is called for it)."""
+        if not self._cat.has_table("pixel_checks"):
+            return {}
+        return dict(self._cat.run("marts/pixel_checks_with_prefix", prefix=prefix).fetchall())
+
     def add(self, key: str, score: float | None) -> None:
         self._used[key] = score
 

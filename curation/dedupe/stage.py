@@ -33,6 +33,7 @@ from ..images.stage import background_rgb
 from ..processes import LazyPool, bounded_map
 from ..progress import progress
 from . import align as align_module
+from . import composite as composite_module
 from . import keypoints as keypoint_check
 from .align import AlignLimits, Thumb, agreement, aligned_pairs, turned_scores
 from .checks import PixelChecks, check_id
@@ -661,7 +662,13 @@ def composite_edges(
     """Edge rows (post_a, post_b, "composite", disagreeing thumbnail pixels, correlation) between a
     transparent post and the opaque posts of the same width and height that are it flattened on
     one colour (:mod:`curation.dedupe.composite`); pairs already joined are left out. Posts are
-    compared one canvas size at a time, ``COMPOSITE_CHUNK`` opaque thumbnails at once."""
+    compared one canvas size at a time, ``COMPOSITE_CHUNK`` opaque thumbnails at once.
+
+    Every transparent x opaque pair of a size is a candidate, so a run from scratch is quadratic
+    within a size. A rebuild compares only the pairs with a file the last run did not compare:
+    the answer for two files depends on their thumbnails, the limits and the code alone, so the
+    last run's composites among files it compared (``pixel_checks``: each compared file, and
+    each composite pair with its scores) are this run's too."""
 
     def size(k: int) -> tuple[int, int]:
         return int(t.width[k]), int(t.height[k])
@@ -679,32 +686,106 @@ def composite_edges(
         threshold=cfg.composite_threshold,
         min_contrast=cfg.composite_min_contrast,
     )
-    out, compared = [], 0
     todo = {wh: ks for wh, ks in originals_by_size.items() if wh in opaque_by_size}
+    md5 = t.file_md5
+    known = CompositeAnswers(thumbs.checks, check_id((limits, background), modules=(composite_module,)))
+    seen = known.compared({md5[k] for wh, ks in todo.items() for k in ks + opaque_by_size[wh]})
+    found: dict[tuple[int, int], tuple[int, float]] = {}  # (transparent row, opaque row) -> (disagree, correlation)
+    compared = 0
     with progress("transparent posts vs opaque posts of their size", sum(map(len, todo.values()))) as advance:
         for wh, originals in todo.items():
-            loaded = thumbs.of(originals)
             opaque = opaque_by_size[wh]
-            for start in range(0, len(opaque), COMPOSITE_CHUNK):
-                chunk_thumbs = thumbs.of(opaque[start : start + COMPOSITE_CHUNK])
-                by_shape: dict[tuple[int, int], list[int]] = {}  # thumbnails of one file size can differ by a pixel
-                for k in opaque[start : start + COMPOSITE_CHUNK]:
-                    if k in chunk_thumbs:
-                        by_shape.setdefault(chunk_thumbs[k].grey.shape, []).append(k)
-                stacks = {shape: Copies.of([chunk_thumbs[k] for k in rows]) for shape, rows in by_shape.items()}
-                for i in originals:
-                    rows = by_shape.get(loaded[i].grey.shape, []) if i in loaded else []
-                    compared += len(rows)
-                    if rows:
-                        for n, disagree, correlation in composite_scores(
-                            loaded[i], stacks[loaded[i].grey.shape], background, limits
-                        ):
-                            j = rows[n]
-                            if _posts(t, i, j) not in joined:
-                                out.append((*_posts(t, i, j), _in_family(t, i, j, "composite"), disagree, round(correlation, 4)))
+            fresh = [k for k in originals if md5[k] not in seen]
+            old = [k for k in originals if md5[k] in seen]
+            new_opaque = [k for k in opaque if md5[k] not in seen]
+            # new transparent posts against every copy; old ones against new copies only
+            for rows, against in ((fresh, opaque), (old, new_opaque)):
+                if rows and against:
+                    compared += _compare_composites(thumbs, rows, against, background, limits, found)
+            old_opaque: dict[str, list[int]] = {}
+            for j in opaque:
+                if md5[j] in seen:
+                    old_opaque.setdefault(md5[j], []).append(j)
+            for i in old:  # pairs of old files: the last run's answer
+                for other, scores in known.composites_of(md5[i]):
+                    for j in old_opaque.get(other, ()):
+                        found[(i, j)] = scores
             advance(len(originals))
-    log.info("%d of %d transparent/opaque pairs of one size are composites", len(out), compared)
+    out = []
+    for (i, j), (disagree, correlation) in sorted(found.items()):
+        known.keep(md5[i], md5[j], disagree, correlation)
+        if _posts(t, i, j) not in joined:
+            out.append((*_posts(t, i, j), _in_family(t, i, j, "composite"), disagree, round(correlation, 4)))
+    log.info(
+        "%d transparent/opaque pairs of one size are composites; %d compared (the others' answers reused)", len(out), compared
+    )
     return out
+
+
+def _compare_composites(
+    thumbs: Thumbnails,
+    originals: list[int],
+    opaque: list[int],
+    background: float,
+    limits: CompositeLimits,
+    found: dict[tuple[int, int], tuple[int, float]],
+) -> int:
+    """Compare transparent rows ``originals`` with opaque rows ``opaque`` (one canvas size),
+    adding each composite to ``found``; returns the pairs compared."""
+    loaded = thumbs.of(originals)
+    compared = 0
+    for start in range(0, len(opaque), COMPOSITE_CHUNK):
+        chunk_thumbs = thumbs.of(opaque[start : start + COMPOSITE_CHUNK])
+        by_shape: dict[tuple[int, int], list[int]] = {}  # thumbnails of one file size can differ by a pixel
+        for k in opaque[start : start + COMPOSITE_CHUNK]:
+            if k in chunk_thumbs:
+                by_shape.setdefault(chunk_thumbs[k].grey.shape, []).append(k)
+        stacks = {shape: Copies.of([chunk_thumbs[k] for k in rows]) for shape, rows in by_shape.items()}
+        for i in originals:
+            rows = by_shape.get(loaded[i].grey.shape, []) if i in loaded else []
+            compared += len(rows)
+            if rows:
+                for n, disagree, correlation in composite_scores(loaded[i], stacks[loaded[i].grey.shape], background, limits):
+                    found[(i, rows[n])] = (disagree, correlation)
+    return compared
+
+
+class CompositeAnswers:
+    """The composite check's answers kept in ``pixel_checks`` between runs, under one check id:
+    ``<check>:compared:<md5>`` for every file a run compared (all of its size's other kind), and
+    ``<check>:<transparent md5>:<opaque md5>`` (the correlation) with ``<check>:px:...`` (the
+    disagreeing pixels) for every composite found. No answer is kept for the many pairs that are
+    not composites: a pair of compared files without a stored composite is not one."""
+
+    def __init__(self, checks: PixelChecks, check: str) -> None:
+        self.checks, self.check = checks, check
+        self._composites: dict[str, list[tuple[str, tuple[int, float]]]] | None = None
+
+    def compared(self, md5s: set[str]) -> set[str]:
+        """Of ``md5s`` (which this run compares, and so records), those the last run compared."""
+        prefix = f"{self.check}:compared:"
+        keys = [prefix + m for m in sorted(md5s)]
+        last = self.checks.known(keys)
+        for key in keys:
+            self.checks.add(key, None)
+        return {key[len(prefix) :] for key in last}
+
+    def composites_of(self, transparent: str) -> list[tuple[str, tuple[int, float]]]:
+        """(opaque md5, (disagree, correlation)) of each composite of ``transparent`` the last run found."""
+        if self._composites is None:
+            stored = self.checks.stored_with_prefix(f"{self.check}:")
+            self._composites = {}
+            for key, score in stored.items():
+                parts = key.split(":")
+                if len(parts) == 3 and parts[1] not in ("compared", "px"):
+                    pixels = stored.get(f"{self.check}:px:{parts[1]}:{parts[2]}")
+                    if pixels is not None and score is not None:
+                        self._composites.setdefault(parts[1], []).append((parts[2], (int(pixels), float(score))))
+        return self._composites.get(transparent, [])
+
+    def keep(self, transparent: str, opaque: str, disagree: int, correlation: float) -> None:
+        self.checks.add(f"{self.check}:{transparent}:{opaque}", float(correlation))
+        self.checks.add(f"{self.check}:px:{transparent}:{opaque}", float(disagree))
 
 
 class Thumbnails:
