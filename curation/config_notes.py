@@ -131,7 +131,7 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("tagger", "prior_weighted_loss"): ("BCE weighted by max(target, 1 - tag prior)", None),
     ("tagger", "finetune"): (
         "each fold's head also tunes the embedder's last stages: sees small details pooled embeddings lose; "
-        "minutes an epoch on a CPU (docs/tagger.md)",
+        "about 45 s a fold's epoch per 4,000 posts on 2 CPU cores (docs/tagger.md)",
         None,
     ),
     ("tagger", "finetune_blocks"): ("backbone stages tuned, counted from the last", None),

@@ -41,25 +41,16 @@ class TrainOptions:
 
     @classmethod
     def from_config(cls, cfg: TaggerConfig, seed: int) -> TrainOptions:
-        if cfg.finetune:
-            return cls(
-                head=cfg.head,
-                epochs=cfg.finetune_epochs,
-                max_steps=cfg.max_steps,
-                batch_size=cfg.finetune_batch_size,
-                learning_rate=cfg.finetune_learning_rate,
-                prior_weighted_loss=cfg.prior_weighted_loss,
-                seed=seed,
-                finetune_blocks=cfg.finetune_blocks,
-            )
+        tuned = cfg.finetune  # fine-tuning has its own epochs, batch size and learning rate
         return cls(
             head=cfg.head,
-            epochs=cfg.epochs,
+            epochs=cfg.finetune_epochs if tuned else cfg.epochs,
             max_steps=cfg.max_steps,
-            batch_size=cfg.batch_size,
-            learning_rate=cfg.learning_rate,
+            batch_size=cfg.finetune_batch_size if tuned else cfg.batch_size,
+            learning_rate=cfg.finetune_learning_rate if tuned else cfg.learning_rate,
             prior_weighted_loss=cfg.prior_weighted_loss,
             seed=seed,
+            finetune_blocks=cfg.finetune_blocks if tuned else 0,
         )
 
 
