@@ -688,7 +688,8 @@ def composite_edges(
     )
     todo = {wh: ks for wh, ks in originals_by_size.items() if wh in opaque_by_size}
     md5 = t.file_md5
-    known = CompositeAnswers(thumbs.checks, check_id((limits, background), modules=(composite_module,)))
+    check = check_id((limits, background, CompositeAnswers.LAYOUT), modules=(composite_module,))
+    known = CompositeAnswers(thumbs.checks, check)
     seen = known.compared({md5[k] for wh, ks in todo.items() for k in ks + opaque_by_size[wh]})
     found: dict[tuple[int, int], tuple[int, float]] = {}  # (transparent row, opaque row) -> (disagree, correlation)
     compared = 0
@@ -753,9 +754,11 @@ def _compare_composites(
 class CompositeAnswers:
     """The composite check's answers kept in ``pixel_checks`` between runs, under one check id:
     ``<check>:compared:<md5>`` for every file a run compared (all of its size's other kind), and
-    ``<check>:<transparent md5>:<opaque md5>`` (the correlation) with ``<check>:px:...`` (the
+    ``<check>:yes:<transparent md5>:<opaque md5>`` (the correlation) with ``<check>:px:...`` (the
     disagreeing pixels) for every composite found. No answer is kept for the many pairs that are
     not composites: a pair of compared files without a stored composite is not one."""
+
+    LAYOUT = 2  # of the keys: part of the check id, so that answers stored another way are not half read
 
     def __init__(self, checks: PixelChecks, check: str) -> None:
         self.checks, self.check = checks, check
@@ -773,18 +776,18 @@ class CompositeAnswers:
     def composites_of(self, transparent: str) -> list[tuple[str, tuple[int, float]]]:
         """(opaque md5, (disagree, correlation)) of each composite of ``transparent`` the last run found."""
         if self._composites is None:
-            stored = self.checks.stored_with_prefix(f"{self.check}:")
+            yes, px = f"{self.check}:yes:", f"{self.check}:px:"
+            pixels = {key[len(px) :]: score for key, score in self.checks.stored_with_prefix(px).items()}
             self._composites = {}
-            for key, score in stored.items():
-                parts = key.split(":")
-                if len(parts) == 3 and parts[1] not in ("compared", "px"):
-                    pixels = stored.get(f"{self.check}:px:{parts[1]}:{parts[2]}")
-                    if pixels is not None and score is not None:
-                        self._composites.setdefault(parts[1], []).append((parts[2], (int(pixels), float(score))))
+            for key, correlation in self.checks.stored_with_prefix(yes).items():
+                pair = key[len(yes) :]
+                if correlation is not None and pixels.get(pair) is not None:
+                    original, copy = pair.split(":")
+                    self._composites.setdefault(original, []).append((copy, (int(pixels[pair]), float(correlation))))
         return self._composites.get(transparent, [])
 
     def keep(self, transparent: str, opaque: str, disagree: int, correlation: float) -> None:
-        self.checks.add(f"{self.check}:{transparent}:{opaque}", float(correlation))
+        self.checks.add(f"{self.check}:yes:{transparent}:{opaque}", float(correlation))
         self.checks.add(f"{self.check}:px:{transparent}:{opaque}", float(disagree))
 
 

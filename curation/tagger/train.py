@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
 TAGGER_VERSION = 2  # raise when training or blending changes what a head predicts: the next rebuild trains
 LABELS_AT_TRAINING = "labels_at_training.npz"
+TUNED_PREDICT_BATCH = 256  # posts a tuned head predicts at once: its tail's activations for 4,096 take gigabytes
 
 
 @dataclass
@@ -183,7 +184,7 @@ def options_blocks(meta: dict) -> int:
 
 
 def _predict_batch(posts: FoldedPosts) -> int:
-    return 4096 if posts.tuning is None else posts.tuning.predict_batch
+    return 4096 if posts.tuning is None else TUNED_PREDICT_BATCH
 
 
 def head_path(folder: Path, k: int) -> Path:
@@ -292,10 +293,6 @@ class Tuning:
     maps: np.ndarray  # (N, C, h, w) float16 trunk maps of the posts
     network: object  # the embedder's network, whose last ``blocks`` stages each fold copies and tunes
     blocks: int
-
-    @property
-    def predict_batch(self) -> int:
-        return 256  # the tail's activations of 4,096 posts at once would take gigabytes
 
 
 @dataclass
