@@ -6,12 +6,22 @@ keypoints survive the catalog's packing."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from test_align import thumb
 
-from curation.dedupe.keypoints import RELATIONS, KeypointLimits, Match, decode, encode, verify_pair
+from curation.dedupe.keypoints import (
+    RELATIONS,
+    FineScore,
+    KeypointLimits,
+    Match,
+    decode,
+    encode,
+    refine_transform,
+    verify_pair,
+)
 from curation.images.hashing import WHITE, keypoint_columns, keypoint_grey
 from curation.images.keypoints import Keypoints, find_keypoints
 
@@ -71,6 +81,53 @@ def test_a_different_picture_with_the_same_shapes_moved_does_not_match():
     other.paste(original.crop((0, 0, 100, 200)), (0, 0))
     assert match(original, other) is None
     assert match(original, scene(3)) is None
+
+
+def stretched_crop(img: Image.Image) -> Image.Image:
+    """A crop keeping 86% of the width and 82% of the height, resized back to the original's
+    size: one axis stretched 1.05 times the other, which no similarity transform describes."""
+    w, h = img.size
+    return img.crop((round(0.06 * w), round(0.05 * h), round(0.92 * w), round(0.87 * h))).resize(img.size, Image.LANCZOS)
+
+
+def test_a_crop_resized_to_another_aspect_matches_only_under_the_pixel_fit():
+    original = scene(1)
+    copy = stretched_crop(original)
+    found = match(original, copy)
+    assert found is not None and found.relation == "cropped"
+    axes = np.linalg.svd(found.transform[:, :2], compute_uv=False)
+    assert axes[0] / axes[1] == pytest.approx(0.86 / 0.82, abs=0.01)  # the stretch the crop made, recovered
+    never_refined = KeypointLimits(refine_below=(2.0, 0.0, 0.0))
+    assert (
+        verify_pair(points(original), points(copy), thumb(original), thumb(copy), grey(original), grey(copy), never_refined)
+        is None
+    )
+
+
+def test_the_pixel_fit_recovers_a_known_affine_transform_from_a_rough_start():
+    picture = grey(scene(4))()
+    h, w = picture.shape
+    truth = np.array([[1.06, 0.02, -9.0], [-0.01, 0.94, 6.0]])  # picture -> its copy's frame
+    copy = cv2.warpAffine(picture, truth, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    rough = np.array([[1.0, 0.0, -6.0], [0.0, 1.0, 3.0]])  # what keypoints might give: a shift, no stretch
+    refined = refine_transform(picture, copy, rough, LIMITS)
+    assert refined is not None
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
+    assert np.abs(corners @ refined.T - corners @ truth.T).max() < 0.5
+    far = np.array([[1.0, 0.0, 60.0], [0.0, 1.0, 0.0]])  # a start the fit cannot bring near without wandering
+    assert refine_transform(picture, copy, far, LIMITS) is None
+
+
+def test_a_refined_fit_must_show_one_picture_inside_the_other_and_almost_no_difference():
+    close = FineScore(
+        correlation=0.99, unexplained=0.002, unmatched_edges=0.0, unmatched_edges_worse=0.0, boxes=0.0, contained=1.0
+    )
+    assert close.passes(LIMITS) and close.passes(LIMITS, refined=True)
+    overlapping = FineScore(0.99, 0.002, 0.0, 0.0, 0.0, contained=0.7)  # two crops sharing a part
+    assert overlapping.passes(LIMITS) and not overlapping.passes(LIMITS, refined=True)
+    changed_detail = FineScore(0.99, 0.01, 0.0, 0.0, 0.0, contained=1.0)  # a look-alike's other mouth
+    assert changed_detail.passes(LIMITS) and not changed_detail.passes(LIMITS, refined=True)
+    assert changed_detail.worth_refining(LIMITS) and not overlapping.worth_refining(LIMITS)
 
 
 def test_keypoints_pack_and_unpack_as_the_catalog_keeps_them():

@@ -13,8 +13,11 @@ than the last and each refusing most of what reaches it:
 2. the catalog's grey thumbnails, warped onto each other, must overlap over much of the smaller
    picture and correlate there (up to ``max_boxes`` boxes left out when bars spoil them);
 3. the two files are read again at ``KEYPOINT_SIDE`` pixels and compared under the transform:
-   few blobs of differing pixels (flat rectangles painted over one of them aside), few edges
-   without a partner.
+   few blobs of differing pixels (flat rectangles and black bars painted over one of them
+   aside, :mod:`.bars`), few edges without a partner;
+4. a pair that falls just short there, one picture inside the other, has its transform refined
+   on the pixels (an affine fit: a crop resized to another aspect stretches one axis) and is
+   compared again, held to fewer differing pixels.
 
 The third check is what tells a repost from another drawing that reuses the same figure in the
 same place with a changed mouth or an added object: at thumbnail size those are a few pixels.
@@ -36,6 +39,7 @@ from PIL import Image
 from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import Thumb
+from .bars import painted_bars
 
 log = logging.getLogger(__name__)
 RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
@@ -66,6 +70,13 @@ class KeypointLimits:
     max_unmatched_edges: float = 0.3  # share of one picture's edges with no edge of the other near
     max_unmatched_edges_worse: float = 0.3  # the same of the picture with more edges the other lacks
     residual: float = 0.5  # a pixel differs when it misses the gain-and-offset fit by this many grey spreads
+    refine_iterations: int = 30  # of the pixel-level fit (ECC) tried when the keypoints' fit falls short ...
+    refine_below: tuple[float, float, float] = (0.85, 0.15, 0.35)  # ... but close: correlation, unexplained, edges_worse
+    max_refine_shift: float = 24.0  # keypoint-frame pixels a corner may move from the keypoints' fit to the refined one
+    max_anisotropy: float = 1.35  # a refined fit may stretch one axis this much more than the other (a crop resized)
+    min_contained: float = 0.9  # share of the smaller picture inside the other, needed when the fit was refined ...
+    max_refined_unexplained: float = 0.004  # ... and the stricter max_unexplained then: registration error is gone
+    max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes
 
 
 @dataclass(frozen=True)
@@ -169,11 +180,19 @@ def _correlation(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
 def _outside_boxes(x: np.ndarray, y: np.ndarray, valid: np.ndarray, limits: KeypointLimits) -> np.ndarray | None:
     """``valid`` (h, w) less the bounding boxes of the patches where two aligned thumbnails
     differ, when there are at most ``max_boxes`` of them and together they cover at most
-    ``max_box_area`` of the overlap (bars or a caption painted over a copy); else None."""
-    zx = (x - x[valid].mean()) / (x[valid].std() + 1e-6)
-    zy = (y - y[valid].mean()) / (y[valid].std() + 1e-6)
-    differ = cv2.morphologyEx(((np.abs(zx - zy) > 1.0) & valid).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(differ, np.ones((5, 5), np.uint8)), connectivity=8)
+    ``max_box_area`` of the overlap (bars or a caption painted over a copy); else None. The
+    gain and offset from one thumbnail's grey to the other's are fitted on the pixels that
+    agree (bars would pull a fit over all of them), then the patches are what misses it."""
+    agree = valid
+    for _ in range(3):
+        gain, offset = _gain_offset(x[agree].astype(np.float64), y[agree].astype(np.float64))
+        miss = np.abs(y - (gain * x + offset))
+        spread = float(y[agree].std()) + 1e-6
+        agree = valid & (miss < 0.5 * spread)
+        if agree.sum() < limits.min_pixels:
+            return None
+    differ = cv2.morphologyEx(((miss > 0.5 * spread) & valid).astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(differ, np.ones((3, 3), np.uint8)), connectivity=8)
     sizes = np.bincount(labels[differ.astype(bool)], minlength=count)
     big = [k for k in range(1, count) if sizes[k] >= 4]
     if not big or len(big) > limits.max_boxes:
@@ -223,8 +242,28 @@ class FineScore:
     unmatched_edges: float  # share of one picture's edges (the better side) with no edge of the other near
     unmatched_edges_worse: float  # the same of the worse side (what one picture has that the other lacks)
     boxes: float  # share of the overlap in flat boxes (bars painted over one of them)
+    contained: float  # share of the smaller picture (in b's frame) that lies inside the other
 
-    def passes(self, limits: KeypointLimits) -> bool:
+    def worth_refining(self, limits: KeypointLimits) -> bool:
+        """Whether a pair that fails under the keypoints' fit is near enough to passing, one picture
+        inside the other, for a fit to the pixels (:func:`refine_transform`) to be worth its cost."""
+        correlation, unexplained, edges = limits.refine_below
+        return (
+            self.contained >= limits.min_contained
+            and self.correlation >= correlation
+            and self.unexplained <= unexplained
+            and self.unmatched_edges_worse <= edges
+        )
+
+    def passes(self, limits: KeypointLimits, refined: bool = False, edited: bool = False) -> bool:
+        """Whether the two pictures agree closely enough; ``refined``: under a fit to their pixels
+        (:func:`refine_transform`), where one must lie inside the other and few pixels may differ;
+        ``edited``: their thumbnails agreed only outside boxes, so few pixels may differ outside
+        the bars found here."""
+        if refined and (self.contained < limits.min_contained or self.unexplained > limits.max_refined_unexplained):
+            return False
+        if edited and self.unexplained > limits.max_edited_unexplained:
+            return False
         return (
             self.correlation >= limits.fine_threshold
             and self.unexplained <= limits.max_unexplained
@@ -249,7 +288,7 @@ def fine_agreement(
     h, w = b.shape
     to_b = transform.astype(np.float64)
     sharp_a, sharp_b = cv2.warpAffine(a, to_b, (w, h), flags=cv2.INTER_LINEAR), b
-    scale = math.hypot(to_b[0, 0], to_b[1, 0])
+    scale = math.sqrt(abs(np.linalg.det(to_b[:, :2])))
     detail_a, detail_b = min(1.0, detail[0] / scale), min(1.0, detail[1])  # per pixel of b's frame
     extra = 0.5 * math.sqrt(abs(1 / min(detail_a, detail_b) ** 2 - 1 / max(detail_a, detail_b) ** 2))
     blur_a = math.hypot(limits.fine_blur, extra) if detail_a > detail_b else limits.fine_blur
@@ -257,6 +296,7 @@ def fine_agreement(
     warped = cv2.GaussianBlur(sharp_a, (0, 0), blur_a)
     b = cv2.GaussianBlur(b, (0, 0), blur_b)
     coverage = cv2.warpAffine(np.ones_like(a), to_b, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    contained = float((coverage > 0.5).sum() / min(a.size * abs(np.linalg.det(to_b[:, :2])), b.size))
     valid = cv2.erode((coverage > 0.99).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     area = int(valid.sum())
     if area < 500:
@@ -265,8 +305,10 @@ def fine_agreement(
     spread = float(y.std())
     if spread < 2.0 or x.std() < 2.0:
         return None
-    gain = float(((x - x.mean()) * (y - y.mean())).mean() / x.var())  # least squares: y ~ gain x + offset
-    offset = float(y.mean() - gain * x.mean())
+    gain, offset = _gain_offset(x, y)
+    fitted = np.abs(y - (gain * x + offset)) <= limits.residual * spread
+    if fitted.sum() >= 500 and fitted.mean() < 0.98:  # bars or other edits pull the fit: fit the rest again
+        gain, offset = _gain_offset(x[fitted], y[fitted])
     differ = (np.abs(b - (gain * warped + offset)) > limits.residual * spread) & valid
     differ = cv2.morphologyEx(differ.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(differ, connectivity=8)
@@ -283,10 +325,37 @@ def fine_agreement(
                 boxes[box] |= labels[box] == k
                 continue
         unexplained += int(size)
+    if unexplained and limits.max_boxes:
+        boxes, unexplained = _paint_over(sharp_a, sharp_b, differ.astype(bool) & ~boxes, valid, boxes, margin, limits)
     kept = valid & ~boxes
     correlation = _correlation(warped, b, kept) if kept.sum() >= 500 else -1.0
     better, worse = _unmatched_edges(warped, b, valid & ~boxes)
-    return FineScore(correlation, unexplained / area, better, worse, float(boxes.sum() / area))
+    return FineScore(correlation, unexplained / area, better, worse, float(boxes.sum() / area), min(1.0, contained))
+
+
+def _gain_offset(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least squares ``y ~ gain x + offset`` over two float64 vectors of one length."""
+    gain = float(((x - x.mean()) * (y - y.mean())).mean() / max(float(x.var()), 1e-9))
+    return gain, float(y.mean() - gain * x.mean())
+
+
+def _paint_over(
+    a: np.ndarray, b: np.ndarray, leftover: np.ndarray, valid: np.ndarray, boxes: np.ndarray, margin: int, limits: KeypointLimits
+) -> tuple[np.ndarray, int]:
+    """(``boxes`` (h, w) bool with the bars painted over ``a`` or ``b`` (sharp grey pictures on one
+    grid) that hold the ``leftover`` differing pixels added, each grown by ``margin`` for the
+    blur; the differing pixels left outside them). Up to ``max_boxes`` bars, covering at most
+    ``max_box_area`` of the overlap with the boxes found before."""
+    bars = np.zeros_like(leftover)
+    for painted, other in ((a, b), (b, a)):
+        bars |= painted_bars(painted, other, leftover & ~bars, valid, limits.max_boxes)
+    unexplained = int(leftover.sum())
+    if not bars.any():
+        return boxes, unexplained
+    grown = cv2.dilate(bars.astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)).astype(bool) & valid
+    if (boxes | grown).sum() > limits.max_box_area * valid.sum():
+        return boxes, unexplained
+    return boxes | grown, int((leftover & ~grown).sum())
 
 
 def _unmatched_edges(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
@@ -323,15 +392,46 @@ def verify_pair(
         coarse = coarse_match(p_points, q_points, p, q, limits, matches)
         if coarse is None:
             continue
-        transform, inliers, *_ = coarse
+        transform, inliers, edited, _ = coarse
         grey_p = read_p()
         grey_q = read_q() if grey_p is not None else None
         if grey_q is None:
             return None
-        score = fine_agreement(grey_p, grey_q, transform, limits, (_detail(p), _detail(q)))
-        if score is not None and score.passes(limits):
-            return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
+        detail = (_detail(p), _detail(q))
+        score = fine_agreement(grey_p, grey_q, transform, limits, detail)
+        if score is None or not (score.passes(limits, edited=edited) or score.worth_refining(limits)):
+            continue
+        if not score.passes(limits, edited=edited):
+            transform = refine_transform(grey_p, grey_q, transform, limits)
+            score = None if transform is None else fine_agreement(grey_p, grey_q, transform, limits, detail)
+            if score is None or not score.passes(limits, refined=True, edited=edited):
+                continue
+        return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
     return None
+
+
+def refine_transform(a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: KeypointLimits) -> np.ndarray | None:
+    """The affine transform (2, 3) taking grey picture ``a`` (h, w) onto ``b`` (H, W), both float32 in
+    their keypoint frames, fitted to their pixels (OpenCV's ECC) from the keypoints' similarity
+    ``transform``; None when the fit fails, wanders more than ``max_refine_shift`` from the
+    start, or stretches one axis more than ``max_anisotropy`` times the other.
+
+    Keypoints are found to a pixel or so, and a similarity cannot describe a crop resized to
+    another aspect ratio: a repost compared under that fit leaves thin lines of differing pixels
+    along every edge, as many as a look-alike's changed mouth. The pixel fit removes them."""
+    start = cv2.invertAffineTransform(transform.astype(np.float64)).astype(np.float32)  # b -> a, as ECC warps
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, limits.refine_iterations, 1e-4)
+    try:
+        _, fitted = cv2.findTransformECC(b, a, start, cv2.MOTION_AFFINE, criteria, None, 5)
+    except cv2.error:  # no convergence: pictures too unlike for a pixel fit
+        return None
+    refined = cv2.invertAffineTransform(fitted).astype(np.float64)
+    h, w = a.shape
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64)
+    if np.abs(corners @ refined.T - corners @ transform.astype(np.float64).T).max() > limits.max_refine_shift:
+        return None
+    axes = np.linalg.svd(refined[:, :2], compute_uv=False)
+    return refined if axes[0] <= limits.max_anisotropy * axes[1] else None
 
 
 @dataclass(frozen=True)
@@ -396,7 +496,7 @@ def relation(transform: np.ndarray, a: Thumb, b: Thumb, edited: bool) -> str:
     angle = abs(math.degrees(math.atan2(transform[1, 0], transform[0, 0])))
     if angle > 1.0:
         return "rotated"
-    scale = math.hypot(transform[0, 0], transform[1, 0])
+    scale = math.sqrt(abs(np.linalg.det(transform[:, :2])))
     area_a = a.grey.size / max(a.grey.shape) ** 2 * scale * scale  # in b's frame, long side 1
     area_b = b.grey.size / max(b.grey.shape) ** 2
     if min(area_a, area_b) < 0.9 * max(area_a, area_b):

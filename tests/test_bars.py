@@ -1,0 +1,69 @@
+"""Bars painted over a copy (curation.dedupe.bars): the largest flat rectangle of a mask, black
+bars found over detail, and what is not a bar (another colour, a flat place in both pictures, a
+flat background around an object); a copy whose bars overlap, over a dark part of the picture,
+matches its original as an edit."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import ImageDraw
+from test_keypoints import LIMITS, match, scene
+
+from curation.dedupe.bars import largest_rectangle, painted_bars
+
+
+def test_the_largest_rectangle_of_a_mask():
+    mask = np.zeros((40, 50), bool)
+    mask[5:15, 10:40] = True  # 10 x 30 = 300
+    mask[15:35, 10:20] = True  # an L: the column below adds 20 x 10 = 200 more, not one rectangle
+    assert largest_rectangle(mask) == (5, 10, 15, 40)
+    mask[20:39, 25:48] = True  # 19 x 23 = 437, apart
+    assert largest_rectangle(mask) == (20, 25, 39, 48)
+    assert largest_rectangle(np.zeros((8, 8), bool)) == (0, 0, 0, 0)
+
+
+def _detail(shape=(120, 160), seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(60, 240, shape).astype(np.float32)
+
+
+def test_black_bars_over_detail_are_found_and_other_flat_places_are_not():
+    original = _detail()
+    copy = original.copy()
+    copy[20:40, 30:90] = 0.0  # two bars that overlap: together an L, not one rectangle
+    copy[35:70, 70:90] = 0.0
+    valid = np.ones(original.shape, bool)
+    differ = np.abs(copy - original) > 20
+    bars = painted_bars(copy, original, differ, valid, 3)
+    assert bars[20:40, 30:90].all() and bars[35:70, 70:90].all()
+    assert bars.sum() == 20 * 60 + 35 * 20 - 5 * 20
+    assert not painted_bars(original, copy, differ, valid, 3).any()  # the original holds no bar
+
+    grey_box = original.copy()
+    grey_box[20:40, 30:90] = 66.0  # a flat rectangle of a drawn colour (a dress): not a bar
+    assert not painted_bars(grey_box, original, np.abs(grey_box - original) > 20, valid, 3).any()
+
+    flat = np.full((120, 160), 200, np.float32)
+    hat = flat.copy()
+    hat[20:40, 30:90] = 0.0
+    other_hat = flat.copy()
+    other_hat[20:40, 30:90] = 120.0  # both flat there: a look-alike's hat of another colour
+    assert not painted_bars(hat, other_hat, np.abs(hat - other_hat) > 20, valid, 3).any()
+
+    dark = np.zeros((120, 160), np.float32)  # a black canvas ...
+    with_object = dark.copy()
+    with_object[50:80, 50:80] = _detail((30, 30), seed=1)  # ... and the same with an object drawn on it
+    differ = np.abs(dark - with_object) > 20
+    assert not painted_bars(dark, with_object, differ, valid, 3).any()  # the canvas is no bar: little of it differs
+
+
+def test_a_copy_with_overlapping_bars_over_a_dark_part_matches_as_an_edit():
+    original = scene(1)
+    draw = ImageDraw.Draw(original)
+    draw.rectangle([30, 50, 110, 95], fill=(20, 20, 30))  # a dark part of the picture, under a bar
+    copy = original.copy()
+    draw = ImageDraw.Draw(copy)
+    draw.rectangle([20, 60, 100, 84], fill=(0, 0, 0))
+    draw.rectangle([80, 70, 104, 130], fill=(0, 0, 0))
+    found = match(original, copy)
+    assert found is not None and found.relation == "edited"
+    assert found.correlation >= LIMITS.fine_threshold
