@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import ImageDraw
-from test_keypoints import LIMITS, match, scene
+from test_keypoints import LIMITS, grey, match, points, scene, thumb
 
 from curation.dedupe.bars import largest_rectangle, painted_bars
+from curation.dedupe.keypoints import KeypointLimits, verify_pair
 
 
 def test_the_largest_rectangle_of_a_mask():
@@ -67,3 +68,21 @@ def test_a_copy_with_overlapping_bars_over_a_dark_part_matches_as_an_edit():
     found = match(original, copy)
     assert found is not None and found.relation == "edited"
     assert found.correlation >= LIMITS.fine_threshold
+
+
+def test_a_copy_under_bars_too_large_for_the_thumbnails_still_reaches_the_files():
+    """Three bars over a fifth of the picture: the 64-pixel thumbnails disagree beyond the boxes
+    they may leave out, but many keypoints fit one transform at one size, so the files are
+    compared, where the bars are found and nothing else differs."""
+    original = scene(1)
+    copy = original.copy()
+    draw = ImageDraw.Draw(copy)
+    for box in [(10, 20, 120, 70), (140, 100, 250, 150), (30, 140, 110, 190)]:
+        draw.rectangle(box, fill=(0, 0, 0))
+    found = match(original, copy)
+    assert found is not None and found.relation == "edited"
+    thumbnails_only = KeypointLimits(edited_min_inliers=10**6)  # the files reached only when the thumbnails agree
+    assert (
+        verify_pair(points(original), points(copy), thumb(original), thumb(copy), grey(original), grey(copy), thumbnails_only)
+        is None
+    )

@@ -76,7 +76,9 @@ class KeypointLimits:
     max_anisotropy: float = 1.35  # a refined fit may stretch one axis this much more than the other (a crop resized)
     min_contained: float = 0.9  # share of the smaller picture inside the other, needed when the fit was refined ...
     max_refined_unexplained: float = 0.004  # ... and the stricter max_unexplained then: registration error is gone
-    max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes
+    max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes ...
+    edited_min_inliers: int = 20  # ... or did not agree, but this many keypoints fit one transform ...
+    edited_max_rescale: float = 0.05  # ... frame to frame scale within this of 1 (one canvas, bars painted on it)
 
 
 @dataclass(frozen=True)
@@ -228,8 +230,15 @@ def coarse_match(
     if agreed is None:
         return None
     correlation, overlap, edited = agreed
-    if correlation < limits.threshold or overlap < limits.min_overlap:
+    if overlap < limits.min_overlap:
         return None
+    if correlation < limits.threshold:
+        # bars too many or too large for the thumbnails' boxes: many keypoints at one size still
+        # send the pair to the files, where bars are found at full detail and little else may differ
+        scale = math.hypot(transform[0, 0], transform[1, 0])
+        if inliers < limits.edited_min_inliers or abs(scale - 1) > limits.edited_max_rescale:
+            return None
+        edited = True
     return transform, inliers, edited, spread
 
 
