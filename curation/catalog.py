@@ -218,7 +218,7 @@ def staged_catalog(
     workspace = Path(workspace)
     if not workspace.is_dir():
         raise WorkspaceError(f"{workspace}: no such workspace (create one with `curate init {workspace} --source DUMP`)")
-    with workspace_lock(workspace, _lock_wait(workspace)):
+    with workspace_lock(workspace, lock_wait(workspace)):
         target = workspace / CATALOG_NAME
         scratch = workspace / SCRATCH_NAME
         _remove_scratch(workspace)
@@ -312,7 +312,8 @@ def _land(target: Path, scratch: Path, written: list[str], dropped: set[str], up
         log.info("landed %d tables in the catalog (%.2fs)", len(written), time.perf_counter() - started)
 
 
-def _lock_wait(workspace: Path) -> float:
+def lock_wait(workspace: Path) -> float:
+    """Seconds a writer waits for the workspace lock: `[runner] lock_wait` (0 without a config)."""
     from .config import load_config
 
     try:
@@ -326,5 +327,5 @@ def catalog_in_place(workspace: Path | str) -> Iterator[Catalog]:
     """The workspace's catalog itself, under the workspace lock, for a small atomic write (one
     statement or one transaction: a stage's run record) that is not worth a copy of the catalog."""
     workspace = Path(workspace)
-    with workspace_lock(workspace, _lock_wait(workspace)), Catalog(workspace / CATALOG_NAME) as cat:
+    with workspace_lock(workspace, lock_wait(workspace)), Catalog(workspace / CATALOG_NAME) as cat:
         yield cat

@@ -7,6 +7,7 @@ line and exit 3; 130 when interrupted. Tracebacks only with ``--verbose``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -184,6 +185,24 @@ def _print_board_summary(out: Path, manifest: dict) -> None:
     _console().print(table)
 
 
+def writes_workspace(command):
+    """A stage command holds the workspace's write lock from start to end. Stages read the
+    catalog to plan before their writes take the lock; a second writer started in between would
+    find the catalog file busy instead of being refused with one line naming the holder."""
+
+    @functools.wraps(command)
+    def locked(workspace: Path, *args, **kwargs):
+        if not Path(workspace).is_dir():  # the stage's own error says there is no workspace
+            return command(workspace, *args, **kwargs)
+        from .catalog import lock_wait
+        from .lock import workspace_lock
+
+        with workspace_lock(workspace, lock_wait(workspace)):
+            return command(workspace, *args, **kwargs)
+
+    return locked
+
+
 @main.command()
 @workspace_argument
 @click.option(
@@ -212,6 +231,7 @@ def init(workspace: Path, sources: tuple[Path, ...], overwrite: bool) -> None:
     is_flag=True,
     help="Accept a full dump that removes most of its posts (refused by default: an emptied file).",
 )
+@writes_workspace
 def ingest(workspace: Path, allow_shrink: bool) -> None:
     """Read every source in curate.toml into WORKSPACE/catalog.duckdb.
 
@@ -247,6 +267,7 @@ def ingest(workspace: Path, allow_shrink: bool) -> None:
 
 @main.command()
 @workspace_argument
+@writes_workspace
 def select(workspace: Path) -> None:
     """Apply the [select] filters of curate.toml to the catalog and print the audit.
 
@@ -269,6 +290,7 @@ def select(workspace: Path) -> None:
 
 @main.command()
 @workspace_argument
+@writes_workspace
 def images(workspace: Path) -> None:
     """Find, validate and hash the file of every selected post.
 
@@ -284,6 +306,7 @@ def images(workspace: Path) -> None:
 
 @main.command()
 @workspace_argument
+@writes_workspace
 def embed(workspace: Path) -> None:
     """Embed every selected image file with the model in [embed] model.
 
@@ -305,6 +328,7 @@ def embed(workspace: Path) -> None:
 
 @main.command()
 @workspace_argument
+@writes_workspace
 def dedupe(workspace: Path) -> None:
     """Group duplicate posts by their file hashes and embeddings.
 
@@ -356,6 +380,7 @@ def _print_leakage(name: str, leak) -> None:
     "or a folder of <split>.txt id lists), or plain-id-mod-1000 for the plain post_id % 1000 scheme.",
 )
 @click.option("--reassign", is_flag=True, help="Assign every post afresh instead of keeping earlier assignments.")
+@writes_workspace
 def split(workspace: Path, check: str | None, reassign: bool) -> None:
     """Assign every selected post to train, val or test, with no duplicate group or family split.
 
@@ -381,6 +406,7 @@ def split(workspace: Path, check: str | None, reassign: bool) -> None:
 
 @main.command()
 @workspace_argument
+@writes_workspace
 def train(workspace: Path) -> None:
     """Out-of-fold tag probabilities for every selected post from K-fold heads on the embeddings.
 
@@ -426,6 +452,7 @@ def train(workspace: Path) -> None:
 @click.option("--rgb", is_flag=True, help="Feed RGB instead of the WD taggers' BGR.")
 @click.option("--nchw", is_flag=True, help="Feed NCHW instead of NHWC.")
 @click.option("--unit-scale", is_flag=True, help="Pixel values 0-1 instead of 0-255.")
+@writes_workspace
 def score(
     workspace: Path,
     onnx_model: Path | None,
@@ -465,6 +492,7 @@ def score(
 
 @main.command()
 @workspace_argument
+@writes_workspace
 def suggest(workspace: Path) -> None:
     """Ranked add/remove tag suggestions for moderators, with cleanlab on out-of-fold probabilities.
 
@@ -563,6 +591,7 @@ def review(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="A synthetic board's truth folder: also score the queue against its planted label noise.",
 )
+@writes_workspace
 def report(workspace: Path, top: int, truth: Path | None) -> None:
     """The curator's report: out/report.html, one static page with every stage's results in pictures.
 

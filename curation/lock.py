@@ -27,6 +27,7 @@ from .errors import WorkspaceLocked
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".curate.lock"
+HOLDER_GRACE = 2.0  # seconds a refusal waits to name a holder that has just taken (or is leaving) the lock
 _held: dict[Path, list] = {}  # resolved workspace -> [file, depth]
 _guard = threading.Lock()
 
@@ -71,6 +72,10 @@ def workspace_lock(workspace: Path | str, wait: float = 0.0) -> Iterator[None]:
             break
         except BlockingIOError:
             if time.monotonic() >= deadline:
+                if not holder(key) and time.monotonic() < deadline + HOLDER_GRACE:
+                    # the holder has the lock but has not written its name yet, or is letting go
+                    time.sleep(0.05)
+                    continue
                 handle.close()
                 raise WorkspaceLocked(
                     f"{key}: locked by {_describe(holder(key))}; wait for it to finish (or set [runner] lock_wait to wait for it)"

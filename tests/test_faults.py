@@ -117,6 +117,45 @@ def test_a_second_writer_refuses_with_the_holders_pid_and_command(flat_ws):
         pass
 
 
+def test_a_refusal_names_a_holder_that_has_just_taken_the_lock(tmp_path):
+    """Two commands started together: the one that gets the lock writes its name a moment after
+    taking it. The other, refused in that moment, waits for the name rather than saying
+    "another process"; and when the holder lets go in that moment, it takes the lock."""
+    import fcntl
+    import threading
+
+    lock_file = tmp_path / ".curate.lock"
+
+    def hold_nameless_then(act):
+        handle = open(lock_file, "a+")  # noqa: SIM115
+        fcntl.flock(handle, fcntl.LOCK_EX)  # held, its name not yet written
+        handle.truncate(0)
+        timer = threading.Timer(0.3, act, (handle,))
+        timer.start()
+        return handle, timer
+
+    def write_name(handle):
+        handle.write(json.dumps({"pid": 424242, "command": "curate ingest ws", "since": "now"}))
+        handle.flush()
+
+    handle, timer = hold_nameless_then(write_name)
+    try:
+        with pytest.raises(WorkspaceLocked, match="locked by PID 424242"):
+            with workspace_lock(tmp_path):
+                pass
+    finally:
+        timer.join()
+        handle.close()
+
+    handle, timer = hold_nameless_then(lambda h: fcntl.flock(h, fcntl.LOCK_UN))
+    try:
+        with workspace_lock(tmp_path):  # the holder let go while the name was awaited
+            assert json.loads(lock_file.read_text())["pid"] == os.getpid()
+    finally:
+        timer.join()
+        handle.close()
+
+
 def test_lock_wait_waits_for_the_holder(flat_ws):
     """The holder keeps the lock until the waiting command has said it waits (no race with a
     slow start under load), then lets go: the command goes on and succeeds."""
@@ -316,6 +355,23 @@ def test_two_writers_at_once_one_refuses_nothing_is_lost(built_ws, tmp_path):
         assert any(code == 0 for code, _ in results)
     assert rows(ws, "SELECT count(*) FROM posts")[0][0] > 100
     assert rows(ws, "SELECT count(*) FROM suggestions")[0][0] > 0
+
+
+def test_a_stage_started_while_another_writes_is_refused_at_once(built_ws, tmp_path):
+    """A writer in the middle of its work holds the workspace lock and the catalog file open for
+    writing. A stage started then is refused with the one-line lock message before it reads the
+    catalog to plan (it used to wait for the file and fail with another message)."""
+    import duckdb
+
+    ws = _copy_built(built_ws, tmp_path)
+    with workspace_lock(ws), duckdb.connect(str(ws / "catalog.duckdb")):
+        done = subprocess.run(
+            [sys.executable, "-m", "curation.cli", "-q", "images", str(ws)], cwd=ROOT, capture_output=True, text=True
+        )
+    assert done.returncode == 1, done.stderr
+    # not "in use by another process", which the catalog file gave after waiting 15 s for it
+    assert "locked by PID" in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert rows(ws, "SELECT count(*) FROM posts")[0][0] > 100
 
 
 def test_any_fault_of_one_file_ends_in_a_status_for_that_file(tmp_path, monkeypatch):
