@@ -599,3 +599,19 @@ def test_closest_per_post_bounds_the_pairs_a_post_takes_part_in():
     assert closest_per_post(pairs, 1) == [(a, b, "x", 1), (a, c, "x", 2), (a, d, "x", 3)]
     assert closest_per_post(pairs, 3) == pairs  # no picture has more than 3 pairs
     assert closest_per_post([], 1) == [] and closest_per_post(pairs, 0) == []
+
+
+def test_the_closest_refused_pairs_leave_out_pairs_that_other_edges_group():
+    from curation.dedupe.stage import SHEET_PAIRS, refused_pairs
+
+    near = [
+        (1, 2, "cropped", "0.4% differ", None),
+        (3, 4, "cropped", "0.6% differ", None),
+        (5, 6, "cropped", "0.9% differ", None),
+    ]
+    near += [(7, 8 + k, "semantic", None, 0.6 - k / 100) for k in range(SHEET_PAIRS + 2)]
+    groups = {3: (3, True), 4: (3, False), 5: (5, True)}  # 3 and 4 grouped by other edges; 6 in no group
+    misses = refused_pairs(near, linked={(1, 2)}, groups=groups)
+    assert misses["cropped"] == [(5, 6, "cropped 0.9% differ")]
+    assert [b for _, b, _ in misses["semantic"]] == [8 + k for k in range(SHEET_PAIRS)]  # closest first, at most SHEET_PAIRS
+    assert misses["semantic"][0][2] == "semantic 0.600"

@@ -17,7 +17,10 @@ from curation.dedupe.keypoints import (
     FineScore,
     KeypointLimits,
     Match,
+    NearMiss,
+    check_pair,
     decode,
+    decode_miss,
     encode,
     refine_transform,
     verify_pair,
@@ -150,6 +153,26 @@ def test_a_match_survives_the_pixel_checks_encoding():
             code = encode(Match(np.eye(2, 3), 10, correlation, relation))
             got_relation, got_correlation = decode(code)
             assert got_relation == relation and abs(got_correlation - correlation) < 1e-9
+        for differing in (0.0, 0.016, 0.5, 1.0):
+            code = encode(NearMiss(relation, differing))
+            assert code < 0  # a refusal, never read as a match
+            back = decode_miss(code)
+            assert back.relation == relation and abs(back.unexplained - min(differing, 0.999)) < 1e-9
+
+
+def test_a_pair_refused_at_the_files_is_kept_as_a_near_miss():
+    """The stretched crop without the pixel fit: refused at the file comparison, it is a near miss
+    of a crop (for the contact sheets of pairs just below the threshold); a picture with nothing
+    in common is no near miss."""
+    original, copy = scene(1), stretched_crop(scene(1))
+    never_refined = KeypointLimits(refine_below=(2.0, 0.0, 0.0))
+    files = (points(original), points(copy), thumb(original), thumb(copy), grey(original), grey(copy))
+    miss = check_pair(*files, never_refined)
+    assert isinstance(miss, NearMiss) and miss.relation == "cropped"
+    assert miss.unexplained > never_refined.max_unexplained
+    assert isinstance(check_pair(*files, LIMITS), Match)
+    other = scene(3)
+    assert check_pair(points(original), points(other), thumb(original), thumb(other), grey(original), grey(other), LIMITS) is None
 
 
 @pytest.fixture(scope="module")

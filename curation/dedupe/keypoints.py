@@ -82,6 +82,16 @@ class KeypointLimits:
 
 
 @dataclass(frozen=True)
+class NearMiss:
+    """A pair refused at the file comparison (step 3 or 4): what it would have been and the share
+    of its overlap in differing blobs under the closest fit tried; shown on the contact sheets
+    as the pairs just below the threshold."""
+
+    relation: str
+    unexplained: float
+
+
+@dataclass(frozen=True)
 class Match:
     """A verified pair: the transform (2, 3) between the two keypoint frames (from the picture
     whose keypoints were matched in the other's), its inliers and the pixel score; ``relation``
@@ -395,8 +405,24 @@ def verify_pair(
     pictures disagree. ``read_a``, ``read_b`` give each file's grey picture in its keypoint
     frame (:func:`read_keypoint_grey`); they are called only for pairs the catalog's columns
     cannot refuse, and None from either refuses the pair."""
+    found = check_pair(a_points, b_points, a, b, read_a, read_b, limits)
+    return found if isinstance(found, Match) else None
+
+
+def check_pair(
+    a_points: Keypoints,
+    b_points: Keypoints,
+    a: Thumb,
+    b: Thumb,
+    read_a: Callable[[], np.ndarray | None],
+    read_b: Callable[[], np.ndarray | None],
+    limits: KeypointLimits,
+) -> Match | NearMiss | None:
+    """:func:`verify_pair`, and for a pair refused at the file comparison its :class:`NearMiss`
+    (the closest comparison of the two sides)."""
     forward, backward = good_matches(a_points, b_points)
     sides = ((a_points, b_points, a, b, read_a, read_b, forward), (b_points, a_points, b, a, read_b, read_a, backward))
+    closest: NearMiss | None = None
     for p_points, q_points, p, q, read_p, read_q, matches in sides:  # a's matched in b's, then b's in a's
         coarse = coarse_match(p_points, q_points, p, q, limits, matches)
         if coarse is None:
@@ -408,15 +434,21 @@ def verify_pair(
             return None
         detail = (_detail(p), _detail(q))
         score = fine_agreement(grey_p, grey_q, transform, limits, detail)
-        if score is None or not (score.passes(limits, edited=edited) or score.worth_refining(limits)):
+        if score is None:
             continue
+        tried = [(transform, score)]
         if not score.passes(limits, edited=edited):
-            transform = refine_transform(grey_p, grey_q, transform, limits)
-            score = None if transform is None else fine_agreement(grey_p, grey_q, transform, limits, detail)
-            if score is None or not score.passes(limits, refined=True, edited=edited):
+            refined = refine_transform(grey_p, grey_q, transform, limits) if score.worth_refining(limits) else None
+            again = None if refined is None else fine_agreement(grey_p, grey_q, refined, limits, detail)
+            if again is None or not again.passes(limits, refined=True, edited=edited):
+                tried += [(refined, again)] if again is not None else []
+                fit, best = min(tried, key=lambda t: t[1].unexplained)
+                if closest is None or best.unexplained < closest.unexplained:
+                    closest = NearMiss(relation(fit, p, q, best.boxes >= 0.01), best.unexplained)
                 continue
+            transform, score = refined, again
         return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
-    return None
+    return closest
 
 
 def refine_transform(a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: KeypointLimits) -> np.ndarray | None:
@@ -456,8 +488,9 @@ class PairFile:
 def check_batch(
     pairs: list[tuple[int, int]], files: dict[int, PairFile], background: tuple[int, int, int], limits: KeypointLimits
 ) -> tuple[list[float | None], int]:
-    """(the :func:`encode` d answer of each pair (keys of ``files``; None: not one picture), the
-    number of files read): what a dedupe worker process does with one batch of candidates."""
+    """(the :func:`encode` d answer of each pair (keys of ``files``; positive: a match, negative:
+    a near miss, None: not one picture), the number of files read): what a dedupe worker process
+    does with one batch of candidates."""
     greys: dict[int, np.ndarray | None] = {}
 
     def grey(row: int) -> np.ndarray | None:
@@ -472,8 +505,8 @@ def check_batch(
             out.append(None)
             continue
         a, b = files[i], files[j]
-        match = verify_pair(a.points, b.points, a.thumb, b.thumb, partial(grey, i), partial(grey, j), limits)
-        out.append(None if match is None else encode(match))
+        found = check_pair(a.points, b.points, a.thumb, b.thumb, partial(grey, i), partial(grey, j), limits)
+        out.append(None if found is None else encode(found))
     return out, len(greys)
 
 
@@ -516,13 +549,23 @@ def relation(transform: np.ndarray, a: Thumb, b: Thumb, edited: bool) -> str:
 RELATIONS = ("resized", "cropped", "rotated", "edited")  # dup_edges kinds a keypoint match gives
 
 
-def encode(match: Match) -> float:
-    """A match as the one number ``pixel_checks`` keeps: 2 x its relation's index in
-    ``RELATIONS`` + its correlation (which is in (0, 1])."""
-    return 2 * RELATIONS.index(match.relation) + match.correlation
+def encode(found: Match | NearMiss) -> float:
+    """A match or near miss as the one number ``pixel_checks`` keeps: for a match, 2 x its
+    relation's index in ``RELATIONS`` + its correlation (which is in (0, 1]); for a near miss,
+    the negative of 2 x the index + 1 + its differing share (at most 0.999)."""
+    index = 2 * RELATIONS.index(found.relation)
+    if isinstance(found, NearMiss):
+        return -(index + 1 + min(found.unexplained, 0.999))
+    return index + found.correlation
 
 
 def decode(score: float) -> tuple[str, float]:
     """(relation, correlation) of an :func:`encode` d match."""
     index = int(math.ceil(score) - 1) // 2
     return RELATIONS[index], score - 2 * index
+
+
+def decode_miss(score: float) -> NearMiss:
+    """The :class:`NearMiss` of a negative :func:`encode` d answer."""
+    index = int(-score - 1) // 2
+    return NearMiss(RELATIONS[index], -score - 1 - 2 * index)

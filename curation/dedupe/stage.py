@@ -48,7 +48,7 @@ from .edges import (
     near_flat_candidates,
     turned_candidates,
 )
-from .keypoints import KeypointLimits, PairFile, check_batch, decode
+from .keypoints import KeypointLimits, PairFile, check_batch, decode, decode_miss
 from .precision import shipped_calibration
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet, pair_sheet
@@ -252,7 +252,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             if cfg.keypoints:
                 with clock("keypoints"):
                     background = background_rgb(config.images)
-                    rows_out += keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background)
+                    rows_out += keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background, near)
         thumbs.checks.write()
         with clock("grouping and tables"):
             edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
@@ -285,7 +285,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
     out.mkdir(exist_ok=True)
     with clock("contact sheets"):
         _draw_sheets(workspace, groups, edges, cfg.contact_sheets)
-        _draw_kind_sheets(workspace, edges if cfg.contact_sheets else edges.clear(), near if cfg.contact_sheets else [])
+        _draw_kind_sheets(workspace, edges if cfg.contact_sheets else edges.clear(), near if cfg.contact_sheets else [], groups)
     log.info("dedupe time by step: %s", clock.summary())
     group_frame.with_columns(
         pl.col("post_id").map_elements(lambda p: sorted(kinds.get(p, ())), return_dtype=pl.List(pl.Utf8)).alias("kinds")
@@ -301,11 +301,16 @@ def run_dedupe(workspace: Where) -> DedupeReport:
     )
 
 
-def _draw_kind_sheets(workspace: Path, edges: pl.DataFrame, near: list[tuple]) -> None:
+def _draw_kind_sheets(
+    workspace: Path, edges: pl.DataFrame, near: list[tuple], groups: dict[int, tuple[int, bool]] | None = None
+) -> None:
     """Per edge kind, ``out/duplicates/kind_<kind>.png``: the ``SHEET_PAIRS`` weakest pairs it
     joined (lowest precision_estimate, then strength) above the closest pairs refused just below
     its threshold (``semantic``: the most similar embeddings under it; ``perceptual``: pHashes a
-    bit or two beyond the radius), so a person can judge the threshold by eye. Old sheets go."""
+    bit or two beyond the radius; ``cropped``, ``rotated``, ``edited``, ``resized``: keypoint
+    pairs refused at the file comparison, the least differing first), so a person can judge
+    the threshold by eye; a refused pair that other edges put in one of ``groups`` (post ->
+    (group, representative?)) is no miss and is left out. Old sheets go."""
     from .precision import strength
 
     folder = workspace / "out" / "duplicates"
@@ -314,10 +319,7 @@ def _draw_kind_sheets(workspace: Path, edges: pl.DataFrame, near: list[tuple]) -
     if not near and not edges.height:
         return
     linked = {(a, b) for a, b in edges.select("post_a", "post_b").iter_rows()}
-    misses: dict[str, list[tuple]] = {}
-    for a, b, kind, dist, sim in near:
-        if (a, b) not in linked and len(misses.setdefault(kind, [])) < SHEET_PAIRS:
-            misses[kind].append((a, b, f"{kind} {dist if sim is None else f'{sim:.3f}'}"))
+    misses = refused_pairs(near, linked, groups or {})
     chosen: dict[str, list[tuple]] = {}
     for kind, rows in edges.group_by("kind"):
         ranked = sorted(
@@ -335,6 +337,22 @@ def _draw_kind_sheets(workspace: Path, edges: pl.DataFrame, near: list[tuple]) -
         if kind in misses:
             rows.append((f"{kind}: the closest pairs refused", misses[kind]))
         pair_sheet(rows, paths, folder / f"kind_{kind}.png")
+
+
+def refused_pairs(
+    near: list[tuple], linked: set[tuple[int, int]], groups: dict[int, tuple[int, bool]]
+) -> dict[str, list[tuple[int, int, str]]]:
+    """Per kind, the first ``SHEET_PAIRS`` of ``near`` ((post_a, post_b, kind, distance,
+    similarity), closest first) that no edge joins (``linked``) and no group holds both of
+    (``groups``: post -> (group, representative?)), each as (post_a, post_b, caption)."""
+    group = {post: g for post, (g, _) in groups.items()}
+    misses: dict[str, list[tuple[int, int, str]]] = {}
+    for a, b, kind, dist, sim in near:
+        if (a, b) in linked or (a in group and group.get(b) == group[a]):
+            continue
+        if len(misses.setdefault(kind, [])) < SHEET_PAIRS:
+            misses[kind].append((a, b, f"{kind} {dist if sim is None else f'{sim:.3f}'}"))
+    return misses
 
 
 def semantic_edges(
@@ -484,6 +502,7 @@ def keypoint_edges(
     edges: list[tuple],
     cfg: DedupeConfig,
     background: tuple[int, int, int],
+    near: list[tuple],
 ) -> list[tuple]:
     """Edge rows (post_a, post_b, relation, None, correlation) for candidate pairs (row indices
     of ``t``: the alignment's and each post's nearest embeddings) whose posts the edges so far
@@ -493,7 +512,8 @@ def keypoint_edges(
     (reduced to the keypoint frame) only for the pairs whose thumbnails agree. Batches of
     pairs go to ``[dedupe] workers`` processes. The relation
     (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind; pairs the last run
-    checked take its answer."""
+    checked take its answer. The pairs refused at the file comparison go to ``near`` (closest
+    first: the least differing), for the contact sheets."""
     counted, calibration = counted_kinds(cfg), shipped_calibration()
     uf = UnionFind(t.post_id.tolist())
     for a, b, kind, distance, similarity in edges:
@@ -523,11 +543,17 @@ def keypoint_edges(
                     scores[keys[pair]] = score
                     thumbs.checks.add(keys[pair], score)
                 advance(len(batch))
-    out = []
+    out, misses = [], []
     for i, j in pairs:
-        if (score := scores[keys[(i, j)]]) is not None:
+        if (score := scores[keys[(i, j)]]) is None:
+            continue
+        if score > 0:
             kind, correlation = decode(score)
             out.append((*_posts(t, i, j), _in_family(t, i, j, kind), None, round(correlation, 4)))
+        else:
+            misses.append((decode_miss(score), *_posts(t, i, j)))
+    for miss, a, b in sorted(misses, key=lambda m: m[0].unexplained):
+        near.append((a, b, miss.relation, f"{miss.unexplained:.1%} differ", None))
     log.info(
         "%d of %d candidate pairs match by keypoints (%d checked now, %d files read again)",
         len(out),
