@@ -615,3 +615,21 @@ def test_the_closest_refused_pairs_leave_out_pairs_that_other_edges_group():
     assert misses["cropped"] == [(5, 6, "cropped 0.9% differ")]
     assert [b for _, b, _ in misses["semantic"]] == [8 + k for k in range(SHEET_PAIRS)]  # closest first, at most SHEET_PAIRS
     assert misses["semantic"][0][2] == "semantic 0.600"
+
+
+def test_near_flat_posts_get_keypoint_neighbours_among_every_post():
+    """A near-flat post has no embedding edges, but its keypoints are matched against its nearest
+    posts, faint or not; the posts with information keep only their neighbours among themselves."""
+    from curation.dedupe.semantic import build_index
+    from curation.dedupe.stage import keypoint_neighbours
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(6, 16)).astype(np.float32)
+    faint = np.stack([vectors[2] + 0.05 * rng.normal(size=16), -vectors[0]]).astype(np.float32)  # near row 2; far from all
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    faint /= np.linalg.norm(faint, axis=1, keepdims=True)
+    where, where_faint = np.arange(10, 16), np.array([20, 21])
+    pairs = keypoint_neighbours(build_index(vectors)[0], vectors, where, faint, where_faint, 1)
+    assert (20, 12) in pairs  # the faint copy and the post it is near
+    assert all(a in where_faint or b not in where_faint for a, b in pairs)  # posts with information: among themselves
+    assert {a for a, _ in pairs} == set(where) | set(where_faint)  # every post queried once, k = 1

@@ -371,7 +371,9 @@ def semantic_edges(
     ``align_neighbours`` nearest embeddings at any similarity.
 
     And with ``keypoints``, every post's ``keypoint_neighbours`` nearest at any similarity (row
-    pairs): a heavy crop embeds far from its original, yet stays among its nearest.
+    pairs): a heavy crop embeds far from its original, yet stays among its nearest. Near-flat
+    posts (information from ``near_flat_floor`` up to ``min_information``) get theirs too, among
+    all posts: they have no embedding edges, but a faint copy's original is often its nearest.
 
     And the ``NEAR_MISSES`` most similar pairs below the threshold (rows like the edges'), for
     the contact sheets."""
@@ -392,10 +394,13 @@ def semantic_edges(
         )
     where = np.flatnonzero(has)
     usable = t.information[where] >= cfg.min_information
+    faint = ~usable & (t.information[where] >= cfg.near_flat_floor)  # near-flat: keypoint neighbours only
+    where_faint, faint_vectors = where[faint], vectors[faint]
     where, vectors = where[usable], vectors[usable]
     threshold, floor = cfg.semantic_threshold, cfg.align_raw_floor
     if cfg.whiten_dims and len(vectors) >= 2 * cfg.whiten_dims:
-        vectors = whiten(vectors, *fit_whitening(vectors, cfg.whiten_dims))
+        whitening = fit_whitening(vectors, cfg.whiten_dims)
+        vectors, faint_vectors = whiten(vectors, *whitening), whiten(faint_vectors, *whitening)
         threshold, floor = cfg.whitened_threshold, cfg.align_whitened_floor
         log.info("embeddings whitened to %d dims; threshold %.3f", vectors.shape[1], threshold)
     index = build_index(vectors)
@@ -415,7 +420,7 @@ def semantic_edges(
         candidates += _nearest_pairs(index[0], vectors, transparent, cfg.align_neighbours, where)
     neighbours: list[tuple[int, int]] = []
     if cfg.keypoints and cfg.keypoint_neighbours and len(vectors) > 1:
-        neighbours = _nearest_pairs(index[0], vectors, np.arange(len(vectors)), cfg.keypoint_neighbours, where)
+        neighbours = keypoint_neighbours(index[0], vectors, where, faint_vectors, where_faint, cfg.keypoint_neighbours)
     out = [
         (*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
         for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())
@@ -424,6 +429,21 @@ def semantic_edges(
     below = below[np.argsort(-sim[below], kind="stable")[:NEAR_MISSES]]
     misses = [(*_posts(t, int(a[k]), int(b[k])), "semantic", None, round(float(sim[k]), 4)) for k in below]
     return out, candidates, neighbours, misses
+
+
+def keypoint_neighbours(
+    index, vectors: np.ndarray, where: np.ndarray, faint: np.ndarray, where_faint: np.ndarray, k: int
+) -> list[tuple[int, int]]:
+    """(row, neighbour row) pairs of ``t`` for the keypoint checks: each of ``vectors`` (N, D),
+    indexed in ``index``, with its ``k`` nearest among them, and each near-flat post's (``faint``
+    (M, D)) with its ``k`` nearest among both. ``where`` (N,), ``where_faint`` (M,): their rows.
+    A near-flat copy (a faint drawing, a crop of a plain part) never matches by its embedding,
+    but its original is often its nearest; its keypoints and pixels decide."""
+    pairs = _nearest_pairs(index, vectors, np.arange(len(vectors)), k, where)
+    if len(faint):
+        both, rows = np.concatenate([vectors, faint]), np.concatenate([where, where_faint])
+        pairs += _nearest_pairs(build_index(both)[0], both, np.arange(len(vectors), len(both)), k, rows)
+    return pairs
 
 
 def _nearest_pairs(index, vectors: np.ndarray, queries: np.ndarray, k: int, where: np.ndarray) -> list[tuple[int, int]]:
