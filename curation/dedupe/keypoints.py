@@ -392,20 +392,10 @@ def _unmatched_edges(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> tuple[f
     return float(shares[0]), float(shares[1])
 
 
-def verify_pair(
-    a_points: Keypoints,
-    b_points: Keypoints,
-    a: Thumb,
-    b: Thumb,
-    read_a: Callable[[], np.ndarray | None],
-    read_b: Callable[[], np.ndarray | None],
-    limits: KeypointLimits,
-) -> Match | None:
-    """The :class:`Match` of two pictures, or None when their keypoints, thumbnails or grey
-    pictures disagree. ``read_a``, ``read_b`` give each file's grey picture in its keypoint
-    frame (:func:`read_keypoint_grey`); they are called only for pairs the catalog's columns
-    cannot refuse, and None from either refuses the pair."""
-    found = check_pair(a_points, b_points, a, b, read_a, read_b, limits)
+def verify_pair(*pair) -> Match | None:
+    """The :class:`Match` of two pictures (:func:`check_pair`'s arguments), or None: a near
+    miss is no match."""
+    found = check_pair(*pair)
     return found if isinstance(found, Match) else None
 
 
@@ -418,8 +408,11 @@ def check_pair(
     read_b: Callable[[], np.ndarray | None],
     limits: KeypointLimits,
 ) -> Match | NearMiss | None:
-    """:func:`verify_pair`, and for a pair refused at the file comparison its :class:`NearMiss`
-    (the closest comparison of the two sides)."""
+    """The :class:`Match` of two pictures; for a pair refused at the file comparison its
+    :class:`NearMiss` (the closest comparison of the two sides); None when their keypoints or
+    thumbnails disagree, or a file no longer reads. ``read_a``, ``read_b`` give each file's grey
+    picture in its keypoint frame (:func:`read_keypoint_grey`); they are called only for pairs
+    the catalog's columns cannot refuse."""
     forward, backward = good_matches(a_points, b_points)
     sides = ((a_points, b_points, a, b, read_a, read_b, forward), (b_points, a_points, b, a, read_b, read_a, backward))
     closest: NearMiss | None = None
