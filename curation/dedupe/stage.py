@@ -252,7 +252,9 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             if cfg.keypoints:
                 with clock("keypoints"):
                     background = background_rgb(config.images)
-                    rows_out += keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background, near)
+                    matched, missed = keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background)
+                    rows_out += matched
+                    near += missed
         thumbs.checks.write()
         with clock("grouping and tables"):
             edges = pl.DataFrame(rows_out, schema=EDGE_SCHEMA, orient="row").sort("post_a", "post_b", "kind")
@@ -438,11 +440,20 @@ def keypoint_neighbours(
     indexed in ``index``, with its ``k`` nearest among them, and each near-flat post's (``faint``
     (M, D)) with its ``k`` nearest among both. ``where`` (N,), ``where_faint`` (M,): their rows.
     A near-flat copy (a faint drawing, a crop of a plain part) never matches by its embedding,
-    but its original is often its nearest; its keypoints and pixels decide."""
+    but its original is often its nearest; its keypoints and pixels decide. The near-flat posts
+    are searched in ``index`` and in a small index of their own, never in a second whole-board one."""
     pairs = _nearest_pairs(index, vectors, np.arange(len(vectors)), k, where)
-    if len(faint):
-        both, rows = np.concatenate([vectors, faint]), np.concatenate([where, where_faint])
-        pairs += _nearest_pairs(build_index(both)[0], both, np.arange(len(vectors), len(both)), k, rows)
+    if not len(faint):
+        return pairs
+    sims, ids = knn(index, faint, min(k, len(vectors)))  # (M, k) among the posts with information
+    rows = np.where(ids >= 0, where[np.maximum(ids, 0)], -1)
+    own_sims, own_ids = knn(build_index(faint)[0], faint, min(k + 1, len(faint)))  # among themselves
+    own_sims[(own_ids < 0) | (own_ids == np.arange(len(faint))[:, None])] = -np.inf  # not itself
+    sims = np.concatenate([np.where(ids >= 0, sims, -np.inf), own_sims], axis=1)
+    rows = np.concatenate([rows, np.where(own_ids >= 0, where_faint[np.maximum(own_ids, 0)], -1)], axis=1)
+    best = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    for query, picks in enumerate(best):
+        pairs += [(int(where_faint[query]), int(rows[query, c])) for c in picks if np.isfinite(sims[query, c])]
     return pairs
 
 
@@ -522,9 +533,8 @@ def keypoint_edges(
     edges: list[tuple],
     cfg: DedupeConfig,
     background: tuple[int, int, int],
-    near: list[tuple],
-) -> list[tuple]:
-    """Edge rows (post_a, post_b, relation, None, correlation) for candidate pairs (row indices
+) -> tuple[list[tuple], list[tuple]]:
+    """(edge rows (post_a, post_b, relation, None, correlation), near misses) for candidate pairs (row indices
     of ``t``: the alignment's and each post's nearest embeddings) whose posts the edges so far
     leave in different groups, where the keypoints of one picture map onto the other's under
     one similarity transform and the pixels agree under it (:mod:`curation.dedupe.keypoints`):
@@ -532,8 +542,8 @@ def keypoint_edges(
     (reduced to the keypoint frame) only for the pairs whose thumbnails agree. Batches of
     pairs go to ``[dedupe] workers`` processes. The relation
     (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind; pairs the last run
-    checked take its answer. The pairs refused at the file comparison go to ``near`` (closest
-    first: the least differing), for the contact sheets."""
+    checked take its answer. The near misses are the pairs refused at the file comparison, as
+    rows like the edges' (closest first: the least differing), for the contact sheets."""
     counted, calibration = counted_kinds(cfg), shipped_calibration()
     uf = UnionFind(t.post_id.tolist())
     for a, b, kind, distance, similarity in edges:
@@ -572,8 +582,7 @@ def keypoint_edges(
             out.append((*_posts(t, i, j), _in_family(t, i, j, kind), None, round(correlation, 4)))
         else:
             misses.append((decode_miss(score), *_posts(t, i, j)))
-    for miss, a, b in sorted(misses, key=lambda m: m[0].unexplained):
-        near.append((a, b, miss.relation, f"{miss.unexplained:.1%} differ", None))
+    near = [(a, b, m.relation, f"{m.unexplained:.1%} differ", None) for m, a, b in sorted(misses, key=lambda m: m[0].unexplained)]
     log.info(
         "%d of %d candidate pairs match by keypoints (%d checked now, %d files read again)",
         len(out),
@@ -581,7 +590,7 @@ def keypoint_edges(
         len(todo),
         read,
     )
-    return out
+    return out, near
 
 
 def confirm_mirrors(
