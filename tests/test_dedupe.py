@@ -633,3 +633,64 @@ def test_near_flat_posts_get_keypoint_neighbours_among_every_post():
     assert (20, 12) in pairs  # the faint copy and the post it is near
     assert all(a in where_faint or b not in where_faint for a, b in pairs)  # posts with information: among themselves
     assert {a for a, _ in pairs} == set(where) | set(where_faint)  # every post queried once, k = 1
+
+
+def test_a_child_redrawn_from_its_parent_is_a_variant_and_the_same_redraw_elsewhere_is_not(tmp_path):
+    """Known case: post 2 is post 1 with a shape redrawn and is its child; post 3 is the same
+    redraw with no parent. Keypoints map both onto post 1 and the thumbnails agree, but the
+    files differ where the shape was redrawn: a near miss. Inside the family that is a
+    ``variant`` edge (the pair is checked though no embedding proposed it); outside, a near miss."""
+    from PIL import ImageDraw
+    from test_align import thumb
+    from test_keypoints import points, scene
+
+    from curation.config import DedupeConfig
+    from curation.dedupe.stage import Thumbnails, family_pairs, keypoint_edges
+    from curation.images.hashing import WHITE
+    from curation.processes import LazyPool
+
+    parent = scene(1)
+    child = parent.copy()
+    ImageDraw.Draw(child).ellipse([100, 70, 150, 120], fill=(200, 30, 30), outline=(15, 15, 15), width=2)
+    pictures = [parent, child, child]
+    for k, picture in enumerate(pictures):
+        picture.save(tmp_path / f"{k}.png")
+
+    class Remembered(PixelChecks):
+        def known(self, keys):
+            return {}
+
+        def add(self, key, score):
+            pass
+
+    class Files(Thumbnails):
+        checks = Remembered(None)
+
+        def __init__(self) -> None:
+            self.workers = LazyPool(0)
+
+        def of(self, rows):
+            return {k: thumb(pictures[k]) for k in set(rows)}
+
+        def keypoints_of(self, rows):
+            return {k: points(pictures[k]) for k in set(rows)}
+
+        def paths_of(self, rows):
+            return {k: str(tmp_path / f"{k}.png") for k in set(rows)}
+
+    n = len(pictures)
+    t = HashTable(
+        post_id=np.arange(1, n + 1),
+        file_md5=np.array(["m0", "m1", "m2"], dtype=object),
+        pixel_sha256=np.array(["s0", "s1", "s2"], dtype=object),
+        phash=np.ones(n, np.uint64),
+        dhash=np.ones(n, np.uint64),
+        phash_mirror=np.ones(n, np.uint64),
+        dhash_mirror=np.ones(n, np.uint64),
+        information=np.full(n, 50.0, np.float32),
+        family=np.array([1, 1, 3]),
+    )
+    assert family_pairs(t) == [(1, 0)]
+    edges, near = keypoint_edges(Files(), t, [(0, 2)] + family_pairs(t), [], DedupeConfig(), WHITE)
+    assert [(a, b, kind) for a, b, kind, *_ in edges] == [(1, 2, "variant")]
+    assert [(a, b) for a, b, *_ in near] == [(1, 3)]

@@ -252,3 +252,36 @@ def test_worker_processes_give_the_answers_of_the_main_process(reposts_board):
     assert here == there
     assert sum(a is not None for a in here) >= 5  # the reposts above match, the look-alikes do not
     assert all(a is None for a in here[len(truth) :])
+
+
+def sticker(img: Image.Image, canvas=(256, 200), place=(70, 50)) -> Image.Image:
+    """``img`` shrunk onto the middle of a transparent canvas: a figure with wide transparent margins."""
+    out = Image.new("RGBA", canvas, (0, 0, 0, 0))
+    out.paste(img.resize((120, 100)).convert("RGBA"), place)
+    return out
+
+
+def test_a_sticker_matches_its_copy_with_a_wider_transparent_margin():
+    """Two transparent pictures are compared canvas to canvas: a figure filling a fifth of its
+    canvas is the whole picture, and a copy with a wider margin covers all of it."""
+    original = sticker(scene(1))
+    wider = Image.new("RGBA", (296, 240), (0, 0, 0, 0))
+    wider.paste(original, (20, 20))
+    found = match(original, wider)
+    assert found is not None and found.relation == "cropped"
+
+
+def test_a_stickers_figure_alone_covers_little_of_an_opaque_picture():
+    """Overlap, as the thumbnail check measures it: two stickers, canvas against canvas; a
+    sticker against an opaque picture, only its figure (the same figure recoloured on another
+    picture's plain ground matched under the canvas rule on a 20,000-post board)."""
+    from curation.dedupe.keypoints import warped_agreement
+
+    figure = sticker(scene(1))
+    flat = Image.new("RGB", figure.size, (235, 230, 220))
+    flat.paste(figure, (0, 0), figure)
+    same_place = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    _, opaque_overlap, _ = warped_agreement(thumb(flat), thumb(figure), same_place, LIMITS)
+    assert opaque_overlap == pytest.approx(120 * 100 / (256 * 200), abs=0.05) and opaque_overlap < LIMITS.min_overlap
+    _, sticker_overlap, _ = warped_agreement(thumb(figure), thumb(figure), same_place, LIMITS)
+    assert sticker_overlap > 0.9

@@ -147,19 +147,22 @@ def fit_transform(
 def warped_agreement(a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits) -> tuple[float, float, bool] | None:
     """(correlation, overlap, edited) of thumbnail ``a`` warped by ``transform`` (keypoint frame
     to keypoint frame) onto thumbnail ``b``: the correlation of the blurred grey pixels where
-    both are, the share of the smaller picture that overlap covers, and whether boxes where the
-    two differ were left out to reach the correlation. None when they hardly overlap."""
+    both are (opaque in ``b``), the share of the smaller picture that overlap covers (of the
+    smaller canvas when both are transparent), and whether boxes where the two differ were left
+    out to reach the correlation. None when they hardly overlap."""
     to_b = _thumb_transform(a, b, transform)
     h, w = b.grey.shape
     warped = cv2.warpAffine(a.grey.astype(np.float32), to_b, (w, h), flags=cv2.INTER_LINEAR)
     coverage = cv2.warpAffine(np.ones(a.grey.shape, np.float32), to_b, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
-    valid = cv2.erode((coverage > 0.99).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    if b.alpha is not None:
-        valid &= b.alpha >= 230
+    covered = cv2.erode((coverage > 0.99).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    valid = covered & (b.alpha >= 230) if b.alpha is not None else covered
     if valid.sum() < limits.min_pixels:
         return None
     scale = math.hypot(to_b[0, 0], to_b[1, 0])
-    overlap = float(valid.sum() / min(a.grey.size * scale * scale, b.grey.size))
+    # two stickers' canvases overlap margins and all (a figure is often a fifth of its canvas);
+    # against an opaque picture only a sticker's figure counts: one figure is not the picture
+    both_transparent = a.alpha is not None and b.alpha is not None
+    overlap = float((covered if both_transparent else valid).sum() / min(a.grey.size * scale * scale, b.grey.size))
     ours = cv2.GaussianBlur(warped, (0, 0), limits.blur)
     theirs = cv2.GaussianBlur(b.grey.astype(np.float32), (0, 0), limits.blur)
     score = _correlation(ours, theirs, valid)

@@ -252,7 +252,8 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             if cfg.keypoints:
                 with clock("keypoints"):
                     background = background_rgb(config.images)
-                    matched, missed = keypoint_edges(thumbs, table, candidates + neighbours, rows_out, cfg, background)
+                    pairs = candidates + neighbours + family_pairs(table)
+                    matched, missed = keypoint_edges(thumbs, table, pairs, rows_out, cfg, background)
                     rows_out += matched
                     near += missed
         thumbs.checks.write()
@@ -473,6 +474,18 @@ def _posts(t: HashTable, i: int, j: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
+def family_pairs(t: HashTable) -> list[tuple[int, int]]:
+    """Row pairs (child, parent) of ``t`` whose files differ: keypoint candidates whatever their
+    embeddings say, since a variant (the parent redrawn with another expression or a prop) may
+    embed and hash apart from it, and a near miss between them is a ``variant`` edge."""
+    row_of = {int(p): k for k, p in enumerate(t.post_id)}
+    return [
+        (i, row_of[int(f)])
+        for i, (post, f) in enumerate(zip(t.post_id, t.family))
+        if f != post and int(f) in row_of and t.file_md5[i] != t.file_md5[row_of[int(f)]]
+    ]
+
+
 def _in_family(t: HashTable, i: int, j: int, kind: str) -> str:
     """``variant`` for a match between different files of one parent/child family, else ``kind``."""
     return "variant" if t.family[i] == t.family[j] and t.file_md5[i] != t.file_md5[j] else kind
@@ -541,7 +554,8 @@ def keypoint_edges(
     crops of any size and scale, small turns, bars painted over. The two files are read again
     (reduced to the keypoint frame) only for the pairs whose thumbnails agree. Batches of
     pairs go to ``[dedupe] workers`` processes. The relation
-    (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind; pairs the last run
+    (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind (``variant`` inside a
+    parent/child family, where a pair refused at the file comparison is one too); pairs the last run
     checked take its answer. The near misses are the pairs refused at the file comparison, as
     rows like the edges' (closest first: the least differing), for the contact sheets."""
     counted, calibration = counted_kinds(cfg), shipped_calibration()
@@ -580,6 +594,10 @@ def keypoint_edges(
         if score > 0:
             kind, correlation = decode(score)
             out.append((*_posts(t, i, j), _in_family(t, i, j, kind), None, round(correlation, 4)))
+        elif t.family[i] == t.family[j]:
+            # one transform maps the keypoints and the thumbnails agree: inside a parent/child
+            # family that is the same picture edited (another expression, a prop), a variant
+            out.append((*_posts(t, i, j), "variant", None, None))
         else:
             misses.append((decode_miss(score), *_posts(t, i, j)))
     near = [(a, b, m.relation, f"{m.unexplained:.1%} differ", None) for m, a, b in sorted(misses, key=lambda m: m[0].unexplained)]
