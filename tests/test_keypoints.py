@@ -123,14 +123,40 @@ def test_the_pixel_fit_recovers_a_known_affine_transform_from_a_rough_start():
 
 def test_a_refined_fit_must_show_one_picture_inside_the_other_and_almost_no_difference():
     close = FineScore(
-        correlation=0.99, unexplained=0.002, unmatched_edges=0.0, unmatched_edges_worse=0.0, boxes=0.0, contained=1.0
+        correlation=0.99,
+        unexplained=0.002,
+        unmatched_edges=0.0,
+        unmatched_edges_worse=0.0,
+        boxes=0.0,
+        contained=1.0,
+        unshifted=0.002,
     )
     assert close.passes(LIMITS) and close.passes(LIMITS, refined=True)
-    overlapping = FineScore(0.99, 0.002, 0.0, 0.0, 0.0, contained=0.7)  # two crops sharing a part
+    overlapping = FineScore(0.99, 0.002, 0.0, 0.0, 0.0, contained=0.7, unshifted=0.0)  # two crops sharing a part
     assert overlapping.passes(LIMITS) and not overlapping.passes(LIMITS, refined=True)
-    changed_detail = FineScore(0.99, 0.01, 0.0, 0.0, 0.0, contained=1.0)  # a look-alike's other mouth
+    changed_detail = FineScore(0.99, 0.01, 0.0, 0.0, 0.0, contained=1.0, unshifted=0.006)  # a look-alike's other mouth
     assert changed_detail.passes(LIMITS) and not changed_detail.passes(LIMITS, refined=True)
     assert changed_detail.worth_refining(LIMITS) and not overlapping.worth_refining(LIMITS)
+    resampled = FineScore(0.99, 0.01, 0.0, 0.0, 0.0, contained=1.0, unshifted=0.0)  # thin lines along every edge
+    assert resampled.passes(LIMITS, refined=True)
+    assert not FineScore(0.99, 0.02, 0.0, 0.0, 0.0, contained=1.0, unshifted=0.0).passes(LIMITS, refined=True)
+
+
+def test_what_a_pixels_shift_explains_is_told_from_what_changed():
+    """Under a fit a pixel off, a copy differs in thin lines along every edge, all within one
+    pixel of where the other picture has that grey; a changed patch does not."""
+    from curation.dedupe.keypoints import fine_agreement
+
+    picture = np.asarray(keypoint_grey(scene(1), WHITE), dtype=np.float32)
+    pixel_off = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    shifted = fine_agreement(picture, picture, pixel_off, LIMITS)
+    changed = picture.copy()
+    cv2.circle(changed, (110, 70), 9, 30.0, -1)  # another eye
+    cv2.circle(changed, (110, 70), 4, 220.0, -1)
+    patched = fine_agreement(picture, changed, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), LIMITS)
+    assert shifted is not None and patched is not None
+    assert shifted.unexplained > LIMITS.max_refined_unexplained and shifted.unshifted <= LIMITS.max_unshifted
+    assert patched.unexplained > 0.002 and patched.unshifted > 0.5 * patched.unexplained
 
 
 def test_keypoints_pack_and_unpack_as_the_catalog_keeps_them():

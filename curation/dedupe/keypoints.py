@@ -53,7 +53,7 @@ class KeypointLimits:
     transform does not explain."""
 
     min_inliers: int = 6
-    min_spread: float = 0.05  # the fitted matches' bounding box, as a share of the picture they fall in
+    min_spread: float = 0.05  # the share of a picture the fitted matches' bounding box covers (the larger of the two)
     min_scale: float = 0.3  # the transform's scale (frame to frame) is bounded to this ...
     max_scale: float = 3.3  # ... and this
     ransac_error: float = 5.0  # keypoint-frame pixels a match may miss the transform by
@@ -75,7 +75,9 @@ class KeypointLimits:
     max_refine_shift: float = 24.0  # keypoint-frame pixels a corner may move from the keypoints' fit to the refined one
     max_anisotropy: float = 1.35  # a refined fit may stretch one axis this much more than the other (a crop resized)
     min_contained: float = 0.9  # share of the smaller picture inside the other, needed when the fit was refined ...
-    max_refined_unexplained: float = 0.004  # ... and the stricter max_unexplained then: registration error is gone
+    max_refined_unexplained: float = 0.004  # ... and the stricter max_unexplained then: registration error is gone ...
+    max_resampled_unexplained: float = 0.012  # ... or this much, when a shift of a pixel explains nearly all of it:
+    max_unshifted: float = 0.0002  # share of the overlap differing from every pixel within one of the fitted place
     max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes ...
     edited_min_inliers: int = 20  # ... or did not agree, but this many keypoints fit one transform ...
     edited_max_rescale: float = 0.05  # ... frame to frame scale within this of 1 (one canvas, bars painted on it)
@@ -83,9 +85,10 @@ class KeypointLimits:
 
 @dataclass(frozen=True)
 class NearMiss:
-    """A pair refused at the file comparison (step 3 or 4): what it would have been and the share
-    of its overlap in differing blobs under the closest fit tried; shown on the contact sheets
-    as the pairs just below the threshold."""
+    """A pair whose thumbnails agree, refused at the file comparison (step 3 or 4): what it would
+    have been and the share of its overlap in differing blobs under the closest fit tried; shown
+    on the contact sheets as the pairs just below the threshold (a ``variant`` edge inside a
+    parent/child family)."""
 
     relation: str
     unexplained: float
@@ -122,11 +125,11 @@ def _ratio_test(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_transform(
     a: Keypoints, b: Keypoints, limits: KeypointLimits, matches: tuple[np.ndarray, np.ndarray] | None = None
-) -> tuple[np.ndarray, int, float] | None:
+) -> tuple[np.ndarray, int, tuple[float, float]] | None:
     """(the similarity transform (2, 3) taking a's keypoint frame to b's, its inlier count, the
-    area of the inliers' bounding box in b over the frame's), or None when too few keypoints
-    match under one transform of bounded scale. ``matches``: a's good matches in b
-    (:func:`good_matches`) when already found."""
+    area of the inliers' bounding box in a's frame and in b's, each over the frame's), or None
+    when too few keypoints match under one transform of bounded scale. ``matches``: a's good
+    matches in b (:func:`good_matches`) when already found."""
     mine, theirs = good_matches(a, b)[0] if matches is None else matches
     if len(mine) < limits.min_inliers:
         return None
@@ -139,8 +142,8 @@ def fit_transform(
     inliers = int(mask.sum())
     if not limits.min_scale <= scale <= limits.max_scale or inliers < limits.min_inliers:
         return None
-    fitted = b.xy[theirs][mask.ravel().astype(bool)]
-    spread = float(np.prod(fitted.max(axis=0) - fitted.min(axis=0))) / KEYPOINT_SIDE**2
+    inlier = mask.ravel().astype(bool)
+    spread = tuple(float(np.prod(np.ptp(xy[inlier], axis=0))) / KEYPOINT_SIDE**2 for xy in (a.xy[mine], b.xy[theirs]))
     return transform, inliers, spread
 
 
@@ -229,30 +232,36 @@ def coarse_match(
     limits: KeypointLimits,
     matches: tuple[np.ndarray, np.ndarray] | None = None,
 ):
-    """(transform a -> b (2, 3), inliers, edited, spread) when a's keypoints, matched in b's, fit one
-    transform and the thumbnails agree under it; else None.
+    """(transform a -> b (2, 3), inliers, edited, agreed) when a's keypoints, matched in b's, fit
+    one transform and the thumbnails agree under it, or many keypoints fit it at one size
+    (``agreed`` False: the thumbnails did not vouch for the pair); else None.
     Reads nothing but the catalog's columns: most candidate pairs stop here."""
     fitted = fit_transform(a_points, b_points, limits, matches)
     if fitted is None:
         return None
-    transform, inliers, spread = fitted
-    h, w = b.grey.shape
-    if spread < limits.min_spread * (w * h / max(w, h) ** 2):
-        return None  # the matches sit on one small shape: a glyph two pictures share
+    transform, inliers, spreads = fitted
+    # the share of each picture the matches span; the larger counts (in a heavy crop they span
+    # most of the crop and a third of the original)
+    spread = max(s / (t.grey.size / max(t.grey.shape) ** 2) for s, t in zip(spreads, (a, b)))
+    # many keypoints at one size: one canvas, whatever part of it they sit on (a textured patch
+    # beside bars); the files then decide, held to what an edit may leave
+    one_canvas = inliers >= limits.edited_min_inliers and abs(math.hypot(*transform[:, 0]) - 1) <= limits.edited_max_rescale
+    if spread < limits.min_spread and not one_canvas:
+        return None  # the matches sit on one small shape in both: a glyph two pictures share
     agreed = warped_agreement(a, b, transform, limits)
     if agreed is None:
         return None
     correlation, overlap, edited = agreed
     if overlap < limits.min_overlap:
         return None
-    if correlation < limits.threshold:
+    agreed = correlation >= limits.threshold and spread >= limits.min_spread
+    if not agreed:
         # bars too many or too large for the thumbnails' boxes: many keypoints at one size still
         # send the pair to the files, where bars are found at full detail and little else may differ
-        scale = math.hypot(transform[0, 0], transform[1, 0])
-        if inliers < limits.edited_min_inliers or abs(scale - 1) > limits.edited_max_rescale:
+        if not one_canvas:
             return None
         edited = True
-    return transform, inliers, edited, spread
+    return transform, inliers, edited, agreed
 
 
 @dataclass(frozen=True)
@@ -265,6 +274,7 @@ class FineScore:
     unmatched_edges_worse: float  # the same of the worse side (what one picture has that the other lacks)
     boxes: float  # share of the overlap in flat boxes (bars painted over one of them)
     contained: float  # share of the smaller picture (in b's frame) that lies inside the other
+    unshifted: float  # share of the overlap (boxes aside) in blobs that no shift of a pixel explains
 
     def worth_refining(self, limits: KeypointLimits) -> bool:
         """Whether a pair that fails under the keypoints' fit is near enough to passing, one picture
@@ -277,12 +287,19 @@ class FineScore:
             and self.unmatched_edges_worse <= edges
         )
 
+    def _refined_limit(self, limits: KeypointLimits) -> float:
+        """The differing share a refined fit may leave: more when nearly all of it vanishes once each
+        pixel may come from a neighbour (a copy resampled to another size differs along every edge
+        by a fraction of a pixel; another drawing's changed eye or hat stays)."""
+        resampled = self.unshifted <= limits.max_unshifted
+        return limits.max_resampled_unexplained if resampled else limits.max_refined_unexplained
+
     def passes(self, limits: KeypointLimits, refined: bool = False, edited: bool = False) -> bool:
         """Whether the two pictures agree closely enough; ``refined``: under a fit to their pixels
         (:func:`refine_transform`), where one must lie inside the other and few pixels may differ;
         ``edited``: their thumbnails agreed only outside boxes, so few pixels may differ outside
         the bars found here."""
-        if refined and (self.contained < limits.min_contained or self.unexplained > limits.max_refined_unexplained):
+        if refined and (self.contained < limits.min_contained or self.unexplained > self._refined_limit(limits)):
             return False
         if edited and self.unexplained > limits.max_edited_unexplained:
             return False
@@ -352,7 +369,20 @@ def fine_agreement(
     kept = valid & ~boxes
     correlation = _correlation(warped, b, kept) if kept.sum() >= 500 else -1.0
     better, worse = _unmatched_edges(warped, b, valid & ~boxes)
-    return FineScore(correlation, unexplained / area, better, worse, float(boxes.sum() / area), min(1.0, contained))
+    unshifted = _unshifted(warped, b, gain, offset, limits.residual * spread, kept) if unexplained else 0
+    return FineScore(
+        correlation, unexplained / area, better, worse, float(boxes.sum() / area), min(1.0, contained), unshifted / area
+    )
+
+
+def _unshifted(a: np.ndarray, b: np.ndarray, gain: float, offset: float, tolerance: float, where: np.ndarray) -> int:
+    """Pixels of ``where`` (h, w) in blobs (3 x 3 opened) where ``b`` misses ``gain a + offset`` by more
+    than ``tolerance`` at every pixel of ``a`` within one of its own place (both (h, w), one grid)."""
+    near = np.ones((3, 3), np.uint8)
+    low, high = gain * cv2.erode(a, near) + offset, gain * cv2.dilate(a, near) + offset
+    low, high = np.minimum(low, high), np.maximum(low, high)
+    outside = ((b < low - tolerance) | (b > high + tolerance)) & where
+    return int(cv2.morphologyEx(outside.astype(np.uint8), cv2.MORPH_OPEN, near).sum())
 
 
 def _gain_offset(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -411,9 +441,9 @@ def check_pair(
     read_b: Callable[[], np.ndarray | None],
     limits: KeypointLimits,
 ) -> Match | NearMiss | None:
-    """The :class:`Match` of two pictures; for a pair refused at the file comparison its
-    :class:`NearMiss` (the closest comparison of the two sides); None when their keypoints or
-    thumbnails disagree, or a file no longer reads. ``read_a``, ``read_b`` give each file's grey
+    """The :class:`Match` of two pictures; for a pair whose thumbnails agree but that is refused
+    at the file comparison its :class:`NearMiss` (the closest comparison of the two sides); None
+    when their keypoints or thumbnails disagree, or a file no longer reads. ``read_a``, ``read_b`` give each file's grey
     picture in its keypoint frame (:func:`read_keypoint_grey`); they are called only for pairs
     the catalog's columns cannot refuse."""
     forward, backward = good_matches(a_points, b_points)
@@ -423,7 +453,7 @@ def check_pair(
         coarse = coarse_match(p_points, q_points, p, q, limits, matches)
         if coarse is None:
             continue
-        transform, inliers, edited, _ = coarse
+        transform, inliers, edited, agreed = coarse
         grey_p = read_p()
         grey_q = read_q() if grey_p is not None else None
         if grey_q is None:
@@ -439,7 +469,7 @@ def check_pair(
             if again is None or not again.passes(limits, refined=True, edited=edited):
                 tried += [(refined, again)] if again is not None else []
                 fit, best = min(tried, key=lambda t: t[1].unexplained)
-                if closest is None or best.unexplained < closest.unexplained:
+                if agreed and (closest is None or best.unexplained < closest.unexplained):
                     closest = NearMiss(relation(fit, p, q, best.boxes >= 0.01), best.unexplained)
                 continue
             transform, score = refined, again
