@@ -107,6 +107,42 @@ def test_a_crop_resized_to_another_aspect_matches_only_under_the_pixel_fit():
     )
 
 
+def test_thumbnails_a_similarity_cannot_align_agree_once_refitted_and_the_files_are_held_strictly():
+    """A crop keeping 92% of the width and 82% of the height, resized back: under the keypoints'
+    similarity fit the thumbnails correlate under 0.95; an affine fit to the thumbnails brings
+    them together, and the files are then held to a refined fit's standard."""
+    from curation.dedupe.keypoints import coarse_match, fit_transform, warped_agreement
+
+    original = scene(1)
+    w, h = original.size
+    copy = original.crop((round(0.04 * w), round(0.08 * h), round(0.96 * w), round(0.9 * h))).resize(original.size, Image.LANCZOS)
+    similarity, _, _ = fit_transform(points(copy), points(original), LIMITS)
+    correlation, _, _ = warped_agreement(thumb(copy), thumb(original), similarity, LIMITS)
+    assert LIMITS.refine_below[0] <= correlation < LIMITS.threshold
+    coarse = coarse_match(points(copy), points(original), thumb(copy), thumb(original), LIMITS)
+    assert coarse is not None and coarse.strict and coarse.agreed
+    assert warped_agreement(thumb(copy), thumb(original), coarse.transform, LIMITS)[0] >= LIMITS.threshold
+    assert isinstance(match(copy, original), Match)
+
+
+def test_keypoints_on_one_small_shape_need_the_whole_overlap_and_the_strict_standard():
+    """All keypoints on one small detailed shape of a plain picture: a crop of the picture is
+    let through only strictly (its thumbnails agree over the whole overlap, the files must show
+    it inside the other, differing hardly at all) and matches; the same shape on a picture that
+    differs elsewhere in the overlap does not."""
+    from curation.dedupe.keypoints import coarse_match
+
+    plain = Image.new("RGB", (256, 200), (235, 230, 220))
+    plain.paste(scene(1).resize((34, 27)), (150, 40))
+    cut = plain.crop((60, 10, 236, 150))
+    coarse = coarse_match(points(cut), points(plain), thumb(cut), thumb(plain), LIMITS)
+    assert coarse is not None and coarse.strict and not coarse.agreed  # no near miss of a glyph either
+    assert isinstance(match(cut, plain), Match)
+    other = plain.copy()
+    ImageDraw.Draw(other).ellipse([20, 120, 70, 170], fill=(120, 60, 60))
+    assert match(cut, other) is None
+
+
 def test_the_pixel_fit_recovers_a_known_affine_transform_from_a_rough_start():
     picture = grey(scene(4))()
     h, w = picture.shape

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -224,6 +224,19 @@ def _outside_boxes(x: np.ndarray, y: np.ndarray, valid: np.ndarray, limits: Keyp
     return rest
 
 
+@dataclass(frozen=True)
+class Coarse:
+    """A pair the catalog's columns let through to the files (:func:`coarse_match`)."""
+
+    transform: np.ndarray  # (2, 3) keypoint frame a -> b
+    inliers: int
+    edited: bool  # the thumbnails agreed only outside boxes, or not at all: the files are held to what an edit leaves
+    agreed: bool  # the thumbnails vouch for the pair, under keypoints spread over it (False: let through by
+    # many keypoints at one size, or on one small shape)
+    strict: bool  # the files are held to a refined fit's standard: the thumbnails agreed only under a fit to
+    # their pixels, or the keypoints sit on one small shape
+
+
 def coarse_match(
     a_points: Keypoints,
     b_points: Keypoints,
@@ -231,11 +244,11 @@ def coarse_match(
     b: Thumb,
     limits: KeypointLimits,
     matches: tuple[np.ndarray, np.ndarray] | None = None,
-):
-    """(transform a -> b (2, 3), inliers, edited, agreed) when a's keypoints, matched in b's, fit
-    one transform and the thumbnails agree under it, or many keypoints fit it at one size
-    (``agreed`` False: the thumbnails did not vouch for the pair); else None.
-    Reads nothing but the catalog's columns: most candidate pairs stop here."""
+) -> Coarse | None:
+    """The :class:`Coarse` of a pair when a's keypoints, matched in b's, fit one transform and the
+    thumbnails agree under it (or under that transform refitted to them), or many keypoints fit
+    it at one size; else None. Reads nothing but the catalog's columns: most candidate pairs
+    stop here."""
     fitted = fit_transform(a_points, b_points, limits, matches)
     if fitted is None:
         return None
@@ -246,22 +259,44 @@ def coarse_match(
     # many keypoints at one size: one canvas, whatever part of it they sit on (a textured patch
     # beside bars); the files then decide, held to what an edit may leave
     one_canvas = inliers >= limits.edited_min_inliers and abs(math.hypot(*transform[:, 0]) - 1) <= limits.edited_max_rescale
-    if spread < limits.min_spread and not one_canvas:
-        return None  # the matches sit on one small shape in both: a glyph two pictures share
-    agreed = warped_agreement(a, b, transform, limits)
-    if agreed is None:
+    agreement = warped_agreement(a, b, transform, limits)
+    if agreement is None:
         return None
-    correlation, overlap, edited = agreed
+    correlation, overlap, edited = agreement
+    refitted = False
+    if correlation < limits.threshold and correlation >= limits.refine_below[0] and not one_canvas:
+        # a crop resized to another aspect: the similarity fit is off by a pixel or two at the
+        # thumbnails' edges; an affine fit to their pixels may bring them together
+        refit = _refit_on_thumbs(a, b, transform, limits)
+        again = None if refit is None else warped_agreement(a, b, refit, limits)
+        if again is not None and again[0] >= limits.threshold and not again[2]:
+            transform, (correlation, overlap, edited), refitted = refit, again, True
     if overlap < limits.min_overlap:
         return None
-    agreed = correlation >= limits.threshold and spread >= limits.min_spread
-    if not agreed:
+    # matches on one small shape (a glyph two pictures share) count only when the whole overlap
+    # agrees, and the files must then show one picture inside the other, differing hardly at all
+    small = spread < limits.min_spread
+    if correlation < limits.threshold or (small and edited):
         # bars too many or too large for the thumbnails' boxes: many keypoints at one size still
         # send the pair to the files, where bars are found at full detail and little else may differ
         if not one_canvas:
             return None
-        edited = True
-    return transform, inliers, edited, agreed
+        return Coarse(transform, inliers, True, False, refitted)
+    return Coarse(transform, inliers, edited or (small and one_canvas), not small, refitted or (small and not one_canvas))
+
+
+def _refit_on_thumbs(a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits) -> np.ndarray | None:
+    """``transform`` (keypoint frame a -> b) refined on the two grey thumbnails (:func:`refine_transform`),
+    as a keypoint-frame transform again; None when the fit fails."""
+    to_b = _thumb_transform(a, b, transform)
+    thumbs = (cv2.GaussianBlur(t.grey.astype(np.float32), (0, 0), limits.blur) for t in (a, b))
+    refined = refine_transform(*thumbs, to_b, replace(limits, max_refine_shift=limits.max_refine_shift * 64 / KEYPOINT_SIDE))
+    if refined is None:
+        return None
+    into_frame, out_of_frame = KEYPOINT_SIDE / max(a.grey.shape), max(b.grey.shape) / KEYPOINT_SIDE
+    refined[:, :2] /= into_frame * out_of_frame
+    refined[:, 2] /= out_of_frame
+    return refined
 
 
 @dataclass(frozen=True)
@@ -453,7 +488,7 @@ def check_pair(
         coarse = coarse_match(p_points, q_points, p, q, limits, matches)
         if coarse is None:
             continue
-        transform, inliers, edited, agreed = coarse
+        transform, inliers, edited, agreed = coarse.transform, coarse.inliers, coarse.edited, coarse.agreed
         grey_p = read_p()
         grey_q = read_q() if grey_p is not None else None
         if grey_q is None:
@@ -463,7 +498,7 @@ def check_pair(
         if score is None:
             continue
         tried = [(transform, score)]
-        if not score.passes(limits, edited=edited):
+        if not score.passes(limits, refined=coarse.strict, edited=edited):
             refined = refine_transform(grey_p, grey_q, transform, limits) if score.worth_refining(limits) else None
             again = None if refined is None else fine_agreement(grey_p, grey_q, refined, limits, detail)
             if again is None or not again.passes(limits, refined=True, edited=edited):
