@@ -176,6 +176,8 @@ def test_a_refined_fit_must_show_one_picture_inside_the_other_and_almost_no_diff
     resampled = FineScore(0.99, 0.01, 0.0, 0.0, 0.0, contained=1.0, unshifted=0.0)  # thin lines along every edge
     assert resampled.passes(LIMITS, refined=True)
     assert not FineScore(0.99, 0.02, 0.0, 0.0, 0.0, contained=1.0, unshifted=0.0).passes(LIMITS, refined=True)
+    # outside bars too: what a shift explains may reach the resampled limit, what it does not only the edited one
+    assert resampled.passes(LIMITS, edited=True) and not changed_detail.passes(LIMITS, edited=True)
 
 
 def test_what_a_pixels_shift_explains_is_told_from_what_changed():

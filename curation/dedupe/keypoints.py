@@ -75,8 +75,9 @@ class KeypointLimits:
     max_refine_shift: float = 24.0  # keypoint-frame pixels a corner may move from the keypoints' fit to the refined one
     max_anisotropy: float = 1.35  # a refined fit may stretch one axis this much more than the other (a crop resized)
     min_contained: float = 0.9  # share of the smaller picture inside the other, needed when the fit was refined ...
-    max_refined_unexplained: float = 0.004  # ... and the stricter max_unexplained then: registration error is gone ...
-    max_resampled_unexplained: float = 0.012  # ... or this much, when a shift of a pixel explains nearly all of it:
+    max_refined_unexplained: float = 0.004  # ... and the stricter max_unexplained then: registration error is gone
+    max_resampled_unexplained: float = 0.012  # the refined and edited limits give way to this when a shift of a pixel
+    # explains nearly all of the difference:
     max_unshifted: float = 0.0002  # share of the overlap differing from every pixel within one of the fitted place
     max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes ...
     edited_min_inliers: int = 20  # ... or did not agree, but this many keypoints fit one transform ...
@@ -273,10 +274,10 @@ def coarse_match(
             transform, (correlation, overlap, edited), refitted = refit, again, True
     if overlap < limits.min_overlap:
         return None
-    # matches on one small shape (a glyph two pictures share) count only when the whole overlap
-    # agrees, and the files must then show one picture inside the other, differing hardly at all
+    # matches on one small shape (a glyph two pictures share): the files must show one picture
+    # inside the other, differing hardly at all
     small = spread < limits.min_spread
-    if correlation < limits.threshold or (small and edited):
+    if correlation < limits.threshold:
         # bars too many or too large for the thumbnails' boxes: many keypoints at one size still
         # send the pair to the files, where bars are found at full detail and little else may differ
         if not one_canvas:
@@ -322,22 +323,20 @@ class FineScore:
             and self.unmatched_edges_worse <= edges
         )
 
-    def _refined_limit(self, limits: KeypointLimits) -> float:
-        """The differing share a refined fit may leave: more when nearly all of it vanishes once each
-        pixel may come from a neighbour (a copy resampled to another size differs along every edge
-        by a fraction of a pixel; another drawing's changed eye or hat stays)."""
-        resampled = self.unshifted <= limits.max_unshifted
-        return limits.max_resampled_unexplained if resampled else limits.max_refined_unexplained
-
     def passes(self, limits: KeypointLimits, refined: bool = False, edited: bool = False) -> bool:
         """Whether the two pictures agree closely enough; ``refined``: under a fit to their pixels
         (:func:`refine_transform`), where one must lie inside the other and few pixels may differ;
         ``edited``: their thumbnails agreed only outside boxes, so few pixels may differ outside
-        the bars found here."""
-        if refined and (self.contained < limits.min_contained or self.unexplained > self._refined_limit(limits)):
+        the bars found here. Those two stricter limits give way to ``max_resampled_unexplained``
+        when nearly all of the difference vanishes once each pixel may come from a neighbour (a
+        copy resampled to another size differs along every edge by a fraction of a pixel;
+        another drawing's changed eye or hat stays)."""
+        if refined and self.contained < limits.min_contained:
             return False
-        if edited and self.unexplained > limits.max_edited_unexplained:
-            return False
+        stricter = [limits.max_refined_unexplained] * refined + [limits.max_edited_unexplained] * edited
+        if stricter and self.unexplained > min(stricter):
+            if self.unshifted > limits.max_unshifted or self.unexplained > limits.max_resampled_unexplained:
+                return False
         return (
             self.correlation >= limits.fine_threshold
             and self.unexplained <= limits.max_unexplained
