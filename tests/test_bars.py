@@ -57,6 +57,23 @@ def test_black_bars_over_detail_are_found_and_other_flat_places_are_not():
     assert not painted_bars(dark, with_object, differ, valid, 3).any()  # the canvas is no bar: little of it differs
 
 
+def test_a_piece_of_an_overlapping_bar_over_plain_background_is_part_of_the_bar():
+    """Two bars that overlap, one reaching past the figure over plain background: cut into
+    rectangles, the piece over the plain part has no detail behind it, yet it is part of the
+    bar found over the figure; the same black rectangle alone over plain background is not."""
+    original = np.full((120, 160), 230, np.float32)
+    original[30:90, 72:130] = _detail((60, 58), seed=2)  # a figure on a plain ground
+    copy = original.copy()
+    copy[40:80, 70:120] = 0.0  # a bar over the figure ...
+    copy[30:50, 20:80] = 0.0  # ... and one overlapping it, reaching out over the plain ground
+    valid = np.ones(original.shape, bool)
+    bars = painted_bars(copy, original, np.abs(copy - original) > 20, valid, 3)
+    assert bars[40:80, 70:120].all() and bars[30:50, 20:70].all()  # (a corner under MIN_BAR_AREA stays out)
+    alone = original.copy()
+    alone[30:50, 5:50] = 0.0  # a black box over plain ground only, touching no bar
+    assert not painted_bars(alone, original, np.abs(alone - original) > 20, valid, 3).any()
+
+
 def test_a_copy_with_overlapping_bars_over_a_dark_part_matches_as_an_edit():
     original = scene(1)
     draw = ImageDraw.Draw(original)

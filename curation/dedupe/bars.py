@@ -7,8 +7,10 @@ filled rectangle of differing pixels (where the picture was already near the bar
 two agree), so they are found here from the picture that holds them: the largest rectangles of
 one flat colour that the differing pixels fall in. A rectangle counts only where the other
 picture is not flat inside it: another drawing whose hat or box is a different flat colour
-differs in a flat rectangle too, but both pictures are flat there; and most of a bar differs,
-where a plain background around an object one picture added differs only at the object. Only
+differs in a flat rectangle too, but both pictures are flat there (a rectangle of one black
+shape with a bar already found is a bar too: overlapping bars cut into rectangles leave pieces
+over plain background); and most of a bar differs, where a plain background around an object
+one picture added differs only at the object. Only
 black bars count (the censor's usual colour): drawn figures are full of flat rectangles of other
 colours (a dress, a box) that a look-alike fills differently.
 """
@@ -73,7 +75,11 @@ def painted_bars(painted: np.ndarray, other: np.ndarray, differ: np.ndarray, val
         looked += 1
         box = (slice(top, bottom), slice(left, right))
         candidates[box] = False
-        if differ[box].mean() >= MIN_DIFFERING_INSIDE and float(other[box].std()) >= MIN_DETAIL_BEHIND:
+        # a piece of the same black shape as a bar already found (bars that overlap make an L or
+        # a T, cut here into rectangles) needs no detail of its own behind it: it may lie over
+        # plain background beside the figure the rest of the bar hides
+        joins = out[max(top - 1, 0) : bottom + 1, max(left - 1, 0) : right + 1].any()
+        if differ[box].mean() >= MIN_DIFFERING_INSIDE and (joins or float(other[box].std()) >= MIN_DETAIL_BEHIND):
             out[box] = True
             found += 1
     return out
