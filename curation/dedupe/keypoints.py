@@ -53,6 +53,7 @@ class KeypointLimits:
     transform does not explain."""
 
     min_inliers: int = 6
+    small_min_inliers: int = 10  # matches on one small shape need this many inliers (and more, below)
     min_spread: float = 0.05  # the share of a picture the fitted matches' bounding box covers (the larger of the two)
     min_scale: float = 0.3  # the transform's scale (frame to frame) is bounded to this ...
     max_scale: float = 3.3  # ... and this
@@ -80,16 +81,16 @@ class KeypointLimits:
     # explains nearly all of the difference:
     max_unshifted: float = 0.0002  # share of the overlap differing from every pixel within one of the fitted place
     max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes ...
-    edited_min_inliers: int = 12  # ... or did not agree, but this many keypoints fit one transform ...
+    edited_min_inliers: int = 20  # ... or did not agree, but this many keypoints fit one transform ...
     edited_max_rescale: float = 0.05  # ... frame to frame scale within this of 1 (one canvas, bars painted on it)
 
 
 @dataclass(frozen=True)
 class NearMiss:
-    """A pair whose thumbnails agree, refused at the file comparison (step 3 or 4): what it would
-    have been and the share of its overlap in differing blobs under the closest fit tried; shown
-    on the contact sheets as the pairs just below the threshold (a ``variant`` edge inside a
-    parent/child family)."""
+    """A pair whose thumbnails or files agree broadly, refused at the file comparison (step 3 or
+    4): what it would have been and the share of its overlap in differing blobs under the
+    closest fit tried; shown on the contact sheets as the pairs just below the threshold (a
+    ``variant`` edge inside a parent/child family)."""
 
     relation: str
     unexplained: float
@@ -260,6 +261,11 @@ def coarse_match(
     # many keypoints at one size: one canvas, whatever part of it they sit on (a textured patch
     # beside bars); the files then decide, held to what an edit may leave
     one_canvas = inliers >= limits.edited_min_inliers and abs(math.hypot(*transform[:, 0]) - 1) <= limits.edited_max_rescale
+    small = spread < limits.min_spread
+    if small and not one_canvas:
+        if inliers < limits.small_min_inliers:
+            return None
+        limits = replace(limits, max_boxes=0)  # the whole overlap must agree: no boxes left out
     agreement = warped_agreement(a, b, transform, limits)
     if agreement is None:
         return None
@@ -276,7 +282,6 @@ def coarse_match(
         return None
     # matches on one small shape (a glyph two pictures share): the files must show one picture
     # inside the other, differing hardly at all
-    small = spread < limits.min_spread
     if correlation < limits.threshold:
         # bars too many or too large for the thumbnails' boxes: many keypoints at one size still
         # send the pair to the files, where bars are found at full detail and little else may differ
@@ -291,7 +296,8 @@ def _refit_on_thumbs(a: Thumb, b: Thumb, transform: np.ndarray, limits: Keypoint
     as a keypoint-frame transform again; None when the fit fails."""
     to_b = _thumb_transform(a, b, transform)
     thumbs = (cv2.GaussianBlur(t.grey.astype(np.float32), (0, 0), limits.blur) for t in (a, b))
-    refined = refine_transform(*thumbs, to_b, replace(limits, max_refine_shift=limits.max_refine_shift * 64 / KEYPOINT_SIDE))
+    coarse = replace(limits, max_refine_shift=limits.max_refine_shift * 64 / KEYPOINT_SIDE, refine_iterations=10)
+    refined = refine_transform(*thumbs, to_b, coarse)
     if refined is None:
         return None
     into_frame, out_of_frame = KEYPOINT_SIDE / max(a.grey.shape), max(b.grey.shape) / KEYPOINT_SIDE
@@ -475,9 +481,10 @@ def check_pair(
     read_b: Callable[[], np.ndarray | None],
     limits: KeypointLimits,
 ) -> Match | NearMiss | None:
-    """The :class:`Match` of two pictures; for a pair whose thumbnails agree but that is refused
-    at the file comparison its :class:`NearMiss` (the closest comparison of the two sides); None
-    when their keypoints or thumbnails disagree, or a file no longer reads. ``read_a``, ``read_b`` give each file's grey
+    """The :class:`Match` of two pictures; for a pair refused at the file comparison whose
+    thumbnails agreed (or whose files correlate) its :class:`NearMiss` (the closest comparison
+    of the two sides); None when their keypoints or thumbnails disagree, or a file no longer
+    reads. ``read_a``, ``read_b`` give each file's grey
     picture in its keypoint frame (:func:`read_keypoint_grey`); they are called only for pairs
     the catalog's columns cannot refuse."""
     forward, backward = good_matches(a_points, b_points)
@@ -503,7 +510,8 @@ def check_pair(
             if again is None or not again.passes(limits, refined=True, edited=edited):
                 tried += [(refined, again)] if again is not None else []
                 fit, best = min(tried, key=lambda t: t[1].unexplained)
-                if agreed and (closest is None or best.unexplained < closest.unexplained):
+                vouched = agreed or best.correlation >= limits.fine_threshold  # by the thumbnails or the files
+                if vouched and (closest is None or best.unexplained < closest.unexplained):
                     closest = NearMiss(relation(fit, p, q, best.boxes >= 0.01), best.unexplained)
                 continue
             transform, score = refined, again
