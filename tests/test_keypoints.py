@@ -349,3 +349,20 @@ def test_a_stickers_figure_alone_covers_little_of_an_opaque_picture():
     assert opaque_overlap == pytest.approx(120 * 100 / (256 * 200), abs=0.05) and opaque_overlap < LIMITS.min_overlap
     _, sticker_overlap, _ = warped_agreement(thumb(figure), thumb(figure), same_place, LIMITS)
     assert sticker_overlap > 0.9
+
+
+def test_a_pair_only_its_keypoints_vouch_for_is_no_near_miss():
+    """Painted over past what bars may cover: many keypoints at one size send the pair to the
+    files though the thumbnails disagree; refused there, with neither the thumbnails nor the
+    files agreeing broadly, it is no near miss (and inside a parent/child family no variant)."""
+    from curation.dedupe.keypoints import coarse_match
+
+    original = scene(1)
+    spoiled = original.copy()
+    draw = ImageDraw.Draw(spoiled)
+    draw.rectangle([20, 20, 150, 120], fill=(0, 0, 0))
+    draw.rectangle([120, 100, 240, 190], fill=(0, 0, 0))
+    coarse = coarse_match(points(spoiled), points(original), thumb(spoiled), thumb(original), LIMITS)
+    assert coarse is not None and not coarse.agreed and coarse.inliers >= LIMITS.edited_min_inliers
+    files = (points(spoiled), points(original), thumb(spoiled), thumb(original), grey(spoiled), grey(original))
+    assert check_pair(*files, LIMITS) is None
