@@ -280,15 +280,22 @@ def coarse_match(
             transform, (correlation, overlap, edited), refitted = refit, again, True
     if overlap < limits.min_overlap:
         return None
-    # matches on one small shape (a glyph two pictures share): the files must show one picture
-    # inside the other, differing hardly at all
     if correlation < limits.threshold:
         # bars too many or too large for the thumbnails' boxes: many keypoints at one size still
         # send the pair to the files, where bars are found at full detail and little else may differ
         if not one_canvas:
             return None
-        return Coarse(transform, inliers, True, False, refitted)
-    return Coarse(transform, inliers, edited or (small and one_canvas), not small, refitted or (small and not one_canvas))
+        return Coarse(transform, inliers, edited=True, agreed=False, strict=refitted)
+    # matches on one small shape (a glyph two pictures share): the thumbnails do not vouch for
+    # the pair, and the files must show one picture inside the other, differing hardly at all
+    # (on one canvas: what an edit may leave)
+    return Coarse(
+        transform,
+        inliers,
+        edited=edited or (small and one_canvas),
+        agreed=not small,
+        strict=refitted or (small and not one_canvas),
+    )
 
 
 def _refit_on_thumbs(a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits) -> np.ndarray | None:
@@ -484,9 +491,9 @@ def check_pair(
     """The :class:`Match` of two pictures; for a pair refused at the file comparison whose
     thumbnails agreed (or whose files correlate) its :class:`NearMiss` (the closest comparison
     of the two sides); None when their keypoints or thumbnails disagree, or a file no longer
-    reads. ``read_a``, ``read_b`` give each file's grey
-    picture in its keypoint frame (:func:`read_keypoint_grey`); they are called only for pairs
-    the catalog's columns cannot refuse."""
+    reads. ``read_a``, ``read_b`` give each file's grey picture in its keypoint frame
+    (:func:`read_keypoint_grey`); they are called only for pairs the catalog's columns cannot
+    refuse."""
     forward, backward = good_matches(a_points, b_points)
     sides = ((a_points, b_points, a, b, read_a, read_b, forward), (b_points, a_points, b, a, read_b, read_a, backward))
     closest: NearMiss | None = None

@@ -547,17 +547,17 @@ def keypoint_edges(
     cfg: DedupeConfig,
     background: tuple[int, int, int],
 ) -> tuple[list[tuple], list[tuple]]:
-    """(edge rows (post_a, post_b, relation, None, correlation), near misses) for candidate pairs (row indices
-    of ``t``: the alignment's and each post's nearest embeddings) whose posts the edges so far
-    leave in different groups, where the keypoints of one picture map onto the other's under
-    one similarity transform and the pixels agree under it (:mod:`curation.dedupe.keypoints`):
-    crops of any size and scale, small turns, bars painted over. The two files are read again
-    (reduced to the keypoint frame) only for the pairs whose thumbnails agree. Batches of
-    pairs go to ``[dedupe] workers`` processes. The relation
+    """(edge rows (post_a, post_b, relation, None, correlation), near misses) for candidate pairs
+    (row indices of ``t``: the alignment's, each post's nearest embeddings, each child with its
+    parent) whose posts the edges so far leave in different groups, where the keypoints of one
+    picture map onto the other's under one similarity transform and the pixels agree under it
+    (:mod:`curation.dedupe.keypoints`): crops of any size and scale, small turns, bars painted
+    over. The two files are read again (reduced to the keypoint frame) only for the pairs whose
+    thumbnails agree. Batches of pairs go to ``[dedupe] workers`` processes. The relation
     (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind (``variant`` inside a
-    parent/child family, where a pair refused at the file comparison is one too); pairs the last run
-    checked take its answer. The near misses are the pairs refused at the file comparison, as
-    rows like the edges' (closest first: the least differing), for the contact sheets."""
+    parent/child family, where a near miss is one too); pairs the last run checked take its
+    answer. The near misses are the pairs refused at the file comparison, as rows like the
+    edges' (closest first: the least differing), for the contact sheets."""
     counted, calibration = counted_kinds(cfg), shipped_calibration()
     uf = UnionFind(t.post_id.tolist())
     for a, b, kind, distance, similarity in edges:
@@ -595,8 +595,8 @@ def keypoint_edges(
             kind, correlation = decode(score)
             out.append((*_posts(t, i, j), _in_family(t, i, j, kind), None, round(correlation, 4)))
         elif t.family[i] == t.family[j]:
-            # one transform maps the keypoints and the thumbnails agree: inside a parent/child
-            # family that is the same picture edited (another expression, a prop), a variant
+            # one transform maps the keypoints and the thumbnails or the files agree broadly:
+            # inside a parent/child family that is the picture redrawn in places, a variant
             out.append((*_posts(t, i, j), "variant", None, None))
         else:
             misses.append((decode_miss(score), *_posts(t, i, j)))
