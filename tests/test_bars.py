@@ -103,3 +103,75 @@ def test_a_copy_under_bars_too_large_for_the_thumbnails_still_reaches_the_files(
         verify_pair(points(original), points(copy), thumb(original), thumb(copy), grey(original), grey(copy), thumbnails_only)
         is None
     )
+
+
+def _sky(seed: int = 3) -> np.ndarray:
+    """(256, 256) float32: a sky graded from 110 to 230 grey top to bottom, a few clouds and a
+    small dark shape on it, a little noise."""
+    rng = np.random.default_rng(seed)
+    sky = np.repeat(np.linspace(110, 230, 256, dtype=np.float32)[:, None], 256, axis=1)
+    for x, y in rng.integers(30, 220, (5, 2)):
+        sky[y - 8 : y + 8, x - 25 : x + 25] = 250.0
+    sky[200:215, 140:155] = 60.0
+    return sky + rng.normal(0, 1.5, sky.shape).astype(np.float32)
+
+
+def test_bars_over_a_gradient_do_not_pull_the_grey_fit_off():
+    """Large black bars over a sky graded top to bottom: a fit of gain and offset over every
+    pixel is pulled so far that little agrees; fitted beside the pixels black on one side only,
+    it recovers the copy's grey, and the files agree outside the bars."""
+    from curation.dedupe.keypoints import _gain_offset, _robust_gain_offset, fine_agreement
+
+    original = _sky()
+    copy = original.copy()
+    for top, left, bottom, right in [(20, 30, 75, 140), (60, 110, 120, 200), (130, 20, 190, 90)]:
+        copy[top:bottom, left:right] = 10.0
+    x, y = copy.ravel().astype(np.float64), original.ravel().astype(np.float64)
+    tolerance = 0.5 * y.std()
+    plain = _gain_offset(x, y)
+    assert (np.abs(y - (plain[0] * x + plain[1])) <= tolerance).mean() < 0.5  # the fit bars pull
+    gain, offset = _robust_gain_offset(x, y, tolerance)
+    assert abs(gain - 1) < 0.02 and abs(offset) < 3
+    score = fine_agreement(copy, original, np.eye(2, 3), LIMITS)
+    assert score is not None and score.boxes > 0.1
+    assert score.passes(LIMITS, edited=True)
+
+
+def test_thumbnails_that_agree_beside_black_vouch_for_a_censored_copy():
+    """Bars that spoil the thumbnails' correlation: beside the pixels black in one only, a
+    censored copy agrees with its original; another picture whose difference is no black bar
+    does not."""
+    from test_align import thumb as thumb_of
+
+    from curation.dedupe.keypoints import agreement_beside_black, warped_agreement
+
+    original = scene(4)
+    copy = original.copy()
+    draw = ImageDraw.Draw(copy)
+    for box in [(20, 30, 120, 75), (150, 40, 240, 80), (40, 120, 110, 170)]:
+        draw.rectangle(box, fill=(0, 0, 0))
+    other = original.copy()
+    ImageDraw.Draw(other).ellipse([60, 40, 200, 160], fill=(200, 120, 60))
+    same_frame = np.eye(2, 3)
+    spoiled = warped_agreement(thumb_of(copy), thumb_of(original), same_frame, LIMITS)
+    assert spoiled is not None and spoiled[0] < LIMITS.threshold
+    assert agreement_beside_black(thumb_of(copy), thumb_of(original), same_frame, LIMITS) >= LIMITS.threshold
+    assert agreement_beside_black(thumb_of(other), thumb_of(original), same_frame, LIMITS) < LIMITS.threshold
+
+
+def test_a_bar_partly_taken_for_a_filled_box_is_found_whole():
+    """Two bars that touch, one over the figure (its differing pixels already put down to a
+    filled box), one reaching out over plain ground: the box's pixels count as differing
+    inside the first bar, so it is found, and the second joins it."""
+    original = np.full((120, 160), 230, np.float32)
+    original[30:90, 90:130] = _detail((60, 40), seed=5)  # a figure on a plain ground
+    copy = original.copy()
+    copy[30:90, 90:115] = 0.0  # a bar over the figure, taken for a filled box ...
+    copy[30:42, 50:90] = 0.0  # ... and one touching it, over plain ground
+    differ = np.abs(copy - original) > 20
+    box = np.zeros_like(differ)
+    box[30:90, 90:115] = differ[30:90, 90:115]
+    valid = np.ones(original.shape, bool)
+    assert not painted_bars(copy, original, differ & ~box, valid, 6).any()
+    found = painted_bars(copy, original, differ & ~box, valid, 6, known=box)
+    assert found[30:90, 90:115].all() and found[30:42, 50:90].all()

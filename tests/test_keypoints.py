@@ -125,11 +125,11 @@ def test_thumbnails_a_similarity_cannot_align_agree_once_refitted_and_the_files_
     assert isinstance(match(copy, original), Match)
 
 
-def test_keypoints_on_one_small_shape_need_the_whole_overlap_and_the_strict_standard():
+def test_keypoints_on_one_small_shape_are_held_to_the_strict_standard():
     """All keypoints on one small detailed shape of a plain picture: a crop of the picture is
-    let through only strictly (its thumbnails agree over the whole overlap, the files must show
-    it inside the other, differing hardly at all) and matches; the same shape on a picture that
-    differs elsewhere in the overlap does not."""
+    let through only strictly (the files must show it inside the other, differing hardly at
+    all) and matches; the same shape on a picture that differs elsewhere in the overlap does
+    not."""
     from curation.dedupe.keypoints import coarse_match
 
     plain = Image.new("RGB", (256, 200), (235, 230, 220))

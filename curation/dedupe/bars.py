@@ -53,22 +53,33 @@ def largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int]:
     return best
 
 
-def painted_bars(painted: np.ndarray, other: np.ndarray, differ: np.ndarray, valid: np.ndarray, max_bars: int) -> np.ndarray:
+def painted_bars(
+    painted: np.ndarray,
+    other: np.ndarray,
+    differ: np.ndarray,
+    valid: np.ndarray,
+    max_bars: int,
+    known: np.ndarray | None = None,
+) -> np.ndarray:
     """(h, w) bool: up to ``max_bars`` rectangles where ``painted`` (h, w) float32, a sharp grey
     picture, is one flat colour that the ``differ`` (h, w) bool pixels share, and ``other``
     (h, w) float32, the other picture on the same grid, shows detail, inside ``valid`` (h, w)
-    bool (where both pictures are); all False when there are none."""
+    bool (where both pictures are); all False when there are none. ``known`` (h, w) bool:
+    differing pixels already put down to bars (filled rectangles), which count as differing
+    inside a rectangle and as a bar it may join."""
     out = np.zeros(differ.shape, bool)
     if not differ.any():
         return out
+    known = np.zeros_like(differ) if known is None else known
+    differing = differ | known
     colour = float(np.median(painted[differ]))
     if colour > MAX_BAR_GREY:
         return out
     flat = (np.abs(painted - colour) <= FLAT_TOLERANCE) & valid
     if flat[differ].mean() < 0.5:  # most differing pixels are not of one colour here: no bar
         return out
-    candidates, found, looked = flat.copy(), 0, 0
-    while found < max_bars and looked < 4 * max_bars:
+    candidates, kept, looked = flat.copy(), 0, 0
+    while kept < max_bars and looked < 4 * max_bars:
         top, left, bottom, right = largest_rectangle(candidates)
         if (bottom - top) * (right - left) < MIN_BAR_AREA or min(bottom - top, right - left) < MIN_BAR_SIDE:
             break
@@ -78,8 +89,9 @@ def painted_bars(painted: np.ndarray, other: np.ndarray, differ: np.ndarray, val
         # a piece of the same black shape as a bar already found (bars that overlap make an L or
         # a T, cut here into rectangles) needs no detail of its own behind it: it may lie over
         # plain background beside the figure the rest of the bar hides
-        joins = out[max(top - 1, 0) : bottom + 1, max(left - 1, 0) : right + 1].any()
-        if differ[box].mean() >= MIN_DIFFERING_INSIDE and (joins or float(other[box].std()) >= MIN_DETAIL_BEHIND):
+        around = (slice(max(top - 1, 0), bottom + 1), slice(max(left - 1, 0), right + 1))
+        joins = out[around].any() or known[around].any()
+        if differing[box].mean() >= MIN_DIFFERING_INSIDE and (joins or float(other[box].std()) >= MIN_DETAIL_BEHIND):
             out[box] = True
-            found += 1
+            kept += 1
     return out

@@ -39,7 +39,9 @@ from PIL import Image
 from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import Thumb
-from .bars import painted_bars
+from .bars import FLAT_TOLERANCE, MAX_BAR_GREY, painted_bars
+
+BAR_GREY = MAX_BAR_GREY + FLAT_TOLERANCE  # grey at or below which a pixel may belong to a black bar
 
 log = logging.getLogger(__name__)
 RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
@@ -63,6 +65,7 @@ class KeypointLimits:
     edited_threshold: float = 0.95  # the same outside the boxes left out, when some are
     max_boxes: int = 3  # bars, a caption: compact patches where the two thumbnails differ ...
     max_box_area: float = 0.3  # ... covering at most this share of the overlap together
+    max_bars: int = 6  # black rectangles found in the files (overlapping bars are cut into several)
     blur: float = 0.8  # Gaussian radius (thumbnail pixels) both sides get before they are compared
     min_pixels: int = 150  # overlapping thumbnail pixels needed
     fine_blur: float = 1.5  # Gaussian radius (keypoint-frame pixels) of the files' grey pictures
@@ -155,6 +158,49 @@ def warped_agreement(a: Thumb, b: Thumb, transform: np.ndarray, limits: Keypoint
     both are (opaque in ``b``), the share of the smaller picture that overlap covers (of the
     smaller canvas when both are transparent), and whether boxes where the two differ were left
     out to reach the correlation. None when they hardly overlap."""
+    warped = _warp_thumbs(a, b, transform, limits)
+    if warped is None:
+        return None
+    ours, theirs, valid, overlap = warped
+    score = _correlation(ours, theirs, valid)
+    if score >= limits.threshold or not limits.max_boxes:
+        return score, overlap, False
+    rest = _outside_boxes(ours, theirs, valid, limits)
+    if rest is None:
+        return score, overlap, False
+    edited = _correlation(ours, theirs, rest)
+    return (edited, overlap, True) if edited >= limits.edited_threshold else (score, overlap, False)
+
+
+def agreement_beside_black(a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits) -> float | None:
+    """The correlation of thumbnail ``a`` warped by ``transform`` onto thumbnail ``b`` (as in
+    :func:`warped_agreement`) over the pixels black in neither or in both (and not next to one
+    black in one only): what agrees beside black bars painted over one of them, however many.
+    None when they hardly overlap there or the black covers more than ``max_box_area``."""
+    warped = _warp_thumbs(a, b, transform, limits)
+    if warped is None:
+        return None
+    ours, theirs, valid, _ = warped
+    black_in_one = ((ours <= BAR_GREY) != (theirs <= BAR_GREY)).astype(np.uint8)
+    if (valid & cv2.dilate(black_in_one, np.ones((3, 3), np.uint8)).astype(bool)).sum() > limits.max_box_area * valid.sum():
+        return None
+    rest = valid & ~cv2.dilate(black_in_one, np.ones((7, 7), np.uint8)).astype(bool)  # the blur spreads a bar's edge
+    if rest.sum() < limits.min_pixels:
+        return None
+    return _correlation(ours, theirs, rest)
+
+
+def _agrees_beside_black(a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits) -> bool:
+    score = agreement_beside_black(a, b, transform, limits)
+    return score is not None and score >= limits.threshold
+
+
+def _warp_thumbs(
+    a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """(a's grey thumbnail warped onto b's (h, w) float32, b's (h, w) float32, both blurred by
+    ``limits.blur``; the (h, w) bool pixels where both are (opaque in b); the share of the
+    smaller picture they cover), or None when they overlap in fewer than ``min_pixels``."""
     to_b = _thumb_transform(a, b, transform)
     h, w = b.grey.shape
     warped = cv2.warpAffine(a.grey.astype(np.float32), to_b, (w, h), flags=cv2.INTER_LINEAR)
@@ -170,14 +216,7 @@ def warped_agreement(a: Thumb, b: Thumb, transform: np.ndarray, limits: Keypoint
     overlap = float((covered if both_transparent else valid).sum() / min(a.grey.size * scale * scale, b.grey.size))
     ours = cv2.GaussianBlur(warped, (0, 0), limits.blur)
     theirs = cv2.GaussianBlur(b.grey.astype(np.float32), (0, 0), limits.blur)
-    score = _correlation(ours, theirs, valid)
-    if score >= limits.threshold or not limits.max_boxes:
-        return score, overlap, False
-    rest = _outside_boxes(ours, theirs, valid, limits)
-    if rest is None:
-        return score, overlap, False
-    edited = _correlation(ours, theirs, rest)
-    return (edited, overlap, True) if edited >= limits.edited_threshold else (score, overlap, False)
+    return ours, theirs, valid, overlap
 
 
 def _thumb_transform(a: Thumb, b: Thumb, transform: np.ndarray) -> np.ndarray:
@@ -248,9 +287,9 @@ def coarse_match(
     matches: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Coarse | None:
     """The :class:`Coarse` of a pair when a's keypoints, matched in b's, fit one transform and the
-    thumbnails agree under it (or under that transform refitted to them), or many keypoints fit
-    it at one size; else None. Reads nothing but the catalog's columns: most candidate pairs
-    stop here."""
+    thumbnails agree under it (or under that transform refitted to them), or it keeps one size
+    and many keypoints fit it or the thumbnails agree beside black bars; else None. Reads
+    nothing but the catalog's columns: most candidate pairs stop here."""
     fitted = fit_transform(a_points, b_points, limits, matches)
     if fitted is None:
         return None
@@ -260,12 +299,11 @@ def coarse_match(
     spread = max(s / (t.grey.size / max(t.grey.shape) ** 2) for s, t in zip(spreads, (a, b)))
     # many keypoints at one size: one canvas, whatever part of it they sit on (a textured patch
     # beside bars); the files then decide, held to what an edit may leave
-    one_canvas = inliers >= limits.edited_min_inliers and abs(math.hypot(*transform[:, 0]) - 1) <= limits.edited_max_rescale
+    at_one_size = abs(math.hypot(*transform[:, 0]) - 1) <= limits.edited_max_rescale
+    one_canvas = inliers >= limits.edited_min_inliers and at_one_size
     small = spread < limits.min_spread
-    if small and not one_canvas:
-        if inliers < limits.small_min_inliers:
-            return None
-        limits = replace(limits, max_boxes=0)  # the whole overlap must agree: no boxes left out
+    if small and not one_canvas and inliers < limits.small_min_inliers:
+        return None
     agreement = warped_agreement(a, b, transform, limits)
     if agreement is None:
         return None
@@ -281,9 +319,10 @@ def coarse_match(
     if overlap < limits.min_overlap:
         return None
     if correlation < limits.threshold:
-        # bars too many or too large for the thumbnails' boxes: many keypoints at one size still
-        # send the pair to the files, where bars are found at full detail and little else may differ
-        if not one_canvas:
+        # bars too many or too large for the thumbnails' boxes: many keypoints at one size, or
+        # thumbnails that agree wherever neither is black, still send the pair to the files,
+        # where bars are found at full detail and little else may differ
+        if not (one_canvas or (at_one_size and _agrees_beside_black(a, b, transform, limits))):
             return None
         return Coarse(transform, inliers, edited=True, agreed=False, strict=refitted)
     # matches on one small shape (a glyph two pictures share): the thumbnails do not vouch for
@@ -391,10 +430,7 @@ def fine_agreement(
     spread = float(y.std())
     if spread < 2.0 or x.std() < 2.0:
         return None
-    gain, offset = _gain_offset(x, y)
-    fitted = np.abs(y - (gain * x + offset)) <= limits.residual * spread
-    if fitted.sum() >= 500 and fitted.mean() < 0.98:  # bars or other edits pull the fit: fit the rest again
-        gain, offset = _gain_offset(x[fitted], y[fitted])
+    gain, offset = _robust_gain_offset(x, y, limits.residual * spread)
     differ = (np.abs(b - (gain * warped + offset)) > limits.residual * spread) & valid
     differ = cv2.morphologyEx(differ.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(differ, connectivity=8)
@@ -432,6 +468,29 @@ def _unshifted(a: np.ndarray, b: np.ndarray, gain: float, offset: float, toleran
     return int(cv2.morphologyEx(outside.astype(np.uint8), cv2.MORPH_OPEN, near).sum())
 
 
+def _robust_gain_offset(x: np.ndarray, y: np.ndarray, tolerance: float) -> tuple[float, float]:
+    """``y ~ gain x + offset`` over two float64 vectors of one length, fitted to the pixels that
+    agree: bars or other edits pull a fit over every pixel, so the pixels it leaves further
+    than ``tolerance`` are dropped and the rest fitted again. Large black bars over a gradient
+    can pull the first fit so far that it explains nothing: when some pixels are black on one
+    side only, a fit that leaves those out is tried too, and the one that explains more pixels
+    is kept."""
+    subsets = [np.ones(len(x), bool)]
+    dark = (x <= BAR_GREY) != (y <= BAR_GREY)
+    if dark.sum() >= 0.02 * len(x) and (~dark).sum() >= 500:
+        subsets.append(~dark)
+    best, explained = (1.0, 0.0), -1
+    for where in subsets:
+        gain, offset = _gain_offset(x[where], y[where])
+        fitted = np.abs(y - (gain * x + offset)) <= tolerance
+        if fitted.sum() >= 500 and fitted.mean() < 0.98:  # edits pull the fit: fit the rest again
+            gain, offset = _gain_offset(x[fitted], y[fitted])
+            fitted = np.abs(y - (gain * x + offset)) <= tolerance
+        if fitted.sum() > explained:
+            best, explained = (gain, offset), int(fitted.sum())
+    return best
+
+
 def _gain_offset(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least squares ``y ~ gain x + offset`` over two float64 vectors of one length."""
     gain = float(((x - x.mean()) * (y - y.mean())).mean() / max(float(x.var()), 1e-9))
@@ -443,11 +502,11 @@ def _paint_over(
 ) -> tuple[np.ndarray, int]:
     """(``boxes`` (h, w) bool with the bars painted over ``a`` or ``b`` (sharp grey pictures on one
     grid) that hold the ``leftover`` differing pixels added, each grown by ``margin`` for the
-    blur; the differing pixels left outside them). Up to ``max_boxes`` bars, covering at most
+    blur; the differing pixels left outside them). Up to ``max_bars`` bars, covering at most
     ``max_box_area`` of the overlap with the boxes found before."""
     bars = np.zeros_like(leftover)
     for painted, other in ((a, b), (b, a)):
-        bars |= painted_bars(painted, other, leftover & ~bars, valid, limits.max_boxes)
+        bars |= painted_bars(painted, other, leftover & ~bars, valid, limits.max_bars, known=boxes)
     unexplained = int(leftover.sum())
     if not bars.any():
         return boxes, unexplained
