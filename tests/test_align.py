@@ -150,3 +150,45 @@ def test_low_contrast_canvases_compared_whole_need_less_spread_than_a_sliding_se
     whole = AlignLimits(threshold=0.97, canvas_min_std=1.0)
     assert same_canvas(original, copy, whole) >= 0.97
     assert same_canvas(original, other, whole) < 0.8
+
+
+def _sparse(seed: int, ground, shapes: int = 3, width: int = 5) -> Image.Image:
+    """A few small outlined shapes on ``ground`` (a (192, 256) grey array): a near-flat picture
+    whose spread lies in its shapes, or in the ground when that is a gradient."""
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(seed)
+    img = Image.fromarray(ground.astype(np.uint8)).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    for _ in range(shapes):
+        x, y = int(rng.integers(10, 200)), int(rng.integers(10, 130))
+        draw.ellipse([x, y, x + 40, y + 40], outline=(230, 110, 190), width=width)
+    return img
+
+
+def test_a_near_flat_picture_with_a_caption_strip_aligns_by_its_detail():
+    """A few shapes on a plain ground, too flat for the usual sliding search, and a copy with a
+    caption strip added below: their fine detail agrees, so with ``flat_min_std`` they align;
+    the same shapes elsewhere do not."""
+    from curation.synth.transforms import apply
+
+    original = _sparse(1, np.full((192, 256), 244.0), shapes=2)
+    captioned = apply("caption", {"ext": "png", "where": "bottom", "height": 0.15}, original)
+    flat_route = AlignLimits(flat_min_std=1.0)
+    assert thumb(original).grey.std() < LIMITS.min_std
+    assert alignment(thumb(captioned), thumb(original), LIMITS) is None
+    score = alignment(thumb(captioned), thumb(original), flat_route)
+    assert score is not None and score >= flat_route.threshold
+    other = apply("caption", {"ext": "png", "where": "bottom", "height": 0.15}, _sparse(2, np.full((192, 256), 244.0), shapes=2))
+    assert alignment(thumb(other), thumb(original), flat_route) is None
+
+
+def test_near_flat_skies_do_not_align_by_their_gradient():
+    """Two skies graded the same way with different shapes on them: the gradient alone makes
+    them correlate at any placement, their fine detail does not."""
+    sky = np.repeat(np.linspace(85, 125, 192)[:, None], 256, axis=1)
+    one, other = _sparse(3, sky, shapes=1, width=2), _sparse(4, sky, shapes=1, width=2)
+    cut = crop(other, 0.15, 0.1, 0.0, 0.0)
+    assert alignment(thumb(one), thumb(cut), AlignLimits(min_std=1.0)) >= LIMITS.threshold  # the gradient's doing
+    assert alignment(thumb(one), thumb(cut), AlignLimits(flat_min_std=1.0)) is None
+    assert alignment(thumb(other), thumb(cut), AlignLimits(flat_min_std=1.0)) >= LIMITS.threshold

@@ -25,6 +25,7 @@ from scipy import ndimage
 SUBPIXEL = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)  # shifts (larger thumbnail's pixels) around the best whole one
 REFINE_MARGIN = 0.25  # placements scoring this far below the threshold are not refined
 OPAQUE = 230  # thumbnail alpha at or above this counts as opaque (edges of a drawing blur when reduced)
+DETAIL_RADIUS = 3.0  # thumbnail pixels: the blur whose removal leaves a near-flat picture's fine detail
 OVERLAY_DIFF = 24.0  # grey levels (blurred thumbnails) by which a pixel under an added watermark differs
 
 
@@ -69,6 +70,9 @@ class AlignLimits:
     min_pixels: int = 150  # compared pixels needed at an offset (thumbnail pixels)
     blur: float = 0.8  # Gaussian radius (thumbnail pixels) both sides get before the final comparison
     overlay_area: float = 0.0  # largest share of one canvas a watermark or caption may cover (0: none allowed)
+    flat_min_std: float | None = None  # a smaller picture flatter than min_std slides too when above this ...
+    flat_detail_threshold: float = 0.9  # ... and its fine detail must then correlate this well (a few shapes
+    # on a plain ground; a gradient or a starry sky has none that agrees)
 
 
 def contained_size(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[int, int] | None:
@@ -199,13 +203,33 @@ def alignment(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
         return None
     grey = np.asarray(Image.fromarray(inner.grey).resize(size, Image.Resampling.BOX))  # (h, w)
     mask = _mask(inner, size, rim=True)
-    if mask.sum() < limits.min_pixels or grey[mask].std() < limits.min_std:
+    if mask.sum() < limits.min_pixels:
+        return None
+    spread = float(grey[mask].std())
+    flat = spread < limits.min_std
+    if flat and (limits.flat_min_std is None or spread < limits.flat_min_std):
         return None
     outer_mask = _mask(outer)
     score, dy, dx = _best_correlation(outer.grey, outer_mask, grey, mask, limits.min_pixels)
     if score < limits.threshold - REFINE_MARGIN:
-        return float(score)
+        return None if flat else float(score)
+    if flat and _detail_correlation(outer.grey[dy : dy + grey.shape[0], dx : dx + grey.shape[1]], grey, mask) < (
+        limits.flat_detail_threshold
+    ):
+        return None
     return _refine(outer, inner, dy, dx, limits.blur, limits.min_pixels)
+
+
+def _detail_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Correlation of the fine detail of two (h, w) grey thumbnails placed on one another: each
+    less its blur at ``DETAIL_RADIUS`` (what is left of a gradient or a vignette is nothing),
+    both then blurred a little, over ``mask`` (h, w) bool shrunk by a pixel; -1 when either has
+    almost none. Two near-flat pictures whose grey spread is a sky's gradient correlate highly
+    at any placement; their few shapes or stars do not."""
+    x, y = (g.astype(np.float32) for g in (a, b))
+    x, y = (ndimage.gaussian_filter(g - ndimage.gaussian_filter(g, DETAIL_RADIUS), 0.8) for g in (x, y))
+    inner = ndimage.binary_erosion(mask)
+    return _correlation(x, y, inner) if inner.any() else -1.0
 
 
 def same_canvas(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:

@@ -535,7 +535,11 @@ def aligned_edges(
     drawing on a colour): :mod:`curation.dedupe.align`."""
     joined = {(a, b) for a, b, *_ in edges}
     todo = sorted({(min(i, j), max(i, j)) for i, j in candidates if _posts(t, i, j) not in joined})
-    limits = AlignLimits(threshold=cfg.align_threshold, masked_threshold=cfg.align_masked_threshold)
+    limits = AlignLimits(
+        threshold=cfg.align_threshold,
+        masked_threshold=cfg.align_masked_threshold,
+        flat_min_std=NEAR_FLAT_STD,
+    )
     return _aligned_rows(thumbs, t, todo, limits)
 
 
