@@ -161,6 +161,7 @@ class DedupeConfig(_Section):
     align_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)  # correlation of the aligned grey pixels
     align_masked_threshold: float = Field(default=0.99, ge=-1.0, le=1.0)  # the same when one is transparent
     variants_are_duplicates: bool = True  # parent/child near-copies share a group (safer for splits)
+    derivatives_are_duplicates: bool = True  # a region cut out of a picture shares its group (safer for splits)
     min_precision: float = Field(default=0.0, ge=0.0, le=1.0)  # edges estimated less likely right join no group
     representative: Literal["largest", "score", "parent", "most_tags"] = "largest"
     merge_tags: bool = False  # table dup_group_tags: a group's tags credited to its representative

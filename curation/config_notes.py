@@ -99,6 +99,11 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("dedupe", "align_threshold"): ("correlation of the aligned grey thumbnails", None),
     ("dedupe", "align_masked_threshold"): ("the same on the opaque pixels when either post is transparent", None),
     ("dedupe", "variants_are_duplicates"): ("parent/child near-copies share a group", None),
+    ("dedupe", "derivatives_are_duplicates"): (
+        "a region cut out of a picture (`derivative` edges: under 60% of its canvas) shares its group; "
+        "false: such pairs stay in dup_edges only",
+        None,
+    ),
     ("dedupe", "min_precision"): (
         "the setting to turn: an edge whose calibrated precision_estimate is lower joins no group; "
         "raise it (e.g. 0.9) for fewer, surer groups (docs/dedupe.md)",

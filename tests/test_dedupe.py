@@ -197,6 +197,17 @@ def test_groups_and_representatives():
     assert 4 not in with_variants
 
 
+def test_derivatives_join_groups_unless_told_not_to():
+    """A region cut out of a picture shares its group by default (safer for splits); with
+    ``derivatives_are_duplicates = false`` its edge stays in dup_edges and joins nothing."""
+    edges = edge_frame([(1, 2, "derivative", None, 0.97), (3, 4, "cropped", None, 0.97)])
+    info = {p: (100, 0, 0, None) for p in (1, 2, 3, 4)}
+    together = group_posts([1, 2, 3, 4], edges, DedupeConfig(), info)
+    assert together[1][0] == together[2][0] and together[3][0] == together[4][0]
+    apart = group_posts([1, 2, 3, 4], edges, DedupeConfig(derivatives_are_duplicates=False), info)
+    assert 1 not in apart and 2 not in apart and apart[3][0] == apart[4][0]
+
+
 @pytest.mark.slow
 def test_dedupe_stage_on_a_synthetic_board(board2021, tmp_path):
     ws = tmp_path / "ws"
@@ -581,7 +592,14 @@ def test_the_shipped_edge_precision_table_covers_the_kinds_dedupe_makes():
     calibration = shipped_calibration()
     kinds = {b.kind for b in calibration.bands}
     assert "*" in kinds and {"semantic", "aligned", "perceptual", "variant"} <= kinds
-    assert set(DUPLICATE_KINDS) - {"exact", "pixels"} - kinds <= {"edited", "resized", "composite", "rotated", "cropped"}
+    assert set(DUPLICATE_KINDS) - {"exact", "pixels"} - kinds <= {
+        "edited",
+        "resized",
+        "composite",
+        "rotated",
+        "cropped",
+        "derivative",
+    }
     for kind in kinds:
         values = [b.precision for b in calibration.bands if b.kind == kind]
         assert values == sorted(values) and all(0.0 < v <= 1.0 for v in values)

@@ -261,7 +261,12 @@ def _board_file(board, post_id: int):
 
 @pytest.mark.parametrize(
     "kind,relation,at_least",
-    [("heavy_crop", "cropped", 1), ("crop_resize", "cropped", 2), ("rotate_small", "rotated", 3), ("censor_bars", "edited", 1)],
+    [
+        ("heavy_crop", "derivative", 1),
+        ("crop_resize", "cropped", 2),
+        ("rotate_small", "rotated", 3),
+        ("censor_bars", "edited", 1),
+    ],
 )
 def test_reposts_the_hashes_miss_match_and_say_what_they_are(reposts_board, kind, relation, at_least):
     import polars as pl
@@ -366,3 +371,19 @@ def test_a_pair_only_its_keypoints_vouch_for_is_no_near_miss():
     assert coarse is not None and not coarse.agreed and coarse.inliers >= LIMITS.edited_min_inliers
     files = (points(spoiled), points(original), thumb(spoiled), thumb(original), grey(spoiled), grey(original))
     assert check_pair(*files, LIMITS) is None
+
+
+def test_a_region_cut_out_is_a_derivative_and_a_plain_margin_is_no_region():
+    """A crop of the middle of a picture, enlarged back to its size, covers a third of the
+    original's canvas, whose rest holds more picture: a ``derivative``. The picture on a plain
+    canvas half as wide and high again covers as little of that canvas, but the rest is plain: a
+    copy with a margin (``cropped``), no region of anything."""
+    original = scene(2)
+    w, h = original.size
+    region = original.crop((round(0.2 * w), round(0.2 * h), round(0.8 * w), round(0.8 * h))).resize((w, h), Image.LANCZOS)
+    found = match(region, original)
+    assert found is not None and found.relation == "derivative"
+    framed = Image.new("RGB", (round(1.6 * w), round(1.6 * h)), (235, 230, 220))
+    framed.paste(original, (round(0.3 * w), round(0.3 * h)))
+    found = match(original, framed)
+    assert found is not None and found.relation == "cropped"

@@ -45,6 +45,8 @@ BAR_GREY = MAX_BAR_GREY + FLAT_TOLERANCE  # grey at or below which a pixel may b
 
 log = logging.getLogger(__name__)
 RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
+DERIVATIVE_AREA = 0.6  # a picture covering less of the other's canvas than this is a region of it ...
+PLAIN_MARGIN = 4.0  # ... when the rest spreads at least this many grey levels (not a plain margin)
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class Match:
     transform: np.ndarray
     inliers: int
     correlation: float
-    relation: str  # cropped | rotated | edited | resized
+    relation: str  # cropped | derivative | rotated | edited | resized
 
 
 def good_matches(a: Keypoints, b: Keypoints) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -667,20 +669,39 @@ def read_keypoint_grey(path: str | Path, background: tuple[int, int, int]) -> np
 
 def relation(transform: np.ndarray, a: Thumb, b: Thumb, edited: bool) -> str:
     """What the transform says one picture is of the other: ``rotated`` (turned by more than a
-    degree), ``cropped`` (one covers clearly less than the other's canvas), ``edited`` (boxes
-    painted over), else ``resized``."""
+    degree), ``derivative`` (one is a region of the other: under ``DERIVATIVE_AREA`` of its
+    canvas, the rest of which holds more of the picture), ``cropped`` (one covers clearly less
+    than the other's canvas: a trim, or a margin or caption added), ``edited`` (boxes painted
+    over), else ``resized``."""
     angle = abs(math.degrees(math.atan2(transform[1, 0], transform[0, 0])))
     if angle > 1.0:
         return "rotated"
     scale = math.sqrt(abs(np.linalg.det(transform[:, :2])))
     area_a = a.grey.size / max(a.grey.shape) ** 2 * scale * scale  # in b's frame, long side 1
     area_b = b.grey.size / max(b.grey.shape) ** 2
+    if min(area_a, area_b) < DERIVATIVE_AREA * max(area_a, area_b):
+        inner, outer, to_outer = (a, b, transform) if area_a < area_b else (b, a, cv2.invertAffineTransform(transform))
+        if _holds_more(outer, inner, to_outer):
+            return "derivative"
     if min(area_a, area_b) < 0.9 * max(area_a, area_b):
         return "cropped"
     return "edited" if edited else "resized"
 
 
-RELATIONS = ("resized", "cropped", "rotated", "edited")  # dup_edges kinds a keypoint match gives
+def _holds_more(outer: Thumb, inner: Thumb, to_outer: np.ndarray) -> bool:
+    """Whether thumbnail ``outer`` shows more picture around where ``inner`` lands on it under
+    ``to_outer`` (keypoint frame inner -> outer): a crop's original does, while a copy padded
+    with a plain margin is flat there."""
+    to_thumb = _thumb_transform(inner, outer, to_outer)
+    h, w = outer.grey.shape
+    covered = cv2.warpAffine(np.ones(inner.grey.shape, np.float32), to_thumb, (w, h), borderValue=0.0) > 0.01
+    around = ~cv2.dilate(covered.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if outer.alpha is not None:
+        around &= outer.alpha >= 230
+    return int(around.sum()) >= 16 and float(outer.grey[around].std()) >= PLAIN_MARGIN
+
+
+RELATIONS = ("resized", "cropped", "rotated", "edited", "derivative")  # dup_edges kinds a keypoint match gives
 
 
 def encode(found: Match | NearMiss) -> float:

@@ -2,7 +2,7 @@
 
 An edge's strength is what its kind measures: the cosine of embedding edges (``semantic``, and
 ``variant`` from embeddings), the pixel correlation of the checks (``aligned``, ``composite``,
-``rotated``, ``cropped``, ``resized``, ``edited``), minus the Hamming distance of hash edges
+``rotated``, ``cropped``, ``resized``, ``edited``, ``derivative``), minus the Hamming distance of hash edges
 (``perceptual``, ``mirror``, ``background``, ``variant`` from hashes). The table
 (``edge_precision.csv`` beside this module, made by ``bench/calibrate_edge_precision.py``)
 holds, per kind, bands of strength and the share of right edges in each band on synthetic
@@ -27,7 +27,7 @@ import polars as pl
 
 TABLE = Path(__file__).with_name("edge_precision.csv")
 CERTAIN = ("exact", "pixels")
-BY_SIMILARITY = ("semantic", "aligned", "composite", "rotated", "cropped", "resized", "edited")
+BY_SIMILARITY = ("semantic", "aligned", "composite", "rotated", "cropped", "resized", "edited", "derivative")
 BAND_EDGES = 40  # the fewest edges a band holds when fitted (the last band of a kind may hold fewer)
 PRIOR_EDGES = 4.0  # how many edges' worth the kind's own share weighs in each band
 OTHER = "*"  # the row for kinds the table has no band of: every calibration edge pooled

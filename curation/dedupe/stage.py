@@ -57,7 +57,7 @@ from .unionfind import UnionFind
 log = logging.getLogger(__name__)
 DUPLICATE_KINDS = (
     "exact", "pixels", "perceptual", "mirror", "background", "composite", "semantic", "aligned", "rotated",
-    "resized", "cropped", "edited",
+    "resized", "cropped", "edited", "derivative",
 )  # fmt: skip
 KEYPOINT_BATCH = 256  # candidate pairs a worker checks by keypoints at a time
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
@@ -72,7 +72,8 @@ EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distanc
 
 def counted_kinds(cfg: DedupeConfig) -> set[str]:
     """Edge kinds that put two posts in one group."""
-    return set(DUPLICATE_KINDS) | ({"variant"} if cfg.variants_are_duplicates else set())
+    kinds = set(DUPLICATE_KINDS) - (set() if cfg.derivatives_are_duplicates else {"derivative"})
+    return kinds | ({"variant"} if cfg.variants_are_duplicates else set())
 
 
 @dataclass
@@ -310,7 +311,7 @@ def _draw_kind_sheets(
     """Per edge kind, ``out/duplicates/kind_<kind>.png``: the ``SHEET_PAIRS`` weakest pairs it
     joined (lowest precision_estimate, then strength) above the closest pairs refused just below
     its threshold (``semantic``: the most similar embeddings under it; ``perceptual``: pHashes a
-    bit or two beyond the radius; ``cropped``, ``rotated``, ``edited``, ``resized``: keypoint
+    bit or two beyond the radius; ``cropped``, ``derivative``, ``rotated``, ``edited``, ``resized``: keypoint
     pairs refused at the file comparison, the least differing first), so a person can judge
     the threshold by eye; a refused pair that other edges put in one of ``groups`` (post ->
     (group, representative?)) is no miss and is left out. Old sheets go."""
@@ -558,7 +559,7 @@ def keypoint_edges(
     (:mod:`curation.dedupe.keypoints`): crops of any size and scale, small turns, bars painted
     over. The two files are read again (reduced to the keypoint frame) only for the pairs whose
     thumbnails agree. Batches of pairs go to ``[dedupe] workers`` processes. The relation
-    (``cropped``, ``rotated``, ``edited``, ``resized``) is the edge's kind (``variant`` inside a
+    (``cropped``, ``derivative``, ``rotated``, ``edited``, ``resized``) is the edge's kind (``variant`` inside a
     parent/child family, where a near miss is one too); pairs the last run checked take its
     answer. The near misses are the pairs refused at the file comparison, as rows like the
     edges' (closest first: the least differing), for the contact sheets."""
