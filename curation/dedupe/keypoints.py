@@ -38,7 +38,7 @@ from PIL import Image
 
 from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
-from .align import Thumb
+from .align import OPAQUE, Thumb
 from .bars import FLAT_TOLERANCE, MAX_BAR_GREY, painted_bars
 
 BAR_GREY = MAX_BAR_GREY + FLAT_TOLERANCE  # grey at or below which a pixel may belong to a black bar
@@ -208,7 +208,7 @@ def _warp_thumbs(
     warped = cv2.warpAffine(a.grey.astype(np.float32), to_b, (w, h), flags=cv2.INTER_LINEAR)
     coverage = cv2.warpAffine(np.ones(a.grey.shape, np.float32), to_b, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
     covered = cv2.erode((coverage > 0.99).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    valid = covered & (b.alpha >= 230) if b.alpha is not None else covered
+    valid = covered & (b.alpha >= OPAQUE) if b.alpha is not None else covered
     if valid.sum() < limits.min_pixels:
         return None
     scale = math.hypot(to_b[0, 0], to_b[1, 0])
@@ -697,7 +697,7 @@ def _holds_more(outer: Thumb, inner: Thumb, to_outer: np.ndarray) -> bool:
     covered = cv2.warpAffine(np.ones(inner.grey.shape, np.float32), to_thumb, (w, h), borderValue=0.0) > 0.01
     around = ~cv2.dilate(covered.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     if outer.alpha is not None:
-        around &= outer.alpha >= 230
+        around &= outer.alpha >= OPAQUE
     return int(around.sum()) >= 16 and float(outer.grey[around].std()) >= PLAIN_MARGIN
 
 
