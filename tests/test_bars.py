@@ -175,3 +175,17 @@ def test_a_bar_partly_taken_for_a_filled_box_is_found_whole():
     assert not painted_bars(copy, original, differ & ~box, valid, 6).any()
     found = painted_bars(copy, original, differ & ~box, valid, 6, known=box)
     assert found[30:90, 90:115].all() and found[30:42, 50:90].all()
+
+
+def test_a_copy_under_more_bars_than_boxes_reaches_the_files_beside_black():
+    """Five small bars: more patches than the thumbnails' three boxes, and the route for many
+    keypoints at one size is shut here; the thumbnails agree beside the black, so the files are
+    compared, the bars found there, and the copy matches as an edit."""
+    original = scene(4)
+    copy = original.copy()
+    draw = ImageDraw.Draw(copy)
+    for box in [(10, 10, 60, 40), (190, 15, 245, 45), (100, 80, 150, 110), (15, 150, 70, 185), (180, 150, 240, 180)]:
+        draw.rectangle(box, fill=(0, 0, 0))
+    thumbnails_only = KeypointLimits(edited_min_inliers=10**6)
+    found = verify_pair(points(copy), points(original), thumb(copy), thumb(original), grey(copy), grey(original), thumbnails_only)
+    assert found is not None and found.relation == "edited"

@@ -161,8 +161,11 @@ def warped_agreement(a: Thumb, b: Thumb, transform: np.ndarray, limits: Keypoint
     smaller canvas when both are transparent), and whether boxes where the two differ were left
     out to reach the correlation. None when they hardly overlap."""
     warped = _warp_thumbs(a, b, transform, limits)
-    if warped is None:
-        return None
+    return None if warped is None else _agreement(warped, limits)
+
+
+def _agreement(warped: tuple, limits: KeypointLimits) -> tuple[float, float, bool]:
+    """:func:`warped_agreement` of thumbnails already warped (:func:`_warp_thumbs`)."""
     ours, theirs, valid, overlap = warped
     score = _correlation(ours, theirs, valid)
     if score >= limits.threshold or not limits.max_boxes:
@@ -180,8 +183,11 @@ def agreement_beside_black(a: Thumb, b: Thumb, transform: np.ndarray, limits: Ke
     black in one only): what agrees beside black bars painted over one of them, however many.
     None when they hardly overlap there or the black covers more than ``max_box_area``."""
     warped = _warp_thumbs(a, b, transform, limits)
-    if warped is None:
-        return None
+    return None if warped is None else _beside_black(warped, limits)
+
+
+def _beside_black(warped: tuple, limits: KeypointLimits) -> float | None:
+    """:func:`agreement_beside_black` of thumbnails already warped (:func:`_warp_thumbs`)."""
     ours, theirs, valid, _ = warped
     black_in_one = ((ours <= BAR_GREY) != (theirs <= BAR_GREY)).astype(np.uint8)
     if (valid & cv2.dilate(black_in_one, np.ones((3, 3), np.uint8)).astype(bool)).sum() > limits.max_box_area * valid.sum():
@@ -190,11 +196,6 @@ def agreement_beside_black(a: Thumb, b: Thumb, transform: np.ndarray, limits: Ke
     if rest.sum() < limits.min_pixels:
         return None
     return _correlation(ours, theirs, rest)
-
-
-def _agrees_beside_black(a: Thumb, b: Thumb, transform: np.ndarray, limits: KeypointLimits) -> bool:
-    score = agreement_beside_black(a, b, transform, limits)
-    return score is not None and score >= limits.threshold
 
 
 def _warp_thumbs(
@@ -306,10 +307,10 @@ def coarse_match(
     small = spread < limits.min_spread
     if small and not one_canvas and inliers < limits.small_min_inliers:
         return None
-    agreement = warped_agreement(a, b, transform, limits)
-    if agreement is None:
+    warped = _warp_thumbs(a, b, transform, limits)
+    if warped is None:
         return None
-    correlation, overlap, edited = agreement
+    correlation, overlap, edited = _agreement(warped, limits)
     refitted = False
     if correlation < limits.threshold and correlation >= limits.refine_below[0] and not one_canvas:
         # a crop resized to another aspect: the similarity fit is off by a pixel or two at the
@@ -324,7 +325,8 @@ def coarse_match(
         # bars too many or too large for the thumbnails' boxes: many keypoints at one size, or
         # thumbnails that agree wherever neither is black, still send the pair to the files,
         # where bars are found at full detail and little else may differ
-        if not (one_canvas or (at_one_size and _agrees_beside_black(a, b, transform, limits))):
+        beside_black = _beside_black(warped, limits) if at_one_size and not one_canvas else None
+        if not (one_canvas or (beside_black is not None and beside_black >= limits.threshold)):
             return None
         return Coarse(transform, inliers, edited=True, agreed=False, strict=refitted)
     # matches on one small shape (a glyph two pictures share): the thumbnails do not vouch for
@@ -477,20 +479,22 @@ def _robust_gain_offset(x: np.ndarray, y: np.ndarray, tolerance: float) -> tuple
     can pull the first fit so far that it explains nothing: when some pixels are black on one
     side only, a fit that leaves those out is tried too, and the one that explains more pixels
     is kept."""
-    subsets = [np.ones(len(x), bool)]
     dark = (x <= BAR_GREY) != (y <= BAR_GREY)
-    if dark.sum() >= 0.02 * len(x) and (~dark).sum() >= 500:
-        subsets.append(~dark)
-    best, explained = (1.0, 0.0), -1
-    for where in subsets:
-        gain, offset = _gain_offset(x[where], y[where])
+    if dark.sum() < 0.02 * len(x) or (~dark).sum() < 500:
+        return _refitted(x, y, _gain_offset(x, y), tolerance)[0]
+    fits = [_refitted(x, y, _gain_offset(x[where], y[where]), tolerance) for where in (slice(None), ~dark)]
+    return max(fits, key=lambda fit: fit[1])[0]
+
+
+def _refitted(x: np.ndarray, y: np.ndarray, fit: tuple[float, float], tolerance: float) -> tuple[tuple[float, float], int]:
+    """(``fit`` fitted again to the pixels within ``tolerance`` of it when edits pull it, the
+    pixels the result explains)."""
+    gain, offset = fit
+    fitted = np.abs(y - (gain * x + offset)) <= tolerance
+    if fitted.sum() >= 500 and fitted.mean() < 0.98:  # edits pull the fit: fit the rest again
+        gain, offset = _gain_offset(x[fitted], y[fitted])
         fitted = np.abs(y - (gain * x + offset)) <= tolerance
-        if fitted.sum() >= 500 and fitted.mean() < 0.98:  # edits pull the fit: fit the rest again
-            gain, offset = _gain_offset(x[fitted], y[fitted])
-            fitted = np.abs(y - (gain * x + offset)) <= tolerance
-        if fitted.sum() > explained:
-            best, explained = (gain, offset), int(fitted.sum())
-    return best
+    return (gain, offset), int(fitted.sum())
 
 
 def _gain_offset(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -311,9 +311,9 @@ def _draw_kind_sheets(
     """Per edge kind, ``out/duplicates/kind_<kind>.png``: the ``SHEET_PAIRS`` weakest pairs it
     joined (lowest precision_estimate, then strength) above the closest pairs refused just below
     its threshold (``semantic``: the most similar embeddings under it; ``perceptual``: pHashes a
-    bit or two beyond the radius; ``cropped``, ``derivative``, ``rotated``, ``edited``, ``resized``: keypoint
-    pairs refused at the file comparison, the least differing first), so a person can judge
-    the threshold by eye; a refused pair that other edges put in one of ``groups`` (post ->
+    bit or two beyond the radius; ``cropped``, ``derivative``, ``rotated``, ``edited``,
+    ``resized``: keypoint pairs refused at the file comparison, the least differing first), so
+    a person can judge the threshold by eye; a refused pair that other edges put in one of ``groups`` (post ->
     (group, representative?)) is no miss and is left out. Old sheets go."""
     from .precision import strength
 
@@ -559,9 +559,9 @@ def keypoint_edges(
     (:mod:`curation.dedupe.keypoints`): crops of any size and scale, small turns, bars painted
     over. The two files are read again (reduced to the keypoint frame) only for the pairs whose
     thumbnails agree. Batches of pairs go to ``[dedupe] workers`` processes. The relation
-    (``cropped``, ``derivative``, ``rotated``, ``edited``, ``resized``) is the edge's kind (``variant`` inside a
-    parent/child family, where a near miss is one too); pairs the last run checked take its
-    answer. The near misses are the pairs refused at the file comparison, as rows like the
+    (``cropped``, ``derivative``, ``rotated``, ``edited``, ``resized``) is the edge's kind
+    (``variant`` inside a parent/child family, where a near miss is one too); pairs the last
+    run checked take its answer. The near misses are the pairs refused at the file comparison, as rows like the
     edges' (closest first: the least differing), for the contact sheets."""
     counted, calibration = counted_kinds(cfg), shipped_calibration()
     uf = UnionFind(t.post_id.tolist())
