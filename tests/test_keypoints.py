@@ -387,3 +387,30 @@ def test_a_region_cut_out_is_a_derivative_and_a_plain_margin_is_no_region():
     framed.paste(original, (round(0.3 * w), round(0.3 * h)))
     found = match(original, framed)
     assert found is not None and found.relation == "cropped"
+
+
+def test_a_region_cut_out_at_its_own_scale_matches_by_placement_when_no_keypoints_fit():
+    """The middle 60% of each side, kept at the original's scale: when none of its keypoints fit
+    (here: an unrelated picture's stand in for them), its thumbnail still sits in the original's
+    where the native sizes say, and the files decide. A look-alike of the region (one shape
+    recoloured) sits there as well and is refused by the files; without the placement route the
+    region is not found at all."""
+    from dataclasses import replace
+
+    from curation.dedupe.align import AlignLimits
+
+    original = scene(4, size=(320, 240))
+    region = original.crop((64, 48, 256, 192))
+    unrelated = points(scene(11, size=(192, 144)))
+    pair = (unrelated, points(original), thumb(region), thumb(original), grey(region), grey(original))
+    found = check_pair(*pair, LIMITS)
+    assert isinstance(found, Match) and found.relation == "derivative" and found.inliers == 0
+    assert abs(found.transform[0, 0] - 192 / 320) < 0.01  # the region's frame to the original's: native scale
+
+    look_alike = region.copy()
+    ImageDraw.Draw(look_alike).ellipse([90, 60, 104, 74], fill=(200, 30, 160), outline=(15, 15, 15), width=2)
+    other = (unrelated, points(original), thumb(look_alike), thumb(original), grey(look_alike), grey(original))
+    assert isinstance(check_pair(*other, LIMITS), NearMiss)  # its thumbnail sits there too: refused by the files
+
+    no_placement = replace(LIMITS, placement=AlignLimits(min_area=0.5, flat_min_std=1.0))
+    assert check_pair(*pair, no_placement) is None

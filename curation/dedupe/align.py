@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numba
 import numpy as np
 from PIL import Image, ImageFilter
@@ -24,6 +25,7 @@ from scipy import ndimage
 
 SUBPIXEL = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)  # shifts (larger thumbnail's pixels) around the best whole one
 REFINE_MARGIN = 0.25  # placements scoring this far below the threshold are not refined
+PLACEMENT_MARGIN = 0.1  # the same for :func:`native_placement` (right ones score 0.88-0.90 before refining)
 OPAQUE = 230  # thumbnail alpha at or above this counts as opaque (edges of a drawing blur when reduced)
 DETAIL_RADIUS = 3.0  # thumbnail pixels: the blur whose removal leaves a near-flat picture's fine detail
 OVERLAY_DIFF = 24.0  # grey levels (blurred thumbnails) by which a pixel under an added watermark differs
@@ -218,6 +220,46 @@ def alignment(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     ):
         return None
     return _refine(outer, inner, dy, dx, limits.blur, limits.min_pixels)
+
+
+def native_placement(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[float, int, int] | None:
+    """(correlation, dy, dx): opaque picture ``inner`` placed inside opaque ``outer`` at the scale
+    their native sizes imply, its top-left corner at (dy, dx) of ``outer``'s thumbnail, the
+    correlation refined at sub-pixel placements around it; None when either is transparent,
+    their sizes cannot be a crop, or ``inner`` is too flat to tell. The same question as
+    :func:`alignment`, asked of many more pairs (every keypoint candidate the keypoints could
+    not fit), so the whole-pixel search is OpenCV's normalised template match."""
+    if outer.alpha is not None or inner.alpha is not None:
+        return None
+    size = contained_size(outer, inner, limits)
+    if size is None:
+        return None
+    grey = np.asarray(Image.fromarray(inner.grey).resize(size, Image.Resampling.BOX), dtype=np.float32)
+    template = grey[1:-1, 1:-1]  # the rim blends with what surrounds the crop in the larger reduction
+    spread = float(template.std())
+    flat = spread < limits.min_std
+    if template.size < limits.min_pixels or (flat and (limits.flat_min_std is None or spread < limits.flat_min_std)):
+        return None
+    image = outer.grey.astype(np.float32)
+    scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (x, y) = cv2.minMaxLoc(scores)
+    if best >= limits.threshold - PLACEMENT_MARGIN:  # OpenCV may score a flat window +-1: leave those out
+        th, tw = template.shape
+        window_var = cv2.boxFilter(image * image, -1, (tw, th), normalize=True, anchor=(0, 0))
+        window_var -= cv2.boxFilter(image, -1, (tw, th), normalize=True, anchor=(0, 0)) ** 2
+        scores[window_var[: scores.shape[0], : scores.shape[1]] < 1.0] = -1.0
+        _, best, _, (x, y) = cv2.minMaxLoc(scores)
+    if best < limits.threshold - PLACEMENT_MARGIN:
+        return None
+    dy, dx = y - 1, x - 1
+    h, w = grey.shape
+    window = outer.grey[max(dy, 0) : dy + h, max(dx, 0) : dx + w]
+    if flat and (
+        window.shape != grey.shape
+        or _detail_correlation(window, grey, _mask(inner, size, rim=True)) < limits.flat_detail_threshold
+    ):
+        return None
+    return _refine(outer, inner, dy, dx, limits.blur, limits.min_pixels), dy, dx
 
 
 def _detail_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:

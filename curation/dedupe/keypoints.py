@@ -38,7 +38,7 @@ from PIL import Image
 
 from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
-from .align import OPAQUE, Thumb
+from .align import OPAQUE, AlignLimits, Thumb, native_placement
 from .bars import FLAT_TOLERANCE, MAX_BAR_GREY, painted_bars
 
 BAR_GREY = MAX_BAR_GREY + FLAT_TOLERANCE  # grey at or below which a pixel may belong to a black bar
@@ -88,6 +88,9 @@ class KeypointLimits:
     max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes ...
     edited_min_inliers: int = 20  # ... or did not agree, but this many keypoints fit one transform ...
     edited_max_rescale: float = 0.05  # ... frame to frame scale within this of 1 (one canvas, bars painted on it)
+    placement: AlignLimits = AlignLimits(
+        min_area=0.25, flat_min_std=1.0
+    )  # a region cut out, found by its thumbnail when no keypoints fit
 
 
 @dataclass(frozen=True)
@@ -562,33 +565,82 @@ def check_pair(
     forward, backward = good_matches(a_points, b_points)
     sides = ((a_points, b_points, a, b, read_a, read_b, forward), (b_points, a_points, b, a, read_b, read_a, backward))
     closest: NearMiss | None = None
+    fitted = False
     for p_points, q_points, p, q, read_p, read_q, matches in sides:  # a's matched in b's, then b's in a's
         coarse = coarse_match(p_points, q_points, p, q, limits, matches)
         if coarse is None:
             continue
-        transform, inliers, edited, agreed = coarse.transform, coarse.inliers, coarse.edited, coarse.agreed
-        grey_p = read_p()
-        grey_q = read_q() if grey_p is not None else None
-        if grey_q is None:
+        fitted = True
+        found = _files_decide(p, q, read_p, read_q, coarse, limits)
+        if found is _UNREADABLE:
             return None
-        detail = (_detail(p), _detail(q))
-        score = fine_agreement(grey_p, grey_q, transform, limits, detail)
-        if score is None:
-            continue
-        tried = [(transform, score)]
-        if not score.passes(limits, refined=coarse.strict, edited=edited):
-            refined = refine_transform(grey_p, grey_q, transform, limits) if score.worth_refining(limits) else None
-            again = None if refined is None else fine_agreement(grey_p, grey_q, refined, limits, detail)
-            if again is None or not again.passes(limits, refined=True, edited=edited):
-                tried += [(refined, again)] if again is not None else []
-                fit, best = min(tried, key=lambda t: t[1].unexplained)
-                vouched = agreed or best.correlation >= limits.fine_threshold  # by the thumbnails or the files
-                if vouched and (closest is None or best.unexplained < closest.unexplained):
-                    closest = NearMiss(relation(fit, p, q, best.boxes >= 0.01), best.unexplained)
-                continue
-            transform, score = refined, again
-        return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
+        if isinstance(found, Match):
+            return found
+        if found is not None and (closest is None or found.unexplained < closest.unexplained):
+            closest = found
+    if not fitted:
+        # no keypoint fit: a large region cut out keeps too few of the original's keypoints, but
+        # at the scale the native sizes imply its thumbnail may still sit in the original's
+        for p, q, read_p, read_q in ((a, b, read_a, read_b), (b, a, read_b, read_a)):
+            coarse = placed_inside(p, q, limits)
+            if coarse is not None:
+                found = _files_decide(p, q, read_p, read_q, coarse, limits)
+                return None if found is _UNREADABLE else found
     return closest
+
+
+_UNREADABLE = NearMiss("", 1.0)  # a file no longer reads: the pair is not judged
+
+
+def _files_decide(
+    p: Thumb,
+    q: Thumb,
+    read_p: Callable[[], np.ndarray | None],
+    read_q: Callable[[], np.ndarray | None],
+    coarse: Coarse,
+    limits: KeypointLimits,
+) -> Match | NearMiss | None:
+    """Steps 3 and 4 for a pair the catalog's columns let through (``coarse``, keypoint frame p ->
+    q): the files compared under the coarse transform, then under one refined to their pixels.
+    A :class:`Match`; the :class:`NearMiss` of a refused pair the thumbnails or the files vouch
+    for; None; ``_UNREADABLE`` when a file no longer reads."""
+    transform, inliers, edited, agreed = coarse.transform, coarse.inliers, coarse.edited, coarse.agreed
+    grey_p = read_p()
+    grey_q = read_q() if grey_p is not None else None
+    if grey_q is None:
+        return _UNREADABLE
+    detail = (_detail(p), _detail(q))
+    score = fine_agreement(grey_p, grey_q, transform, limits, detail)
+    if score is None:
+        return None
+    tried = [(transform, score)]
+    if not score.passes(limits, refined=coarse.strict, edited=edited):
+        refined = refine_transform(grey_p, grey_q, transform, limits) if score.worth_refining(limits) else None
+        again = None if refined is None else fine_agreement(grey_p, grey_q, refined, limits, detail)
+        if again is None or not again.passes(limits, refined=True, edited=edited):
+            tried += [(refined, again)] if again is not None else []
+            fit, best = min(tried, key=lambda t: t[1].unexplained)
+            vouched = agreed or best.correlation >= limits.fine_threshold  # by the thumbnails or the files
+            return NearMiss(relation(fit, p, q, best.boxes >= 0.01), best.unexplained) if vouched else None
+        transform, score = refined, again
+    return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
+
+
+def placed_inside(inner: Thumb, outer: Thumb, limits: KeypointLimits) -> Coarse | None:
+    """The :class:`Coarse` of a pair whose keypoints fit no transform when thumbnail ``inner``,
+    at the scale the native sizes imply, sits in ``outer`` at correlation ``limits.placement.
+    threshold`` (:func:`~curation.dedupe.align.native_placement`): the transform (keypoint frame
+    inner -> outer) is that placement, and the files are held to a refined fit's standard."""
+    placed = native_placement(outer, inner, limits.placement)
+    if placed is None or placed[0] < limits.placement.threshold:
+        return None
+    _, dy, dx = placed
+    frame_inner = KEYPOINT_SIDE / max(inner.width, inner.height)  # keypoint-frame pixels per native pixel
+    frame_outer = KEYPOINT_SIDE / max(outer.width, outer.height)
+    native_per_thumb = outer.width / outer.grey.shape[1]
+    scale = frame_outer / frame_inner
+    transform = np.array([[scale, 0.0, dx * native_per_thumb * frame_outer], [0.0, scale, dy * native_per_thumb * frame_outer]])
+    return Coarse(transform, 0, edited=False, agreed=True, strict=True)
 
 
 def refine_transform(a: np.ndarray, b: np.ndarray, transform: np.ndarray, limits: KeypointLimits) -> np.ndarray | None:
