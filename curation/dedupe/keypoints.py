@@ -88,8 +88,9 @@ class KeypointLimits:
     max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes ...
     edited_min_inliers: int = 20  # ... or did not agree, but this many keypoints fit one transform ...
     edited_max_rescale: float = 0.05  # ... frame to frame scale within this of 1 (one canvas, bars painted on it)
-    # a region cut out at the original's scale, placed by its thumbnail when no keypoints fit
-    placement: AlignLimits = AlignLimits(min_area=0.25, flat_min_std=1.0)
+    # a region cut out at the original's scale, placed by its thumbnail when no keypoints fit; near-flat
+    # ones too, with no fine-detail rule: the files decide here, where the alignment's thumbnails alone do
+    placement: AlignLimits = AlignLimits(min_area=0.25, flat_min_std=1.0, flat_detail_threshold=-1.0)
 
 
 @dataclass(frozen=True)
