@@ -153,6 +153,7 @@ class DedupeConfig(_Section):
     rotations: bool = True  # reposts turned 90, 180 or 270 degrees: turned thumbnails' pHashes, then pixels
     keypoints: bool = True  # alignment candidates left apart: ORB keypoints (crops, small turns, bars), then pixels
     keypoint_neighbours: int = Field(default=8, ge=0)  # and each post's nearest embeddings, at any similarity
+    region_radius: int = Field(default=8, ge=-1, le=64)  # and a post's closest picture with a region hashing this near
     workers: int = Field(default=2, ge=0)  # processes for the pixel checks (alignment, turns, keypoints); 0: here
     overlay_area: float = Field(
         default=0.1, ge=0.0, le=1.0

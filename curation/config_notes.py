@@ -85,6 +85,12 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
         "its original yet stays among its nearest",
         None,
     ),
+    ("dedupe", "region_radius"): (
+        "keypoint candidates too: each post with the one picture that has a region (60% of each side, on a 3 x 3 "
+        "grid) whose pHash is within this of the post's (a heavy crop whose embedding is far from its original's); "
+        "-1: none",
+        None,
+    ),
     ("dedupe", "workers"): (
         "processes for the pixel checks: alignment, turns, keypoints (a CPU core each); 0: in the main process",
         None,
@@ -204,7 +210,7 @@ EXPERT = {
         "near_flat_radius", "near_flat_threshold", "composite_tolerance", "composite_max_disagree", "composite_threshold",
         "composite_min_contrast", "semantic_threshold", "whiten_dims", "whitened_threshold", "align_whitened_floor",
         "align_neighbours", "align_hash_radius", "align_background_radius", "align_hash_threshold", "keypoint_neighbours",
-        "overlay_area", "align_raw_floor", "align_threshold", "align_masked_threshold",
+        "region_radius", "overlay_area", "align_raw_floor", "align_threshold", "align_masked_threshold",
     )
 }  # fmt: skip
 EXPERT_NOTE = {

@@ -712,3 +712,38 @@ def test_a_child_redrawn_from_its_parent_is_a_variant_and_the_same_redraw_elsewh
     edges, near = keypoint_edges(Files(), t, [(0, 2)] + family_pairs(t), [], DedupeConfig(), WHITE)
     assert [(a, b, kind) for a, b, kind, *_ in edges] == [(1, 2, "variant")]
     assert [(a, b) for a, b, *_ in near] == [(1, 3)]
+
+
+def test_a_region_cut_out_is_proposed_with_its_original_by_region_hashes():
+    """The middle 60% of each side of a picture, reposted at its own scale: its whole pHash is far
+    from its original's, but one of the original's nine region pHashes is near it, and
+    region_candidates pairs the crop with its original (one pair a post, none between strangers
+    at this radius)."""
+    from test_keypoints import scene
+
+    from curation.dedupe.edges import region_candidates, region_columns
+    from curation.images.hashing import hamming, thumbnail
+
+    pictures = [scene(seed, size=(320, 240)) for seed in (21, 22, 23, 24)]
+    pictures.append(pictures[0].crop((64, 48, 256, 192)))  # row 4: a region of row 0
+    made = [thumbnail(p, None) for p in pictures]
+    assert hamming(made[4]["thumb_phash"], made[0]["thumb_phash"]) > 16  # as a whole, another picture
+    n = len(made)
+    table = HashTable(
+        post_id=np.arange(1, n + 1),
+        file_md5=np.array([f"m{k}" for k in range(n)], dtype=object),
+        pixel_sha256=np.array([f"s{k}" for k in range(n)], dtype=object),
+        phash=np.ones(n, np.uint64),
+        dhash=np.ones(n, np.uint64),
+        phash_mirror=np.ones(n, np.uint64),
+        dhash_mirror=np.ones(n, np.uint64),
+        information=np.full(n, 50.0, np.float32),
+        family=np.arange(1, n + 1),
+        thumb_phash=np.array([m["thumb_phash"] for m in made], np.uint64),
+        region_phash=region_columns([m["region_phashes"] for m in made]),
+    )
+    found = region_candidates(table, 10.0, 8)
+    assert [(i, j) for i, j, _ in found] == [(4, 0)]
+    assert region_candidates(table, 10.0, -1) == []
+    table.information[0] = 1.0  # a near-flat original takes no part
+    assert region_candidates(table, 10.0, 8) == []

@@ -316,11 +316,11 @@ def test_thumbnail_hashes_are_filled_from_stored_thumbnails(images_ws, monkeypat
     import curation.images.stage as stage
 
     run_images(images_ws)
-    columns = "unpadded_phash, turned_phash_90, turned_phash_180, turned_phash_270"
+    columns = "unpadded_phash, turned_phash_90, turned_phash_180, turned_phash_270, region_phashes"
     query = f"SELECT md5, {columns} FROM image_hashes WHERE thumb IS NOT NULL ORDER BY md5"
     con = duckdb.connect(str(images_ws / "catalog.duckdb"))
     before = con.execute(query).fetchall()
-    con.execute(f"UPDATE image_hashes SET ({columns}) = (NULL, NULL, NULL, NULL)")
+    con.execute(f"UPDATE image_hashes SET ({columns}) = (NULL, NULL, NULL, NULL, NULL)")
     con.close()
     monkeypatch.setattr(stage, "inspect_file", lambda *a, **k: pytest.fail("no file should be decoded"))
     assert run_images(images_ws).inspected == 0
@@ -330,6 +330,7 @@ def test_thumbnail_hashes_are_filled_from_stored_thumbnails(images_ws, monkeypat
     assert after == before and len(before) > 10
     unpadded = [r[1] for r in before]
     assert any(unpadded) and not all(unpadded) and all(all(r[2:]) for r in before)
+    assert all(len(r[5]) == 72 for r in before)  # nine region pHashes a thumbnail
 
 
 def test_a_turned_picture_hashes_like_the_turned_thumbnail_of_its_original():

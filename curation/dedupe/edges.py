@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import DedupeConfig
+from ..images.hashing import REGION_STARTS
 from .search import radius_pairs
 
 _DEFAULTS = DedupeConfig()
@@ -46,6 +47,7 @@ class HashTable:
     thumb_phash: np.ndarray | None = None  # uint64: pHash of the whole untrimmed thumbnail; 0 when none
     unpadded_phash: np.ndarray | None = None  # uint64: of that thumbnail less its flat margins; 0 when none
     turned_phash: np.ndarray | None = None  # (N, 3) uint64: of that thumbnail turned 90, 180, 270 degrees; 0 when none
+    region_phash: np.ndarray | None = None  # (N, 9) uint64: of nine regions of that thumbnail; 0 when none
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -226,6 +228,40 @@ def turned_candidates(t: HashTable, min_information: float, radius: int, per_pos
         keep = i != j
         out += [(a, b, quarters, d) for a, b, d in zip(i[keep].tolist(), j[keep].tolist(), dist[keep].tolist())]
     return out
+
+
+def region_columns(blobs: list[bytes | None]) -> np.ndarray:
+    """(N, 9) uint64 region pHashes from the catalog's ``region_phashes`` blobs (None: zeros)."""
+    regions = len(REGION_STARTS) ** 2
+    out = np.zeros((len(blobs), regions), dtype=np.uint64)
+    for row, blob in enumerate(blobs):
+        if blob is not None and len(blob) == 8 * regions:
+            out[row] = np.frombuffer(blob, dtype="<u8")
+    return out
+
+
+def region_candidates(t: HashTable, min_information: float, radius: int) -> list[tuple[int, int, int]]:
+    """Row pairs (i, j, distance): the one picture j with a region (:func:`~curation.images.hashing.
+    region_phashes`) whose pHash comes within ``radius`` of row i's whole thumbnail, the closest
+    (ties: the lower row), both pictures informative: a region cut out and reposted, whose
+    embedding can be far from its original's. One pair a post, so the pairs grow with the board."""
+    if t.region_phash is None or t.thumb_phash is None or radius < 0:
+        return []
+    hashed = np.flatnonzero((t.information >= min_information) & (t.thumb_phash != 0))
+    regions = t.region_phash.shape[1]
+    owner = np.repeat(hashed, regions)
+    codes = t.region_phash[hashed].ravel()
+    known = codes != 0
+    owner, codes = owner[known], codes[known]
+    # a picture's own regions may come near its whole: each query asks for enough to pass them
+    qi, ij, dist = radius_pairs(codes, t.thumb_phash[hashed], radius, per_query=regions + 1)
+    i, j = hashed[qi], owner[ij]
+    keep = i != j
+    best: dict[int, tuple[int, int]] = {}
+    for a, b, d in zip(i[keep].tolist(), j[keep].tolist(), dist[keep].tolist()):
+        if a not in best or (d, b) < best[a]:
+            best[a] = (d, b)
+    return [(a, b, d) for a, (d, b) in sorted(best.items())]
 
 
 def alignment_candidates(

@@ -46,6 +46,8 @@ from .edges import (
     find_edges,
     hash_near_misses,
     near_flat_candidates,
+    region_candidates,
+    region_columns,
     turned_candidates,
 )
 from .keypoints import KeypointLimits, PairFile, check_batch, decode, decode_miss
@@ -217,6 +219,7 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             thumb_phash=column("thumb_phash", np.uint64),
             unpadded_phash=column("unpadded_phash", np.uint64),
             turned_phash=np.stack([column(f"turned_phash_{d}", np.uint64) for d in (90, 180, 270)], axis=1),
+            region_phash=region_columns(inputs["region_phashes"].to_list()),
         )
         radii = Radii.from_config(cfg)
         thumbs = Thumbnails(cat, table, workers)
@@ -253,7 +256,8 @@ def run_dedupe(workspace: Where) -> DedupeReport:
             if cfg.keypoints:
                 with clock("keypoints"):
                     background = background_rgb(config.images)
-                    pairs = candidates + neighbours + family_pairs(table)
+                    regions = [(i, j) for i, j, _ in region_candidates(table, cfg.min_information, cfg.region_radius)]
+                    pairs = candidates + neighbours + family_pairs(table) + regions
                     matched, missed = keypoint_edges(thumbs, table, pairs, rows_out, cfg, background)
                     rows_out += matched
                     near += missed

@@ -274,6 +274,8 @@ def thumbnail(picture: Image.Image, alpha: Image.Image | None) -> dict[str, byte
 
 
 TURNS = (90, 180, 270)  # degrees counterclockwise: the turned_phash_<deg> columns
+REGION_SIDE = 0.6  # share of each side a region of the thumbnail keeps ...
+REGION_STARTS = (0.0, 0.2, 0.4)  # ... starting at these shares of each side: a 3 x 3 grid of regions
 _ROWS, _COLS = np.arange(8)[:, None], np.arange(8)[None, :]
 
 
@@ -287,16 +289,41 @@ def turned_frequencies(low: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def thumbnail_hashes(grey: np.ndarray, low: np.ndarray | None = None) -> dict[str, int]:
     """The hashes computed from a (h, w) uint8 thumbnail alone (so a catalog hashed before a
-    column existed fills it from stored thumbnails, no file decoded again): ``unpadded_phash``
-    and ``turned_phash_90/180/270``, the pHash of the whole thumbnail turned by that many degrees
-    counterclockwise. A turned repost's own ``thumb_phash`` comes near one of its original's.
+    column existed fills it from stored thumbnails, no file decoded again): ``unpadded_phash``,
+    ``turned_phash_90/180/270``, the pHash of the whole thumbnail turned by that many degrees
+    counterclockwise (a turned repost's own ``thumb_phash`` comes near one of its original's),
+    and ``region_phashes`` (:func:`region_phashes`).
     ``low``: the thumbnail's (8, 8) low frequencies when already computed."""
     if low is None:
         _, low = _low_frequencies(Image.fromarray(np.ascontiguousarray(grey)))
-    out = {"unpadded_phash": unpadded_phash(grey)}
+    out: dict[str, int | bytes] = {"unpadded_phash": unpadded_phash(grey)}
     for degrees, turned in zip(TURNS, turned_frequencies(low)):
         out[f"turned_phash_{degrees}"] = _pack(turned > np.median(turned))
+    out["region_phashes"] = region_phashes(grey)
     return out
+
+
+def region_phashes(grey: np.ndarray) -> bytes:
+    """The pHashes of nine regions of a (h, w) uint8 thumbnail, each ``REGION_SIDE`` of its width
+    and height, on a 3 x 3 grid (``REGION_STARTS``), as nine little-endian uint64 (72 bytes; all
+    zero when the thumbnail is too small). A region cut out of a picture and reposted (a heavy
+    crop) hashes like one of these, though its embedding and whole-picture hashes are far from
+    its original's (:func:`curation.dedupe.edges.region_candidates`)."""
+    h, w = grey.shape
+    rh, rw = round(REGION_SIDE * h), round(REGION_SIDE * w)
+    if min(rh, rw) < 8:
+        return bytes(8 * len(REGION_STARTS) ** 2)
+    picture = Image.fromarray(np.ascontiguousarray(grey))
+    small = np.stack(
+        [
+            np.asarray(picture.crop((x0, y0, x0 + rw, y0 + rh)).resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+            for y0 in (round(f * h) for f in REGION_STARTS)
+            for x0 in (round(f * w) for f in REGION_STARTS)
+        ]
+    )  # (9, 32, 32): each region reduced as _low_frequencies reduces a whole picture
+    low = (_DCT @ small @ _DCT.T).reshape(len(small), 64)  # (9, 64)
+    bits = low > np.median(low, axis=1, keepdims=True)
+    return np.packbits(bits, axis=1).view(">u8").ravel().astype("<u8").tobytes()
 
 
 def uniform_margins(grey: np.ndarray, tolerance: int = PADDING_TOLERANCE) -> tuple[int, int, int, int]:

@@ -60,6 +60,7 @@ RESULT_SCHEMA = {
     "turned_phash_90": pl.UInt64,
     "turned_phash_180": pl.UInt64,
     "turned_phash_270": pl.UInt64,
+    "region_phashes": pl.Binary,
     "keypoint_xy": pl.Binary,
     "keypoints": pl.Binary,
     "hash_version": pl.Int32,
@@ -261,7 +262,10 @@ def fill_thumbnail_hashes(cat, chunk: int = 20_000) -> int:
             advance(len(batch))
     if not md5s:
         return 0
-    columns = {name: pa.array([c[name] for c in codes], pa.uint64()) for name in codes[0]}
+    columns = {
+        name: pa.array([c[name] for c in codes], pa.binary() if isinstance(codes[0][name], bytes) else pa.uint64())
+        for name in codes[0]
+    }
     with cat.registered("thumb_hashes_filled", pa.table({"md5": md5s, **columns})):
         cat.run("marts/thumb_hashes_fill")
     return len(md5s)

@@ -4,7 +4,7 @@ SELECT p.post_id, i.file_md5, h.pixel_sha256, h.phash, h.dhash, h.phash_mirror, 
        coalesce(t.n, 0) AS tags, h.bg_phash, h.bg_dhash, coalesce(i.has_alpha, false) AS has_alpha,
        h.bg_information, h.bg_black_phash, h.bg_black_dhash, coalesce(i.width, 0) AS width,
        coalesce(i.height, 0) AS height, h.thumb_phash, h.unpadded_phash, h.turned_phash_90, h.turned_phash_180,
-       h.turned_phash_270
+       h.turned_phash_270, h.region_phashes
 FROM selection s
 JOIN posts p USING (post_id)
 JOIN images i USING (post_id)

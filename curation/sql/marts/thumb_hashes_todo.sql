@@ -3,6 +3,7 @@
 -- catalog itself (the images stage writes only the rows it changes: those have every hash).
 SELECT md5, thumb, thumb_width
 FROM catalog.image_hashes
-WHERE (unpadded_phash IS NULL OR turned_phash_90 IS NULL OR turned_phash_180 IS NULL OR turned_phash_270 IS NULL)
+WHERE (unpadded_phash IS NULL OR turned_phash_90 IS NULL OR turned_phash_180 IS NULL OR turned_phash_270 IS NULL
+       OR region_phashes IS NULL)
   AND thumb IS NOT NULL AND thumb_width > 0
   AND md5 NOT IN (SELECT md5 FROM image_hashes);

@@ -21,6 +21,7 @@ ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS unpadded_phash UBIGINT;  -- fi
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS turned_phash_90 UBIGINT;  -- the same
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS turned_phash_180 UBIGINT;
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS turned_phash_270 UBIGINT;
+ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS region_phashes BLOB;  -- filled from the stored thumbnails
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS keypoint_xy BLOB;  -- filled when files of an older hash version are inspected again
 ALTER TABLE image_hashes ADD COLUMN IF NOT EXISTS keypoints BLOB;
 ALTER TABLE dumps ADD COLUMN IF NOT EXISTS file_size BIGINT;
