@@ -484,7 +484,6 @@ def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not(monkeypatch)
     pictures = [first, first.transpose(Image.Transpose.ROTATE_90), other.transpose(Image.Transpose.ROTATE_90)]
     pictures.append(first.transpose(Image.Transpose.ROTATE_180))
     made = [thumbnail(p.convert("RGB"), None) for p in pictures]
-    n = len(made)
 
     class Remembered(PixelChecks):
         """Answers kept in memory, as pixel_checks keeps them between runs."""
@@ -504,18 +503,8 @@ def test_turned_reposts_pair_up_and_a_turned_other_picture_does_not(monkeypatch)
                 for k in set(rows)
             }
 
-    table = HashTable(
-        post_id=np.arange(1, n + 1),
-        file_md5=np.array([f"m{k}" for k in range(n)], dtype=object),
-        pixel_sha256=np.array([f"s{k}" for k in range(n)], dtype=object),
-        phash=np.ones(n, np.uint64),
-        dhash=np.ones(n, np.uint64),
-        phash_mirror=np.ones(n, np.uint64),
-        dhash_mirror=np.ones(n, np.uint64),
-        information=np.full(n, 50.0, np.float32),
-        family=np.arange(1, n + 1),
-        thumb_phash=np.array([m["thumb_phash"] for m in made], np.uint64),
-        turned_phash=np.array([[m[f"turned_phash_{d}"] for d in (90, 180, 270)] for m in made], np.uint64),
+    table = thumbnail_table(
+        made, turned_phash=np.array([[m[f"turned_phash_{d}"] for d in (90, 180, 270)] for m in made], np.uint64)
     )
     proposed = {tuple(sorted((i + 1, j + 1))) for i, j, _, _ in turned_candidates(table, 10.0, 10)}
     assert (1, 3) in proposed  # the look-alike is proposed ...
@@ -728,8 +717,19 @@ def test_a_region_cut_out_is_proposed_with_its_original_by_region_hashes():
     pictures.append(pictures[0].crop((64, 48, 256, 192)))  # row 4: a region of row 0
     made = [thumbnail(p, None) for p in pictures]
     assert hamming(made[4]["thumb_phash"], made[0]["thumb_phash"]) > 16  # as a whole, another picture
+    table = thumbnail_table(made, region_phash=region_columns([m["region_phashes"] for m in made]))
+    found = region_candidates(table, 10.0, 8)
+    assert [(i, j) for i, j, _ in found] == [(4, 0)]
+    assert region_candidates(table, 10.0, -1) == []
+    table.information[0] = 1.0  # a near-flat original takes no part
+    assert region_candidates(table, 10.0, 8) == []
+
+
+def thumbnail_table(made: list[dict], **columns) -> HashTable:
+    """A HashTable of informative posts 1..n from :func:`~curation.images.hashing.thumbnail`
+    outputs: their ``thumb_phash`` and the given columns; the other hashes all alike."""
     n = len(made)
-    table = HashTable(
+    return HashTable(
         post_id=np.arange(1, n + 1),
         file_md5=np.array([f"m{k}" for k in range(n)], dtype=object),
         pixel_sha256=np.array([f"s{k}" for k in range(n)], dtype=object),
@@ -740,10 +740,5 @@ def test_a_region_cut_out_is_proposed_with_its_original_by_region_hashes():
         information=np.full(n, 50.0, np.float32),
         family=np.arange(1, n + 1),
         thumb_phash=np.array([m["thumb_phash"] for m in made], np.uint64),
-        region_phash=region_columns([m["region_phashes"] for m in made]),
+        **columns,
     )
-    found = region_candidates(table, 10.0, 8)
-    assert [(i, j) for i, j, _ in found] == [(4, 0)]
-    assert region_candidates(table, 10.0, -1) == []
-    table.information[0] = 1.0  # a near-flat original takes no part
-    assert region_candidates(table, 10.0, 8) == []
