@@ -257,11 +257,11 @@ def region_candidates(t: HashTable, min_information: float, radius: int) -> list
     qi, ij, dist = radius_pairs(codes, t.thumb_phash[hashed], radius, per_query=regions + 1)
     i, j = hashed[qi], owner[ij]
     keep = i != j
-    best: dict[int, tuple[int, int]] = {}
-    for a, b, d in zip(i[keep].tolist(), j[keep].tolist(), dist[keep].tolist()):
-        if a not in best or (d, b) < best[a]:
-            best[a] = (d, b)
-    return [(a, b, d) for a, (d, b) in sorted(best.items())]
+    i, j, dist = i[keep], j[keep], dist[keep]
+    order = np.lexsort((j, dist, i))  # by post, then closest, then lower row
+    i, j, dist = i[order], j[order], dist[order]
+    first = np.flatnonzero(np.r_[True, i[1:] != i[:-1]]) if len(i) else np.zeros(0, np.int64)
+    return list(zip(i[first].tolist(), j[first].tolist(), dist[first].tolist()))
 
 
 def alignment_candidates(

@@ -287,7 +287,7 @@ def turned_frequencies(low: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return low.T * (-1.0) ** _ROWS, low * (-1.0) ** (_ROWS + _COLS), low.T * (-1.0) ** _COLS
 
 
-def thumbnail_hashes(grey: np.ndarray, low: np.ndarray | None = None) -> dict[str, int]:
+def thumbnail_hashes(grey: np.ndarray, low: np.ndarray | None = None) -> dict[str, int | bytes]:
     """The hashes computed from a (h, w) uint8 thumbnail alone (so a catalog hashed before a
     column existed fills it from stored thumbnails, no file decoded again): ``unpadded_phash``,
     ``turned_phash_90/180/270``, the pHash of the whole thumbnail turned by that many degrees
