@@ -219,6 +219,7 @@ class TaggerConfig(_Section):
     neighbours: int = Field(default=50, ge=1)  # nearest posts of the other folds whose labels are evidence
     neighbour_weight: float = Field(default=0.3, ge=0.0, le=1.0)  # their share of the probability; 0: off
     group_weight: float = Field(default=0.8, ge=0.0, le=1.0)  # a duplicate group's other members' share; 0: off
+    context_weight: float = Field(default=0.5, ge=0.0, le=4.0)  # the post's other labels, as a log-odds ratio; 0: off
     warm_start: bool = True  # a fold's head continues from the last run's when that is leak-free
     warm_start_epochs: int = Field(default=6, ge=1)  # epochs of a warm-started head
     warm_start_max_new_tags: float = Field(default=0.05, ge=0.0, le=1.0)  # a larger share of new tags: from scratch

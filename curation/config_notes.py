@@ -153,6 +153,11 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("tagger", "neighbours"): ("the nearest posts of the other folds whose tags count as evidence", None),
     ("tagger", "neighbour_weight"): ("their share of each probability, beside the head's; 0: off", None),
     ("tagger", "group_weight"): ("the share of a duplicate group's other members carrying the tag; 0: off", None),
+    ("tagger", "context_weight"): (
+        "what the post's other labels say of each tag (a per-fold model of tags from tags), "
+        "added to its log-odds times this; 0: off",
+        None,
+    ),
     ("tagger", "warm_start"): (
         "a fold's head continues from the last run's when none of the fold's posts was in its training; false: from scratch",
         None,

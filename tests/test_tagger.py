@@ -291,6 +291,48 @@ def test_neighbour_and_group_evidence_blend_into_held_out_probabilities():
     assert blended[0].tolist() == pytest.approx([0.1, 0.9]) and blended[1].tolist() == pytest.approx([0.5, 0.5])
 
 
+def _paired_labels(posts: int = 3000, pairs: int = 60, seed: int = 0):
+    """CSR labels over 2 * pairs tags: each post draws 4 pairs; it always carries tag 2i of a pair
+    drawn and tag 2i + 1 with probability 0.9 (so P(2i | 2i + 1) = 1, P(2i + 1 | 2i) = 0.9)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(posts):
+        drawn = rng.choice(pairs, 4, replace=False)
+        rows.append(sorted([2 * int(b) for b in drawn] + [2 * int(b) + 1 for b in drawn if rng.random() < 0.9]))
+    return np.concatenate([[0], np.cumsum([len(r) for r in rows])]), np.concatenate(rows).astype(np.int64)
+
+
+def test_label_context_knows_the_company_a_tag_keeps_and_never_reads_its_own_label(tmp_path):
+    from curation.tagger.label_context import LabelContext, blend_context, fit_label_context
+
+    indptr, indices = _paired_labels()
+    tags, held = 120, np.arange(2500, 3000)
+    model = fit_label_context(indptr, indices, np.arange(2500), tags)
+    assert model.prior[0::2].mean() == pytest.approx(4 / 60, rel=0.1)
+    base = np.log(model.prior / (1 - model.prior))
+    p = 1 / (1 + np.exp(-(model.evidence(indptr, indices, held) + base)))  # the context model's own probability
+    y = dense_labels(indptr, indices, held, tags).astype(bool)
+    partner = np.zeros_like(y)
+    partner[:, 0::2], partner[:, 1::2] = y[:, 1::2], y[:, 0::2]
+    assert p[:, 0::2][partner[:, 0::2]].mean() > 0.95  # tag 2i whenever 2i + 1 is there
+    assert 0.8 < p[:, 1::2][partner[:, 1::2]].mean() < 0.97  # tag 2i + 1 nine times in ten
+    assert p[~partner].mean() < 0.02  # alone, a tag's company says it is not there
+    # a post's own label of tag j does not move its evidence for j: flip post 0's tags on and off
+    own = np.array([0, 1, 6, 50, 51])
+    for j in own.tolist():
+        without = np.setdiff1d(own, [j])
+        with_it = model.evidence(np.array([0, len(own)]), own, np.array([0]))[0, j]
+        assert model.evidence(np.array([0, len(without)]), without, np.array([0]))[0, j] == pytest.approx(with_it, abs=1e-5)
+    model.save(tmp_path / "fold_0.context.npz")
+    again = LabelContext.load(tmp_path / "fold_0.context.npz")
+    assert np.allclose(again.evidence(indptr, indices, held), model.evidence(indptr, indices, held), atol=0.05)
+    assert LabelContext.load(tmp_path / "none.npz") is None
+    q = np.array([[0.2, 0.7]], np.float32)
+    assert blend_context(q, np.array([[3.0, -3.0]], np.float32), 0.0) == pytest.approx(q)
+    moved = blend_context(q, np.array([[3.0, -3.0]], np.float32), 1.0)[0]
+    assert moved[0] == pytest.approx(1 / (1 + np.exp(-(np.log(0.2 / 0.8) + 3))), rel=1e-4) and moved[1] < 0.7
+
+
 def test_the_step_budget_shortens_only_large_boards():
     from curation.tagger.heads import training_plan
 
@@ -462,7 +504,7 @@ def test_a_small_change_keeps_the_heads_and_predicts_only_new_posts(trained_ws, 
     import shutil
 
     from curation.catalog import open_catalog
-    from curation.tagger.train import trained_path
+    from curation.tagger.train import context_path, trained_path
 
     ws = tmp_path / "ws"
     shutil.copytree(trained_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
@@ -486,10 +528,12 @@ def test_a_small_change_keeps_the_heads_and_predicts_only_new_posts(trained_ws, 
     folder = trained.folder
     before = PredictionStore(folder)
     old_ids, old_scores = before.post_ids.copy(), np.stack([np.asarray(before.scores(j)) for j in range(4)])
+    contexts = [context_path(folder, k).read_bytes() for k in range(before.meta["folds"])]  # fitted with the heads
     set_config(ws, select={"created_before": None}, tagger={"retrain_after_change": 0.05})
     select(ws)
     report = run_train(ws)
     assert report.mode == "topped up", report.why_trained
+    assert [context_path(folder, k).read_bytes() for k in range(len(contexts))] == contexts  # a top-up refits none
     assert report.new_posts == waiting and report.removed_posts == 0
     assert 0 < report.changed_share <= 0.05
     store = PredictionStore(folder)

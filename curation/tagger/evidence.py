@@ -8,9 +8,13 @@
   each tag. Members are in the same fold (folds are dealt by unit), so this is other people's
   tagging of the same picture, never the post's own label.
 
+- **Label context**: what the post's other labels say of each tag (:mod:`.label_context`), from a
+  model fitted on the other folds' posts, the tag's own label left out.
+
 p = (1 - a) * head + a * neighbours, then for posts in a group p = (1 - b) * p + b * group share,
-with a = ``[tagger] neighbour_weight`` and b = ``[tagger] group_weight`` (0 turns either off).
-Measured on synthetic boards in BENCHMARKS.md ("Suggestion quality").
+with a = ``[tagger] neighbour_weight`` and b = ``[tagger] group_weight``; last, the label context
+is added to p's log-odds as a likelihood ratio times c = ``[tagger] context_weight`` (0 turns any
+of them off). Measured on synthetic boards in BENCHMARKS.md ("Suggestion quality").
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 
 from ..config import TaggerConfig
 from .heads import csr_entries
+from .label_context import LabelContext, blend_context
 
 _DEFAULTS = TaggerConfig()
 TEMPERATURE = 0.05  # softmax temperature over cosine similarities; not a setting (measured once, BENCHMARKS.md)
@@ -34,10 +39,16 @@ class EvidenceOptions:
     temperature: float = TEMPERATURE
     neighbour_weight: float = _DEFAULTS.neighbour_weight
     group_weight: float = _DEFAULTS.group_weight
+    context_weight: float = _DEFAULTS.context_weight
 
     @classmethod
     def from_config(cls, cfg: TaggerConfig) -> EvidenceOptions:
-        return cls(neighbours=cfg.neighbours, neighbour_weight=cfg.neighbour_weight, group_weight=cfg.group_weight)
+        return cls(
+            neighbours=cfg.neighbours,
+            neighbour_weight=cfg.neighbour_weight,
+            group_weight=cfg.group_weight,
+            context_weight=cfg.context_weight,
+        )
 
 
 def label_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, weights: np.ndarray, tags: int) -> np.ndarray:
@@ -50,7 +61,7 @@ def label_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, weight
 
 
 class FoldEvidence:
-    """Neighbour and group evidence for one fold's held-out posts."""
+    """Neighbour, group and label-context evidence for one fold's held-out posts."""
 
     def __init__(
         self,
@@ -61,11 +72,13 @@ class FoldEvidence:
         training: np.ndarray,
         group: np.ndarray,
         options: EvidenceOptions,
+        context: LabelContext | None = None,
     ) -> None:
         """vectors (N, D) L2-normalised; training (T,) post indices the fold may look at; group (N,)
-        duplicate-group number per post, -1 for none."""
+        duplicate-group number per post, -1 for none; context: the fold's label-context model
+        (fitted on ``training``), None for none."""
         self.vectors, self.indptr, self.indices, self.tags = vectors, indptr, indices, tags
-        self.training, self.group, self.options = training, group, options
+        self.training, self.group, self.options, self.context = training, group, options, context
         self.index = None
         if options.neighbour_weight > 0 and len(training):
             from ..dedupe.semantic import build_index
@@ -113,4 +126,7 @@ class FoldEvidence:
         if b > 0:
             grouped, share = self.group_share(rows)
             p[grouped] = (1.0 - b) * p[grouped] + b * share[grouped]
-        return np.clip(p, 0.0, 1.0)
+        p = np.clip(p, 0.0, 1.0)
+        if self.context is not None and self.options.context_weight > 0:
+            p = blend_context(p, self.context.evidence(self.indptr, self.indices, rows), self.options.context_weight)
+        return p

@@ -51,11 +51,12 @@ from ..split.stratify import place_new_units, stable_fraction
 from .evidence import EvidenceOptions, FoldEvidence
 from .finetune import load_backbone, tail_module, trunk_maps
 from .heads import RATINGS, SavedHead, TrainOptions, csr_entries, head_model, load_head, predict, save_head, train_head
+from .label_context import LabelContext, fit_label_context
 from .store import PredictionStore, building, register, tagger_folder
 
 log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
-TAGGER_VERSION = 2  # raise when training or blending changes what a head predicts: the next rebuild trains
+TAGGER_VERSION = 3  # raise when training or blending changes what a head predicts: the next rebuild trains
 LABELS_AT_TRAINING = "labels_at_training.npz"
 TUNED_PREDICT_BATCH = 256  # posts a tuned head predicts at once: its tail's activations for 4,096 take gigabytes
 
@@ -195,6 +196,10 @@ def trained_path(folder: Path, k: int) -> Path:
     return folder / "heads" / f"fold_{k}.trained.npy"
 
 
+def context_path(folder: Path, k: int) -> Path:
+    return folder / "heads" / f"fold_{k}.context.npz"
+
+
 def warm_starts(
     previous: Path, post_ids: np.ndarray, fold: np.ndarray, tags: list[str], meta: dict, cfg
 ) -> tuple[dict[int, tuple[SavedHead, np.ndarray]], str]:
@@ -327,7 +332,8 @@ def top_up_plan(
     stored = store.post_ids
     new = ~np.isin(post_ids, stored)
     for k in range(meta["folds"]):
-        if not head_path(folder, k).is_file() or not trained_path(folder, k).is_file():
+        kept = [head_path(folder, k), trained_path(folder, k)] + ([context_path(folder, k)] if meta.get("context_weight") else [])
+        if not all(path.is_file() for path in kept):
             return None, "some earlier heads are missing"
         # a new post's duplicates and family share its unit: its head must not have trained on them
         scored = (fold == k) & ~new | np.isin(units, units[(fold == k) & new])
@@ -370,7 +376,10 @@ def top_up(folder: Path, plan: TopUp, posts: FoldedPosts, tag_names: list[str], 
     for k in np.unique(fold[plan.new_rows]).tolist():
         at = np.flatnonzero(fold[plan.new_rows] == k)
         model = head_model(load_head(head_path(folder, k)), store.tags, device, posts.features())
-        beside = FoldEvidence(vectors, indptr, indices, len(columns), np.flatnonzero(fold != k), posts.group, posts.evidence)
+        context = LabelContext.load(context_path(folder, k))  # fitted with the head: a top-up refits nothing
+        beside = FoldEvidence(
+            vectors, indptr, indices, len(columns), np.flatnonzero(fold != k), posts.group, posts.evidence, context
+        )
         for rows, p, rating in predict(model, posts.inputs, plan.new_rows[at], _predict_batch(posts), device):
             where = at[np.searchsorted(plan.new_rows[at], rows)]
             probabilities[where] = beside.blend(rows, p).astype(np.float16)
@@ -428,6 +437,7 @@ def run_train(workspace: Where) -> TrainReport:
             "neighbours": cfg.neighbours,
             "neighbour_weight": cfg.neighbour_weight,
             "group_weight": cfg.group_weight,
+            "context_weight": cfg.context_weight,
             "version": TAGGER_VERSION,
         }
         if cfg.finetune:  # absent otherwise, so that stores written before the setting existed still match
@@ -533,7 +543,11 @@ def _train_folds(
             save_head(model, head_path(store.folder, k), tag_names, options)
             earlier = warm[k][1] if k in warm else np.zeros(0, np.int64)
             np.save(trained_path(store.folder, k), np.union1d(earlier, post_ids[training]))
-            beside = FoldEvidence(vectors, indptr, indices, report.tags, training, posts.group, posts.evidence)
+            context = None
+            if posts.evidence.context_weight > 0:
+                context = fit_label_context(indptr, indices, training, report.tags, seed=options.seed + k)
+                context.save(context_path(store.folder, k))
+            beside = FoldEvidence(vectors, indptr, indices, report.tags, training, posts.group, posts.evidence, context)
             for rows, probabilities, rating in predict(model, posts.inputs, held_out, _predict_batch(posts), device):
                 store.write(position[rows], beside.blend(rows, probabilities).astype(np.float16), rating)
             advance(1)
