@@ -235,8 +235,8 @@ class SuggestConfig(_Section):
     """cleanlab suggestions for moderators."""
 
     tagger: str = "kfold-heads"  # whose out-of-fold probabilities (a name in `curate evaluate tagger`)
-    min_precision_add: float = Field(default=0.05, ge=0.0, le=1.0)  # shown when its precision estimate reaches this
-    min_precision_remove: float = Field(default=0.1, ge=0.0, le=1.0)
+    min_precision_add: float = Field(default=0.01, ge=0.0, le=1.0)  # shown when its precision estimate reaches this
+    min_precision_remove: float = Field(default=0.02, ge=0.0, le=1.0)
     max_per_tag: int = Field(default=75, ge=1)  # a tag's suggestions per round of the queue's order
     max_per_post: int = Field(default=3, ge=1)  # a post's suggestions per round
     max_suggestions: int = Field(default=0, ge=0)  # the queue's length; 0: every suggestion above the floors
