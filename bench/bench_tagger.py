@@ -7,7 +7,7 @@ select (tags with 10+ posts) -> images -> embed (the offline default embedder, a
 macro AP and micro F1 at P=R overall and per category, against the board's labels (with their
 planted noise, as a real board's).
 
-Speed (``--speed``): ``train_head`` + ``predict`` for 5 folds on 100,000 x 1,280 float16
+Speed (``--speed``): ``train_head``, the label-context fit and ``predict`` for 5 folds on 100,000 x 1,280 float16
 embeddings and 2,000 Zipf-distributed tags (synthetic arrays: the compute of `curate train`
 without the board), timed; median of ``--repeats``.
 
@@ -76,6 +76,7 @@ def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, fol
 
     from curation.tagger.evidence import EvidenceOptions, FoldEvidence
     from curation.tagger.heads import TrainOptions, predict, train_head, training_plan
+    from curation.tagger.label_context import fit_label_context
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, dim)).astype(np.float32)
@@ -101,7 +102,8 @@ def speed(repeats: int, n: int = 100_000, dim: int = 1280, tags: int = 2000, fol
         for k in range(folds):
             training = np.flatnonzero(fold != k)
             model = train_head(x, indptr, cols, ratings, training, tags, TrainOptions())
-            beside = FoldEvidence(x, indptr, cols, tags, training, group, EvidenceOptions())
+            context = fit_label_context(indptr, cols, training, tags, seed=k)
+            beside = FoldEvidence(x, indptr, cols, tags, training, group, EvidenceOptions(), context)
             for batch, probabilities, _ in predict(model, x, np.flatnonzero(fold == k)):
                 beside.blend(batch, probabilities)
         runs.append(time.perf_counter() - started)

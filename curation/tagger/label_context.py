@@ -30,8 +30,8 @@ import numpy as np
 from .heads import csr_entries
 
 RIDGE = 8.0  # lambda, in posts: smooths what rare tag pairs say (measured: BENCHMARKS.md)
-CALIBRATION_POSTS = 20_000  # the logistic fit reads at most this many training posts
-NEWTON_STEPS = 12
+CALIBRATION_POSTS = 10_000  # the logistic fit reads at most this many training posts (its time: ~10 s at 2,000 tags)
+NEWTON_STEPS = 10
 HALVINGS = 20  # a Newton step is halved at most this often (where a tag saturates, its curvature is tiny and the step huge)
 SLOPE_PRIOR = 0.01  # an L2 pull of each slope towards 0: a tag whose carriers all score alike does not saturate
 EPSILON = 1e-4  # probabilities are clipped to [EPSILON, 1 - EPSILON] before taking log-odds
