@@ -969,7 +969,8 @@ def evaluate_suggest_cmd(workspace: Path, truth_dir: Path) -> None:
     for action in ("add", "remove"):
         click.echo(
             f"{action}: queue AP {queue[action]:.3f}; the tagger's plain ranking of the same pairs: AP {ceiling[action]:.3f} "
-            f"(the queue keeps {queue[action] / ceiling[action]:.0%} of it)"
+            f"(the queue keeps {queue[action] / ceiling[action]:.0%} of it"
+            + ("; its calibration ranks removals better than 1 - p does)" if queue[action] > ceiling[action] else ")")
             if ceiling[action] == ceiling[action] and ceiling[action] > 0
             else f"{action}: nothing planted in the suggestion scope"
         )

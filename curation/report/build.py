@@ -331,8 +331,9 @@ def _queue_against_truth(workspace: Path, truth: Path) -> str:
     ]  # fmt: skip
     return (
         f"<p>Against the planted label noise of {_esc(str(truth))}: the queue, and the tagger's plain ranking "
-        "(every unlabelled pair by p for add, every labelled pair by 1 - p for remove), the most the queue "
-        "could reach from these probabilities.</p>"
+        "(every unlabelled pair by p for add, every labelled pair by 1 - p for remove): what the queue keeps "
+        "of what the tagger knows. Removals can rank above it: their calibration reads each tag's curve, "
+        "not 1 - p alone.</p>"
         + _table(["action", "planted", "suggested", "recall", "P@100", "queue AP", "tagger's plain-ranking AP"], rows)
     )
 
