@@ -677,3 +677,20 @@ def test_finetuned_heads_predict_every_post_and_top_up_new_ones(trained_ws, tmp_
     for post in store.post_ids[new_rows].tolist():
         assert post not in np.load(trained_path(folder, fold[post])).tolist()
     assert [p.stat().st_mtime_ns for p in parts] == stamps  # cached maps were read, not recomputed
+
+
+def test_the_flat_neighbour_search_finds_what_faiss_finds():
+    from curation.dedupe.semantic import build_index, flat_knn, knn
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((3000, 24)).astype(np.float16)
+    base /= np.linalg.norm(base.astype(np.float32), axis=1, keepdims=True).astype(np.float16)
+    queries = base[::7] + rng.standard_normal((len(base[::7]), 24)).astype(np.float16) * np.float16(0.1)
+    index, description = build_index(base)
+    assert description == "flat"
+    sims, ids = flat_knn(index, queries, 20)
+    want_sims, want_ids = knn(index, queries, 20)
+    assert sims.shape == ids.shape == (len(queries), 20)
+    assert (ids == want_ids).mean() > 0.999 and np.allclose(sims, want_sims, atol=1e-5)
+    assert (np.diff(sims, axis=1) <= 0).all()  # best first
+    assert flat_knn(index, queries[:3], 5000)[1].shape == (3, 3000)  # k past the base: all of it

@@ -1,9 +1,10 @@
 """Evidence beside the head, blended into each fold's held-out probabilities.
 
 - **Neighbours**: the labels of the ``k`` nearest posts of the other folds in embedding space
-  (faiss inner product on the L2-normalised vectors; IVF on large boards, the GPU when faiss sees
-  one), weighted by softmax(similarity / temperature). A few-shot signal: a tag with a handful
-  of posts is learnt poorly by a head, but its posts' close neighbours often carry it.
+  (inner product on the L2-normalised vectors: exact by torch matrix products where the index is
+  flat, faiss IVF on large boards, the GPU when faiss sees one), weighted by
+  softmax(similarity / temperature). A few-shot signal: a tag with a handful of posts is learnt
+  poorly by a head, but its posts' close neighbours often carry it.
 - **Duplicate groups**: the share of the other members of the post's duplicate group that carry
   each tag. Members are in the same fold (folds are dealt by unit), so this is other people's
   tagging of the same picture, never the post's own label.
@@ -91,10 +92,13 @@ class FoldEvidence:
 
     def neighbour_share(self, rows: np.ndarray) -> np.ndarray:
         """(B,) held-out posts -> (B, tags): the softmax-weighted labels of their nearest training posts."""
-        from ..dedupe.semantic import knn
+        import faiss
+
+        from ..dedupe.semantic import flat_knn, knn
 
         k = min(self.options.neighbours, len(self.training))
-        sims, ids = knn(self.index, self.vectors[rows], k)
+        search = flat_knn if isinstance(self.index, faiss.IndexFlat) else knn  # IVF, or a GPU index
+        sims, ids = search(self.index, self.vectors[rows], k)
         valid = ids >= 0
         scaled = np.where(valid, sims, -np.inf) / self.options.temperature
         weights = np.exp(scaled - scaled.max(axis=1, keepdims=True))
