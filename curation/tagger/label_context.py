@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .heads import csr_entries
+from .heads import csr_entries, dense_labels
 
 RIDGE = 8.0  # lambda, in posts: smooths what rare tag pairs say (measured: BENCHMARKS.md)
 CALIBRATION_POSTS = 10_000  # the logistic fit reads at most this many training posts (its time: ~10 s at 2,000 tags)
@@ -86,7 +86,7 @@ def fit_label_context(
         sample = np.sort(np.random.default_rng(seed).choice(rows, CALIBRATION_POSTS, replace=False))
     model = LabelContext(weights, np.zeros(tags, np.float32), logit(prior), prior)
     model.slope, model.intercept = _logistic_per_tag(
-        model.scores(indptr, indices, sample), _dense(indptr, indices, sample, tags), prior
+        model.scores(indptr, indices, sample), dense_labels(indptr, indices, sample, tags), prior
     )
     return model
 
@@ -99,18 +99,11 @@ def _label_matrix(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, tag
     return sparse.csr_matrix((np.ones(len(entries), dtype), (which, indices[entries])), shape=(len(rows), tags))
 
 
-def _dense(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, tags: int) -> np.ndarray:
-    out = np.zeros((len(rows), tags), dtype=bool)
-    which, entries = csr_entries(indptr, rows)
-    out[which, indices[entries]] = True
-    return out
-
-
 def _logistic_per_tag(score: np.ndarray, y: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """score, y (n, K) -> (slope, intercept) (K,) each: per-tag logistic regression of y on score,
+    """score, y (n, K) float32 (y 0/1) -> (slope, intercept) (K,) each: per-tag logistic regression of y on score,
     Newton's method on every tag at once (a step halved, per tag, until the loss falls), the slope
     held >= 0 and pulled towards 0 by SLOPE_PRIOR."""
-    target = y.astype(np.float32)
+    target = y.astype(np.float32, copy=False)
 
     def loss(columns: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
         z = score[:, columns] * a.astype(np.float32) + c.astype(np.float32)
