@@ -331,6 +331,12 @@ def test_label_context_knows_the_company_a_tag_keeps_and_never_reads_its_own_lab
     assert blend_context(q, np.array([[3.0, -3.0]], np.float32), 0.0) == pytest.approx(q)
     moved = blend_context(q, np.array([[3.0, -3.0]], np.float32), 1.0)[0]
     assert moved[0] == pytest.approx(1 / (1 + np.exp(-(np.log(0.2 / 0.8) + 3))), rel=1e-4) and moved[1] < 0.7
+    # a tag every training post carries (0) and one none does (2) say nothing either way
+    lone = fit_label_context(np.array([0, 2, 4, 6, 8, 11]), np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2]), np.arange(4), 3)
+    assert (
+        np.abs(lone.evidence(np.array([0, 2, 4, 6, 8, 11]), np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2]), np.arange(5))).max()
+        < 0.01
+    )
 
 
 def test_the_step_budget_shortens_only_large_boards():

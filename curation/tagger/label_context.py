@@ -109,6 +109,9 @@ def _logistic_per_tag(score: np.ndarray, y: np.ndarray, prior: np.ndarray) -> tu
         z = score[:, columns] * a.astype(np.float32) + c.astype(np.float32)
         return (np.logaddexp(0.0, z) - target[:, columns] * z).sum(0, dtype=np.float64) + 0.5 * SLOPE_PRIOR * a * a
 
+    # the intercept stays within the log-odds of EPSILON: a tag no training post carries (or every
+    # one does) would run it off to infinity, and separable tags would trade it against the slope
+    bound = float(-logit(np.array([EPSILON]))[0])
     every = np.arange(score.shape[1])
     slope = np.zeros(score.shape[1])
     intercept = logit(prior).astype(np.float64)
@@ -127,7 +130,7 @@ def _logistic_per_tag(score: np.ndarray, y: np.ndarray, prior: np.ndarray) -> tu
         pending = every
         for _ in range(HALVINGS):
             a = np.maximum(slope[pending] + step_a[pending], 0.0)
-            c = intercept[pending] + step_c[pending]
+            c = np.clip(intercept[pending] + step_c[pending], -bound, bound)
             tried = loss(pending, a, c)
             better = tried <= current[pending] + 1e-6 * np.abs(current[pending])  # float32 sums: ties count
             done = pending[better]
