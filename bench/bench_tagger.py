@@ -7,9 +7,9 @@ select (tags with 10+ posts) -> images -> embed (the offline default embedder, a
 macro AP and micro F1 at P=R overall and per category, against the board's labels (with their
 planted noise, as a real board's).
 
-Speed (``--speed``): ``train_head``, the label-context fit and ``predict`` for 5 folds on 100,000 x 1,280 float16
-embeddings and 2,000 Zipf-distributed tags (synthetic arrays: the compute of `curate train`
-without the board), timed; median of ``--repeats``.
+Speed (``--speed``): ``train_head``, the label-context fit and ``predict`` for 5 folds on
+100,000 x 1,280 float16 embeddings and 2,000 Zipf-distributed tags (synthetic arrays: the
+compute of `curate train` without the board), timed; median of ``--repeats``.
 
     python bench/bench_tagger.py [--posts 20000] [--image-size 160] [--speed] [--repeats 3]
 """

@@ -8,7 +8,6 @@
 - **Duplicate groups**: the share of the other members of the post's duplicate group that carry
   each tag. Members are in the same fold (folds are dealt by unit), so this is other people's
   tagging of the same picture, never the post's own label.
-
 - **Label context**: what the post's other labels say of each tag (:mod:`.label_context`), from a
   model fitted on the other folds' posts, the tag's own label left out.
 
