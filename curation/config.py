@@ -130,7 +130,7 @@ class DedupeConfig(_Section):
     background_dhash_radius: int = Field(default=5, ge=0, le=64)  # and the dHash that confirms it
     opaque_background_radius: int = Field(default=3, ge=0, le=64)  # the same between two opaque pictures
     min_information: float = Field(default=10.0, ge=0.0)  # flat images (grey spread below this) never match by hash alone
-    near_flat_floor: float = Field(default=2.0, ge=0.0)  # ... unless above this, hashes within near_flat_radius
+    near_flat_floor: float = Field(default=0.5, ge=0.0)  # ... unless above this, hashes within near_flat_radius
     near_flat_radius: int = Field(default=2, ge=0, le=64)  # and their thumbnails agree to near_flat_threshold
     near_flat_threshold: float = Field(default=0.95, ge=-1.0, le=1.0)
     composite: bool = True  # transparent posts vs the opaque posts of their size: is one it flattened on a colour?

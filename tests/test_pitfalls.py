@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from curation.config import DedupeConfig
 from curation.dedupe import run_dedupe
@@ -80,6 +80,19 @@ def near_flat(shape: str, colour=(230, 120, 180, 255), at=(176, 130)) -> Image.I
     return img
 
 
+def tiny_square(at=(118, 120)) -> Image.Image:
+    """A near-white canvas with one small outlined square: spread about 1.5 grey levels, under the
+    near-flat pictures of :func:`near_flat` (2 to 10) and over the truly flat."""
+    img = Image.new("RGBA", (512, 288), (244, 244, 244, 255))
+    x, y = at
+    ImageDraw.Draw(img).rectangle([x, y, x + 16, y + 16], outline=(220, 150, 30, 255), width=3)
+    return img
+
+
+def blurred_upscale(img: Image.Image, radius=1.3, scale=1.6) -> Image.Image:
+    return img.filter(ImageFilter.GaussianBlur(radius)).resize((round(img.width * scale), round(img.height * scale)))
+
+
 def glyph(shape: str) -> Image.Image:
     """:func:`near_flat`'s glyph alone on a transparent canvas (about 1% of its pixels opaque)."""
     img = near_flat(shape, colour=(40, 60, 160, 255), at=(100, 60))
@@ -128,6 +141,9 @@ BOARD = {
     60: (near_flat("bolt"), "png", None),  # near-flat: one small glyph on an empty canvas
     61: (near_flat("bolt"), "jpg", None),  # its re-encode
     62: (near_flat("ellipse", at=(40, 20)), "png", None),  # another glyph elsewhere: alone
+    63: (tiny_square(), "png", None),  # a smaller glyph still: spread about 1.5
+    64: (blurred_upscale(tiny_square()), "jpg", None),  # its blurred upscale
+    65: (tiny_square(at=(380, 60)), "png", None),  # the same square elsewhere: alone
     70: (glyph("bolt"), "png", None),  # a small glyph on a transparent canvas
     71: (on(glyph("bolt"), (245, 130, 190)), "jpg", None),  # its copy on pink: a near-flat picture
     72: (on(glyph("ellipse"), (245, 130, 190)), "jpg", None),  # another glyph at that place on pink: alone
@@ -137,7 +153,7 @@ BOARD = {
     83: (pad(wide_grain(), (250, 250, 250)), "jpg", None),  # squared: the copy is near-flat
 }
 ImageDraw.Draw(BOARD[31][0]).rectangle([212, 150, 226, 164], fill=(10, 160, 10, 255))  # one small element added
-EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}, {70, 71}, {80, 81}, {82, 83}]
+EXPECTED = [{1, 2, 3, 4, 5}, {10, 11, 12}, {20, 21}, {30, 31}, {50, 52}, {60, 61}, {63, 64}, {70, 71}, {80, 81}, {82, 83}]
 
 
 @pytest.fixture(scope="module")
@@ -196,10 +212,12 @@ def test_pitfalls_group_what_must_and_nothing_else(pitfall_ws):
     assert con.execute("SELECT has_alpha FROM images WHERE post_id = 10").fetchall() == [(True,)]
     info = dict(
         con.execute(
-            "SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 WHERE i.post_id IN (60, 61)"
+            "SELECT i.post_id, h.information FROM images i JOIN image_hashes h ON h.md5 = i.file_md5 "
+            "WHERE i.post_id IN (60, 61, 63, 64, 65)"
         ).fetchall()
     )
-    assert all(2.0 <= v < DedupeConfig().min_information for v in info.values())  # grouped through their pixels
+    assert all(2.0 <= info[p] < DedupeConfig().min_information for p in (60, 61))  # grouped through their pixels
+    assert all(DedupeConfig().near_flat_floor <= info[p] < 2.0 for p in (63, 64, 65))  # fainter, still judged by pixels
 
 
 def test_letterbox_around_a_near_white_background(tmp_path):
