@@ -104,6 +104,30 @@ def test_composite_edges_pair_posts_of_one_size_even_when_their_thumbnails_diffe
     assert composite_edges(Rows(rows), t, DedupeConfig(), {(10, 11)}, WHITE_GREY) == []  # already joined
 
 
+def test_composites_are_sought_only_among_copies_whose_uniform_cells_match():
+    """A copy is uniform wherever its original is clear, so their cell patterns agree whatever
+    the colour; a picture full of detail of the same size is uniform nowhere, falls outside the
+    search radius and is never compared."""
+    import numpy as np
+
+    from curation.dedupe.composite import CANDIDATE_RADIUS, uniform_cells
+    from curation.dedupe.stage import _compare_composites
+
+    def distance(a: Image.Image, b: Image.Image) -> int:
+        return bin(uniform_cells(thumb(a), LIMITS.tolerance) ^ uniform_cells(thumb(b), LIMITS.tolerance)).count("1")
+
+    for colour in ((245, 130, 190), (0, 0, 0), (250, 250, 250), (20, 200, 40)):
+        assert distance(glyph(), on(glyph(), colour)) <= 2
+    rng = np.random.default_rng(0)
+    detailed = [Image.fromarray(rng.integers(0, 256, (192, 256, 3), dtype=np.uint8), "RGB") for _ in range(20)]
+    assert min(distance(glyph(), d) for d in detailed) > CANDIDATE_RADIUS
+
+    rows = {0: thumb(glyph()), 1: thumb(on(glyph(), (245, 130, 190))), **{2 + n: thumb(d) for n, d in enumerate(detailed)}}
+    found: dict = {}
+    compared = _compare_composites(Rows(rows), [0], list(range(1, len(rows))), WHITE_GREY, LIMITS, found)
+    assert compared == 1 and list(found) == [(0, 1)]
+
+
 class StoredChecks:
     """``pixel_checks`` as a dict: the last run's answers, and this run's (what PixelChecks keeps)."""
 

@@ -15,6 +15,13 @@ model needs no opaque pixels at all: it asks the copy to agree with the predicti
 canvas, so another drawing at the same size (or the same glyph with a different mark beside it)
 fails where they differ, and the drawing must show in the copy (``min_contrast``) so that a
 plain canvas of the right colour does not match every transparent post of its size.
+
+Candidates come from :func:`uniform_cells`, not from every pair of a size: a copy is uniform
+wherever its original is fully transparent (one colour) or fully opaque and uniform (the
+drawing's own flat areas), so the two cell patterns differ only in cells where the drawing
+happens to match the colour under it. The opaque posts within ``CANDIDATE_RADIUS`` bits of a
+transparent post's pattern are its candidates: a radius search by multi-index hashing, never
+every pair of a canvas size.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import numpy as np
 from .align import Thumb
 
 OPAQUE_DRAWING = 128  # thumbnail alpha at or above this counts as the drawing when measuring its contrast
+PATTERN_GRID = 8  # cells a side of the uniform-cell pattern (64 bits)
+CANDIDATE_RADIUS = 10  # pattern bits a copy may differ in (measured: at most 8 on the synthetic boards)
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,29 @@ class CompositeLimits:
     threshold: float = 0.95  # correlation of prediction and copy over the drawing (alpha > 0)
     min_contrast: float = 8.0  # mean grey difference between the drawing and the copy's colour
     min_clear: float = 0.2  # share of the canvas that must be fully transparent (where the colour is read)
+
+
+def uniform_cells(thumb: Thumb, tolerance: float) -> int:
+    """The 64-bit pattern of a thumbnail's ``PATTERN_GRID`` x ``PATTERN_GRID`` cells that are
+    uniform (grey spread within ``tolerance``): for a transparent thumbnail, the cells every
+    flattening of it leaves uniform (fully transparent, or fully opaque and uniform); for an
+    opaque one, the cells that are. Thumbnails under ``PATTERN_GRID`` pixels a side give 0."""
+    grey = thumb.grey
+    h, w = grey.shape
+    if h < PATTERN_GRID or w < PATTERN_GRID:
+        return 0
+    rows = np.linspace(0, h, PATTERN_GRID + 1).astype(np.int64)[:-1]
+    cols = np.linspace(0, w, PATTERN_GRID + 1).astype(np.int64)[:-1]
+
+    def cell(reduce, values: np.ndarray) -> np.ndarray:  # (h, w) -> (GRID, GRID)
+        return reduce.reduceat(reduce.reduceat(values, rows, axis=0), cols, axis=1)
+
+    uniform = cell(np.maximum, grey).astype(np.int16) - cell(np.minimum, grey) <= tolerance
+    if thumb.alpha is not None:
+        clear = cell(np.maximum, thumb.alpha) == 0
+        opaque = cell(np.minimum, thumb.alpha) == 255
+        uniform = clear | (opaque & uniform)
+    return int(np.packbits(uniform.ravel(), bitorder="little").view(np.uint64)[0])
 
 
 def background_grey(rgb: tuple[int, int, int]) -> float:

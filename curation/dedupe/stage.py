@@ -38,7 +38,7 @@ from . import composite as composite_module
 from . import keypoints as keypoint_check
 from .align import AlignLimits, Thumb, agreement, aligned_pairs, turned_scores
 from .checks import PixelChecks, check_id
-from .composite import CompositeLimits, Copies, background_grey, composite_scores
+from .composite import CANDIDATE_RADIUS, CompositeLimits, Copies, background_grey, composite_scores, uniform_cells
 from .edges import (
     HashTable,
     Radii,
@@ -52,6 +52,7 @@ from .edges import (
 )
 from .keypoints import KeypointLimits, PairFile, check_batch, decode, decode_miss
 from .precision import shipped_calibration
+from .search import radius_pairs
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet, pair_sheet
 from .unionfind import UnionFind
@@ -64,7 +65,7 @@ DUPLICATE_KINDS = (
 KEYPOINT_BATCH = 256  # candidate pairs a worker checks by keypoints at a time
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
 ALIGN_BATCH = 1_000  # candidate pairs a worker aligns at a time (with the thumbnails they need)
-COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size compared with its transparent posts at once
+COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size read at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
 HASH_ALIGN_STD = 6.0  # grey spread the smaller picture of a hash-proposed pair needs for the sliding search
 SHEET_PAIRS = 3  # pairs a kind's contact sheet shows on each of its two rows
@@ -745,10 +746,11 @@ def composite_edges(
     """Edge rows (post_a, post_b, "composite", disagreeing thumbnail pixels, correlation) between a
     transparent post and the opaque posts of the same width and height that are it flattened on
     one colour (:mod:`curation.dedupe.composite`); pairs already joined are left out. Posts are
-    compared one canvas size at a time, ``COMPOSITE_CHUNK`` opaque thumbnails at once.
+    compared one canvas size at a time, each transparent post with the opaque posts whose
+    uniform-cell patterns are within ``CANDIDATE_RADIUS`` bits of its own (a radius search, so
+    the pairs compared grow with the pairs that look alike, not with every pair of a size).
 
-    Every transparent x opaque pair of a size is a candidate, so a run from scratch is quadratic
-    within a size. A rebuild compares only the pairs with a file the last run did not compare:
+    A rebuild compares only the pairs with a file the last run did not compare:
     the answer for two files depends on their thumbnails, the limits and the code alone, so the
     last run's composites among files it compared (``pixel_checks``: each compared file, and
     each composite pair with its scores) are this run's too."""
@@ -814,23 +816,39 @@ def _compare_composites(
     limits: CompositeLimits,
     found: dict[tuple[int, int], tuple[int, float]],
 ) -> int:
-    """Compare transparent rows ``originals`` with opaque rows ``opaque`` (one canvas size),
-    adding each composite to ``found``; returns the pairs compared."""
-    loaded = thumbs.of(originals)
+    """Compare transparent rows ``originals`` with the opaque rows ``opaque`` (one canvas size)
+    whose uniform-cell patterns come within ``CANDIDATE_RADIUS`` bits of theirs, adding each
+    composite to ``found``; returns the pairs compared. Each opaque thumbnail is read twice
+    (its pattern, then its candidates' checks), ``COMPOSITE_CHUNK`` at a time."""
+    loaded = {i: thumb for i, thumb in thumbs.of(originals).items() if thumb.alpha is not None}
+    queries = sorted(loaded)
+    if not queries or not opaque:
+        return 0
+    patterns = np.zeros(len(opaque), dtype=np.uint64)
+    for start in range(0, len(opaque), COMPOSITE_CHUNK):
+        part = thumbs.of(opaque[start : start + COMPOSITE_CHUNK])
+        for n, k in enumerate(opaque[start : start + COMPOSITE_CHUNK]):
+            if k in part:
+                patterns[start + n] = uniform_cells(part[k], limits.tolerance)
+    query_patterns = np.array([uniform_cells(loaded[i], limits.tolerance) for i in queries], dtype=np.uint64)
+    which, hits, _ = radius_pairs(patterns, query_patterns, CANDIDATE_RADIUS)
+    order = np.argsort(hits, kind="stable")  # by opaque position, so that each chunk is read once
+    which, hits = which[order], hits[order]
     compared = 0
     for start in range(0, len(opaque), COMPOSITE_CHUNK):
-        chunk_thumbs = thumbs.of(opaque[start : start + COMPOSITE_CHUNK])
-        by_shape: dict[tuple[int, int], list[int]] = {}  # thumbnails of one file size can differ by a pixel
-        for k in opaque[start : start + COMPOSITE_CHUNK]:
-            if k in chunk_thumbs:
-                by_shape.setdefault(chunk_thumbs[k].grey.shape, []).append(k)
-        stacks = {shape: Copies.of([chunk_thumbs[k] for k in rows]) for shape, rows in by_shape.items()}
-        for i in originals:
-            rows = by_shape.get(loaded[i].grey.shape, []) if i in loaded else []
+        lo, hi = np.searchsorted(hits, [start, start + COMPOSITE_CHUNK])
+        if lo == hi:
+            continue
+        part = thumbs.of(opaque[k] for k in np.unique(hits[lo:hi]).tolist())
+        by_query: dict[int, list[int]] = {}
+        for q, k in zip(which[lo:hi].tolist(), hits[lo:hi].tolist()):
+            row, original = opaque[k], loaded[queries[q]]
+            if row in part and part[row].grey.shape == original.grey.shape:  # one file size, thumbnails a pixel apart
+                by_query.setdefault(queries[q], []).append(row)
+        for i, rows in by_query.items():
             compared += len(rows)
-            if rows:
-                for n, disagree, correlation in composite_scores(loaded[i], stacks[loaded[i].grey.shape], background, limits):
-                    found[(i, rows[n])] = (disagree, correlation)
+            for n, disagree, correlation in composite_scores(loaded[i], Copies.of([part[k] for k in rows]), background, limits):
+                found[(i, rows[n])] = (disagree, correlation)
     return compared
 
 
