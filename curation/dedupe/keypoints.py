@@ -85,6 +85,8 @@ class KeypointLimits:
     max_resampled_unexplained: float = 0.012  # the refined and edited limits give way to this when a shift of a pixel
     # explains nearly all of the difference:
     max_unshifted: float = 0.0002  # share of the overlap differing from every pixel within one of the fitted place
+    max_registered_unexplained: float = 0.06  # under a refined fit (no bars), what a shift explains may reach this:
+    # thin lines resampled by a small turn (a grid background: 1.7-5.2%); no look-alike comes within 3x max_unshifted
     max_edited_unexplained: float = 0.008  # max_unexplained when the thumbnails agreed only outside boxes ...
     edited_min_inliers: int = 20  # ... or did not agree, but this many keypoints fit one transform ...
     edited_max_rescale: float = 0.05  # ... frame to frame scale within this of 1 (one canvas, bars painted on it)
@@ -389,16 +391,24 @@ class FineScore:
         the bars found here. Those two stricter limits give way to ``max_resampled_unexplained``
         when nearly all of the difference vanishes once each pixel may come from a neighbour (a
         copy resampled to another size differs along every edge by a fraction of a pixel;
-        another drawing's changed eye or hat stays)."""
+        another drawing's changed eye or hat stays), and under a refined fit without bars every
+        limit on the differing share gives way to ``max_registered_unexplained`` then (thin
+        lines turned a few degrees)."""
         if refined and self.contained < limits.min_contained:
             return False
+        registered = (
+            refined
+            and not edited
+            and self.unshifted <= limits.max_unshifted
+            and self.unexplained <= limits.max_registered_unexplained
+        )
         stricter = [limits.max_refined_unexplained] * refined + [limits.max_edited_unexplained] * edited
-        if stricter and self.unexplained > min(stricter):
+        if stricter and self.unexplained > min(stricter) and not registered:
             if self.unshifted > limits.max_unshifted or self.unexplained > limits.max_resampled_unexplained:
                 return False
         return (
             self.correlation >= limits.fine_threshold
-            and self.unexplained <= limits.max_unexplained
+            and (self.unexplained <= limits.max_unexplained or registered)
             and self.unmatched_edges <= limits.max_unmatched_edges
             and self.unmatched_edges_worse <= limits.max_unmatched_edges_worse
         )
