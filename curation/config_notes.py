@@ -86,9 +86,9 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
         None,
     ),
     ("dedupe", "region_radius"): (
-        "keypoint candidates too: each post with the one picture that has a region (60% of each side, on a 3 x 3 "
-        "grid) whose pHash is within this of the post's (a heavy crop whose embedding is far from its original's); "
-        "-1: none",
+        "keypoint candidates too: each post with the one picture that has a region (60% of each side on a 3 x 3 "
+        "grid, or a corner keeping 75% of each side) whose pHash is within this of the post's (a heavy or corner "
+        "crop whose embedding is far from its original's); -1: none",
         None,
     ),
     ("dedupe", "workers"): (

@@ -704,8 +704,9 @@ def test_a_child_redrawn_from_its_parent_is_a_variant_and_the_same_redraw_elsewh
 
 
 def test_a_region_cut_out_is_proposed_with_its_original_by_region_hashes():
-    """The middle 60% of each side of a picture, reposted at its own scale: its whole pHash is far
-    from its original's, but one of the original's nine region pHashes is near it, and
+    """The middle 60% of each side of a picture, or a corner keeping 3/4 of each side, reposted at
+    its own scale: its whole pHash is far from its original's, but one of the original's region
+    pHashes (a 3 x 3 grid, and the four corners) is near it, and
     region_candidates pairs the crop with its original (one pair a post, none between strangers
     at this radius)."""
     from test_keypoints import scene
@@ -715,14 +716,16 @@ def test_a_region_cut_out_is_proposed_with_its_original_by_region_hashes():
 
     pictures = [scene(seed, size=(320, 240)) for seed in (21, 22, 23, 24)]
     pictures.append(pictures[0].crop((64, 48, 256, 192)))  # row 4: a region of row 0
+    pictures.append(pictures[1].crop((0, 60, 240, 240)))  # row 5: the bottom-left corner of row 1, 3/4 of each side
     made = [thumbnail(p, None) for p in pictures]
-    assert hamming(made[4]["thumb_phash"], made[0]["thumb_phash"]) > 16  # as a whole, another picture
+    for crop, original in ((4, 0), (5, 1)):
+        assert hamming(made[crop]["thumb_phash"], made[original]["thumb_phash"]) > 16  # as a whole, another picture
     table = thumbnail_table(made, region_phash=region_columns([m["region_phashes"] for m in made]))
     found = region_candidates(table, 10.0, 8)
-    assert [(i, j) for i, j, _ in found] == [(4, 0)]
+    assert [(i, j) for i, j, _ in found] == [(4, 0), (5, 1)]
     assert region_candidates(table, 10.0, -1) == []
     table.information[0] = 1.0  # a near-flat original takes no part
-    assert region_candidates(table, 10.0, 8) == []
+    assert [(i, j) for i, j, _ in region_candidates(table, 10.0, 8)] == [(5, 1)]
 
 
 def thumbnail_table(made: list[dict], **columns) -> HashTable:

@@ -330,7 +330,14 @@ def test_thumbnail_hashes_are_filled_from_stored_thumbnails(images_ws, monkeypat
     assert after == before and len(before) > 10
     unpadded = [r[1] for r in before]
     assert any(unpadded) and not all(unpadded) and all(all(r[2:]) for r in before)
-    assert all(len(r[5]) == 72 for r in before)  # nine region pHashes a thumbnail
+    assert all(len(r[5]) == 8 * 13 for r in before)  # nine region pHashes a thumbnail and four corners
+    con = duckdb.connect(str(images_ws / "catalog.duckdb"))  # region pHashes of the older layout: nine
+    con.execute("UPDATE image_hashes SET region_phashes = ?", [bytes(72)])
+    con.close()
+    assert run_images(images_ws).inspected == 0
+    con = duckdb.connect(str(images_ws / "catalog.duckdb"))
+    assert con.execute(query).fetchall() == before
+    con.close()
 
 
 def test_a_turned_picture_hashes_like_the_turned_thumbnail_of_its_original():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import DedupeConfig
-from ..images.hashing import REGION_STARTS
+from ..images.hashing import REGIONS
 from .search import radius_pairs
 
 _DEFAULTS = DedupeConfig()
@@ -47,7 +47,7 @@ class HashTable:
     thumb_phash: np.ndarray | None = None  # uint64: pHash of the whole untrimmed thumbnail; 0 when none
     unpadded_phash: np.ndarray | None = None  # uint64: of that thumbnail less its flat margins; 0 when none
     turned_phash: np.ndarray | None = None  # (N, 3) uint64: of that thumbnail turned 90, 180, 270 degrees; 0 when none
-    region_phash: np.ndarray | None = None  # (N, 9) uint64: of nine regions of that thumbnail; 0 when none
+    region_phash: np.ndarray | None = None  # (N, R) uint64: of the regions of that thumbnail (hashing.REGIONS); 0 when none
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -231,12 +231,15 @@ def turned_candidates(t: HashTable, min_information: float, radius: int, per_pos
 
 
 def region_columns(blobs: list[bytes | None]) -> np.ndarray:
-    """(N, 9) uint64 region pHashes from the catalog's ``region_phashes`` blobs (None: zeros)."""
-    regions = len(REGION_STARTS) ** 2
+    """(N, R) uint64 region pHashes (R = len(REGIONS)) from the catalog's ``region_phashes``
+    blobs (None: zeros). A blob of the older layout (the nine grid regions alone, until `curate
+    images` refills it) gives those nine, its corners zero."""
+    regions = len(REGIONS)
     out = np.zeros((len(blobs), regions), dtype=np.uint64)
     for row, blob in enumerate(blobs):
-        if blob is not None and len(blob) == 8 * regions:
-            out[row] = np.frombuffer(blob, dtype="<u8")
+        if blob is not None and len(blob) % 8 == 0 and 0 < len(blob) <= 8 * regions:
+            codes = np.frombuffer(blob, dtype="<u8")
+            out[row, : len(codes)] = codes
     return out
 
 

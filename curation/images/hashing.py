@@ -276,6 +276,10 @@ def thumbnail(picture: Image.Image, alpha: Image.Image | None) -> dict[str, byte
 TURNS = (90, 180, 270)  # degrees counterclockwise: the turned_phash_<deg> columns
 REGION_SIDE = 0.6  # share of each side a region of the thumbnail keeps ...
 REGION_STARTS = (0.0, 0.2, 0.4)  # ... starting at these shares of each side: a 3 x 3 grid of regions
+CORNER_SIDE = 0.75  # and four corners keeping this share of each side (a corner crop's own size)
+REGIONS = tuple((x, y, REGION_SIDE) for y in REGION_STARTS for x in REGION_STARTS) + tuple(
+    (x, y, CORNER_SIDE) for y in (0.0, 1 - CORNER_SIDE) for x in (0.0, 1 - CORNER_SIDE)
+)  # (left, top, side) as shares of the thumbnail
 _ROWS, _COLS = np.arange(8)[:, None], np.arange(8)[None, :]
 
 
@@ -304,24 +308,28 @@ def thumbnail_hashes(grey: np.ndarray, low: np.ndarray | None = None) -> dict[st
 
 
 def region_phashes(grey: np.ndarray) -> bytes:
-    """The pHashes of nine regions of a (h, w) uint8 thumbnail, each ``REGION_SIDE`` of its width
-    and height, on a 3 x 3 grid (``REGION_STARTS``), as nine little-endian uint64 (72 bytes; all
-    zero when the thumbnail is too small). A region cut out of a picture and reposted (a heavy
-    crop) hashes like one of these, though its embedding and whole-picture hashes are far from
-    its original's (:func:`curation.dedupe.edges.region_candidates`)."""
+    """The pHashes of the ``REGIONS`` of a (h, w) uint8 thumbnail: nine of ``REGION_SIDE`` of its
+    width and height on a 3 x 3 grid (``REGION_STARTS``), then its four corners at
+    ``CORNER_SIDE``, as little-endian uint64 (8 bytes a region; all zero when the thumbnail is
+    too small). A region cut out of a picture and reposted (a heavy or a corner crop) hashes
+    like one of these, though its embedding and whole-picture hashes are far from its
+    original's (:func:`curation.dedupe.edges.region_candidates`)."""
     h, w = grey.shape
-    rh, rw = round(REGION_SIDE * h), round(REGION_SIDE * w)
-    if min(rh, rw) < 8:
-        return bytes(8 * len(REGION_STARTS) ** 2)
+    if min(round(REGION_SIDE * h), round(REGION_SIDE * w)) < 8:
+        return bytes(8 * len(REGIONS))
     picture = Image.fromarray(np.ascontiguousarray(grey))
     small = np.stack(
         [
-            np.asarray(picture.crop((x0, y0, x0 + rw, y0 + rh)).resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
-            for y0 in (round(f * h) for f in REGION_STARTS)
-            for x0 in (round(f * w) for f in REGION_STARTS)
+            np.asarray(
+                picture.crop((round(x * w), round(y * h), round(x * w) + round(side * w), round(y * h) + round(side * h))).resize(
+                    (32, 32), Image.Resampling.LANCZOS
+                ),
+                dtype=np.float64,
+            )
+            for x, y, side in REGIONS
         ]
-    )  # (9, 32, 32): each region reduced as _low_frequencies reduces a whole picture
-    low = (_DCT @ small @ _DCT.T).reshape(len(small), 64)  # (9, 64)
+    )  # (R, 32, 32): each region reduced as _low_frequencies reduces a whole picture
+    low = (_DCT @ small @ _DCT.T).reshape(len(small), 64)  # (R, 64)
     bits = low > np.median(low, axis=1, keepdims=True)
     return np.packbits(bits, axis=1).view(">u8").ravel().astype("<u8").tobytes()
 

@@ -61,7 +61,7 @@ class Inspection:
     turned_phash_90: int | None = None  # of that thumbnail turned 90 degrees counterclockwise
     turned_phash_180: int | None = None
     turned_phash_270: int | None = None
-    region_phashes: bytes | None = None  # pHashes of nine regions of that thumbnail (hashing.region_phashes)
+    region_phashes: bytes | None = None  # pHashes of regions of that thumbnail (hashing.region_phashes)
     keypoint_xy: bytes | None = None  # ORB keypoints (curation.dedupe.keypoints): positions ...
     keypoints: bytes | None = None  # ... and descriptors; both empty when the picture has too few
 

@@ -25,7 +25,7 @@ from ..context import StageContext, Where, stage_context
 from ..errors import ConfigError, StageNotRun
 from ..processes import worker_pool
 from ..progress import progress
-from .hashing import HASH_VERSION, thumbnail_hashes
+from .hashing import HASH_VERSION, REGIONS, thumbnail_hashes
 from .inspect import Inspection, inspect_file
 
 RESULT_SCHEMA = {
@@ -249,12 +249,13 @@ def fill_thumbnail_hashes(cat, chunk: int = 20_000) -> int:
     """Compute the hashes that come from the thumbnail alone (:func:`~curation.images.hashing.thumbnail_hashes`)
     for every hashed file that lacks one (hashed before the column existed) from its stored
     thumbnail: no file is decoded again. Returns how many files were filled."""
-    todo = cat.scalar(f"SELECT count(*) FROM ({sql_text('marts/thumb_hashes_todo').rstrip().rstrip(';')})")
+    layout = {"region_bytes": 8 * len(REGIONS)}
+    todo = cat.scalar(f"SELECT count(*) FROM ({sql_text('marts/thumb_hashes_todo').rstrip().rstrip(';')})", layout)
     if not todo:
         return 0
     md5s, codes = [], []
     with progress("hashing stored thumbnails", todo) as advance:
-        cursor = cat.run("marts/thumb_hashes_todo")
+        cursor = cat.run("marts/thumb_hashes_todo", **layout)
         while batch := cursor.fetchmany(chunk):
             for md5, thumb, width in batch:
                 md5s.append(md5)

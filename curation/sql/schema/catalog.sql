@@ -121,7 +121,7 @@ CREATE TABLE IF NOT EXISTS image_hashes (   -- cached by the file's md5: a new d
     turned_phash_90 UBIGINT,     -- pHash of the whole thumbnail turned 90 degrees counterclockwise
     turned_phash_180 UBIGINT,
     turned_phash_270 UBIGINT,
-    region_phashes BLOB,         -- pHashes of nine regions of the thumbnail, 9 x little-endian uint64
+    region_phashes BLOB,         -- pHashes of 13 regions of the thumbnail (hashing.REGIONS), 13 x little-endian uint64
     keypoint_xy BLOB,            -- ORB keypoints' positions (float16 pairs, long side 256 frame): curation.dedupe.keypoints
     keypoints BLOB,              -- their 32-byte descriptors; empty when the picture has too few
     hash_version INTEGER         -- hashes of another version are recomputed (curation.images.hashing.HASH_VERSION)
