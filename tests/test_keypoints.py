@@ -182,8 +182,11 @@ def test_a_refined_fit_must_show_one_picture_inside_the_other_and_almost_no_diff
     # the closest look-alike of the 20,000-post board: 0.07% of its overlap unexplained by any shift
     assert not FineScore(0.99, 0.02, 0.0, 0.0, 0.0, contained=0.94, unshifted=0.0007).passes(LIMITS, refined=True)
     assert not FineScore(0.99, 0.02, 0.0, 0.0, 0.0, contained=1.0, unshifted=0.0).passes(LIMITS, edited=True)
-    # outside bars too: what a shift explains may reach the resampled limit, what it does not only the edited one
-    assert resampled.passes(LIMITS, edited=True) and not changed_detail.passes(LIMITS, edited=True)
+    # outside bars: JPEG ringing along the bars leaves ~1% (a censored copy of repost board C);
+    # the closest look-alike with bars found, on the 20,000-post board, differed by 1.9%
+    assert resampled.passes(LIMITS, edited=True)
+    assert FineScore(0.95, 0.0105, 0.0, 0.038, 0.14, contained=1.0, unshifted=0.0068).passes(LIMITS, edited=True)
+    assert not FineScore(0.95, 0.019, 0.0, 0.11, 0.02, contained=1.0, unshifted=0.004).passes(LIMITS, edited=True)
 
 
 def test_what_a_pixels_shift_explains_is_told_from_what_changed():
