@@ -128,6 +128,29 @@ def test_composites_are_sought_only_among_copies_whose_uniform_cells_match():
     assert compared == 1 and list(found) == [(0, 1)]
 
 
+def test_a_drawing_framed_in_the_colour_it_is_flattened_on_is_still_a_candidate():
+    """A transparent post whose drawing has a dark frame around a clear middle, reposted on the
+    frame's own colour: the frame merges with the colour into one uniform field, so the copy's
+    cells are uniform where the original's frame cells are not (its own pattern is far); the
+    pattern of the post flattened on its drawing's commonest grey finds the copy."""
+    from curation.dedupe.composite import CANDIDATE_RADIUS, query_patterns, uniform_cells
+    from curation.dedupe.stage import _compare_composites
+
+    framed = Image.new("RGBA", (256, 192), (0, 0, 0, 0))
+    d = ImageDraw.Draw(framed)
+    d.rectangle([0, 0, 255, 191], outline=(22, 22, 22, 255), width=8)
+    d.ellipse([40, 30, 216, 162], fill=(200, 60, 60, 255))
+    copy = on(framed, (22, 22, 22))
+    own, *flattened = query_patterns(thumb(framed), WHITE_GREY, LIMITS.tolerance)
+    target = uniform_cells(thumb(copy), LIMITS.tolerance)
+    assert bin(own ^ target).count("1") > CANDIDATE_RADIUS
+    assert min(bin(p ^ target).count("1") for p in flattened) <= 2
+
+    found: dict = {}
+    assert _compare_composites(Rows({0: thumb(framed), 1: thumb(copy)}), [0], [1], WHITE_GREY, LIMITS, found) == 1
+    assert list(found) == [(0, 1)]
+
+
 class StoredChecks:
     """``pixel_checks`` as a dict: the last run's answers, and this run's (what PixelChecks keeps)."""
 

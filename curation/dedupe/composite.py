@@ -17,10 +17,12 @@ fails where they differ, and the drawing must show in the copy (``min_contrast``
 plain canvas of the right colour does not match every transparent post of its size.
 
 Candidates come from :func:`uniform_cells`, not from every pair of a size: a copy is uniform
-wherever its original is fully transparent (one colour) or fully opaque and uniform (the
-drawing's own flat areas), so the two cell patterns differ only in cells where the drawing
-happens to match the colour under it. The opaque posts within ``CANDIDATE_RADIUS`` bits of a
-transparent post's pattern are its candidates: a radius search by multi-index hashing, never
+wherever its original is of one grey and one opacity (fully transparent, the drawing's own flat
+areas, a veil of one opacity), so the two cell patterns differ only in cells where the drawing
+happens to match the colour under it; for large such areas (a frame of the colour the copy
+was flattened on) the post is also flattened on its drawing's commonest greys
+(:func:`query_patterns`). The opaque posts within ``CANDIDATE_RADIUS`` bits of one of a
+transparent post's patterns are its candidates: a radius search by multi-index hashing, never
 every pair of a canvas size.
 """
 
@@ -35,6 +37,7 @@ from .align import Thumb
 OPAQUE_DRAWING = 128  # thumbnail alpha at or above this counts as the drawing when measuring its contrast
 PATTERN_GRID = 8  # cells a side of the uniform-cell pattern (64 bits)
 CANDIDATE_RADIUS = 10  # pattern bits a copy may differ in (measured: at most 8 on the synthetic boards)
+DRAWING_GREYS = 2  # the drawing's commonest greys (16-level bands) a post is also flattened on for its patterns
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ class CompositeLimits:
 def uniform_cells(thumb: Thumb, tolerance: float) -> int:
     """The 64-bit pattern of a thumbnail's ``PATTERN_GRID`` x ``PATTERN_GRID`` cells that are
     uniform (grey spread within ``tolerance``): for a transparent thumbnail, the cells every
-    flattening of it leaves uniform (fully transparent, or fully opaque and uniform); for an
-    opaque one, the cells that are. Thumbnails under ``PATTERN_GRID`` pixels a side give 0."""
+    flattening of it leaves uniform (grey and opacity both uniform: fully transparent, a flat
+    fill, a flat veil of one opacity); for an opaque one, the cells that are. Thumbnails under
+    ``PATTERN_GRID`` pixels a side give 0."""
     grey = thumb.grey
     h, w = grey.shape
     if h < PATTERN_GRID or w < PATTERN_GRID:
@@ -64,11 +68,31 @@ def uniform_cells(thumb: Thumb, tolerance: float) -> int:
         return reduce.reduceat(reduce.reduceat(values, rows, axis=0), cols, axis=1)
 
     uniform = cell(np.maximum, grey).astype(np.int16) - cell(np.minimum, grey) <= tolerance
-    if thumb.alpha is not None:
-        clear = cell(np.maximum, thumb.alpha) == 0
-        opaque = cell(np.minimum, thumb.alpha) == 255
-        uniform = clear | (opaque & uniform)
+    if thumb.alpha is not None:  # uniform on every colour: one grey over one opacity (clear, a flat fill, a veil)
+        uniform &= cell(np.maximum, thumb.alpha).astype(np.int16) - cell(np.minimum, thumb.alpha) <= tolerance
     return int(np.packbits(uniform.ravel(), bitorder="little").view(np.uint64)[0])
+
+
+def query_patterns(original: Thumb, background: float, tolerance: float) -> list[int]:
+    """The patterns a transparent post's copies may show (:func:`uniform_cells`): its own, whatever
+    the colour under it, and the patterns it takes flattened on each of the ``DRAWING_GREYS``
+    commonest greys of its drawing, where the drawing's areas of that grey (a frame, a dark
+    canvas around a glyph) merge with the colour into one uniform field.
+    ``background``: the grey level ``original`` is flattened on."""
+    patterns = [uniform_cells(original, tolerance)]
+    if original.alpha is None:
+        return patterns
+    drawing = original.grey[original.alpha >= OPAQUE_DRAWING]
+    if not len(drawing):
+        return patterns
+    counts = np.bincount((drawing // 16).astype(np.int64), minlength=16)
+    alpha = original.alpha.astype(np.float32) / 255.0
+    for band in np.argsort(-counts, kind="stable")[:DRAWING_GREYS]:
+        if counts[band]:
+            colour = float(np.median(drawing[drawing // 16 == band]))
+            flattened = np.clip(original.grey + (1.0 - alpha) * (colour - background), 0, 255).astype(np.uint8)
+            patterns.append(uniform_cells(Thumb(flattened, None, original.width, original.height), tolerance))
+    return list(dict.fromkeys(patterns))  # its own first
 
 
 def background_grey(rgb: tuple[int, int, int]) -> float:

@@ -38,7 +38,7 @@ from . import composite as composite_module
 from . import keypoints as keypoint_check
 from .align import AlignLimits, Thumb, agreement, aligned_pairs, turned_scores
 from .checks import PixelChecks, check_id
-from .composite import CANDIDATE_RADIUS, CompositeLimits, Copies, background_grey, composite_scores, uniform_cells
+from .composite import CANDIDATE_RADIUS, CompositeLimits, Copies, background_grey, composite_scores, query_patterns, uniform_cells
 from .edges import (
     HashTable,
     Radii,
@@ -830,10 +830,11 @@ def _compare_composites(
         for n, k in enumerate(opaque[start : start + COMPOSITE_CHUNK]):
             if k in part:
                 patterns[start + n] = uniform_cells(part[k], limits.tolerance)
-    query_patterns = np.array([uniform_cells(loaded[i], limits.tolerance) for i in queries], dtype=np.uint64)
-    which, hits, _ = radius_pairs(patterns, query_patterns, CANDIDATE_RADIUS)
-    order = np.argsort(hits, kind="stable")  # by opaque position, so that each chunk is read once
-    which, hits = which[order], hits[order]
+    asked = [(q, pattern) for q, i in enumerate(queries) for pattern in query_patterns(loaded[i], background, limits.tolerance)]
+    which, hits, _ = radius_pairs(patterns, np.array([p for _, p in asked], dtype=np.uint64), CANDIDATE_RADIUS)
+    pairs = np.unique(np.stack([np.array([q for q, _ in asked], dtype=np.int64)[which], hits]), axis=1)
+    order = np.argsort(pairs[1], kind="stable")  # by opaque position, so that each chunk is read once
+    which, hits = pairs[0][order], pairs[1][order]
     compared = 0
     for start in range(0, len(opaque), COMPOSITE_CHUNK):
         lo, hi = np.searchsorted(hits, [start, start + COMPOSITE_CHUNK])
