@@ -817,7 +817,8 @@ def _compare_composites(
     found: dict[tuple[int, int], tuple[int, float]],
 ) -> int:
     """Compare transparent rows ``originals`` with the opaque rows ``opaque`` (one canvas size)
-    whose uniform-cell patterns come within ``CANDIDATE_RADIUS`` bits of theirs, adding each
+    whose uniform-cell patterns come within ``CANDIDATE_RADIUS`` bits of one of theirs
+    (:func:`~curation.dedupe.composite.query_patterns`), adding each
     composite to ``found``; returns the pairs compared. Each opaque thumbnail is read twice
     (its pattern, then its candidates' checks), ``COMPOSITE_CHUNK`` at a time."""
     loaded = {i: thumb for i, thumb in thumbs.of(originals).items() if thumb.alpha is not None}
