@@ -114,6 +114,7 @@ class EmbedConfig(_Section):
     image_size: int = Field(default=0, ge=0)  # 0: the model's own input size
     preprocess: Literal["pad", "crop"] = "pad"  # pad: longest side to S, then pad; crop: shortest side, centre crop
     background: str = "#ffffff"  # composited under transparency and used for padding
+    flip: bool = False  # also embed each picture mirrored and average the two (twice the work; vectors of their own)
     shard_size: int = Field(default=16384, ge=1)  # vectors per .npy shard (also how often progress is saved)
 
 

@@ -46,6 +46,11 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ("embed", "image_size"): ("0: the model's own (224)", None),
     ("embed", "preprocess"): ("pad: longest side to S, then pad | crop: shortest side, centre crop", None),
     ("embed", "background"): ("under transparency and in the padding", None),
+    ("embed", "flip"): (
+        "also embed each picture mirrored and average the two: features that ignore left and right, for twice the "
+        "embedding time; stored under an embedder id of their own (docs/embed.md)",
+        None,
+    ),
     ("embed", "shard_size"): ("", None),
     ("dedupe", "phash_radius"): ("", None),
     ("dedupe", "dhash_radius"): ("the dHash that confirms a pHash match", None),

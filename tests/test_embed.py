@@ -68,8 +68,27 @@ def test_embedder_id_changes_with_the_model_and_the_preprocessing():
         embedder_id("timm:efficientnet_lite0", None, "crop", "#ffffff"),
         embedder_id("timm:efficientnet_lite0", None, "pad", "#000000"),
         embedder_id("open_clip:ViT-B-32/laion2b_s34b_b79k", None, "pad", "#ffffff"),
+        embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff", flip=True),
     }
-    assert len(ids) == 5
+    assert len(ids) == 6
+
+
+def test_flip_averaged_features_ignore_left_and_right():
+    """With ``flip`` a picture and its mirror image embed alike (to float16 rounding); without
+    it they do not, and the flip recipe files its vectors under an id of its own."""
+    import torch
+    from sklearn.datasets import load_sample_image
+
+    from curation.embed.models import load_embedder
+
+    photo = Image.fromarray(load_sample_image("china.jpg")).resize((224, 224))
+    x = np.asarray(photo, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
+    batch = torch.from_numpy(np.concatenate([x, x[..., ::-1]]).copy())  # (2, 3, 224, 224): the photo, mirrored
+    plain, flipped = load_embedder("timm:efficientnet_lite0", "cpu"), load_embedder("timm:efficientnet_lite0", "cpu", flip=True)
+    a, b = plain.embed(batch).astype(np.float32), flipped.embed(batch).astype(np.float32)
+    assert float(a[0] @ a[1]) < 0.99  # a photo and its mirror are different vectors to the plain model
+    assert float(b[0] @ b[1]) > 0.999 and np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-3)
+    assert flipped.id == plain.id + "|flip"
 
 
 def test_bundled_weights_are_the_real_imagenet_model():

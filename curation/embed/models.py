@@ -72,29 +72,39 @@ def pick_device(choice: str) -> str:
 class Embedder:
     """A frozen image model: ``embed(batch)`` maps (B, 3, S, S) float32 to (B, D) float16, L2-normalised."""
 
-    def __init__(self, embedder_id: str, network, dim: int, preprocess: Preprocess, device: str) -> None:
+    def __init__(self, embedder_id: str, network, dim: int, preprocess: Preprocess, device: str, flip: bool = False) -> None:
         self.id = embedder_id  # what stored vectors depend on: model, weights, preprocessing
         self.network = network.eval().to(device)
         self.dim = dim
         self.preprocess = preprocess
         self.device = device
+        self.flip = flip  # average each picture's features with its mirror image's
         self.half = device == "cuda"  # fp16 on a GPU; CPUs are faster in float32
         if self.half:
             self.network = self.network.half()
 
     def embed(self, batch) -> np.ndarray:
-        """(B, 3, S, S) float32 tensor -> (B, D) float16, rows of unit length."""
+        """(B, 3, S, S) float32 tensor -> (B, D) float16, rows of unit length. With ``flip``, the
+        mean of the picture's and its mirror image's unit features, made unit length again."""
         import torch
 
+        normalize = torch.nn.functional.normalize
         with torch.inference_mode():
             x = batch.to(self.device, non_blocking=True)
-            features = self.network(x.half() if self.half else x).float()
-            features = torch.nn.functional.normalize(features, dim=1)
+            x = x.half() if self.half else x
+            features = normalize(self.network(x).float(), dim=1)
+            if self.flip:
+                features = normalize(features + normalize(self.network(torch.flip(x, dims=[3])).float(), dim=1), dim=1)
         return features.cpu().numpy().astype(np.float16)
 
 
 def load_embedder(
-    model_text: str, device: str = "auto", image_size: int | None = None, preprocess: str = "pad", background: str = "#ffffff"
+    model_text: str,
+    device: str = "auto",
+    image_size: int | None = None,
+    preprocess: str = "pad",
+    background: str = "#ffffff",
+    flip: bool = False,
 ) -> Embedder:
     """The embedder ``model_text`` names, on ``device``; raises ModelUnavailable when its weights are absent."""
     spec = EmbedderSpec.parse(model_text)
@@ -107,13 +117,14 @@ def load_embedder(
     else:
         network, dim, size, mean, std = _load_open_clip(spec, model_text)
     prep = Preprocess(size=image_size or size, mean=mean, std=std, mode=preprocess, background=rgb)
-    return Embedder(embedder_id(model_text, image_size, preprocess, background), network, dim, prep, pick_device(device))
+    embedder = embedder_id(model_text, image_size, preprocess, background, flip)
+    return Embedder(embedder, network, dim, prep, pick_device(device), flip)
 
 
-def embedder_id(model_text: str, image_size: int | None, preprocess: str, background: str) -> str:
-    """The key stored vectors are filed under: the model, its weights and the preprocessing
-    (computable from the config alone, without loading the model)."""
-    return f"{model_text}|{preprocess}{image_size or ''}|{background.lower()}"
+def embedder_id(model_text: str, image_size: int | None, preprocess: str, background: str, flip: bool = False) -> str:
+    """The key stored vectors are filed under: the model, its weights, the preprocessing and the
+    recipe (``|flip``: averaged with the mirror image), computable from the config alone."""
+    return f"{model_text}|{preprocess}{image_size or ''}|{background.lower()}" + ("|flip" if flip else "")
 
 
 def _load_timm(spec: EmbedderSpec):

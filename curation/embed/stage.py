@@ -101,11 +101,11 @@ def batches(paths: list[str], embedder: Embedder, batch_size: int, workers: int)
 
 
 def embedder_for(cfg: EmbedConfig) -> Embedder:
-    return load_embedder(cfg.model, cfg.device, cfg.image_size or None, cfg.preprocess, cfg.background)
+    return load_embedder(cfg.model, cfg.device, cfg.image_size or None, cfg.preprocess, cfg.background, cfg.flip)
 
 
 def configured_embedder_id(cfg: EmbedConfig) -> str:
-    return embedder_id(cfg.model, cfg.image_size or None, cfg.preprocess, cfg.background)
+    return embedder_id(cfg.model, cfg.image_size or None, cfg.preprocess, cfg.background, cfg.flip)
 
 
 @dataclass
