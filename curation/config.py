@@ -115,7 +115,17 @@ class EmbedConfig(_Section):
     preprocess: Literal["pad", "crop"] = "pad"  # pad: longest side to S, then pad; crop: shortest side, centre crop
     background: str = "#ffffff"  # composited under transparency and used for padding
     flip: bool = False  # also embed each picture mirrored and average the two (twice the work; vectors of their own)
+    layers: list[int] = []  # backbone stages pooled (mean, max) beside the final features, e.g. [5, 6]; timm CNNs
+    scales: list[int] = []  # further input sizes averaged with the main one, e.g. [320] (each costs a pass)
     shard_size: int = Field(default=16384, ge=1)  # vectors per .npy shard (also how often progress is saved)
+
+    @field_validator("layers", "scales")
+    @classmethod
+    def _distinct_sizes(cls, values: list[int], info) -> list[int]:
+        low = 0 if info.field_name == "layers" else 32
+        if any(v < low for v in values) or len(set(values)) != len(values):
+            raise ValueError(f"distinct whole numbers of at least {low}, got {values}")
+        return sorted(values)
 
 
 class DedupeConfig(_Section):

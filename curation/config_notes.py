@@ -51,6 +51,16 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
         "embedding time; stored under an embedder id of their own (docs/embed.md)",
         None,
     ),
+    ("embed", "layers"): (
+        "stages of the backbone (0-6 for efficientnet_lite0) pooled by mean and max beside the final features, "
+        "e.g. [5, 6]: wider vectors, no extra pass; timm CNNs only (docs/embed.md)",
+        None,
+    ),
+    ("embed", "scales"): (
+        "further input sizes in pixels whose features are averaged with the main size's, e.g. [320]: one more "
+        "pass each, ~2x the model time at 320 (docs/embed.md)",
+        None,
+    ),
     ("embed", "shard_size"): ("", None),
     ("dedupe", "phash_radius"): ("", None),
     ("dedupe", "dhash_radius"): ("the dHash that confirms a pHash match", None),

@@ -15,7 +15,7 @@ from PIL import Image
 
 from curation.dedupe.semantic import semantic_pairs
 from curation.embed import EmbeddingStore, embedder_id, load_embedder, run_embed
-from curation.embed.models import EmbedderSpec, _bundled_efficientnet_lite0
+from curation.embed.models import Embedder, EmbedderSpec, Recipe, _bundled_efficientnet_lite0
 from curation.embed.preprocess import Preprocess, crop_square, pad_square, to_rgb
 from curation.errors import ConfigError, ModelUnavailable
 from curation.images import run_images
@@ -68,9 +68,13 @@ def test_embedder_id_changes_with_the_model_and_the_preprocessing():
         embedder_id("timm:efficientnet_lite0", None, "crop", "#ffffff"),
         embedder_id("timm:efficientnet_lite0", None, "pad", "#000000"),
         embedder_id("open_clip:ViT-B-32/laion2b_s34b_b79k", None, "pad", "#ffffff"),
-        embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff", flip=True),
+        embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff", Recipe(flip=True)),
+        embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff", Recipe(layers=(5, 6))),
+        embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff", Recipe(layers=(6,))),
+        embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff", Recipe(scales=(320,))),
+        embedder_id("timm:efficientnet_lite0", None, "pad", "#ffffff", Recipe(True, (5, 6), (320,))),
     }
-    assert len(ids) == 6
+    assert len(ids) == 10
 
 
 def test_flip_averaged_features_ignore_left_and_right():
@@ -84,11 +88,69 @@ def test_flip_averaged_features_ignore_left_and_right():
     photo = Image.fromarray(load_sample_image("china.jpg")).resize((224, 224))
     x = np.asarray(photo, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
     batch = torch.from_numpy(np.concatenate([x, x[..., ::-1]]).copy())  # (2, 3, 224, 224): the photo, mirrored
-    plain, flipped = load_embedder("timm:efficientnet_lite0", "cpu"), load_embedder("timm:efficientnet_lite0", "cpu", flip=True)
+    plain, flipped = (
+        load_embedder("timm:efficientnet_lite0", "cpu"),
+        load_embedder("timm:efficientnet_lite0", "cpu", recipe=Recipe(flip=True)),
+    )
     a, b = plain.embed(batch).astype(np.float32), flipped.embed(batch).astype(np.float32)
     assert float(a[0] @ a[1]) < 0.99  # a photo and its mirror are different vectors to the plain model
     assert float(b[0] @ b[1]) > 0.999 and np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-3)
     assert flipped.id == plain.id + "|flip"
+
+
+def _photo_batch(size: int):
+    import torch
+    from sklearn.datasets import load_sample_image
+
+    photos = [Image.fromarray(load_sample_image(name)).resize((size, size)) for name in ("china.jpg", "flower.jpg")]
+    return torch.from_numpy(np.stack([np.asarray(p, dtype=np.float32).transpose(2, 0, 1) / 255.0 for p in photos]))
+
+
+def test_layers_recipe_appends_pooled_stages_to_the_final_features():
+    """``layers`` keeps the plain features' direction in the first D dimensions and appends each
+    stage's mean- and max-pooled features: 1280 + 2 x (192 + 320) dimensions for stages 5 and 6."""
+    batch = _photo_batch(224)
+    plain = load_embedder("timm:efficientnet_lite0", "cpu")
+    layered = load_embedder("timm:efficientnet_lite0", "cpu", recipe=Recipe(layers=(5, 6)))
+    assert layered.dim == 1280 + 2 * (192 + 320) and layered.id == plain.id + "|layers5,6"
+    a, b = plain.embed(batch).astype(np.float32), layered.embed(batch).astype(np.float32)
+    assert b.shape == (2, layered.dim) and np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-3)
+    head = b[:, :1280] / np.linalg.norm(b[:, :1280], axis=1, keepdims=True)
+    assert np.allclose((head * a).sum(axis=1), 1.0, atol=2e-3)
+    tail = b[:, 1280:]  # four blocks of weight 0.5 beside a unit block: 0.5^2 x 4 = 1 against 1
+    assert np.allclose(np.linalg.norm(tail, axis=1) ** 2, 0.5, atol=2e-3)
+    assert float(head[0] @ head[1]) < 0.9  # two different photos stay apart
+
+
+def test_layers_recipe_rejects_models_without_stages_and_stages_out_of_range():
+    import torch
+
+    with pytest.raises(ConfigError, match="timm CNN"):
+        Embedder("x", torch.nn.Linear(3, 4), 4, None, "cpu", Recipe(layers=(1,)))
+    with pytest.raises(ConfigError, match="stages are 0-6"):
+        load_embedder("timm:efficientnet_lite0", "cpu", recipe=Recipe(layers=(7,)))
+
+
+def test_scales_recipe_averages_the_sizes_final_features():
+    """With ``scales`` a batch comes as one tensor per size; the vector is the unit mean of the
+    plain model's unit vectors at each size."""
+    small, large = _photo_batch(224), _photo_batch(320)
+    plain = load_embedder("timm:efficientnet_lite0", "cpu")
+    scaled = load_embedder("timm:efficientnet_lite0", "cpu", recipe=Recipe(scales=(320,)))
+    assert scaled.id == plain.id + "|scales320" and scaled.preprocess.scales == (320,)
+    expected = plain.embed(small).astype(np.float32) + plain.embed(large).astype(np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    got = scaled.embed((small, large)).astype(np.float32)
+    assert np.allclose(got, expected, atol=2e-3)
+    assert float((plain.embed(small).astype(np.float32) * got).sum(axis=1).min()) < 0.999  # the second size counts
+
+
+def test_preprocess_makes_every_size_from_one_decode(tmp_path):
+    Image.new("RGB", (200, 100), (10, 200, 30)).save(tmp_path / "a.png")
+    prep = Preprocess(size=64, mean=(0.5,) * 3, std=(0.5,) * 3, scales=(96,))
+    main, extra = prep.inputs(tmp_path / "a.png")
+    assert main.shape == (3, 64, 64) and extra.shape == (3, 96, 96)
+    assert np.array_equal(main, prep(tmp_path / "a.png"))
 
 
 def test_bundled_weights_are_the_real_imagenet_model():
@@ -261,3 +323,31 @@ def test_a_file_that_breaks_after_inspection_is_rejected_not_fatal(embedded_ws, 
     con = duckdb.connect(str(ws / "catalog.duckdb"))
     con.execute("UPDATE images SET path = ? WHERE file_md5 = ?", [path, md5])
     con.close()
+
+
+@pytest.mark.slow
+def test_embed_stage_runs_a_recipe_of_layers_scales_and_flip(embedded_ws):
+    """The stage with every recipe setting: size tuples through the DataLoader, wider vectors,
+    stored under the recipe's own id beside the plain ones."""
+    ws = embedded_ws
+    set_config(ws, embed={"layers": [6, 5], "scales": [128], "flip": True})
+    try:
+        report = run_embed(ws)
+        assert report.embedder.endswith("|layers5,6|scales128|flip") and report.embedded and not report.failed
+        con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+        md5s = [r[0] for r in con.execute("SELECT md5 FROM embeddings WHERE embedder = ?", [report.embedder]).fetchall()]
+        con.close()
+        vectors = EmbeddingStore(ws, report.embedder).gather([(0, 0), (0, 1)])
+        assert len(md5s) == report.embedded and vectors.shape == (2, 1280 + 2 * (192 + 320))
+        assert np.allclose(np.linalg.norm(vectors.astype(np.float32), axis=1), 1.0, atol=1e-2)
+    finally:
+        set_config(ws, embed={"layers": [], "scales": [], "flip": False})
+
+
+def test_recipe_settings_are_checked():
+    from curation.config import EmbedConfig
+
+    assert EmbedConfig(layers=[6, 5]).layers == [5, 6]
+    for bad in ({"layers": [-1]}, {"layers": [5, 5]}, {"scales": [16]}):
+        with pytest.raises(ValueError, match="distinct whole numbers"):
+            EmbedConfig(**bad)

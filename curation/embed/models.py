@@ -69,33 +69,106 @@ def pick_device(choice: str) -> str:
     return choice
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How a file's vector is made beyond one pass of the model at its input size.
+
+    - ``flip``: the picture and its mirror image, their unit features averaged;
+    - ``scales``: further input sizes (pixels), whose unit final features are averaged with the
+      main size's;
+    - ``layers``: stages of the backbone (indices into a timm CNN's ``blocks``) whose outputs are
+      pooled by mean and by max beside the final features (at the main size).
+    """
+
+    flip: bool = False
+    layers: tuple[int, ...] = ()
+    scales: tuple[int, ...] = ()
+
+    LAYER_WEIGHT = 0.5  # each pooled stage block (unit length) beside the unit final features
+
+    def suffix(self) -> str:
+        """What the embedder id adds for this recipe: ``|layers5,6|scales320|flip``; empty when plain."""
+        parts = [f"layers{','.join(map(str, self.layers))}"] if self.layers else []
+        parts += [f"scales{','.join(map(str, self.scales))}"] if self.scales else []
+        parts += ["flip"] if self.flip else []
+        return "".join("|" + part for part in parts)
+
+
 class Embedder:
     """A frozen image model: ``embed(batch)`` maps (B, 3, S, S) float32 to (B, D) float16, L2-normalised."""
 
-    def __init__(self, embedder_id: str, network, dim: int, preprocess: Preprocess, device: str, flip: bool = False) -> None:
-        self.id = embedder_id  # what stored vectors depend on: model, weights, preprocessing
+    def __init__(
+        self, embedder_id: str, network, dim: int, preprocess: Preprocess, device: str, recipe: Recipe = Recipe()
+    ) -> None:
+        self.id = embedder_id  # what stored vectors depend on: model, weights, preprocessing, recipe
         self.network = network.eval().to(device)
-        self.dim = dim
         self.preprocess = preprocess
         self.device = device
-        self.flip = flip  # average each picture's features with its mirror image's
+        self.recipe = recipe
         self.half = device == "cuda"  # fp16 on a GPU; CPUs are faster in float32
         if self.half:
             self.network = self.network.half()
+        self._stage_outputs: dict[int, object] = {}
+        self.dim = dim + 2 * sum(self._hook_stage(k) for k in recipe.layers)
+
+    def _hook_stage(self, k: int) -> int:
+        """Keep stage ``k``'s output on each forward pass; returns its channel count."""
+        import torch
+
+        blocks = getattr(self.network, "blocks", None)
+        if not isinstance(blocks, torch.nn.Sequential) or not hasattr(self.network, "conv_stem"):
+            raise ConfigError("[embed] layers needs a timm CNN whose stages are in `blocks` (EfficientNet style), not this model")
+        if not 0 <= k < len(blocks):
+            raise ConfigError(f"[embed] layers = {list(self.recipe.layers)}: this model's stages are 0-{len(blocks) - 1}")
+        blocks[k].register_forward_hook(lambda module, inputs, output: self._stage_outputs.__setitem__(k, output))
+        with torch.inference_mode():  # the channel count, from one tiny pass
+            self.network(torch.zeros(1, 3, 64, 64, device=self.device, dtype=torch.half if self.half else torch.float))
+        return int(self._stage_outputs[k].shape[1])
 
     def embed(self, batch) -> np.ndarray:
-        """(B, 3, S, S) float32 tensor -> (B, D) float16, rows of unit length. With ``flip``, the
-        mean of the picture's and its mirror image's unit features, made unit length again."""
+        """(B, 3, S, S) float32 tensor (or a tuple of them: the main size, then each of
+        ``recipe.scales``) -> (B, dim) float16, rows of unit length.
+
+        Plain: the model's unit features. With the recipe: the unit final features averaged over
+        the sizes and (``flip``) the mirror images, then, for each of ``layers``, the stage's mean-
+        and max-pooled unit features (each weighted ``LAYER_WEIGHT``, mirror-averaged with
+        ``flip``) concatenated after them; the whole made unit length again."""
         import torch
 
         normalize = torch.nn.functional.normalize
+        sizes = batch if isinstance(batch, tuple) else (batch,)
         with torch.inference_mode():
-            x = batch.to(self.device, non_blocking=True)
-            x = x.half() if self.half else x
-            features = normalize(self.network(x).float(), dim=1)
-            if self.flip:
-                features = normalize(features + normalize(self.network(torch.flip(x, dims=[3])).float(), dim=1), dim=1)
+            final, pooled = None, None
+            for s, x in enumerate(sizes):
+                x = x.to(self.device, non_blocking=True)
+                x = x.half() if self.half else x
+                for view in (x, torch.flip(x, dims=[3])) if self.recipe.flip else (x,):
+                    f = normalize(self.network(view).float(), dim=1)
+                    final = f if final is None else final + f
+                    if s == 0 and self.recipe.layers:
+                        p = torch.cat([self._pooled(k) for k in self.recipe.layers], dim=1)
+                        pooled = p if pooled is None else pooled + p
+            features = normalize(final, dim=1)
+            if pooled is not None:
+                features = normalize(torch.cat([features, self._reblock(pooled)], dim=1), dim=1)
         return features.cpu().numpy().astype(np.float16)
+
+    def _pooled(self, k: int):
+        """(B, 2C) float32: stage ``k``'s output pooled by mean and by max, each of unit length."""
+        import torch
+
+        normalize = torch.nn.functional.normalize
+        out = self._stage_outputs[k].float()
+        return torch.cat([normalize(out.mean((2, 3)), dim=1), normalize(out.amax((2, 3)), dim=1)], dim=1)
+
+    def _reblock(self, pooled):
+        """Sums of pooled blocks (over mirror views) made unit per block again and weighted."""
+        import torch
+
+        normalize = torch.nn.functional.normalize
+        widths = [w for k in self.recipe.layers for w in (self._stage_outputs[k].shape[1],) * 2]
+        blocks = torch.split(pooled, widths, dim=1)
+        return torch.cat([Recipe.LAYER_WEIGHT * normalize(b, dim=1) for b in blocks], dim=1)
 
 
 def load_embedder(
@@ -104,7 +177,7 @@ def load_embedder(
     image_size: int | None = None,
     preprocess: str = "pad",
     background: str = "#ffffff",
-    flip: bool = False,
+    recipe: Recipe = Recipe(),
 ) -> Embedder:
     """The embedder ``model_text`` names, on ``device``; raises ModelUnavailable when its weights are absent."""
     spec = EmbedderSpec.parse(model_text)
@@ -116,15 +189,15 @@ def load_embedder(
         network, dim, size, mean, std = _load_timm(spec)
     else:
         network, dim, size, mean, std = _load_open_clip(spec, model_text)
-    prep = Preprocess(size=image_size or size, mean=mean, std=std, mode=preprocess, background=rgb)
-    embedder = embedder_id(model_text, image_size, preprocess, background, flip)
-    return Embedder(embedder, network, dim, prep, pick_device(device), flip)
+    prep = Preprocess(size=image_size or size, mean=mean, std=std, mode=preprocess, background=rgb, scales=recipe.scales)
+    embedder = embedder_id(model_text, image_size, preprocess, background, recipe)
+    return Embedder(embedder, network, dim, prep, pick_device(device), recipe)
 
 
-def embedder_id(model_text: str, image_size: int | None, preprocess: str, background: str, flip: bool = False) -> str:
+def embedder_id(model_text: str, image_size: int | None, preprocess: str, background: str, recipe: Recipe = Recipe()) -> str:
     """The key stored vectors are filed under: the model, its weights, the preprocessing and the
-    recipe (``|flip``: averaged with the mirror image), computable from the config alone."""
-    return f"{model_text}|{preprocess}{image_size or ''}|{background.lower()}" + ("|flip" if flip else "")
+    recipe (:meth:`Recipe.suffix`), computable from the config alone."""
+    return f"{model_text}|{preprocess}{image_size or ''}|{background.lower()}" + recipe.suffix()
 
 
 def _load_timm(spec: EmbedderSpec):

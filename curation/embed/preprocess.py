@@ -24,13 +24,23 @@ class Preprocess:
     std: tuple[float, float, float]
     mode: str = "pad"  # pad | crop
     background: tuple[int, int, int] = (255, 255, 255)
+    scales: tuple[int, ...] = ()  # further sizes made from the same decoded picture (``[embed] scales``)
 
     def __call__(self, path: str | Path) -> np.ndarray:
         """(3, size, size) float32, normalised with mean/std, channels RGB."""
+        return self.inputs(path)[0]
+
+    def inputs(self, path: str | Path) -> tuple[np.ndarray, ...]:
+        """One (3, s, s) float32 array per size: ``size`` first, then each of ``scales``. The
+        file is decoded once, at the largest size's reduction."""
+        largest = max((self.size, *self.scales))
         with Image.open(path) as img:
-            img.draft("RGB", (self.size, self.size))  # JPEG: decode at a reduced scale, much faster
+            img.draft("RGB", (largest, largest))  # JPEG: decode at a reduced scale, much faster
             picture = to_rgb(img, self.background)
-        square = pad_square(picture, self.size, self.background) if self.mode == "pad" else crop_square(picture, self.size)
+        return tuple(self._array(picture, size) for size in (self.size, *self.scales))
+
+    def _array(self, picture: Image.Image, size: int) -> np.ndarray:
+        square = pad_square(picture, size, self.background) if self.mode == "pad" else crop_square(picture, size)
         array = np.asarray(square, dtype=np.float32) / 255.0
         array = (array - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
         return np.ascontiguousarray(array.transpose(2, 0, 1))

@@ -24,7 +24,7 @@ from ..errors import StageNotRun
 from ..images.limits import inherit_pixel_limit
 from ..lock import workspace_lock
 from ..progress import progress
-from .models import Embedder, embedder_id, load_embedder
+from .models import Embedder, Recipe, embedder_id, load_embedder
 from .store import EmbeddingStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,8 @@ class EmbedReport:
 
 
 class ImageFiles:
-    """A map-style dataset: index -> (index, (3, S, S) float32 or None, error text)."""
+    """A map-style dataset: index -> (index, (3, S, S) float32 -- or a tuple of them, one per
+    size, with ``[embed] scales`` -- or None, error text)."""
 
     def __init__(self, paths: list[str], preprocess) -> None:
         self.paths = paths
@@ -67,7 +68,11 @@ def collate_images(items):
 
     good = [(i, x) for i, x, _ in items if x is not None]
     bad = [(i, err) for i, x, err in items if x is None]
-    batch = torch.from_numpy(np.stack([x for _, x in good])) if good else None
+    batch = None
+    if good and isinstance(good[0][1], tuple):  # one (B, 3, s, s) tensor per size
+        batch = tuple(torch.from_numpy(np.stack([x[k] for _, x in good])) for k in range(len(good[0][1])))
+    elif good:
+        batch = torch.from_numpy(np.stack([x for _, x in good]))
     return [i for i, _ in good], batch, bad
 
 
@@ -84,11 +89,13 @@ def worker_context(workers: int) -> str | None:
 
 
 def batches(paths: list[str], embedder: Embedder, batch_size: int, workers: int):
-    """Yield (indices, (B, 3, S, S) float32 tensor or None, [(index, error)]) in input order."""
+    """Yield (indices, (B, 3, S, S) float32 tensor -- a tuple of them, one per size, with
+    ``scales`` -- or None, [(index, error)]) in input order."""
     from torch.utils.data import DataLoader
 
+    prep = embedder.preprocess
     loader = DataLoader(
-        ImageFiles(paths, embedder.preprocess),
+        ImageFiles(paths, prep.inputs if prep.scales else prep),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=collate_images,
@@ -101,11 +108,15 @@ def batches(paths: list[str], embedder: Embedder, batch_size: int, workers: int)
 
 
 def embedder_for(cfg: EmbedConfig) -> Embedder:
-    return load_embedder(cfg.model, cfg.device, cfg.image_size or None, cfg.preprocess, cfg.background, cfg.flip)
+    return load_embedder(cfg.model, cfg.device, cfg.image_size or None, cfg.preprocess, cfg.background, recipe_of(cfg))
 
 
 def configured_embedder_id(cfg: EmbedConfig) -> str:
-    return embedder_id(cfg.model, cfg.image_size or None, cfg.preprocess, cfg.background, cfg.flip)
+    return embedder_id(cfg.model, cfg.image_size or None, cfg.preprocess, cfg.background, recipe_of(cfg))
+
+
+def recipe_of(cfg: EmbedConfig) -> Recipe:
+    return Recipe(flip=cfg.flip, layers=tuple(cfg.layers), scales=tuple(cfg.scales))
 
 
 @dataclass
