@@ -13,6 +13,7 @@ import pytest
 from conftest import set_config
 from PIL import Image
 
+from curation.config import load_config
 from curation.dedupe.semantic import semantic_pairs
 from curation.embed import EmbeddingStore, embedder_id, load_embedder, run_embed
 from curation.embed.models import Embedder, EmbedderSpec, Recipe, _bundled_efficientnet_lite0
@@ -327,21 +328,52 @@ def test_a_file_that_breaks_after_inspection_is_rejected_not_fatal(embedded_ws, 
 
 @pytest.mark.slow
 def test_embed_stage_runs_a_recipe_of_layers_scales_and_flip(embedded_ws):
-    """The stage with every recipe setting: size tuples through the DataLoader, wider vectors,
-    stored under the recipe's own id beside the plain ones."""
+    """The stage with every recipe setting: size tuples through the DataLoader, wider vectors
+    stored under the recipe's own id; the plain vectors dedupe compares come from the same
+    passes, and where they are stored already they are not written again."""
+    from curation.embed import plain_embedder_id
+    from curation.embed.stage import configured_embedder_id
+
     ws = embedded_ws
+    set_config(ws, embed={"image_size": 80, "layers": [], "scales": [], "flip": False})
+    first = run_embed(ws)  # plain only: features and plain vectors are one store
     set_config(ws, embed={"layers": [6, 5], "scales": [128], "flip": True})
     try:
+        config = load_config(ws)
+        plain_id, features_id = plain_embedder_id(config.embed), configured_embedder_id(config.embed)
+        assert plain_id == first.embedder and features_id == plain_id + "|layers5,6|scales128|flip"
         report = run_embed(ws)
-        assert report.embedder.endswith("|layers5,6|scales128|flip") and report.embedded and not report.failed
+        assert report.embedder == features_id and report.embedded == first.embedded and not report.failed
         con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
-        md5s = [r[0] for r in con.execute("SELECT md5 FROM embeddings WHERE embedder = ?", [report.embedder]).fetchall()]
+        count = dict(con.execute("SELECT embedder, count(*) FROM embeddings GROUP BY embedder").fetchall())
+        where = con.execute("SELECT shard, row FROM embeddings WHERE embedder = ? LIMIT 2", [features_id]).fetchall()
         con.close()
-        vectors = EmbeddingStore(ws, report.embedder).gather([(0, 0), (0, 1)])
-        assert len(md5s) == report.embedded and vectors.shape == (2, 1280 + 2 * (192 + 320))
+        assert count[features_id] == count[plain_id] == first.embedded  # the plain store was not written twice
+        vectors = EmbeddingStore(ws, features_id).gather(where)
+        assert vectors.shape == (2, 1280 + 2 * (192 + 320))
         assert np.allclose(np.linalg.norm(vectors.astype(np.float32), axis=1), 1.0, atol=1e-2)
+
+        set_config(ws, embed={"image_size": 72})  # a new preprocessing: both stores filled in one run
+        config = load_config(ws)
+        both = run_embed(ws)
+        con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+        count = dict(con.execute("SELECT embedder, count(*) FROM embeddings GROUP BY embedder").fetchall())
+        con.close()
+        assert count[configured_embedder_id(config.embed)] == count[plain_embedder_id(config.embed)] == both.embedded
+        plain_alone = load_embedder("timm:efficientnet_lite0", "cpu", 72)
+        con = duckdb.connect(str(ws / "catalog.duckdb"), read_only=True)
+        md5, shard, row = con.execute(
+            "SELECT md5, shard, row FROM embeddings WHERE embedder = ? ORDER BY md5 LIMIT 1", [plain_embedder_id(config.embed)]
+        ).fetchall()[0]
+        path = con.execute("SELECT path FROM images WHERE file_md5 = ? LIMIT 1", [md5]).fetchall()[0][0]
+        con.close()
+        import torch
+
+        expected = plain_alone.embed(torch.from_numpy(plain_alone.preprocess(path)[None])).astype(np.float32)[0]
+        stored = EmbeddingStore(ws, plain_embedder_id(config.embed)).gather([(shard, row)]).astype(np.float32)[0]
+        assert float(expected @ stored) > 0.999  # the plain vector of a recipe run is the plain model's
     finally:
-        set_config(ws, embed={"layers": [], "scales": [], "flip": False})
+        set_config(ws, embed={"image_size": 96, "layers": [], "scales": [], "flip": False})
 
 
 def test_recipe_settings_are_checked():

@@ -159,11 +159,14 @@ def test_images_and_embed_on_a_dask_cluster_match_a_local_run(board2021, tmp_pat
 
     from curation.embed import run_embed
 
+    for ws in (local, dask):  # a recipe: two stores (the features, the plain vectors) from one pass
+        set_config(ws, embed={"layers": [6]})
     run_embed(local)
     embedded = embed_on_dask(str(dask), workers=2, shards=2)
     assert embedded.embedded > 0
-    vectors = "SELECT md5 FROM embeddings"
+    vectors = "SELECT md5, embedder FROM embeddings"
     assert table(local, vectors) == table(dask, vectors)
+    assert len({e for _, e in table(dask, vectors)}) == 2
 
 
 def _free_port() -> int:

@@ -26,7 +26,7 @@ from ..catalog import open_catalog
 from ..config import DedupeConfig
 from ..context import Where, stage_context
 from ..decisions import duplicate_decisions
-from ..embed import configured_embedder_id, load_vectors
+from ..embed import load_vectors, plain_embedder_id
 from ..errors import StageNotRun
 from ..images.keypoints import Keypoints
 from ..images.stage import background_rgb
@@ -387,7 +387,7 @@ def semantic_edges(
     And the ``NEAR_MISSES`` most similar pairs below the threshold (rows like the edges'), for
     the contact sheets."""
     cfg = config.dedupe
-    embedder = configured_embedder_id(config.embed)
+    embedder = plain_embedder_id(config.embed)  # the plain vectors: dedupe's thresholds are set on them
     has, vectors = load_vectors(workspace, cat, embedder, t.file_md5.tolist())
     if not has.any():
         raise StageNotRun(

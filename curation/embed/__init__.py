@@ -1,7 +1,7 @@
 """Image embeddings: offline models, a float16 store keyed by (file md5, embedder), the stage."""
 
 from .models import Embedder, EmbedderSpec, embedder_id, load_embedder
-from .stage import EmbedReport, configured_embedder_id, load_vectors, run_embed
+from .stage import EmbedReport, configured_embedder_id, load_vectors, plain_embedder_id, run_embed
 from .store import EmbeddingStore
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "embedder_id",
     "load_embedder",
     "load_vectors",
+    "plain_embedder_id",
     "run_embed",
 ]

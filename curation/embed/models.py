@@ -98,9 +98,17 @@ class Embedder:
     """A frozen image model: ``embed(batch)`` maps (B, 3, S, S) float32 to (B, D) float16, L2-normalised."""
 
     def __init__(
-        self, embedder_id: str, network, dim: int, preprocess: Preprocess, device: str, recipe: Recipe = Recipe()
+        self,
+        embedder_id: str,
+        network,
+        dim: int,
+        preprocess: Preprocess,
+        device: str,
+        recipe: Recipe = Recipe(),
+        plain_id: str = "",
     ) -> None:
-        self.id = embedder_id  # what stored vectors depend on: model, weights, preprocessing, recipe
+        self.id = embedder_id  # what stored features depend on: model, weights, preprocessing, recipe
+        self.plain_id = plain_id or embedder_id  # the same without the recipe: what dedupe compares
         self.network = network.eval().to(device)
         self.preprocess = preprocess
         self.device = device
@@ -127,23 +135,29 @@ class Embedder:
 
     def embed(self, batch) -> np.ndarray:
         """(B, 3, S, S) float32 tensor (or a tuple of them: the main size, then each of
-        ``recipe.scales``) -> (B, dim) float16, rows of unit length.
+        ``recipe.scales``) -> (B, dim) float16, rows of unit length: :meth:`embed_both`'s features."""
+        return self.embed_both(batch)[1]
 
-        Plain: the model's unit features. With the recipe: the unit final features averaged over
-        the sizes and (``flip``) the mirror images, then, for each of ``layers``, the stage's mean-
-        and max-pooled unit features (each weighted ``LAYER_WEIGHT``, mirror-averaged with
-        ``flip``) concatenated after them; the whole made unit length again."""
+    def embed_both(self, batch) -> tuple[np.ndarray, np.ndarray]:
+        """(plain (B, D) float16, features (B, dim) float16), rows of unit length, from one set of passes.
+
+        Plain: the model's unit features of the picture at the main size (what dedupe compares).
+        Features, with the recipe: the unit final features averaged over the sizes and (``flip``)
+        the mirror images, then, for each of ``layers``, the stage's mean- and max-pooled unit
+        features (each weighted ``LAYER_WEIGHT``, mirror-averaged with ``flip``) concatenated after
+        them; the whole made unit length again. Without a recipe the two are the same array."""
         import torch
 
         normalize = torch.nn.functional.normalize
         sizes = batch if isinstance(batch, tuple) else (batch,)
         with torch.inference_mode():
-            final, pooled = None, None
+            plain, final, pooled = None, None, None
             for s, x in enumerate(sizes):
                 x = x.to(self.device, non_blocking=True)
                 x = x.half() if self.half else x
                 for view in (x, torch.flip(x, dims=[3])) if self.recipe.flip else (x,):
                     f = normalize(self.network(view).float(), dim=1)
+                    plain = f if plain is None else plain
                     final = f if final is None else final + f
                     if s == 0 and self.recipe.layers:
                         p = torch.cat([self._pooled(k) for k in self.recipe.layers], dim=1)
@@ -151,7 +165,8 @@ class Embedder:
             features = normalize(final, dim=1)
             if pooled is not None:
                 features = normalize(torch.cat([features, self._reblock(pooled)], dim=1), dim=1)
-        return features.cpu().numpy().astype(np.float16)
+        plain = plain.cpu().numpy().astype(np.float16)
+        return plain, features.cpu().numpy().astype(np.float16) if self.recipe.suffix() else plain
 
     def _pooled(self, k: int):
         """(B, 2C) float32: stage ``k``'s output pooled by mean and by max, each of unit length."""
@@ -190,8 +205,9 @@ def load_embedder(
     else:
         network, dim, size, mean, std = _load_open_clip(spec, model_text)
     prep = Preprocess(size=image_size or size, mean=mean, std=std, mode=preprocess, background=rgb, scales=recipe.scales)
-    embedder = embedder_id(model_text, image_size, preprocess, background, recipe)
-    return Embedder(embedder, network, dim, prep, pick_device(device), recipe)
+    features = embedder_id(model_text, image_size, preprocess, background, recipe)
+    plain = embedder_id(model_text, image_size, preprocess, background)
+    return Embedder(features, network, dim, prep, pick_device(device), recipe, plain)
 
 
 def embedder_id(model_text: str, image_size: int | None, preprocess: str, background: str, recipe: Recipe = Recipe()) -> str:

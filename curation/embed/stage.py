@@ -38,7 +38,7 @@ class EmbedReport:
     cached: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     seconds: float = 0.0
-    shards: list[tuple[int, list[str]]] = field(default_factory=list)  # written, not yet indexed (index=False)
+    shards: list[tuple[str, int, list[str]]] = field(default_factory=list)  # (store, shard, md5s) not yet indexed
 
     @property
     def images_per_second(self) -> float:
@@ -115,17 +115,33 @@ def configured_embedder_id(cfg: EmbedConfig) -> str:
     return embedder_id(cfg.model, cfg.image_size or None, cfg.preprocess, cfg.background, recipe_of(cfg))
 
 
+def plain_embedder_id(cfg: EmbedConfig) -> str:
+    """The id of the plain vectors (no recipe) that dedupe compares; the stage stores them beside
+    the recipe's features, from the same passes of the model."""
+    return embedder_id(cfg.model, cfg.image_size or None, cfg.preprocess, cfg.background)
+
+
+def stored_embedder_ids(cfg: EmbedConfig) -> list[str]:
+    """What ``curate embed`` fills: the configured features, then the plain vectors when a recipe differs."""
+    return list(dict.fromkeys([configured_embedder_id(cfg), plain_embedder_id(cfg)]))
+
+
 def recipe_of(cfg: EmbedConfig) -> Recipe:
     return Recipe(flip=cfg.flip, layers=tuple(cfg.layers), scales=tuple(cfg.scales))
 
 
 @dataclass
 class EmbedPart:
-    """A slice of the files to embed, with the shard numbers it may write."""
+    """A slice of the files to embed, with the shard numbers it may write (in every store) and,
+    per embedder id it fills, the md5s that store lacks (None: all of them)."""
 
     md5s: list[str]
     paths: list[str]
     first_shard: int
+    lacking: dict[str, set[str]] | None = None
+
+    def wants(self, embedder: str, md5: str) -> bool:
+        return self.lacking is None or md5 in self.lacking.get(embedder, ())
 
 
 def plan_embed(workspace: Where, parts: int = 1) -> tuple[str, int, list[EmbedPart]]:
@@ -136,20 +152,23 @@ def plan_embed(workspace: Where, parts: int = 1) -> tuple[str, int, list[EmbedPa
     ctx = stage_context(workspace)
     workspace, config = ctx.workspace, ctx.config
     cfg = config.embed
-    embedder = configured_embedder_id(cfg)
+    embedder, *others = stored_embedder_ids(cfg)
     with open_catalog(workspace, read_only=True) as cat:
         if not cat.has_table("selection") or not cat.scalar("SELECT count(*) FROM images"):
             raise StageNotRun(f"{workspace}: no inspected images yet; run `curate images {workspace}` first")
-        todo = cat.run("marts/embed_todo", embedder=embedder).fetchall()
+        lacking = {key: dict(cat.run("marts/embed_todo", embedder=key).fetchall()) for key in (embedder, *others)}
         cached = cat.scalar("SELECT count(*) FROM embeddings WHERE embedder = ?", [embedder])
-        shard = EmbeddingStore(workspace, embedder).next_shard(cat)
+        shard = max(EmbeddingStore(workspace, key).next_shard(cat) for key in lacking)
+    todo = sorted({md5: path for paths in lacking.values() for md5, path in paths.items()}.items())
     split: list[list[tuple[str, str]]] = [[] for _ in range(max(1, parts))]
     for md5, path in todo:
         split[int(md5[:8], 16) % len(split) if all(c in "0123456789abcdef" for c in md5[:8].lower()) else 0].append((md5, path))
     out = []
     for rows in split:
         if rows:
-            out.append(EmbedPart([m for m, _ in rows], [p for _, p in rows], shard))
+            md5s = [m for m, _ in rows]
+            wanted = {key: set(md5s) & set(paths) for key, paths in lacking.items()} if others else None
+            out.append(EmbedPart(md5s, [p for _, p in rows], shard, wanted))
             shard += -(-len(rows) // cfg.shard_size)
     return embedder, cached, out
 
@@ -189,42 +208,45 @@ def _embed_part(
     workspace, config = ctx.workspace, ctx.config
     cfg = config.embed
     embedder = embedder or embedder_for(cfg)
-    store = EmbeddingStore(workspace, embedder.id)
+    keys = list(dict.fromkeys([embedder.id, embedder.plain_id]))  # features first; plain vectors when they differ
+    pending = {key: _Pending(EmbeddingStore(workspace, key), part.first_shard) for key in keys}
     report = EmbedReport(embedder=embedder.id, device=embedder.device)
-    shard = part.first_shard
-    pending_md5: list[str] = []
-    pending_vec: list[np.ndarray] = []
     started = time.perf_counter()
     cat = open_catalog(workspace, memory_limit=config.runner.duckdb_memory_limit) if index else None
 
-    def flush() -> None:
-        nonlocal shard
-        if pending_md5:
+    def flush(store: _Pending) -> None:
+        if store.md5s:
+            vectors = np.concatenate(store.vectors)
             if cat is not None:
-                store.write_shard(cat, shard, pending_md5, np.concatenate(pending_vec))
+                store.store.write_shard(cat, store.shard, store.md5s, vectors)
             else:
-                store.save_shard_file(shard, np.concatenate(pending_vec))
-                report.shards.append((shard, list(pending_md5)))
-            shard += 1
-            report.embedded += len(pending_md5)
-            pending_md5.clear()
-            pending_vec.clear()
+                store.store.save_shard_file(store.shard, vectors)
+                report.shards.append((store.store.embedder_id, store.shard, list(store.md5s)))
+            store.shard += 1
+            store.md5s, store.vectors = [], []
 
     try:
         with progress(f"embed ({embedder.device})", len(part.paths)) as advance:
             workers = cfg.workers if loader_workers is None else loader_workers
             for indices, batch, bad in batches(part.paths, embedder, cfg.batch_size, workers):
                 if batch is not None:
-                    pending_vec.append(embedder.embed(batch))
-                    pending_md5.extend(part.md5s[i] for i in indices)
+                    plain, features = embedder.embed_both(batch)
+                    md5s = [part.md5s[i] for i in indices]
+                    for key, vectors in zip(keys, (features, plain)):
+                        keep = [r for r, md5 in enumerate(md5s) if part.wants(key, md5)]
+                        pending[key].add([md5s[r] for r in keep], vectors[keep])
+                    report.embedded += len(md5s)
                 report.failed.extend((part.paths[i], err) for i, err in bad)
-                if len(pending_md5) >= cfg.shard_size:
-                    flush()
+                for store in pending.values():
+                    if len(store.md5s) >= cfg.shard_size:
+                        flush(store)
                 advance(len(indices) + len(bad))
-            flush()
+            for store in pending.values():
+                flush(store)
         report.seconds = time.perf_counter() - started
         if cat is not None:
-            _record_rejects(cat, embedder.id, report.failed, dict(zip(part.paths, part.md5s)))
+            for key in keys:
+                _record_rejects(cat, key, report.failed, dict(zip(part.paths, part.md5s)))
     finally:
         if cat is not None:
             cat.close()
@@ -232,6 +254,21 @@ def _embed_part(
         "embedded %d files in %.1fs (%.1f/s) with %s", report.embedded, report.seconds, report.images_per_second, embedder.id
     )
     return report
+
+
+@dataclass
+class _Pending:
+    """Vectors of one store waiting for a full shard."""
+
+    store: EmbeddingStore
+    shard: int
+    md5s: list[str] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, md5s: list[str], vectors: np.ndarray) -> None:
+        if md5s:
+            self.md5s.extend(md5s)
+            self.vectors.append(vectors)
 
 
 def _record_rejects(cat, embedder_id: str, failed: list[tuple[str, str]], md5_of: dict[str, str]) -> None:
@@ -246,18 +283,18 @@ def _record_rejects(cat, embedder_id: str, failed: list[tuple[str, str]], md5_of
 def commit_embed(workspace: Path | str, embedder_id: str, parts: list[EmbedPart], reports: list[EmbedReport]) -> EmbedReport:
     """Index the shards and failures that workers of a distributed run wrote (``index=False``)."""
     workspace = Path(workspace)
-    load_config(workspace)  # a config error before any work
-    store = EmbeddingStore(workspace, embedder_id)
+    keys = stored_embedder_ids(load_config(workspace).embed)  # also a config error before any work
     total = EmbedReport(embedder=embedder_id, device=reports[0].device if reports else "")
     md5_of = {p: m for part in parts for p, m in zip(part.paths, part.md5s)}
     with catalog_in_place(workspace) as cat:
         for report in reports:
-            for shard, md5s in report.shards:
-                store.index_shard(cat, shard, md5s)
+            for key, shard, md5s in report.shards:
+                EmbeddingStore(workspace, key).index_shard(cat, shard, md5s)
             total.embedded += report.embedded
             total.failed += report.failed
             total.seconds = max(total.seconds, report.seconds)
-        _record_rejects(cat, embedder_id, total.failed, md5_of)
+        for key in keys:
+            _record_rejects(cat, key, total.failed, md5_of)
     return total
 
 
