@@ -128,12 +128,13 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=160)
     parser.add_argument("--speed", action="store_true", help="only the training time (heads + evidence) on synthetic arrays")
     parser.add_argument("--speed-posts", type=int, default=100_000, help="posts for --speed")
+    parser.add_argument("--speed-dim", type=int, default=1280, help="embedding width for --speed (2304: [embed] layers = [5, 6])")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="reuse/keep the board and workspace in this folder")
     opts = parser.parse_args()
     result = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
     if opts.speed:
-        result["speed"] = speed(opts.repeats, n=opts.speed_posts)
+        result["speed"] = speed(opts.repeats, n=opts.speed_posts, dim=opts.speed_dim)
     else:
         result["quality"] = quality(opts.posts, opts.image_size, opts.keep)
     print(json.dumps(result, indent=2))
