@@ -152,6 +152,14 @@ def test_preprocess_makes_every_size_from_one_decode(tmp_path):
     main, extra = prep.inputs(tmp_path / "a.png")
     assert main.shape == (3, 64, 64) and extra.shape == (3, 96, 96)
     assert np.array_equal(main, prep(tmp_path / "a.png"))
+    # A JPEG the main size decodes at half scale: the main array must still be the plain one,
+    # and the larger size must come from the full-resolution decode.
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (600, 800, 3), dtype=np.uint8)).save(tmp_path / "b.jpg", quality=90)
+    prep = Preprocess(size=224, mean=(0.5,) * 3, std=(0.5,) * 3, scales=(448,))
+    main, extra = prep.inputs(tmp_path / "b.jpg")
+    assert np.array_equal(main, Preprocess(size=224, mean=(0.5,) * 3, std=(0.5,) * 3)(tmp_path / "b.jpg"))
+    assert np.array_equal(extra, Preprocess(size=448, mean=(0.5,) * 3, std=(0.5,) * 3)(tmp_path / "b.jpg"))
 
 
 def test_bundled_weights_are_the_real_imagenet_model():

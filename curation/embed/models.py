@@ -117,21 +117,24 @@ class Embedder:
         if self.half:
             self.network = self.network.half()
         self._stage_outputs: dict[int, object] = {}
-        self.dim = dim + 2 * sum(self._hook_stage(k) for k in recipe.layers)
+        self.dim = dim + 2 * sum(self._hook_stages(recipe.layers))
 
-    def _hook_stage(self, k: int) -> int:
-        """Keep stage ``k``'s output on each forward pass; returns its channel count."""
+    def _hook_stages(self, layers: tuple[int, ...]) -> list[int]:
+        """Keep each of stages ``layers``' outputs on every forward pass; returns their channel counts."""
         import torch
 
+        if not layers:
+            return []
         blocks = getattr(self.network, "blocks", None)
         if not isinstance(blocks, torch.nn.Sequential) or not hasattr(self.network, "conv_stem"):
             raise ConfigError("[embed] layers needs a timm CNN whose stages are in `blocks` (EfficientNet style), not this model")
-        if not 0 <= k < len(blocks):
-            raise ConfigError(f"[embed] layers = {list(self.recipe.layers)}: this model's stages are 0-{len(blocks) - 1}")
-        blocks[k].register_forward_hook(lambda module, inputs, output: self._stage_outputs.__setitem__(k, output))
-        with torch.inference_mode():  # the channel count, from one tiny pass
+        if not all(0 <= k < len(blocks) for k in layers):
+            raise ConfigError(f"[embed] layers = {list(layers)}: this model's stages are 0-{len(blocks) - 1}")
+        for k in layers:
+            blocks[k].register_forward_hook(lambda module, inputs, output, k=k: self._stage_outputs.__setitem__(k, output))
+        with torch.inference_mode():  # the channel counts, from one tiny pass
             self.network(torch.zeros(1, 3, 64, 64, device=self.device, dtype=torch.half if self.half else torch.float))
-        return int(self._stage_outputs[k].shape[1])
+        return [int(self._stage_outputs[k].shape[1]) for k in layers]
 
     def embed(self, batch) -> np.ndarray:
         """(B, 3, S, S) float32 tensor (or a tuple of them: the main size, then each of

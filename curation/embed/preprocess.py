@@ -28,16 +28,25 @@ class Preprocess:
 
     def __call__(self, path: str | Path) -> np.ndarray:
         """(3, size, size) float32, normalised with mean/std, channels RGB."""
-        return self.inputs(path)[0]
+        return self._array(self._decode(path, self.size)[0], self.size)
 
     def inputs(self, path: str | Path) -> tuple[np.ndarray, ...]:
-        """One (3, s, s) float32 array per size: ``size`` first, then each of ``scales``. The
-        file is decoded once, at the largest size's reduction."""
-        largest = max((self.size, *self.scales))
+        """One (3, s, s) float32 array per size: ``size`` first (exactly what :meth:`__call__`
+        makes, so a recipe's plain vectors are a plain run's), then each of ``scales``. A JPEG
+        that the main size decoded at a reduced scale is decoded again for the larger sizes."""
+        picture, reduced = self._decode(path, self.size)
+        arrays = [self._array(picture, self.size)]
+        if self.scales:
+            larger = self._decode(path, max(self.scales))[0] if reduced else picture
+            arrays += [self._array(larger, size) for size in self.scales]
+        return tuple(arrays)
+
+    def _decode(self, path: str | Path, size: int) -> tuple[Image.Image, bool]:
+        """(the picture in RGB, whether the JPEG decoder reduced it to reach ``size``)."""
         with Image.open(path) as img:
-            img.draft("RGB", (largest, largest))  # JPEG: decode at a reduced scale, much faster
-            picture = to_rgb(img, self.background)
-        return tuple(self._array(picture, size) for size in (self.size, *self.scales))
+            full = img.size
+            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
+            return to_rgb(img, self.background), img.size != full
 
     def _array(self, picture: Image.Image, size: int) -> np.ndarray:
         square = pad_square(picture, size, self.background) if self.mode == "pad" else crop_square(picture, size)
