@@ -446,7 +446,7 @@ def test_kill_9_mid_embed_keeps_whole_shards_and_the_rerun_embeds_the_rest(board
     def vectors(ws: Path) -> dict[str, np.ndarray]:
         embedder = configured_embedder_id(load_config(ws).embed)
         with open_catalog(ws, read_only=True) as cat:
-            md5s = [r[0] for r in cat.rows("SELECT md5 FROM embeddings ORDER BY md5")]
+            md5s = [r[0] for r in cat.rows("SELECT md5 FROM embeddings WHERE embedder = ? ORDER BY md5", [embedder])]
             has, found = load_vectors(ws, cat, embedder, md5s)
         assert has.all() and np.isfinite(found).all()
         return dict(zip(md5s, found.astype(np.float32)))
