@@ -221,6 +221,9 @@ class TaggerConfig(_Section):
     batch_size: int = Field(default=1024, ge=1)
     learning_rate: float = Field(default=3e-3, gt=0.0)
     prior_weighted_loss: bool = False  # BCE weighted by max(target, 1 - tag prior)
+    loss: Literal["bce", "asymmetric"] = "bce"  # asymmetric: negatives focused (gamma 4) and shifted (0.05)
+    early_stopping: bool = False  # keep each fold's head at its best epoch on the fold's held-out loss
+    patience: int = Field(default=3, ge=1)  # ... and stop after this many epochs without a better one
     finetune: bool = False  # each fold also tunes the embedder's last stages (timm EfficientNet-style models)
     finetune_blocks: int = Field(default=2, ge=1)  # backbone stages tuned, counted from the last
     finetune_epochs: int = Field(default=8, ge=1)

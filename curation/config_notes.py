@@ -154,7 +154,17 @@ NOTES: dict[tuple[str, str], tuple[str, str | None]] = {  # (section, key) -> (n
     ),
     ("tagger", "batch_size"): ("", None),
     ("tagger", "learning_rate"): ("", None),
-    ("tagger", "prior_weighted_loss"): ("BCE weighted by max(target, 1 - tag prior)", None),
+    ("tagger", "prior_weighted_loss"): ("the loss of each negative weighted by 1 - the tag's prior (docs/tagger.md)", None),
+    ("tagger", "loss"): (
+        "bce | asymmetric: negatives shifted by 0.05 and focused by p^4, for labels with missing positives (docs/tagger.md)",
+        None,
+    ),
+    ("tagger", "early_stopping"): (
+        "each fold's head kept at the epoch with the lowest loss on the fold's held-out posts (raise epochs "
+        "and max_steps with it)",
+        None,
+    ),
+    ("tagger", "patience"): ("early stopping: epochs without a better held-out loss before training stops", None),
     ("tagger", "finetune"): (
         "each fold's head also tunes the embedder's last stages: sees small details pooled embeddings lose; "
         "about 45 s a fold's epoch per 4,000 posts on 2 CPU cores (docs/tagger.md)",

@@ -144,13 +144,62 @@ def test_a_head_learns_a_planted_signal():
     indptr = np.searchsorted(rows, np.arange(n + 1))
     assert np.array_equal(dense_labels(indptr, cols, np.arange(n), tags).astype(bool), y)
     train, held = np.arange(2400), np.arange(2400, n)
-    for options in (TrainOptions(epochs=10), TrainOptions(head="mlp", epochs=10, prior_weighted_loss=True)):
+    for options in (
+        TrainOptions(epochs=10),
+        TrainOptions(head="mlp", epochs=10, prior_weighted_loss=True),
+        TrainOptions(epochs=10, loss="asymmetric"),
+    ):
         model = train_head(x, indptr, cols, ratings, train, tags, options)
         out = list(predict(model, x, held))
         p = np.concatenate([b[1] for b in out]).astype(np.float32)
         rating = np.concatenate([b[2] for b in out]).astype(np.float32)
         assert np.nanmean(average_precision(y[held], p)) > 0.85
         assert (rating.argmax(axis=1) == ratings[held]).mean() > 0.9
+
+
+def test_the_asymmetric_loss_spares_sure_negatives_and_weighs_positives_as_bce():
+    import torch
+    import torch.nn.functional as F
+
+    from curation.tagger.heads import tag_loss
+
+    prior = torch.tensor([0.1, 0.1])
+    asymmetric = TrainOptions(loss="asymmetric")
+    sure_negative = torch.logit(torch.tensor([[0.04, 0.04]]))  # under the 0.05 shift
+    assert float(tag_loss(sure_negative, torch.zeros(1, 2), prior, asymmetric)) == 0.0
+    assert float(tag_loss(sure_negative, torch.zeros(1, 2), prior, TrainOptions())) > 0.04
+    positive = torch.tensor([[0.3, -1.0]])
+    target = torch.ones(1, 2)
+    assert torch.isclose(tag_loss(positive, target, prior, asymmetric), F.binary_cross_entropy_with_logits(positive, target))
+    # a confident wrong negative (p = 0.9) costs (0.85 ** 4) x its shifted log-loss: far less than BCE's
+    wrong = torch.logit(torch.tensor([[0.9, 0.9]]))
+    shifted = 0.85**4 * -np.log(0.15)
+    assert np.isclose(float(tag_loss(wrong, torch.zeros(1, 2), prior, asymmetric)), shifted, rtol=1e-4)
+
+
+def test_early_stopping_returns_the_head_at_its_best_held_out_epoch():
+    # labels of pure noise: every epoch after the first few fits noise, so the held-out loss
+    # rises, and the early-stopped head (best epoch) must score a lower held-out loss than the
+    # head trained for every epoch
+    import torch
+
+    from curation.tagger.heads import held_out_loss
+
+    rng = np.random.default_rng(5)
+    n, d, tags = 600, 64, 4
+    x = rng.standard_normal((n, d)).astype(np.float16)
+    y = rng.random((n, tags)) < 0.3
+    rows, cols = np.nonzero(y)
+    indptr = np.searchsorted(rows, np.arange(n + 1))
+    ratings = np.full(n, -1, np.int8)
+    train, held = np.arange(450), np.arange(450, n)
+    prior = torch.from_numpy(y[train].mean(axis=0).astype(np.float32))
+    losses = {}
+    for stop in (False, True):
+        options = TrainOptions(head="mlp", epochs=60, max_steps=10_000, learning_rate=1e-2, early_stopping=stop, patience=2)
+        model = train_head(x, indptr, cols, ratings, train, tags, options, held_out=held)
+        losses[stop] = held_out_loss(model, x, indptr, cols, held, tags, prior, options, "cpu")
+    assert losses[True] < losses[False] - 0.05
 
 
 def test_a_linear_head_fits_unit_length_embeddings():
@@ -559,6 +608,22 @@ def test_a_small_change_keeps_the_heads_and_predicts_only_new_posts(trained_ws, 
     assert PredictionStore(folder).segments == []
     [full] = evaluate_taggers(ws, ["kfold-heads"])
     assert abs(topped.overall.macro_ap - full.overall.macro_ap) < 0.02
+
+
+@pytest.mark.slow
+def test_changing_a_training_setting_trains_again_and_so_does_changing_it_back(trained_ws, tmp_path):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws, ignore=shutil.ignore_patterns(".curate.lock"))
+    assert run_train(ws).mode == "topped up"  # nothing changed: the heads stand
+    set_config(ws, tagger={"loss": "asymmetric", "early_stopping": True})
+    changed = run_train(ws)
+    assert changed.mode == "trained" and "training changed" in changed.why_trained
+    assert run_train(ws).mode == "topped up"
+    set_config(ws, tagger={"loss": "bce", "early_stopping": False})  # back to the defaults: recorded by absence
+    back = run_train(ws)
+    assert back.mode == "trained" and "training changed" in back.why_trained
 
 
 def test_the_catalog_records_a_store_relative_to_the_workspace(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ so that N x K never has to be dense; each batch is made dense on the fly.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ class TrainOptions:
     learning_rate: float = _DEFAULTS.learning_rate
     weight_decay: float = 1e-4
     prior_weighted_loss: bool = _DEFAULTS.prior_weighted_loss
+    loss: str = _DEFAULTS.loss  # bce | asymmetric
+    early_stopping: bool = _DEFAULTS.early_stopping
+    patience: int = _DEFAULTS.patience
     hidden: int = 1024  # mlp
     seed: int = 0
     finetune_blocks: int = 0  # backbone stages trained with the head (0: a head on frozen embeddings)
@@ -49,6 +53,9 @@ class TrainOptions:
             batch_size=cfg.finetune_batch_size if tuned else cfg.batch_size,
             learning_rate=cfg.finetune_learning_rate if tuned else cfg.learning_rate,
             prior_weighted_loss=cfg.prior_weighted_loss,
+            loss=cfg.loss,
+            early_stopping=cfg.early_stopping and not tuned,
+            patience=cfg.patience,
             seed=seed,
             finetune_blocks=cfg.finetune_blocks if tuned else 0,
         )
@@ -191,6 +198,45 @@ def training_plan(rows: int, options: TrainOptions) -> tuple[int, int, int]:
     return max(1, min(options.epochs, options.max_steps // per_epoch)), batch_size, per_epoch
 
 
+def tag_loss(logits, target, prior, options: TrainOptions):
+    """The tag loss of a batch: (B, K) logits and 0/1 targets, (K,) tag priors -> a scalar.
+
+    ``bce``: binary cross-entropy. ``asymmetric``: the asymmetric loss of Ridnik et al. (2021)
+    for labels with missing positives: a negative's probability is shifted down by 0.05 (a sure
+    negative costs nothing) and its loss scaled by p^4, so the many unlabelled pairs of a tag,
+    some of them missing positives, weigh less than the labelled ones. ``prior_weighted_loss``
+    weights each negative by 1 - the tag's prior on top of either."""
+    import torch
+    import torch.nn.functional as F
+
+    weight = torch.maximum(target, 1 - prior) if options.prior_weighted_loss else None
+    if options.loss == "bce":
+        return F.binary_cross_entropy_with_logits(logits, target, weight)
+    p = torch.sigmoid(logits)
+    shifted = (p - ASL_CLIP).clamp(min=0)
+    positive = target * torch.log(p.clamp(min=1e-8))
+    negative = (1 - target) * shifted.pow(ASL_GAMMA_NEG) * torch.log((1 - shifted).clamp(min=1e-8))
+    loss = -(positive + negative)
+    return (loss * weight).mean() if weight is not None else loss.mean()
+
+
+ASL_GAMMA_NEG, ASL_CLIP = 4, 0.05  # the paper's defaults for multi-label image tagging
+
+
+def held_out_loss(model, x, indptr, indices, rows, tags, prior, options: TrainOptions, device: str) -> float:
+    """The tag loss over the posts ``rows`` (the fold's held-out posts), in inference mode."""
+    import torch
+
+    total = 0.0
+    with torch.inference_mode():
+        for start in range(0, len(rows), 4096):
+            batch = rows[start : start + 4096]
+            tag_logits, _ = model(torch.from_numpy(np.asarray(x[batch], dtype=np.float32)).to(device))
+            target = torch.from_numpy(dense_labels(indptr, indices, batch, tags)).to(device)
+            total += float(tag_loss(tag_logits, target, prior, options)) * len(batch)
+    return total / max(len(rows), 1)
+
+
 def train_head(
     x: np.ndarray,
     indptr: np.ndarray,
@@ -202,6 +248,7 @@ def train_head(
     device: str = "cpu",
     start: tuple[SavedHead, list[str]] | None = None,
     features=None,
+    held_out: np.ndarray | None = None,
 ):
     """Train a head on the posts ``rows`` (indices into x).
 
@@ -210,7 +257,12 @@ def train_head(
     trunk maps; indptr/indices : CSR tag labels for the N posts;
     ratings : (N,) int8 rating index (-1 unknown, left out of the rating loss). ``start``: a
     saved head and the current tag names (K,) to continue from instead of a fresh start.
+    ``held_out``: the fold's held-out posts; with ``options.early_stopping`` their tag loss is
+    measured after every epoch, and the head is returned at its best epoch, stopping once
+    ``options.patience`` epochs in a row have not bettered it.
     """
+    import copy
+
     import torch
     import torch.nn.functional as F
 
@@ -227,16 +279,17 @@ def train_head(
     epochs, batch_size, per_epoch = training_plan(len(rows), options)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay, fused=True)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=options.learning_rate, total_steps=epochs * per_epoch)
+    stopping = options.early_stopping and held_out is not None and len(held_out) > 0
+    best, best_state, since_best = math.inf, None, 0
     model.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
         shuffled = rows[rng.permutation(len(rows))]
         for start in range(0, len(rows), batch_size):
             batch = shuffled[start : start + batch_size]
             features = torch.from_numpy(np.asarray(x[batch], dtype=np.float32)).to(device)
             target = torch.from_numpy(dense_labels(indptr, indices, batch, tags)).to(device)
             tag_logits, rating_logits = model(features)
-            weight = torch.maximum(target, 1 - prior) if options.prior_weighted_loss else None
-            loss = F.binary_cross_entropy_with_logits(tag_logits, target, weight)
+            loss = tag_loss(tag_logits, target, prior, options)
             rated = torch.from_numpy(ratings[batch].astype(np.int64)).to(device)
             if (rated >= 0).any():
                 loss = loss + 0.1 * F.cross_entropy(rating_logits[rated >= 0], rated[rated >= 0])
@@ -244,6 +297,21 @@ def train_head(
             loss.backward()
             optimiser.step()
             schedule.step()
+        if stopping:
+            model.eval()
+            loss = held_out_loss(model, x, indptr, indices, held_out, tags, prior, options, device)
+            model.train()
+            if loss < best:
+                best, best_state, best_epoch, since_best = loss, copy.deepcopy(model.state_dict()), epoch + 1, 0
+            else:
+                since_best += 1
+                if since_best >= options.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        logging.getLogger(__name__).info(
+            "early stopping: held-out loss %.4f at epoch %d (stopped after %d of %d)", best, best_epoch, epoch + 1, epochs
+        )
     return model.eval()
 
 

@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 
 from ..catalog import Catalog
+from ..config import TaggerConfig
 from ..context import Where, stage_context
 from ..embed import configured_embedder_id, load_vectors
 from ..embed.models import pick_device
@@ -56,6 +57,9 @@ from .store import PredictionStore, building, register, tagger_folder
 
 log = logging.getLogger(__name__)
 OUR_TAGGER = "kfold-heads"
+# training settings a store records when they differ from the defaults: changing one trains again
+TRAINING_KEYS = ("max_steps", "batch_size", "learning_rate", "loss", "early_stopping", "patience")
+_DEFAULT_TAGGER = TaggerConfig()
 TAGGER_VERSION = 3  # raise when training or blending changes what a head predicts: the next rebuild trains
 LABELS_AT_TRAINING = "labels_at_training.npz"
 TUNED_PREDICT_BATCH = 256  # posts a tuned head predicts at once: its tail's activations for 4,096 take gigabytes
@@ -323,7 +327,8 @@ def top_up_plan(
     if not (folder / LABELS_AT_TRAINING).is_file():
         return None, "the last training kept no label fingerprints (an older version)"
     store = PredictionStore(folder)
-    differ = [k for k in meta if k != "warm_folds" and store.meta.get(k) != meta[k]]
+    optional = {"training", "finetune"} & set(store.meta)  # recorded only when set: dropping one is a change too
+    differ = [k for k in [*meta, *sorted(optional - set(meta))] if k != "warm_folds" and store.meta.get(k) != meta.get(k)]
     if differ:
         return None, f"{', '.join(differ)} changed"
     unknown = set(tag_names) - set(store.tags)  # their heads' rows do not exist yet: they wait for the next training
@@ -440,6 +445,9 @@ def run_train(workspace: Where) -> TrainReport:
             "context_weight": cfg.context_weight,
             "version": TAGGER_VERSION,
         }
+        training = {k: getattr(cfg, k) for k in TRAINING_KEYS if getattr(cfg, k) != getattr(_DEFAULT_TAGGER, k)}
+        if training:  # only what differs from the defaults, so that stores written before these keys still match
+            meta["training"] = training
         if cfg.finetune:  # absent otherwise, so that stores written before the setting existed still match
             meta["finetune"] = {
                 "blocks": cfg.finetune_blocks,
@@ -539,6 +547,7 @@ def _train_folds(
                 device,
                 start,
                 posts.features(),
+                held_out,
             )
             save_head(model, head_path(store.folder, k), tag_names, options)
             earlier = warm[k][1] if k in warm else np.zeros(0, np.int64)
