@@ -198,6 +198,9 @@ def training_plan(rows: int, options: TrainOptions) -> tuple[int, int, int]:
     return max(1, min(options.epochs, options.max_steps // per_epoch)), batch_size, per_epoch
 
 
+ASL_GAMMA_NEG, ASL_CLIP = 4, 0.05  # the paper's defaults for multi-label image tagging
+
+
 def tag_loss(logits, target, prior, options: TrainOptions):
     """The tag loss of a batch: (B, K) logits and 0/1 targets, (K,) tag priors -> a scalar.
 
@@ -218,9 +221,6 @@ def tag_loss(logits, target, prior, options: TrainOptions):
     negative = (1 - target) * shifted.pow(ASL_GAMMA_NEG) * torch.log((1 - shifted).clamp(min=1e-8))
     loss = -(positive + negative)
     return (loss * weight).mean() if weight is not None else loss.mean()
-
-
-ASL_GAMMA_NEG, ASL_CLIP = 4, 0.05  # the paper's defaults for multi-label image tagging
 
 
 def held_out_loss(model, x, indptr, indices, rows, tags, prior, options: TrainOptions, device: str) -> float:
