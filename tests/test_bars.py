@@ -6,7 +6,7 @@ matches its original as an edit."""
 from __future__ import annotations
 
 import numpy as np
-from PIL import ImageDraw
+from PIL import Image, ImageDraw
 from test_keypoints import LIMITS, grey, match, points, scene, thumb
 
 from curation.dedupe.bars import largest_rectangle, painted_bars
@@ -74,6 +74,20 @@ def test_a_piece_of_an_overlapping_bar_over_plain_background_is_part_of_the_bar(
     assert not painted_bars(alone, original, np.abs(alone - original) > 20, valid, 3).any()
 
 
+def test_a_bar_piece_over_plain_ground_cut_out_first_joins_the_bar_found_after_it():
+    """The piece of two overlapping bars that lies over plain ground is the larger rectangle,
+    so it is cut out before the piece over the figure; with no detail behind it, it is held
+    back until the bar over the figure is found, then joins it."""
+    original = np.full((120, 200), 230, np.float32)
+    original[20:100, 110:160] = _detail((80, 50), seed=6)  # a figure on a plain ground
+    copy = original.copy()
+    copy[40:70, 100:135] = 0.0  # a bar over the figure's edge ...
+    copy[55:85, 20:105] = 0.0  # ... overlapping one over plain ground, larger than it
+    valid = np.ones(original.shape, bool)
+    bars = painted_bars(copy, original, np.abs(copy - original) > 20, valid, 3)
+    assert bars[55:85, 20:105].all() and bars[40:70, 105:135].all()
+
+
 def test_a_copy_with_overlapping_bars_over_a_dark_part_matches_as_an_edit():
     original = scene(1)
     draw = ImageDraw.Draw(original)
@@ -135,6 +149,43 @@ def test_bars_over_a_gradient_do_not_pull_the_grey_fit_off():
     score = fine_agreement(copy, original, np.eye(2, 3), LIMITS)
     assert score is not None and score.boxes > 0.1
     assert score.passes(LIMITS, edited=True)
+
+
+def _figure() -> np.ndarray:
+    """(256, 192) float32: a drawn figure (body, face, hair, eyes) and a moon on a white ground."""
+    img = Image.new("L", (192, 256), 255)
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle([70, 70, 126, 180], 12, fill=71)
+    draw.polygon([(60, 180), (136, 180), (126, 165), (70, 165)], fill=60)
+    draw.ellipse([74, 50, 122, 98], fill=232, outline=40, width=2)
+    draw.chord([72, 48, 124, 96], 180, 360, fill=92)
+    draw.ellipse([88, 68, 96, 76], fill=30)
+    draw.ellipse([100, 68, 108, 76], fill=30)
+    draw.ellipse([140, 20, 160, 40], fill=120)
+    return np.asarray(img, np.float32)
+
+
+def test_bar_rims_do_not_tilt_the_grey_fit():
+    """Large bars over a figure on white, both pictures blurred as the file comparison blurs
+    them: the rims of the bars (greys between black and white) sit near a line of gain 0.8 and
+    pull a fit that way, and a loose tolerance keeps it there; the fit that explains the most
+    pixels closely is the copy's own grey (gain 1)."""
+    import cv2
+
+    from curation.dedupe.keypoints import BAR_GREY, _gain_offset, _refitted, _robust_gain_offset
+
+    original = _figure()
+    copy = original.copy()
+    for top, left, bottom, right in [(40, 80, 80, 170), (160, 40, 215, 125), (180, 70, 230, 150)]:
+        copy[top:bottom, left:right] = 18.0
+    x = cv2.GaussianBlur(copy, (0, 0), 1.5).ravel().astype(np.float64)
+    y = cv2.GaussianBlur(original, (0, 0), 1.5).ravel().astype(np.float64)
+    tolerance = 0.5 * y.std()
+    beside = (x <= BAR_GREY) == (y <= BAR_GREY)
+    tilted = _refitted(x, y, _gain_offset(x[beside], y[beside]), tolerance, 8)
+    assert tilted[0] < 0.85  # refitting beside the black settles on the rims' slope
+    gain, offset = _robust_gain_offset(x, y, tolerance)
+    assert abs(gain - 1) < 0.02 and abs(offset) < 3
 
 
 def test_thumbnails_that_agree_beside_black_vouch_for_a_censored_copy():

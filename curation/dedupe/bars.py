@@ -79,6 +79,7 @@ def painted_bars(
     if flat[differ].mean() < 0.5:  # most differing pixels are not of one colour here: no bar
         return out
     candidates, kept, looked = flat.copy(), 0, 0
+    plain: list[tuple[slice, slice]] = []  # mostly differing, no detail behind: a bar's piece if it joins one
     while kept < max_bars and looked < 4 * max_bars:
         top, left, bottom, right = largest_rectangle(candidates)
         if (bottom - top) * (right - left) < MIN_BAR_AREA or min(bottom - top, right - left) < MIN_BAR_SIDE:
@@ -86,12 +87,29 @@ def painted_bars(
         looked += 1
         box = (slice(top, bottom), slice(left, right))
         candidates[box] = False
-        # a piece of the same black shape as a bar already found (bars that overlap make an L or
-        # a T, cut here into rectangles) needs no detail of its own behind it: it may lie over
-        # plain background beside the figure the rest of the bar hides
-        around = (slice(max(top - 1, 0), bottom + 1), slice(max(left - 1, 0), right + 1))
-        joins = out[around].any() or known[around].any()
-        if differing[box].mean() >= MIN_DIFFERING_INSIDE and (joins or float(other[box].std()) >= MIN_DETAIL_BEHIND):
+        if differing[box].mean() < MIN_DIFFERING_INSIDE:
+            continue
+        if _joins(out | known, box) or float(other[box].std()) >= MIN_DETAIL_BEHIND:
             out[box] = True
             kept += 1
+        else:
+            plain.append(box)
+    # a piece of the same black shape as a bar (bars that overlap make an L or a T, cut here into
+    # rectangles) needs no detail of its own behind it: it may lie over plain background beside
+    # the figure the rest of the bar hides, and it may be cut out before that rest is found
+    joined = True
+    while joined and plain and kept < max_bars:
+        joined = False
+        for box in list(plain):
+            if kept < max_bars and _joins(out | known, box):
+                out[box] = True
+                kept += 1
+                plain.remove(box)
+                joined = True
     return out
+
+
+def _joins(bars: np.ndarray, box: tuple[slice, slice]) -> bool:
+    """Whether the rectangle ``box`` of an (h, w) grid touches or overlaps a True pixel of ``bars``."""
+    rows, cols = box
+    return bool(bars[max(rows.start - 1, 0) : rows.stop + 1, max(cols.start - 1, 0) : cols.stop + 1].any())

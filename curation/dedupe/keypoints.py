@@ -42,6 +42,8 @@ from .align import OPAQUE, AlignLimits, Thumb, native_placement
 from .bars import FLAT_TOLERANCE, MAX_BAR_GREY, painted_bars
 
 BAR_GREY = MAX_BAR_GREY + FLAT_TOLERANCE  # grey at or below which a pixel may belong to a black bar
+REFITS = 8  # gain-and-offset refits at most beside black pixels, each on the pixels the last one explains
+CLOSE = 0.25  # share of the tolerance within which a pixel counts as closely explained when fits are compared
 
 log = logging.getLogger(__name__)
 RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
@@ -488,26 +490,41 @@ def _unshifted(a: np.ndarray, b: np.ndarray, gain: float, offset: float, toleran
 def _robust_gain_offset(x: np.ndarray, y: np.ndarray, tolerance: float) -> tuple[float, float]:
     """``y ~ gain x + offset`` over two float64 vectors of one length, fitted to the pixels that
     agree: bars or other edits pull a fit over every pixel, so the pixels it leaves further
-    than ``tolerance`` are dropped and the rest fitted again. Large black bars over a gradient
-    can pull the first fit so far that it explains nothing: when some pixels are black on one
-    side only, a fit that leaves those out is tried too, and the one that explains more pixels
-    is kept."""
+    than ``tolerance`` are dropped and the rest fitted again.
+
+    When some pixels are black on one side only (bars), fits are also started beside them and
+    at the copy's own grey (gain 1, the median difference there), each refitted until it
+    settles, and the one that explains the most pixels closely (within ``CLOSE`` of the
+    tolerance) is kept. Bars can pull a fit over every pixel so far that it explains nothing
+    (a sky graded under them), and a loose tolerance rewards a wrong slope: blurred bar rims
+    between white and black sit near a line of gain 0.8 as well as the ground does."""
     dark = (x <= BAR_GREY) != (y <= BAR_GREY)
     if dark.sum() < 0.02 * len(x) or (~dark).sum() < 500:
-        return _refitted(x, y, _gain_offset(x, y), tolerance)[0]
-    fits = [_refitted(x, y, _gain_offset(x[where], y[where]), tolerance) for where in (slice(None), ~dark)]
-    return max(fits, key=lambda fit: fit[1])[0]
+        return _refitted(x, y, _gain_offset(x, y), tolerance)
+    beside = ~dark
+    fits = [
+        _refitted(x, y, _gain_offset(x, y), tolerance),
+        _refitted(x, y, _gain_offset(x[beside], y[beside]), tolerance, REFITS),
+        _refitted(x, y, (1.0, float(np.median(y[beside] - x[beside]))), tolerance, REFITS),
+    ]
+    return max(fits, key=lambda fit: int((np.abs(y - (fit[0] * x + fit[1])) <= CLOSE * tolerance).sum()))
 
 
-def _refitted(x: np.ndarray, y: np.ndarray, fit: tuple[float, float], tolerance: float) -> tuple[tuple[float, float], int]:
-    """(``fit`` fitted again to the pixels within ``tolerance`` of it when edits pull it, the
-    pixels the result explains)."""
+def _refitted(x: np.ndarray, y: np.ndarray, fit: tuple[float, float], tolerance: float, refits: int = 1) -> tuple[float, float]:
+    """``fit`` fitted again to the pixels within ``tolerance`` of it when edits pull it, up to
+    ``refits`` times or until the pixels it explains stay the same: the blurred rims of large
+    bars pull one refit part of the way (a gain of 0.85 where the copy's is 1), and each further
+    one moves closer."""
     gain, offset = fit
     fitted = np.abs(y - (gain * x + offset)) <= tolerance
-    if fitted.sum() >= 500 and fitted.mean() < 0.98:  # edits pull the fit: fit the rest again
+    for _ in range(refits):
+        if fitted.sum() < 500 or fitted.mean() >= 0.98:  # too few to fit, or nothing pulls the fit
+            break
         gain, offset = _gain_offset(x[fitted], y[fitted])
-        fitted = np.abs(y - (gain * x + offset)) <= tolerance
-    return (gain, offset), int(fitted.sum())
+        before, fitted = fitted, np.abs(y - (gain * x + offset)) <= tolerance
+        if np.array_equal(before, fitted):
+            break
+    return gain, offset
 
 
 def _gain_offset(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
