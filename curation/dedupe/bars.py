@@ -89,7 +89,7 @@ def painted_bars(
         candidates[box] = False
         if differing[box].mean() < MIN_DIFFERING_INSIDE:
             continue
-        if _joins(out | known, box) or float(other[box].std()) >= MIN_DETAIL_BEHIND:
+        if _joins(box, out, known) or float(other[box].std()) >= MIN_DETAIL_BEHIND:
             out[box] = True
             kept += 1
         else:
@@ -101,7 +101,7 @@ def painted_bars(
     while joined and plain and kept < max_bars:
         joined = False
         for box in list(plain):
-            if kept < max_bars and _joins(out | known, box):
+            if kept < max_bars and _joins(box, out, known):
                 out[box] = True
                 kept += 1
                 plain.remove(box)
@@ -109,7 +109,9 @@ def painted_bars(
     return out
 
 
-def _joins(bars: np.ndarray, box: tuple[slice, slice]) -> bool:
-    """Whether the rectangle ``box`` of an (h, w) grid touches or overlaps a True pixel of ``bars``."""
+def _joins(box: tuple[slice, slice], *masks: np.ndarray) -> bool:
+    """Whether the rectangle ``box`` of an (h, w) grid touches or overlaps a True pixel of any of
+    the (h, w) bool ``masks``."""
     rows, cols = box
-    return bool(bars[max(rows.start - 1, 0) : rows.stop + 1, max(cols.start - 1, 0) : cols.stop + 1].any())
+    around = (slice(max(rows.start - 1, 0), rows.stop + 1), slice(max(cols.start - 1, 0), cols.stop + 1))
+    return any(bool(mask[around].any()) for mask in masks)
