@@ -18,6 +18,7 @@ from curation.dedupe.keypoints import (
     KeypointLimits,
     Match,
     NearMiss,
+    censored_in_place,
     check_pair,
     decode,
     decode_miss,
@@ -423,3 +424,112 @@ def test_a_region_cut_out_at_its_own_scale_matches_by_placement_when_no_keypoint
 
     no_placement = replace(LIMITS, placement=AlignLimits(min_area=0.5, flat_min_std=1.0))
     assert check_pair(*pair, no_placement) is None
+
+
+def hatched_canvas(size=(256, 192)) -> Image.Image:
+    """A flat yellow canvas with a few thin-striped shapes and a ring: little detail, and what
+    there is aliases at thumbnail size."""
+    w, h = size
+    img = Image.new("RGB", size, (236, 188, 44))
+    yy, xx = np.mgrid[0:h, 0:w]
+    stripes = ((xx + yy) % 6) < 3
+    for x0, y0, side in ((150, 20, 34), (60, 120, 26)):
+        inside = (xx >= x0) & (xx < x0 + side) & (yy >= y0) & (yy < y0 + side) & (xx - x0 > yy - y0 - side // 2)
+        arr = np.asarray(img).copy()
+        arr[inside & stripes] = (110, 60, 50)
+        arr[inside & ~stripes] = (245, 235, 230)
+        img = Image.fromarray(arr)
+    d = ImageDraw.Draw(img)
+    d.ellipse([170, 80, 222, 132], outline=(20, 20, 20), width=2)
+    d.ellipse([182, 92, 210, 120], outline=(20, 20, 20), width=2)
+    return img
+
+
+def test_a_heavy_crop_of_thin_stripes_is_placed_to_a_fraction_of_a_pixel():
+    """The middle 60% of each side of a near-flat canvas whose detail is thin stripes: at whole
+    thumbnail pixels, unblurred, the crop correlates ~0.8 with its place (the stripes alias), and
+    a placement a whole pixel off leaves the files several frame pixels apart. Placed on blurred
+    thumbnails and refined to a quarter of a pixel, the files agree."""
+    from curation.dedupe.align import native_placement
+
+    original = hatched_canvas()
+    region = original.crop((51, 38, 205, 153))  # 154 x 115: the synth's heavy crop of 256 x 192
+    placed = native_placement(thumb(original), thumb(region), LIMITS.placement)
+    assert placed is not None and placed[0] >= LIMITS.placement.threshold
+    scale = 64 / 256  # thumbnail pixels per native pixel
+    assert abs(placed[1] - 38 * scale) <= 0.3 and abs(placed[2] - 51 * scale) <= 0.3
+    unrelated = points(scene(11, size=(154, 115)))
+    found = check_pair(unrelated, points(original), thumb(region), thumb(original), grey(region), grey(original), LIMITS)
+    assert isinstance(found, Match) and found.relation == "derivative"
+
+
+def dotted(size=(512, 384), heart=(260, 140)) -> Image.Image:
+    """A lattice of dots (the synth's polka dots: a tenth of the short side apart) with one small
+    white shape: every dot's keypoint has a twin one period away."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    period = min(w, h) // 10
+    on = ((xx % period - period / 2) ** 2 + (yy % period - period / 2) ** 2) > (period / 4) ** 2
+    img = Image.fromarray(np.where(on[..., None], np.uint8([170, 214, 150]), np.uint8([140, 110, 200])).astype(np.uint8))
+    x, y = heart
+    ImageDraw.Draw(img).polygon([(x, y + 8), (x + 14, y), (x + 30, y + 8), (x + 16, y + 32)], fill=(250, 250, 250))
+    return img
+
+
+def test_a_crop_of_dots_resized_to_another_aspect_is_fitted_to_the_files():
+    """A crop of a dotted picture (81% of the width, 83% of the height) resized back to the
+    original's size: the keypoints' similarity fit is pixels off across the picture and the dots
+    alias at thumbnail size, so the thumbnails come close (0.85-0.95) but not through; the files,
+    fitted to their pixels, agree exactly. The same lattice with its shape elsewhere does not."""
+    original = dotted()
+    copy = original.crop((73, 41, 488, 360)).resize(original.size, Image.LANCZOS)
+    found = match(copy, original)
+    assert found is not None and found.relation == "cropped"
+    axes = np.linalg.svd(found.transform[:, :2], compute_uv=False)
+    assert axes[0] / axes[1] == pytest.approx((319 / 384) / (415 / 512), abs=0.01)
+    assert match(copy, dotted(heart=(120, 250))) is None
+    never_refined = KeypointLimits(refine_below=(2.0, 0.0, 0.0))
+    assert (
+        verify_pair(points(copy), points(original), thumb(copy), thumb(original), grey(copy), grey(original), never_refined)
+        is None
+    )
+
+
+def heavily_censored(img: Image.Image) -> Image.Image:
+    """Three black bars, two overlapping and one touching them, over a fifth of the picture."""
+    out = img.copy()
+    d = ImageDraw.Draw(out)
+    w, h = img.size
+    for box in ((0.45, 0.15, 0.62, 0.55), (0.44, 0.2, 0.66, 0.38), (0.21, 0.55, 0.61, 0.75)):
+        d.rectangle([round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)], fill=(24, 24, 24))
+    return out
+
+
+def on_black(seed: int) -> Image.Image:
+    """A few small shapes on a black canvas."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (256, 256), (24, 24, 24))
+    d = ImageDraw.Draw(img)
+    for _ in range(4):
+        x, y = (int(v) for v in rng.integers(20, 200, 2))
+        d.ellipse([x, y, x + 36, y + 36], fill=tuple(int(c) for c in rng.integers(80, 255, 3)))
+    return img
+
+
+def test_a_censored_copy_is_compared_in_place_beside_its_bars():
+    """Bars over a fifth of the picture: in place, everything not black in one picture only
+    agrees, so the pair is an `edited` match whatever its keypoints fit. Two drawings on black
+    agree wherever both are black, and a look-alike with bars differs beside them: neither."""
+    original = scene(1)
+    copy = heavily_censored(original)
+    found = censored_in_place(thumb(copy), thumb(original), grey(copy), grey(original), LIMITS)
+    assert isinstance(found, Match) and found.relation == "edited"
+    larger = original.resize((512, 400), Image.LANCZOS)  # the original at another size: the same canvas
+    assert isinstance(censored_in_place(thumb(copy), thumb(larger), grey(copy), grey(larger), LIMITS), Match)
+
+    look_alike = heavily_censored(original)
+    ImageDraw.Draw(look_alike).ellipse([20, 130, 60, 170], fill=(200, 30, 160), outline=(15, 15, 15), width=2)
+    assert not isinstance(censored_in_place(thumb(look_alike), thumb(original), grey(look_alike), grey(original), LIMITS), Match)
+    assert censored_in_place(thumb(on_black(1)), thumb(on_black(2)), grey(on_black(1)), grey(on_black(2)), LIMITS) is None
+    other_aspect = copy.crop((0, 0, 200, 200))
+    assert censored_in_place(thumb(other_aspect), thumb(original), grey(other_aspect), grey(original), LIMITS) is None

@@ -146,7 +146,13 @@ def _blurred(grey: np.ndarray, radius: float) -> np.ndarray:
 
 
 def _refine(outer: Thumb, inner: Thumb, dy: int, dx: int, blur: float, min_pixels: int) -> float:
-    """The best correlation at sub-pixel placements around the whole-pixel one (dy, dx): a crop
+    """The best correlation at sub-pixel placements around the whole-pixel one (dy, dx)
+    (:func:`_refined_placement`)."""
+    return _refined_placement(outer, inner, dy, dx, blur, min_pixels)[0]
+
+
+def _refined_placement(outer: Thumb, inner: Thumb, dy: int, dx: int, blur: float, min_pixels: int) -> tuple[float, float, float]:
+    """(correlation, y, x): the best sub-pixel placement around the whole-pixel one (dy, dx): a crop
     of 10% of a side rarely falls on a whole thumbnail pixel, and a fraction of a pixel's shift
     of sharp outlines costs several hundredths of correlation. At each placement the smaller
     thumbnail is box-resampled onto the larger one's pixel grid from exactly the part that
@@ -158,7 +164,7 @@ def _refine(outer: Thumb, inner: Thumb, dy: int, dx: int, blur: float, min_pixel
     picture = Image.fromarray(inner.grey)
     opaque = None if inner.alpha is None else Image.fromarray(inner.alpha)
     outer_mask = _mask(outer)
-    best = -1.0
+    best, best_y, best_x = -1.0, float(dy), float(dx)
     blurred_outer = _blurred(outer.grey, blur)
     for fy in SUBPIXEL:
         for fx in SUBPIXEL:
@@ -175,8 +181,10 @@ def _refine(outer: Thumb, inner: Thumb, dy: int, dx: int, blur: float, min_pixel
             if opaque is not None or outer.alpha is not None:
                 mask = ndimage.binary_erosion(mask, iterations=math.ceil(blur))  # the blur brings in the background
             if mask.sum() >= min_pixels:
-                best = max(best, _correlation(blurred_outer[y0:y1, x0:x1], _blurred(grey, blur), mask))
-    return best
+                score = _correlation(blurred_outer[y0:y1, x0:x1], _blurred(grey, blur), mask)
+                if score > best:
+                    best, best_y, best_x = score, oy, ox
+    return best, best_y, best_x
 
 
 def _mask(thumb: Thumb, size: tuple[int, int] | None = None, rim: bool = False) -> np.ndarray:
@@ -222,26 +230,29 @@ def alignment(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     return _refine(outer, inner, dy, dx, limits.blur, limits.min_pixels)
 
 
-def native_placement(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[float, int, int] | None:
-    """(correlation, dy, dx): opaque picture ``inner`` placed inside opaque ``outer`` at the scale
-    their native sizes imply, its top-left corner at (dy, dx) of ``outer``'s thumbnail, the
-    correlation refined at sub-pixel placements around it; None when either is transparent,
-    their sizes cannot be a crop, or ``inner`` is too flat to tell. The same question as
+def native_placement(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[float, float, float] | None:
+    """(correlation, y, x): opaque picture ``inner`` placed inside opaque ``outer`` at the scale
+    their native sizes imply, its top-left corner at (y, x) of ``outer``'s thumbnail, placement
+    and correlation refined to a quarter of a pixel; None when either is transparent, their
+    sizes cannot be a crop, or ``inner`` is too flat to tell. The same question as
     :func:`alignment`, asked of many more pairs (every keypoint candidate the keypoints could
-    not fit), so the whole-pixel search is OpenCV's normalised template match."""
+    not fit), so the whole-pixel search is OpenCV's normalised template match, on both
+    thumbnails blurred as the refined comparison blurs them (thin stripes alias at whole
+    pixels: a heavy crop scoring 0.77 there comes to 0.98 refined)."""
     if outer.alpha is not None or inner.alpha is not None:
         return None
     size = contained_size(outer, inner, limits)
     if size is None:
         return None
-    grey = np.asarray(Image.fromarray(inner.grey).resize(size, Image.Resampling.BOX), dtype=np.float32)
+    resized = np.asarray(Image.fromarray(inner.grey).resize(size, Image.Resampling.BOX))
+    grey = resized.astype(np.float32)
     template = grey[1:-1, 1:-1]  # the rim blends with what surrounds the crop in the larger reduction
     spread = float(template.std())
     flat = spread < limits.min_std
     if template.size < limits.min_pixels or (flat and (limits.flat_min_std is None or spread < limits.flat_min_std)):
         return None
-    image = outer.grey.astype(np.float32)
-    scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED)
+    image = _blurred(outer.grey, limits.blur).astype(np.float32)
+    scores = cv2.matchTemplate(image, _blurred(resized, limits.blur).astype(np.float32)[1:-1, 1:-1], cv2.TM_CCOEFF_NORMED)
     _, best, _, (x, y) = cv2.minMaxLoc(scores)
     if best >= limits.threshold - PLACEMENT_MARGIN:  # OpenCV may score a flat window +-1: leave those out
         th, tw = template.shape
@@ -259,7 +270,7 @@ def native_placement(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[f
         or _detail_correlation(window, grey, _mask(inner, size, rim=True)) < limits.flat_detail_threshold
     ):
         return None
-    return _refine(outer, inner, dy, dx, limits.blur, limits.min_pixels), dy, dx
+    return _refined_placement(outer, inner, dy, dx, limits.blur, limits.min_pixels)
 
 
 def _detail_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:

@@ -92,6 +92,8 @@ class KeypointLimits:
     max_edited_unexplained: float = 0.012  # max_unexplained when the thumbnails agreed only outside boxes ...
     edited_min_inliers: int = 20  # ... or did not agree, but this many keypoints fit one transform ...
     edited_max_rescale: float = 0.05  # ... frame to frame scale within this of 1 (one canvas, bars painted on it)
+    min_censored: float = 0.02  # share of a canvas black in one picture only, for a censored copy in place ...
+    censor_margin: int = 5  # ... and the keypoint-frame pixels that black is grown by (blur, JPEG rings)
     # a region cut out at the original's scale, placed by its thumbnail when no keypoints fit; near-flat
     # ones too, with no fine-detail rule: the files decide here, where the alignment's thumbnails alone do
     placement: AlignLimits = AlignLimits(min_area=0.25, flat_min_std=1.0, flat_detail_threshold=-1.0)
@@ -286,6 +288,8 @@ class Coarse:
     # many keypoints at one size, or on one small shape)
     strict: bool  # the files are held to a refined fit's standard: the thumbnails agreed only under a fit to
     # their pixels, or the keypoints sit on one small shape
+    refine: bool = False  # the thumbnails came close but not through: the files are fitted to their pixels
+    # whatever the keypoints' fit leaves (a crop of a repeating pattern resized to another aspect)
 
 
 def coarse_match(
@@ -333,9 +337,14 @@ def coarse_match(
         # thumbnails that agree wherever neither is black, still send the pair to the files,
         # where bars are found at full detail and little else may differ
         beside_black = _beside_black(warped, limits) if at_one_size and not one_canvas else None
-        if not (one_canvas or (beside_black is not None and beside_black >= limits.threshold)):
-            return None
-        return Coarse(transform, inliers, edited=True, agreed=False, strict=refitted)
+        if one_canvas or (beside_black is not None and beside_black >= limits.threshold):
+            return Coarse(transform, inliers, edited=True, agreed=False, strict=refitted)
+        if correlation >= limits.refine_below[0] and not at_one_size and not small:
+            # a crop resized to another aspect over dots or stripes: the similarity fit is a few
+            # pixels off across the picture, and at 64 pixels a repeating pattern aliases too
+            # much for the thumbnails to be refitted; the files, fitted to their pixels, decide
+            return Coarse(transform, inliers, edited=False, agreed=False, strict=True, refine=True)
+        return None
     # matches on one small shape (a glyph two pictures share): the thumbnails do not vouch for
     # the pair, and the files must show one picture inside the other, differing hardly at all
     # (on one canvas: what an edit may leave)
@@ -605,6 +614,11 @@ def check_pair(
             return found
         if found is not None and (closest is None or found.unexplained < closest.unexplained):
             closest = found
+    censored = censored_in_place(a, b, read_a, read_b, limits)
+    if censored is _UNREADABLE:
+        return None
+    if censored is not None:
+        return censored
     if not fitted:
         # no keypoint fit: a large region cut out keeps too few of the original's keypoints, but
         # at the scale the native sizes imply its thumbnail may still sit in the original's
@@ -642,7 +656,8 @@ def _files_decide(
         return None
     tried = [(transform, score)]
     if not score.passes(limits, refined=coarse.strict, edited=edited):
-        refined = refine_transform(grey_p, grey_q, transform, limits) if score.worth_refining(limits) else None
+        worth = score.worth_refining(limits) or (coarse.refine and score.contained >= limits.min_contained)
+        refined = refine_transform(grey_p, grey_q, transform, limits) if worth else None
         again = None if refined is None else fine_agreement(grey_p, grey_q, refined, limits, detail)
         if again is None or not again.passes(limits, refined=True, edited=edited):
             tried += [(refined, again)] if again is not None else []
@@ -653,6 +668,76 @@ def _files_decide(
     return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
 
 
+def censored_in_place(
+    a: Thumb,
+    b: Thumb,
+    read_a: Callable[[], np.ndarray | None],
+    read_b: Callable[[], np.ndarray | None],
+    limits: KeypointLimits,
+) -> Match | NearMiss | None:
+    """The ``edited`` :class:`Match` of a censored copy on its original's canvas (the same
+    aspect, opaque): bars over the figure leave its keypoints too few to fit, or fit to a wrong
+    transform, yet everywhere one picture is not black where the other is, the two agree.
+    The thumbnails in place must agree beside black (:func:`agreement_beside_black`), then the
+    files, outside what is black in one only, to a refined fit's standard; None otherwise (or
+    ``_UNREADABLE`` when a file no longer reads)."""
+    if a.alpha is not None or b.alpha is not None or abs(a.width * b.height - b.width * a.height) > 0.02 * a.width * b.height:
+        return None
+    in_place = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # both keypoint frames span the same canvas
+    warped = _warp_thumbs(a, b, in_place, limits)
+    if warped is None:
+        return None
+    ours, theirs, valid, _ = warped
+    if ((ours <= BAR_GREY) != (theirs <= BAR_GREY))[valid].mean() < limits.min_censored:
+        return None
+    beside = _beside_black(warped, limits)
+    if beside is None or beside < limits.threshold:
+        return None
+    grey_a = read_a()
+    grey_b = read_b() if grey_a is not None else None
+    if grey_b is None:
+        return _UNREADABLE
+    score = files_beside_black(grey_a, grey_b, limits)
+    if score is None:
+        return None
+    correlation, unexplained, black, shown = score
+    if not limits.min_censored <= black <= limits.max_box_area or correlation < limits.fine_threshold or shown < 0.5:
+        return None  # shown: two drawings on black agree wherever both are black, which tells nothing
+    if unexplained > limits.max_refined_unexplained:
+        return NearMiss("edited", unexplained)
+    return Match(in_place, 0, correlation, "edited")
+
+
+def files_beside_black(a: np.ndarray, b: np.ndarray, limits: KeypointLimits) -> tuple[float, float, float, float] | None:
+    """(correlation, unexplained, black, shown) of two grey pictures (h, w) float32 in one
+    keypoint frame (a pixel or so of rounding aside), compared where neither is black unless
+    both are, the pixels black in one only grown by ``censor_margin``: the correlation after
+    the blur, the share of those pixels in blobs that a gain and offset do not explain, the
+    share of the canvas left out, and the share compared that is black in neither. None when
+    too little is left or it is flat."""
+    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    x, y = (cv2.GaussianBlur(np.ascontiguousarray(g[:h, :w]), (0, 0), limits.fine_blur) for g in (a, b))
+    # black after the blur: a bar's inside stays black, thin black lines (which a resampled copy
+    # keeps black in other places) turn grey in both
+    black = ((x <= BAR_GREY) != (y <= BAR_GREY)).astype(np.uint8)
+    side = 2 * limits.censor_margin + 1
+    near = cv2.dilate(black, np.ones((side, side), np.uint8)).astype(bool)
+    inside = np.zeros((h, w), bool)
+    inside[3:-3, 3:-3] = True  # the rims of two reductions differ
+    keep = inside & ~near
+    if keep.sum() < 500:
+        return None
+    spread = float(y[keep].std())
+    if spread < 2.0 or float(x[keep].std()) < 2.0:
+        return None
+    tolerance = limits.residual * spread
+    gain, offset = _robust_gain_offset(x[keep].astype(np.float64), y[keep].astype(np.float64), tolerance)
+    differ = ((np.abs(y - (gain * x + offset)) > tolerance) & keep).astype(np.uint8)
+    differ = cv2.morphologyEx(differ, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    shown = float(((x > BAR_GREY) & (y > BAR_GREY))[keep].mean())
+    return _correlation(x, y, keep), float(differ.sum() / keep.sum()), float(near[inside].mean()), shown
+
+
 def placed_inside(inner: Thumb, outer: Thumb, limits: KeypointLimits) -> Coarse | None:
     """The :class:`Coarse` of a pair whose keypoints fit no transform when thumbnail ``inner``,
     at the scale the native sizes imply, sits in ``outer`` at correlation ``limits.placement.
@@ -661,7 +746,7 @@ def placed_inside(inner: Thumb, outer: Thumb, limits: KeypointLimits) -> Coarse 
     placed = native_placement(outer, inner, limits.placement)
     if placed is None or placed[0] < limits.placement.threshold:
         return None
-    _, dy, dx = placed
+    _, dy, dx = placed  # thumbnail pixels of outer, to a quarter of one
     frame_inner = KEYPOINT_SIDE / max(inner.width, inner.height)  # keypoint-frame pixels per native pixel
     frame_outer = KEYPOINT_SIDE / max(outer.width, outer.height)
     native_per_thumb = outer.width / outer.grey.shape[1]
