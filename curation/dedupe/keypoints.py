@@ -87,6 +87,8 @@ class KeypointLimits:
     max_resampled_unexplained: float = 0.012  # the refined and edited limits give way to this when a shift of a pixel
     # explains nearly all of the difference:
     max_unshifted: float = 0.0002  # share of the overlap differing from every pixel within one of the fitted place
+    pattern_max_edges: float = 0.1  # a pair sent on by thumbnails that came close is fitted to the files' pixels only
+    # when nearly every edge has a partner (dots a few pixels off: 3%; look-alikes: 20-40%)
     max_registered_unexplained: float = 0.06  # under a refined fit (no bars), what a shift explains may reach this:
     # thin lines resampled by a small turn (a grid background: 1.7-5.2%); no look-alike comes within 3x max_unshifted
     max_edited_unexplained: float = 0.012  # max_unexplained when the thumbnails agreed only outside boxes ...
@@ -342,8 +344,12 @@ def coarse_match(
         if correlation >= limits.refine_below[0] and not at_one_size and not small:
             # a crop resized to another aspect over dots or stripes: the similarity fit is a few
             # pixels off across the picture, and at 64 pixels a repeating pattern aliases too
-            # much for the thumbnails to be refitted; the files, fitted to their pixels, decide
-            return Coarse(transform, inliers, edited=False, agreed=False, strict=True, refine=True)
+            # much for the thumbnails to be refitted; when nearly every edge of the thumbnails
+            # has a partner (or they have too few edges to tell), the files, fitted to their
+            # pixels, decide
+            worse = _unmatched_edges(*warped[:3])[1]
+            if worse <= limits.pattern_max_edges or worse >= 1.0:
+                return Coarse(transform, inliers, edited=False, agreed=False, strict=True, refine=True)
         return None
     # matches on one small shape (a glyph two pictures share): the thumbnails do not vouch for
     # the pair, and the files must show one picture inside the other, differing hardly at all
@@ -656,7 +662,9 @@ def _files_decide(
         return None
     tried = [(transform, score)]
     if not score.passes(limits, refined=coarse.strict, edited=edited):
-        worth = score.worth_refining(limits) or (coarse.refine and score.contained >= limits.min_contained)
+        worth = score.worth_refining(limits) or (
+            coarse.refine and score.contained >= limits.min_contained and score.unmatched_edges_worse <= limits.pattern_max_edges
+        )
         refined = refine_transform(grey_p, grey_q, transform, limits) if worth else None
         again = None if refined is None else fine_agreement(grey_p, grey_q, refined, limits, detail)
         if again is None or not again.passes(limits, refined=True, edited=edited):
@@ -683,6 +691,8 @@ def censored_in_place(
     ``_UNREADABLE`` when a file no longer reads)."""
     if a.alpha is not None or b.alpha is not None or abs(a.width * b.height - b.width * a.height) > 0.02 * a.width * b.height:
         return None
+    if a.grey.shape == b.grey.shape and ((a.grey <= BAR_GREY) != (b.grey <= BAR_GREY)).mean() < limits.min_censored / 2:
+        return None  # most candidate pairs: no black in one only, so no warping (the blur spreads black a little)
     in_place = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # both keypoint frames span the same canvas
     warped = _warp_thumbs(a, b, in_place, limits)
     if warped is None:
