@@ -71,7 +71,7 @@ NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at
 HASH_ALIGN_STD = 6.0  # grey spread the smaller picture of a hash-proposed pair needs for the sliding search
 SHEET_PAIRS = 3  # pairs a kind's contact sheet shows on each of its two rows
 NEAR_MISSES = 50  # refused pairs kept for the sheets, per source, closest first
-CENSORED_NEIGHBOURS = 32  # nearest embeddings (of the same aspect) a post showing a black bar is checked with
+CENSORED_NEIGHBOURS = 16  # nearest embeddings (of the same aspect) a post showing a black bar is checked with
 MIN_BAR_SHARE = 0.02  # of a thumbnail: the largest black rectangle a post needs to count as showing a bar
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
 
