@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numba
 import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
+
+from .bars import BAR_GREY
 
 SUBPIXEL = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)  # shifts (larger thumbnail's pixels) around the best whole one
 REFINE_MARGIN = 0.25  # placements scoring this far below the threshold are not refined
@@ -39,6 +42,22 @@ class Thumb:
     alpha: np.ndarray | None  # (h, w) uint8, or None for an opaque picture
     width: int  # the file's width and height in pixels
     height: int
+
+    @cached_property
+    def black(self) -> np.ndarray:
+        """(h, w) bool: the pixels as dark as a black bar (kept: a thumbnail meets many candidates)."""
+        return self.grey <= BAR_GREY
+
+    @cached_property
+    def black_share(self) -> float:
+        return float(self.black.mean())
+
+    def blurred(self, radius: float) -> np.ndarray:
+        """(h, w) float32: the grey thumbnail under OpenCV's Gaussian blur of ``radius`` (kept per radius)."""
+        kept = self.__dict__.setdefault("_blurred", {})
+        if radius not in kept:
+            kept[radius] = cv2.GaussianBlur(self.grey.astype(np.float32), (0, 0), radius)
+        return kept[radius]
 
     def mirror(self) -> Thumb:
         """The thumbnail of the mirror image."""
@@ -244,15 +263,15 @@ def native_placement(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[f
     size = contained_size(outer, inner, limits)
     if size is None:
         return None
-    resized = np.asarray(Image.fromarray(inner.grey).resize(size, Image.Resampling.BOX))
-    grey = resized.astype(np.float32)
+    grey = np.asarray(Image.fromarray(inner.grey).resize(size, Image.Resampling.BOX), dtype=np.float32)
     template = grey[1:-1, 1:-1]  # the rim blends with what surrounds the crop in the larger reduction
     spread = float(template.std())
     flat = spread < limits.min_std
     if template.size < limits.min_pixels or (flat and (limits.flat_min_std is None or spread < limits.flat_min_std)):
         return None
-    image = _blurred(outer.grey, limits.blur).astype(np.float32)
-    scores = cv2.matchTemplate(image, _blurred(resized, limits.blur).astype(np.float32)[1:-1, 1:-1], cv2.TM_CCOEFF_NORMED)
+    image = outer.blurred(limits.blur)  # OpenCV's blur: this search is asked of every keypoint candidate with
+    # no fit, and only gates the sub-pixel comparison
+    scores = cv2.matchTemplate(image, cv2.GaussianBlur(grey, (0, 0), limits.blur)[1:-1, 1:-1], cv2.TM_CCOEFF_NORMED)
     _, best, _, (x, y) = cv2.minMaxLoc(scores)
     if best >= limits.threshold - PLACEMENT_MARGIN:  # OpenCV may score a flat window +-1: leave those out
         th, tw = template.shape

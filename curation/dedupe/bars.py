@@ -22,6 +22,7 @@ import numpy as np
 
 FLAT_TOLERANCE = 8.0  # grey levels a bar's pixels may stray from its colour (JPEG noise)
 MAX_BAR_GREY = 24.0  # bars are black: drawn figures are full of flat rectangles of other colours
+BAR_GREY = MAX_BAR_GREY + FLAT_TOLERANCE  # grey at or below which a pixel may belong to a black bar
 MIN_BAR_SIDE = 6  # keypoint-frame pixels
 MIN_BAR_AREA = 150  # keypoint-frame pixels (a bar of 3% of a 256 x 192 frame: ~1,500)
 MIN_DETAIL_BEHIND = 12.0  # grey spread the other picture must show inside a bar

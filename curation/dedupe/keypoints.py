@@ -39,9 +39,8 @@ from PIL import Image
 from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import OPAQUE, AlignLimits, Thumb, native_placement
-from .bars import FLAT_TOLERANCE, MAX_BAR_GREY, painted_bars
+from .bars import BAR_GREY, painted_bars
 
-BAR_GREY = MAX_BAR_GREY + FLAT_TOLERANCE  # grey at or below which a pixel may belong to a black bar
 REFITS = 8  # gain-and-offset refits at most beside black pixels, each on the pixels the last one explains
 CLOSE = 0.25  # share of the tolerance within which a pixel counts as closely explained when fits are compared
 
@@ -691,8 +690,11 @@ def censored_in_place(
     ``_UNREADABLE`` when a file no longer reads)."""
     if a.alpha is not None or b.alpha is not None or abs(a.width * b.height - b.width * a.height) > 0.02 * a.width * b.height:
         return None
-    if a.grey.shape == b.grey.shape and ((a.grey <= BAR_GREY) != (b.grey <= BAR_GREY)).mean() < limits.min_censored / 2:
-        return None  # most candidate pairs: no black in one only, so no warping (the blur spreads black a little)
+    # most candidate pairs have no black in one only: they stop here, unwarped (the blur spreads black a little)
+    if a.black_share + b.black_share < limits.min_censored / 2:
+        return None
+    if a.grey.shape == b.grey.shape and (a.black != b.black).mean() < limits.min_censored / 2:
+        return None
     in_place = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # both keypoint frames span the same canvas
     warped = _warp_thumbs(a, b, in_place, limits)
     if warped is None:
