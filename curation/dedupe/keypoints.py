@@ -44,6 +44,7 @@ from .bars import BAR_GREY, painted_bars
 REFITS = 8  # gain-and-offset refits at most beside black pixels, each on the pixels the last one explains
 CLOSE = 0.25  # share of the tolerance within which a pixel counts as closely explained when fits are compared
 
+Reader = Callable[[], "np.ndarray | None"]  # gives a file's grey picture in its keypoint frame, None if it no longer reads
 log = logging.getLogger(__name__)
 RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
 DERIVATIVE_AREA = 0.6  # a picture covering less of the other's canvas than this is a region of it ...
@@ -593,8 +594,8 @@ def check_pair(
     b_points: Keypoints,
     a: Thumb,
     b: Thumb,
-    read_a: Callable[[], np.ndarray | None],
-    read_b: Callable[[], np.ndarray | None],
+    read_a: Reader,
+    read_b: Reader,
     limits: KeypointLimits,
 ) -> Match | NearMiss | None:
     """The :class:`Match` of two pictures; for a pair refused at the file comparison whose
@@ -638,11 +639,18 @@ def check_pair(
 _UNREADABLE = NearMiss("", 1.0)  # a file no longer reads: the pair is not judged
 
 
+def _read_both(read_a: Reader, read_b: Reader) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both files' grey pictures in their keypoint frames, or None when either no longer reads."""
+    grey_a = read_a()
+    grey_b = read_b() if grey_a is not None else None
+    return None if grey_b is None else (grey_a, grey_b)
+
+
 def _files_decide(
     p: Thumb,
     q: Thumb,
-    read_p: Callable[[], np.ndarray | None],
-    read_q: Callable[[], np.ndarray | None],
+    read_p: Reader,
+    read_q: Reader,
     coarse: Coarse,
     limits: KeypointLimits,
 ) -> Match | NearMiss | None:
@@ -651,10 +659,10 @@ def _files_decide(
     A :class:`Match`; the :class:`NearMiss` of a refused pair the thumbnails or the files vouch
     for; None; ``_UNREADABLE`` when a file no longer reads."""
     transform, inliers, edited, agreed = coarse.transform, coarse.inliers, coarse.edited, coarse.agreed
-    grey_p = read_p()
-    grey_q = read_q() if grey_p is not None else None
-    if grey_q is None:
+    greys = _read_both(read_p, read_q)
+    if greys is None:
         return _UNREADABLE
+    grey_p, grey_q = greys
     detail = (_detail(p), _detail(q))
     score = fine_agreement(grey_p, grey_q, transform, limits, detail)
     if score is None:
@@ -675,13 +683,7 @@ def _files_decide(
     return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
 
 
-def censored_in_place(
-    a: Thumb,
-    b: Thumb,
-    read_a: Callable[[], np.ndarray | None],
-    read_b: Callable[[], np.ndarray | None],
-    limits: KeypointLimits,
-) -> Match | NearMiss | None:
+def censored_in_place(a: Thumb, b: Thumb, read_a: Reader, read_b: Reader, limits: KeypointLimits) -> Match | NearMiss | None:
     """The ``edited`` :class:`Match` of a censored copy on its original's canvas (the same
     aspect, opaque): bars over the figure leave its keypoints too few to fit, or fit to a wrong
     transform, yet everywhere one picture is not black where the other is, the two agree.
@@ -705,11 +707,10 @@ def censored_in_place(
     beside = _beside_black(warped, limits)
     if beside is None or beside < limits.threshold:
         return None
-    grey_a = read_a()
-    grey_b = read_b() if grey_a is not None else None
-    if grey_b is None:
+    greys = _read_both(read_a, read_b)
+    if greys is None:
         return _UNREADABLE
-    score = files_beside_black(grey_a, grey_b, limits)
+    score = files_beside_black(*greys, limits)
     if score is None:
         return None
     correlation, unexplained, black, shown = score
