@@ -623,8 +623,10 @@ def check_pair(
     censored = censored_in_place(a, b, read_a, read_b, limits)
     if censored is _UNREADABLE:
         return None
-    if censored is not None:
+    if isinstance(censored, Match):
         return censored
+    if censored is not None and (closest is None or censored.unexplained < closest.unexplained):
+        closest = censored
     if not fitted:
         # no keypoint fit: a large region cut out keeps too few of the original's keypoints, but
         # at the scale the native sizes imply its thumbnail may still sit in the original's
@@ -632,7 +634,7 @@ def check_pair(
             coarse = placed_inside(p, q, limits)
             if coarse is not None:
                 found = _files_decide(p, q, read_p, read_q, coarse, limits)
-                return None if found is _UNREADABLE else found
+                return None if found is _UNREADABLE else found or closest
     return closest
 
 
