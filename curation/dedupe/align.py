@@ -304,11 +304,16 @@ def _detail_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float
     return _correlation(x, y, inner) if inner.any() else -1.0
 
 
+def same_aspect(width_a: int, height_a: int, width_b: int, height_b: int, slack: float = 0.02) -> bool:
+    """Whether two pictures' aspect ratios agree within ``slack`` (one canvas, perhaps resized)."""
+    return abs(int(width_a) * int(height_b) - int(width_b) * int(height_a)) <= slack * width_a * height_b
+
+
 def same_canvas(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     """Correlation of two pictures of one aspect ratio (a copy, re-encode or resize), both
     thumbnails box-reduced to the smaller one's size and blurred by ``limits.blur``; None when
     the aspect ratios differ by more than ``limits.slack`` or the pictures are flat."""
-    if abs(a.width * b.height - b.width * a.height) > limits.slack * a.width * b.height:
+    if not same_aspect(a.width, a.height, b.width, b.height, limits.slack):
         return None
     small, large = (a, b) if a.grey.size <= b.grey.size else (b, a)
     size = (small.grey.shape[1], small.grey.shape[0])

@@ -38,7 +38,7 @@ from PIL import Image
 
 from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
-from .align import OPAQUE, AlignLimits, Thumb, native_placement
+from .align import OPAQUE, AlignLimits, Thumb, native_placement, same_aspect
 from .bars import BAR_GREY, painted_bars
 
 REFITS = 8  # gain-and-offset refits at most beside black pixels, each on the pixels the last one explains
@@ -618,15 +618,13 @@ def check_pair(
             return None
         if isinstance(found, Match):
             return found
-        if found is not None and (closest is None or found.unexplained < closest.unexplained):
-            closest = found
+        closest = _least_differing(closest, found)
     censored = censored_in_place(a, b, read_a, read_b, limits)
     if censored is _UNREADABLE:
         return None
     if isinstance(censored, Match):
         return censored
-    if censored is not None and (closest is None or censored.unexplained < closest.unexplained):
-        closest = censored
+    closest = _least_differing(closest, censored)
     if not fitted:
         # no keypoint fit: a large region cut out keeps too few of the original's keypoints, but
         # at the scale the native sizes imply its thumbnail may still sit in the original's
@@ -639,6 +637,11 @@ def check_pair(
 
 
 _UNREADABLE = NearMiss("", 1.0)  # a file no longer reads: the pair is not judged
+
+
+def _least_differing(closest: NearMiss | None, found: NearMiss | None) -> NearMiss | None:
+    """The near miss of the two (either may be None) whose overlap differs least."""
+    return found if found is not None and (closest is None or found.unexplained < closest.unexplained) else closest
 
 
 def _read_both(read_a: Reader, read_b: Reader) -> tuple[np.ndarray, np.ndarray] | None:
@@ -692,7 +695,7 @@ def censored_in_place(a: Thumb, b: Thumb, read_a: Reader, read_b: Reader, limits
     The thumbnails in place must agree beside black (:func:`agreement_beside_black`), then the
     files, outside what is black in one only, to a refined fit's standard; None otherwise (or
     ``_UNREADABLE`` when a file no longer reads)."""
-    if a.alpha is not None or b.alpha is not None or abs(a.width * b.height - b.width * a.height) > 0.02 * a.width * b.height:
+    if a.alpha is not None or b.alpha is not None or not same_aspect(a.width, a.height, b.width, b.height):
         return None
     # most candidate pairs have no black in one only: they stop here, unwarped (the blur spreads black a little)
     if a.black_share + b.black_share < limits.min_censored / 2:

@@ -36,7 +36,7 @@ from . import align as align_module
 from . import bars as bars_module
 from . import composite as composite_module
 from . import keypoints as keypoint_check
-from .align import AlignLimits, Thumb, agreement, aligned_pairs, turned_scores
+from .align import AlignLimits, Thumb, agreement, aligned_pairs, same_aspect, turned_scores
 from .bars import largest_rectangle
 from .checks import PixelChecks, check_id
 from .composite import CANDIDATE_RADIUS, CompositeLimits, Copies, background_grey, composite_scores, query_patterns, uniform_cells
@@ -51,7 +51,7 @@ from .edges import (
     region_columns,
     turned_candidates,
 )
-from .keypoints import BAR_GREY, KeypointLimits, PairFile, check_batch, decode, decode_miss
+from .keypoints import KeypointLimits, PairFile, check_batch, decode, decode_miss
 from .precision import shipped_calibration
 from .search import radius_pairs
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
@@ -439,7 +439,7 @@ def semantic_edges(
         neighbours = keypoint_neighbours(index[0], vectors, where, faint_vectors, where_faint, cfg.keypoint_neighbours)
         if barred is not None and barred[where].any():
             wider = _nearest_pairs(index[0], vectors, np.flatnonzero(barred[where]), CENSORED_NEIGHBOURS, where)
-            neighbours += [(i, j) for i, j in wider if _same_aspect(t, i, j)]
+            neighbours += [(i, j) for i, j in wider if same_aspect(t.width[i], t.height[i], t.width[j], t.height[j])]
     out = [
         (*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
         for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())
@@ -484,10 +484,6 @@ def _nearest_pairs(index, vectors: np.ndarray, queries: np.ndarray, k: int, wher
     return list(zip(where[q[ok]].tolist(), where[ids[ok]].tolist()))
 
 
-def _same_aspect(t: HashTable, i: int, j: int) -> bool:
-    return abs(int(t.width[i]) * int(t.height[j]) - int(t.width[j]) * int(t.height[i])) <= 0.02 * t.width[i] * t.height[j]
-
-
 def barred_rows(thumbs: Thumbnails, t: HashTable) -> np.ndarray:
     """(N,) bool over the rows of ``t``: opaque pictures whose thumbnail shows a black rectangle
     of at least ``MIN_BAR_SHARE`` of it (a bar painted over, or a black box drawn), black over at
@@ -497,11 +493,11 @@ def barred_rows(thumbs: Thumbnails, t: HashTable) -> np.ndarray:
     rows = np.flatnonzero(~t.has_alpha)
     for start in range(0, len(rows), ALIGN_CHUNK):
         for row, thumb in thumbs.of(rows[start : start + ALIGN_CHUNK].tolist()).items():
-            black = thumb.grey <= BAR_GREY
-            if not MIN_BAR_SHARE <= black.mean() <= limits.max_box_area:
+            if not MIN_BAR_SHARE <= thumb.black_share <= limits.max_box_area:
                 continue
-            top, left, bottom, right = largest_rectangle(black)
-            out[row] = min(bottom - top, right - left) >= 3 and (bottom - top) * (right - left) >= MIN_BAR_SHARE * black.size
+            top, left, bottom, right = largest_rectangle(thumb.black)
+            height, width = bottom - top, right - left
+            out[row] = min(height, width) >= 3 and height * width >= MIN_BAR_SHARE * thumb.black.size
     return out
 
 
