@@ -385,7 +385,7 @@ def test_worker_processes_open_files_under_the_workspace_pixel_limit(tmp_path, m
     """Pillow's guard is a module global: spawned workers (dedupe's keypoint checks, embedding
     loaders) must take the workspace's ``[images] max_pixels``, not Pillow's default."""
     from curation.context import stage_context
-    from curation.dedupe.keypoints import read_keypoint_grey
+    from curation.dedupe.reread import read_keypoint_grey
     from curation.images.limits import ENV_MAX_PIXELS, pixel_limit
     from curation.processes import worker_pool
 

@@ -26,6 +26,7 @@ from curation.dedupe.keypoints import (
     refine_transform,
     verify_pair,
 )
+from curation.dedupe.reread import GreyFile
 from curation.images.hashing import WHITE, keypoint_columns, keypoint_grey
 from curation.images.keypoints import Keypoints, find_keypoints
 
@@ -52,9 +53,9 @@ def points(img: Image.Image) -> Keypoints:
     return found
 
 
-def grey(img: Image.Image):
-    """The reader the dedupe stage passes: the picture's grey in its keypoint frame."""
-    return lambda: np.asarray(keypoint_grey(img, WHITE), dtype=np.float32)
+def grey(img: Image.Image) -> GreyFile:
+    """The reader the dedupe stage passes: the picture's grey in its keypoint frame, or native."""
+    return GreyFile(img.copy, WHITE)
 
 
 def match(a: Image.Image, b: Image.Image) -> Match | None:

@@ -27,24 +27,20 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
-from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from ..images.hashing import WIDE_MODES, has_alpha_channel, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import OPAQUE, AlignLimits, Thumb, native_placement, same_aspect
 from .bars import BAR_GREY, painted_bars
+from .flush import FlushLimits, flush_copy
+from .reread import GreyFile
 
 REFITS = 8  # gain-and-offset refits at most beside black pixels, each on the pixels the last one explains
 CLOSE = 0.25  # share of the tolerance within which a pixel counts as closely explained when fits are compared
 
-Reader = Callable[[], "np.ndarray | None"]  # gives a file's grey picture in its keypoint frame, None if it no longer reads
 log = logging.getLogger(__name__)
 RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
 DERIVATIVE_AREA = 0.6  # a picture covering less of the other's canvas than this is a region of it ...
@@ -99,6 +95,7 @@ class KeypointLimits:
     # a region cut out at the original's scale, placed by its thumbnail when no keypoints fit; near-flat
     # ones too, with no fine-detail rule: the files decide here, where the alignment's thumbnails alone do
     placement: AlignLimits = AlignLimits(min_area=0.25, flat_min_std=1.0, flat_detail_threshold=-1.0)
+    flush: FlushLimits = FlushLimits()  # one picture the other with a strip added along one side (:mod:`.flush`)
 
 
 @dataclass(frozen=True)
@@ -594,16 +591,15 @@ def check_pair(
     b_points: Keypoints,
     a: Thumb,
     b: Thumb,
-    read_a: Reader,
-    read_b: Reader,
+    read_a: GreyFile,
+    read_b: GreyFile,
     limits: KeypointLimits,
 ) -> Match | NearMiss | None:
     """The :class:`Match` of two pictures; for a pair refused at the file comparison whose
     thumbnails agreed (or whose files correlate) its :class:`NearMiss` (the closest comparison
     of the two sides); None when their keypoints or thumbnails disagree, or a file no longer
-    reads. ``read_a``, ``read_b`` give each file's grey picture in its keypoint frame
-    (:func:`read_keypoint_grey`); they are called only for pairs the catalog's columns cannot
-    refuse."""
+    reads. ``read_a``, ``read_b`` read each file again (in its keypoint frame, or at native
+    size for a flush copy: :mod:`.flush`), only for pairs the catalog's columns cannot refuse."""
     forward, backward = good_matches(a_points, b_points)
     sides = ((a_points, b_points, a, b, read_a, read_b, forward), (b_points, a_points, b, a, read_b, read_a, backward))
     closest: NearMiss | None = None
@@ -625,6 +621,10 @@ def check_pair(
     if isinstance(censored, Match):
         return censored
     closest = _least_differing(closest, censored)
+    flush = flush_copy(a, b, read_a.native, read_b.native, limits.flush)
+    if flush is not None:
+        inner, outer = (a, b) if flush.inner_first else (b, a)
+        return Match(flush.transform, 0, flush.correlation, relation(flush.transform, inner, outer, False))
     if not fitted:
         # no keypoint fit: a large region cut out keeps too few of the original's keypoints, but
         # at the scale the native sizes imply its thumbnail may still sit in the original's
@@ -644,7 +644,7 @@ def _least_differing(closest: NearMiss | None, found: NearMiss | None) -> NearMi
     return found if found is not None and (closest is None or found.unexplained < closest.unexplained) else closest
 
 
-def _read_both(read_a: Reader, read_b: Reader) -> tuple[np.ndarray, np.ndarray] | None:
+def _read_both(read_a: GreyFile, read_b: GreyFile) -> tuple[np.ndarray, np.ndarray] | None:
     """Both files' grey pictures in their keypoint frames, or None when either no longer reads."""
     grey_a = read_a()
     grey_b = read_b() if grey_a is not None else None
@@ -654,8 +654,8 @@ def _read_both(read_a: Reader, read_b: Reader) -> tuple[np.ndarray, np.ndarray] 
 def _files_decide(
     p: Thumb,
     q: Thumb,
-    read_p: Reader,
-    read_q: Reader,
+    read_p: GreyFile,
+    read_q: GreyFile,
     coarse: Coarse,
     limits: KeypointLimits,
 ) -> Match | NearMiss | None:
@@ -688,7 +688,7 @@ def _files_decide(
     return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
 
 
-def censored_in_place(a: Thumb, b: Thumb, read_a: Reader, read_b: Reader, limits: KeypointLimits) -> Match | NearMiss | None:
+def censored_in_place(a: Thumb, b: Thumb, read_a: GreyFile, read_b: GreyFile, limits: KeypointLimits) -> Match | NearMiss | None:
     """The ``edited`` :class:`Match` of a censored copy on its original's canvas (the same
     aspect, opaque): bars over the figure leave its keypoints too few to fit, or fit to a wrong
     transform, yet everywhere one picture is not black where the other is, the two agree.
@@ -813,44 +813,21 @@ def check_batch(
     """(the :func:`encode` d answer of each pair (keys of ``files``; positive: a match, negative:
     a near miss, None: not one picture), the number of files read): what a dedupe worker process
     does with one batch of candidates."""
-    greys: dict[int, np.ndarray | None] = {}
-
-    def grey(row: int) -> np.ndarray | None:
-        if row not in greys:
-            path = files[row].path
-            greys[row] = None if path is None else read_keypoint_grey(path, background)
-        return greys[row]
-
+    readers = {row: GreyFile.at(f.path, background) for row, f in files.items()}
     out: list[float | None] = []
     for i, j in pairs:
         if i not in files or j not in files:
             out.append(None)
             continue
         a, b = files[i], files[j]
-        found = check_pair(a.points, b.points, a.thumb, b.thumb, partial(grey, i), partial(grey, j), limits)
+        found = check_pair(a.points, b.points, a.thumb, b.thumb, readers[i], readers[j], limits)
         out.append(None if found is None else encode(found))
-    return out, len(greys)
+    return out, sum(reader.reads > 0 for reader in readers.values())
 
 
 def _detail(thumb: Thumb) -> float:
     """Detail per pixel of a picture's keypoint frame: its long side over ``KEYPOINT_SIDE``, at most 1."""
     return min(1.0, max(thumb.width, thumb.height) / KEYPOINT_SIDE)
-
-
-def read_keypoint_grey(path: str | Path, background: tuple[int, int, int]) -> np.ndarray | None:
-    """(h, w) float32: a file's grey picture in its keypoint frame (as
-    :func:`~curation.images.hashing.keypoint_grey` makes it), or None when it no longer reads."""
-    try:
-        with Image.open(path) as img:
-            if img.format == "JPEG":
-                img.draft(None, (KEYPOINT_SIDE, KEYPOINT_SIDE))
-            img.load()
-            if img.mode not in ("L", "RGB", "RGBA", *WIDE_MODES):  # palettes, CMYK: as the images stage converts them
-                img = img.convert("RGBA" if has_alpha_channel(img) else "RGB")
-            return np.asarray(keypoint_grey(img, background), dtype=np.float32)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        log.warning("%s: not compared by keypoints (%s)", path, exc)
-        return None
 
 
 def relation(transform: np.ndarray, a: Thumb, b: Thumb, edited: bool) -> str:

@@ -1,0 +1,138 @@
+"""Flush copies: one picture is the other with a strip added along one side.
+
+A caption strip above or below, a border on one side, a picture cut at one edge: the smaller
+picture is the larger one's pixels at the same scale, flush against one of its edges and
+exactly as wide (or as tall). Nothing needs searching: the native sizes leave two places it can
+be. Thumbnails placed there must be nearly equal; then the files, compared at native size where
+they overlap, must be the same pixels but for re-encoding noise, and the shapes in them
+(every pixel with an edge) must agree nearly everywhere.
+
+The keypoint fit cannot give this placement on a repeating pattern (a grid fitted a cell off
+leaves 6% of the overlap differing within a pixel of its place), and a plain canvas with one
+small shape has too few keypoints to fit and too little detail at thumbnail size to slide.
+A look-alike on the same ground differs where its shapes are: on the synthetic boards the
+closest differs in 1.2% of the overlap and 40% of its shape pixels, the farthest true copy in
+0.24% and 2% (docs/dedupe.md, "Flush copies").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..images.keypoints import KEYPOINT_SIDE
+from .align import Thumb
+
+NativeReader = Callable[[], "np.ndarray | None"]  # a file's native grey (height, width) float32, None if it no longer reads
+
+
+@dataclass(frozen=True)
+class FlushLimits:
+    min_share: float = 0.5  # the smaller picture's share of the larger one's longer side (two places)
+    thumb_difference: float = 3.0  # mean grey difference of the blurred thumbnails placed so
+    thumb_blur: float = 0.8  # Gaussian radius (thumbnail pixels) of both thumbnails
+    min_thumb_pixels: int = 150  # thumbnail pixels compared, at least
+    blur: float = 1.0  # Gaussian radius (native pixels, after any reduction) of both files' greys
+    tolerance: float = 12.0  # grey levels a pixel may differ by (re-encoding)
+    max_differ: float = 0.005  # share of the overlap differing by more
+    edge: float = 32.0  # a shape pixel: either side's Sobel magnitude (|dx| + |dy|) reaches this
+    min_shape: int = 100  # shape pixels the overlap needs (a plain field tells nothing)
+    max_shape_differ: float = 0.05  # share of the shape pixels that differ
+
+
+def flush_placements(inner: Thumb, outer: Thumb, limits: FlushLimits) -> list[tuple[int, int]]:
+    """(y, x) native pixels of ``outer`` where the smaller opaque picture ``inner`` may sit flush:
+    as wide and shorter (top or bottom), or as tall and narrower (left or right), keeping at
+    least ``min_share`` of that side. Empty for any other pair."""
+    if inner.alpha is not None or outer.alpha is not None:
+        return []
+    if inner.width == outer.width and limits.min_share * outer.height <= inner.height < outer.height:
+        return [(0, 0), (outer.height - inner.height, 0)]
+    if inner.height == outer.height and limits.min_share * outer.width <= inner.width < outer.width:
+        return [(0, 0), (0, outer.width - inner.width)]
+    return []
+
+
+def thumbs_agree(inner: Thumb, outer: Thumb, y: int, x: int, limits: FlushLimits) -> bool:
+    """Whether thumbnail ``inner`` placed at native (y, x) of ``outer`` nearly equals it there: the
+    mean grey difference of both, blurred, at most ``thumb_difference``."""
+    (hi, wi), (ho, wo) = inner.grey.shape, outer.grey.shape
+    sx, sy = inner.width / wi * wo / outer.width, inner.height / hi * ho / outer.height
+    tx, ty = x * wo / outer.width, y * ho / outer.height
+    # pixel centres: thumbnail pixel k spans [k, k + 1) of its grid
+    to_outer = np.array([[sx, 0.0, tx + 0.5 * sx - 0.5], [0.0, sy, ty + 0.5 * sy - 0.5]])
+    placed = cv2.warpAffine(inner.grey.astype(np.float32), to_outer, (wo, ho), flags=cv2.INTER_LINEAR)
+    coverage = cv2.warpAffine(np.ones((hi, wi), np.float32), to_outer, (wo, ho), borderValue=0.0)
+    valid = cv2.erode((coverage > 0.99).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if valid.sum() < limits.min_thumb_pixels:
+        return False
+    ours = cv2.GaussianBlur(placed, (0, 0), limits.thumb_blur)
+    difference = np.abs(ours - outer.blurred(limits.thumb_blur))[valid]
+    return float(difference.mean()) <= limits.thumb_difference
+
+
+def files_agree(inner: np.ndarray, outer: np.ndarray, y: int, x: int, limits: FlushLimits) -> float | None:
+    """The correlation of two files' native greys, ``inner`` (h, w) at (y, x) of ``outer``
+    (H, W), when they are the same pixels there: at most ``max_differ`` of the overlap and
+    ``max_shape_differ`` of its shape pixels differ by more than ``tolerance`` once both are
+    blurred. Large files are compared reduced (whole pixels, from the same grid). None when
+    they differ, the sizes do not fit, or the overlap holds too few shapes to tell."""
+    h, w = inner.shape
+    region = outer[y : y + h, x : x + w]
+    if region.shape != inner.shape:
+        return None
+    factor = max(1, max(h, w) // KEYPOINT_SIDE)
+    a, b = (_reduced(g, factor) for g in (inner, region))
+    a, b = (cv2.GaussianBlur(g, (0, 0), limits.blur) for g in (a, b))
+    differ = np.abs(a - b) > limits.tolerance
+    shape = (_edges(a) >= limits.edge) | (_edges(b) >= limits.edge)
+    if shape.sum() < limits.min_shape or differ.mean() > limits.max_differ or differ[shape].mean() > limits.max_shape_differ:
+        return None
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-6))
+
+
+@dataclass(frozen=True)
+class FlushCopy:
+    """One picture found flush inside the other: ``inner_first`` when it is the first of the pair."""
+
+    inner_first: bool
+    transform: np.ndarray  # (2, 3): the inner picture's keypoint frame to the outer one's
+    correlation: float  # of the two files' greys where they overlap
+
+
+def flush_copy(a: Thumb, b: Thumb, read_a: NativeReader, read_b: NativeReader, limits: FlushLimits) -> FlushCopy | None:
+    """A :class:`FlushCopy` when one of two pictures is the other with a strip added along one
+    side, else None (a file that no longer reads included). ``read_a``, ``read_b`` give each
+    file's native grey; they are called only for pairs whose thumbnails agree."""
+    for inner, outer, read_inner, read_outer, inner_first in ((a, b, read_a, read_b, True), (b, a, read_b, read_a, False)):
+        for y, x in flush_placements(inner, outer, limits):
+            if not thumbs_agree(inner, outer, y, x, limits):
+                continue
+            grey_inner = read_inner()
+            grey_outer = read_outer() if grey_inner is not None else None
+            if grey_outer is None:
+                return None
+            correlation = files_agree(grey_inner, grey_outer, y, x, limits)
+            if correlation is not None:
+                to_inner, to_outer = (KEYPOINT_SIDE / max(t.width, t.height) for t in (inner, outer))
+                scale = to_outer / to_inner
+                transform = np.array([[scale, 0.0, x * to_outer], [0.0, scale, y * to_outer]])
+                return FlushCopy(inner_first, transform, correlation)
+    return None
+
+
+def _reduced(grey: np.ndarray, factor: int) -> np.ndarray:
+    """(h // factor, w // factor) float32: means of factor x factor blocks."""
+    if factor == 1:
+        return np.ascontiguousarray(grey, dtype=np.float32)
+    h, w = (s // factor * factor for s in grey.shape)
+    return grey[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3), dtype=np.float32)
+
+
+def _edges(grey: np.ndarray) -> np.ndarray:
+    """(h, w) float32: |d/dx| + |d/dy| by Sobel."""
+    return np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))

@@ -1,0 +1,120 @@
+"""Flush copies (curation.dedupe.flush): a picture with a caption strip or a border added along
+one side is found at the one place its size leaves, and look-alikes on the same ground are not."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from test_align import thumb
+from test_keypoints import LIMITS, grey, points
+
+from curation.dedupe.flush import FlushLimits, files_agree, flush_copy, flush_placements
+from curation.dedupe.keypoints import Match, check_pair
+from curation.dedupe.reread import GreyFile
+from curation.images.hashing import WHITE
+
+FLUSH = FlushLimits()
+PINK = (214, 142, 178)
+
+
+def jpeg(img: Image.Image, quality: int = 90) -> Image.Image:
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(out.getvalue())).convert("RGB")
+
+
+def arrow(img: Image.Image, x: int, y: int, colour=(250, 230, 90)) -> Image.Image:
+    out = img.copy()
+    d = ImageDraw.Draw(out)
+    d.polygon(
+        [(x, y), (x + 8, y), (x + 8, y + 12), (x + 14, y + 12), (x + 4, y + 22), (x - 6, y + 12), (x, y + 12)], outline=colour
+    )
+    return out
+
+
+def grid(size=(333, 333), cell=27) -> Image.Image:
+    img = Image.new("RGB", size, (214, 222, 196))
+    d = ImageDraw.Draw(img)
+    for k in range(0, max(size), cell):
+        d.line([(k, 0), (k, size[1])], fill=(150, 170, 160))
+        d.line([(0, k), (size[0], k)], fill=(150, 170, 160))
+    d.polygon([(30, 100), (60, 110), (52, 124), (40, 112)], fill=(230, 130, 80), outline=(20, 20, 20))
+    return img
+
+
+def captioned(img: Image.Image, strip: int, top: bool) -> Image.Image:
+    """``img`` with a white strip of text added above or below, as boards caption reposts."""
+    out = Image.new("RGB", (img.width, img.height + strip), (255, 255, 255))
+    out.paste(img, (0, strip if top else 0))
+    ImageDraw.Draw(out).text((10, (0 if top else img.height) + strip // 4), "when the repost hits", fill=(0, 0, 0))
+    return out
+
+
+def flush(a: Image.Image, b: Image.Image, limits: FlushLimits = FLUSH):
+    return flush_copy(thumb(a), thumb(b), GreyFile(a.copy, WHITE).native, GreyFile(b.copy, WHITE).native, limits)
+
+
+def test_a_plain_canvas_with_one_small_shape_is_found_under_its_caption_and_nowhere_else():
+    original = arrow(Image.new("RGB", (256, 256), PINK), 190, 40)
+    copy = jpeg(captioned(original, 40, top=True))
+    found = flush(jpeg(original), copy)
+    assert found is not None and found.inner_first
+    assert found.transform[1, 2] == pytest.approx(40 * 256 / 296)  # placed below the strip, in the copy's frame
+    assert found.correlation > 0.95
+    assert flush(copy, jpeg(original)).inner_first is False  # either order
+    # the same ground and strip, the arrow elsewhere or another colour: another picture
+    assert flush(jpeg(arrow(Image.new("RGB", (256, 256), PINK), 120, 150)), copy) is None
+    assert flush(jpeg(arrow(Image.new("RGB", (256, 256), PINK), 190, 40, (40, 60, 200))), copy) is None
+    # a plain canvas tells nothing, however well it agrees
+    assert flush(Image.new("RGB", (256, 256), PINK), captioned(Image.new("RGB", (256, 256), PINK), 40, top=True)) is None
+
+
+def test_a_captioned_grid_is_placed_exactly_where_the_keypoints_fit_a_cell_off():
+    original = jpeg(grid())
+    copy = jpeg(captioned(grid(), 43, top=False))
+    found = check_pair(points(copy), points(original), thumb(copy), thumb(original), grey(copy), grey(original), LIMITS)
+    assert isinstance(found, Match) and found.relation == "cropped"
+    other = grid()
+    ImageDraw.Draw(other).ellipse([200, 200, 240, 230], fill=(90, 90, 200))  # one shape more
+    assert flush(jpeg(other), copy) is None
+    assert flush(original, copy) is not None
+
+
+def test_a_border_on_one_side_and_large_files_compared_reduced():
+    original = grid((1200, 900), cell=40)
+    bordered = Image.new("RGB", (1500, 900), (30, 30, 30))
+    bordered.paste(original, (300, 0))
+    found = flush(jpeg(original), jpeg(bordered))
+    assert found is not None and found.transform[0, 2] == pytest.approx(300 * 256 / 1500)
+    assert flush_placements(thumb(original), thumb(bordered), FLUSH) == [(0, 0), (0, 300)]
+    # under half of the side is no copy with a strip added, and a resized copy is not flush
+    assert flush_placements(thumb(original.crop((0, 0, 600, 900))), thumb(bordered), FLUSH) == []
+    assert flush(original.resize((1200, 800)), bordered) is None
+
+
+def test_the_native_comparison_counts_differing_shapes_not_only_pixels():
+    rng = np.random.default_rng(3)
+    ground = np.full((200, 300), 120.0, np.float32)
+    ground[50:60, 40:200] = 20.0  # a bar: its edges are the shape pixels
+    noisy = ground + rng.normal(0, 2.0, ground.shape).astype(np.float32)  # re-encoding noise
+    outer = np.vstack([np.full((30, 300), 255.0, np.float32), noisy, np.full((1, 300), 120.0, np.float32)])
+    assert files_agree(ground, outer, 30, 0, FLUSH) is not None
+    moved = np.full((200, 300), 120.0, np.float32)
+    moved[52:62, 40:200] = 20.0  # the same bar two pixels lower: few pixels, most of its edges
+    assert files_agree(moved, outer, 30, 0, FLUSH) is None
+    assert files_agree(ground, outer, 31, 0, replace(FLUSH, max_shape_differ=1.0, max_differ=1.0)) is not None
+    assert files_agree(ground, outer, 31, 0, FLUSH) is None  # a pixel off is not the same place
+    assert files_agree(ground, outer, 32, 0, FLUSH) is None  # nor past the edge
+
+
+def test_a_file_that_no_longer_reads_is_no_flush_copy():
+    original = arrow(Image.new("RGB", (256, 256), PINK), 190, 40)
+    copy = captioned(original, 40, top=True)
+    assert (
+        flush_copy(thumb(original), thumb(copy), GreyFile.at(None, WHITE).native, GreyFile(copy.copy, WHITE).native, FLUSH)
+        is None
+    )
