@@ -118,3 +118,28 @@ def test_a_file_that_no_longer_reads_is_no_flush_copy():
         flush_copy(thumb(original), thumb(copy), GreyFile.at(None, WHITE).native, GreyFile(copy.copy, WHITE).native, FLUSH)
         is None
     )
+
+
+def grainy(seed: int, glyph_at: tuple[int, int]) -> Image.Image:
+    """A near-white grainy ground with two small outlined glyphs: nearly nothing but where they are."""
+    rng = np.random.default_rng(seed)
+    ground = np.clip(245 + rng.normal(0, 4, (187, 333, 1)), 0, 255).repeat(3, axis=2).astype(np.uint8)
+    img = Image.fromarray(ground)
+    d = ImageDraw.Draw(img)
+    x, y = glyph_at
+    d.polygon([(x, y + 8), (x + 12, y), (x + 24, y + 8), (x + 12, y + 16)], outline=(200, 130, 60), width=2)
+    d.ellipse([x + 40, y + 10, x + 58, y + 28], outline=(120, 110, 40), width=2)
+    return img
+
+
+def test_a_grainy_picture_saved_again_at_quality_10_is_found_in_place_and_a_moved_glyph_is_not():
+    original = jpeg(grainy(5, (150, 30)), quality=95)
+    copy = jpeg(original, quality=10)  # every 8 x 8 block off by more than the grain's spread
+    found = flush(copy, original)
+    assert found is not None and np.allclose(found.transform, [[1, 0, 0], [0, 1, 0]])
+    assert flush_placements(thumb(copy), thumb(original), FLUSH) == [(0, 0)]
+    moved = jpeg(grainy(5, (156, 30)), quality=95)  # the same grain, the glyphs six pixels right
+    assert flush(jpeg(moved, quality=10), original) is None
+    other = grainy(5, (150, 30))
+    ImageDraw.Draw(other).rectangle([190, 40, 208, 58], outline=(120, 110, 40), width=2)  # a square beside the ring
+    assert flush(jpeg(other, quality=10), original) is None
