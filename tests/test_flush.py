@@ -143,3 +143,15 @@ def test_a_grainy_picture_saved_again_at_quality_10_is_found_in_place_and_a_move
     other = grainy(5, (150, 30))
     ImageDraw.Draw(other).rectangle([190, 40, 208, 58], outline=(120, 110, 40), width=2)  # a square beside the ring
     assert flush(jpeg(other, quality=10), original) is None
+
+
+def test_two_grounds_of_noise_with_a_different_small_glyph_each_are_not_one_picture():
+    rng = np.random.default_rng(8)
+    grounds = [np.clip(128 + rng.normal(0, 9, (192, 256, 1)), 0, 255).repeat(3, axis=2).astype(np.uint8) for _ in range(2)]
+    one, two = (Image.fromarray(g) for g in grounds)
+    ImageDraw.Draw(one).polygon([(60, 40), (76, 44), (66, 56)], outline=(130, 60, 200), width=2)
+    ImageDraw.Draw(two).ellipse([170, 90, 180, 98], fill=(240, 140, 40))
+    shorter = jpeg(two.crop((0, 0, 256, 144)))
+    assert flush(shorter, jpeg(one), replace(FLUSH, min_correlation=-1.0)) is not None  # within 12 levels nearly everywhere
+    assert flush(shorter, jpeg(one)) is None  # but the two grounds do not correlate
+    assert flush(shorter, jpeg(two)) is not None

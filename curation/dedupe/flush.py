@@ -43,6 +43,8 @@ class FlushLimits:
     edge: float = 32.0  # a shape pixel: either side's Sobel magnitude (|dx| + |dy|) reaches this
     min_shape: int = 100  # shape pixels the overlap needs (a plain field tells nothing)
     max_shape_differ: float = 0.1  # share of the shape pixels that differ (JPEG at quality 10: up to 6%)
+    min_correlation: float = 0.8  # of the two blurred greys: two grounds of noise agree within the tolerance,
+    # yet do not correlate (a grainy picture at JPEG quality 10 still does to 0.91)
 
 
 def flush_placements(inner: Thumb, outer: Thumb, limits: FlushLimits) -> list[tuple[int, int]]:
@@ -87,8 +89,9 @@ def files_agree(inner: np.ndarray, outer: np.ndarray, y: int, x: int, limits: Fl
     """The correlation of two files' native greys, ``inner`` (h, w) at (y, x) of ``outer``
     (H, W), when they are the same pixels there: at most ``max_differ`` of the overlap and
     ``max_shape_differ`` of its shape pixels differ by more than ``tolerance`` once both are
-    blurred. Large files are compared reduced (whole pixels, from the same grid). None when
-    they differ, the sizes do not fit, or the overlap holds too few shapes to tell."""
+    blurred, and they correlate to ``min_correlation``. Large files are compared reduced (whole
+    pixels, from the same grid). None when they differ, the sizes do not fit, or the overlap
+    holds too few shapes to tell."""
     h, w = inner.shape
     region = outer[y : y + h, x : x + w]
     if region.shape != inner.shape:
@@ -101,7 +104,8 @@ def files_agree(inner: np.ndarray, outer: np.ndarray, y: int, x: int, limits: Fl
     if shape.sum() < limits.min_shape or differ.mean() > limits.max_differ or differ[shape].mean() > limits.max_shape_differ:
         return None
     a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-6))
+    correlation = float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-6))
+    return correlation if correlation >= limits.min_correlation else None
 
 
 @dataclass(frozen=True)
