@@ -21,6 +21,11 @@ than the last and each refusing most of what reaches it:
 
 The third check is what tells a repost from another drawing that reuses the same figure in the
 same place with a changed mouth or an added object: at thumbnail size those are a few pixels.
+
+A pair these leave apart is also compared where its sizes say it must lie, without keypoints:
+on its original's canvas beside black (a censored copy), flush against one edge or in place
+(a caption strip, a border on one side, a copy saved again: :mod:`.flush`), and inside the
+other at the scale the native sizes imply (a region cut out, when no keypoints fit).
 """
 
 from __future__ import annotations
