@@ -152,7 +152,7 @@ def _best_correlation(
     return best, best_dy, best_dx
 
 
-def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+def masked_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     """Normalised cross-correlation of two (h, w) arrays over ``mask``; -1 when either is flat there."""
     x, y = a[mask].astype(np.float64), b[mask].astype(np.float64)
     x, y = x - x.mean(), y - y.mean()
@@ -200,7 +200,7 @@ def _refined_placement(outer: Thumb, inner: Thumb, dy: int, dx: int, blur: float
             if opaque is not None or outer.alpha is not None:
                 mask = ndimage.binary_erosion(mask, iterations=math.ceil(blur))  # the blur brings in the background
             if mask.sum() >= min_pixels:
-                score = _correlation(blurred_outer[y0:y1, x0:x1], _blurred(grey, blur), mask)
+                score = masked_correlation(blurred_outer[y0:y1, x0:x1], _blurred(grey, blur), mask)
                 if score > best:
                     best, best_y, best_x = score, oy, ox
     return best, best_y, best_x
@@ -301,7 +301,7 @@ def _detail_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float
     x, y = (g.astype(np.float32) for g in (a, b))
     x, y = (ndimage.gaussian_filter(g - ndimage.gaussian_filter(g, DETAIL_RADIUS), 0.8) for g in (x, y))
     inner = ndimage.binary_erosion(mask)
-    return _correlation(x, y, inner) if inner.any() else -1.0
+    return masked_correlation(x, y, inner) if inner.any() else -1.0
 
 
 def same_aspect(width_a: int, height_a: int, width_b: int, height_b: int, slack: float = 0.02) -> bool:
@@ -323,11 +323,11 @@ def same_canvas(a: Thumb, b: Thumb, limits: AlignLimits) -> float | None:
     if mask.sum() < limits.min_pixels or small.grey[mask].std() < min_std:
         return None
     a, b = _blurred(small.grey, limits.blur), _blurred(grey, limits.blur)
-    score = _correlation(a, b, mask)
+    score = masked_correlation(a, b, mask)
     if score < limits.threshold and limits.overlay_area > 0:
         rest = _outside_overlay(a, b, mask, limits.overlay_area)
         if rest is not None and rest.sum() >= limits.min_pixels:
-            score = max(score, _correlation(a, b, rest))
+            score = max(score, masked_correlation(a, b, rest))
     return score
 
 

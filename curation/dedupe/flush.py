@@ -28,7 +28,7 @@ import numpy as np
 from ..images.keypoints import KEYPOINT_SIDE
 from .align import Thumb
 
-NativeReader = Callable[[], "np.ndarray | None"]  # a file's native grey (height, width) float32, None if it no longer reads
+NativeReader = Callable[[], "np.ndarray | None"]  # a file's native grey (height, width) uint8, None if it no longer reads
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,8 @@ def files_agree(inner: np.ndarray, outer: np.ndarray, y: int, x: int, limits: Fl
     shape = (_edges(a) >= limits.edge) | (_edges(b) >= limits.edge)
     if shape.sum() < limits.min_shape or differ.mean() > limits.max_differ or differ[shape].mean() > limits.max_shape_differ:
         return None
+    # not align.masked_correlation: its floor calls a canvas spreading under a grey level flat,
+    # and a near-flat canvas with one small shape is what this check is for
     a, b = a - a.mean(), b - b.mean()
     correlation = float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-6))
     return correlation if correlation >= limits.min_correlation else None

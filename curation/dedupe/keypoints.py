@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
-from .align import OPAQUE, AlignLimits, Thumb, native_placement, same_aspect
+from .align import OPAQUE, AlignLimits, Thumb, masked_correlation, native_placement, same_aspect
 from .bars import BAR_GREY, painted_bars
 from .flush import FlushLimits, flush_copy
 from .reread import GreyFile
@@ -100,7 +100,7 @@ class KeypointLimits:
     # a region cut out at the original's scale, placed by its thumbnail when no keypoints fit; near-flat
     # ones too, with no fine-detail rule: the files decide here, where the alignment's thumbnails alone do
     placement: AlignLimits = AlignLimits(min_area=0.25, flat_min_std=1.0, flat_detail_threshold=-1.0)
-    flush: FlushLimits = FlushLimits()  # one picture the other with a strip added along one side (:mod:`.flush`)
+    flush: FlushLimits = FlushLimits()  # a strip added along one side, or saved again in place (:mod:`.flush`)
 
 
 @dataclass(frozen=True)
@@ -180,13 +180,13 @@ def warped_agreement(a: Thumb, b: Thumb, transform: np.ndarray, limits: Keypoint
 def _agreement(warped: tuple, limits: KeypointLimits) -> tuple[float, float, bool]:
     """:func:`warped_agreement` of thumbnails already warped (:func:`_warp_thumbs`)."""
     ours, theirs, valid, overlap = warped
-    score = _correlation(ours, theirs, valid)
+    score = masked_correlation(ours, theirs, valid)
     if score >= limits.threshold or not limits.max_boxes:
         return score, overlap, False
     rest = _outside_boxes(ours, theirs, valid, limits)
     if rest is None:
         return score, overlap, False
-    edited = _correlation(ours, theirs, rest)
+    edited = masked_correlation(ours, theirs, rest)
     return (edited, overlap, True) if edited >= limits.edited_threshold else (score, overlap, False)
 
 
@@ -208,7 +208,7 @@ def _beside_black(warped: tuple, limits: KeypointLimits) -> float | None:
     rest = valid & ~cv2.dilate(black_in_one, np.ones((7, 7), np.uint8)).astype(bool)  # the blur spreads a bar's edge
     if rest.sum() < limits.min_pixels:
         return None
-    return _correlation(ours, theirs, rest)
+    return masked_correlation(ours, theirs, rest)
 
 
 def _warp_thumbs(
@@ -243,13 +243,6 @@ def _thumb_transform(a: Thumb, b: Thumb, transform: np.ndarray) -> np.ndarray:
     out[:, :2] *= into_frame * out_of_frame
     out[:, 2] *= out_of_frame
     return out
-
-
-def _correlation(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
-    a, b = x[mask].astype(np.float64), y[mask].astype(np.float64)
-    a, b = a - a.mean(), b - b.mean()
-    denominator = math.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / denominator) if denominator > len(a) else -1.0
 
 
 def _outside_boxes(x: np.ndarray, y: np.ndarray, valid: np.ndarray, limits: KeypointLimits) -> np.ndarray | None:
@@ -486,7 +479,7 @@ def fine_agreement(
     if unexplained and limits.max_boxes:
         boxes, unexplained = _paint_over(sharp_a, sharp_b, differ.astype(bool) & ~boxes, valid, boxes, margin, limits)
     kept = valid & ~boxes
-    correlation = _correlation(warped, b, kept) if kept.sum() >= 500 else -1.0
+    correlation = masked_correlation(warped, b, kept) if kept.sum() >= 500 else -1.0
     better, worse = _unmatched_edges(warped, b, valid & ~boxes)
     unshifted = _unshifted(warped, b, gain, offset, limits.residual * spread, kept) if unexplained else 0
     return FineScore(
@@ -758,7 +751,7 @@ def files_beside_black(a: np.ndarray, b: np.ndarray, limits: KeypointLimits) -> 
     differ = ((np.abs(y - (gain * x + offset)) > tolerance) & keep).astype(np.uint8)
     differ = cv2.morphologyEx(differ, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     shown = float(((x > BAR_GREY) & (y > BAR_GREY))[keep].mean())
-    return _correlation(x, y, keep), float(differ.sum() / keep.sum()), float(near[inside].mean()), shown
+    return masked_correlation(x, y, keep), float(differ.sum() / keep.sum()), float(near[inside].mean()), shown
 
 
 def placed_inside(inner: Thumb, outer: Thumb, limits: KeypointLimits) -> Coarse | None:

@@ -27,7 +27,8 @@ class GreyFile:
     """One file's grey picture (alpha flattened on ``background``), read when a check first asks:
     in its keypoint frame (calling it: (h, w) float32, ``KEYPOINT_SIDE`` on the long side, as
     :func:`~curation.images.hashing.keypoint_grey` makes it) or at its native size
-    (:meth:`native`: (height, width) float32). Either is None when the file no longer reads.
+    (:meth:`native`: (height, width) uint8, a quarter of float32's memory: a batch keeps it).
+    Either is None when the file no longer reads.
     ``open_image`` gives the picture, opened but not loaded (a JPEG can then be decoded small)."""
 
     def __init__(self, open_image: Callable[[], Image.Image] | None, background: tuple[int, int, int], name: str = "") -> None:
@@ -67,7 +68,7 @@ class GreyFile:
     @staticmethod
     def _native_grey(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
         img.load()
-        return np.asarray(flatten_alpha(img, background).convert("L"), dtype=np.float32)
+        return np.asarray(flatten_alpha(img, background).convert("L"), dtype=np.uint8)
 
 
 def _keypoint_frame(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
