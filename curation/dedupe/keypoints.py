@@ -251,14 +251,18 @@ def _outside_boxes(x: np.ndarray, y: np.ndarray, valid: np.ndarray, limits: Keyp
     ``max_box_area`` of the overlap (bars or a caption painted over a copy); else None. The
     gain and offset from one thumbnail's grey to the other's are fitted on the pixels that
     agree (bars would pull a fit over all of them), then the patches are what misses it."""
-    agree = valid
+    # the fits run on the valid pixels alone, in one row-major order, so each sees what indexing
+    # the (h, w) arrays would give it
+    xs, ys = x[valid], y[valid]
+    xs64, ys64 = xs.astype(np.float64), ys.astype(np.float64)
+    agree = np.ones(len(xs), dtype=bool)
     for _ in range(3):
-        gain, offset = _gain_offset(x[agree].astype(np.float64), y[agree].astype(np.float64))
-        miss = np.abs(y - (gain * x + offset))
-        spread = float(y[agree].std()) + 1e-6
-        agree = valid & (miss < 0.5 * spread)
+        gain, offset = _gain_offset(xs64[agree], ys64[agree])
+        spread = float(ys[agree].std()) + 1e-6
+        agree = np.abs(ys - (gain * xs + offset)) < 0.5 * spread
         if agree.sum() < limits.min_pixels:
             return None
+    miss = np.abs(y - (gain * x + offset))
     differ = cv2.morphologyEx(((miss > 0.5 * spread) & valid).astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(differ, np.ones((3, 3), np.uint8)), connectivity=8)
     sizes = np.bincount(labels[differ.astype(bool)], minlength=count)
