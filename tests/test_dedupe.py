@@ -4,6 +4,7 @@ with known answers, and the stage on a synthetic board scored against its truth.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -745,3 +746,21 @@ def thumbnail_table(made: list[dict], **columns) -> HashTable:
         thumb_phash=np.array([m["thumb_phash"] for m in made], np.uint64),
         **columns,
     )
+
+
+def test_the_files_of_every_post_dedupe_compares_can_be_read_again(built_ws):
+    """Dedupe compares animated posts (and transparent ones under ``drop_transparent``) with the
+    rest; the checks that read two files again (keypoints, censored and flush copies) must find
+    their paths too, or every such pair would go unjudged."""
+    from types import SimpleNamespace
+
+    from curation.catalog import open_catalog
+    from curation.dedupe.stage import Thumbnails
+
+    with open_catalog(built_ws, read_only=True) as cat:
+        rows = cat.rows("SELECT file_md5, status FROM images WHERE status IN ('ok', 'animated', 'transparent')")
+        assert {status for _, status in rows} >= {"ok", "animated"}
+        t = SimpleNamespace(file_md5=np.array([md5 for md5, _ in rows], dtype=object))
+        paths = Thumbnails(cat, t).paths_of(range(len(rows)))
+    assert sorted(paths) == list(range(len(rows)))
+    assert all(Path(path).is_file() for path in paths.values())
