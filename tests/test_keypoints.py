@@ -534,3 +534,52 @@ def test_a_censored_copy_is_compared_in_place_beside_its_bars():
     assert censored_in_place(thumb(on_black(1)), thumb(on_black(2)), grey(on_black(1)), grey(on_black(2)), LIMITS) is None
     other_aspect = copy.crop((0, 0, 200, 200))
     assert censored_in_place(thumb(other_aspect), thumb(original), grey(other_aspect), grey(original), LIMITS) is None
+
+
+def test_a_pair_whose_file_does_not_read_is_left_unjudged_and_asked_again(tmp_path):
+    """A censored copy matches its original only once the files are read again. When one of
+    them no longer reads (moved, or the catalog has no path for it), the batch answers
+    ``UNJUDGED``, not "no match", and the stage keeps no answer for the next run to reuse."""
+    from types import SimpleNamespace
+
+    from curation.config import DedupeConfig
+    from curation.dedupe.checks import PixelChecks
+    from curation.dedupe.keypoints import UNJUDGED, PairFile, check_batch
+    from curation.dedupe.stage import keypoint_edges
+    from curation.processes import LazyPool
+
+    original = scene(1)
+    pictures = [original, censored(original)]
+    for k, picture in enumerate(pictures):
+        picture.save(tmp_path / f"{k}.png")
+    files = {k: PairFile(thumb(p), points(p), str(tmp_path / f"{k}.png")) for k, p in enumerate(pictures)}
+    assert check_batch([(0, 1)], files, WHITE, LIMITS)[0][0] > 0  # read: a match
+    gone = {0: files[0], 1: PairFile(files[1].thumb, files[1].points, str(tmp_path / "moved.png"))}
+    assert check_batch([(0, 1)], gone, WHITE, LIMITS)[0] == [UNJUDGED]
+    no_path = {0: files[0], 1: PairFile(files[1].thumb, files[1].points, None)}
+    assert check_batch([(0, 1)], no_path, WHITE, LIMITS)[0] == [UNJUDGED]
+    assert check_batch([(0, 0)], files, WHITE, LIMITS)[0][0] != UNJUDGED  # read fine: judged
+
+    kept: dict[str, float | None] = {}
+
+    class Remembered(PixelChecks):
+        def known(self, keys):
+            return {key: kept[key] for key in keys if key in kept}
+
+        def add(self, key, score):
+            kept[key] = score
+
+    paths = {0: str(tmp_path / "0.png"), 1: str(tmp_path / "moved.png")}
+    thumbs = SimpleNamespace(
+        checks=Remembered(None),
+        workers=LazyPool(0),
+        of=lambda rows: {k: files[k].thumb for k in set(rows)},
+        keypoints_of=lambda rows: {k: files[k].points for k in set(rows)},
+        paths_of=lambda rows: {k: paths[k] for k in set(rows)},
+    )
+    t = SimpleNamespace(post_id=np.array([1, 2]), file_md5=np.array(["m0", "m1"], dtype=object), family=np.array([1, 2]))
+    edges, _ = keypoint_edges(thumbs, t, [(0, 1)], [], DedupeConfig(), WHITE)
+    assert edges == [] and kept == {}  # nothing kept: the next run asks again
+    paths[1] = str(tmp_path / "1.png")  # the file is back
+    edges, _ = keypoint_edges(thumbs, t, [(0, 1)], [], DedupeConfig(), WHITE)
+    assert [(a, b, kind) for a, b, kind, *_ in edges] == [(1, 2, "edited")] and len(kept) == 1

@@ -813,8 +813,9 @@ def check_batch(
     pairs: list[tuple[int, int]], files: dict[int, PairFile], background: tuple[int, int, int], limits: KeypointLimits
 ) -> tuple[list[float | None], int]:
     """(the :func:`encode` d answer of each pair (keys of ``files``; positive: a match, negative:
-    a near miss, None: not one picture), the number of files read): what a dedupe worker process
-    does with one batch of candidates."""
+    a near miss, None: not one picture, ``UNJUDGED``: no match, but a file the pair needed did not
+    read), the number of files read): what a dedupe worker process does with one batch of
+    candidates."""
     readers = {row: GreyFile.at(f.path, background) for row, f in files.items()}
     out: list[float | None] = []
     for i, j in pairs:
@@ -823,7 +824,10 @@ def check_batch(
             continue
         a, b = files[i], files[j]
         found = check_pair(a.points, b.points, a.thumb, b.thumb, readers[i], readers[j], limits)
-        out.append(None if found is None else encode(found))
+        if found is None and (readers[i].unreadable or readers[j].unreadable):
+            out.append(UNJUDGED)
+        else:
+            out.append(None if found is None else encode(found))
     return out, sum(reader.reads > 0 for reader in readers.values())
 
 
@@ -867,6 +871,7 @@ def _holds_more(outer: Thumb, inner: Thumb, to_outer: np.ndarray) -> bool:
 
 
 RELATIONS = ("resized", "cropped", "rotated", "edited", "derivative")  # dup_edges kinds a keypoint match gives
+UNJUDGED = 0.0  # the answer of a pair a file of which did not read (encode never gives 0): not kept between runs
 
 
 def encode(found: Match | NearMiss) -> float:

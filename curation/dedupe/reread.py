@@ -45,6 +45,11 @@ class GreyFile:
         """How many forms of the file were asked for (0, 1 or 2)."""
         return (self._frame is not UNREAD) + (self._native is not UNREAD)
 
+    @property
+    def unreadable(self) -> bool:
+        """Whether a form asked for did not read (no path, or the file no longer reads)."""
+        return self._frame is None or self._native is None
+
     def __call__(self) -> np.ndarray | None:
         if self._frame is UNREAD:
             self._frame = self._read(_keypoint_frame)

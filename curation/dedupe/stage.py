@@ -52,7 +52,7 @@ from .edges import (
     region_columns,
     turned_candidates,
 )
-from .keypoints import KeypointLimits, PairFile, check_batch, decode, decode_miss
+from .keypoints import UNJUDGED, KeypointLimits, PairFile, check_batch, decode, decode_miss
 from .precision import shipped_calibration
 from .search import radius_pairs
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
@@ -607,7 +607,7 @@ def keypoint_edges(
     keys = {(i, j): PixelChecks.key(check, t.file_md5[i], t.file_md5[j]) for i, j in pairs}
     scores = thumbs.checks.known(list(keys.values()))
     todo = [pair for pair in pairs if keys[pair] not in scores]
-    read = 0
+    read = unjudged = 0
     with progress("matching keypoints of candidate pairs", len(todo)) as advance:
         for start in range(0, len(todo), ALIGN_CHUNK):
             chunk = todo[start : start + ALIGN_CHUNK]
@@ -622,9 +622,15 @@ def keypoint_edges(
             for batch, (answers, files_read) in zip(batches, bounded_map(pool, check_batch, tasks, thumbs.workers.in_flight)):
                 read += files_read
                 for pair, score in zip(batch, answers):
+                    if score == UNJUDGED:  # a file did not read: the next run asks again
+                        scores[keys[pair]] = None
+                        unjudged += 1
+                        continue
                     scores[keys[pair]] = score
                     thumbs.checks.add(keys[pair], score)
                 advance(len(batch))
+    if unjudged:
+        log.warning("%d candidate pairs not judged: a file did not read (asked again next run)", unjudged)
     out, misses = [], []
     for i, j in pairs:
         if (score := scores[keys[(i, j)]]) is None:
