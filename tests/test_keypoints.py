@@ -555,7 +555,9 @@ def test_a_pair_whose_file_does_not_read_is_left_unjudged_and_asked_again(tmp_pa
     files = {k: PairFile(thumb(p), points(p), str(tmp_path / f"{k}.png")) for k, p in enumerate(pictures)}
     assert check_batch([(0, 1)], files, WHITE, LIMITS)[0][0] > 0  # read: a match
     gone = {0: files[0], 1: PairFile(files[1].thumb, files[1].points, str(tmp_path / "moved.png"))}
-    assert check_batch([(0, 1)], gone, WHITE, LIMITS)[0] == [UNJUDGED]
+    gone[2] = PairFile(thumb(scene(3)), points(scene(3)), str(tmp_path / "0.png"))
+    # another picture's pair with the unreadable file, refused by the thumbnails, is judged
+    assert check_batch([(0, 1), (1, 2)], gone, WHITE, LIMITS)[0] == [UNJUDGED, None]
     no_path = {0: files[0], 1: PairFile(files[1].thumb, files[1].points, None)}
     assert check_batch([(0, 1)], no_path, WHITE, LIMITS)[0] == [UNJUDGED]
     assert check_batch([(0, 0)], files, WHITE, LIMITS)[0][0] != UNJUDGED  # read fine: judged

@@ -823,8 +823,9 @@ def check_batch(
             out.append(None)
             continue
         a, b = files[i], files[j]
+        missed = readers[i].missed + readers[j].missed
         found = check_pair(a.points, b.points, a.thumb, b.thumb, readers[i], readers[j], limits)
-        if found is None and (readers[i].unreadable or readers[j].unreadable):
+        if found is None and readers[i].missed + readers[j].missed > missed:  # this pair asked for a file in vain
             out.append(UNJUDGED)
         else:
             out.append(None if found is None else encode(found))

@@ -34,6 +34,7 @@ class GreyFile:
     def __init__(self, open_image: Callable[[], Image.Image] | None, background: tuple[int, int, int], name: str = "") -> None:
         self._open, self._background, self._name = open_image, background, name
         self._frame, self._native = UNREAD, UNREAD
+        self.missed = 0  # asks answered None (no path, or the file no longer reads), each ask counted
 
     @classmethod
     def at(cls, path: str | Path | None, background: tuple[int, int, int]) -> GreyFile:
@@ -45,19 +46,16 @@ class GreyFile:
         """How many forms of the file were asked for (0, 1 or 2)."""
         return (self._frame is not UNREAD) + (self._native is not UNREAD)
 
-    @property
-    def unreadable(self) -> bool:
-        """Whether a form asked for did not read (no path, or the file no longer reads)."""
-        return self._frame is None or self._native is None
-
     def __call__(self) -> np.ndarray | None:
         if self._frame is UNREAD:
             self._frame = self._read(_keypoint_frame)
+        self.missed += self._frame is None
         return self._frame
 
     def native(self) -> np.ndarray | None:
         if self._native is UNREAD:
             self._native = self._read(self._native_grey)
+        self.missed += self._native is None
         return self._native
 
     def _read(self, convert: Callable[[Image.Image, tuple[int, int, int]], np.ndarray]) -> np.ndarray | None:
