@@ -104,36 +104,61 @@ def test_composite_edges_pair_posts_of_one_size_even_when_their_thumbnails_diffe
     assert composite_edges(Rows(rows), t, DedupeConfig(), {(10, 11)}, WHITE_GREY) == []  # already joined
 
 
-def test_composites_are_sought_only_among_copies_whose_uniform_cells_match():
-    """A copy is uniform wherever its original is clear, so their cell patterns agree whatever
-    the colour; a picture full of detail of the same size is uniform nowhere, falls outside the
-    search radius and is never compared."""
+def key_distance(original: Image.Image, copy: Image.Image) -> float:
+    """RMS grey levels between a copy's key (at its strongest colour) and the original's prediction there."""
     import numpy as np
 
-    from curation.dedupe.composite import CANDIDATE_RADIUS, uniform_cells
+    from curation.dedupe.composite import cell_means, colour_peaks, prediction_keys
+
+    copied = thumb(copy)
+    colour = colour_peaks(copied.grey, 0.15)[0]
+    predicted = prediction_keys(thumb(original), WHITE_GREY, np.array([colour], np.float32))[0]
+    return float(np.sqrt(np.mean((cell_means(copied.grey) - colour - predicted) ** 2)))
+
+
+def test_composites_are_sought_only_among_copies_near_the_prediction():
+    """A copy's cell means are its original's prediction on the copy's colour, to rounding and
+    compression; a picture full of detail, another glyph or the glyph moved is far from it and
+    is never compared."""
+    import numpy as np
+
+    from curation.dedupe.composite import CANDIDATE_RMS
     from curation.dedupe.stage import _compare_composites
 
-    def distance(a: Image.Image, b: Image.Image) -> int:
-        return bin(uniform_cells(thumb(a), LIMITS.tolerance) ^ uniform_cells(thumb(b), LIMITS.tolerance)).count("1")
-
-    for colour in ((245, 130, 190), (0, 0, 0), (250, 250, 250), (20, 200, 40)):
-        assert distance(glyph(), on(glyph(), colour)) <= 2
+    for colour in ((245, 130, 190), (0, 0, 0), (250, 250, 250), (20, 200, 40), (128, 128, 128)):
+        assert key_distance(glyph(), on(glyph(), colour)) <= 1.0
+    pink = (245, 130, 190)
     rng = np.random.default_rng(0)
-    detailed = [Image.fromarray(rng.integers(0, 256, (192, 256, 3), dtype=np.uint8), "RGB") for _ in range(20)]
-    assert min(distance(glyph(), d) for d in detailed) > CANDIDATE_RADIUS
+    others = [Image.fromarray(rng.integers(0, 256, (192, 256, 3), dtype=np.uint8), "RGB") for _ in range(20)]
+    others += [on(glyph("ellipse"), pink), on(glyph(at=(140, 90)), pink), on(glyph(at=(100, 120)), pink)]
+    assert min(key_distance(glyph(), o) for o in others[20:]) > CANDIDATE_RMS
 
-    rows = {0: thumb(glyph()), 1: thumb(on(glyph(), (245, 130, 190))), **{2 + n: thumb(d) for n, d in enumerate(detailed)}}
+    rows = {0: thumb(glyph()), 1: thumb(on(glyph(), pink)), **{2 + n: thumb(o) for n, o in enumerate(others)}}
     found: dict = {}
     compared = _compare_composites(Rows(rows), [0], list(range(1, len(rows))), WHITE_GREY, LIMITS, found)
     assert compared == 1 and list(found) == [(0, 1)]
 
 
+def test_a_post_is_compared_with_a_fixed_number_of_copies_however_many_look_alike(monkeypatch):
+    """Candidates grow with the posts, not with the pairs of a size: among many copies that are
+    all near the prediction, a transparent post takes its ``CANDIDATES_PER_POST`` nearest, the
+    same through the HNSW graph that large bins use as through the exact index."""
+    from curation.dedupe import composite
+    from curation.dedupe.stage import _compare_composites
+
+    colours = [(250 - 3 * n, 250 - 3 * n, 250 - 3 * n) for n in range(composite.CANDIDATES_PER_POST + 8)]
+    rows = {0: thumb(glyph()), **{1 + n: thumb(on(glyph(), c, jpeg=False)) for n, c in enumerate(colours)}}
+    for exact_up_to in (composite.EXACT_UP_TO, 0):
+        monkeypatch.setattr(composite, "EXACT_UP_TO", exact_up_to)
+        found: dict = {}
+        compared = _compare_composites(Rows(rows), [0], list(range(1, len(rows))), WHITE_GREY, LIMITS, found)
+        assert compared == composite.CANDIDATES_PER_POST == len(found)
+
+
 def test_a_drawing_framed_in_the_colour_it_is_flattened_on_is_still_a_candidate():
     """A transparent post whose drawing has a dark frame around a clear middle, reposted on the
-    frame's own colour: the frame merges with the colour into one uniform field, so the copy's
-    cells are uniform where the original's frame cells are not (its own pattern is far); the
-    pattern of the post flattened on its drawing's commonest grey finds the copy."""
-    from curation.dedupe.composite import CANDIDATE_RADIUS, query_patterns, uniform_cells
+    frame's own colour: the frame and the clear middle become one field of the colour, which is
+    the copy's colour peak, and the prediction there is the copy."""
     from curation.dedupe.stage import _compare_composites
 
     framed = Image.new("RGBA", (256, 192), (0, 0, 0, 0))
@@ -141,14 +166,25 @@ def test_a_drawing_framed_in_the_colour_it_is_flattened_on_is_still_a_candidate(
     d.rectangle([0, 0, 255, 191], outline=(22, 22, 22, 255), width=8)
     d.ellipse([40, 30, 216, 162], fill=(200, 60, 60, 255))
     copy = on(framed, (22, 22, 22))
-    own, *flattened = query_patterns(thumb(framed), WHITE_GREY, LIMITS.tolerance)
-    target = uniform_cells(thumb(copy), LIMITS.tolerance)
-    assert bin(own ^ target).count("1") > CANDIDATE_RADIUS
-    assert min(bin(p ^ target).count("1") for p in flattened) <= 2
-
+    assert key_distance(framed, copy) <= 1.0
     found: dict = {}
     assert _compare_composites(Rows({0: thumb(framed), 1: thumb(copy)}), [0], [1], WHITE_GREY, LIMITS, found) == 1
     assert list(found) == [(0, 1)]
+
+
+def test_colour_peaks_are_the_greys_that_cover_enough_of_a_picture():
+    import numpy as np
+
+    from curation.dedupe.composite import colour_peaks
+
+    grey = np.full((48, 64), 200, np.uint8)
+    grey[:, :20] = 30  # 31% of the picture
+    grey[:10, 30:40] = 120  # 3%: too little
+    grey[40:, :] = 203  # one colour with the 200 around it: 71% together
+    assert colour_peaks(grey, 0.15) == [200.0, 30.0]
+    assert colour_peaks(grey, 0.5) == [200.0]
+    assert colour_peaks(grey, 0.8) == []
+    assert colour_peaks(np.linspace(0, 255, 48 * 64).reshape(48, 64).astype(np.uint8), 0.15) == []  # a gradient
 
 
 class StoredChecks:
@@ -220,7 +256,7 @@ def test_a_rebuild_compares_only_pairs_with_a_new_file_and_finds_what_a_fresh_ru
         first, posts_table([10, 11, 12], ["a", "b", "c"], [True, False, False]), DedupeConfig(), set(), WHITE_GREY
     )
     assert [(a, b) for a, b, *_ in before] == [(10, 11)]
-    assert sum(n for _, n in compared) == 2  # the bolt against both opaque posts
+    assert sum(n for _, n in compared) == 1  # the bolt against its copy: the ring on green is far from it
     # the next snapshot: the ring arrives, a second copy of the bolt, and a repost of file b
     thumbs.update({3: thumb(ring), 4: thumb(on(bolt, (250, 220, 60)))})
     newer = posts_table([10, 11, 12, 13, 14, 15], ["a", "b", "c", "d", "e", "b"], [True, False, False, True, False, False])
@@ -232,5 +268,6 @@ def test_a_rebuild_compares_only_pairs_with_a_new_file_and_finds_what_a_fresh_ru
     fresh = stage.composite_edges(Rows(thumbs), newer, DedupeConfig(), set(), WHITE_GREY)
     assert rebuilt == fresh
     assert [(a, b) for a, b, *_ in fresh] == [(10, 11), (10, 14), (10, 15), (12, 13)]
-    # from scratch: 2 transparent x 4 opaque; the rebuild: the new ring x 4, the old bolt x the new copy (e)
-    assert sum(n for _, n in compared) == 8 and reused_compares == 5
+    # from scratch: each transparent post with its copies only (the bolt's three, the ring's one);
+    # the rebuild: the new ring with its copy, the old bolt with its new copy (e) alone
+    assert sum(n for _, n in compared) == 4 and reused_compares == 2

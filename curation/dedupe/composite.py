@@ -16,28 +16,38 @@ canvas, so another drawing at the same size (or the same glyph with a different 
 fails where they differ, and the drawing must show in the copy (``min_contrast``) so that a
 plain canvas of the right colour does not match every transparent post of its size.
 
-Candidates come from :func:`uniform_cells`, not from every pair of a size: a copy is uniform
-wherever its original is of one grey and one opacity (fully transparent, the drawing's own flat
-areas, a veil of one opacity), so the two cell patterns differ only in cells where the drawing
-happens to match the colour under it; for large such areas (a frame of the colour the copy
-was flattened on) the post is also flattened on its drawing's commonest greys
-(:func:`query_patterns`). The opaque posts within ``CANDIDATE_RADIUS`` bits of one of a
-transparent post's patterns are its candidates: a radius search by multi-index hashing, never
-every pair of a canvas size.
+Candidates come from a nearest-neighbour search on the pictures' values, not from every pair of
+a size. A copy is its original's prediction for the colour ``c`` it was flattened on, and ``c``
+shows: the copy has at least ``min_clear`` of its pixels at that grey. Each opaque thumbnail is
+keyed, once for each grey that covers that much of it (:func:`colour_peaks`), by its
+``KEY_GRID`` x ``KEY_GRID`` cell means minus that grey (:func:`copy_keys`); a transparent post
+asks, for each ``COLOUR_BIN``-wide bin of those greys, with its prediction at the bin's middle
+minus the same (:func:`prediction_keys`), so that its copy's key differs from the question by
+rounding, compression and at most half a bin under the drawing. The copies within
+``CANDIDATE_RMS`` grey levels (root mean square over the cells) and among its
+``CANDIDATES_PER_POST`` nearest are its candidates (:func:`candidate_copies`): a post asks for
+a fixed number, through an exact faiss index when a bin is small and an HNSW graph when it is
+large, so the candidates grow with the posts, not with the pairs of a size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import faiss
 import numpy as np
 
 from .align import Thumb
+from .semantic import gpu_count
 
 OPAQUE_DRAWING = 128  # thumbnail alpha at or above this counts as the drawing when measuring its contrast
-PATTERN_GRID = 8  # cells a side of the uniform-cell pattern (64 bits)
-CANDIDATE_RADIUS = 10  # pattern bits a copy may differ in (measured: at most 8 on the synthetic boards)
-DRAWING_GREYS = 2  # the drawing's commonest greys (16-level bands) a post is also flattened on for its patterns
+KEY_GRID = 16  # cells a side of a thumbnail's value key (256 cell means)
+COLOUR_WINDOW = 4  # grey levels either side of a colour peak that count as that colour
+PEAK_SHARE = 0.75  # of min_clear: how much of a thumbnail one colour must cover to be a copy's colour
+COLOUR_BIN = 4.0  # grey levels: copies' keys are searched one bin of their colour at a time
+CANDIDATE_RMS = 3.0  # grey levels a copy's key may stand from its prediction (measured: at most 1.3)
+CANDIDATES_PER_POST = 16  # the nearest copies a transparent post is compared with, at most
+EXACT_UP_TO = 20_000  # keys of one bin searched exactly; beyond, an HNSW graph (sublinear per query)
 
 
 @dataclass(frozen=True)
@@ -51,48 +61,141 @@ class CompositeLimits:
     min_clear: float = 0.2  # share of the canvas that must be fully transparent (where the colour is read)
 
 
-def uniform_cells(thumb: Thumb, tolerance: float) -> int:
-    """The 64-bit pattern of a thumbnail's ``PATTERN_GRID`` x ``PATTERN_GRID`` cells that are
-    uniform (grey spread within ``tolerance``): for a transparent thumbnail, the cells every
-    flattening of it leaves uniform (grey and opacity both uniform: fully transparent, a flat
-    fill, a flat veil of one opacity); for an opaque one, the cells that are. Thumbnails under
-    ``PATTERN_GRID`` pixels a side give 0."""
-    grey = thumb.grey
-    h, w = grey.shape
-    if h < PATTERN_GRID or w < PATTERN_GRID:
-        return 0
-    rows = np.linspace(0, h, PATTERN_GRID + 1).astype(np.int64)[:-1]
-    cols = np.linspace(0, w, PATTERN_GRID + 1).astype(np.int64)[:-1]
-
-    def cell(reduce, values: np.ndarray) -> np.ndarray:  # (h, w) -> (GRID, GRID)
-        return reduce.reduceat(reduce.reduceat(values, rows, axis=0), cols, axis=1)
-
-    uniform = cell(np.maximum, grey).astype(np.int16) - cell(np.minimum, grey) <= tolerance
-    if thumb.alpha is not None:  # uniform on every colour: one grey over one opacity (clear, a flat fill, a veil)
-        uniform &= cell(np.maximum, thumb.alpha).astype(np.int16) - cell(np.minimum, thumb.alpha) <= tolerance
-    return int(np.packbits(uniform.ravel(), bitorder="little").view(np.uint64)[0])
+def cell_means(values: np.ndarray) -> np.ndarray:
+    """(..., h, w) -> (..., g * g) float32: the means of ``KEY_GRID`` x ``KEY_GRID`` cells,
+    row-major (fewer cells along a side shorter than that)."""
+    h, w = values.shape[-2:]
+    rows = np.linspace(0, h, min(KEY_GRID, h) + 1).astype(np.int64)
+    cols = np.linspace(0, w, min(KEY_GRID, w) + 1).astype(np.int64)
+    sums = np.add.reduceat(np.add.reduceat(values.astype(np.float32), rows[:-1], axis=-2), cols[:-1], axis=-1)
+    return (sums / np.outer(np.diff(rows), np.diff(cols))).reshape(*values.shape[:-2], -1).astype(np.float32)
 
 
-def query_patterns(original: Thumb, background: float, tolerance: float) -> list[int]:
-    """The patterns a transparent post's copies may show (:func:`uniform_cells`): its own, whatever
-    the colour under it, and the patterns it takes flattened on each of the ``DRAWING_GREYS``
-    commonest greys of its drawing, where the drawing's areas of that grey (a frame, a dark
-    canvas around a glyph) merge with the colour into one uniform field.
-    ``background``: the grey level ``original`` is flattened on."""
-    patterns = [uniform_cells(original, tolerance)]
-    if original.alpha is None:
-        return patterns
-    drawing = original.grey[original.alpha >= OPAQUE_DRAWING]
-    if not len(drawing):
-        return patterns
-    counts = np.bincount((drawing // 16).astype(np.int64), minlength=16)
-    alpha = original.alpha.astype(np.float32) / 255.0
-    for band in np.argsort(-counts, kind="stable")[:DRAWING_GREYS]:
-        if counts[band]:
-            colour = float(np.median(drawing[drawing // 16 == band]))
-            flattened = np.clip(original.grey + (1.0 - alpha) * (colour - background), 0, 255).astype(np.uint8)
-            patterns.append(uniform_cells(Thumb(flattened, None, original.width, original.height), tolerance))
-    return list(dict.fromkeys(patterns))  # its own first
+def colour_peaks(grey: np.ndarray, share: float) -> list[float]:
+    """The greys that cover at least ``share`` of a (h, w) uint8 thumbnail within
+    ``COLOUR_WINDOW`` levels, strongest first, each the median of the pixels it covers. A peak
+    covers the most of any level within two windows of it (the lowest such level on a tie)."""
+    _, colours = _peaks(np.bincount(grey.ravel(), minlength=256)[None], share)
+    return colours.tolist()
+
+
+def _peaks(counts: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`colour_peaks` of many thumbnails at once from their (n, 256) grey histograms:
+    ((P,) int64 row, (P,) float32 grey), by row, strongest first within a row."""
+    w = COLOUR_WINDOW
+    cumulative = np.concatenate([np.zeros((len(counts), w + 1), np.int64), np.cumsum(counts, axis=1)], axis=1)
+    cumulative = np.concatenate([cumulative, np.repeat(cumulative[:, -1:], w, axis=1)], axis=1)  # (n, 256 + 2w + 1)
+    covered = cumulative[:, 2 * w + 1 :] - cumulative[:, :256]  # (n, 256): pixels within w levels of each level
+    padded = np.pad(covered, ((0, 0), (2 * w, 2 * w)), constant_values=-1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * w, axis=1)  # (n, 256 + 2w + 1, 2w)
+    left, right = windows[:, :256].max(axis=2), windows[:, 2 * w + 1 :].max(axis=2)
+    enough = covered >= share * counts.sum(axis=1, keepdims=True)
+    rows, levels = np.nonzero(enough & (covered > left) & (covered >= right))
+    order = np.lexsort((levels, -covered[rows, levels], rows))
+    rows, levels = rows[order], levels[order]
+    spans = levels[:, None] - w + np.arange(2 * w + 1)  # (P, 2w + 1): the levels each peak covers
+    inside = (spans >= 0) & (spans < 256)
+    held = np.where(inside, counts[rows[:, None], np.clip(spans, 0, 255)], 0).cumsum(axis=1)
+    middle = (held[:, -1:] - 1) / 2  # the median's rank(s) among the pixels covered
+    lower = (held <= np.floor(middle)).sum(axis=1)
+    upper = (held <= np.ceil(middle)).sum(axis=1)
+    return rows.astype(np.int64), (levels - w + (lower + upper) / 2).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class CopyKeys:
+    """The keys of opaque thumbnails of one shape, one for each colour peak of each."""
+
+    owner: np.ndarray  # (E,) int64: the thumbnail's position in the list keyed
+    colour: np.ndarray  # (E,) float32: the peak's grey level
+    key: np.ndarray  # (E, d) float32: cell means minus the colour
+
+    @classmethod
+    def join(cls, parts: list[CopyKeys], dims: int) -> CopyKeys:
+        if not parts:
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((0, dims), np.float32))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("owner", "colour", "key")))
+
+
+def copy_keys(thumbs: list[tuple[int, Thumb]], limits: CompositeLimits) -> CopyKeys:
+    """The keys of opaque thumbnails (all of one shape), each given with its owner number."""
+    if not thumbs:
+        return CopyKeys.join([], 0)
+    grey = np.stack([t.grey for _, t in thumbs])  # (n, h, w)
+    means = cell_means(grey)  # (n, d)
+    n = len(grey)
+    counts = np.bincount((np.arange(n)[:, None] * 256 + grey.reshape(n, -1)).ravel(), minlength=256 * n).reshape(n, 256)
+    rows, colours = _peaks(counts, PEAK_SHARE * limits.min_clear)
+    owners = np.array([number for number, _ in thumbs], np.int64)
+    return CopyKeys(owners[rows], colours, means[rows] - colours[:, None])
+
+
+def prediction_keys(original: Thumb, background: float, colours: np.ndarray) -> np.ndarray:
+    """(len(colours), d) float32: the key of ``original`` (transparent, flattened on grey level
+    ``background``) predicted on each of ``colours``: its cell means there minus the colour."""
+    drawn, opacity = _prediction_parts([original], background)
+    return drawn - colours[:, None].astype(np.float32) * opacity
+
+
+def _prediction_parts(originals: list[Thumb], background: float) -> tuple[np.ndarray, np.ndarray]:
+    """((n, d) drawn, (n, d) opacity) float32: cell means are linear, so the prediction
+    ``g + (1 - a) (c - B)`` minus ``c`` has cell means ``drawn - opacity * c``, with
+    ``opacity = mean(a)`` and ``drawn = mean(g) - (1 - opacity) B``."""
+    opacity = cell_means(np.stack([t.alpha for t in originals]).astype(np.float32) / 255.0)
+    drawn = cell_means(np.stack([t.grey for t in originals])) - (1.0 - opacity) * background
+    return drawn.astype(np.float32), opacity
+
+
+def candidate_copies(
+    originals: list[Thumb], keys: CopyKeys, background: float, limits: CompositeLimits
+) -> tuple[np.ndarray, np.ndarray]:
+    """((P,) positions in ``originals``, (P,) owners in ``keys``): each transparent original
+    (all of the keys' shape) with up to ``CANDIDATES_PER_POST`` copies whose keys are nearest
+    its prediction, within ``CANDIDATE_RMS``. Originals too opaque to have a copy (less than
+    ``min_clear`` of them clear) ask nothing."""
+    asking = [q for q, t in enumerate(originals) if t.alpha is not None and (t.alpha == 0).mean() >= limits.min_clear]
+    if not asking or not len(keys.owner):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    dims = keys.key.shape[1]
+    drawn, opacity = _prediction_parts([originals[q] for q in asking], background)
+    bins = np.floor(keys.colour / COLOUR_BIN).astype(np.int64)
+    found_q, found_owner, found_d = [], [], []
+    for b in np.unique(bins).tolist():
+        members = np.flatnonzero(bins == b)
+        queries = drawn - np.float32((b + 0.5) * COLOUR_BIN) * opacity  # (Q, d): the predictions at the bin's middle
+        k = min(CANDIDATES_PER_POST, len(members))
+        squared, ids = _nearest(keys.key[members], queries, k)  # (Q, k) each
+        near = (ids >= 0) & (squared <= CANDIDATE_RMS**2 * dims)
+        rows, cols = np.nonzero(near)
+        found_q.append(np.asarray(asking, np.int64)[rows])
+        found_owner.append(keys.owner[members[ids[rows, cols]]])
+        found_d.append(squared[rows, cols])
+    q, owner, d = np.concatenate(found_q), np.concatenate(found_owner), np.concatenate(found_d)
+    order = np.lexsort((owner, d, q))  # per original, nearest first
+    q, owner = q[order], owner[order]
+    pair = q * (int(keys.owner.max()) + 1) + owner
+    first = np.sort(np.unique(pair, return_index=True)[1])  # each copy once, at its nearest colour
+    q, owner = q[first], owner[first]
+    starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+    rank = np.arange(len(q)) - np.repeat(starts, np.diff(np.r_[starts, len(q)]))
+    keep = rank < CANDIDATES_PER_POST
+    return q[keep], owner[keep]
+
+
+def _nearest(keys: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, k) squared L2 distances and (Q, k) rows of ``keys`` (N, d) nearest each of ``queries``
+    (Q, d): exact on a GPU or up to ``EXACT_UP_TO`` keys, else through an HNSW graph."""
+    dims = keys.shape[1]
+    if gpu_count():
+        index = faiss.index_cpu_to_all_gpus(faiss.IndexFlatL2(dims))
+    elif len(keys) <= EXACT_UP_TO:
+        index = faiss.IndexFlatL2(dims)
+    else:
+        index = faiss.IndexHNSWFlat(dims, 32)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = max(64, 4 * k)
+    index.add(np.ascontiguousarray(keys, np.float32))
+    return index.search(np.ascontiguousarray(queries, np.float32), k)
 
 
 def background_grey(rgb: tuple[int, int, int]) -> float:

@@ -40,7 +40,7 @@ from . import keypoints as keypoint_check
 from .align import AlignLimits, Thumb, agreement, aligned_pairs, same_aspect, turned_scores
 from .bars import largest_rectangle
 from .checks import PixelChecks, check_id
-from .composite import CANDIDATE_RADIUS, CompositeLimits, Copies, background_grey, composite_scores, query_patterns, uniform_cells
+from .composite import CompositeLimits, Copies, CopyKeys, background_grey, candidate_copies, composite_scores, copy_keys
 from .edges import (
     HashTable,
     Radii,
@@ -54,7 +54,6 @@ from .edges import (
 )
 from .keypoints import UNJUDGED, KeypointLimits, PairFile, check_batch, decode, decode_miss
 from .precision import shipped_calibration
-from .search import radius_pairs
 from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet, pair_sheet
 from .unionfind import UnionFind
@@ -780,9 +779,10 @@ def composite_edges(
     """Edge rows (post_a, post_b, "composite", disagreeing thumbnail pixels, correlation) between a
     transparent post and the opaque posts of the same width and height that are it flattened on
     one colour (:mod:`curation.dedupe.composite`); pairs already joined are left out. Posts are
-    compared one canvas size at a time, each transparent post with the opaque posts whose
-    uniform-cell patterns are within ``CANDIDATE_RADIUS`` bits of its own (a radius search, so
-    the pairs compared grow with the pairs that look alike, not with every pair of a size).
+    compared one canvas size at a time, each transparent post with the few opaque posts whose
+    values come nearest what it would look like on their colour (a nearest-neighbour search,
+    :func:`~curation.dedupe.composite.candidate_copies`: the pairs compared grow with the
+    posts, not with every pair of a size).
 
     A rebuild compares only the pairs with a file the last run did not compare:
     the answer for two files depends on their thumbnails, the limits and the code alone, so the
@@ -851,23 +851,30 @@ def _compare_composites(
     found: dict[tuple[int, int], tuple[int, float]],
 ) -> int:
     """Compare transparent rows ``originals`` with the opaque rows ``opaque`` (one canvas size)
-    whose uniform-cell patterns come within ``CANDIDATE_RADIUS`` bits of one of theirs
-    (:func:`~curation.dedupe.composite.query_patterns`), adding each
+    that :func:`~curation.dedupe.composite.candidate_copies` proposes for them, adding each
     composite to ``found``; returns the pairs compared. Each opaque thumbnail is read twice
-    (its pattern, then its candidates' checks), ``COMPOSITE_CHUNK`` at a time."""
+    (its keys, then its candidates' checks), ``COMPOSITE_CHUNK`` at a time."""
     loaded = {i: thumb for i, thumb in thumbs.of(originals).items() if thumb.alpha is not None}
-    queries = sorted(loaded)
-    if not queries or not opaque:
+    if not loaded or not opaque:
         return 0
-    patterns = np.zeros(len(opaque), dtype=np.uint64)
+    keys: dict[tuple[int, int], list[CopyKeys]] = {}  # by thumbnail shape
     for start in range(0, len(opaque), COMPOSITE_CHUNK):
         part = thumbs.of(opaque[start : start + COMPOSITE_CHUNK])
+        shapes: dict[tuple[int, int], list[tuple[int, Thumb]]] = {}
         for n, k in enumerate(opaque[start : start + COMPOSITE_CHUNK]):
-            if k in part:
-                patterns[start + n] = uniform_cells(part[k], limits.tolerance)
-    asked = [(q, pattern) for q, i in enumerate(queries) for pattern in query_patterns(loaded[i], background, limits.tolerance)]
-    which, hits, _ = radius_pairs(patterns, np.array([p for _, p in asked], dtype=np.uint64), CANDIDATE_RADIUS)
-    pairs = np.unique(np.stack([np.array([q for q, _ in asked], dtype=np.int64)[which], hits]), axis=1)
+            if k in part:  # one file size, thumbnails a pixel apart: searched apart
+                shapes.setdefault(part[k].grey.shape, []).append((start + n, part[k]))
+        for shape, owned in shapes.items():
+            keys.setdefault(shape, []).append(copy_keys(owned, limits))
+    which_parts, hit_parts = [], []
+    for shape, parts in keys.items():
+        asking = [i for i in sorted(loaded) if loaded[i].grey.shape == shape]
+        if asking:
+            which, hits = candidate_copies([loaded[i] for i in asking], CopyKeys.join(parts, 0), background, limits)
+            which_parts.append(np.asarray(asking, np.int64)[which]), hit_parts.append(hits)
+    if not which_parts:
+        return 0
+    pairs = np.stack([np.concatenate(which_parts), np.concatenate(hit_parts)])
     order = np.argsort(pairs[1], kind="stable")  # by opaque position, so that each chunk is read once
     which, hits = pairs[0][order], pairs[1][order]
     compared = 0
@@ -877,10 +884,9 @@ def _compare_composites(
             continue
         part = thumbs.of(opaque[k] for k in np.unique(hits[lo:hi]).tolist())
         by_query: dict[int, list[int]] = {}
-        for q, k in zip(which[lo:hi].tolist(), hits[lo:hi].tolist()):
-            row, original = opaque[k], loaded[queries[q]]
-            if row in part and part[row].grey.shape == original.grey.shape:  # one file size, thumbnails a pixel apart
-                by_query.setdefault(queries[q], []).append(row)
+        for i, k in zip(which[lo:hi].tolist(), hits[lo:hi].tolist()):
+            if opaque[k] in part:
+                by_query.setdefault(i, []).append(opaque[k])
         for i, rows in by_query.items():
             compared += len(rows)
             for n, disagree, correlation in composite_scores(loaded[i], Copies.of([part[k] for k in rows]), background, limits):
