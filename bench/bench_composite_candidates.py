@@ -10,10 +10,10 @@ compared by the composite check itself (``composite_scores``); at each ``m`` the
 how many of those pairs (times ``m``) the candidate search proposes, the candidates per
 transparent post, and the seconds for the keys, the search and the checks of the candidates.
 What grows how: keys and checks are linear in the posts when each post takes a bounded number
-of candidates; the search is exact below ``EXACT_UP_TO`` keys a colour bin and an HNSW graph
-above (sublinear per query).
+of candidates; the search is exact while keys x questions of a colour bin stay under
+``EXACT_SEARCH_UP_TO`` and an inverted file above (``--exact-search-up-to 0`` forces it).
 
-    python bench/bench_composite_candidates.py WORKSPACE [--scales 1 5 10 25 50] [--background 255 255 255]
+    python bench/bench_composite_candidates.py WORKSPACE [--scales 1 5 10 25 50] [--exact-search-up-to N]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from curation.dedupe import composite
 from curation.dedupe.align import Thumb
 from curation.dedupe.composite import (
     CompositeLimits,
@@ -124,7 +125,9 @@ def main() -> None:
     parser.add_argument("workspace", type=Path)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 5, 10, 25, 50])
     parser.add_argument("--background", type=int, nargs=3, default=[255, 255, 255], help="[images] alpha_background")
+    parser.add_argument("--exact-search-up-to", type=int, default=composite.EXACT_SEARCH_UP_TO)
     args = parser.parse_args()
+    composite.EXACT_SEARCH_UP_TO = args.exact_search_up_to
     limits = CompositeLimits()
     background = background_grey(tuple(args.background))
     shapes = load_shapes(args.workspace)
@@ -134,6 +137,7 @@ def main() -> None:
         json.dumps(
             {
                 "workspace": str(args.workspace),
+                "exact_search_up_to": args.exact_search_up_to,
                 "shapes": len(shapes),
                 "same_shape_pairs": sum(len(t) * len(o) for t, o in shapes.values()),
                 "composites_every_pair": sum(map(len, pairs.values())),

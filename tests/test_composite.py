@@ -142,14 +142,14 @@ def test_composites_are_sought_only_among_copies_near_the_prediction():
 def test_a_post_is_compared_with_a_fixed_number_of_copies_however_many_look_alike(monkeypatch):
     """Candidates grow with the posts, not with the pairs of a size: among many copies that are
     all near the prediction, a transparent post takes its ``CANDIDATES_PER_POST`` nearest, the
-    same through the HNSW graph that large bins use as through the exact index."""
+    same through the inverted file that large bins use as through the exact index."""
     from curation.dedupe import composite
     from curation.dedupe.stage import _compare_composites
 
     colours = [(250 - 3 * n, 250 - 3 * n, 250 - 3 * n) for n in range(composite.CANDIDATES_PER_POST + 8)]
     rows = {0: thumb(glyph()), **{1 + n: thumb(on(glyph(), c, jpeg=False)) for n, c in enumerate(colours)}}
-    for exact_up_to in (composite.EXACT_UP_TO, 0):
-        monkeypatch.setattr(composite, "EXACT_UP_TO", exact_up_to)
+    for exact_up_to in (composite.EXACT_SEARCH_UP_TO, 0):
+        monkeypatch.setattr(composite, "EXACT_SEARCH_UP_TO", exact_up_to)
         found: dict = {}
         compared = _compare_composites(Rows(rows), [0], list(range(1, len(rows))), WHITE_GREY, LIMITS, found)
         assert compared == composite.CANDIDATES_PER_POST == len(found)

@@ -26,12 +26,13 @@ minus the same (:func:`prediction_keys`), so that its copy's key differs from th
 rounding, compression and at most half a bin under the drawing. The copies within
 ``CANDIDATE_RMS`` grey levels (root mean square over the cells) and among its
 ``CANDIDATES_PER_POST`` nearest are its candidates (:func:`candidate_copies`): a post asks for
-a fixed number, through an exact faiss index when a bin is small and an HNSW graph when it is
-large, so the candidates grow with the posts, not with the pairs of a size.
+a fixed number (through faiss: exact while that is cheaper, an inverted file beyond), so the
+candidates grow with the posts, not with the pairs of a size.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import faiss
@@ -47,7 +48,8 @@ PEAK_SHARE = 0.75  # of min_clear: how much of a thumbnail one colour must cover
 COLOUR_BIN = 4.0  # grey levels: copies' keys are searched one bin of their colour at a time
 CANDIDATE_RMS = 3.0  # grey levels a copy's key may stand from its prediction (measured: at most 1.3)
 CANDIDATES_PER_POST = 16  # the nearest copies a transparent post is compared with, at most
-EXACT_UP_TO = 20_000  # keys of one bin searched exactly; beyond, an HNSW graph (sublinear per query)
+EXACT_SEARCH_UP_TO = 2_000_000_000  # keys x questions of one bin searched exactly (~10 s); beyond, an inverted file
+IVF_PROBES = 8  # lists an inverted-file question visits (of about sqrt(keys))
 
 
 @dataclass(frozen=True)
@@ -184,18 +186,25 @@ def candidate_copies(
 
 def _nearest(keys: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(Q, k) squared L2 distances and (Q, k) rows of ``keys`` (N, d) nearest each of ``queries``
-    (Q, d): exact on a GPU or up to ``EXACT_UP_TO`` keys, else through an HNSW graph."""
+    (Q, d). Exact (``IndexFlatL2``, on a GPU when faiss sees one) while N x Q is at most
+    ``EXACT_SEARCH_UP_TO``: on 2 cores it costs about 5 ns a key and question, less than training
+    and filling an index below that. Beyond, an inverted file of about sqrt(N) lists, each
+    question visiting ``IVF_PROBES`` of them: O(N^1.5 + Q sqrt(N)) instead of O(N Q)."""
     dims = keys.shape[1]
+    keys, queries = np.ascontiguousarray(keys, np.float32), np.ascontiguousarray(queries, np.float32)
     if gpu_count():
         index = faiss.index_cpu_to_all_gpus(faiss.IndexFlatL2(dims))
-    elif len(keys) <= EXACT_UP_TO:
+    elif len(keys) * len(queries) <= EXACT_SEARCH_UP_TO:
         index = faiss.IndexFlatL2(dims)
     else:
-        index = faiss.IndexHNSWFlat(dims, 32)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = max(64, 4 * k)
-    index.add(np.ascontiguousarray(keys, np.float32))
-    return index.search(np.ascontiguousarray(queries, np.float32), k)
+        lists = max(1, int(math.sqrt(len(keys))))
+        quantizer = faiss.IndexFlatL2(dims)
+        index = faiss.IndexIVFFlat(quantizer, dims, lists)
+        sample = np.random.default_rng(0).choice(len(keys), size=min(len(keys), 64 * lists), replace=False)
+        index.train(keys[np.sort(sample)])
+        index.nprobe = min(lists, IVF_PROBES)
+    index.add(keys)
+    return index.search(queries, k)
 
 
 def background_grey(rgb: tuple[int, int, int]) -> float:
