@@ -80,7 +80,7 @@ class KeypointLimits:
     max_unmatched_edges_worse: float = 0.3  # the same of the picture with more edges the other lacks
     residual: float = 0.5  # a pixel differs when it misses the gain-and-offset fit by this many grey spreads
     refine_iterations: int = 30  # of the pixel-level fit (ECC) tried when the keypoints' fit falls short ...
-    refine_below: tuple[float, float, float] = (0.85, 0.15, 0.35)  # ... but close: correlation, unexplained, edges_worse
+    refine_below: tuple[float, float, float] = (0.85, 0.15, 0.45)  # ... but close: correlation, unexplained, edges_worse
     max_refine_shift: float = 24.0  # keypoint-frame pixels a corner may move from the keypoints' fit to the refined one
     max_anisotropy: float = 1.35  # a refined fit may stretch one axis this much more than the other (a crop resized)
     min_contained: float = 0.9  # share of the smaller picture inside the other, needed when the fit was refined ...
