@@ -17,7 +17,10 @@ than the last and each refusing most of what reaches it:
    aside, :mod:`.bars`), few edges without a partner;
 4. a pair that falls just short there, one picture inside the other, has its transform refined
    on the pixels (an affine fit: a crop resized to another aspect stretches one axis) and is
-   compared again, held to fewer differing pixels.
+   compared again, held to fewer differing pixels;
+5. one still short but close is compared once more with one picture's hue turned by the small
+   angle that best explains the other's grey (:mod:`.recolour`: a turned hue moves each colour's
+   grey its own way).
 
 The third check is what tells a repost from another drawing that reuses the same figure in the
 same place with a changed mouth or an added object: at thumbnail size those are a few pixels.
@@ -41,6 +44,7 @@ from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import OPAQUE, AlignLimits, Thumb, masked_correlation, native_placement, same_aspect
 from .bars import BAR_GREY, painted_bars
 from .flush import FlushLimits, flush_copy
+from .recolour import turned_grey
 from .reread import GreyFile
 
 REFITS = 8  # gain-and-offset refits at most beside black pixels, each on the pixels the last one explains
@@ -101,6 +105,9 @@ class KeypointLimits:
     # ones too, with no fine-detail rule: the files decide here, where the alignment's thumbnails alone do
     placement: AlignLimits = AlignLimits(min_area=0.25, flat_min_std=1.0, flat_detail_threshold=-1.0)
     flush: FlushLimits = FlushLimits()  # a strip added along one side, or saved again in place (:mod:`.flush`)
+    recolour_below: float = 0.16  # a refined fit leaving at most this share differing is compared in colour ...
+    max_hue_turn: float = 20.0  # ... one picture's hue turned by at most this many degrees (:mod:`.recolour`) ...
+    recoloured_share: float = 0.5  # ... and passes as a refined fit leaving at most this share of what grey left
 
 
 @dataclass(frozen=True)
@@ -681,6 +688,10 @@ def _files_decide(
         )
         refined = refine_transform(grey_p, grey_q, transform, limits) if worth else None
         again = None if refined is None else fine_agreement(grey_p, grey_q, refined, limits, detail)
+        if again is not None and not again.passes(limits, refined=True, edited=edited):
+            recoloured = _recoloured(read_p, grey_q, refined, again, limits, detail, edited)
+            if recoloured is not None:
+                return Match(refined, inliers, recoloured.correlation, relation(refined, p, q, recoloured.boxes >= 0.01))
         if again is None or not again.passes(limits, refined=True, edited=edited):
             tried += [(refined, again)] if again is not None else []
             fit, best = min(tried, key=lambda t: t[1].unexplained)
@@ -688,6 +699,30 @@ def _files_decide(
             return NearMiss(relation(fit, p, q, best.boxes >= 0.01), best.unexplained) if vouched else None
         transform, score = refined, again
     return Match(transform, inliers, score.correlation, relation(transform, p, q, score.boxes >= 0.01))
+
+
+def _recoloured(
+    read_p: GreyFile,
+    grey_q: np.ndarray,
+    refined: np.ndarray,
+    grey_score: FineScore,
+    limits: KeypointLimits,
+    detail: tuple[float, float],
+    edited: bool,
+) -> FineScore | None:
+    """The :class:`FineScore` of picture p with its hue turned to explain q's grey (:mod:`.recolour`)
+    under the ``refined`` fit (2, 3), when the grey comparison there (``grey_score``) came close
+    and the turn explains most of what it left; None otherwise. Step 5, for a hue turned as well."""
+    if grey_score.unexplained > limits.recolour_below or grey_score.contained < limits.min_contained:
+        return None
+    colour_p = read_p.colour()
+    if colour_p is None:
+        return None
+    turned = turned_grey(colour_p, grey_q, refined, limits.fine_blur, limits.residual, limits.max_hue_turn)
+    score = None if turned is None else fine_agreement(turned[1], grey_q, refined, limits, detail)
+    if score is None or score.unexplained > limits.recoloured_share * grey_score.unexplained:
+        return None
+    return score if score.passes(limits, refined=True, edited=edited) else None
 
 
 def censored_in_place(a: Thumb, b: Thumb, read_a: GreyFile, read_b: GreyFile, limits: KeypointLimits) -> Match | NearMiss | None:

@@ -3,7 +3,7 @@
 The catalog keeps a 64-pixel grey thumbnail of every file; a check that needs more reads the
 file once more, only for the pairs whose thumbnails could not refuse it. A :class:`GreyFile`
 stands for one file in a batch of such checks and reads it at most once in each form it is
-asked for.
+asked for (grey in the keypoint frame, in colour there, or grey at native size).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class GreyFile:
 
     def __init__(self, open_image: Callable[[], Image.Image] | None, background: tuple[int, int, int], name: str = "") -> None:
         self._open, self._background, self._name = open_image, background, name
-        self._frame, self._native = UNREAD, UNREAD
+        self._frame, self._native, self._colour = UNREAD, UNREAD, UNREAD
         self.missed = 0  # asks answered None (no path, or the file no longer reads), each ask counted
 
     @classmethod
@@ -43,14 +43,22 @@ class GreyFile:
 
     @property
     def reads(self) -> int:
-        """How many forms of the file were asked for (0, 1 or 2)."""
-        return (self._frame is not UNREAD) + (self._native is not UNREAD)
+        """How many forms of the file were asked for (0 to 3)."""
+        return (self._frame is not UNREAD) + (self._native is not UNREAD) + (self._colour is not UNREAD)
 
     def __call__(self) -> np.ndarray | None:
         if self._frame is UNREAD:
             self._frame = self._read(_keypoint_frame)
         self.missed += self._frame is None
         return self._frame
+
+    def colour(self) -> np.ndarray | None:
+        """(h, w, 3) float32: the picture in colour in its keypoint frame (alpha flattened), on
+        the grid of the grey frame."""
+        if self._colour is UNREAD:
+            self._colour = self._read(_keypoint_colour)
+        self.missed += self._colour is None
+        return self._colour
 
     def native(self) -> np.ndarray | None:
         if self._native is UNREAD:
@@ -76,12 +84,30 @@ class GreyFile:
 
 def _keypoint_frame(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
     """(h, w) float32: an opened picture's grey in its keypoint frame; a JPEG is decoded small."""
+    return np.asarray(keypoint_grey(_loaded(img), background), dtype=np.float32)
+
+
+def _keypoint_colour(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
+    """(h, w, 3) float32: an opened picture in colour in its keypoint frame (a grey file's three
+    channels alike), reduced and resized as :func:`_keypoint_frame` does."""
+    img = _loaded(img)
+    factor = max(img.size) // KEYPOINT_SIDE
+    small = flatten_alpha(img.reduce(factor) if factor >= 2 and img.mode not in WIDE_MODES else img, background)
+    if max(small.size) != KEYPOINT_SIDE:
+        scale = KEYPOINT_SIDE / max(small.size)
+        small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32)
+
+
+def _loaded(img: Image.Image) -> Image.Image:
+    """An opened picture decoded (a JPEG small, near the keypoint frame), in a mode the images
+    stage works in (palettes and CMYK converted as it converts them)."""
     if img.format == "JPEG":
         img.draft(None, (KEYPOINT_SIDE, KEYPOINT_SIDE))
     img.load()
-    if img.mode not in ("L", "RGB", "RGBA", *WIDE_MODES):  # palettes, CMYK: as the images stage converts them
+    if img.mode not in ("L", "RGB", "RGBA", *WIDE_MODES):
         img = img.convert("RGBA" if has_alpha_channel(img) else "RGB")
-    return np.asarray(keypoint_grey(img, background), dtype=np.float32)
+    return img
 
 
 def read_keypoint_grey(path: str | Path, background: tuple[int, int, int]) -> np.ndarray | None:

@@ -37,6 +37,7 @@ from . import bars as bars_module
 from . import composite as composite_module
 from . import flush as flush_module
 from . import keypoints as keypoint_check
+from . import recolour as recolour_module
 from .align import AlignLimits, Thumb, agreement, aligned_pairs, same_aspect, turned_scores
 from .bars import largest_rectangle
 from .checks import PixelChecks, check_id
@@ -602,7 +603,7 @@ def keypoint_edges(
             uf.union(a, b)
     pairs = sorted({(min(i, j), max(i, j)) for i, j in candidates if uf.find(int(t.post_id[i])) != uf.find(int(t.post_id[j]))})
     limits = KeypointLimits()
-    check = check_id((limits, background), modules=(keypoint_check, bars_module, align_module, flush_module))
+    check = check_id((limits, background), modules=(keypoint_check, bars_module, align_module, flush_module, recolour_module))
     keys = {(i, j): PixelChecks.key(check, t.file_md5[i], t.file_md5[j]) for i, j in pairs}
     scores = thumbs.checks.known(list(keys.values()))
     todo = [pair for pair in pairs if keys[pair] not in scores]
