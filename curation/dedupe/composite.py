@@ -122,16 +122,17 @@ class CopyKeys:
     key: np.ndarray  # (E, d) float32: cell means minus the colour
 
     @classmethod
-    def join(cls, parts: list[CopyKeys], dims: int) -> CopyKeys:
+    def join(cls, parts: list[CopyKeys]) -> CopyKeys:
+        """The keys of several thumbnail shapes' parts as one (none: no keys, of no width)."""
         if not parts:
-            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((0, dims), np.float32))
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((0, 0), np.float32))
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("owner", "colour", "key")))
 
 
 def copy_keys(thumbs: list[tuple[int, Thumb]], limits: CompositeLimits) -> CopyKeys:
     """The keys of opaque thumbnails (all of one shape), each given with its owner number."""
     if not thumbs:
-        return CopyKeys.join([], 0)
+        return CopyKeys.join([])
     grey = np.stack([t.grey for _, t in thumbs])  # (n, h, w)
     means = cell_means(grey)  # (n, d)
     n = len(grey)

@@ -871,7 +871,7 @@ def _compare_composites(
     for shape, parts in keys.items():
         asking = [i for i in sorted(loaded) if loaded[i].grey.shape == shape]
         if asking:
-            which, hits = candidate_copies([loaded[i] for i in asking], CopyKeys.join(parts, 0), background, limits)
+            which, hits = candidate_copies([loaded[i] for i in asking], CopyKeys.join(parts), background, limits)
             which_parts.append(np.asarray(asking, np.int64)[which]), hit_parts.append(hits)
     if not which_parts:
         return 0
