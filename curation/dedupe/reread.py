@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..images.hashing import WIDE_MODES, flatten_alpha, has_alpha_channel, keypoint_grey
+from ..images.hashing import WIDE_MODES, flatten_alpha, has_alpha_channel, keypoint_colour, keypoint_grey
 from ..images.keypoints import KEYPOINT_SIDE
 
 log = logging.getLogger(__name__)
@@ -88,15 +88,8 @@ def _keypoint_frame(img: Image.Image, background: tuple[int, int, int]) -> np.nd
 
 
 def _keypoint_colour(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
-    """(h, w, 3) float32: an opened picture in colour in its keypoint frame (a grey file's three
-    channels alike), reduced and resized as :func:`_keypoint_frame` does."""
-    img = _loaded(img)
-    factor = max(img.size) // KEYPOINT_SIDE
-    small = flatten_alpha(img.reduce(factor) if factor >= 2 and img.mode not in WIDE_MODES else img, background)
-    if max(small.size) != KEYPOINT_SIDE:
-        scale = KEYPOINT_SIDE / max(small.size)
-        small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))), Image.Resampling.BOX)
-    return np.asarray(small, dtype=np.float32)
+    """(h, w, 3) float32: an opened picture in colour in its keypoint frame, on the grey frame's grid."""
+    return np.asarray(keypoint_colour(_loaded(img), background), dtype=np.float32)
 
 
 def _loaded(img: Image.Image) -> Image.Image:

@@ -427,10 +427,26 @@ def keypoint_grey(img: Image.Image, background: tuple[int, int, int], exact: boo
     reduced to about ``KEYPOINT_SIDE`` on the long side by whole pixels; with ``exact``, then
     resized to exactly that long side (small pictures enlarged), so that its pixels are the
     keypoint frame's."""
-    factor = max(img.size) // KEYPOINT_SIDE
-    small = img.reduce(factor) if factor >= 2 and img.mode not in WIDE_MODES else img
+    small = _reduced_near_keypoint_side(img)
     grey = flatten_alpha(small, background).convert("L") if has_alpha_channel(small) else to_8bit(small).convert("L")
-    if exact and max(grey.size) != KEYPOINT_SIDE:
-        scale = KEYPOINT_SIDE / max(grey.size)
-        grey = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))), Image.Resampling.BOX)
-    return grey
+    return _at_keypoint_side(grey) if exact else grey
+
+
+def keypoint_colour(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """The picture of :func:`keypoint_grey` in colour (mode RGB), on the same grid: alpha
+    flattened on ``background``, reduced and resized alike."""
+    return _at_keypoint_side(flatten_alpha(_reduced_near_keypoint_side(img), background))
+
+
+def _reduced_near_keypoint_side(img: Image.Image) -> Image.Image:
+    """``img`` reduced by whole pixels to about ``KEYPOINT_SIDE`` on the long side (not below)."""
+    factor = max(img.size) // KEYPOINT_SIDE
+    return img.reduce(factor) if factor >= 2 and img.mode not in WIDE_MODES else img
+
+
+def _at_keypoint_side(img: Image.Image) -> Image.Image:
+    """``img`` resized to exactly ``KEYPOINT_SIDE`` on the long side (box filter)."""
+    if max(img.size) == KEYPOINT_SIDE:
+        return img
+    scale = KEYPOINT_SIDE / max(img.size)
+    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BOX)
