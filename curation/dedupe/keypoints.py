@@ -688,11 +688,10 @@ def _files_decide(
         )
         refined = refine_transform(grey_p, grey_q, transform, limits) if worth else None
         again = None if refined is None else fine_agreement(grey_p, grey_q, refined, limits, detail)
-        if again is not None and not again.passes(limits, refined=True, edited=edited):
-            recoloured = _recoloured(read_p, grey_q, refined, again, limits, detail, edited)
+        if again is None or not again.passes(limits, refined=True, edited=edited):
+            recoloured = None if again is None else _recoloured(read_p, grey_q, refined, again, limits, detail, edited)
             if recoloured is not None:
                 return Match(refined, inliers, recoloured.correlation, relation(refined, p, q, recoloured.boxes >= 0.01))
-        if again is None or not again.passes(limits, refined=True, edited=edited):
             tried += [(refined, again)] if again is not None else []
             fit, best = min(tried, key=lambda t: t[1].unexplained)
             vouched = agreed or best.correlation >= limits.fine_threshold  # by the thumbnails or the files

@@ -19,7 +19,8 @@ import numpy as np
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as Pillow's mode L weighs red, green, blue
 STEP = 2.0  # degrees either way over which a pixel's grey per degree is taken
 REFITS = 6  # robust least-squares rounds, each over the pixels the last fit explains
-MIN_CHROMA = 2.0  # grey levels: a picture whose channels differ less has no hue to turn
+MIN_TURN_GREY = 0.25  # grey levels a turn of 60 degrees moves a picture's pixels by, on average: below, no hue
+# to turn (a chroma of 2 levels, weighed as blue, the channel that moves grey least)
 CHEAP_SHARE = 0.8  # a turn must leave at most this share of the pixels one gain and offset leave, before
 # the full comparison is made (look-alikes: the turn explains little; recoloured copies: 0.1-0.5)
 
@@ -53,7 +54,7 @@ def turned_grey(
     each way. None when a is nearly grey, the two hardly overlap, or the angle exceeds
     ``max_turn``."""
     rate = grey_per_degree(colour_a)
-    if float(np.abs(rate).mean()) * 60 < MIN_CHROMA * LUMA.min():
+    if float(np.abs(rate).mean()) * 60 < MIN_TURN_GREY:
         return None
     h, w = grey_b.shape
     to_b = transform.astype(np.float64)
