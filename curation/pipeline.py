@@ -10,7 +10,6 @@ unchanged, and says why. Orchestrator-free: the Prefect flows in ``flows/`` call
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import datetime as dt
 import hashlib
@@ -24,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from .catalog import CATALOG_NAME, catalog_in_place, open_catalog
+from .code import PACKAGE_ROOT, module_closure
 from .config import Config, load_config
 from .context import stage_context
 from .decisions import duplicate_decisions, signature
@@ -60,60 +60,16 @@ def stage(name: str) -> Stage:
     raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
 
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
 STAGE_PACKAGES = {"ingest": "ingest", "select": "select", "images": "images", "embed": "embed", "dedupe": "dedupe",
                   "split": "split", "train": "tagger", "suggest": "suggest", "report": "report"}  # fmt: skip
 SQL_STEP = re.compile(r"""["']((?:staging|marts|filters|schema)/[a-z0-9_]+)["']""")
-
-
-def _module_file(name: str) -> Path | None:
-    """curation.x.y -> its file (a module or a package's __init__), None when not in the package."""
-    parts = name.split(".")
-    if parts[0] != "curation":
-        return None
-    base = PACKAGE_ROOT.joinpath(*parts[1:])
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(path: Path, module: str) -> set[str]:
-    """The curation modules a file imports anywhere in it (functions' lazy imports included)."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            submodules = {f"{target}.{alias.name}" for alias in node.names if _module_file(f"{target}.{alias.name}")}
-            found.update(submodules or {target})  # `from .. import decisions` needs decisions, not the package
-    return {name for name in found if _module_file(name) is not None}
 
 
 @cache
 def code_files(name: str) -> tuple[Path, ...]:
     """The files stage ``name``'s output depends on: its package, every curation module they
     import (transitively), the SQL steps those name, and the catalog schema."""
-    todo = [f"curation.{STAGE_PACKAGES[name]}"]
-    seen: set[str] = set()
-    files: set[Path] = set()
-    while todo:
-        module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        path = _module_file(module)
-        files.add(path)
-        if path.name == "__init__.py" and module != "curation":  # a stage package: all of its modules
-            todo += [f"{module}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"]
-        todo += sorted(_imports(path, module) - seen)
+    files = set(module_closure([f"curation.{STAGE_PACKAGES[name]}"], whole_packages=True).values())
     sql = PACKAGE_ROOT / "sql"
     for path in list(files):
         for step in SQL_STEP.findall(path.read_text(encoding="utf-8")):

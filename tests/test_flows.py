@@ -20,6 +20,7 @@ import pytest
 from conftest import set_config
 
 from curation import pipeline
+from curation.code import module_closure
 from curation.errors import ConfigError
 from curation.images import run_images
 from curation.ingest import ingest
@@ -327,3 +328,33 @@ def test_a_stages_fingerprint_covers_its_own_code_and_what_it_imports():
     for name in pipeline.STAGE_NAMES:  # every module of a stage's own package
         package = root / pipeline.STAGE_PACKAGES[name]
         assert set(package.glob("*.py")) <= set(pipeline.code_files(name)), name
+
+
+def test_a_pixel_checks_id_changes_when_any_module_it_relies_on_changes(monkeypatch):
+    """The keypoint check names only its own module; re-reading the files (dedupe/reread.py) and
+    reducing them to the keypoint frame (images/hashing.py) are imported from there, and editing
+    either must make stored answers stale."""
+    from curation.dedupe import checks, keypoints
+
+    closure = {path.relative_to(ROOT / "curation").as_posix() for path in module_closure([keypoints.__name__]).values()}
+    assert {"dedupe/keypoints.py", "dedupe/reread.py", "images/hashing.py", "dedupe/align.py"} <= closure
+    assert "dedupe/stage.py" not in closure and "cli.py" not in closure
+
+    def check_of(edited: str | None) -> str:
+        checks._code.cache_clear()
+        real = Path.read_bytes
+
+        def read_bytes(path: Path) -> bytes:
+            text = real(path)
+            return text + b"# edited\n" if edited and path.as_posix().endswith(edited) else text
+
+        with monkeypatch.context() as patched:
+            patched.setattr(Path, "read_bytes", read_bytes)
+            return checks.check_id("limits", modules=(keypoints,))
+
+    before = check_of(None)
+    assert check_of(None) == before
+    for edited in ("dedupe/reread.py", "images/hashing.py", "dedupe/keypoints.py"):
+        assert check_of(edited) != before, edited
+    assert check_of("report/build.py") == before
+    checks._code.cache_clear()

@@ -15,24 +15,26 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 
 import pyarrow as pa
 
+from ..code import module_closure
 from ..images.hashing import HASH_VERSION
 from . import align
 
 
 @cache
 def _code(*modules: ModuleType) -> bytes:
-    return b"".join(Path(m.__file__).read_bytes() for m in modules)
+    closure = module_closure(m.__name__ for m in modules)
+    return b"".join(closure[name].read_bytes() for name in sorted(closure))
 
 
 def check_id(limits, same_canvas_too: bool = False, modules: tuple[ModuleType, ...] = (align,)) -> str:
     """Names one pixel check: its limits, the thumbnails' hash version and the code of the
-    modules that make it (the alignment's by default). A stored answer is reused only by the
-    same check."""
+    modules that make it (the alignment's by default) and of every curation module they import,
+    however indirectly (the files' reading and reduction, say). A stored answer is reused only by
+    the same check."""
     digest = hashlib.sha1(_code(*modules))
     digest.update(repr((limits, same_canvas_too, HASH_VERSION)).encode())
     return digest.hexdigest()[:16]

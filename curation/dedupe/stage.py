@@ -32,12 +32,8 @@ from ..images.keypoints import Keypoints
 from ..images.stage import background_rgb
 from ..processes import LazyPool, bounded_map
 from ..progress import progress
-from . import align as align_module
-from . import bars as bars_module
 from . import composite as composite_module
-from . import flush as flush_module
 from . import keypoints as keypoint_check
-from . import recolour as recolour_module
 from .align import AlignLimits, Thumb, agreement, aligned_pairs, same_aspect, turned_scores
 from .bars import largest_rectangle
 from .checks import PixelChecks, check_id
@@ -603,7 +599,7 @@ def keypoint_edges(
             uf.union(a, b)
     pairs = sorted({(min(i, j), max(i, j)) for i, j in candidates if uf.find(int(t.post_id[i])) != uf.find(int(t.post_id[j]))})
     limits = KeypointLimits()
-    check = check_id((limits, background), modules=(keypoint_check, bars_module, align_module, flush_module, recolour_module))
+    check = check_id((limits, background), modules=(keypoint_check,))
     keys = {(i, j): PixelChecks.key(check, t.file_md5[i], t.file_md5[j]) for i, j in pairs}
     scores = thumbs.checks.known(list(keys.values()))
     todo = [pair for pair in pairs if keys[pair] not in scores]
