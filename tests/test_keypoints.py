@@ -109,6 +109,59 @@ def test_a_crop_resized_to_another_aspect_matches_only_under_the_pixel_fit():
     )
 
 
+def stretched_back(img: Image.Image) -> Image.Image:
+    """A crop keeping 73% of the width and 88% of the height, resized back to the original's size
+    (as boards' crops to a standard size are): one axis stretched 1.2 times the other."""
+    w, h = img.size
+    return img.crop((round(0.1 * w), round(0.05 * h), round(0.83 * w), round(0.93 * h))).resize(img.size, Image.LANCZOS)
+
+
+def test_a_crop_stretched_back_to_the_originals_size_is_fitted_by_its_keypoints(monkeypatch):
+    """Stretched 1.2 times more across than down, the copy's keypoints miss a similarity fit by
+    so much away from the middle that the thumbnails disagree (too far for a fit to their pixels);
+    an affine fit to the matches finds the stretch. A look-alike (one shape added) stretched the
+    same way is still refused, and without the stretched fit the copy is not found."""
+    from curation.dedupe import keypoints as keypoint_check
+
+    original = scene(2, size=(256, 256))
+    found = match(original, stretched_back(original))
+    assert found is not None and found.relation == "cropped"
+    axes = np.sort(np.linalg.svd(found.transform[:, :2], compute_uv=False))
+    assert axes[1] / axes[0] == pytest.approx((1 / 0.73) / (1 / 0.88), abs=0.02)
+
+    look_alike = original.copy()
+    ImageDraw.Draw(look_alike).ellipse([120, 100, 140, 120], fill=(200, 30, 160), outline=(15, 15, 15), width=2)
+    assert match(original, stretched_back(look_alike)) is None
+
+    monkeypatch.setattr(keypoint_check, "stretched_fit", lambda *args, **kwargs: None)
+    assert match(original, stretched_back(original)) is None
+
+
+def test_the_stretched_fit_recovers_a_stretch_and_refuses_a_shear():
+    """Matches (keypoint-frame points) under a known stretch with a quarter of them wrong: the fit
+    recovers it; the same under a shear, or a stretch beyond max_anisotropy, gives None."""
+    from curation.dedupe.keypoints import stretched_fit
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 256, (60, 2)).astype(np.float32)
+    descriptors = rng.integers(0, 256, (60, 32), dtype=np.uint8)
+    wrong = rng.random(60) < 0.25
+
+    def moved(linear: list[list[float]]) -> Keypoints:
+        target = xy @ np.array(linear, np.float32).T + np.float32([7, -5]) + rng.normal(0, 0.5, xy.shape).astype(np.float32)
+        target[wrong] = rng.uniform(0, 256, (int(wrong.sum()), 2))
+        return Keypoints(target.astype(np.float32), descriptors)
+
+    matches = (np.arange(60), np.arange(60))
+    a = Keypoints(xy, descriptors)
+    fitted = stretched_fit(a, moved([[1.3, 0.0], [0.0, 1.1]]), 6, LIMITS, matches)
+    assert fitted is not None and np.allclose(fitted[:, :2], [[1.3, 0], [0, 1.1]], atol=0.01)
+    assert np.allclose(fitted[:, 2], [7, -5], atol=0.3)
+    assert stretched_fit(a, moved([[1.2, 0.3], [0.0, 1.2]]), 6, LIMITS, matches) is None  # sheared
+    assert stretched_fit(a, moved([[1.6, 0.0], [0.0, 1.0]]), 6, LIMITS, matches) is None  # 1.6 > max_anisotropy
+    assert stretched_fit(a, moved([[1.3, 0.0], [0.0, 1.1]]), 59, LIMITS, matches) is None  # fewer than the similarity's
+
+
 def night(seed: int, size=(256, 256)) -> Image.Image:
     """Stars (single pixels and small dots) and a few filled shapes on a dark blue sky."""
     rng = np.random.default_rng(seed)
@@ -464,6 +517,26 @@ def test_a_region_cut_out_at_its_own_scale_matches_by_placement_when_no_keypoint
 
     no_placement = replace(LIMITS, placement=AlignLimits(min_area=0.5, flat_min_std=1.0))
     assert check_pair(*pair, no_placement) is None
+
+
+def test_a_file_without_keypoints_still_gets_the_checks_that_need_none(tmp_path):
+    """A crop whose shapes all touch its edges has no ORB keypoints (the catalog keeps none for
+    it). The stage still hands it to the keypoint check, which places it inside its original at
+    native scale: before, such a file was left out and every pair with it answered "no match"."""
+    from curation.dedupe.keypoints import check_batch
+    from curation.dedupe.stage import NO_KEYPOINTS, pair_files
+
+    original = scene(4, size=(320, 240))
+    region = original.crop((64, 48, 256, 192))
+    paths = {0: str(tmp_path / "region.png"), 1: str(tmp_path / "original.png")}
+    region.save(paths[0])
+    original.save(paths[1])
+    files = pair_files({0, 1}, {0: thumb(region), 1: thumb(original)}, {1: points(original)}, paths)
+    assert set(files) == {0, 1} and len(files[0].points.xy) == 0 and files[0].points is NO_KEYPOINTS
+    answers, read = check_batch([(0, 1)], files, WHITE, LIMITS)
+    assert answers[0] is not None and decode(answers[0])[0] == "derivative" and read == 2
+    left_out = {1: files[1]}  # what the stage passed before: no file for the keypoint-less row
+    assert check_batch([(0, 1)], left_out, WHITE, LIMITS)[0] == [None]
 
 
 def hatched_canvas(size=(256, 192)) -> Image.Image:

@@ -51,6 +51,8 @@ REFITS = 8  # gain-and-offset refits at most beside black pixels, each on the pi
 CLOSE = 0.25  # share of the tolerance within which a pixel counts as closely explained when fits are compared
 
 log = logging.getLogger(__name__)
+STRETCH_TRIALS = 500  # RANSAC samples at most for a stretched fit (a true one: most matches fit it)
+MAX_STRETCH_SHEAR = 0.05  # cosine of the angle between a stretched fit's axes (0: square)
 RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
 DERIVATIVE_AREA = 0.6  # a picture covering less of the other's canvas than this is a region of it ...
 PLAIN_MARGIN = 4.0  # ... when the rest spreads at least this many grey levels (not a plain margin)
@@ -300,6 +302,34 @@ class Coarse:
     # whatever the keypoints' fit leaves (a crop of a repeating pattern resized to another aspect)
 
 
+def stretched_fit(
+    a: Keypoints,
+    b: Keypoints,
+    inliers: int,
+    limits: KeypointLimits,
+    matches: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray | None:
+    """The affine transform (2, 3) from a's keypoint frame to b's that the matches support when one
+    axis was stretched more than the other (RANSAC over the matches, at most ``STRETCH_TRIALS``
+    samples); None when it explains fewer than ``inliers`` (the similarity's count) or
+    ``min_inliers`` matches, shears (a stretch along the picture's own axes keeps them square) or
+    stretches one axis more than ``max_anisotropy`` times the other."""
+    mine, theirs = good_matches(a, b)[0] if matches is None else matches
+    transform, mask = cv2.estimateAffine2D(
+        a.xy[mine], b.xy[theirs], method=cv2.RANSAC, ransacReprojThreshold=limits.ransac_error, maxIters=STRETCH_TRIALS
+    )
+    if transform is None or int(mask.sum()) < max(inliers, limits.min_inliers):
+        return None
+    columns = transform[:, :2].T
+    sheared = abs(columns[0] @ columns[1]) / (np.linalg.norm(columns[0]) * np.linalg.norm(columns[1]))
+    axes = np.linalg.svd(transform[:, :2], compute_uv=False)
+    if sheared > MAX_STRETCH_SHEAR or axes[0] > limits.max_anisotropy * axes[1]:
+        return None
+    if not limits.min_scale <= math.sqrt(axes[0] * axes[1]) <= limits.max_scale:
+        return None
+    return transform
+
+
 def coarse_match(
     a_points: Keypoints,
     b_points: Keypoints,
@@ -331,6 +361,17 @@ def coarse_match(
         return None
     correlation, overlap, edited = _agreement(warped, limits)
     refitted = False
+    if correlation < limits.threshold and not one_canvas and (a.width, a.height) == (b.width, b.height):
+        # a crop resized to another aspect: far from the middle the similarity misses the matches
+        # by more than the thumbnails forgive; an affine fit to the matches it explains, widened
+        # to those the stretch explains, brings the thumbnails closer (and the refit below, if
+        # need be, together)
+        stretched = stretched_fit(a_points, b_points, inliers, limits, matches)
+        warped_again = None if stretched is None else _warp_thumbs(a, b, stretched, limits)
+        again = None if warped_again is None else _agreement(warped_again, limits)
+        if again is not None and max(correlation, limits.refine_below[0]) <= again[0] and not again[2]:
+            transform, warped, (correlation, overlap, edited) = stretched, warped_again, again
+            refitted = correlation >= limits.threshold
     if correlation < limits.threshold and correlation >= limits.refine_below[0] and not one_canvas:
         # a crop resized to another aspect: the similarity fit is off by a pixel or two at the
         # thumbnails' edges; an affine fit to their pixels may bring them together

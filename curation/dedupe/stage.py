@@ -62,6 +62,7 @@ DUPLICATE_KINDS = (
 )  # fmt: skip
 KEYPOINT_BATCH = 256  # candidate pairs a worker checks by keypoints at a time
 ALIGN_CHUNK = 20_000  # candidate pairs whose thumbnails are read at once
+NO_KEYPOINTS = Keypoints.none()
 ALIGN_BATCH = 1_000  # candidate pairs a worker aligns at a time (with the thumbnails they need)
 COMPOSITE_CHUNK = 20_000  # opaque thumbnails of one size read at once
 NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at all
@@ -608,8 +609,7 @@ def keypoint_edges(
         for start in range(0, len(todo), ALIGN_CHUNK):
             chunk = todo[start : start + ALIGN_CHUNK]
             rows = {k for pair in chunk for k in pair}
-            loaded, points, paths = thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows)
-            files = {k: PairFile(loaded[k], points[k], paths.get(k)) for k in rows if k in loaded and k in points}
+            files = pair_files(rows, thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows))
             batches = [chunk[b : b + KEYPOINT_BATCH] for b in range(0, len(chunk), KEYPOINT_BATCH)]
             tasks = (
                 (batch, {k: files[k] for pair in batch for k in pair if k in files}, background, limits) for batch in batches
@@ -649,6 +649,14 @@ def keypoint_edges(
         read,
     )
     return out, near
+
+
+def pair_files(rows, thumbs: dict[int, Thumb], points: dict[int, Keypoints], paths: dict[int, str]) -> dict[int, PairFile]:
+    """Row -> what the keypoint check needs of its file, for the rows with a thumbnail. A file
+    without keypoints takes :data:`NO_KEYPOINTS` and still gets the checks that need none (placed
+    at native scale, censored in place, a flush copy): a region cut out whose shapes all touch its
+    edges, where ORB looks for none."""
+    return {k: PairFile(thumbs[k], points.get(k, NO_KEYPOINTS), paths.get(k)) for k in rows if k in thumbs}
 
 
 def confirm_mirrors(
@@ -966,7 +974,7 @@ class Thumbnails:
 
     def keypoints_of(self, rows) -> dict[int, Keypoints]:
         """Row index -> :class:`~curation.images.keypoints.Keypoints` for the given rows whose
-        file has enough of them."""
+        file has enough of them (the others: :data:`NO_KEYPOINTS`)."""
         wanted, found = self._by_file(rows, "marts/dedupe_keypoints")
         out = {}
         for md5, xy, descriptors in found:

@@ -29,6 +29,11 @@ class Keypoints:
         return self.xy.astype(np.float16).tobytes(), np.ascontiguousarray(self.descriptors, dtype=np.uint8).tobytes()
 
     @classmethod
+    def none(cls) -> Keypoints:
+        """No keypoints: a flat picture's, or one whose only shapes touch its edges."""
+        return cls(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
+
+    @classmethod
     def unpack(cls, xy: bytes | None, descriptors: bytes | None) -> Keypoints | None:
         if not xy or not descriptors:
             return None
