@@ -362,10 +362,10 @@ def coarse_match(
     correlation, overlap, edited = _agreement(warped, limits)
     refitted = False
     if correlation < limits.threshold and not one_canvas and (a.width, a.height) == (b.width, b.height):
-        # a crop resized to another aspect: far from the middle the similarity misses the matches
-        # by more than the thumbnails forgive; an affine fit to the matches it explains, widened
-        # to those the stretch explains, brings the thumbnails closer (and the refit below, if
-        # need be, together)
+        # files of one size: perhaps a crop scaled back to its original's size, one axis
+        # stretched more than the other; far from the middle the similarity misses the matches
+        # by more than the thumbnails forgive, and an affine fit to the same matches brings them
+        # closer (and the refit below, if need be, together)
         stretched = stretched_fit(a_points, b_points, inliers, limits, matches)
         warped_again = None if stretched is None else _warp_thumbs(a, b, stretched, limits)
         again = None if warped_again is None else _agreement(warped_again, limits)

@@ -974,7 +974,7 @@ class Thumbnails:
 
     def keypoints_of(self, rows) -> dict[int, Keypoints]:
         """Row index -> :class:`~curation.images.keypoints.Keypoints` for the given rows whose
-        file has enough of them (the others: :data:`NO_KEYPOINTS`)."""
+        file has enough of them (:func:`pair_files` gives the others :data:`NO_KEYPOINTS`)."""
         wanted, found = self._by_file(rows, "marts/dedupe_keypoints")
         out = {}
         for md5, xy, descriptors in found:
