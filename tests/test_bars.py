@@ -134,7 +134,8 @@ def test_bars_over_a_gradient_do_not_pull_the_grey_fit_off():
     """Large black bars over a sky graded top to bottom: a fit of gain and offset over every
     pixel is pulled so far that little agrees; fitted beside the pixels black on one side only,
     it recovers the copy's grey, and the files agree outside the bars."""
-    from curation.dedupe.keypoints import _gain_offset, _robust_gain_offset, fine_agreement
+    from curation.dedupe.keypoints import _robust_gain_offset, fine_agreement
+    from curation.dedupe.moments import line_fit
 
     original = _sky()
     copy = original.copy()
@@ -142,7 +143,7 @@ def test_bars_over_a_gradient_do_not_pull_the_grey_fit_off():
         copy[top:bottom, left:right] = 10.0
     x, y = copy.ravel().astype(np.float64), original.ravel().astype(np.float64)
     tolerance = 0.5 * y.std()
-    plain = _gain_offset(x, y)
+    plain = line_fit(x, y, np.ones(len(x), dtype=bool))[:2]
     assert (np.abs(y - (plain[0] * x + plain[1])) <= tolerance).mean() < 0.5  # the fit bars pull
     gain, offset = _robust_gain_offset(x, y, tolerance)
     assert abs(gain - 1) < 0.02 and abs(offset) < 3
@@ -172,7 +173,8 @@ def test_bar_rims_do_not_tilt_the_grey_fit():
     pixels closely is the copy's own grey (gain 1)."""
     import cv2
 
-    from curation.dedupe.keypoints import BAR_GREY, _gain_offset, _refitted, _robust_gain_offset
+    from curation.dedupe.keypoints import BAR_GREY, _refitted, _robust_gain_offset
+    from curation.dedupe.moments import line_fit
 
     original = _figure()
     copy = original.copy()
@@ -182,7 +184,7 @@ def test_bar_rims_do_not_tilt_the_grey_fit():
     y = cv2.GaussianBlur(original, (0, 0), 1.5).ravel().astype(np.float64)
     tolerance = 0.5 * y.std()
     beside = (x <= BAR_GREY) == (y <= BAR_GREY)
-    tilted = _refitted(x, y, _gain_offset(x[beside], y[beside]), tolerance, 8)
+    tilted = _refitted(x, y, line_fit(x, y, beside)[:2], tolerance, 8)
     assert tilted[0] < 0.85  # refitting beside the black settles on the rims' slope
     gain, offset = _robust_gain_offset(x, y, tolerance)
     assert abs(gain - 1) < 0.02 and abs(offset) < 3

@@ -24,7 +24,9 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
+from . import moments
 from .bars import BAR_GREY
+from .moments import masked_correlation
 
 SUBPIXEL = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)  # shifts (larger thumbnail's pixels) around the best whole one
 REFINE_MARGIN = 0.25  # placements scoring this far below the threshold are not refined
@@ -57,6 +59,7 @@ class Thumb:
         kept = self.__dict__.setdefault("_blurred", {})
         if radius not in kept:
             kept[radius] = cv2.GaussianBlur(self.grey.astype(np.float32), (0, 0), radius)
+            kept[radius].flags.writeable = False  # shared by every comparison of this thumbnail
         return kept[radius]
 
     def mirror(self) -> Thumb:
@@ -121,6 +124,8 @@ def _best_correlation(
     oh, ow = outer.shape
     ih, iw = inner.shape
     best, best_dy, best_dx = -1.0, 0, 0
+    if outer_mask.all():
+        return _best_correlation_in_opaque(outer, inner, inner_mask, min_pixels)
     for dy in range(oh - ih + 1):
         for dx in range(ow - iw + 1):
             n = 0
@@ -152,16 +157,56 @@ def _best_correlation(
     return best, best_dy, best_dx
 
 
-def masked_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    """Normalised cross-correlation of two (h, w) arrays over ``mask``; -1 when either is flat there."""
-    x, y = a[mask].astype(np.float64), b[mask].astype(np.float64)
-    x, y = x - x.mean(), y - y.mean()
-    denominator = np.sqrt((x * x).sum() * (y * y).sum())
-    return float((x * y).sum() / denominator) if denominator > len(x) else -1.0
-
-
 def _blurred(grey: np.ndarray, radius: float) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(grey)).filter(ImageFilter.GaussianBlur(radius))) if radius else grey
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_correlation_in_opaque(
+    outer: np.ndarray, inner: np.ndarray, inner_mask: np.ndarray, min_pixels: int
+) -> tuple[float, int, int]:
+    """:func:`_best_correlation` inside an opaque ``outer``: the same pixels of ``inner`` count
+    at every placement, so its sums are taken once (in the same order: the same to the bit)
+    and each placement walks only those pixels."""
+    oh, ow = outer.shape
+    ih, iw = inner.shape
+    best, best_dy, best_dx = -1.0, 0, 0
+    ys = np.empty(ih * iw, np.int64)
+    xs = np.empty(ih * iw, np.int64)
+    values = np.empty(ih * iw, np.float64)
+    n = 0
+    sa = 0.0
+    saa = 0.0
+    for y in range(ih):
+        for x in range(iw):
+            if inner_mask[y, x]:
+                a = float(inner[y, x])
+                ys[n], xs[n], values[n] = y, x, a
+                n += 1
+                sa += a
+                saa += a * a
+    if n < min_pixels:
+        return best, best_dy, best_dx
+    va = saa - sa * sa / n
+    if va <= n:
+        return best, best_dy, best_dx
+    for dy in range(oh - ih + 1):
+        for dx in range(ow - iw + 1):
+            sb = 0.0
+            sbb = 0.0
+            sab = 0.0
+            for k in range(n):
+                b = float(outer[dy + ys[k], dx + xs[k]])
+                sb += b
+                sbb += b * b
+                sab += values[k] * b
+            vb = sbb - sb * sb / n
+            if vb <= n:
+                continue
+            r = (sab - sa * sb / n) / math.sqrt(va * vb)
+            if r > best:
+                best, best_dy, best_dx = r, dy, dx
+    return best, best_dy, best_dx
 
 
 def _refine(outer: Thumb, inner: Thumb, dy: int, dx: int, blur: float, min_pixels: int) -> float:
@@ -193,14 +238,15 @@ def _refined_placement(outer: Thumb, inner: Thumb, dy: int, dx: int, blur: float
             if (y1 - y0) * (x1 - x0) < min_pixels:
                 continue
             box = ((x0 - ox) / ratio, (y0 - oy) / ratio, (x1 - ox) / ratio, (y1 - oy) / ratio)
-            grey = np.asarray(picture.resize((x1 - x0, y1 - y0), Image.Resampling.BOX, box=box))
             mask = outer_mask[y0:y1, x0:x1]
             if opaque is not None:
                 mask = mask & (np.asarray(opaque.resize((x1 - x0, y1 - y0), Image.Resampling.BOX, box=box)) >= OPAQUE)
             if opaque is not None or outer.alpha is not None:
                 mask = ndimage.binary_erosion(mask, iterations=math.ceil(blur))  # the blur brings in the background
             if mask.sum() >= min_pixels:
-                score = masked_correlation(blurred_outer[y0:y1, x0:x1], _blurred(grey, blur), mask)
+                resampled = picture.resize((x1 - x0, y1 - y0), Image.Resampling.BOX, box=box)  # blurred as _blurred does
+                grey = np.asarray(resampled.filter(ImageFilter.GaussianBlur(blur)) if blur else resampled)
+                score = masked_correlation(blurred_outer[y0:y1, x0:x1], grey, mask)
                 if score > best:
                     best, best_y, best_x = score, oy, ox
     return best, best_y, best_x
@@ -265,7 +311,7 @@ def native_placement(outer: Thumb, inner: Thumb, limits: AlignLimits) -> tuple[f
         return None
     grey = np.asarray(Image.fromarray(inner.grey).resize(size, Image.Resampling.BOX), dtype=np.float32)
     template = grey[1:-1, 1:-1]  # the rim blends with what surrounds the crop in the larger reduction
-    spread = float(template.std())
+    spread = moments.spread(template)
     flat = spread < limits.min_std
     if template.size < limits.min_pixels or (flat and (limits.flat_min_std is None or spread < limits.flat_min_std)):
         return None

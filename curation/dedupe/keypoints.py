@@ -44,6 +44,7 @@ from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import OPAQUE, AlignLimits, Thumb, masked_correlation, native_placement, same_aspect
 from .bars import BAR_GREY, painted_bars
 from .flush import FlushLimits, flush_copy
+from .moments import line_fit, within
 from .recolour import turned_grey
 from .reread import GreyFile
 
@@ -240,7 +241,7 @@ def _warp_thumbs(
     both_transparent = a.alpha is not None and b.alpha is not None
     overlap = float((covered if both_transparent else valid).sum() / min(a.grey.size * scale * scale, b.grey.size))
     ours = cv2.GaussianBlur(warped, (0, 0), limits.blur)
-    theirs = cv2.GaussianBlur(b.grey.astype(np.float32), (0, 0), limits.blur)
+    theirs = b.blurred(limits.blur)  # kept on the thumbnail: b meets many candidates
     return ours, theirs, valid, overlap
 
 
@@ -266,8 +267,8 @@ def _outside_boxes(x: np.ndarray, y: np.ndarray, valid: np.ndarray, limits: Keyp
     xs64, ys64 = xs.astype(np.float64), ys.astype(np.float64)
     agree = np.ones(len(xs), dtype=bool)
     for _ in range(3):
-        gain, offset = _gain_offset(xs64[agree], ys64[agree])
-        spread = float(ys[agree].std()) + 1e-6
+        gain, offset, spread, _ = line_fit(xs64, ys64, agree)
+        spread += 1e-6
         agree = np.abs(ys - (gain * xs + offset)) < 0.5 * spread
         if agree.sum() < limits.min_pixels:
             return None
@@ -414,7 +415,7 @@ def _refit_on_thumbs(a: Thumb, b: Thumb, transform: np.ndarray, limits: Keypoint
     """``transform`` (keypoint frame a -> b) refined on the two grey thumbnails (:func:`refine_transform`),
     as a keypoint-frame transform again; None when the fit fails."""
     to_b = _thumb_transform(a, b, transform)
-    thumbs = (cv2.GaussianBlur(t.grey.astype(np.float32), (0, 0), limits.blur) for t in (a, b))
+    thumbs = (t.blurred(limits.blur) for t in (a, b))
     coarse = replace(limits, max_refine_shift=limits.max_refine_shift * 64 / KEYPOINT_SIDE, refine_iterations=10)
     refined = refine_transform(*thumbs, to_b, coarse)
     if refined is None:
@@ -561,15 +562,17 @@ def _robust_gain_offset(x: np.ndarray, y: np.ndarray, tolerance: float) -> tuple
     (a sky graded under them), and a loose tolerance rewards a wrong slope: blurred bar rims
     between white and black sit near a line of gain 0.8 as well as the ground does."""
     dark = (x <= BAR_GREY) != (y <= BAR_GREY)
+    everywhere = np.ones(len(x), dtype=bool)
     if dark.sum() < 0.02 * len(x) or (~dark).sum() < 500:
-        return _refitted(x, y, _gain_offset(x, y), tolerance)
+        return _refitted(x, y, line_fit(x, y, everywhere)[:2], tolerance)
     beside = ~dark
     fits = [
-        _refitted(x, y, _gain_offset(x, y), tolerance),
-        _refitted(x, y, _gain_offset(x[beside], y[beside]), tolerance, REFITS),
+        _refitted(x, y, line_fit(x, y, everywhere)[:2], tolerance),
+        _refitted(x, y, line_fit(x, y, beside)[:2], tolerance, REFITS),
         _refitted(x, y, (1.0, float(np.median(y[beside] - x[beside]))), tolerance, REFITS),
     ]
-    return max(fits, key=lambda fit: int((np.abs(y - (fit[0] * x + fit[1])) <= CLOSE * tolerance).sum()))
+    closely = np.empty(len(x), dtype=bool)
+    return max(fits, key=lambda fit: within(x, y, fit[0], fit[1], CLOSE * tolerance, closely))
 
 
 def _refitted(x: np.ndarray, y: np.ndarray, fit: tuple[float, float], tolerance: float, refits: int = 1) -> tuple[float, float]:
@@ -578,21 +581,17 @@ def _refitted(x: np.ndarray, y: np.ndarray, fit: tuple[float, float], tolerance:
     bars pull one refit part of the way (a gain of 0.85 where the copy's is 1), and each further
     one moves closer."""
     gain, offset = fit
-    fitted = np.abs(y - (gain * x + offset)) <= tolerance
+    fitted, before = np.empty(len(x), dtype=bool), np.empty(len(x), dtype=bool)
+    count = within(x, y, gain, offset, tolerance, fitted)
     for _ in range(refits):
-        if fitted.sum() < 500 or fitted.mean() >= 0.98:  # too few to fit, or nothing pulls the fit
+        if count < 500 or count / len(x) >= 0.98:  # too few to fit, or nothing pulls the fit
             break
-        gain, offset = _gain_offset(x[fitted], y[fitted])
-        before, fitted = fitted, np.abs(y - (gain * x + offset)) <= tolerance
+        gain, offset, _, _ = line_fit(x, y, fitted)
+        fitted, before = before, fitted
+        count = within(x, y, gain, offset, tolerance, fitted)
         if np.array_equal(before, fitted):
             break
     return gain, offset
-
-
-def _gain_offset(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least squares ``y ~ gain x + offset`` over two float64 vectors of one length."""
-    gain = float(((x - x.mean()) * (y - y.mean())).mean() / max(float(x.var()), 1e-9))
-    return gain, float(y.mean() - gain * x.mean())
 
 
 def _paint_over(
