@@ -764,3 +764,36 @@ def test_the_files_of_every_post_dedupe_compares_can_be_read_again(built_ws):
         paths = Thumbnails(cat, t).paths_of(range(len(rows)))
     assert sorted(paths) == list(range(len(rows)))
     assert all(Path(path).is_file() for path in paths.values())
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_batches_come_back_in_order_and_the_next_chunk_is_read_while_workers_check(monkeypatch, workers):
+    """mapped() hands each batch back with its own answer, reads each chunk once, and with
+    worker processes reads the next chunk before the first answers are taken: the workers
+    have batches in hand while the catalog is read."""
+    import curation.dedupe.stage as stage
+    from curation.processes import LazyPool
+
+    monkeypatch.setattr(stage, "ALIGN_CHUNK", 5)
+    pairs = [(k, k + 100) for k in range(12)]
+    events: list[tuple[str, int]] = []
+
+    def load(chunk):
+        events.append(("load", chunk[0][0]))
+        return {i: 10 * i for i, _ in chunk}
+
+    def task(batch, loaded):
+        return ([loaded[i] for i, _ in batch],)  # max() of these, in a worker process
+
+    with LazyPool(workers) as pool:
+        for batch, answer in stage.mapped(pool, max, pairs, 2, load, task):
+            assert answer == 10 * max(i for i, _ in batch)
+            events.append(("answer", batch[0][0]))
+    answered = [k for kind, k in events if kind == "answer"]
+    assert answered == [0, 2, 4, 5, 7, 9, 10]  # batches of 2 within chunks of 5
+    assert [k for kind, k in events if kind == "load"] == [0, 5, 10]
+    first_answer = events.index(("answer", 0))
+    if workers:
+        assert events.index(("load", 5)) < first_answer
+    else:
+        assert events.index(("load", 5)) > events.index(("answer", 4))

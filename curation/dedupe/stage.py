@@ -13,7 +13,9 @@ members_with_tag)``: the union of a group's tags credited to its representative.
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -539,15 +541,12 @@ def _aligned_rows(
     scores = thumbs.checks.known(list(keys.values()))
     todo = [pair for pair in pairs if keys[pair] not in scores]
     with progress("aligning candidate pairs", len(todo)) as advance:
-        for start in range(0, len(todo), ALIGN_CHUNK):
-            for batch, aligned in thumbs.batched(
-                aligned_pairs, todo[start : start + ALIGN_CHUNK], ALIGN_BATCH, limits, same_canvas_too
-            ):
-                found = {(i, j): score for i, j, score in aligned}
-                for pair in batch:
-                    scores[keys[pair]] = found.get(pair)
-                    thumbs.checks.add(keys[pair], found.get(pair))
-                advance(len(batch))
+        for batch, aligned in thumbs.batched(aligned_pairs, todo, ALIGN_BATCH, limits, same_canvas_too):
+            found = {(i, j): score for i, j, score in aligned}
+            for pair in batch:
+                scores[keys[pair]] = found.get(pair)
+                thumbs.checks.add(keys[pair], found.get(pair))
+            advance(len(batch))
     out = [
         (*_posts(t, i, j), _in_family(t, i, j, "aligned"), None if distance is None else int(distance[(i, j)]), round(score, 4))
         for (i, j) in pairs
@@ -605,26 +604,25 @@ def keypoint_edges(
     scores = thumbs.checks.known(list(keys.values()))
     todo = [pair for pair in pairs if keys[pair] not in scores]
     read = unjudged = 0
+
+    def files_of(chunk: list[tuple[int, int]]) -> dict[int, PairFile]:
+        rows = {k for pair in chunk for k in pair}
+        return pair_files(rows, thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows))
+
+    def task(batch: list[tuple[int, int]], files: dict[int, PairFile]) -> tuple:
+        return batch, {k: files[k] for pair in batch for k in pair if k in files}, background, limits
+
     with progress("matching keypoints of candidate pairs", len(todo)) as advance:
-        for start in range(0, len(todo), ALIGN_CHUNK):
-            chunk = todo[start : start + ALIGN_CHUNK]
-            rows = {k for pair in chunk for k in pair}
-            files = pair_files(rows, thumbs.of(rows), thumbs.keypoints_of(rows), thumbs.paths_of(rows))
-            batches = [chunk[b : b + KEYPOINT_BATCH] for b in range(0, len(chunk), KEYPOINT_BATCH)]
-            tasks = (
-                (batch, {k: files[k] for pair in batch for k in pair if k in files}, background, limits) for batch in batches
-            )
-            pool = thumbs.workers.for_tasks(len(batches) if len(todo) > KEYPOINT_BATCH else 0)
-            for batch, (answers, files_read) in zip(batches, bounded_map(pool, check_batch, tasks, thumbs.workers.in_flight)):
-                read += files_read
-                for pair, score in zip(batch, answers):
-                    if score == UNJUDGED:  # a file did not read: the next run asks again
-                        scores[keys[pair]] = None
-                        unjudged += 1
-                        continue
-                    scores[keys[pair]] = score
-                    thumbs.checks.add(keys[pair], score)
-                advance(len(batch))
+        for batch, (answers, files_read) in mapped(thumbs.workers, check_batch, todo, KEYPOINT_BATCH, files_of, task):
+            read += files_read
+            for pair, score in zip(batch, answers):
+                if score == UNJUDGED:  # a file did not read: the next run asks again
+                    scores[keys[pair]] = None
+                    unjudged += 1
+                    continue
+                scores[keys[pair]] = score
+                thumbs.checks.add(keys[pair], score)
+            advance(len(batch))
     if unjudged:
         log.warning("%d candidate pairs not judged: a file did not read (asked again next run)", unjudged)
     out, misses = [], []
@@ -741,12 +739,11 @@ def turned_edges(thumbs: Thumbnails, t: HashTable, cfg: DedupeConfig, joined: se
     scores = thumbs.checks.known(list(keys.values()))  # the last run's answers for pairs of unchanged files
     todo = [pair[:3] for pair in pairs if keys[pair[:3]] not in scores]
     with progress("checking turned pairs", len(todo)) as advance:
-        for start in range(0, len(todo), ALIGN_CHUNK):
-            for batch, found in thumbs.batched(turned_scores, todo[start : start + ALIGN_CHUNK], ALIGN_BATCH, limits):
-                for triple, score in found.items():  # pairs missing a thumbnail are not answered
-                    scores[keys[triple]] = score
-                    thumbs.checks.add(keys[triple], score)
-                advance(len(batch))
+        for batch, found in thumbs.batched(turned_scores, todo, ALIGN_BATCH, limits):
+            for triple, score in found.items():  # pairs missing a thumbnail are not answered
+                scores[keys[triple]] = score
+                thumbs.checks.add(keys[triple], score)
+            advance(len(batch))
     return [
         (*_posts(t, i, j), _in_family(t, i, j, "rotated"), int(dist), round(score, 4))
         for i, j, quarters, dist in pairs
@@ -939,6 +936,27 @@ class CompositeAnswers:
         self.checks.add(f"{self.check}:px:{transparent}:{opaque}", float(disagree))
 
 
+def mapped(workers: LazyPool, fn, pairs: list[tuple], batch: int, load, task):
+    """(batch, ``fn(*task(batch, load(its chunk)))``) for batches of ``pairs``, in order, in the
+    ``workers``' processes when there are several batches. What the checks need is read by
+    ``load`` ``ALIGN_CHUNK`` pairs at a time (a board's thumbnails are too many to hold at
+    once), each chunk when its first batch is handed out: the workers are then still busy
+    with the last batches of the chunk before instead of waiting for the catalog."""
+    asked: deque[list[tuple]] = deque()
+
+    def tasks():
+        for start in range(0, len(pairs), ALIGN_CHUNK):
+            chunk = pairs[start : start + ALIGN_CHUNK]
+            loaded = load(chunk)
+            for b in range(0, len(chunk), batch):
+                asked.append(chunk[b : b + batch])
+                yield task(asked[-1], loaded)
+
+    batches = sum(math.ceil(min(ALIGN_CHUNK, len(pairs) - start) / batch) for start in range(0, len(pairs), ALIGN_CHUNK))
+    for answer in bounded_map(workers.for_tasks(batches), fn, tasks(), workers.in_flight):
+        yield asked.popleft(), answer
+
+
 class Thumbnails:
     """The alignment thumbnails of the rows of a :class:`HashTable`, read from the catalog only
     for the rows asked for (a board's thumbnails take ~4 KB a file: too many to hold at once)."""
@@ -948,14 +966,18 @@ class Thumbnails:
         self.checks = PixelChecks(cat)  # the answers of pixel checks made before
         self.workers = workers or LazyPool(0)  # the stage's worker processes, for batches of checks
 
-    def batched(self, fn, chunk: list[tuple], batch: int, *arguments):
-        """(batch, ``fn(thumbnails of its rows, batch, *arguments)``) for batches of ``chunk`` (row
-        pairs or (i, j, ...) tuples), in order, in the worker processes when there are several
-        batches: the chunk's thumbnails are read here once, each batch takes only its own."""
-        loaded = self.of(k for pair in chunk for k in pair[:2])
-        batches = [chunk[b : b + batch] for b in range(0, len(chunk), batch)]
-        tasks = (({k: loaded[k] for pair in part for k in pair[:2] if k in loaded}, part, *arguments) for part in batches)
-        yield from zip(batches, bounded_map(self.workers.for_tasks(len(batches)), fn, tasks, self.workers.in_flight))
+    def batched(self, fn, pairs: list[tuple], batch: int, *arguments):
+        """(batch, ``fn(thumbnails of its rows, batch, *arguments)``) for batches of ``pairs`` (row
+        pairs or (i, j, ...) tuples), in order (:func:`mapped`): each batch takes only its own
+        thumbnails."""
+
+        def thumbnails(chunk: list[tuple]) -> dict[int, Thumb]:
+            return self.of(k for pair in chunk for k in pair[:2])
+
+        def task(part: list[tuple], loaded: dict[int, Thumb]) -> tuple:
+            return ({k: loaded[k] for pair in part for k in pair[:2] if k in loaded}, part, *arguments)
+
+        yield from mapped(self.workers, fn, pairs, batch, thumbnails, task)
 
     def _by_file(self, rows, mart: str) -> tuple[dict[str, list[int]], list[tuple]]:
         """(md5 -> the given rows with that file, the rows ``mart`` gives for those md5s)."""
