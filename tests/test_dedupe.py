@@ -797,3 +797,38 @@ def test_batches_come_back_in_order_and_the_next_chunk_is_read_while_workers_che
         assert events.index(("load", 5)) < first_answer
     else:
         assert events.index(("load", 5)) > events.index(("answer", 4))
+
+
+def test_keypoint_candidates_take_each_posts_nearest_before_whitening_too(monkeypatch):
+    """Whitening discounts what a board's pictures share, and a heavy crop can keep little else
+    of its original: its original may be its nearest embedding yet far down its whitened list.
+    Known answer from brute force: every post's RAW_NEIGHBOURS nearest unwhitened embeddings are
+    keypoint candidates, among them pairs its whitened nearest leave out."""
+    from curation.config import Config
+    from curation.dedupe import stage
+    from curation.dedupe.semantic import fit_whitening, whiten
+
+    rng = np.random.default_rng(3)
+    n, dim, k = 64, 24, 2
+    style = 4 * rng.normal(size=(1, dim))  # what every picture of the board shares
+    vectors = (rng.normal(size=(n, dim)) * np.linspace(3, 0.2, dim) + style).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    t = table([(p, f"m{p}", f"s{p}", 0, 0, 50.0, p) for p in range(n)])
+    t = dataclasses.replace(t, has_alpha=np.zeros(n, bool))
+    monkeypatch.setattr(stage, "load_vectors", lambda ws, cat, embedder, md5s: (np.ones(n, bool), vectors))
+    config = Config(dedupe=DedupeConfig(whiten_dims=8, keypoint_neighbours=k, align=False))
+
+    raw = vectors @ vectors.T
+    np.fill_diagonal(raw, -np.inf)
+    nearest = {(q, int(r)) for q in range(n) for r in np.argsort(-raw[q], kind="stable")[: stage.RAW_NEIGHBOURS]}
+    white = whiten(vectors, *fit_whitening(vectors, 8)).astype(np.float32)
+    similar = white @ white.T
+    np.fill_diagonal(similar, -np.inf)
+    whitened = {(q, int(r)) for q in range(n) for r in np.argsort(-similar[q], kind="stable")[:k]}
+    assert nearest - whitened  # the case: nearest before whitening, not after
+
+    _, _, neighbours, _ = stage.semantic_edges(Path("."), None, config, t)
+    assert nearest <= set(neighbours)
+    monkeypatch.setattr(stage, "RAW_NEIGHBOURS", 0)
+    _, _, without, _ = stage.semantic_edges(Path("."), None, config, t)
+    assert not (nearest - whitened) & set(without)

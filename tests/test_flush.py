@@ -12,10 +12,11 @@ from PIL import Image, ImageDraw
 from test_align import thumb
 from test_keypoints import LIMITS, grey, points
 
-from curation.dedupe.flush import FlushLimits, files_agree, flush_copy, flush_placements
+from curation.dedupe.flush import FlushLimits, files_agree, flush_copy, flush_placements, inside_copy
 from curation.dedupe.keypoints import Match, check_pair
 from curation.dedupe.reread import GreyFile
 from curation.images.hashing import WHITE
+from curation.images.keypoints import KEYPOINT_SIDE
 
 FLUSH = FlushLimits()
 PINK = (214, 142, 178)
@@ -155,3 +156,75 @@ def test_two_grounds_of_noise_with_a_different_small_glyph_each_are_not_one_pict
     assert flush(shorter, jpeg(one), replace(FLUSH, min_correlation=-1.0)) is not None  # within 12 levels nearly everywhere
     assert flush(shorter, jpeg(one)) is None  # but the two grounds do not correlate
     assert flush(shorter, jpeg(two)) is not None
+
+
+def noisy_canvas(seed: int, ring_at: tuple[int, int] = (90, 300)) -> Image.Image:
+    """A mid-grey canvas of strong grain with a ring low down and a small outline at the right
+    edge: cut down to its middle, it keeps grain and nothing the thumbnails or ORB can hold."""
+    rng = np.random.default_rng(seed)
+    ground = np.clip(128 + rng.normal(0, 20, (333, 222, 1)), 0, 255).repeat(3, axis=2).astype(np.uint8)
+    img = Image.fromarray(ground)
+    d = ImageDraw.Draw(img)
+    x, y = ring_at
+    d.ellipse([x, y - 12, x + 24, y + 12], fill=(250, 250, 245), outline=(130, 40, 40), width=4)
+    d.polygon([(196, 280), (214, 296), (200, 312)], outline=(60, 150, 70), width=2)
+    return img
+
+
+def middle(img: Image.Image, share: float = 0.6) -> Image.Image:
+    """The middle ``share`` of each side, as boards' heavy crops cut it (and the synth's)."""
+    w, h = round(img.width * share), round(img.height * share)
+    left, top = (img.width - w) // 2, (img.height - h) // 2
+    return img.crop((left, top, left + w, top + h))
+
+
+def checked(a: Image.Image, b: Image.Image, limits=LIMITS):
+    return check_pair(points(a), points(b), thumb(a), thumb(b), grey(a), grey(b), limits)
+
+
+def test_a_heavy_crop_of_a_noisy_canvas_is_found_by_its_native_pixels():
+    original = jpeg(noisy_canvas(3))
+    copy = jpeg(middle(original))
+    off = replace(LIMITS, flush=replace(FLUSH, min_inside_area=2.0))  # no region is that large: never slid
+    assert not isinstance(checked(copy, original, off), Match)  # keypoints, thumbnails, flush: none holds it
+    found = checked(copy, original)
+    assert isinstance(found, Match) and found.relation == "derivative"
+    inside = inside_copy(thumb(copy), thumb(original), grey(copy).native, grey(original).native, FLUSH)
+    assert inside is not None and inside.inner_first
+    to_outer = KEYPOINT_SIDE / 333
+    assert np.allclose(inside.transform[:, 2], [44 * to_outer, 66 * to_outer])  # where it was cut: (44, 66)
+    assert inside_copy(thumb(original), thumb(copy), grey(original).native, grey(copy).native, FLUSH).inner_first is False
+
+
+def test_a_region_of_other_grain_or_with_a_shape_changed_is_not_cut_from_a_noisy_canvas():
+    original = jpeg(noisy_canvas(3))
+    other_grain = jpeg(middle(noisy_canvas(4)))  # the same shapes in the same places, other grain
+    assert not isinstance(checked(other_grain, original), Match)
+    drawn_on = middle(noisy_canvas(3))
+    ImageDraw.Draw(drawn_on).polygon([(40, 60), (58, 52), (54, 74)], outline=(200, 200, 60), width=2)  # a shape added
+    assert not isinstance(checked(jpeg(drawn_on), original), Match)
+    assert inside_copy(thumb(jpeg(drawn_on)), thumb(original), grey(drawn_on).native, grey(original).native, FLUSH) is None
+
+
+def test_only_opaque_regions_of_a_fitting_size_are_slid():
+    original = noisy_canvas(3)
+    region = middle(original)
+    reads = []
+
+    def reader(img):
+        def read():
+            reads.append(img.size)
+            return GreyFile(img.copy, WHITE).native()
+
+        return read
+
+    small = middle(original, 0.45)  # a fifth of the canvas: under min_inside_area
+    assert inside_copy(thumb(small), thumb(original), reader(small), reader(original), FLUSH) is None
+    wide = original.crop((0, 100, 222, 200)).resize((240, 100))  # wider than the original
+    assert inside_copy(thumb(wide), thumb(original), reader(wide), reader(original), FLUSH) is None
+    sticker = region.convert("RGBA")
+    alpha = np.where(np.arange(sticker.height)[:, None] < 40, 0, 255).repeat(sticker.width, 1)
+    sticker.putalpha(Image.fromarray(alpha.astype(np.uint8)))  # its top rows transparent
+    assert inside_copy(thumb(sticker), thumb(original), reader(sticker), reader(original), FLUSH) is None
+    assert reads == []  # refused by sizes and alpha alone: no file read
+    assert inside_copy(thumb(region), thumb(original), reader(region), reader(original), FLUSH) is not None

@@ -1,4 +1,5 @@
-"""Flush copies: one picture is the other with a strip added along one side, or saved again.
+"""Copies at the original's scale: one picture is the other with a strip added along one side,
+saved again, or a region of it cut out.
 
 A caption strip above or below, a border on one side, a picture cut at one edge: the smaller
 picture is the larger one's pixels at the same scale, flush against one of its edges and
@@ -15,15 +16,23 @@ lets the keypoint check allow, yet its shapes stay where they were. A look-alike
 ground differs where its shapes are: on the synthetic boards the closest differs in 1.0% of
 the overlap and 40% of its shape pixels, true copies in at most 0.45% and 6%
 (docs/dedupe.md, "Flush copies").
+
+A region cut out anywhere inside (a heavy crop) has no place its size leaves, but a grainy or
+noisy canvas hides it from the other checks: the thumbnails average the grain away and no longer
+place it, and ORB's keypoints sit on grain that each file's keypoint frame resamples its own way.
+At native size the grain is the same pixels: the thumbnails find the neighbourhood, the files
+the exact place, and the files are held to the flush copies' standard there (:func:`inside_copy`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from ..images.keypoints import KEYPOINT_SIDE
 from .align import Thumb
@@ -47,6 +56,8 @@ class FlushLimits:
     max_shape_differ: float = 0.1  # share of the shape pixels that differ (JPEG at quality 10: up to 6%)
     min_correlation: float = 0.8  # of the two blurred greys: two grounds of noise agree within the tolerance,
     # yet do not correlate (a grainy picture at JPEG quality 10 still does to 0.91)
+    min_inside_area: float = 0.25  # a region cut out anywhere inside (:func:`inside_copy`): its share of the other's area ...
+    search: float = 2.0  # ... and the thumbnail pixels each way around the thumbnails' placement searched at native size
 
 
 def flush_placements(inner: Thumb, outer: Thumb, limits: FlushLimits) -> list[tuple[int, int]]:
@@ -136,11 +147,70 @@ def flush_copy(a: Thumb, b: Thumb, read_a: NativeReader, read_b: NativeReader, l
                 return None
             correlation = files_agree(grey_inner, grey_outer, y, x, limits)
             if correlation is not None:
-                to_inner, to_outer = (KEYPOINT_SIDE / max(t.width, t.height) for t in (inner, outer))
-                scale = to_outer / to_inner
-                transform = np.array([[scale, 0.0, x * to_outer], [0.0, scale, y * to_outer]])
-                return FlushCopy(inner_first, transform, correlation)
+                return _copy_at(inner, outer, y, x, correlation, inner_first)
     return None
+
+
+def inside_copy(a: Thumb, b: Thumb, read_a: NativeReader, read_b: NativeReader, limits: FlushLimits) -> FlushCopy | None:
+    """A :class:`FlushCopy` when one of two opaque pictures of different sizes is a region of the
+    other cut out at its scale (at least ``min_inside_area`` of it), anywhere inside: the smaller
+    thumbnail, drawn at the scale the native sizes imply, is placed where it differs least from
+    the larger one and must nearly equal it there (:func:`thumbs_agree`); then the smaller file
+    is slid over the larger at native size within ``search`` thumbnail pixels of that place
+    (OpenCV's normalised cross-correlation) and the two must be the same pixels at the best
+    place (:func:`files_agree`). Else None (a file that no longer reads included)."""
+    if a.alpha is not None or b.alpha is not None or (a.width, a.height) == (b.width, b.height):
+        return None
+    if a.width <= b.width and a.height <= b.height:
+        inner, outer, read_inner, read_outer, inner_first = a, b, read_a, read_b, True
+    elif b.width <= a.width and b.height <= a.height:
+        inner, outer, read_inner, read_outer, inner_first = b, a, read_b, read_a, False
+    else:
+        return None
+    if inner.width * inner.height < limits.min_inside_area * outer.width * outer.height:
+        return None
+    near = thumb_placement(inner, outer, limits)
+    if near is None or not thumbs_agree(inner, outer, *near, limits):
+        return None
+    grey_inner = read_inner()
+    grey_outer = read_outer() if grey_inner is not None else None
+    if grey_outer is None or grey_inner.shape != (inner.height, inner.width) or grey_outer.shape != (outer.height, outer.width):
+        return None
+    reach = math.ceil(limits.search * outer.width / outer.grey.shape[1])  # native pixels each way
+    top, left = max(0, near[0] - reach), max(0, near[1] - reach)
+    bottom = min(outer.height, near[0] + reach + inner.height)
+    right = min(outer.width, near[1] + reach + inner.width)
+    scores = cv2.matchTemplate(
+        grey_outer[top:bottom, left:right].astype(np.float32), grey_inner.astype(np.float32), cv2.TM_CCOEFF_NORMED
+    )
+    _, _, _, (x, y) = cv2.minMaxLoc(scores)
+    correlation = files_agree(grey_inner, grey_outer, top + y, left + x, limits)
+    return None if correlation is None else _copy_at(inner, outer, top + y, left + x, correlation, inner_first)
+
+
+def thumb_placement(inner: Thumb, outer: Thumb, limits: FlushLimits) -> tuple[int, int] | None:
+    """(y, x) native pixels of ``outer`` where thumbnail ``inner``, drawn at the scale the native
+    sizes imply, differs least from ``outer``'s (sum of squared differences, both blurred); None
+    when it would cover fewer than ``min_thumb_pixels`` thumbnail pixels."""
+    oh, ow = outer.grey.shape
+    scale = ow / outer.width
+    w, h = min(ow, max(1, round(inner.width * scale))), min(oh, max(1, round(inner.height * scale)))
+    if w * h < limits.min_thumb_pixels:
+        return None
+    drawn = np.asarray(Image.fromarray(inner.grey).resize((w, h), Image.Resampling.BOX), dtype=np.float32)
+    drawn = cv2.GaussianBlur(drawn, (0, 0), limits.thumb_blur)
+    scores = cv2.matchTemplate(outer.blurred(limits.thumb_blur), drawn, cv2.TM_SQDIFF)
+    _, _, (x, y), _ = cv2.minMaxLoc(scores)
+    return min(round(y / scale), outer.height - inner.height), min(round(x / scale), outer.width - inner.width)
+
+
+def _copy_at(inner: Thumb, outer: Thumb, y: int, x: int, correlation: float, inner_first: bool) -> FlushCopy:
+    """The :class:`FlushCopy` of ``inner`` found at native (y, x) of ``outer``, its transform
+    between the two keypoint frames."""
+    to_inner, to_outer = (KEYPOINT_SIDE / max(t.width, t.height) for t in (inner, outer))
+    scale = to_outer / to_inner
+    transform = np.array([[scale, 0.0, x * to_outer], [0.0, scale, y * to_outer]])
+    return FlushCopy(inner_first, transform, correlation)
 
 
 def _spread(difference: np.ndarray) -> float:

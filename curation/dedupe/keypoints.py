@@ -28,7 +28,8 @@ same place with a changed mouth or an added object: at thumbnail size those are 
 A pair these leave apart is also compared where its sizes say it must lie, without keypoints:
 on its original's canvas beside black (a censored copy), flush against one edge or in place
 (a caption strip, a border on one side, a copy saved again: :mod:`.flush`), and inside the
-other at the scale the native sizes imply (a region cut out, when no keypoints fit).
+other at the scale the native sizes imply (a region cut out, when no keypoints fit: by its
+thumbnail, then, on a grainy canvas the thumbnails cannot place, by its native pixels).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import numpy as np
 from ..images.keypoints import KEYPOINT_SIDE, Keypoints
 from .align import OPAQUE, AlignLimits, Thumb, masked_correlation, native_placement, same_aspect
 from .bars import BAR_GREY, painted_bars
-from .flush import FlushLimits, flush_copy
+from .flush import FlushCopy, FlushLimits, flush_copy, inside_copy
 from .moments import line_fit, within
 from .recolour import turned_grey
 from .reread import GreyFile
@@ -672,8 +673,7 @@ def check_pair(
     closest = _least_differing(closest, censored)
     flush = flush_copy(a, b, read_a.native, read_b.native, limits.flush)
     if flush is not None:
-        inner, outer = (a, b) if flush.inner_first else (b, a)
-        return Match(flush.transform, 0, flush.correlation, relation(flush.transform, inner, outer, False))
+        return _at_scale(flush, a, b)
     if not fitted:
         # no keypoint fit: a large region cut out keeps too few of the original's keypoints, but
         # at the scale the native sizes imply its thumbnail may still sit in the original's
@@ -681,8 +681,21 @@ def check_pair(
             coarse = placed_inside(p, q, limits)
             if coarse is not None:
                 found = _files_decide(p, q, read_p, read_q, coarse, limits)
-                return None if found is _UNREADABLE else found or closest
+                if found is _UNREADABLE or isinstance(found, Match):
+                    return None if found is _UNREADABLE else found
+                closest = found or closest
+                break
+        # or, on a grainy canvas that its thumbnail cannot place, its native pixels
+        inside = inside_copy(a, b, read_a.native, read_b.native, limits.flush)
+        if inside is not None:
+            return _at_scale(inside, a, b)
     return closest
+
+
+def _at_scale(copy: FlushCopy, a: Thumb, b: Thumb) -> Match:
+    """The :class:`Match` of a copy found at its original's scale (:mod:`.flush`)."""
+    inner, outer = (a, b) if copy.inner_first else (b, a)
+    return Match(copy.transform, 0, copy.correlation, relation(copy.transform, inner, outer, False))
 
 
 _UNREADABLE = NearMiss("", 1.0)  # a file no longer reads: the pair is not judged
