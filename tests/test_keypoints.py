@@ -24,6 +24,7 @@ from curation.dedupe.keypoints import (
     decode_miss,
     encode,
     refine_transform,
+    upright_fit,
     verify_pair,
 )
 from curation.dedupe.reread import GreyFile
@@ -697,3 +698,40 @@ def test_a_pair_whose_file_does_not_read_is_left_unjudged_and_asked_again(tmp_pa
     paths[1] = str(tmp_path / "1.png")  # the file is back
     edges, _ = keypoint_edges(thumbs, t, [(0, 1)], [], DedupeConfig(), WHITE)
     assert [(a, b, kind) for a, b, kind, *_ in edges] == [(1, 2, "edited")] and len(kept) == 1
+
+
+def test_upright_fit_recovers_scale_and_shift_among_wrong_matches():
+    rng = np.random.default_rng(4)
+    mine = rng.uniform(0, 256, (40, 2)).astype(np.float32)
+    theirs = 1.25 * mine + np.array([-20.0, 12.0], np.float32)
+    theirs[28:] = rng.uniform(0, 256, (12, 2))  # 12 of 40 matched wrongly
+    descriptors = rng.integers(0, 256, (40, 32), dtype=np.uint8)
+    a, b = Keypoints(mine, descriptors), Keypoints(theirs, descriptors)
+    matches = (np.arange(40), np.arange(40))
+    transform, inliers, _ = upright_fit(a, b, LIMITS, matches)
+    assert np.allclose(transform, [[1.25, 0, -20], [0, 1.25, 12]], atol=0.01) and 28 <= inliers <= 30
+    assert np.array_equal(upright_fit(a, b, LIMITS, matches)[0], transform)  # seeded: the same every run
+    assert upright_fit(a, b, LIMITS, (np.arange(5), np.arange(5))) is None  # too few matches
+
+
+def test_a_half_turn_fitted_on_a_symmetric_shape_gives_way_to_scale_and_shift(monkeypatch):
+    """Among few matches on a ring or a striped square, RANSAC can fit a half turn (held-out board
+    G: a crop resized of a grey canvas whose one striped square fits one): when the thumbnails
+    refuse the turn and agree with the same matches fitted without one, that fit is taken."""
+    from curation.dedupe import keypoints
+
+    original = scene(12)
+    w, h = original.size
+    copy = original.crop((round(0.08 * w), round(0.06 * h), round(0.9 * w), round(0.92 * h))).resize(original.size, Image.LANCZOS)
+    pair = (points(copy), points(original), thumb(copy), thumb(original), grey(copy), grey(original), LIMITS)
+    assert isinstance(check_pair(*pair), Match)
+    half_turn = np.array([[-1.2, 0.0, 280.0], [0.0, -1.2, 230.0]])
+    monkeypatch.setattr(keypoints, "fit_transform", lambda *args, **kwargs: (half_turn, 14, (0.02, 0.02)))
+    monkeypatch.setattr(keypoints, "stretched_fit", lambda *args, **kwargs: half_turn)  # the affine fit turns too
+    found = check_pair(*pair)
+    assert isinstance(found, Match) and abs(found.transform[0, 1]) < 0.01 and found.transform[0, 0] > 0  # no turn
+    monkeypatch.setattr(keypoints, "UPRIGHT_AFTER_TURN", 360.0)  # the upright fit never tried
+    assert not isinstance(check_pair(*pair), Match)
+    other = scene(13).crop((20, 12, 230, 184)).resize(original.size, Image.LANCZOS)  # another picture
+    monkeypatch.setattr(keypoints, "UPRIGHT_AFTER_TURN", 1.0)
+    assert not isinstance(check_pair(points(other), *pair[1:2], thumb(other), pair[3], grey(other), *pair[5:]), Match)

@@ -55,6 +55,8 @@ CLOSE = 0.25  # share of the tolerance within which a pixel counts as closely ex
 log = logging.getLogger(__name__)
 STRETCH_TRIALS = 500  # RANSAC samples at most for a stretched fit (a true one: most matches fit it)
 MAX_STRETCH_SHEAR = 0.05  # cosine of the angle between a stretched fit's axes (0: square)
+UPRIGHT_TRIALS = 200  # RANSAC samples (pairs of matches) for a fit of scale and shift alone ...
+UPRIGHT_AFTER_TURN = 1.0  # ... tried when the similarity fit turns by more degrees than this and fails
 RATIO_TEST = 0.8  # a match must be this much nearer than the second best (Lowe)
 DERIVATIVE_AREA = 0.6  # a picture covering less of the other's canvas than this is a region of it ...
 PLAIN_MARGIN = 4.0  # ... when the rest spreads at least this many grey levels (not a plain margin)
@@ -332,6 +334,37 @@ def stretched_fit(
     return transform
 
 
+def upright_fit(
+    a: Keypoints, b: Keypoints, limits: KeypointLimits, matches: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, int, tuple[float, float]] | None:
+    """:func:`fit_transform`'s answer for a transform of scale and shift alone (no turn), by
+    RANSAC over pairs of matches (``UPRIGHT_TRIALS``, seeded: the same answer every run) and a
+    least-squares refit to the inliers; None when fewer than ``min_inliers`` fit it or its scale
+    is out of bounds. A ring or a striped square looks the same turned half round, and among few
+    matches on such shapes the similarity fit can take the turn."""
+    mine, theirs = good_matches(a, b)[0] if matches is None else matches
+    if len(mine) < limits.min_inliers:
+        return None
+    p, q = a.xy[mine].astype(np.float64), b.xy[theirs].astype(np.float64)
+    rng = np.random.default_rng(0)
+    first, second = rng.integers(0, len(p), UPRIGHT_TRIALS), rng.integers(0, len(p), UPRIGHT_TRIALS)
+    apart = np.linalg.norm(p[second] - p[first], axis=1)
+    scales = np.linalg.norm(q[second] - q[first], axis=1) / np.maximum(apart, 1e-9)  # (trials,)
+    shifts = q[first] - scales[:, None] * p[first]  # (trials, 2)
+    misses = np.linalg.norm(q[None] - (scales[:, None, None] * p[None] + shifts[:, None]), axis=2)  # (trials, n)
+    counts = (misses < limits.ransac_error).sum(axis=1) * (apart > limits.ransac_error)
+    inlier = misses[int(counts.argmax())] < limits.ransac_error
+    if inlier.sum() < limits.min_inliers:
+        return None
+    centre_p, centre_q = p[inlier].mean(axis=0), q[inlier].mean(axis=0)
+    scale = float(((p[inlier] - centre_p) * (q[inlier] - centre_q)).sum() / max(((p[inlier] - centre_p) ** 2).sum(), 1e-9))
+    if not limits.min_scale <= scale <= limits.max_scale:
+        return None
+    shift = centre_q - scale * centre_p
+    spread = tuple(float(np.prod(np.ptp(xy[inlier], axis=0))) / KEYPOINT_SIDE**2 for xy in (p, q))
+    return np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]]), int(inlier.sum()), spread
+
+
 def coarse_match(
     a_points: Keypoints,
     b_points: Keypoints,
@@ -347,6 +380,12 @@ def coarse_match(
     fitted = fit_transform(a_points, b_points, limits, matches)
     if fitted is None:
         return None
+    if abs(math.degrees(math.atan2(fitted[0][1, 0], fitted[0][0, 0]))) > UPRIGHT_AFTER_TURN:
+        upright = upright_fit(a_points, b_points, limits, matches)
+        if upright is not None and (warped := warped_agreement(a, b, upright[0], limits)) is not None:
+            turned = warped_agreement(a, b, fitted[0], limits)
+            if warped[0] >= limits.threshold and not warped[2] and (turned is None or turned[0] < limits.threshold):
+                fitted = upright  # the thumbnails agree with no turn and not with the turn: a symmetric shape
     transform, inliers, spreads = fitted
     # the share of each picture the matches span; the larger counts (in a heavy crop they span
     # most of the crop and a third of the original)
