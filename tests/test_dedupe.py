@@ -627,7 +627,8 @@ def test_the_closest_refused_pairs_leave_out_pairs_that_other_edges_group():
 
 def test_near_flat_posts_get_keypoint_neighbours_among_every_post():
     """A near-flat post has no embedding edges, but its keypoints are matched against its nearest
-    posts, faint or not; the posts with information keep only their neighbours among themselves."""
+    posts, faint or not; a post with information takes a near-flat one too when it comes nearer
+    than its k-th nearest among the posts with information."""
     from curation.dedupe.semantic import build_index
     from curation.dedupe.stage import keypoint_neighbours
 
@@ -639,8 +640,16 @@ def test_near_flat_posts_get_keypoint_neighbours_among_every_post():
     where, where_faint = np.arange(10, 16), np.array([20, 21])
     pairs = keypoint_neighbours(build_index(vectors)[0], vectors, where, faint, where_faint, 1)
     assert (20, 12) in pairs  # the faint copy and the post it is near
-    assert all(a in where_faint or b not in where_faint for a, b in pairs)  # posts with information: among themselves
-    assert {a for a, _ in pairs} == set(where) | set(where_faint)  # every post queried once, k = 1
+    assert (12, 20) in pairs  # and the other way: nearer to post 12 than any post with information
+    # a post with information takes a near-flat one only when it is nearer than its k-th among themselves
+    similar = vectors @ vectors.T
+    np.fill_diagonal(similar, -np.inf)
+    expected = {
+        (int(where[q]), int(where_faint[f])) for q in range(6) for f in range(2) if faint[f] @ vectors[q] >= similar[q].max()
+    }
+    assert {(a, b) for a, b in pairs if a in where and b in where_faint} == expected
+    assert all(b != 21 for a, b in pairs if a in where)  # the one far from every post is no post's neighbour
+    assert {a for a, _ in pairs} == set(where) | set(where_faint)  # every post queried, k = 1
 
 
 def test_a_child_redrawn_from_its_parent_is_a_variant_and_the_same_redraw_elsewhere_is_not(tmp_path):

@@ -461,17 +461,30 @@ def keypoint_neighbours(
     index, vectors: np.ndarray, where: np.ndarray, faint: np.ndarray, where_faint: np.ndarray, k: int
 ) -> list[tuple[int, int]]:
     """(row, neighbour row) pairs of ``t`` for the keypoint checks: each of ``vectors`` (N, D),
-    indexed in ``index``, with its ``k`` nearest among them, and each near-flat post's (``faint``
-    (M, D)) with its ``k`` nearest among both. ``where`` (N,), ``where_faint`` (M,): their rows.
-    A near-flat copy (a faint drawing, a crop of a plain part) never matches by its embedding,
-    but its original is often its nearest; its keypoints and pixels decide. The near-flat posts
-    are searched in ``index`` and in a small index of their own, never in a second whole-board one."""
-    pairs = _nearest_pairs(index, vectors, np.arange(len(vectors)), k, where)
+    indexed in ``index``, with its ``k`` nearest among them and the near-flat posts (``faint``
+    (M, D)) that come nearer than the k-th of those, and each near-flat post with its ``k``
+    nearest among both. ``where`` (N,), ``where_faint`` (M,): their rows. A near-flat copy (a
+    faint drawing, a crop of a plain part) never matches by its embedding, but its original is
+    often its nearest, and the other way round (a plain canvas with one small shape, turned, its
+    corners filled black); keypoints and pixels decide. The near-flat posts are searched in
+    ``index`` and in a small index of their own, never in a second whole-board one."""
+    sims, ids = knn(index, vectors, min(k + 1, len(vectors)))  # (N, k + 1): each post itself among them
+    queries = np.repeat(np.arange(len(vectors)), ids.shape[1])
+    found = ids.ravel()
+    ok = (found >= 0) & (found != queries)
+    pairs = list(zip(where[queries[ok]].tolist(), where[found[ok]].tolist()))
     if not len(faint):
         return pairs
+    others = -np.sort(-np.where(ok.reshape(ids.shape), sims, -np.inf), axis=1)  # (N, k + 1), nearest first
+    kth = others[:, k - 1] if others.shape[1] >= k else np.full(len(vectors), -np.inf)  # (N,): a post's k-th nearest
+    own_index = build_index(faint)[0]
+    faint_sims, faint_ids = knn(own_index, vectors, min(k, len(faint)))  # (N, k): the near-flat posts nearest each
+    closer = (faint_ids >= 0) & (faint_sims >= kth[:, None])
+    queries, columns = np.nonzero(closer)
+    pairs += list(zip(where[queries].tolist(), where_faint[faint_ids[queries, columns]].tolist()))
     sims, ids = knn(index, faint, min(k, len(vectors)))  # (M, k) among the posts with information
     rows = np.where(ids >= 0, where[np.maximum(ids, 0)], -1)
-    own_sims, own_ids = knn(build_index(faint)[0], faint, min(k + 1, len(faint)))  # among themselves
+    own_sims, own_ids = knn(own_index, faint, min(k + 1, len(faint)))  # among themselves
     own_sims[(own_ids < 0) | (own_ids == np.arange(len(faint))[:, None])] = -np.inf  # not itself
     sims = np.concatenate([np.where(ids >= 0, sims, -np.inf), own_sims], axis=1)
     rows = np.concatenate([rows, np.where(own_ids >= 0, where_faint[np.maximum(own_ids, 0)], -1)], axis=1)
