@@ -811,8 +811,9 @@ def test_batches_come_back_in_order_and_the_next_chunk_is_read_while_workers_che
 def test_keypoint_candidates_take_each_posts_nearest_before_whitening_too(monkeypatch):
     """Whitening discounts what a board's pictures share, and a heavy crop can keep little else
     of its original: its original may be its nearest embedding yet far down its whitened list.
-    Known answer from brute force: every post's RAW_NEIGHBOURS nearest unwhitened embeddings are
-    keypoint candidates, among them pairs its whitened nearest leave out."""
+    Known answer from brute force: every post's RAW_NEIGHBOURS nearest unwhitened embeddings (on
+    the whitening's unit directions) are keypoint candidates, among them pairs its whitened
+    nearest leave out."""
     from curation.config import Config
     from curation.dedupe import stage
     from curation.dedupe.semantic import fit_whitening, whiten
@@ -827,10 +828,13 @@ def test_keypoint_candidates_take_each_posts_nearest_before_whitening_too(monkey
     monkeypatch.setattr(stage, "load_vectors", lambda ws, cat, embedder, md5s: (np.ones(n, bool), vectors))
     config = Config(dedupe=DedupeConfig(whiten_dims=8, keypoint_neighbours=k, align=False))
 
-    raw = vectors @ vectors.T
+    mean, projection = fit_whitening(vectors, 8)
+    plain = vectors @ (projection / np.linalg.norm(projection, axis=0))  # unwhitened, on the main directions
+    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
+    raw = plain @ plain.T
     np.fill_diagonal(raw, -np.inf)
     nearest = {(q, int(r)) for q in range(n) for r in np.argsort(-raw[q], kind="stable")[: stage.RAW_NEIGHBOURS]}
-    white = whiten(vectors, *fit_whitening(vectors, 8)).astype(np.float32)
+    white = whiten(vectors, mean, projection).astype(np.float32)
     similar = white @ white.T
     np.fill_diagonal(similar, -np.inf)
     whitened = {(q, int(r)) for q in range(n) for r in np.argsort(-similar[q], kind="stable")[:k]}

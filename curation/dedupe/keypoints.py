@@ -384,8 +384,9 @@ def coarse_match(
         upright = upright_fit(a_points, b_points, limits, matches)
         if upright is not None and (warped := warped_agreement(a, b, upright[0], limits)) is not None:
             turned = warped_agreement(a, b, fitted[0], limits)
-            if warped[0] >= limits.threshold and not warped[2] and (turned is None or turned[0] < limits.threshold):
-                fitted = upright  # the thumbnails agree with no turn and not with the turn: a symmetric shape
+            if warped[0] >= limits.threshold and not warped[2] and (turned is None or turned[0] < limits.refine_below[0]):
+                # the thumbnails agree with no turn and too little with the turn to refit it: a symmetric shape
+                fitted = upright
     transform, inliers, spreads = fitted
     # the share of each picture the matches span; the larger counts (in a heavy crop they span
     # most of the crop and a third of the original)

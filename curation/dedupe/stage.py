@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -53,7 +54,7 @@ from .edges import (
 )
 from .keypoints import UNJUDGED, KeypointLimits, PairFile, check_batch, decode, decode_miss
 from .precision import shipped_calibration
-from .semantic import build_index, fit_whitening, knn, semantic_pairs, strongest_per_item, whiten
+from .semantic import build_index, fit_whitening, flat_knn, knn, semantic_pairs, strongest_per_item, whiten
 from .sheets import contact_sheet, pair_sheet
 from .unionfind import UnionFind
 
@@ -71,7 +72,7 @@ NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at
 HASH_ALIGN_STD = 6.0  # grey spread the smaller picture of a hash-proposed pair needs for the sliding search
 SHEET_PAIRS = 3  # pairs a kind's contact sheet shows on each of its two rows
 NEAR_MISSES = 50  # refused pairs kept for the sheets, per source, closest first
-RAW_NEIGHBOURS = 2  # nearest embeddings before whitening each post is also checked with by keypoints
+RAW_NEIGHBOURS = 1  # nearest embeddings before whitening each post is also checked with by keypoints
 CENSORED_NEIGHBOURS = 16  # nearest embeddings (of the same aspect) a post showing a black bar is checked with
 MIN_BAR_SHARE = 0.02  # of a thumbnail: the largest black rectangle a post needs to count as showing a bar
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
@@ -417,8 +418,12 @@ def semantic_edges(
     threshold, floor = cfg.semantic_threshold, cfg.align_raw_floor
     raw, raw_rows = vectors, where  # the unwhitened embeddings, for RAW_NEIGHBOURS
     if cfg.whiten_dims and len(vectors) >= 2 * cfg.whiten_dims:
-        raw, raw_rows = np.concatenate([vectors, faint_vectors]), np.concatenate([where, where_faint])
         whitening = fit_whitening(vectors, cfg.whiten_dims)
+        # unwhitened, on the whitening's unit directions: the plain cosine over the board's main
+        # directions, a third of the dims to search (the same nearest as all 1,280: 97% on board F)
+        directions = whitening[1] / np.linalg.norm(whitening[1], axis=0, keepdims=True)
+        raw = whiten(np.concatenate([vectors, faint_vectors]), np.zeros_like(whitening[0]), directions)
+        raw_rows = np.concatenate([where, where_faint])
         vectors, faint_vectors = whiten(vectors, *whitening), whiten(faint_vectors, *whitening)
         threshold, floor = cfg.whitened_threshold, cfg.align_whitened_floor
         log.info("embeddings whitened to %d dims; threshold %.3f", vectors.shape[1], threshold)
@@ -446,7 +451,7 @@ def semantic_edges(
         if raw is not vectors:
             # whitening discounts what a board's pictures share, and with it sometimes most of
             # what a heavy crop keeps of its original: that original can still be its nearest
-            neighbours += _nearest_pairs(build_index(raw)[0], raw, np.arange(len(raw)), RAW_NEIGHBOURS, raw_rows)
+            neighbours += _nearest_pairs(build_index(raw)[0], raw, np.arange(len(raw)), RAW_NEIGHBOURS, raw_rows, fast=True)
     out = [
         (*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
         for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())
@@ -494,10 +499,15 @@ def keypoint_neighbours(
     return pairs
 
 
-def _nearest_pairs(index, vectors: np.ndarray, queries: np.ndarray, k: int, where: np.ndarray) -> list[tuple[int, int]]:
+def _nearest_pairs(
+    index, vectors: np.ndarray, queries: np.ndarray, k: int, where: np.ndarray, fast: bool = False
+) -> list[tuple[int, int]]:
     """(row, neighbour row) pairs of ``t``: each query (positions in ``vectors`` (N, D)) with its
-    ``k`` nearest other vectors in ``index``; ``where`` (N,) maps positions to rows of ``t``."""
-    _, ids = knn(index, vectors[queries], min(k + 1, len(vectors)))
+    ``k`` nearest other vectors in ``index``; ``where`` (N,) maps positions to rows of ``t``.
+    ``fast``: search a CPU flat index by matrix products (:func:`flat_knn`, 4x faiss's own there;
+    its ties may fall the other way, so searches whose pairs earlier runs stored keep faiss's)."""
+    search = flat_knn if fast and isinstance(index, faiss.IndexFlat) else knn
+    _, ids = search(index, vectors[queries], min(k + 1, len(vectors)))
     q = np.repeat(queries, ids.shape[1])
     ids = ids.ravel()
     ok = (ids >= 0) & (ids != q)
