@@ -811,7 +811,7 @@ def test_batches_come_back_in_order_and_the_next_chunk_is_read_while_workers_che
 def test_keypoint_candidates_take_each_posts_nearest_before_whitening_too(monkeypatch):
     """Whitening discounts what a board's pictures share, and a heavy crop can keep little else
     of its original: its original may be its nearest embedding yet far down its whitened list.
-    Known answer from brute force: every post's RAW_NEIGHBOURS nearest unwhitened embeddings (on
+    Known answer from brute force: every post's PLAIN_NEIGHBOURS nearest unwhitened embeddings (on
     the whitening's unit directions) are keypoint candidates, among them pairs its whitened
     nearest leave out."""
     from curation.config import Config
@@ -833,7 +833,7 @@ def test_keypoint_candidates_take_each_posts_nearest_before_whitening_too(monkey
     plain /= np.linalg.norm(plain, axis=1, keepdims=True)
     raw = plain @ plain.T
     np.fill_diagonal(raw, -np.inf)
-    nearest = {(q, int(r)) for q in range(n) for r in np.argsort(-raw[q], kind="stable")[: stage.RAW_NEIGHBOURS]}
+    nearest = {(q, int(r)) for q in range(n) for r in np.argsort(-raw[q], kind="stable")[: stage.PLAIN_NEIGHBOURS]}
     white = whiten(vectors, mean, projection).astype(np.float32)
     similar = white @ white.T
     np.fill_diagonal(similar, -np.inf)
@@ -842,6 +842,6 @@ def test_keypoint_candidates_take_each_posts_nearest_before_whitening_too(monkey
 
     _, _, neighbours, _ = stage.semantic_edges(Path("."), None, config, t)
     assert nearest <= set(neighbours)
-    monkeypatch.setattr(stage, "RAW_NEIGHBOURS", 0)
+    monkeypatch.setattr(stage, "PLAIN_NEIGHBOURS", 0)
     _, _, without, _ = stage.semantic_edges(Path("."), None, config, t)
     assert not (nearest - whitened) & set(without)

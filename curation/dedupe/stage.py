@@ -72,7 +72,7 @@ NEAR_FLAT_STD = 1.0  # grey spread a near-flat thumbnail needs to be compared at
 HASH_ALIGN_STD = 6.0  # grey spread the smaller picture of a hash-proposed pair needs for the sliding search
 SHEET_PAIRS = 3  # pairs a kind's contact sheet shows on each of its two rows
 NEAR_MISSES = 50  # refused pairs kept for the sheets, per source, closest first
-RAW_NEIGHBOURS = 1  # nearest embeddings before whitening each post is also checked with by keypoints
+PLAIN_NEIGHBOURS = 1  # nearest embeddings before whitening each post is also checked with by keypoints
 CENSORED_NEIGHBOURS = 16  # nearest embeddings (of the same aspect) a post showing a black bar is checked with
 MIN_BAR_SHARE = 0.02  # of a thumbnail: the largest black rectangle a post needs to count as showing a bar
 EDGE_SCHEMA = {"post_a": pl.Int64, "post_b": pl.Int64, "kind": pl.Utf8, "distance": pl.Int32, "similarity": pl.Float32}
@@ -416,14 +416,14 @@ def semantic_edges(
     where_faint, faint_vectors = where[faint], vectors[faint]
     where, vectors = where[usable], vectors[usable]
     threshold, floor = cfg.semantic_threshold, cfg.align_raw_floor
-    raw, raw_rows = vectors, where  # the unwhitened embeddings, for RAW_NEIGHBOURS
+    plain = None  # on a whitened board, its embeddings unwhitened, for PLAIN_NEIGHBOURS
     if cfg.whiten_dims and len(vectors) >= 2 * cfg.whiten_dims:
         whitening = fit_whitening(vectors, cfg.whiten_dims)
         # unwhitened, on the whitening's unit directions: the plain cosine over the board's main
         # directions, a third of the dims to search (the same nearest as all 1,280: 97% on board F)
         directions = whitening[1] / np.linalg.norm(whitening[1], axis=0, keepdims=True)
-        raw = whiten(np.concatenate([vectors, faint_vectors]), np.zeros_like(whitening[0]), directions)
-        raw_rows = np.concatenate([where, where_faint])
+        plain = whiten(np.concatenate([vectors, faint_vectors]), np.zeros_like(whitening[0]), directions)
+        plain_rows = np.concatenate([where, where_faint])
         vectors, faint_vectors = whiten(vectors, *whitening), whiten(faint_vectors, *whitening)
         threshold, floor = cfg.whitened_threshold, cfg.align_whitened_floor
         log.info("embeddings whitened to %d dims; threshold %.3f", vectors.shape[1], threshold)
@@ -448,10 +448,11 @@ def semantic_edges(
         if barred is not None and barred[where].any():
             wider = _nearest_pairs(index[0], vectors, np.flatnonzero(barred[where]), CENSORED_NEIGHBOURS, where)
             neighbours += [(i, j) for i, j in wider if same_aspect(t.width[i], t.height[i], t.width[j], t.height[j])]
-        if raw is not vectors:
+        if plain is not None:
             # whitening discounts what a board's pictures share, and with it sometimes most of
             # what a heavy crop keeps of its original: that original can still be its nearest
-            neighbours += _nearest_pairs(build_index(raw)[0], raw, np.arange(len(raw)), RAW_NEIGHBOURS, raw_rows, fast=True)
+            everyone = np.arange(len(plain))
+            neighbours += _nearest_pairs(build_index(plain)[0], plain, everyone, PLAIN_NEIGHBOURS, plain_rows, fast=True)
     out = [
         (*_posts(t, x, y), _in_family(t, x, y, "semantic"), None, round(s, 4))
         for x, y, s in zip(a[above].tolist(), b[above].tolist(), sim[above].tolist())
