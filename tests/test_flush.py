@@ -228,3 +228,18 @@ def test_only_opaque_regions_of_a_fitting_size_are_slid():
     assert inside_copy(thumb(sticker), thumb(original), reader(sticker), reader(original), FLUSH) is None
     assert reads == []  # refused by sizes and alpha alone: no file read
     assert inside_copy(thumb(region), thumb(original), reader(region), reader(original), FLUSH) is not None
+
+
+def test_a_heavy_crop_of_a_large_noisy_canvas_is_placed_to_the_pixel():
+    """Files over 256 pixels are slid reduced by whole pixels (a 1,080-pixel crop: by 4), then
+    the middle of the smaller one, at native size, finds the whole pixel."""
+    rng = np.random.default_rng(6)
+    ground = np.clip(128 + rng.normal(0, 20, (1500, 1000, 1)), 0, 255).repeat(3, axis=2).astype(np.uint8)
+    original = Image.fromarray(ground)
+    ImageDraw.Draw(original).ellipse([400, 1300, 470, 1370], outline=(130, 40, 40), width=8)
+    original = jpeg(original)
+    copy = jpeg(original.crop((203, 301, 203 + 600, 301 + 900)))  # not on the reduced grid
+    inside = inside_copy(thumb(copy), thumb(original), grey(copy).native, grey(original).native, FLUSH)
+    assert inside is not None and inside.correlation > 0.9
+    to_outer = KEYPOINT_SIDE / 1500
+    assert np.allclose(inside.transform[:, 2], [203 * to_outer, 301 * to_outer])

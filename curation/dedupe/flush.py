@@ -177,15 +177,34 @@ def inside_copy(a: Thumb, b: Thumb, read_a: NativeReader, read_b: NativeReader, 
     if grey_outer is None or grey_inner.shape != (inner.height, inner.width) or grey_outer.shape != (outer.height, outer.width):
         return None
     reach = math.ceil(limits.search * outer.width / outer.grey.shape[1])  # native pixels each way
+    y, x = _slid(grey_inner, grey_outer, near, reach)
+    factor = max(1, max(inner.height, inner.width) // KEYPOINT_SIDE)
+    if factor > 1:
+        # a large file was slid reduced (as files_agree compares it); the middle of the smaller
+        # one, at native size, finds the whole pixel
+        h, w = (min(s, KEYPOINT_SIDE) for s in grey_inner.shape)
+        top, left = (grey_inner.shape[0] - h) // 2, (grey_inner.shape[1] - w) // 2
+        dy, dx = _slid(grey_inner[top : top + h, left : left + w], grey_outer, (y + top, x + left), factor)
+        y, x = dy - top, dx - left
+    correlation = files_agree(grey_inner, grey_outer, y, x, limits)
+    return None if correlation is None else _copy_at(inner, outer, y, x, correlation, inner_first)
+
+
+def _slid(inner: np.ndarray, outer: np.ndarray, near: tuple[int, int], reach: int) -> tuple[int, int]:
+    """(y, x) of ``outer`` (H, W) where ``inner`` (h, w) correlates best (OpenCV's normalised
+    cross-correlation), within ``reach`` native pixels of ``near``. Files over ``KEYPOINT_SIDE``
+    pixels are slid reduced by whole pixels (:func:`_reduced`), so the answer is then within a
+    block of the best whole pixel."""
+    factor = max(1, max(inner.shape) // KEYPOINT_SIDE)
     top, left = max(0, near[0] - reach), max(0, near[1] - reach)
-    bottom = min(outer.height, near[0] + reach + inner.height)
-    right = min(outer.width, near[1] + reach + inner.width)
-    scores = cv2.matchTemplate(
-        grey_outer[top:bottom, left:right].astype(np.float32), grey_inner.astype(np.float32), cv2.TM_CCOEFF_NORMED
-    )
+    bottom = min(outer.shape[0], near[0] + reach + inner.shape[0])
+    right = min(outer.shape[1], near[1] + reach + inner.shape[1])
+    window, template = _reduced(outer[top:bottom, left:right], factor), _reduced(inner, factor)
+    if window.shape[0] < template.shape[0] or window.shape[1] < template.shape[1]:
+        return near
+    scores = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
     _, _, _, (x, y) = cv2.minMaxLoc(scores)
-    correlation = files_agree(grey_inner, grey_outer, top + y, left + x, limits)
-    return None if correlation is None else _copy_at(inner, outer, top + y, left + x, correlation, inner_first)
+    return top + y * factor, left + x * factor
 
 
 def thumb_placement(inner: Thumb, outer: Thumb, limits: FlushLimits) -> tuple[int, int] | None:
